@@ -1,0 +1,74 @@
+// Errors users see: a stable code, the field, why, and what would be accepted. Internals stay in the logs.
+import { GraphQLError } from 'graphql';
+import type { ZodError } from 'zod';
+
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'USAGE_TYPE_UNKNOWN'
+  | 'CUSTOMER_UNKNOWN'
+  | 'SUBSCRIPTION_NOT_ACTIVE'
+  | 'CHARGE_MAPPING_MISSING'
+  | 'NOTHING_TO_INVOICE'
+  | 'INVOICE_NOT_FINALIZED'
+  | 'INVOICE_FINALIZED'
+  | 'PERIOD_CLOSED'
+  | 'SUBGRAPH_UNAVAILABLE'
+  | 'ERP_UNAVAILABLE'
+  | 'ERP_REJECTED'
+  | 'INTERNAL_SERVER_ERROR';
+
+/** One thing wrong with one input field. `field` is a path such as `input.charges[0].unitPrice`. */
+export interface Problem {
+  code: ErrorCode | string;
+  field: string;
+  reason: string;
+  expected?: string;
+}
+
+/** A business or input error: safe to show, with a stable `extensions.code`. */
+export class UserFacingError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, details: { field?: string; expected?: string; problems?: Problem[]; [k: string]: unknown } = {}) {
+    super(message, { extensions: { code, ...details } });
+  }
+}
+
+export function validationFailed(problems: Problem[]): UserFacingError {
+  const first = problems[0];
+  const message =
+    problems.length === 1 && first
+      ? `${first.field}: ${first.reason}${first.expected ? ` (expected ${first.expected})` : ''}`
+      : `${problems.length} fields are invalid: ${problems.map((p) => p.field).join(', ')}`;
+  return new UserFacingError('VALIDATION_FAILED', message, { field: first?.field, expected: first?.expected, problems });
+}
+
+export function notFound(what: string, field: string, id: string): UserFacingError {
+  return new UserFacingError('NOT_FOUND', `${what} "${id}" does not exist`, { field, expected: `the id of an existing ${what}` });
+}
+
+/** `a.b[2].c` from a base path and a zod issue path. */
+export function fieldPath(base: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = base;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
+}
+
+export function zodProblems(error: ZodError, base: string): Problem[] {
+  return error.issues.map((issue) => {
+    const expected =
+      'expected' in issue && typeof issue.expected === 'string'
+        ? issue.expected
+        : 'values' in issue && Array.isArray(issue.values)
+          ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+          : undefined;
+    return { code: 'VALIDATION_FAILED', field: fieldPath(base, issue.path), reason: issue.message, ...(expected ? { expected } : {}) };
+  });
+}
+
+/** Parses input with a zod schema or throws VALIDATION_FAILED listing every bad field. */
+export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown, base: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationFailed(zodProblems(result.error, base));
+  return result.data;
+}

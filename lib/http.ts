@@ -1,0 +1,32 @@
+// HTTP plumbing shared by the gateway and the subgraphs: JSON bodies with a stated limit, errors as JSON.
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { CORRELATION_HEADER, acceptCorrelationId, withCorrelationId } from './correlation';
+
+export const BODY_LIMIT = process.env.USAGEGRAPH_BODY_LIMIT ?? '32mb';
+
+export function jsonBody(): RequestHandler {
+  return express.json({ limit: BODY_LIMIT });
+}
+
+/** Accepts the caller's correlation id (or makes one), returns it on the response, and scopes the request's logs to it. */
+export function correlation(): RequestHandler {
+  return (req, res, next) => {
+    const correlationId = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
+    res.setHeader(CORRELATION_HEADER, correlationId);
+    res.locals.correlationId = correlationId;
+    withCorrelationId(correlationId, () => next());
+  };
+}
+
+/** Body-parser failures as GraphQL-shaped JSON: a 413 names the limit, a 400 says the JSON is malformed. */
+export const jsonErrors: ErrorRequestHandler = (error, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  const status = typeof error?.status === 'number' ? error.status : 500;
+  const body =
+    error?.type === 'entity.too.large'
+      ? { message: `request body of ${error.length} bytes is over the ${BODY_LIMIT} limit`, extensions: { code: 'PAYLOAD_TOO_LARGE', expected: `a body of at most ${BODY_LIMIT}; split the batch` } }
+      : error?.type === 'entity.parse.failed'
+        ? { message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST', expected: 'a JSON GraphQL request' } }
+        : { message: 'request failed', extensions: { code: status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } };
+  res.status(status).json({ errors: [body] });
+};

@@ -1,0 +1,27 @@
+// Runs a server as a process: starts it, stops it cleanly on SIGINT/SIGTERM, exits non-zero if it cannot start.
+import type { Logger } from './logger';
+
+export function runUntilSignalled(start: () => Promise<{ stop(): Promise<void> }>, log: Logger, what: string): void {
+  start().then(
+    (running) => {
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        running.stop().then(
+          () => process.exit(0),
+          (error) => {
+            log.error({ err: error }, `${what} did not stop cleanly`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (error) => {
+      log.fatal({ err: error }, `${what} failed to start`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,41 @@
+// How a subgraph asks another for data it does not own: GraphQL over HTTP to the owner, never its collections.
+import { GraphQLError } from 'graphql';
+import { CORRELATION_HEADER, currentCorrelationId } from './correlation';
+import { UserFacingError } from './errors';
+import { subgraphUrl, type SubgraphName } from './topology';
+
+const TIMEOUT_MS = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
+
+interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: Array<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }>;
+}
+
+/**
+ * Runs an operation on the owning subgraph with the current correlation id.
+ * Business errors from the owner keep their code; an unreachable owner is SUBGRAPH_UNAVAILABLE (retryable).
+ */
+export async function querySubgraph<T>(owner: SubgraphName, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const url = subgraphUrl(owner);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [CORRELATION_HEADER]: currentCorrelationId() ?? '' },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (error) {
+    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, { serviceName: owner, retryable: true, cause: (error as Error).message });
+  }
+  const body = (await response.json().catch(() => ({}))) as GraphQLResponse<T>;
+  const first = body.errors?.[0];
+  if (first) {
+    const code = typeof first.extensions?.code === 'string' ? first.extensions.code : 'INTERNAL_SERVER_ERROR';
+    throw new GraphQLError(first.message, { extensions: { ...first.extensions, code, serviceName: owner } });
+  }
+  if (!response.ok || !body.data) {
+    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph answered HTTP ${response.status}; retry shortly`, { serviceName: owner, retryable: true });
+  }
+  return body.data;
+}

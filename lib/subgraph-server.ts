@@ -1,0 +1,111 @@
+// Runs one subgraph: Apollo Server over Express, its own MongoDB database, health and readiness, correlation ids.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import type { Db, MongoClient } from 'mongodb';
+import { correlation, jsonBody, jsonErrors } from './http';
+import { createLogger, type Logger } from './logger';
+import { runUntilSignalled } from './lifecycle';
+import { connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from './mongo';
+import { subgraphTypeDefs } from './schema-files';
+import { scalarResolvers } from './graphql/scalars';
+import { formatErrorForClients } from './format-error';
+import type { SubgraphName } from './topology';
+
+export interface BaseContext {
+  correlationId: string;
+  log: Logger;
+}
+
+export interface SubgraphDefinition<Services, Context extends BaseContext> {
+  name: SubgraphName;
+  indexes: readonly IndexDeclaration[];
+  /** Builds the long-lived services (stores, use cases, workers) once the database is connected. */
+  createServices(db: Db, log: Logger): Promise<Services> | Services;
+  /** Builds the per-request context: fresh DataLoaders for every request, never shared. */
+  createContext(services: Services, base: BaseContext): Context;
+  resolvers: GraphQLResolverMap<Context>;
+  /** Background work (workers, pollers) started after the server listens; returns a stop function. */
+  startBackground?(services: Services, log: Logger): () => Promise<void>;
+}
+
+export interface RunningSubgraph {
+  name: SubgraphName;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startSubgraph<S, C extends BaseContext>(
+  definition: SubgraphDefinition<S, C>,
+  options: { port: number; host?: string; mongoClient?: MongoClient },
+): Promise<RunningSubgraph> {
+  const log = createLogger(definition.name);
+  const ownsClient = !options.mongoClient;
+  const client = options.mongoClient ?? (await connectMongo());
+  const db = client.db(databaseName(definition.name));
+  await ensureIndexes(db, definition.indexes);
+  const services = await definition.createServices(db, log);
+
+  const app = express();
+  const httpServer = http.createServer(app);
+  const server = new ApolloServer<C>({
+    schema: buildSubgraphSchema({ typeDefs: subgraphTypeDefs(definition.name), resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown> }),
+    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 })],
+    formatError: formatErrorForClients(log),
+    stopOnTerminationSignals: false,
+  });
+  await server.start();
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: definition.name });
+  });
+  app.get('/ready', async (_req, res) => {
+    try {
+      await db.command({ ping: 1 });
+      res.json({ status: 'ready', service: definition.name, database: db.databaseName });
+    } catch (error) {
+      log.warn({ err: error }, 'readiness check failed: database unreachable');
+      res.status(503).json({ status: 'unavailable', service: definition.name, reason: 'database unreachable' });
+    }
+  });
+  app.use(
+    '/graphql',
+    correlation(),
+    jsonBody(),
+    expressMiddleware(server, {
+      context: async ({ res }) => definition.createContext(services, { correlationId: res.locals.correlationId as string, log }),
+    }),
+  );
+  app.use(jsonErrors);
+
+  await new Promise<void>((resolve) => httpServer.listen(options.port, options.host ?? '127.0.0.1', resolve));
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
+  const stopBackground = definition.startBackground?.(services, log);
+  log.info({ url, database: db.databaseName }, `${definition.name} subgraph ready`);
+
+  return {
+    name: definition.name,
+    url,
+    port,
+    async stop() {
+      await stopBackground?.();
+      await server.stop();
+      if (ownsClient) await client.close();
+      log.info(`${definition.name} subgraph stopped`);
+    },
+  };
+}
+
+/** Entry point for `tsx subgraphs/<name>/main.ts`: listens on PORT and stops cleanly on SIGINT/SIGTERM. */
+export function runSubgraphProcess<S, C extends BaseContext>(definition: SubgraphDefinition<S, C>, defaultPort: number): void {
+  const port = Number(process.env.PORT ?? defaultPort);
+  runUntilSignalled(() => startSubgraph(definition, { port, host: process.env.HOST ?? '127.0.0.1' }), createLogger(definition.name), `${definition.name} subgraph`);
+}

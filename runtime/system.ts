@@ -1,0 +1,100 @@
+// The whole system on one machine: embedded database, ledger server, five subgraphs and the gateway, each its own process.
+import { join } from 'node:path';
+import { DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
+import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } from './ferretdb';
+import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
+import { freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
+
+const ROOT = join(__dirname, '..');
+
+export interface SystemOptions {
+  /** Database files, the ledger journal and logs live here. */
+  dataDir: string;
+  /** A MongoDB to use instead of starting the embedded one. */
+  mongoUri?: string;
+  /** 'default' prefers the well-known ports (4000–4005) and falls back to free ones; 'free' always picks free ones. */
+  ports: 'default' | 'free';
+  dbPrefix?: string;
+  /** Extra environment for the subgraphs and gateway (e.g. faster retries in tests). */
+  env?: NodeJS.ProcessEnv;
+  progress: Progress;
+}
+
+export interface RunningSystem {
+  gatewayUrl: string;
+  subgraphUrls: Record<SubgraphName, string>;
+  mongoUri: string;
+  dbPrefix: string;
+  ledger: RunningLedger;
+  logDir: string;
+  /** The environment the processes run with; enough to start one more subgraph by hand. */
+  env: NodeJS.ProcessEnv;
+  processes: ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+async function choosePort(name: SubgraphName | 'gateway', mode: SystemOptions['ports']): Promise<number> {
+  if (mode === 'default' && (await isPortFree(DEFAULT_PORTS[name]))) return DEFAULT_PORTS[name];
+  return freePort();
+}
+
+export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  const { progress } = options;
+  const logDir = join(options.dataDir, 'logs');
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  };
+  try {
+    let database: RunningDatabase | undefined;
+    const [ferretBinary, hledgerBinary] = await Promise.all([options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress), ensureHledgerWeb(progress)]);
+    if (ferretBinary) {
+      progress('starting the embedded database (FerretDB)…');
+      database = await startFerretDb(ferretBinary, join(options.dataDir, 'ferretdb'), join(logDir, 'ferretdb.log'));
+      started.push(database);
+    }
+    const mongoUri = options.mongoUri ?? database!.uri;
+    progress('starting the ledger server (hledger-web)…');
+    const ledger = await startHledgerWeb(hledgerBinary, join(options.dataDir, 'ledger', 'usagegraph.journal'), join(logDir, 'hledger-web.log'));
+    started.push(ledger);
+
+    const ports = Object.fromEntries(await Promise.all((['gateway', ...SUBGRAPH_NAMES] as const).map(async (n) => [n, await choosePort(n, options.ports)] as const))) as Record<SubgraphName | 'gateway', number>;
+    const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`])) as Record<SubgraphName, string>;
+    const dbPrefix = options.dbPrefix ?? 'usagegraph';
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MONGODB_URI: mongoUri,
+      USAGEGRAPH_DB_PREFIX: dbPrefix,
+      ERP_HLEDGER_URL: ledger.url,
+      ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [subgraphUrlEnv(n), subgraphUrls[n]])),
+      ...options.env,
+    };
+    const tsNode = (entry: string, name: string, port: number) => spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], { env: { ...env, PORT: String(port) }, cwd: ROOT, logFile: join(logDir, `${name}.log`) });
+
+    progress('starting the five subgraphs…');
+    const subgraphs = SUBGRAPH_NAMES.map((n) => tsNode(`subgraphs/${n}/main.ts`, n, ports[n]));
+    started.push(...subgraphs);
+    await Promise.all(SUBGRAPH_NAMES.map((n, i) => waitForHttp(subgraphUrls[n].replace(/\/graphql$/, '/ready'), [subgraphs[i]!])));
+
+    progress('starting the gateway…');
+    const gateway = tsNode('gateway/main.ts', 'gateway', ports.gateway);
+    started.push(gateway);
+    const gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
+    await waitForHttp(gatewayUrl.replace(/\/graphql$/, '/ready'), [gateway]);
+
+    return {
+      gatewayUrl,
+      subgraphUrls,
+      mongoUri,
+      dbPrefix,
+      ledger,
+      logDir,
+      env,
+      processes: [...subgraphs, gateway, ledger.process, ...(database ? [database.process] : [])],
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

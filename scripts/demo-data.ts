@@ -1,0 +1,132 @@
+// Loads a small, realistic demo through the gateway — idempotently: deterministic ids make a second load change nothing.
+import { mustGraphql } from '../runtime/graph-client';
+
+export interface DemoResult {
+  period: string;
+  invoiceNumbers: string[];
+  correlationId: string;
+  events: { accepted: number; duplicates: number; rejected: number };
+}
+
+/** The last complete calendar month (UTC) before `now`. */
+export function lastCompleteMonth(now = new Date()): string {
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+/** Small deterministic PRNG, so every load generates the very same events. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CUSTOMERS = [
+  { externalKey: 'acme-analytics', name: 'Acme Analytics', apiEvents: 380, storageEvents: 220 },
+  { externalKey: 'globex-retail', name: 'Globex Retail', apiEvents: 260, storageEvents: 140 },
+];
+
+export async function loadDemoData(gatewayUrl: string, period = lastCompleteMonth(), log: (m: string) => void = () => undefined): Promise<DemoResult> {
+  const correlationId = `demo-${period}`;
+  const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) => mustGraphql<T>(gatewayUrl, query, variables, { correlationId });
+
+  log('  registering usage types, a legal entity, a price plan, customers and subscriptions…');
+  await gql(`mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`);
+  await gql(
+    `mutation($api: RegisterUsageTypeInput!, $storage: RegisterUsageTypeInput!) { api: registerUsageType(input: $api) { id } storage: registerUsageType(input: $storage) { id } }`,
+    {
+      api: {
+        key: 'api_calls',
+        description: 'Calls to the public API, reported per minute by the API gateway',
+        unit: 'call',
+        productLine: 'api',
+        fields: [
+          { name: 'calls', type: 'INTEGER', required: true },
+          { name: 'endpoint', type: 'STRING', required: false },
+          { name: 'region', type: 'STRING', required: false },
+        ],
+        aggregation: { type: 'SUM', field: 'calls' },
+      },
+      storage: {
+        key: 'storage_gb_hours',
+        description: 'Stored data, reported hourly in GB-hours',
+        unit: 'GB-hour',
+        productLine: 'storage',
+        fields: [
+          { name: 'gb_hours', type: 'DECIMAL', required: true },
+          { name: 'bucket', type: 'STRING', required: false },
+        ],
+        aggregation: { type: 'SUM', field: 'gb_hours' },
+      },
+    },
+  );
+  const { createPricePlan: plan } = await gql<{ createPricePlan: { id: string } }>(
+    `mutation { createPricePlan(input: { key: "growth-usd", name: "Growth (USD)", currency: "USD", charges: [
+        { usageTypeKey: "api_calls", unitPrice: "0.0004", includedQuantity: "100000" },
+        { usageTypeKey: "storage_gb_hours", unitPrice: "0.0125", includedQuantity: "500" } ] }) { id } }`,
+  );
+
+  const random = mulberry32(20261);
+  const [year, month] = period.split('-').map(Number) as [number, number];
+  const start = Date.UTC(year, month - 1, 1);
+  const span = Date.UTC(year, month, 1) - start;
+  const events: unknown[] = [];
+  const subscriptionIds: string[] = [];
+  for (const c of CUSTOMERS) {
+    await gql(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, { input: { externalKey: c.externalKey, name: c.name, currency: 'USD', legalEntityCode: 'US01' } });
+    const { createSubscription } = await gql<{ createSubscription: { id: string } }>(
+      `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
+      { input: { customerExternalKey: c.externalKey, pricePlanId: plan.id, startsAt: '2026-01-01T00:00:00Z' } },
+    );
+    subscriptionIds.push(createSubscription.id);
+    const at = () => new Date(start + Math.floor(random() * span)).toISOString();
+    for (let i = 0; i < c.apiEvents; i++) {
+      events.push({ id: `${c.externalKey}-api-${period}-${i}`, source: 'demo/api-gateway', type: 'api_calls', customer: c.externalKey, timestamp: at(), data: { calls: 200 + Math.floor(random() * 2800), endpoint: ['/v1/search', '/v1/ingest', '/v1/report'][i % 3], region: i % 2 ? 'eu-west-1' : 'us-east-1' } });
+    }
+    for (let i = 0; i < c.storageEvents; i++) {
+      events.push({ id: `${c.externalKey}-storage-${period}-${i}`, source: 'demo/storage-meter', type: 'storage_gb_hours', customer: c.externalKey, timestamp: at(), data: { gb_hours: (5 + random() * 120).toFixed(3), bucket: `${c.externalKey}-data` } });
+    }
+  }
+
+  log(`  ingesting ${events.length} usage events for ${period}…`);
+  const { ingestUsageEvents: ingested } = await gql<{ ingestUsageEvents: DemoResult['events'] }>(
+    `mutation($events: [UsageEventInput!]!) { ingestUsageEvents(events: $events) { accepted duplicates rejected } }`,
+    { events },
+  );
+
+  log('  rating, invoicing, finalizing and posting to the ledger…');
+  const invoiceNumbers: string[] = [];
+  for (const subscriptionId of subscriptionIds) {
+    await gql(`mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { total { amount } } }`, { s: subscriptionId, p: period });
+    const { generateInvoice } = await gql<{ generateInvoice: { id: string } }>(`mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`, { s: subscriptionId, p: period });
+    const { finalizeInvoice } = await gql<{ finalizeInvoice: { number: string } }>(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id: generateInvoice.id });
+    await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id: generateInvoice.id });
+    invoiceNumbers.push(finalizeInvoice.number);
+  }
+  return { period, invoiceNumbers, correlationId, events: ingested };
+}
+
+export const LINEAGE_QUERY = `query Lineage($number: String!) {
+  invoiceByNumber(number: $number) {
+    number status period { key } total { amount currency } correlationId
+    lines {
+      lineNo description amount { amount currency } correlationId
+      ratedCharge {
+        explanation correlationId
+        aggregate {
+          quantity eventCount correlationId
+          events(first: 3) { nodes { eventId source timestamp quantity correlationId } pageInfo { hasNextPage endCursor } }
+        }
+      }
+    }
+    erpPostings {
+      status postingKey correlationId
+      erpDocument { system documentId location }
+      journalEntry { postingDate lines { account side amount { amount currency } } totalDebits { amount } totalCredits { amount } }
+    }
+  }
+}`;

@@ -1,0 +1,47 @@
+// The boundary to an ERP. hledger-web is the local one; NetSuite, SAP or Business Central would sit behind the same shape.
+import type { JournalEntry } from '../journal';
+
+export interface ErpDocument {
+  system: string;
+  documentId: string;
+  location: string;
+  postedAt: Date;
+}
+
+/** What the connector sends: the entry plus the identity the ERP deduplicates on. */
+export interface PostingForErp {
+  postingKey: string;
+  correlationId: string;
+  entry: JournalEntry;
+}
+
+/** TECHNICAL failures retry with backoff; BUSINESS ones are held for a person. */
+export class ErpError extends Error {
+  constructor(
+    readonly kind: 'TECHNICAL' | 'BUSINESS',
+    readonly code: string,
+    message: string,
+    readonly remedy?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErpConnector {
+  readonly system: string;
+  readonly location: string;
+  /** The document already posted under this key, if any: checked before every write, so a retry never posts twice. */
+  findDocument(postingKey: string): Promise<ErpDocument | null>;
+  post(posting: PostingForErp): Promise<ErpDocument>;
+}
+
+/** Runs writes one after another: ledgers with a single-writer file lock (hledger) must not see two at once. */
+export class SingleWriter {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(write);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}

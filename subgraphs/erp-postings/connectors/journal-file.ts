@@ -1,0 +1,36 @@
+// An append-only hledger journal file as the ERP, for setups without a ledger server: `hledger -f <file> balance` reads it.
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+import { ErpError, SingleWriter } from './connector';
+import { toJournalText } from './hledger-format';
+
+export class JournalFileConnector implements ErpConnector {
+  readonly system = 'hledger-journal-file';
+  private readonly writer = new SingleWriter();
+
+  constructor(private readonly path: string) {}
+
+  get location(): string {
+    return this.path;
+  }
+
+  async findDocument(postingKey: string): Promise<ErpDocument | null> {
+    const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? '' : Promise.reject(e)));
+    return text.includes(` (${postingKey}) `) ? { system: this.system, documentId: postingKey, location: this.path, postedAt: new Date() } : null;
+  }
+
+  post(posting: PostingForErp): Promise<ErpDocument> {
+    return this.writer.run(async () => {
+      const existing = await this.findDocument(posting.postingKey);
+      if (existing) return existing;
+      try {
+        await mkdir(dirname(this.path), { recursive: true });
+        await appendFile(this.path, toJournalText(posting), 'utf8');
+      } catch (error) {
+        throw new ErpError('TECHNICAL', 'ERP_UNAVAILABLE', `cannot append to ${this.path}: ${(error as Error).message}`, 'retries by itself; check the disk and permissions');
+      }
+      return { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() };
+    });
+  }
+}

@@ -1,0 +1,118 @@
+// Delivery of a posting to the ERP: claim with a lease, check the period, send once, then POSTED, retry, dead letter or hold.
+import type { Logger } from '../../lib/logger';
+import { withCorrelationId } from '../../lib/correlation';
+import { ErpError, type ErpConnector } from './connectors';
+import type { ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
+
+export interface DeliveryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  leaseMs: number;
+}
+
+export function deliveryPolicyFromEnvironment(): DeliveryPolicy {
+  return {
+    maxAttempts: Number(process.env.ERP_MAX_ATTEMPTS ?? 8),
+    baseDelayMs: Number(process.env.ERP_RETRY_BASE_MS ?? 2_000),
+    maxDelayMs: Number(process.env.ERP_RETRY_MAX_MS ?? 300_000),
+    leaseMs: Number(process.env.ERP_LEASE_MS ?? 60_000),
+  };
+}
+
+/** Exponential backoff with ±20 % jitter, so retries from many postings do not arrive together. */
+export function retryDelayMs(attempts: number, policy: DeliveryPolicy, random = Math.random): number {
+  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
+  return Math.round(exponential * (0.8 + 0.4 * random()));
+}
+
+const attempt = (outcome: PostingAttempt['outcome'], error?: Pick<PostingError, 'code' | 'message'>): PostingAttempt => ({ at: new Date(), outcome, code: error?.code ?? null, message: error?.message ?? null });
+
+/** Claims the posting if it is due (or its lease ran out) and delivers it. Returns the posting as it ends up. */
+export async function deliverPosting(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, postingId: string, log: Logger): Promise<ErpPostingDoc | null> {
+  const now = new Date();
+  const claimed = await store.postings.findOneAndUpdate(
+    {
+      _id: postingId,
+      $or: [
+        { status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } },
+        { status: 'SENDING', lockedUntil: { $lt: now } },
+      ],
+    },
+    { $set: { status: 'SENDING', lockedUntil: new Date(now.getTime() + policy.leaseMs) }, $inc: { attempts: 1 } },
+    { returnDocument: 'after' },
+  );
+  if (!claimed) return store.postings.findOne({ _id: postingId });
+  return withCorrelationId(claimed.correlationId, () => send(store, connector, policy, claimed, log));
+}
+
+async function send(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, posting: ErpPostingDoc, log: Logger): Promise<ErpPostingDoc | null> {
+  const finish = (set: Partial<ErpPostingDoc>, entry: PostingAttempt) =>
+    store.postings.findOneAndUpdate({ _id: posting._id, status: 'SENDING' }, { $set: { ...set, lockedUntil: null }, $push: { history: entry } }, { returnDocument: 'after' });
+
+  const period = await store.periods.findOne({ _id: posting.entry.accountingPeriod });
+  if (period?.status === 'CLOSED') {
+    const error: PostingError = {
+      code: 'PERIOD_CLOSED',
+      kind: 'BUSINESS',
+      message: `accounting period ${period._id} is closed; the posting is held`,
+      remedy: `reopen ${period._id} with reopenAccountingPeriod and the posting is sent by itself`,
+    };
+    log.warn({ postingId: posting._id, period: period._id }, 'posting held: accounting period closed');
+    return finish({ status: 'HELD', lastError: error, nextAttemptAt: null }, attempt('HELD', error));
+  }
+
+  try {
+    const already = await connector.findDocument(posting.postingKey);
+    const document = already ?? (await connector.post({ postingKey: posting.postingKey, correlationId: posting.correlationId, entry: posting.entry }));
+    log.info({ postingId: posting._id, erpDocument: document.documentId, alreadyInErp: Boolean(already) }, 'posting delivered to the ERP');
+    return finish({ status: 'POSTED', erpDocument: document, postedAt: document.postedAt, lastError: null, nextAttemptAt: null }, attempt(already ? 'ALREADY_IN_ERP' : 'POSTED'));
+  } catch (caught) {
+    const error = caught instanceof ErpError ? caught : new ErpError('TECHNICAL', 'ERP_UNEXPECTED', (caught as Error).message, 'retries by itself');
+    const lastError: PostingError = { code: error.code, message: error.message, kind: error.kind, remedy: error.remedy ?? null };
+    if (error.kind === 'BUSINESS') {
+      log.warn({ postingId: posting._id, err: error }, 'posting held: the ERP rejected it');
+      return finish({ status: 'HELD', lastError, nextAttemptAt: null }, attempt('HELD', lastError));
+    }
+    if (posting.attempts >= policy.maxAttempts) {
+      log.error({ postingId: posting._id, attempts: posting.attempts, err: error }, 'posting dead-lettered after its last retry');
+      return finish({ status: 'DEAD_LETTER', lastError: { ...lastError, remedy: 'replay it with replayErpPosting once the ERP is healthy' }, nextAttemptAt: null }, attempt('DEAD_LETTER', lastError));
+    }
+    const nextAttemptAt = new Date(Date.now() + retryDelayMs(posting.attempts, policy));
+    log.warn({ postingId: posting._id, attempts: posting.attempts, nextAttemptAt, err: error }, 'posting failed; retry scheduled');
+    return finish({ status: 'RETRY_SCHEDULED', lastError, nextAttemptAt }, attempt('RETRY_SCHEDULED', lastError));
+  }
+}
+
+/** Delivers whatever is due, one posting at a time; one failing posting never stops the others. */
+export function startPostingWorker(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, log: Logger, intervalMs = Number(process.env.ERP_POLL_MS ?? 1_000)): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    const now = new Date();
+    const due = await store.postings
+      .find({ $or: [{ status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } }, { status: 'SENDING', lockedUntil: { $lt: now } }] }, { projection: { _id: 1 } })
+      .sort({ nextAttemptAt: 1 })
+      .limit(50)
+      .toArray();
+    for (const { _id } of due) {
+      if (stopped) return;
+      await deliverPosting(store, connector, policy, _id, log).catch((error) => log.error({ err: error, postingId: _id }, 'posting worker: delivery failed unexpectedly'));
+    }
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      current = tick()
+        .catch((error) => log.error({ err: error }, 'posting worker: poll failed'))
+        .finally(schedule);
+    }, intervalMs);
+  };
+  schedule();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await current;
+  };
+}

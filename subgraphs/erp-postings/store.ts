@@ -1,0 +1,61 @@
+// The erp-postings subgraph's collections: postings (a state machine each) and accounting periods.
+import type { Collection, Db } from 'mongodb';
+import type { IndexDeclaration } from '../../lib/mongo';
+import type { ErpDocument } from './connectors';
+import type { JournalEntry } from './journal';
+
+export type PostingStatus = 'PENDING' | 'SENDING' | 'POSTED' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD';
+
+export interface PostingError {
+  code: string;
+  message: string;
+  kind: 'TECHNICAL' | 'BUSINESS';
+  remedy: string | null;
+}
+
+export interface PostingAttempt {
+  at: Date;
+  outcome: 'POSTED' | 'ALREADY_IN_ERP' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD' | 'REPLAY_REQUESTED' | 'RELEASED';
+  code: string | null;
+  message: string | null;
+}
+
+export interface ErpPostingDoc {
+  _id: string;
+  postingKey: string;
+  invoiceId: string;
+  invoiceNumber: string;
+  customerId: string;
+  entry: JournalEntry;
+  status: PostingStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lockedUntil: Date | null;
+  lastError: PostingError | null;
+  history: PostingAttempt[];
+  erpDocument: ErpDocument | null;
+  createdAt: Date;
+  postedAt: Date | null;
+  correlationId: string;
+}
+
+export interface AccountingPeriodDoc {
+  _id: string; // YYYY-MM
+  status: 'OPEN' | 'CLOSED';
+  changedAt: Date;
+}
+
+export const indexes: IndexDeclaration[] = [
+  { collection: 'erp_postings', keys: { invoiceId: 1 } },
+  { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
+  { collection: 'erp_postings', keys: { postingKey: 1 }, options: { unique: true } },
+];
+
+export interface PostingsStore {
+  postings: Collection<ErpPostingDoc>;
+  periods: Collection<AccountingPeriodDoc>;
+}
+
+export function postingsStore(db: Db): PostingsStore {
+  return { postings: db.collection<ErpPostingDoc>('erp_postings'), periods: db.collection<AccountingPeriodDoc>('accounting_periods') };
+}

@@ -1,0 +1,5 @@
+import { runSubgraphProcess } from '../../lib/subgraph-server';
+import { DEFAULT_PORTS } from '../../lib/topology';
+import { invoicesSubgraph } from './index';
+
+runSubgraphProcess(invoicesSubgraph, DEFAULT_PORTS.invoices);

@@ -1,0 +1,70 @@
+// The subscriptions subgraph: customers, legal entities and subscriptions; the origin of Customer and Subscription.
+import type DataLoader from 'dataloader';
+import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import { loaderByField, loaderOfMany } from '../../lib/loaders';
+import { pageById } from '../../lib/pagination';
+import { createSubscription } from './create-subscription';
+import { upsertCustomer } from './upsert-customer';
+import { upsertLegalEntity } from './upsert-legal-entity';
+import { ensureDefaultLegalEntity, indexes, subscriptionsStore, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
+
+interface Context extends BaseContext {
+  store: SubscriptionsStore;
+  customers: DataLoader<string, CustomerDoc | null>;
+  customersByKey: DataLoader<string, CustomerDoc | null>;
+  legalEntities: DataLoader<string, LegalEntityDoc | null>;
+  subscriptions: DataLoader<string, SubscriptionDoc | null>;
+  subscriptionsOfCustomer: DataLoader<string, SubscriptionDoc[]>;
+}
+
+export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Context> = {
+  name: 'subscriptions',
+  indexes,
+  async createServices(db) {
+    const store = subscriptionsStore(db);
+    await ensureDefaultLegalEntity(store);
+    return store;
+  },
+  createContext: (store, base) => ({
+    ...base,
+    store,
+    customers: loaderByField(store.customers),
+    customersByKey: loaderByField(store.customers, 'externalKey'),
+    legalEntities: loaderByField(store.legalEntities),
+    subscriptions: loaderByField(store.subscriptions),
+    subscriptionsOfCustomer: loaderOfMany(store.subscriptions, 'customerId', { startsAt: 1 }),
+  }),
+  resolvers: {
+    Query: {
+      customer: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.customers.load(id),
+      customerByExternalKey: (_: unknown, { externalKey }: { externalKey: string }, ctx: Context) => ctx.customersByKey.load(externalKey),
+      customersByExternalKeys: (_: unknown, { externalKeys }: { externalKeys: string[] }, ctx: Context) => ctx.customersByKey.loadMany(externalKeys),
+      customers: (_: unknown, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.customers, {}, args.first, args.after),
+      subscription: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.subscriptions.load(id),
+      legalEntity: (_: unknown, { code }: { code: string }, ctx: Context) => ctx.legalEntities.load(code),
+      legalEntities: (_: unknown, __: unknown, ctx: Context) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
+    },
+    Mutation: {
+      upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertLegalEntity(ctx.store, input),
+      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertCustomer(ctx.store, input, ctx.correlationId),
+      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => createSubscription(ctx.store, input, ctx.correlationId),
+    },
+    LegalEntity: {
+      __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),
+      code: (e: LegalEntityDoc) => e._id,
+    },
+    Customer: {
+      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.customers.load(ref.id),
+      id: (c: CustomerDoc) => c._id,
+      legalEntity: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.legalEntities.load(c.legalEntityCode),
+      subscriptions: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.subscriptionsOfCustomer.load(c._id),
+    },
+    Subscription: {
+      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),
+      id: (s: SubscriptionDoc) => s._id,
+      customer: (s: SubscriptionDoc, _: unknown, ctx: Context) => ctx.customers.load(s.customerId),
+      pricePlan: (s: SubscriptionDoc) => ({ id: s.pricePlanId }),
+      status: (s: SubscriptionDoc) => (s.endsAt && s.endsAt <= new Date() ? 'ENDED' : 'ACTIVE'),
+    },
+  },
+};

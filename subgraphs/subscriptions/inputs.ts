@@ -1,0 +1,31 @@
+// Input rules for the subscriptions mutations, stated once, reported field by field.
+import { z } from 'zod';
+import { ROUNDING_MODES, isCurrency } from '../../lib/money';
+
+const currency = z.string().refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
+const key = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+
+export const legalEntityInput = z.object({
+  code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,31}$/, 'must be 1–32 upper-case letters, digits, "_" or "-"'),
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  functionalCurrency: currency,
+  roundingMode: z.enum(ROUNDING_MODES as [string, ...string[]]).default('HALF_UP'),
+});
+
+export const customerInput = z.object({
+  externalKey: key,
+  name: z.string().trim().min(1, 'must not be empty').max(200),
+  currency,
+  legalEntityCode: z.string().default('DEFAULT'),
+});
+
+export const subscriptionInput = z
+  .object({
+    customerId: z.string().min(1).nullish(),
+    customerExternalKey: z.string().min(1).nullish(),
+    pricePlanId: z.string().min(1),
+    startsAt: z.date(),
+    endsAt: z.date().nullish(),
+  })
+  .refine((v) => Boolean(v.customerId) !== Boolean(v.customerExternalKey), { message: 'give exactly one of customerId or customerExternalKey', path: ['customerId'] })
+  .refine((v) => !v.endsAt || v.endsAt > v.startsAt, { message: 'must be after startsAt', path: ['endsAt'] });
