@@ -18,6 +18,12 @@ export function runUntilSignalled(start: () => Promise<{ stop(): Promise<void> }
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Started by the runtime with a pipe on stdin: when the parent dies, even by SIGKILL, the pipe closes and we stop.
+      if (process.env.USAGEGRAPH_STOP_WITH_PARENT === '1') {
+        process.stdin.on('end', stop);
+        process.stdin.on('close', stop);
+        process.stdin.resume();
+      }
     },
     (error) => {
       log.fatal({ err: error }, `${what} failed to start`);

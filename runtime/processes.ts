@@ -1,6 +1,6 @@
 // Child processes the runtime starts and must stop: output to a log file, a clean SIGTERM, SIGKILL as the last resort.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import net from 'node:net';
 
@@ -12,10 +12,14 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function spawnManaged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string }): ManagedProcess {
+export function spawnManaged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; stopWithParent?: boolean }): ManagedProcess {
   mkdirSync(dirname(options.logFile), { recursive: true });
   const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...(options.env ?? process.env), ...(options.stopWithParent ? { USAGEGRAPH_STOP_WITH_PARENT: '1' } : {}) },
+    stdio: [options.stopWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => {
@@ -94,4 +98,45 @@ export function isPortFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Remembers what a run started, so the next run in the same data folder can stop leftovers of a run that was killed
+ * outright (a database still holding its files, a port still taken).
+ */
+export class ProcessRegistry {
+  constructor(private readonly file: string) {}
+
+  async stopLeftovers(report: (message: string) => void): Promise<void> {
+    let entries: Array<{ pid: number; command: string }> = [];
+    try {
+      entries = JSON.parse(readFileSync(this.file, 'utf8'));
+    } catch {
+      return;
+    }
+    for (const { pid, command } of entries) {
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      } catch {
+        continue;
+      }
+      if (cmdline.trim() !== command) continue;
+      report(`stopping pid ${pid} left running by an earlier run: ${command.slice(0, 120)}`);
+      const alive = () => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+      process.kill(pid, 'SIGTERM');
+      for (let waited = 0; alive() && waited < 5_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      if (alive()) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(this.file, { force: true });
+  }
+
+  record(processes: ManagedProcess[]): void {
+    mkdirSync(dirname(this.file), { recursive: true });
+    writeFileSync(this.file, JSON.stringify(processes.filter((p) => p.child.pid).map((p) => ({ pid: p.child.pid, command: p.child.spawnargs.join(' ') }))));
+  }
+
+  clear(): void {
+    rmSync(this.file, { force: true });
+  }
 }

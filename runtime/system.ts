@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
 import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
-import { freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
+import { ProcessRegistry, freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
 
 const ROOT = join(__dirname, '..');
 
@@ -41,9 +41,13 @@ async function choosePort(name: SubgraphName | 'gateway', mode: SystemOptions['p
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const { progress } = options;
   const logDir = join(options.dataDir, 'logs');
-  const started: Array<{ stop(): Promise<void> }> = [];
+  const registry = new ProcessRegistry(join(options.dataDir, 'run', 'processes.json'));
+  await registry.stopLeftovers(progress);
+  const started: ManagedProcess[] = [];
   const stopAll = async () => {
+    // Gateway first, database last: nothing is cut off from what it depends on while it drains.
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    registry.clear();
   };
   try {
     let database: RunningDatabase | undefined;
@@ -51,12 +55,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (ferretBinary) {
       progress('starting the embedded database (FerretDB)…');
       database = await startFerretDb(ferretBinary, join(options.dataDir, 'ferretdb'), join(logDir, 'ferretdb.log'));
-      started.push(database);
+      started.push(database.process);
+      registry.record(started);
     }
     const mongoUri = options.mongoUri ?? database!.uri;
     progress('starting the ledger server (hledger-web)…');
     const ledger = await startHledgerWeb(hledgerBinary, join(options.dataDir, 'ledger', 'usagegraph.journal'), join(logDir, 'hledger-web.log'));
-    started.push(ledger);
+    started.push(ledger.process);
+    registry.record(started);
 
     const ports = Object.fromEntries(await Promise.all((['gateway', ...SUBGRAPH_NAMES] as const).map(async (n) => [n, await choosePort(n, options.ports)] as const))) as Record<SubgraphName | 'gateway', number>;
     const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`])) as Record<SubgraphName, string>;
@@ -69,16 +75,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [subgraphUrlEnv(n), subgraphUrls[n]])),
       ...options.env,
     };
-    const tsNode = (entry: string, name: string, port: number) => spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], { env: { ...env, PORT: String(port) }, cwd: ROOT, logFile: join(logDir, `${name}.log`) });
+    const tsNode = (entry: string, name: string, port: number) =>
+      spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], { env: { ...env, PORT: String(port) }, cwd: ROOT, logFile: join(logDir, `${name}.log`), stopWithParent: true });
 
     progress('starting the five subgraphs…');
     const subgraphs = SUBGRAPH_NAMES.map((n) => tsNode(`subgraphs/${n}/main.ts`, n, ports[n]));
     started.push(...subgraphs);
+    registry.record(started);
     await Promise.all(SUBGRAPH_NAMES.map((n, i) => waitForHttp(subgraphUrls[n].replace(/\/graphql$/, '/ready'), [subgraphs[i]!])));
 
     progress('starting the gateway…');
     const gateway = tsNode('gateway/main.ts', 'gateway', ports.gateway);
     started.push(gateway);
+    registry.record(started);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
     await waitForHttp(gatewayUrl.replace(/\/graphql$/, '/ready'), [gateway]);
 
@@ -90,7 +99,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ledger,
       logDir,
       env,
-      processes: [...subgraphs, gateway, ledger.process, ...(database ? [database.process] : [])],
+      processes: [...started],
       stop: stopAll,
     };
   } catch (error) {

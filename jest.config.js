@@ -1,0 +1,28 @@
+// Two projects: `unit` (pure code, beside it as *.test.ts) and `e2e` (test/, against the real system its global setup starts).
+// `npx jest --selectProjects unit` runs the fast ones alone.
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts}/**/*.test.ts'],
+      modulePathIgnorePatterns: ['<rootDir>/data/'],
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      modulePathIgnorePatterns: ['<rootDir>/data/'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
+    },
+  ],
+  testTimeout: 60_000,
+};

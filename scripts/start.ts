@@ -1,0 +1,86 @@
+// `npm start`: the whole system on this machine — embedded database, ledger, five subgraphs, gateway — plus demo data.
+import { join } from 'node:path';
+import { startSystem, type RunningSystem } from '../runtime/system';
+import { LINEAGE_QUERY, loadDemoData } from './demo-data';
+
+const ROOT = join(__dirname, '..');
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+const progress = (message: string) => process.stdout.write(`[${elapsed()}] ${message}\n`);
+
+let system: RunningSystem | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  progress('stopping every process…');
+  await system?.stop();
+  progress('stopped; nothing is left running.');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const dataDir = process.env.USAGEGRAPH_DATA_DIR ?? join(ROOT, 'data');
+  const mongoUri = process.env.MONGODB_URI;
+  progress(mongoUri ? `using the MongoDB at MONGODB_URI (${redact(mongoUri)})` : `using the embedded database, data in ${join(dataDir, 'ferretdb')}`);
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  system = await startSystem({ dataDir, mongoUri, ports: 'default', progress });
+  for (const p of system.processes) {
+    void p.exited.then((code) => {
+      if (stopping) return;
+      progress(`${p.name} exited unexpectedly (code ${code}); its log is ${p.logFile}`);
+      void stop(1);
+    });
+  }
+
+  let invoiceNumber: string | undefined;
+  if (process.env.USAGEGRAPH_DEMO !== 'off') {
+    progress('loading demo data (idempotent: a second start changes nothing)…');
+    const demo = await loadDemoData(system.gatewayUrl, undefined, progress);
+    invoiceNumber = demo.invoiceNumbers[0];
+    progress(`demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted`);
+  }
+  printBanner(system, invoiceNumber);
+}
+
+function redact(uri: string): string {
+  return uri.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function printBanner(system: RunningSystem, invoiceNumber: string | undefined): void {
+  const base = system.gatewayUrl.replace(/\/graphql$/, '');
+  const body = JSON.stringify({ query: LINEAGE_QUERY.replace(/\s+/g, ' '), variables: { number: invoiceNumber ?? 'US01-2026-000001' } });
+  const lines = [
+    '',
+    `UsageGraph is running (started in ${elapsed()}).`,
+    '',
+    `  Gateway (GraphQL)   ${system.gatewayUrl}`,
+    `  Health / readiness  ${base}/health   ${base}/ready`,
+    ...Object.entries(system.subgraphUrls).map(([name, url]) => `  subgraph ${name.padEnd(14)} ${url}`),
+    `  Ledger (hledger-web) ${system.ledger.url}/transactions`,
+    `  Ledger journal      ${system.ledger.journalPath}   (hledger -f <it> balance)`,
+    `  Logs                ${system.logDir}`,
+    '',
+    `Trace an invoice from its lines back to the usage events and forward to the ERP document:`,
+    '',
+    `curl -s ${system.gatewayUrl} -H 'content-type: application/json' -H 'x-correlation-id: my-first-trace' \\`,
+    `  --data '${body}'`,
+    '',
+    'The same query, for a GraphQL client:',
+    '',
+    LINEAGE_QUERY,
+    `variables: { "number": "${invoiceNumber ?? 'US01-2026-000001'}" }`,
+    '',
+    'Press Ctrl-C to stop everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+main().catch((error) => {
+  progress(`could not start: ${(error as Error).message}`);
+  void stop(1);
+});

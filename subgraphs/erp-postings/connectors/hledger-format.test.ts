@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { money, sumMoney } from '../../../lib/money';
+import { buildInvoiceEntry } from '../journal';
+import { safeText, toHledgerJson, toJournalText } from './hledger-format';
+import type { PostingForErp } from './connector';
+
+const posting = (currency: string, amounts: string[]): PostingForErp => ({
+  postingKey: 'ug:inv_abc:v1',
+  correlationId: 'cor-1',
+  entry: buildInvoiceEntry({
+    id: 'inv_abc',
+    number: 'US01-2026-000001',
+    issueDate: '2026-11-02',
+    currency,
+    total: sumMoney(amounts.map((a) => money(a, currency)), currency),
+    periodKey: '2026-10',
+    customer: { id: 'cus_1', externalKey: 'acme', name: 'Acme (EU); Ltd' },
+    lines: amounts.map((amount, i) => ({ id: `l${i}`, productLine: i % 2 ? 'storage' : 'api', amount: money(amount, currency) })),
+  }),
+});
+
+describe('writing postings for hledger', () => {
+  it('sends exact decimal mantissas, signed by side', () => {
+    const json = toHledgerJson(posting('USD', ['123.45', '12.35'])) as any;
+    expect(json.tcode).toBe('ug:inv_abc:v1');
+    expect(json.tpostings.map((p: any) => [p.paccount, p.pamount[0].aquantity])).toEqual([
+      ['assets:receivable', { decimalMantissa: 13580, decimalPlaces: 2 }],
+      ['revenue:usage:api', { decimalMantissa: -12345, decimalPlaces: 2 }],
+      ['revenue:usage:storage', { decimalMantissa: -1235, decimalPlaces: 2 }],
+    ]);
+    expect(json.tcomment).toContain('correlation:cor-1');
+  });
+
+  it('keeps characters that would corrupt the journal out of descriptions', () => {
+    expect(safeText('Acme (EU); Ltd\nnext')).toBe('Acme EU Ltd next');
+    expect((toHledgerJson(posting('USD', ['1.00'])) as any).tdescription).toBe('Invoice US01-2026-000001 Acme EU Ltd');
+  });
+
+  it('refuses posting keys hledger cannot round-trip', () => {
+    expect(() => toHledgerJson({ ...posting('USD', ['1.00']), postingKey: 'bad) key' })).toThrow(/cannot round-trip/);
+  });
+
+  it('writes journal text that hledger itself checks and balances', () => {
+    const text = toJournalText(posting('USD', ['600.00', '400.00'])) + toJournalText({ ...posting('JPY', ['15000']), postingKey: 'ug:inv_jpy:v1' });
+    // hledger is the independent oracle: it parses the text and checks every transaction balances.
+    execFileSync('hledger', ['-f', '-', 'check'], { input: text });
+    const balance = execFileSync('hledger', ['-f', '-', 'balance', '--flat', '-O', 'csv'], { input: text }).toString();
+    expect(balance).toContain('"assets:receivable","15000 JPY, 1000.00 USD"');
+    expect(balance).toContain('"revenue:usage:api","-15000 JPY, -600.00 USD"');
+    expect(balance).toContain('"total","0"');
+    const codes = execFileSync('hledger', ['-f', '-', 'print', '-O', 'csv'], { input: text }).toString();
+    expect(codes).toContain('ug:inv_abc:v1');
+  });
+
+  it('is checked by an oracle that does catch a one-cent imbalance', () => {
+    const broken = toJournalText(posting('USD', ['600.00'])).replace('-600.00 USD', '-599.99 USD');
+    expect(() => execFileSync('hledger', ['-f', '-', 'check'], { input: broken, stdio: 'pipe' })).toThrow(/real postings' sum should be 0 but is: 0.01 USD/);
+  });
+});
