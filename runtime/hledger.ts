@@ -54,10 +54,10 @@ export interface RunningLedger {
   stop(): Promise<void>;
 }
 
-export async function startHledgerWeb(binary: string, journalPath: string, logFile: string): Promise<RunningLedger> {
+export async function startHledgerWeb(binary: string, journalPath: string, logFile: string, port?: number): Promise<RunningLedger> {
   mkdirSync(dirname(journalPath), { recursive: true });
   if (!existsSync(journalPath)) writeFileSync(journalPath, JOURNAL_HEADER);
-  const port = await freePort();
+  port ??= await freePort();
   const proc = spawnManaged('hledger-web', binary, ['-f', journalPath, '--serve-api', '--host=127.0.0.1', `--port=${port}`], { logFile });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/version`, [proc], 30_000);

@@ -2,7 +2,8 @@
 import type { Logger } from '../../lib/logger';
 import { withCorrelationId } from '../../lib/correlation';
 import { ErpError, type ErpConnector } from './connectors';
-import type { ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
+import { isDuplicateKeyError } from '../../lib/mongo';
+import type { DeliveryClaimDoc, ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
 
 export interface DeliveryPolicy {
   maxAttempts: number;
@@ -28,27 +29,52 @@ export function retryDelayMs(attempts: number, policy: DeliveryPolicy, random = 
 
 const attempt = (outcome: PostingAttempt['outcome'], error?: Pick<PostingError, 'code' | 'message'>): PostingAttempt => ({ at: new Date(), outcome, code: error?.code ?? null, message: error?.message ?? null });
 
-/** Claims the posting if it is due (or its lease ran out) and delivers it. Returns the posting as it ends up. */
-export async function deliverPosting(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, postingId: string, log: Logger): Promise<ErpPostingDoc | null> {
-  const now = new Date();
-  const claimed = await store.postings.findOneAndUpdate(
-    {
-      _id: postingId,
-      $or: [
-        { status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } },
-        { status: 'SENDING', lockedUntil: { $lt: now } },
-      ],
-    },
-    { $set: { status: 'SENDING', lockedUntil: new Date(now.getTime() + policy.leaseMs) }, $inc: { attempts: 1 } },
-    { returnDocument: 'after' },
-  );
-  if (!claimed) return store.postings.findOne({ _id: postingId });
-  return withCorrelationId(claimed.correlationId, () => send(store, connector, policy, claimed, log));
+const isDue = (p: ErpPostingDoc, now: Date) =>
+  ((p.status === 'PENDING' || p.status === 'RETRY_SCHEDULED') && p.nextAttemptAt !== null && p.nextAttemptAt <= now) ||
+  (p.status === 'SENDING' && p.lockedUntil !== null && p.lockedUntil < now);
+
+/** Inserts the next claim unless a live one exists; null when another sender holds the posting. */
+async function claimDelivery(store: PostingsStore, postingId: string, now: Date, leaseMs: number): Promise<DeliveryClaimDoc | null> {
+  const [latest] = await store.claims.find({ postingId }).sort({ sequence: -1 }).limit(1).toArray();
+  if (latest && !latest.releasedAt && latest.expiresAt > now) return null;
+  const sequence = (latest?.sequence ?? 0) + 1;
+  const claim: DeliveryClaimDoc = { _id: `${postingId}#${sequence}`, postingId, sequence, claimedAt: now, expiresAt: new Date(now.getTime() + leaseMs), releasedAt: null };
+  try {
+    await store.claims.insertOne(claim);
+    return claim;
+  } catch (error) {
+    if (isDuplicateKeyError(error)) return null;
+    throw error;
+  }
 }
 
-async function send(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, posting: ErpPostingDoc, log: Logger): Promise<ErpPostingDoc | null> {
-  const finish = (set: Partial<ErpPostingDoc>, entry: PostingAttempt) =>
-    store.postings.findOneAndUpdate({ _id: posting._id, status: 'SENDING' }, { $set: { ...set, lockedUntil: null }, $push: { history: entry } }, { returnDocument: 'after' });
+/**
+ * Delivers the posting if it is due (or a sender's lease ran out) and nobody else holds it. Only the holder of the
+ * delivery claim writes the posting until it releases the claim. Returns the posting as it ends up.
+ */
+export async function deliverPosting(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, postingId: string, log: Logger): Promise<ErpPostingDoc | null> {
+  return store.locks.run(postingId, async () => {
+    const posting = await store.postings.findOne({ _id: postingId });
+    const now = new Date();
+    if (!posting || !isDue(posting, now)) return posting;
+    const claim = await claimDelivery(store, postingId, now, policy.leaseMs);
+    if (!claim) return posting;
+    const sending: ErpPostingDoc = { ...posting, status: 'SENDING', attempts: posting.attempts + 1, lockedUntil: claim.expiresAt };
+    await store.postings.replaceOne({ _id: postingId }, sending);
+    try {
+      return await withCorrelationId(posting.correlationId, () => send(store, connector, policy, sending, log));
+    } finally {
+      await store.claims.updateOne({ _id: claim._id }, { $set: { releasedAt: new Date() } });
+    }
+  });
+}
+
+async function send(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, posting: ErpPostingDoc, log: Logger): Promise<ErpPostingDoc> {
+  const finish = async (set: Partial<ErpPostingDoc>, entry: PostingAttempt) => {
+    const done: ErpPostingDoc = { ...posting, ...set, lockedUntil: null, history: [...posting.history, entry] };
+    await store.postings.replaceOne({ _id: posting._id }, done);
+    return done;
+  };
 
   const period = await store.periods.findOne({ _id: posting.entry.accountingPeriod });
   if (period?.status === 'CLOSED') {

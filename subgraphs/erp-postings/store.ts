@@ -1,6 +1,7 @@
 // The erp-postings subgraph's collections: postings (a state machine each) and accounting periods.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { ErpDocument } from './connectors';
 import type { JournalEntry } from './journal';
 
@@ -39,6 +40,19 @@ export interface ErpPostingDoc {
   correlationId: string;
 }
 
+/**
+ * The right to send a posting once: whoever inserts the next sequence number holds it until it is released or expires.
+ * An insert, because only inserts are atomic on the embedded database (see lib/keyed-mutex.ts).
+ */
+export interface DeliveryClaimDoc {
+  _id: string; // `${postingId}#${sequence}`
+  postingId: string;
+  sequence: number;
+  claimedAt: Date;
+  expiresAt: Date;
+  releasedAt: Date | null;
+}
+
 export interface AccountingPeriodDoc {
   _id: string; // YYYY-MM
   status: 'OPEN' | 'CLOSED';
@@ -49,13 +63,21 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'erp_postings', keys: { invoiceId: 1 } },
   { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
   { collection: 'erp_postings', keys: { postingKey: 1 }, options: { unique: true } },
+  { collection: 'erp_delivery_claims', keys: { postingId: 1, sequence: -1 } },
 ];
 
 export interface PostingsStore {
+  locks: KeyedMutex;
   postings: Collection<ErpPostingDoc>;
+  claims: Collection<DeliveryClaimDoc>;
   periods: Collection<AccountingPeriodDoc>;
 }
 
 export function postingsStore(db: Db): PostingsStore {
-  return { postings: db.collection<ErpPostingDoc>('erp_postings'), periods: db.collection<AccountingPeriodDoc>('accounting_periods') };
+  return {
+    locks: new KeyedMutex(),
+    postings: db.collection<ErpPostingDoc>('erp_postings'),
+    claims: db.collection<DeliveryClaimDoc>('erp_delivery_claims'),
+    periods: db.collection<AccountingPeriodDoc>('accounting_periods'),
+  };
 }

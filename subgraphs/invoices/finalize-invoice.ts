@@ -1,22 +1,36 @@
 // Use case: finalize a draft — a gapless number per legal entity and year, an issue date, and no more changes.
+// Every step is an insert, so even several processes racing cannot number an invoice twice or change a finalized one.
 import { notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { isoDate } from '../../lib/period';
 import type { InvoiceDoc, InvoiceNumberDoc, InvoicesStore } from './store';
 
 export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, now = new Date()): Promise<InvoiceDoc> {
-  const invoice = await store.invoices.findOne({ _id: invoiceId });
-  if (!invoice) throw notFound('invoice', 'invoiceId', invoiceId);
-  if (invoice.status === 'FINALIZED') return invoice;
+  return store.locks.run(invoiceId, async () => {
+    const finalized = await store.invoices.findOne({ _id: invoiceId });
+    if (finalized) return finalized;
+    const draft = await store.drafts.findOne({ _id: invoiceId });
+    if (!draft) throw notFound('invoice', 'invoiceId', invoiceId);
 
-  const claim = await claimNumber(store, invoice, now);
-  const number = `${claim.series}-${String(claim.sequence).padStart(6, '0')}`;
-  const finalized = await store.invoices.findOneAndUpdate(
-    { _id: invoiceId, status: 'DRAFT' },
-    { $set: { status: 'FINALIZED', number, issueDate: isoDate(now), finalizedAt: now, updatedAt: now } },
-    { returnDocument: 'after' },
-  );
-  return finalized ?? (await store.invoices.findOne({ _id: invoiceId }))!;
+    const claim = await claimNumber(store, draft, now);
+    const invoice: InvoiceDoc = {
+      ...draft,
+      status: 'FINALIZED',
+      number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
+      issueDate: isoDate(claim.claimedAt),
+      finalizedAt: claim.claimedAt,
+      updatedAt: claim.claimedAt,
+    };
+    try {
+      await store.invoices.insertOne(invoice);
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      return (await store.invoices.findOne({ _id: invoiceId }))!;
+    }
+    // The draft has served its purpose; readers prefer the finalized invoice should this delete not happen.
+    await store.drafts.deleteOne({ _id: invoiceId });
+    return invoice;
+  });
 }
 
 /** The invoice's own earlier claim if a previous attempt was cut short, else the next number in the series. */

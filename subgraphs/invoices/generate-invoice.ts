@@ -1,6 +1,7 @@
 // Use case: draft a subscription's invoice for a period from its current rated charges.
 import { deterministicId } from '../../lib/ids';
 import { UserFacingError, notFound } from '../../lib/errors';
+import { isDuplicateKeyError } from '../../lib/mongo';
 import { parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { buildInvoiceLines, type ChargeForInvoice } from './invoice-lines';
@@ -13,8 +14,8 @@ export function invoiceId(subscriptionId: string, periodKey: string): string {
 export async function generateInvoice(store: InvoicesStore, subscriptionId: string, periodKey: string, correlationId: string): Promise<InvoiceDoc> {
   const period = parsePeriod(periodKey);
   const id = invoiceId(subscriptionId, period.key);
-  const existing = await store.invoices.findOne({ _id: id });
-  if (existing?.status === 'FINALIZED') return existing;
+  const finalized = await store.invoices.findOne({ _id: id });
+  if (finalized) return finalized;
 
   const [{ subscription }, { ratedCharges }] = await Promise.all([
     querySubgraph<{ subscription: { id: string; customer: { id: string; currency: string; legalEntity: { code: string } } } | null }>(
@@ -38,33 +39,34 @@ export async function generateInvoice(store: InvoicesStore, subscriptionId: stri
   const currency = ratedCharges[0]!.amount.currency;
   const { lines, total } = buildInvoiceLines(id, currency, ratedCharges);
 
-  if (existing && sameCharges(existing, lines.map((l) => l.ratedChargeId))) return existing;
-  const now = new Date();
-  const doc = await store.invoices.findOneAndUpdate(
-    { _id: id, status: 'DRAFT' },
-    {
-      $set: { lines, total, currency, updatedAt: now },
-      $setOnInsert: {
-        status: 'DRAFT',
-        number: null,
-        customerId: subscription.customer.id,
-        subscriptionId,
-        legalEntityCode: subscription.customer.legalEntity.code,
-        periodKey: period.key,
-        issueDate: null,
-        finalizedAt: null,
-        createdAt: now,
-        correlationId,
-      },
-    },
-    { upsert: true, returnDocument: 'after' },
-  ).catch(async (error) => {
-    // The upsert collides with a concurrent finalize (status no longer DRAFT): the finalized invoice wins.
-    const finalized = await store.invoices.findOne({ _id: id, status: 'FINALIZED' });
-    if (finalized) return finalized;
-    throw error;
+  return store.locks.run(id, async () => {
+    const [nowFinal, existing] = await Promise.all([store.invoices.findOne({ _id: id }), store.drafts.findOne({ _id: id })]);
+    if (nowFinal) return nowFinal;
+    if (existing && sameCharges(existing, lines.map((l) => l.ratedChargeId))) return existing;
+    const now = new Date();
+    const draft: InvoiceDoc = {
+      _id: id,
+      status: 'DRAFT',
+      number: null,
+      customerId: subscription.customer.id,
+      subscriptionId,
+      legalEntityCode: subscription.customer.legalEntity.code,
+      periodKey: period.key,
+      currency,
+      lines,
+      total,
+      issueDate: null,
+      finalizedAt: null,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+      correlationId: existing?.correlationId ?? correlationId,
+    };
+    await store.drafts.replaceOne({ _id: id }, draft, { upsert: true }).catch(async (error) => {
+      if (!isDuplicateKeyError(error)) throw error;
+      await store.drafts.replaceOne({ _id: id }, draft);
+    });
+    return draft;
   });
-  return doc!;
 }
 
 function sameCharges(invoice: InvoiceDoc, ratedChargeIds: string[]): boolean {

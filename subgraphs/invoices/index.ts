@@ -2,12 +2,10 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
-import { loaderByField, loaderOfMany } from '../../lib/loaders';
-import { pageById } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { finalizeInvoice } from './finalize-invoice';
 import { generateInvoice } from './generate-invoice';
-import { indexes, invoiceIdOfLine, invoicesStore, type InvoiceDoc, type InvoiceLineDoc, type InvoicesStore } from './store';
+import { indexes, invoiceIdOfLine, invoiceLoader, invoicesByLoader, invoicesStore, pageInvoices, type InvoiceDoc, type InvoiceLineDoc, type InvoicesStore } from './store';
 
 interface Context extends BaseContext {
   store: InvoicesStore;
@@ -43,9 +41,9 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
   createContext: (store, base) => ({
     ...base,
     store,
-    invoices: loaderByField(store.invoices),
-    invoicesOfCustomer: loaderOfMany(store.invoices, 'customerId', { periodKey: -1 }),
-    invoicesBillingCharge: loaderOfMany(store.invoices, 'lines.ratedChargeId', { _id: 1 }, (inv) => inv.lines.map((l) => l.ratedChargeId)),
+    invoices: invoiceLoader(store),
+    invoicesOfCustomer: invoicesByLoader(store, 'customerId', (inv) => [inv.customerId], { periodKey: -1 }),
+    invoicesBillingCharge: invoicesByLoader(store, 'lines.ratedChargeId', (inv) => inv.lines.map((l) => l.ratedChargeId), { _id: 1 }),
   }),
   resolvers: {
     Query: {
@@ -57,7 +55,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
         if (args.filter?.subscriptionId) q.subscriptionId = args.filter.subscriptionId;
         if (args.filter?.period) q.periodKey = parsePeriod(args.filter.period, 'filter.period').key;
         if (args.filter?.status) q.status = args.filter.status;
-        return pageById(ctx.store.invoices, q, args.first, args.after);
+        return pageInvoices(ctx.store, q, args.first, args.after);
       },
       invoiceLine: (_: unknown, { id }: { id: string }, ctx: Context) => loadLine(ctx, id),
     },

@@ -1,6 +1,11 @@
-// The invoices subgraph's collections: invoices (lines embedded, so an invoice is written in one step) and claimed numbers.
-import type { Collection, Db } from 'mongodb';
+// The invoices subgraph's collections. Drafts change; an invoice, once finalized, is a separate document that is only
+// ever inserted (never updated), so no concurrent draft refresh can touch it (see lib/keyed-mutex.ts for why).
+// Lines are embedded, so every write of an invoice or draft is one document.
+import DataLoader from 'dataloader';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
+import { afterCursor, pageSize, toPage, type Page } from '../../lib/pagination';
 import type { Money } from '../../lib/money';
 
 export interface InvoiceLineDoc {
@@ -44,21 +49,66 @@ export interface InvoiceNumberDoc {
 }
 
 export const indexes: IndexDeclaration[] = [
-  { collection: 'invoices', keys: { customerId: 1, periodKey: -1 } },
-  { collection: 'invoices', keys: { subscriptionId: 1, periodKey: 1 } },
-  { collection: 'invoices', keys: { number: 1 } },
-  { collection: 'invoices', keys: { 'lines.ratedChargeId': 1 } },
+  ...['invoices', 'invoice_drafts'].flatMap((collection): IndexDeclaration[] => [
+    { collection, keys: { customerId: 1, periodKey: -1 } },
+    { collection, keys: { subscriptionId: 1, periodKey: 1 } },
+    { collection, keys: { 'lines.ratedChargeId': 1 } },
+  ]),
+  { collection: 'invoices', keys: { number: 1 }, options: { unique: true } },
   { collection: 'invoice_numbers', keys: { invoiceId: 1 }, options: { unique: true } },
   { collection: 'invoice_numbers', keys: { series: 1, sequence: -1 } },
 ];
 
 export interface InvoicesStore {
+  locks: KeyedMutex;
+  /** Finalized invoices: inserted once, never updated. */
   invoices: Collection<InvoiceDoc>;
+  drafts: Collection<InvoiceDoc>;
   numbers: Collection<InvoiceNumberDoc>;
 }
 
 export function invoicesStore(db: Db): InvoicesStore {
-  return { invoices: db.collection<InvoiceDoc>('invoices'), numbers: db.collection<InvoiceNumberDoc>('invoice_numbers') };
+  return {
+    locks: new KeyedMutex(),
+    invoices: db.collection<InvoiceDoc>('invoices'),
+    drafts: db.collection<InvoiceDoc>('invoice_drafts'),
+    numbers: db.collection<InvoiceNumberDoc>('invoice_numbers'),
+  };
+}
+
+/** Finalized invoices and drafts matching a filter; where both exist for an id (a draft left behind), the finalized one. */
+export async function findInvoices(store: InvoicesStore, filter: Filter<InvoiceDoc>, options: { sort?: Record<string, 1 | -1>; limit?: number } = {}): Promise<InvoiceDoc[]> {
+  const query = (c: Collection<InvoiceDoc>) => {
+    const cursor = c.find(filter).sort(options.sort ?? { _id: 1 });
+    return (options.limit ? cursor.limit(options.limit) : cursor).toArray();
+  };
+  const [finalized, drafts] = await Promise.all([query(store.invoices), query(store.drafts)]);
+  const byId = new Map<string, InvoiceDoc>(drafts.map((d) => [d._id, d]));
+  for (const f of finalized) byId.set(f._id, f);
+  const sort = Object.entries(options.sort ?? { _id: 1 });
+  const merged = [...byId.values()].sort((a, b) => {
+    for (const [field, dir] of sort) {
+      const x = String((a as unknown as Record<string, unknown>)[field]);
+      const y = String((b as unknown as Record<string, unknown>)[field]);
+      if (x !== y) return (x < y ? -1 : 1) * dir;
+    }
+    return 0;
+  });
+  return options.limit ? merged.slice(0, options.limit) : merged;
+}
+
+export function invoiceLoader(store: InvoicesStore): DataLoader<string, InvoiceDoc | null> {
+  return new DataLoader(async (ids) => {
+    const byId = new Map((await findInvoices(store, { _id: { $in: [...ids] } })).map((d) => [d._id, d]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+}
+
+export function invoicesByLoader(store: InvoicesStore, field: 'customerId' | 'lines.ratedChargeId', keysOf: (doc: InvoiceDoc) => string[], sort: Record<string, 1 | -1>): DataLoader<string, InvoiceDoc[]> {
+  return new DataLoader(async (keys) => {
+    const docs = await findInvoices(store, { [field]: { $in: [...keys] } } as Filter<InvoiceDoc>, { sort });
+    return keys.map((k) => docs.filter((d) => keysOf(d).includes(k)));
+  });
 }
 
 /** Line ids embed their invoice id, so a line resolves with one indexed lookup of its invoice. */
@@ -67,4 +117,10 @@ export function lineId(invoiceId: string, lineNo: number): string {
 }
 export function invoiceIdOfLine(id: string): string {
   return id.replace(/-l\d+$/, '');
+}
+
+/** Keyset pagination over finalized invoices and drafts together. */
+export async function pageInvoices(store: InvoicesStore, filter: Filter<InvoiceDoc>, first: number | null | undefined, after: string | null | undefined): Promise<Page<InvoiceDoc>> {
+  const size = pageSize(first);
+  return toPage(await findInvoices(store, afterCursor(filter, after), { sort: { _id: 1 }, limit: size + 1 }), size);
 }

@@ -25,21 +25,30 @@ export async function createSubscription(store: SubscriptionsStore, rawInput: un
 
   const id = deterministicId('sub', customer._id, pricePlan.id, input.startsAt.toISOString());
   const endsAt = input.endsAt ?? null;
+  // The overlap check and the insert must not interleave with another subscription for this customer.
+  return store.locks.run(`subscriptions-of:${customer._id}`, () => insertUnlessOverlapping(store, { id, customerId: customer._id, customerKey: customer.externalKey, pricePlanId: pricePlan.id, startsAt: input.startsAt, endsAt, correlationId }));
+}
+
+async function insertUnlessOverlapping(
+  store: SubscriptionsStore,
+  s: { id: string; customerId: string; customerKey: string; pricePlanId: string; startsAt: Date; endsAt: Date | null; correlationId: string },
+): Promise<SubscriptionDoc> {
+  const { id, endsAt } = s;
   const existing = await store.subscriptions.findOne({ _id: id });
   if (existing) return sameOrConflict(existing, endsAt);
 
   const overlapping = await store.subscriptions.findOne({
-    customerId: customer._id,
+    customerId: s.customerId,
     ...(endsAt ? { startsAt: { $lt: endsAt } } : {}),
-    $or: [{ endsAt: null }, { endsAt: { $gt: input.startsAt } }],
+    $or: [{ endsAt: null }, { endsAt: { $gt: s.startsAt } }],
   });
   if (overlapping) {
-    throw new UserFacingError('CONFLICT', `customer "${customer.externalKey}" already has subscription ${overlapping._id} over that time (from ${overlapping.startsAt.toISOString()})`, {
+    throw new UserFacingError('CONFLICT', `customer "${s.customerKey}" already has subscription ${overlapping._id} over that time (from ${overlapping.startsAt.toISOString()})`, {
       field: 'input.startsAt',
       expected: overlapping.endsAt ? `a start on or after ${overlapping.endsAt.toISOString()}` : 'a customer without an open-ended subscription',
     });
   }
-  const doc: SubscriptionDoc = { _id: id, customerId: customer._id, pricePlanId: pricePlan.id, startsAt: input.startsAt, endsAt, createdAt: new Date(), correlationId };
+  const doc: SubscriptionDoc = { _id: id, customerId: s.customerId, pricePlanId: s.pricePlanId, startsAt: s.startsAt, endsAt, createdAt: new Date(), correlationId: s.correlationId };
   try {
     await store.subscriptions.insertOne(doc);
     return doc;

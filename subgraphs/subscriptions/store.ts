@@ -1,6 +1,7 @@
 // The subscriptions subgraph's collections: legal entities, customers, subscriptions.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { RoundingMode } from '../../lib/money';
 
 export interface LegalEntityDoc {
@@ -39,6 +40,7 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface SubscriptionsStore {
+  locks: KeyedMutex;
   legalEntities: Collection<LegalEntityDoc>;
   customers: Collection<CustomerDoc>;
   subscriptions: Collection<SubscriptionDoc>;
@@ -46,6 +48,7 @@ export interface SubscriptionsStore {
 
 export function subscriptionsStore(db: Db): SubscriptionsStore {
   return {
+    locks: new KeyedMutex(),
     legalEntities: db.collection<LegalEntityDoc>('legal_entities'),
     customers: db.collection<CustomerDoc>('customers'),
     subscriptions: db.collection<SubscriptionDoc>('subscriptions'),

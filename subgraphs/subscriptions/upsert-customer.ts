@@ -14,13 +14,14 @@ export async function upsertCustomer(store: SubscriptionsStore, rawInput: unknow
     });
   }
   const wanted = { name: input.name, currency: input.currency, legalEntityCode: input.legalEntityCode };
-  for (let attempt = 0; ; attempt++) {
+  return store.locks.run(`customer:${input.externalKey}`, async () => {
     const existing = await store.customers.findOne({ externalKey: input.externalKey });
     if (existing) {
       const unchanged = existing.name === wanted.name && existing.currency === wanted.currency && existing.legalEntityCode === wanted.legalEntityCode;
       if (unchanged) return existing;
-      const updated = await store.customers.findOneAndUpdate({ _id: existing._id }, { $set: { ...wanted, updatedAt: new Date() } }, { returnDocument: 'after' });
-      return updated ?? existing;
+      const updated: CustomerDoc = { ...existing, ...wanted, updatedAt: new Date() };
+      await store.customers.replaceOne({ _id: existing._id }, updated);
+      return updated;
     }
     const now = new Date();
     const doc: CustomerDoc = { _id: deterministicId('cus', input.externalKey), externalKey: input.externalKey, ...wanted, createdAt: now, updatedAt: now, correlationId };
@@ -28,8 +29,9 @@ export async function upsertCustomer(store: SubscriptionsStore, rawInput: unknow
       await store.customers.insertOne(doc);
       return doc;
     } catch (error) {
-      // A concurrent upsert of the same key won the insert: read it back and update if needed.
-      if (!isDuplicateKeyError(error) || attempt > 0) throw error;
+      // Another process inserted the same key first: theirs stands, as a concurrent update would.
+      if (!isDuplicateKeyError(error)) throw error;
+      return (await store.customers.findOne({ externalKey: input.externalKey }))!;
     }
-  }
+  });
 }

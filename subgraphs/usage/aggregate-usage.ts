@@ -3,6 +3,7 @@ import { deterministicId } from '../../lib/ids';
 import { UserFacingError, type Problem } from '../../lib/errors';
 import { Dec } from '../../lib/money';
 import { parsePeriod } from '../../lib/period';
+import { isDuplicateKeyError } from '../../lib/mongo';
 import type { UsageAggregateDoc, UsageStore } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
@@ -20,22 +21,28 @@ export async function aggregateUsage(store: UsageStore, registry: UsageTypeRegis
 
   const aggregates: UsageAggregateDoc[] = [];
   for (const usageTypeKey of new Set(usageTypeKeys)) {
-    let quantity = new Dec(0);
-    let eventCount = 0;
-    const cursor = store.events.find({ subscriptionId, usageTypeKey, periodKey: period.key }, { projection: { quantity: 1 } });
-    for await (const e of cursor) {
-      quantity = quantity.plus(e.quantity);
-      eventCount++;
-    }
     const _id = aggregateId(subscriptionId, usageTypeKey, period.key);
-    const computed = { subscriptionId, usageTypeKey, periodKey: period.key, quantity: quantity.toFixed(), eventCount };
-    const existing = await store.aggregates.findOne({ _id });
-    if (existing && existing.quantity === computed.quantity && existing.eventCount === computed.eventCount) {
-      aggregates.push(existing);
-      continue;
-    }
-    const doc = await store.aggregates.findOneAndUpdate({ _id }, { $set: { ...computed, computedAt: new Date(), correlationId } }, { upsert: true, returnDocument: 'after' });
-    aggregates.push(doc!);
+    aggregates.push(await store.locks.run(_id, () => computeAggregate(store, _id, subscriptionId, usageTypeKey, period.key, correlationId)));
   }
   return aggregates;
+}
+
+async function computeAggregate(store: UsageStore, _id: string, subscriptionId: string, usageTypeKey: string, periodKey: string, correlationId: string): Promise<UsageAggregateDoc> {
+  let quantity = new Dec(0);
+  let eventCount = 0;
+  const cursor = store.events.find({ subscriptionId, usageTypeKey, periodKey }, { projection: { quantity: 1 } });
+  for await (const e of cursor) {
+    quantity = quantity.plus(e.quantity);
+    eventCount++;
+  }
+  const computed = { subscriptionId, usageTypeKey, periodKey, quantity: quantity.toFixed(), eventCount };
+  const existing = await store.aggregates.findOne({ _id });
+  if (existing && existing.quantity === computed.quantity && existing.eventCount === computed.eventCount) return existing;
+  const doc: UsageAggregateDoc = { _id, ...computed, computedAt: new Date(), correlationId };
+  await store.aggregates.replaceOne({ _id }, doc, { upsert: true }).catch(async (error) => {
+    // Another process created it first (an upsert race is a duplicate key): ours is as fresh, so write it over.
+    if (!isDuplicateKeyError(error)) throw error;
+    await store.aggregates.replaceOne({ _id }, doc);
+  });
+  return doc;
 }

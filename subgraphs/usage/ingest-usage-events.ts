@@ -180,7 +180,8 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
         },
       };
     });
-    await store.quarantine.bulkWrite(ops as Parameters<typeof store.quarantine.bulkWrite>[0], { ordered: false });
+    // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
+    await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops as Parameters<typeof store.quarantine.bulkWrite>[0], { ordered: false }));
   }
 
   const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;

@@ -1,6 +1,7 @@
 // The usage subgraph's collections: usage types, events, quarantine, aggregates.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { Problem } from '../../lib/errors';
 import type { UsageTypeDefinition } from './usage-type';
 
@@ -60,6 +61,7 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface UsageStore {
+  locks: KeyedMutex;
   usageTypes: Collection<UsageTypeDoc>;
   events: Collection<UsageEventDoc>;
   quarantine: Collection<QuarantinedEventDoc>;
@@ -68,6 +70,7 @@ export interface UsageStore {
 
 export function usageStore(db: Db): UsageStore {
   return {
+    locks: new KeyedMutex(),
     usageTypes: db.collection<UsageTypeDoc>('usage_types'),
     events: db.collection<UsageEventDoc>('usage_events'),
     quarantine: db.collection<QuarantinedEventDoc>('quarantined_events'),
