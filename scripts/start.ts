@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
-  system = await startSystem({ dataDir, mongoUri, ports: 'default', progress });
+  system = await startSystem({ dataDir, mongoUri, ports: 'default', dbPrefix: process.env.USAGEGRAPH_DB_PREFIX, progress });
   for (const p of system.processes) {
     void p.exited.then((code) => {
       if (stopping) return;
