@@ -65,6 +65,28 @@ beforeAll(async () => {
   subscriptionId = createSubscription.id;
 });
 
+describe('every setup mutation is idempotent', () => {
+  it('returns the same result, and changes nothing, when called again with the same input', async () => {
+    const twice = async (query: string, variables: Record<string, unknown>) => {
+      const first = await g.ok(query, variables);
+      const second = await g.ok(query, variables);
+      expect(second).toEqual(first);
+      return first;
+    };
+    await twice(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i) { id key version createdAt } }`, {
+      i: { key: CALLS, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }, { name: 'endpoint', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'calls' } },
+    });
+    await twice(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id version createdAt charges { usageTypeKey unitPrice includedQuantity } } }`, {
+      i: { key: `${u}-plan`, name: 'Spine test plan', currency: 'USD', charges: [{ usageTypeKey: CALLS, unitPrice: '0.0015', includedQuantity: '1000' }, { usageTypeKey: GB, unitPrice: '0.0125' }] },
+    });
+    await twice(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id externalKey createdAt updatedAt } }`, { i: { externalKey: customerKey, name: 'Spine (Test) Co', currency: 'USD' } });
+    const { createSubscription } = await twice(`mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { id createdAt startsAt } }`, {
+      i: { customerExternalKey: customerKey, pricePlanId: (await g.ok(`query($s: ID!) { subscription(id: $s) { pricePlan { id } } }`, { s: subscriptionId })).subscription.pricePlan.id, startsAt: '2026-01-01T00:00:00Z' },
+    });
+    expect(createSubscription.id).toBe(subscriptionId);
+  });
+});
+
 describe('ingesting usage events', () => {
   it('gives every event its own result: accepted, duplicate, or rejected with the field, the reason and what is accepted', async () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: batch });

@@ -9,7 +9,7 @@ const ROOT = join(__dirname, '..');
 
 /** The environment of a fresh shell: nothing of the test system's own settings. */
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MONGODB_URI|USAGEGRAPH_|SUBGRAPH_URL_|ERP_|LOG_LEVEL)/.test(k)));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MONGODB_URI|USAGEGRAPH_(?!CACHE_DIR)|SUBGRAPH_URL_|ERP_|LOG_LEVEL)/.test(k)));
   return { ...env, ...extra };
 }
 
