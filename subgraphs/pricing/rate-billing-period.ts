@@ -62,7 +62,7 @@ export async function rateBillingPeriod(store: PricingStore, subscriptionId: str
   for (const charge of plan.charges) {
     const aggregate = byType.get(charge.usageTypeKey);
     if (!aggregate) throw new Error(`usage returned no aggregate for ${charge.usageTypeKey}`);
-    const rated = rateCharge(charge, aggregate.quantity, { currency: plan.currency, rounding });
+    const rated = rateCharge(charge, { quantity: aggregate.quantity }, { currency: plan.currency, rounding });
     const chargeKey = deterministicId('chg', subscriptionId, period.key, charge.usageTypeKey);
     const candidate = {
       chargeKey,
@@ -78,9 +78,9 @@ export async function rateBillingPeriod(store: PricingStore, subscriptionId: str
       pricePlanVersion: plan.version,
       model: charge.model,
       quantity: rated.quantity,
-      includedQuantity: charge.includedQuantity,
+      includedQuantity: charge.model === 'PER_UNIT' ? charge.includedQuantity : '0',
       billableQuantity: rated.billableQuantity,
-      unitPrice: charge.unitPrice,
+      unitPrice: charge.model === 'PER_UNIT' ? charge.unitPrice : '0',
       exactAmount: rated.exactAmount,
       amount: rated.amount,
       rounding,
