@@ -11,7 +11,8 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../lib/logger';
 import { formatErrorForClients } from '../lib/format-error';
-import { correlation, jsonBody, jsonErrors } from '../lib/http';
+import { BODY_LIMIT, correlation, jsonBody, jsonErrors } from '../lib/http';
+import { CORRELATION_HEADER } from '../lib/correlation';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
 
@@ -78,6 +79,18 @@ export async function startGateway(options: { port: number; host?: string; super
   app.get('/ready', async (_req, res) => {
     const r = await readiness();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', subgraphs: r.subgraphs });
+  });
+  // Bulk ingestion for telemetry pipelines (CloudEvents, NDJSON), owned by the usage subgraph and served here too.
+  app.post('/v1/events', correlation(), express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
+    const headers: Record<string, string> = { [CORRELATION_HEADER]: res.locals.correlationId as string };
+    for (const [name, value] of Object.entries(req.headers)) if ((name === 'content-type' || name.startsWith('ce-')) && typeof value === 'string') headers[name] = value;
+    try {
+      const upstream = await fetch(subgraphUrl('usage').replace(/\/graphql$/, '/events'), { method: 'POST', headers, body: Buffer.isBuffer(req.body) ? req.body : undefined, signal: AbortSignal.timeout(timeoutMs) });
+      res.status(upstream.status).type(upstream.headers.get('content-type') ?? 'application/json').send(Buffer.from(await upstream.arrayBuffer()));
+    } catch (error) {
+      log.warn({ err: error }, 'bulk ingestion: usage subgraph unreachable');
+      res.status(503).json({ error: 'the usage subgraph is unreachable; retry shortly', code: 'SUBGRAPH_UNAVAILABLE', correlationId: res.locals.correlationId });
+    }
   });
   app.use(
     '/graphql',

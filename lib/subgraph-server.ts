@@ -31,6 +31,8 @@ export interface SubgraphDefinition<Services, Context extends BaseContext> {
   /** Builds the per-request context: fresh DataLoaders for every request, never shared. */
   createContext(services: Services, base: BaseContext): Context;
   resolvers: GraphQLResolverMap<Context>;
+  /** Extra HTTP routes beside /graphql (e.g. a bulk ingestion endpoint). */
+  routes?(app: express.Express, services: Services): void;
   /** Background work (workers, pollers) started after the server listens; returns a stop function. */
   startBackground?(services: Services, log: Logger): () => Promise<void>;
 }
@@ -75,6 +77,7 @@ export async function startSubgraph<S, C extends BaseContext>(
       res.status(503).json({ status: 'unavailable', service: definition.name, reason: 'database unreachable' });
     }
   });
+  definition.routes?.(app, services);
   app.use(
     '/graphql',
     correlation(),

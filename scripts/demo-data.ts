@@ -37,7 +37,7 @@ export async function loadDemoData(gatewayUrl: string, period = lastCompleteMont
   log('  registering usage types, a legal entity, a price plan, customers and subscriptions…');
   await gql(`mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`);
   await gql(
-    `mutation($api: RegisterUsageTypeInput!, $storage: RegisterUsageTypeInput!) { api: registerUsageType(input: $api) { id } storage: registerUsageType(input: $storage) { id } }`,
+    `mutation($api: RegisterUsageTypeInput!, $storage: RegisterUsageTypeInput!) { api: registerUsageType(input: $api, activate: true) { id } storage: registerUsageType(input: $storage, activate: true) { id } }`,
     {
       api: {
         key: 'api_calls',

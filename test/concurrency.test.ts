@@ -5,7 +5,7 @@ const g = client('concurrency-test');
 
 it('stores each event once when two ingesters send the same batch at the same moment', async () => {
   const u = unique('conc');
-  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i) { id } }`, { i: { key: `${u}_ev`, unit: 'event', productLine: 'api', fields: [], aggregation: { type: 'COUNT' } } });
+  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id } }`, { i: { key: `${u}_ev`, unit: 'event', productLine: 'api', fields: [], aggregation: { type: 'COUNT' } } });
   const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, { i: { key: `${u}-plan`, name: 'p', currency: 'USD', charges: [{ usageTypeKey: `${u}_ev`, unitPrice: '1' }] } });
   await g.ok(`mutation { upsertCustomer(input: { externalKey: "${u}-c", name: "c", currency: "USD" }) { id } }`);
   const { createSubscription } = await g.ok(`mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`, { p: createPricePlan.id });

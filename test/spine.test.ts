@@ -17,8 +17,8 @@ const gbEvent = (id: string, gb: string, day = 4) => ({ id, source, type: GB, cu
 
 const INGEST = `mutation($events: [UsageEventInput!]!) {
   ingestUsageEvents(events: $events) {
-    accepted duplicates rejected correlationId
-    results { index eventId source status usageEventId quarantineId problems { code field reason expected } }
+    accepted duplicates held rejected correlationId
+    results { index eventId source status usageEventId quarantineId exceptionId problems { code field reason expected } }
   }
 }`;
 const RATE = `mutation($s: ID!, $p: String!) {
@@ -32,7 +32,7 @@ const INVOICE_FIELDS = `id number status total { amount currency } updatedAt cor
 let subscriptionId: string;
 let invoiceId: string;
 
-// The batch of the first ingestion; indexes 0–5 are valid, 6 repeats 0, 7–10 are bad.
+// The batch of the first ingestion; indexes 0–5 are valid, 6 repeats 0, 7, 8 and 10 are bad, 9 names an unknown customer.
 const batch = [
   callEvent('c1', 1000),
   callEvent('c2', '1000'),
@@ -49,7 +49,7 @@ const batch = [
 
 beforeAll(async () => {
   await g.ok(
-    `mutation($a: RegisterUsageTypeInput!, $b: RegisterUsageTypeInput!) { a: registerUsageType(input: $a) { id } b: registerUsageType(input: $b) { id } }`,
+    `mutation($a: RegisterUsageTypeInput!, $b: RegisterUsageTypeInput!) { a: registerUsageType(input: $a, activate: true) { id } b: registerUsageType(input: $b, activate: true) { id } }`,
     {
       a: { key: CALLS, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }, { name: 'endpoint', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'calls' } },
       b: { key: GB, unit: 'GB-hour', productLine: 'storage', fields: [{ name: 'gb_hours', type: 'DECIMAL' }], aggregation: { type: 'SUM', field: 'gb_hours' } },
@@ -73,7 +73,7 @@ describe('every setup mutation is idempotent', () => {
       expect(second).toEqual(first);
       return first;
     };
-    await twice(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i) { id key version createdAt } }`, {
+    await twice(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id key version status createdAt } }`, {
       i: { key: CALLS, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }, { name: 'endpoint', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'calls' } },
     });
     await twice(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id version createdAt charges { usageTypeKey unitPrice includedQuantity } } }`, {
@@ -88,23 +88,24 @@ describe('every setup mutation is idempotent', () => {
 });
 
 describe('ingesting usage events', () => {
-  it('gives every event its own result: accepted, duplicate, or rejected with the field, the reason and what is accepted', async () => {
+  it('gives every event its own result: accepted, duplicate, held, or rejected with the field, the reason and what is accepted', async () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: batch });
-    expect([r.accepted, r.duplicates, r.rejected]).toEqual([6, 1, 4]);
+    expect([r.accepted, r.duplicates, r.held, r.rejected]).toEqual([6, 1, 1, 3]);
     expect(r.correlationId).toBe(flow);
-    expect(r.results.map((x: any) => x.status)).toEqual(['ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'DUPLICATE', 'REJECTED', 'REJECTED', 'REJECTED', 'REJECTED']);
+    expect(r.results.map((x: any) => x.status)).toEqual(['ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'DUPLICATE', 'REJECTED', 'REJECTED', 'HELD', 'REJECTED']);
     expect(r.results[6].usageEventId).toBe(r.results[0].usageEventId);
     const problem = (i: number) => r.results[i].problems[0];
     expect(problem(7)).toEqual({ code: 'VALIDATION_FAILED', field: 'events[7].data.calls', reason: 'required field "calls" is missing', expected: 'an integer' });
     expect(problem(8)).toMatchObject({ code: 'USAGE_TYPE_UNKNOWN', field: 'events[8].type', expected: expect.stringContaining('registered usage type') });
-    expect(problem(9)).toMatchObject({ code: 'CUSTOMER_UNKNOWN', field: 'events[9].customer', reason: `no customer has external key "${u}-stranger"` });
+    expect(problem(9)).toMatchObject({ code: 'CUSTOMER_UNKNOWN', field: 'events[9].customer', reason: `no customer has key "${u}-stranger"; the event is held until finance maps it` });
+    expect(r.results[9].exceptionId).toMatch(/^uex_/);
     expect(problem(10)).toMatchObject({ code: 'VALIDATION_FAILED', field: 'events[10].timestamp' });
-    for (const i of [7, 8, 9, 10]) expect(r.results[i].quarantineId).toMatch(/^qev_/);
+    for (const i of [7, 8, 10]) expect(r.results[i].quarantineId).toMatch(/^qev_/);
   });
 
   it('treats a replay of the batch as duplicates and stores nothing twice', async () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: batch });
-    expect([r.accepted, r.duplicates, r.rejected]).toEqual([0, 7, 4]);
+    expect([r.accepted, r.duplicates, r.held, r.rejected]).toEqual([0, 7, 1, 3]);
     const { usageEvents } = await g.ok(`query($f: UsageEventFilter) { usageEvents(filter: $f, first: 100) { nodes { eventId } } }`, { f: { subscriptionId, period: PERIOD } });
     expect(usageEvents.nodes.map((e: any) => e.eventId).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'g1', 'g2']);
   });
@@ -125,7 +126,7 @@ describe('ingesting usage events', () => {
       after = quarantinedEvents.pageInfo.hasNextPage ? quarantinedEvents.pageInfo.endCursor : null;
     } while (after);
     const mine = nodes.filter((n) => n.payload?.source === source);
-    expect(mine.map((n) => n.payload.id).sort()).toEqual(['bad-customer', 'bad-missing', 'bad-time', 'bad-type', 'c2']);
+    expect(mine.map((n) => n.payload.id).sort()).toEqual(['bad-missing', 'bad-time', 'bad-type', 'c2']);
     expect(mine.find((n) => n.payload.id === 'bad-type').receivedCount).toBe(2);
     expect(mine.find((n) => n.payload.id === 'c2').problems[0].code).toBe('EVENT_CONFLICT');
   });

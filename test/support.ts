@@ -33,7 +33,7 @@ export async function draftInvoice(prefix: string, calls: number, options: { per
   const period = options.period ?? '2026-08';
   const u = unique(prefix);
   const g = client(`setup-${u}`);
-  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i) { id } }`, {
+  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id } }`, {
     i: { key: `${u}_calls`, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }], aggregation: { type: 'SUM', field: 'calls' } },
   });
   const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, {

@@ -6,12 +6,14 @@ import { pageById } from '../../lib/pagination';
 import { createSubscription } from './create-subscription';
 import { upsertCustomer } from './upsert-customer';
 import { upsertLegalEntity } from './upsert-legal-entity';
-import { ensureDefaultLegalEntity, indexes, subscriptionsStore, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
+import { addCustomerAlias, customerByKeyLoader } from './customer-aliases';
+import { ensureDefaultLegalEntity, indexes, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
 
 interface Context extends BaseContext {
   store: SubscriptionsStore;
   customers: DataLoader<string, CustomerDoc | null>;
   customersByKey: DataLoader<string, CustomerDoc | null>;
+  aliasesOfCustomer: DataLoader<string, CustomerAliasDoc[]>;
   legalEntities: DataLoader<string, LegalEntityDoc | null>;
   subscriptions: DataLoader<string, SubscriptionDoc | null>;
   subscriptionsOfCustomer: DataLoader<string, SubscriptionDoc[]>;
@@ -29,7 +31,8 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
     ...base,
     store,
     customers: loaderByField(store.customers),
-    customersByKey: loaderByField(store.customers, 'externalKey'),
+    customersByKey: customerByKeyLoader(store),
+    aliasesOfCustomer: loaderOfMany(store.aliases, 'customerId'),
     legalEntities: loaderByField(store.legalEntities),
     subscriptions: loaderByField(store.subscriptions),
     subscriptionsOfCustomer: loaderOfMany(store.subscriptions, 'customerId', { startsAt: 1 }),
@@ -48,6 +51,7 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertLegalEntity(ctx.store, input),
       upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertCustomer(ctx.store, input, ctx.correlationId),
       createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => createSubscription(ctx.store, input, ctx.correlationId),
+      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId),
     },
     LegalEntity: {
       __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),
@@ -58,6 +62,7 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       id: (c: CustomerDoc) => c._id,
       legalEntity: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.legalEntities.load(c.legalEntityCode),
       subscriptions: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.subscriptionsOfCustomer.load(c._id),
+      aliases: async (c: CustomerDoc, _: unknown, ctx: Context) => (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
     },
     Subscription: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),

@@ -24,6 +24,14 @@ export interface CustomerDoc {
   correlationId: string;
 }
 
+/** Another key events may use for a customer (e.g. a product's own account id); finance maps them. */
+export interface CustomerAliasDoc {
+  _id: string; // the alias
+  customerId: string;
+  createdAt: Date;
+  correlationId: string;
+}
+
 export interface SubscriptionDoc {
   _id: string;
   customerId: string;
@@ -37,12 +45,14 @@ export interface SubscriptionDoc {
 export const indexes: IndexDeclaration[] = [
   { collection: 'customers', keys: { externalKey: 1 }, options: { unique: true } },
   { collection: 'subscriptions', keys: { customerId: 1, startsAt: 1 } },
+  { collection: 'customer_aliases', keys: { customerId: 1 } },
 ];
 
 export interface SubscriptionsStore {
   locks: KeyedMutex;
   legalEntities: Collection<LegalEntityDoc>;
   customers: Collection<CustomerDoc>;
+  aliases: Collection<CustomerAliasDoc>;
   subscriptions: Collection<SubscriptionDoc>;
 }
 
@@ -51,6 +61,7 @@ export function subscriptionsStore(db: Db): SubscriptionsStore {
     locks: new KeyedMutex(),
     legalEntities: db.collection<LegalEntityDoc>('legal_entities'),
     customers: db.collection<CustomerDoc>('customers'),
+    aliases: db.collection<CustomerAliasDoc>('customer_aliases'),
     subscriptions: db.collection<SubscriptionDoc>('subscriptions'),
   };
 }

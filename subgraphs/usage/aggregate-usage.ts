@@ -1,48 +1,51 @@
-// Use case: compute a subscription's usage per type for a period, exactly (decimal sums in code, not $group floats).
-import { deterministicId } from '../../lib/ids';
+// Use case: compute a subscription's usage per type for a period, exactly, with its breakdown by dimension.
+// Computed on demand from the events (indexed by aggregate id): exact decimals in code, never $group floats.
 import { UserFacingError, type Problem } from '../../lib/errors';
-import { Dec } from '../../lib/money';
 import { parsePeriod } from '../../lib/period';
-import { isDuplicateKeyError } from '../../lib/mongo';
-import type { UsageAggregateDoc, UsageStore } from './store';
+import { UsageAggregator } from './aggregation';
+import { aggregateId } from './enrichment';
+import type { UsageAggregateDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
-export function aggregateId(subscriptionId: string, usageTypeKey: string, periodKey: string): string {
-  return deterministicId('agg', subscriptionId, usageTypeKey, periodKey);
-}
+export { aggregateId };
 
 export async function aggregateUsage(store: UsageStore, registry: UsageTypeRegistry, subscriptionId: string, periodKey: string, usageTypeKeys: readonly string[], correlationId: string): Promise<UsageAggregateDoc[]> {
   const period = parsePeriod(periodKey);
   const problems: Problem[] = [];
+  const types = new Map<string, UsageTypeDoc>();
   for (const [i, key] of usageTypeKeys.entries()) {
-    if (!(await registry.find(key))) problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `usageTypeKeys[${i}]`, reason: `no usage type "${key}" is registered`, expected: 'registered usage type keys' });
+    const type = await registry.newest(key);
+    if (type) types.set(key, type);
+    else problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `usageTypeKeys[${i}]`, reason: `no active usage type "${key}"`, expected: 'keys of registered, active usage types' });
   }
   if (problems.length > 0) throw new UserFacingError('USAGE_TYPE_UNKNOWN', problems.map((p) => p.reason).join('; '), { field: problems[0]!.field, problems });
 
   const aggregates: UsageAggregateDoc[] = [];
-  for (const usageTypeKey of new Set(usageTypeKeys)) {
-    const _id = aggregateId(subscriptionId, usageTypeKey, period.key);
-    aggregates.push(await store.locks.run(_id, () => computeAggregate(store, _id, subscriptionId, usageTypeKey, period.key, correlationId)));
+  for (const [key, type] of types) {
+    const _id = aggregateId(subscriptionId, key, period.key);
+    aggregates.push(await store.locks.run(_id, () => computeAggregate(store, { _id, subscriptionId, usageTypeKey: key, periodKey: period.key }, type, correlationId)));
   }
   return aggregates;
 }
 
-async function computeAggregate(store: UsageStore, _id: string, subscriptionId: string, usageTypeKey: string, periodKey: string, correlationId: string): Promise<UsageAggregateDoc> {
-  let quantity = new Dec(0);
-  let eventCount = 0;
-  const cursor = store.events.find({ subscriptionId, usageTypeKey, periodKey }, { projection: { quantity: 1 } });
+/** Streams the aggregate's events once; writes only when the result changed, so re-running is a no-op. */
+export async function computeAggregate(
+  store: UsageStore,
+  key: Pick<UsageAggregateDoc, '_id' | 'subscriptionId' | 'usageTypeKey' | 'periodKey'>,
+  type: UsageTypeDoc,
+  correlationId: string,
+): Promise<UsageAggregateDoc> {
+  const aggregator = new UsageAggregator(type.aggregation.type);
+  let lastReceivedAt: Date | null = null;
+  const cursor = store.events.find({ aggregateId: key._id }, { projection: { value: 1, timestamp: 1, dimensions: 1, receivedAt: 1 } });
   for await (const e of cursor) {
-    quantity = quantity.plus(e.quantity);
-    eventCount++;
+    aggregator.add(e);
+    if (!lastReceivedAt || e.receivedAt > lastReceivedAt) lastReceivedAt = e.receivedAt;
   }
-  const computed = { subscriptionId, usageTypeKey, periodKey, quantity: quantity.toFixed(), eventCount };
-  const existing = await store.aggregates.findOne({ _id });
-  if (existing && existing.quantity === computed.quantity && existing.eventCount === computed.eventCount) return existing;
-  const doc: UsageAggregateDoc = { _id, ...computed, computedAt: new Date(), correlationId };
-  await store.aggregates.replaceOne({ _id }, doc, { upsert: true }).catch(async (error) => {
-    // Another process created it first (an upsert race is a duplicate key): ours is as fresh, so write it over.
-    if (!isDuplicateKeyError(error)) throw error;
-    await store.aggregates.replaceOne({ _id }, doc);
-  });
+  const result = aggregator.result();
+  const existing = await store.aggregates.findOne({ _id: key._id });
+  if (existing && existing.quantity === result.quantity && existing.eventCount === result.eventCount && JSON.stringify(existing.groups) === JSON.stringify(result.groups)) return existing;
+  const doc: UsageAggregateDoc = { ...key, ...result, lastReceivedAt, computedAt: new Date(), correlationId };
+  await store.aggregates.replaceOne({ _id: key._id }, doc, { upsert: true }).catch(async () => store.aggregates.replaceOne({ _id: key._id }, doc));
   return doc;
 }

@@ -1,20 +1,28 @@
-// The usage subgraph: usage types, events, quarantine and aggregates; origin of UsageEvent and UsageAggregate.
+// The usage subgraph: usage types, events, held events, quarantine and aggregates; origin of UsageEvent and UsageAggregate.
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { Logger } from '../../lib/logger';
 import { loaderByField } from '../../lib/loaders';
 import { pageById } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { aggregateId, aggregateUsage } from './aggregate-usage';
-import { ingestUsageEvents } from './ingest-usage-events';
-import { registerUsageType } from './register-usage-type';
-import { indexes, usageStore, type UsageAggregateDoc, type UsageEventDoc, type UsageStore, type UsageTypeDoc } from './store';
-import { UsageTypeRegistry } from './usage-type-registry';
-import { deterministicId } from '../../lib/ids';
+import { aggregateUsage } from './aggregate-usage';
+import { customerUsage } from './customer-usage';
+import { aggregateId, eventId } from './enrichment';
+import { heldReason, ingestUsageEvents } from './ingest-usage-events';
+import { lateUsage } from './late-usage';
+import { changeLifecycle, registerUsageType } from './register-usage-type';
+import { releaseHeldEvents, startReleaseWorker } from './release-held-events';
+import { replayQuarantinedEvents } from './replay-quarantined-events';
+import { eventsEndpoint } from './events-endpoint';
+import { indexes, usageStore, type AggregateGroup, type QuarantinedEventDoc, type UsageAggregateDoc, type UsageEventDoc, type UsageExceptionDoc, type UsageStore, type UsageTypeDoc } from './store';
+import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
+import { notFound } from '../../lib/errors';
 
 interface Services {
   store: UsageStore;
   registry: UsageTypeRegistry;
+  log: Logger;
 }
 
 interface Context extends BaseContext, Services {
@@ -39,12 +47,15 @@ function eventFilter(f: EventFilter | null | undefined): Filter<UsageEventDoc> {
   return q;
 }
 
+const asDimensions = (d: Record<string, string> | undefined) => Object.entries(d ?? {}).map(([name, value]) => ({ name, value }));
+const groups = (g: AggregateGroup[]) => g.map((x) => ({ ...x, dimensions: asDimensions(x.dimensions) }));
+
 export const usageSubgraph: SubgraphDefinition<Services, Context> = {
   name: 'usage',
   indexes,
-  createServices(db) {
+  createServices(db, log) {
     const store = usageStore(db);
-    return { store, registry: new UsageTypeRegistry(store) };
+    return { store, registry: new UsageTypeRegistry(store), log };
   },
   createContext: (services, base) => ({
     ...base,
@@ -53,26 +64,51 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
     events: loaderByField(services.store.events),
     aggregates: loaderByField(services.store.aggregates),
   }),
+  routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry)),
+  startBackground: (s, log) => startReleaseWorker(s.store, log),
   resolvers: {
     Query: {
-      usageType: (_: unknown, args: { key: string; version?: number }, ctx: Context) => ctx.registry.find(args.key, args.version),
-      usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) => Promise.all(keys.map((k) => ctx.registry.find(k))),
-      usageTypes: (_: unknown, __: unknown, ctx: Context) => ctx.store.usageTypes.find().sort({ key: 1, version: 1 }).toArray(),
+      usageType: async (_: unknown, args: { key: string; version?: string }, ctx: Context) => {
+        if (!args.version) return ctx.registry.newest(args.key);
+        const r = await ctx.registry.resolve(args.key, args.version);
+        return r.ok ? r.type : (await ctx.registry.versionsOf(args.key)).find((v) => v.version === args.version) ?? null;
+      },
+      usageTypeVersions: (_: unknown, { key }: { key: string }, ctx: Context) => ctx.registry.versionsOf(key),
+      usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) => Promise.all(keys.map((k) => ctx.registry.newest(k))),
+      usageTypes: async (_: unknown, { status }: { status?: string }, ctx: Context) =>
+        (await ctx.store.usageTypes.find().sort({ key: 1, major: 1, minor: 1 }).toArray()).filter((t) => !status || effectiveStatus(t) === status),
       usageEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.events.load(id),
-      usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) => ctx.events.load(deterministicId('evt', args.source, args.eventId)),
+      usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) => ctx.events.load(eventId(args.source, args.eventId)),
       usageEvents: (_: unknown, args: { filter?: EventFilter; first?: number; after?: string }, ctx: Context) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.aggregates.load(id),
-      quarantinedEvents: (_: unknown, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.quarantine, {}, args.first, args.after),
+      customerUsage: (_: unknown, args: { customerKey: string; period?: string }, ctx: Context) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      lateUsage: (_: unknown, { period }: { period: string }, ctx: Context) => lateUsage(ctx.store, period),
+      usageExceptions: (_: unknown, args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.exceptions, args.status ? { status: args.status } : {}, args.first, args.after),
+      usageException: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: id }),
+      quarantinedEvents: (_: unknown, args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.quarantine, args.status ? { status: args.status } : {}, args.first, args.after),
+      quarantinedEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.quarantine.findOne({ _id: id }),
     },
     Mutation: {
-      registerUsageType: (_: unknown, { input }: { input: unknown }, ctx: Context) => registerUsageType(ctx.store, ctx.registry, input, ctx.correlationId),
+      registerUsageType: (_: unknown, { input, activate }: { input: unknown; activate?: boolean }, ctx: Context) => registerUsageType(ctx.store, ctx.registry, input, ctx.correlationId, activate ?? false),
+      activateUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'ACTIVE'),
+      deprecateUsageType: (_: unknown, a: { key: string; version: string; sunsetAt: Date }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'DEPRECATED', a.sunsetAt),
+      retireUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'RETIRED'),
       ingestUsageEvents: (_: unknown, { events }: { events: unknown[] }, ctx: Context) => ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
       aggregateUsage: (_: unknown, args: { subscriptionId: string; period: string; usageTypeKeys: string[] }, ctx: Context) =>
         aggregateUsage(ctx.store, ctx.registry, args.subscriptionId, args.period, args.usageTypeKeys, ctx.correlationId),
+      releaseHeldEvents: async (_: unknown, { exceptionId }: { exceptionId: string }, ctx: Context) => {
+        if (!(await ctx.store.exceptions.findOne({ _id: exceptionId }))) throw notFound('usage exception', 'exceptionId', exceptionId);
+        await releaseHeldEvents(ctx.store, ctx.log, exceptionId);
+        return ctx.store.exceptions.findOne({ _id: exceptionId });
+      },
+      replayQuarantinedEvents: (_: unknown, { ids }: { ids: string[] }, ctx: Context) => replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
     },
     UsageType: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.usageTypes.load(ref.id),
       id: (t: UsageTypeDoc) => t._id,
+      status: (t: UsageTypeDoc) => effectiveStatus(t),
     },
     UsageEvent: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.events.load(ref.id),
@@ -81,19 +117,43 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       customer: (e: UsageEventDoc) => ({ id: e.customerId }),
       subscription: (e: UsageEventDoc) => ({ id: e.subscriptionId }),
       period: (e: UsageEventDoc) => parsePeriod(e.periodKey),
-      aggregate: (e: UsageEventDoc, _: unknown, ctx: Context) => ctx.aggregates.load(aggregateId(e.subscriptionId, e.usageTypeKey, e.periodKey)),
+      quantity: (e: UsageEventDoc) => (/^-?\d+(\.\d+)?$/.test(e.value) ? e.value : null),
+      dimensions: (e: UsageEventDoc) => asDimensions(e.dimensions),
+      aggregate: (e: UsageEventDoc, _: unknown, ctx: Context) => ctx.aggregates.load(e.aggregateId ?? aggregateId(e.subscriptionId, e.usageTypeKey, e.periodKey)),
     },
     UsageAggregate: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.aggregates.load(ref.id),
       id: (a: UsageAggregateDoc) => a._id,
       subscription: (a: UsageAggregateDoc) => ({ id: a.subscriptionId }),
-      usageType: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.registry.find(a.usageTypeKey),
+      usageType: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.registry.newest(a.usageTypeKey),
       period: (a: UsageAggregateDoc) => parsePeriod(a.periodKey),
-      events: (a: UsageAggregateDoc, args: { first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.events, { subscriptionId: a.subscriptionId, usageTypeKey: a.usageTypeKey, periodKey: a.periodKey }, args.first, args.after),
+      groups: (a: UsageAggregateDoc) => groups(a.groups ?? []),
+      events: (a: UsageAggregateDoc, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.events, { aggregateId: a._id }, args.first, args.after),
+      pendingEventCount: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.store.events.countDocuments({ aggregateId: a._id, receivedAt: { $gt: a.lastReceivedAt ?? new Date(0) } }),
+    },
+    CustomerUsage: {
+      period: (u: { periodKey: string }) => parsePeriod(u.periodKey),
+    },
+    UsageTypeUsage: {
+      groups: (u: { groups: AggregateGroup[] }) => groups(u.groups),
+    },
+    UsageException: {
+      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: ref.id }),
+      id: (e: UsageExceptionDoc) => e._id,
+      period: (e: UsageExceptionDoc) => parsePeriod(e.periodKey),
+      message: (e: UsageExceptionDoc) => heldReason({ reason: e.code, customerKey: e.customerKey, periodKey: e.periodKey }),
+      remedy: (e: UsageExceptionDoc) =>
+        e.code === 'CUSTOMER_UNKNOWN'
+          ? `create the customer with upsertCustomer(externalKey: "${e.customerKey}"), or map "${e.customerKey}" to an existing customer with addCustomerAlias; the held events then flow on by themselves`
+          : `create a subscription for customer "${e.customerKey}" that covers ${e.periodKey}; the held events then flow on by themselves`,
+      heldEventCount: (e: UsageExceptionDoc, _: unknown, ctx: Context) => ctx.store.held.countDocuments({ exceptionId: e._id }),
+      heldEvents: (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after),
     },
     QuarantinedEvent: {
-      id: (q: { _id: string }) => q._id,
+      id: (q: QuarantinedEventDoc) => q._id,
+      status: (q: QuarantinedEventDoc) => q.status ?? 'OPEN',
+      resolvedAs: (q: QuarantinedEventDoc) => q.resolution?.status ?? null,
+      usageEventId: (q: QuarantinedEventDoc) => q.resolution?.usageEventId ?? null,
     },
   },
 };

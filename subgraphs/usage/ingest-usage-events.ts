@@ -1,16 +1,16 @@
 // Use case: validate, enrich, deduplicate and store a batch of usage events, with a result per event.
 import { z } from 'zod';
-import { contentHash, deterministicId } from '../../lib/ids';
+import { contentHash } from '../../lib/ids';
 import { UserFacingError, fieldPath, zodProblems, type Problem } from '../../lib/errors';
-import { isWithin, periodOf } from '../../lib/period';
-import { querySubgraph } from '../../lib/subgraph-client';
-import type { UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
-import type { UsageTypeRegistry } from './usage-type-registry';
-import type { MongoBulkWriteError } from 'mongodb';
+import { periodOf } from '../../lib/period';
+import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
+import { holdEvents, insertByIdentity, quarantine } from './event-writes';
+import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
+import type { Resolution, UsageTypeRegistry } from './usage-type-registry';
 
 export const MAX_EVENTS_PER_CALL = 10_000;
 
-export type IngestStatus = 'ACCEPTED' | 'DUPLICATE' | 'REJECTED';
+export type IngestStatus = 'ACCEPTED' | 'DUPLICATE' | 'HELD' | 'REJECTED';
 
 export interface EventResult {
   index: number;
@@ -19,12 +19,16 @@ export interface EventResult {
   status: IngestStatus;
   usageEventId: string | null;
   quarantineId: string | null;
+  /** HELD: the finance exception the event waits on. */
+  exceptionId: string | null;
+  late: boolean;
   problems: Problem[];
 }
 
 export interface IngestResult {
   accepted: number;
   duplicates: number;
+  held: number;
   rejected: number;
   results: EventResult[];
   correlationId: string;
@@ -36,168 +40,145 @@ const envelope = z.object({
   id: identity,
   source: identity,
   type: z.string().min(1, 'must not be empty'),
-  typeVersion: z.number().int().min(1).nullish(),
+  typeVersion: z.union([z.string(), z.number().int()]).transform(String).nullish(),
   customer: z.string().min(1, 'must not be empty').max(128),
   timestamp: z.string().refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"' }),
   data: z.unknown(),
 });
 type Envelope = z.infer<typeof envelope>;
 
-interface CustomerView {
-  id: string;
-  externalKey: string;
-  subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null }>;
+export interface IngestOptions {
+  /** false: a replay of quarantined events updates their entries instead of counting new arrivals. */
+  quarantineRejected?: boolean;
+  /** Events an adapter already found unreadable (e.g. a bad NDJSON line): rejected and quarantined with these problems. */
+  rejectedUpfront?: ReadonlyMap<number, Problem[]>;
 }
 
-export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRegistry, rawEvents: readonly unknown[], correlationId: string): Promise<IngestResult> {
+export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRegistry, rawEvents: readonly unknown[], correlationId: string, options: IngestOptions = {}): Promise<IngestResult> {
   if (rawEvents.length > MAX_EVENTS_PER_CALL) {
     throw new UserFacingError('VALIDATION_FAILED', `events: ${rawEvents.length} events in one call is over the limit`, { field: 'events', expected: `at most ${MAX_EVENTS_PER_CALL} events per call; split the batch` });
   }
   const receivedAt = new Date();
   const results: EventResult[] = rawEvents.map((raw, index) => {
     const r = raw as Partial<Envelope> | null;
-    return { index, eventId: typeof r?.id === 'string' ? r.id : null, source: typeof r?.source === 'string' ? r.source : null, status: 'ACCEPTED', usageEventId: null, quarantineId: null, problems: [] };
+    return { index, eventId: typeof r?.id === 'string' ? r.id : null, source: typeof r?.source === 'string' ? r.source : null, status: 'ACCEPTED', usageEventId: null, quarantineId: null, exceptionId: null, late: false, problems: [] };
   });
   const reject = (i: number, problems: Problem[]) => {
     results[i]!.status = 'REJECTED';
+    results[i]!.usageEventId = null;
     results[i]!.problems.push(...problems);
   };
 
-  // 1. Envelope and usage type, per event.
-  const envelopes: Array<Envelope | null> = rawEvents.map((raw, i) => {
-    const parsed = envelope.safeParse(raw);
-    if (!parsed.success) {
-      reject(i, zodProblems(parsed.error, `events[${i}]`));
-      return null;
-    }
-    return parsed.data;
-  });
-  const types = new Map<string, Promise<UsageTypeDoc | null>>();
-  const typeOf = (e: Envelope) => {
-    const k = `${e.type}@${e.typeVersion ?? 'newest'}`;
-    if (!types.has(k)) types.set(k, registry.find(e.type, e.typeVersion));
+  // 1. The envelope, the usage type version it means, and its data, per event.
+  const types = new Map<string, Promise<Resolution>>();
+  const resolve = (e: Envelope) => {
+    const k = `${e.type}@${e.typeVersion ?? ''}`;
+    if (!types.has(k)) types.set(k, registry.resolve(e.type, e.typeVersion));
     return types.get(k)!;
   };
   const validated = await Promise.all(
-    envelopes.map(async (e, i) => {
-      if (!e) return null;
-      const type = await typeOf(e);
-      if (!type) {
-        reject(i, [{ code: 'USAGE_TYPE_UNKNOWN', field: `events[${i}].${e.typeVersion ? 'typeVersion' : 'type'}`, reason: `no usage type "${e.type}"${e.typeVersion ? ` version ${e.typeVersion}` : ''} is registered`, expected: 'the key (and optionally version) of a registered usage type' }]);
+    rawEvents.map(async (raw, i): Promise<ValidatedEvent | null> => {
+      const upfront = options.rejectedUpfront?.get(i);
+      if (upfront) {
+        reject(i, upfront);
         return null;
       }
-      const check = registry.compile(type).validate(e.data, fieldPath(`events[${i}]`, ['data']));
-      if (!check.ok) {
-        reject(i, check.problems);
+      const parsed = envelope.safeParse(raw);
+      if (!parsed.success) {
+        reject(i, zodProblems(parsed.error, `events[${i}]`));
         return null;
       }
-      return { envelope: e, type, data: check.data, quantity: check.quantity, timestamp: new Date(e.timestamp) };
+      const e = parsed.data;
+      const resolution = await resolve(e);
+      if (!resolution.ok) {
+        const { on, ...problem } = resolution.problem;
+        reject(i, [{ ...problem, field: `events[${i}].${on}` }]);
+        return null;
+      }
+      return validate(registry, resolution.type, e, i, correlationId, receivedAt, reject);
     }),
   );
 
-  // 2. Enrichment: customer and the subscription active when the usage happened (one call for the batch).
-  const customerKeys = [...new Set(validated.flatMap((v) => (v ? [v.envelope.customer] : [])))];
-  const customers = new Map<string, CustomerView>();
-  if (customerKeys.length > 0) {
-    const { customersByExternalKeys } = await querySubgraph<{ customersByExternalKeys: Array<CustomerView | null> }>(
-      'subscriptions',
-      'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt } } }',
-      { keys: customerKeys },
-    );
-    for (const c of customersByExternalKeys) if (c) customers.set(c.externalKey, c);
-  }
-
-  const docs: UsageEventDoc[] = [];
-  const docIndex: number[] = [];
+  // 2. Attribution: customer (by key or alias) and the subscription active when the usage happened, one call per batch.
+  const customers = await lookupCustomers([...new Set(validated.flatMap((v) => (v ? [v.customerKey] : [])))]);
+  const toStore: Array<{ i: number; doc: UsageEventDoc }> = [];
+  const toHold: Array<{ i: number; doc: HeldEventDoc }> = [];
   validated.forEach((v, i) => {
     if (!v) return;
-    const customer = customers.get(v.envelope.customer);
-    if (!customer) {
-      reject(i, [{ code: 'CUSTOMER_UNKNOWN', field: `events[${i}].customer`, reason: `no customer has external key "${v.envelope.customer}"`, expected: 'the externalKey of a customer created with upsertCustomer' }]);
-      return;
+    const a = attribute(customers.get(v.customerKey), v.timestamp);
+    if (a.ok) {
+      toStore.push({ i, doc: storedEvent(v, a) });
+    } else {
+      const periodKey = periodOf(v.timestamp).key;
+      const { id, ...rest } = v;
+      toHold.push({ i, doc: { _id: id, ...rest, exceptionId: exceptionId(a.reason, v.customerKey, periodKey), reason: a.reason, periodKey } });
     }
-    const subscription = customer.subscriptions.find((s) => isWithin(v.timestamp, new Date(s.startsAt), s.endsAt ? new Date(s.endsAt) : null));
-    if (!subscription) {
-      reject(i, [{ code: 'SUBSCRIPTION_NOT_ACTIVE', field: `events[${i}].timestamp`, reason: `customer "${customer.externalKey}" has no subscription active at ${v.timestamp.toISOString()}`, expected: 'a timestamp inside one of the customer\'s subscriptions' }]);
-      return;
-    }
-    const id = deterministicId('evt', v.envelope.source, v.envelope.id);
-    docs.push({
-      _id: id,
-      eventId: v.envelope.id,
-      source: v.envelope.source,
-      usageTypeId: v.type._id,
-      usageTypeKey: v.type.key,
-      usageTypeVersion: v.type.version,
-      customerKey: customer.externalKey,
-      customerId: customer.id,
-      subscriptionId: subscription.id,
-      timestamp: v.timestamp,
-      periodKey: periodOf(v.timestamp).key,
-      data: v.data,
-      quantity: v.quantity,
-      contentHash: contentHash({ type: v.type.key, version: v.type.version, customer: customer.externalKey, timestamp: v.timestamp.toISOString(), data: v.data }),
-      correlationId,
-      receivedAt,
-    });
-    docIndex.push(i);
-    results[i]!.usageEventId = id;
   });
 
-  // 3. Store; the unique _id is the dedup: a replay fails to insert and is then compared with what is stored.
-  const failedPositions = await insertUnordered(store, docs);
-  if (failedPositions.length > 0) {
-    const stored = new Map((await store.events.find({ _id: { $in: failedPositions.map((p) => docs[p]!._id) } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
-    for (const p of failedPositions) {
-      const doc = docs[p]!;
-      const i = docIndex[p]!;
-      if (stored.get(doc._id) === doc.contentHash) {
-        results[i]!.status = 'DUPLICATE';
-      } else {
-        results[i]!.usageEventId = null;
-        reject(i, [{ code: 'EVENT_CONFLICT', field: `events[${i}].id`, reason: `an event with source "${doc.source}" and id "${doc.eventId}" was already received with different content; the stored event is kept`, expected: 'a new id for a new event, or the identical payload for a retry' }]);
-      }
-    }
+  // 3. Late usage: its period was already aggregated for rating, so re-rating must pick it up.
+  if (toStore.length > 0) {
+    const aggregated = new Set((await store.aggregates.find({ _id: { $in: [...new Set(toStore.map((s) => s.doc.aggregateId))] } }, { projection: { _id: 1 } }).toArray()).map((a) => a._id));
+    for (const s of toStore) s.doc.late = aggregated.has(s.doc.aggregateId);
   }
 
-  // 4. Quarantine every rejected event with its raw payload, so nothing is silently dropped.
-  const now = new Date();
-  const quarantined = results.filter((r) => r.status === 'REJECTED');
-  if (quarantined.length > 0) {
-    const ops = quarantined.map((r) => {
-      const payload = rawEvents[r.index];
-      const id = deterministicId('qev', contentHash(payload ?? null));
-      r.quarantineId = id;
-      return {
-        updateOne: {
-          filter: { _id: id },
-          update: {
-            $setOnInsert: { payload: payload ?? null, problems: r.problems, firstReceivedAt: now, correlationId },
-            $set: { lastReceivedAt: now },
-            $inc: { receivedCount: 1 },
-          },
-          upsert: true,
-        },
-      };
-    });
-    // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
-    await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops as Parameters<typeof store.quarantine.bulkWrite>[0], { ordered: false }));
+  // 4. Store and hold; the unique _id is the dedup: a replay fails to insert and is compared with what is stored.
+  const conflict = (i: number, doc: { source: string; eventId: string }) =>
+    reject(i, [{ code: 'EVENT_CONFLICT', field: `events[${i}].id`, reason: `an event with source "${doc.source}" and id "${doc.eventId}" was already received with different content; the stored event is kept`, expected: 'a new id for a new event, or the identical payload for a retry' }]);
+  const stored = await insertByIdentity(store.events, toStore.map((s) => s.doc));
+  toStore.forEach(({ i, doc }, k) => {
+    const outcome = stored[k]!;
+    if (outcome === 'CONFLICT') return conflict(i, doc);
+    Object.assign(results[i]!, { status: outcome === 'STORED' ? 'ACCEPTED' : 'DUPLICATE', usageEventId: doc._id, late: doc.late });
+  });
+  const held = await holdEvents(store, toHold.map((h) => h.doc), correlationId);
+  toHold.forEach(({ i, doc }, k) => {
+    const outcome = held[k]!;
+    if (outcome === 'CONFLICT') return conflict(i, doc);
+    Object.assign(results[i]!, { status: 'HELD', usageEventId: doc._id, exceptionId: doc.exceptionId });
+    results[i]!.problems.push({ code: doc.reason, field: `events[${i}].${doc.reason === 'CUSTOMER_UNKNOWN' ? 'customer' : 'timestamp'}`, reason: heldReason(doc), expected: 'nothing from the sender: finance resolves the exception and the event flows on by itself' });
+  });
+  // An event held earlier and now accepted (sent again after its customer was set up) is no longer held.
+  const accepted = toStore.filter((_, k) => stored[k] === 'STORED').map((s) => s.doc._id);
+  if (accepted.length > 0 && (await store.held.estimatedDocumentCount()) > 0) await store.held.deleteMany({ _id: { $in: accepted } });
+
+  // 5. Quarantine every rejected event with its raw payload, so nothing is silently dropped.
+  if (options.quarantineRejected !== false) {
+    const rejected = results.filter((r) => r.status === 'REJECTED');
+    const quarantineIds = await quarantine(store, rejected.map((r) => ({ payload: rawEvents[r.index], problems: r.problems })), correlationId);
+    rejected.forEach((r, k) => (r.quarantineId = quarantineIds[k]!));
   }
 
   const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;
-  return { accepted: count('ACCEPTED'), duplicates: count('DUPLICATE'), rejected: count('REJECTED'), results, correlationId };
+  return { accepted: count('ACCEPTED'), duplicates: count('DUPLICATE'), held: count('HELD'), rejected: count('REJECTED'), results, correlationId };
 }
 
-/** Inserts what it can; returns the positions that already existed (duplicate key). Any other failure is thrown. */
-async function insertUnordered(store: UsageStore, docs: UsageEventDoc[]): Promise<number[]> {
-  if (docs.length === 0) return [];
-  try {
-    await store.events.insertMany(docs, { ordered: false });
-    return [];
-  } catch (error) {
-    const writeErrors = (error as MongoBulkWriteError).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
-    return list.map((w) => w.index);
+function validate(registry: UsageTypeRegistry, type: UsageTypeDoc, e: Envelope, i: number, correlationId: string, receivedAt: Date, reject: (i: number, p: Problem[]) => void): ValidatedEvent | null {
+  const check = registry.compile(type).validate(e.data, fieldPath(`events[${i}]`, ['data']));
+  if (!check.ok) {
+    reject(i, check.problems);
+    return null;
   }
+  const timestamp = new Date(e.timestamp);
+  return {
+    id: eventId(e.source, e.id),
+    eventId: e.id,
+    source: e.source,
+    usageTypeId: type._id,
+    usageTypeKey: type.key,
+    usageTypeVersion: type.version,
+    customerKey: e.customer,
+    timestamp,
+    data: check.data,
+    value: check.value,
+    dimensions: check.dimensions,
+    contentHash: contentHash({ type: type.key, version: type.version, customer: e.customer, timestamp: timestamp.toISOString(), data: check.data }),
+    correlationId,
+    receivedAt,
+  };
+}
+
+export function heldReason(h: Pick<HeldEventDoc, 'reason' | 'customerKey' | 'periodKey'>): string {
+  return h.reason === 'CUSTOMER_UNKNOWN'
+    ? `no customer has key "${h.customerKey}"; the event is held until finance maps it`
+    : `customer "${h.customerKey}" has no subscription active in ${h.periodKey}; the event is held until one covers it`;
 }

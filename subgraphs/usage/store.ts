@@ -1,14 +1,25 @@
-// The usage subgraph's collections: usage types, events, quarantine, aggregates.
+// The usage subgraph's collections: usage types, events, held events and their exceptions, quarantine, aggregates.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { Problem } from '../../lib/errors';
-import type { UsageTypeDefinition } from './usage-type';
+import type { SchemaChange, UsageTypeDefinition } from './usage-type';
+
+export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
 export interface UsageTypeDoc extends UsageTypeDefinition {
   _id: string;
-  status: 'ACTIVE';
+  major: number;
+  minor: number;
+  status: UsageTypeStatus;
+  /** DEPRECATED only: from this instant the version counts as retired. */
+  sunsetAt: Date | null;
+  /** Against the version before it. */
+  changes: SchemaChange[];
   createdAt: Date;
+  activatedAt: Date | null;
+  deprecatedAt: Date | null;
+  retiredAt: Date | null;
   correlationId: string;
 }
 
@@ -18,28 +29,79 @@ export interface UsageEventDoc {
   source: string;
   usageTypeId: string;
   usageTypeKey: string;
-  usageTypeVersion: number;
+  usageTypeVersion: string;
   customerKey: string;
   customerId: string;
   subscriptionId: string;
+  pricePlanId: string;
+  aggregateId: string;
   timestamp: Date;
   periodKey: string;
   data: Record<string, unknown>;
-  quantity: string;
+  /** What the aggregation reads: "1" for COUNT, else the aggregated field's value. */
+  value: string;
+  dimensions: Record<string, string>;
+  /** Arrived after its period's aggregate was computed (for rating): re-rating should pick it up. */
+  late: boolean;
   /** Hash of what the producer sent; tells a replay (same) from a conflicting rewrite (different). */
   contentHash: string;
   correlationId: string;
   receivedAt: Date;
 }
 
+export type HoldReason = 'CUSTOMER_UNKNOWN' | 'SUBSCRIPTION_NOT_ACTIVE';
+
+/** A valid event that cannot be attributed yet; it flows on by itself once the customer mapping is fixed. */
+export interface HeldEventDoc {
+  _id: string; // the id the event will have once stored
+  exceptionId: string;
+  reason: HoldReason;
+  eventId: string;
+  source: string;
+  usageTypeId: string;
+  usageTypeKey: string;
+  usageTypeVersion: string;
+  customerKey: string;
+  timestamp: Date;
+  periodKey: string;
+  data: Record<string, unknown>;
+  value: string;
+  dimensions: Record<string, string>;
+  contentHash: string;
+  correlationId: string;
+  receivedAt: Date;
+}
+
+/** One per customer key, reason and period: what finance sees in the work queue. */
+export interface UsageExceptionDoc {
+  _id: string;
+  code: HoldReason;
+  customerKey: string;
+  periodKey: string;
+  status: 'OPEN' | 'RESOLVED';
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  resolvedAt: Date | null;
+  correlationId: string;
+}
+
 export interface QuarantinedEventDoc {
   _id: string;
   payload: unknown;
   problems: Problem[];
+  status: 'OPEN' | 'RESOLVED';
+  /** How it was resolved by a replay: the stored or held event. */
+  resolution: { status: string; usageEventId: string | null; at: Date } | null;
   receivedCount: number;
   firstReceivedAt: Date;
   lastReceivedAt: Date;
   correlationId: string;
+}
+
+export interface AggregateGroup {
+  dimensions: Record<string, string>;
+  quantity: string;
+  eventCount: number;
 }
 
 export interface UsageAggregateDoc {
@@ -49,21 +111,31 @@ export interface UsageAggregateDoc {
   periodKey: string;
   quantity: string;
   eventCount: number;
+  groups: AggregateGroup[];
+  /** The newest event receipt counted, so events received later are known to be pending. */
+  lastReceivedAt: Date | null;
   computedAt: Date;
   correlationId: string;
 }
 
 export const indexes: IndexDeclaration[] = [
-  { collection: 'usage_types', keys: { key: 1, version: 1 }, options: { unique: true } },
+  { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
+  { collection: 'usage_events', keys: { aggregateId: 1, _id: 1 } },
+  { collection: 'usage_events', keys: { aggregateId: 1, receivedAt: 1 } },
   { collection: 'usage_events', keys: { subscriptionId: 1, usageTypeKey: 1, periodKey: 1, _id: 1 } },
   { collection: 'usage_events', keys: { customerKey: 1, timestamp: 1 } },
-  { collection: 'usage_events', keys: { source: 1, eventId: 1 } },
+  { collection: 'usage_events', keys: { periodKey: 1, late: 1 } },
+  { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
+  { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
+  { collection: 'quarantined_events', keys: { status: 1, _id: 1 } },
 ];
 
 export interface UsageStore {
   locks: KeyedMutex;
   usageTypes: Collection<UsageTypeDoc>;
   events: Collection<UsageEventDoc>;
+  held: Collection<HeldEventDoc>;
+  exceptions: Collection<UsageExceptionDoc>;
   quarantine: Collection<QuarantinedEventDoc>;
   aggregates: Collection<UsageAggregateDoc>;
 }
@@ -73,6 +145,8 @@ export function usageStore(db: Db): UsageStore {
     locks: new KeyedMutex(),
     usageTypes: db.collection<UsageTypeDoc>('usage_types'),
     events: db.collection<UsageEventDoc>('usage_events'),
+    held: db.collection<HeldEventDoc>('held_events'),
+    exceptions: db.collection<UsageExceptionDoc>('usage_exceptions'),
     quarantine: db.collection<QuarantinedEventDoc>('quarantined_events'),
     aggregates: db.collection<UsageAggregateDoc>('usage_aggregates'),
   };

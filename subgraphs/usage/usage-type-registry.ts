@@ -1,23 +1,69 @@
-// Registered usage types, compiled once per version and cached: versions are immutable once stored.
-import type { UsageStore, UsageTypeDoc } from './store';
+// Registered usage types: which version an event means, and its compiled validator (versions never change once active).
+import type { Problem } from '../../lib/errors';
+import type { UsageStore, UsageTypeDoc, UsageTypeStatus } from './store';
 import { compileUsageType, type CompiledUsageType } from './usage-type';
 
-const NEWEST_TTL_MS = 2_000;
+const VERSIONS_TTL_MS = 2_000;
+
+/** A deprecated version past its sunset counts as retired. */
+export function effectiveStatus(doc: Pick<UsageTypeDoc, 'status' | 'sunsetAt'>, now = new Date()): UsageTypeStatus {
+  return doc.status === 'DEPRECATED' && doc.sunsetAt && doc.sunsetAt <= now ? 'RETIRED' : doc.status;
+}
+
+const accepting = (doc: UsageTypeDoc, now: Date) => {
+  const s = effectiveStatus(doc, now);
+  return s === 'ACTIVE' || s === 'DEPRECATED';
+};
+
+export type Resolution = { ok: true; type: UsageTypeDoc } | { ok: false; problem: Omit<Problem, 'field'> & { on: 'type' | 'typeVersion' } };
 
 export class UsageTypeRegistry {
   private readonly compiled = new Map<string, CompiledUsageType>();
-  private readonly newest = new Map<string, { doc: UsageTypeDoc | null; at: number }>();
+  private readonly versions = new Map<string, { docs: UsageTypeDoc[]; at: number }>();
 
   constructor(private readonly store: UsageStore) {}
 
-  /** The named version, or the newest active one when `version` is omitted. */
-  async find(key: string, version?: number | null): Promise<UsageTypeDoc | null> {
-    if (version != null) return this.store.usageTypes.findOne({ key, version });
-    const cached = this.newest.get(key);
-    if (cached && Date.now() - cached.at < NEWEST_TTL_MS) return cached.doc;
-    const [doc] = await this.store.usageTypes.find({ key, status: 'ACTIVE' }).sort({ version: -1 }).limit(1).toArray();
-    this.newest.set(key, { doc: doc ?? null, at: Date.now() });
-    return doc ?? null;
+  /** Every version of a key, newest first. */
+  async versionsOf(key: string): Promise<UsageTypeDoc[]> {
+    const cached = this.versions.get(key);
+    if (cached && Date.now() - cached.at < VERSIONS_TTL_MS) return cached.docs;
+    const docs = await this.store.usageTypes.find({ key }).sort({ major: -1, minor: -1 }).toArray();
+    this.versions.set(key, { docs, at: Date.now() });
+    return docs;
+  }
+
+  /** The newest version that accepts events (what "the usage type" means without a version). */
+  async newest(key: string): Promise<UsageTypeDoc | null> {
+    const now = new Date();
+    return (await this.versionsOf(key)).find((d) => accepting(d, now)) ?? null;
+  }
+
+  /**
+   * The version an event means: exact ("1.2"), the newest of a major ("1"), or the newest active (none).
+   * Drafts and retired versions do not accept events; the problem names a version that does.
+   */
+  async resolve(key: string, spec?: string | null): Promise<Resolution> {
+    const now = new Date();
+    const all = await this.versionsOf(key);
+    if (all.length === 0) {
+      return { ok: false, problem: { on: 'type', code: 'USAGE_TYPE_UNKNOWN', reason: `no usage type "${key}" is registered`, expected: 'the key of a registered usage type' } };
+    }
+    const live = all.filter((d) => accepting(d, now));
+    const suggestion = live[0] ? `version ${live[0].version} (${effectiveStatus(live[0], now).toLowerCase()})` : 'an active version (none is active yet; activate one with activateUsageType)';
+    if (spec == null) {
+      return live[0] ? { ok: true, type: live[0] } : { ok: false, problem: { on: 'type', code: 'USAGE_TYPE_NOT_ACTIVE', reason: `usage type "${key}" has no active version`, expected: suggestion } };
+    }
+    const exact = /^\d+\.\d+$/.test(spec);
+    const candidates = exact ? all.filter((d) => d.version === spec) : all.filter((d) => String(d.major) === spec);
+    if (!/^\d+(\.\d+)?$/.test(spec) || candidates.length === 0) {
+      return { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_UNKNOWN', reason: `usage type "${key}" has no version "${spec}"`, expected: `${suggestion}; versions: ${all.map((d) => d.version).join(', ')}` } };
+    }
+    const usable = candidates.find((d) => accepting(d, now));
+    if (usable) return { ok: true, type: usable };
+    const status = effectiveStatus(candidates[0]!, now);
+    return status === 'RETIRED'
+      ? { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_RETIRED', reason: `usage type "${key}" version ${candidates[0]!.version} is retired`, expected: suggestion } }
+      : { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_NOT_ACTIVE', reason: `usage type "${key}" version ${candidates[0]!.version} is a draft`, expected: suggestion } };
   }
 
   compile(doc: UsageTypeDoc): CompiledUsageType {
@@ -30,6 +76,6 @@ export class UsageTypeRegistry {
   }
 
   forget(key: string): void {
-    this.newest.delete(key);
+    this.versions.delete(key);
   }
 }

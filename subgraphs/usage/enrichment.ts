@@ -1,0 +1,89 @@
+// Enrichment: who a usage event belongs to (customer, the subscription active when it happened, its price plan).
+import { deterministicId } from '../../lib/ids';
+import { isWithin, periodOf } from '../../lib/period';
+import { querySubgraph } from '../../lib/subgraph-client';
+import type { HoldReason, UsageEventDoc } from './store';
+
+export interface CustomerView {
+  id: string;
+  externalKey: string;
+  subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null; pricePlan: { id: string } }>;
+}
+
+/** Customers by the keys events use (external keys or aliases), in one call to the subscriptions subgraph. */
+export async function lookupCustomers(keys: readonly string[]): Promise<Map<string, CustomerView>> {
+  const found = new Map<string, CustomerView>();
+  if (keys.length === 0) return found;
+  const { customersByExternalKeys } = await querySubgraph<{ customersByExternalKeys: Array<CustomerView | null> }>(
+    'subscriptions',
+    'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt pricePlan { id } } } }',
+    { keys },
+  );
+  // Results come in input order; an alias resolves to a customer whose own key differs from the one asked for.
+  customersByExternalKeys.forEach((c, i) => c && found.set(keys[i]!, c));
+  return found;
+}
+
+export type Attribution = { ok: true; customer: CustomerView; subscription: CustomerView['subscriptions'][number] } | { ok: false; reason: HoldReason };
+
+export function attribute(customer: CustomerView | undefined, timestamp: Date): Attribution {
+  if (!customer) return { ok: false, reason: 'CUSTOMER_UNKNOWN' };
+  const subscription = customer.subscriptions.find((s) => isWithin(timestamp, new Date(s.startsAt), s.endsAt ? new Date(s.endsAt) : null));
+  return subscription ? { ok: true, customer, subscription } : { ok: false, reason: 'SUBSCRIPTION_NOT_ACTIVE' };
+}
+
+export function eventId(source: string, id: string): string {
+  return deterministicId('evt', source, id);
+}
+
+export function aggregateId(subscriptionId: string, usageTypeKey: string, periodKey: string): string {
+  return deterministicId('agg', subscriptionId, usageTypeKey, periodKey);
+}
+
+export function exceptionId(reason: HoldReason, customerKey: string, periodKey: string): string {
+  return deterministicId('uex', reason, customerKey, periodKey);
+}
+
+/** What is known about a valid event before it is attributed. */
+export interface ValidatedEvent {
+  id: string;
+  eventId: string;
+  source: string;
+  usageTypeId: string;
+  usageTypeKey: string;
+  usageTypeVersion: string;
+  customerKey: string;
+  timestamp: Date;
+  data: Record<string, unknown>;
+  value: string;
+  dimensions: Record<string, string>;
+  contentHash: string;
+  correlationId: string;
+  receivedAt: Date;
+}
+
+export function storedEvent(v: ValidatedEvent, a: Extract<Attribution, { ok: true }>): UsageEventDoc {
+  const periodKey = periodOf(v.timestamp).key;
+  return {
+    _id: v.id,
+    eventId: v.eventId,
+    source: v.source,
+    usageTypeId: v.usageTypeId,
+    usageTypeKey: v.usageTypeKey,
+    usageTypeVersion: v.usageTypeVersion,
+    customerKey: v.customerKey,
+    customerId: a.customer.id,
+    subscriptionId: a.subscription.id,
+    pricePlanId: a.subscription.pricePlan.id,
+    aggregateId: aggregateId(a.subscription.id, v.usageTypeKey, periodKey),
+    timestamp: v.timestamp,
+    periodKey,
+    data: v.data,
+    value: v.value,
+    dimensions: v.dimensions,
+    late: false,
+    contentHash: v.contentHash,
+    correlationId: v.correlationId,
+    receivedAt: v.receivedAt,
+  };
+}

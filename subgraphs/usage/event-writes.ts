@@ -1,0 +1,76 @@
+// Writing events, held events, exceptions and quarantine: inserts keyed by identity, so a replay never counts twice.
+import type { Collection, Document, MongoBulkWriteError } from 'mongodb';
+import { contentHash, deterministicId } from '../../lib/ids';
+import type { Problem } from '../../lib/errors';
+import type { HeldEventDoc, HoldReason, UsageExceptionDoc, UsageStore } from './store';
+
+export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
+
+/**
+ * Inserts what is new; an identity already present is a DUPLICATE when the content matches and a CONFLICT when it
+ * does not (the stored document is kept). Outcomes are in input order.
+ */
+export async function insertByIdentity<T extends Document & { _id: string; contentHash: string }>(collection: Collection<T>, docs: T[]): Promise<WriteOutcome[]> {
+  // The driver's generic insert/find types cannot follow T here; the documents are plain and carry their own _id.
+  const loose = collection as unknown as Collection<{ _id: string; contentHash: string }>;
+  const outcomes: WriteOutcome[] = docs.map(() => 'STORED');
+  if (docs.length === 0) return outcomes;
+  let failed: number[] = [];
+  try {
+    await loose.insertMany(docs as Array<{ _id: string; contentHash: string }>, { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as MongoBulkWriteError).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+    failed = list.map((w) => w.index);
+  }
+  if (failed.length > 0) {
+    const ids = failed.map((i) => docs[i]!._id);
+    const stored = new Map((await loose.find({ _id: { $in: ids } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
+    for (const i of failed) outcomes[i] = stored.get(docs[i]!._id) === docs[i]!.contentHash ? 'DUPLICATE' : 'CONFLICT';
+  }
+  return outcomes;
+}
+
+/** Holds events that cannot be attributed yet, and opens (or reopens) one exception per customer key, reason and period. */
+export async function holdEvents(store: UsageStore, held: HeldEventDoc[], correlationId: string): Promise<WriteOutcome[]> {
+  const outcomes = await insertByIdentity(store.held, held);
+  await openExceptions(store, held.filter((_, i) => outcomes[i] === 'STORED'), correlationId);
+  return outcomes;
+}
+
+export async function openExceptions(store: UsageStore, held: HeldEventDoc[], correlationId: string): Promise<void> {
+  const now = new Date();
+  const exceptions = new Map<string, { code: HoldReason; customerKey: string; periodKey: string }>();
+  for (const h of held) exceptions.set(h.exceptionId, { code: h.reason, customerKey: h.customerKey, periodKey: h.periodKey });
+  for (const [_id, e] of exceptions) {
+    await store.locks.run(_id, async () => {
+      const existing = await store.exceptions.findOne({ _id });
+      const doc: UsageExceptionDoc = existing
+        ? { ...existing, status: 'OPEN', lastSeenAt: now, resolvedAt: null }
+        : { _id, ...e, status: 'OPEN', firstSeenAt: now, lastSeenAt: now, resolvedAt: null, correlationId };
+      await store.exceptions.replaceOne({ _id }, doc, { upsert: true }).catch(async () => store.exceptions.replaceOne({ _id }, doc));
+    });
+  }
+}
+
+/** Keeps rejected events with their raw payload and problems; the same payload sent again only counts again. */
+export async function quarantine(store: UsageStore, rejected: Array<{ payload: unknown; problems: Problem[] }>, correlationId: string): Promise<string[]> {
+  const now = new Date();
+  const ids = rejected.map((r) => deterministicId('qev', contentHash(r.payload ?? null)));
+  if (rejected.length === 0) return ids;
+  const ops = rejected.map((r, i) => ({
+    updateOne: {
+      filter: { _id: ids[i]! },
+      update: {
+        $setOnInsert: { payload: r.payload ?? null, firstReceivedAt: now, correlationId },
+        $set: { lastReceivedAt: now, problems: r.problems, status: 'OPEN' as const, resolution: null },
+        $inc: { receivedCount: 1 },
+      },
+      upsert: true,
+    },
+  }));
+  // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
+  await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops, { ordered: false }));
+  return ids;
+}
