@@ -1,6 +1,8 @@
 // The embedded database: FerretDB 1.24 (MongoDB wire protocol, SQLite backend), built once with Go into a cache.
 import { execFile } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { FERRETDB_PATCHES } from './ferretdb-patches';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,8 +18,20 @@ export function cacheDir(): string {
   return process.env.USAGEGRAPH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'usagegraph');
 }
 
+/** The patches are part of the build's identity: changing one builds a new binary beside the old. */
+const PATCH_ID = createHash('sha256').update(JSON.stringify(FERRETDB_PATCHES)).digest('hex').slice(0, 10);
+
 export function ferretDbBinaryPath(): string {
-  return join(cacheDir(), `ferretdb-${FERRETDB_VERSION}`, 'ferretdb');
+  return join(cacheDir(), `ferretdb-${FERRETDB_VERSION}-${PATCH_ID}`, 'ferretdb');
+}
+
+function applyPatches(sourceDir: string): void {
+  for (const patch of FERRETDB_PATCHES) {
+    const path = join(sourceDir, patch.file);
+    const text = readFileSync(path, 'utf8');
+    if (!text.includes(patch.find)) throw new Error(`cannot patch FerretDB: ${patch.file} does not contain the expected code (is this ${FERRETDB_VERSION}?)`);
+    writeFileSync(path, text.replace(patch.find, patch.replace));
+  }
 }
 
 /** The cached binary, building it first if needed. Concurrent callers wait for one build. */
@@ -53,7 +67,7 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
     throw new Error('Go is needed once to build the embedded database (FerretDB). Install Go 1.22 or newer (https://go.dev/dl/, or `apt-get install golang`), or set MONGODB_URI to use a MongoDB server instead.');
   }
   const started = Date.now();
-  progress(`building the embedded database FerretDB ${FERRETDB_VERSION} with Go into ${join(binary, '..')} (first run only; about 1–3 minutes)…`);
+  progress(`building the embedded database FerretDB ${FERRETDB_VERSION} (with the _id index fixes in runtime/ferretdb-patches) with Go into ${join(binary, '..')} (first run only; about 1–3 minutes)…`);
   const heartbeat = setInterval(() => progress(`  still building FerretDB (${Math.round((Date.now() - started) / 1000)}s)…`), 15_000);
   const work = join(tmpdir(), `usagegraph-ferretdb-build-${process.pid}`);
   try {
@@ -65,6 +79,7 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
     cpSync(moduleDir, work, { recursive: true });
     chmodRecursive(work);
     writeFileSync(join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+    applyPatches(work);
     progress('  compiling (go build)…');
     await run('go', ['build', '-trimpath', '-o', `${binary}.tmp`, './cmd/ferretdb'], { cwd: work, env: { ...process.env, CGO_ENABLED: '0' }, maxBuffer: 10 * 1024 * 1024 });
     renameSync(`${binary}.tmp`, binary);

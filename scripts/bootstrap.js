@@ -85,7 +85,10 @@ async function main() {
     if (tsc !== 0) process.exit(tsc);
     process.exit(await runStep(node, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...rest]));
   }
-  say('usage: node scripts/bootstrap.js start|test');
+  if (command === 'bench' && rest[0] && /^[a-z-]+$/.test(rest[0])) {
+    process.exit(await runStep(node, ['--import', 'tsx', join(ROOT, 'bench', `${rest[0]}.ts`), ...rest.slice(1)]));
+  }
+  say('usage: node scripts/bootstrap.js start|test|bench <name>');
   process.exit(2);
 }
 

@@ -4,13 +4,13 @@ import { UserFacingError, notFound, parseInput } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { subscriptionInput } from './inputs';
-import type { SubscriptionDoc, SubscriptionsStore } from './store';
+import { customerId, listSubscription, subscriptionsOfCustomerLoader, type SubscriptionDoc, type SubscriptionsStore } from './store';
 
 export async function createSubscription(store: SubscriptionsStore, rawInput: unknown, correlationId: string): Promise<SubscriptionDoc> {
   const input = parseInput(subscriptionInput, rawInput, 'input');
   const customer = input.customerId
     ? await store.customers.findOne({ _id: input.customerId })
-    : await store.customers.findOne({ externalKey: input.customerExternalKey! });
+    : await store.customers.findOne({ _id: customerId(input.customerExternalKey!) });
   if (!customer) {
     throw input.customerId ? notFound('customer', 'input.customerId', input.customerId) : new UserFacingError('CUSTOMER_UNKNOWN', `no customer has external key "${input.customerExternalKey}"`, { field: 'input.customerExternalKey', expected: 'the externalKey of a customer created with upsertCustomer' });
   }
@@ -37,11 +37,7 @@ async function insertUnlessOverlapping(
   const existing = await store.subscriptions.findOne({ _id: id });
   if (existing) return sameOrConflict(existing, endsAt);
 
-  const overlapping = await store.subscriptions.findOne({
-    customerId: s.customerId,
-    ...(endsAt ? { startsAt: { $lt: endsAt } } : {}),
-    $or: [{ endsAt: null }, { endsAt: { $gt: s.startsAt } }],
-  });
+  const overlapping = (await subscriptionsOfCustomerLoader(store).load(s.customerId)).find((o) => o.startsAt < (endsAt ?? new Date(8.64e15)) && (o.endsAt === null || o.endsAt > s.startsAt));
   if (overlapping) {
     throw new UserFacingError('CONFLICT', `customer "${s.customerKey}" already has subscription ${overlapping._id} over that time (from ${overlapping.startsAt.toISOString()})`, {
       field: 'input.startsAt',
@@ -49,6 +45,7 @@ async function insertUnlessOverlapping(
     });
   }
   const doc: SubscriptionDoc = { _id: id, customerId: s.customerId, pricePlanId: s.pricePlanId, startsAt: s.startsAt, endsAt, createdAt: new Date(), correlationId: s.correlationId };
+  await listSubscription(store, s.customerId, id);
   try {
     await store.subscriptions.insertOne(doc);
     return doc;

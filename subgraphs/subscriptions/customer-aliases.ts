@@ -2,7 +2,7 @@
 import DataLoader from 'dataloader';
 import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import type { CustomerAliasDoc, CustomerDoc, SubscriptionsStore } from './store';
+import { customerId as customerIdOf, type CustomerAliasDoc, type CustomerDoc, type SubscriptionsStore } from './store';
 
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -12,7 +12,7 @@ export async function addCustomerAlias(store: SubscriptionsStore, customerId: st
   }
   const customer = await store.customers.findOne({ _id: customerId });
   if (!customer) throw notFound('customer', 'customerId', customerId);
-  const owner = await store.customers.findOne({ externalKey: alias });
+  const owner = await store.customers.findOne({ _id: customerIdOf(alias) });
   if (owner && owner._id !== customerId) {
     throw new UserFacingError('CONFLICT', `"${alias}" is already the external key of customer ${owner._id}`, { field: 'alias', expected: 'a key no other customer uses' });
   }
@@ -30,10 +30,10 @@ export async function addCustomerAlias(store: SubscriptionsStore, customerId: st
   return customer;
 }
 
-/** Customers by external key or alias, in input order, one query each per batch. */
+/** Customers by external key or alias, in input order; every read is by _id (a customer's _id derives from its key). */
 export function customerByKeyLoader(store: SubscriptionsStore): DataLoader<string, CustomerDoc | null> {
   return new DataLoader(async (keys) => {
-    const direct = await store.customers.find({ externalKey: { $in: [...keys] } }).toArray();
+    const direct = await store.customers.find({ _id: { $in: keys.map(customerIdOf) } }).toArray();
     const byKey = new Map(direct.map((c) => [c.externalKey, c]));
     const rest = keys.filter((k) => !byKey.has(k));
     if (rest.length > 0) {

@@ -7,7 +7,7 @@ import { createSubscription } from './create-subscription';
 import { upsertCustomer } from './upsert-customer';
 import { upsertLegalEntity } from './upsert-legal-entity';
 import { addCustomerAlias, customerByKeyLoader } from './customer-aliases';
-import { ensureDefaultLegalEntity, indexes, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
+import { bumpDirectoryVersion, directoryVersion, ensureDefaultLegalEntity, indexes, repairSubscriptionLists, subscriptionsOfCustomerLoader, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
 
 interface Context extends BaseContext {
   store: SubscriptionsStore;
@@ -19,12 +19,21 @@ interface Context extends BaseContext {
   subscriptionsOfCustomer: DataLoader<string, SubscriptionDoc[]>;
 }
 
+/** Writes that change how usage is attributed bump the directory version afterwards, so caches of it refetch. */
+async function changingDirectory<T>(store: SubscriptionsStore, write: () => Promise<T>): Promise<T> {
+  const result = await write();
+  await bumpDirectoryVersion(store);
+  return result;
+}
+
 export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Context> = {
   name: 'subscriptions',
   indexes,
-  async createServices(db) {
+  async createServices(db, log) {
     const store = subscriptionsStore(db);
     await ensureDefaultLegalEntity(store);
+    const repaired = await repairSubscriptionLists(store);
+    if (repaired > 0) log.info({ repaired }, 'listed subscriptions that were missing from their customer');
     return store;
   },
   createContext: (store, base) => ({
@@ -35,7 +44,7 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
     aliasesOfCustomer: loaderOfMany(store.aliases, 'customerId'),
     legalEntities: loaderByField(store.legalEntities),
     subscriptions: loaderByField(store.subscriptions),
-    subscriptionsOfCustomer: loaderOfMany(store.subscriptions, 'customerId', { startsAt: 1 }),
+    subscriptionsOfCustomer: subscriptionsOfCustomerLoader(store),
   }),
   resolvers: {
     Query: {
@@ -46,12 +55,13 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       subscription: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.subscriptions.load(id),
       legalEntity: (_: unknown, { code }: { code: string }, ctx: Context) => ctx.legalEntities.load(code),
       legalEntities: (_: unknown, __: unknown, ctx: Context) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
+      customerDirectoryVersion: (_: unknown, __: unknown, ctx: Context) => directoryVersion(ctx.store),
     },
     Mutation: {
       upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertLegalEntity(ctx.store, input),
-      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertCustomer(ctx.store, input, ctx.correlationId),
-      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => createSubscription(ctx.store, input, ctx.correlationId),
-      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId),
+      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => upsertCustomer(ctx.store, input, ctx.correlationId)),
+      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => createSubscription(ctx.store, input, ctx.correlationId)),
+      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) => changingDirectory(ctx.store, () => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId)),
     },
     LegalEntity: {
       __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),

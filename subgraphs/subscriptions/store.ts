@@ -1,7 +1,10 @@
 // The subscriptions subgraph's collections: legal entities, customers, subscriptions.
+import { randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { deterministicId } from '../../lib/ids';
 import type { RoundingMode } from '../../lib/money';
 
 export interface LegalEntityDoc {
@@ -42,6 +45,22 @@ export interface SubscriptionDoc {
   correlationId: string;
 }
 
+/**
+ * Which subscriptions a customer has, kept under the customer's id: a customer's subscriptions are then two look-ups
+ * by _id (all FerretDB can answer without reading the whole collection) instead of a query on customerId.
+ */
+export interface CustomerSubscriptionsDoc {
+  _id: string; // customer id
+  subscriptionIds: string[];
+}
+
+/** Changes whenever anything that attributes usage changes (customers, aliases, subscriptions): lets readers cache safely. */
+export interface DirectoryVersionDoc {
+  _id: 'directory';
+  token: string;
+  changedAt: Date;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'customers', keys: { externalKey: 1 }, options: { unique: true } },
   { collection: 'subscriptions', keys: { customerId: 1, startsAt: 1 } },
@@ -53,6 +72,8 @@ export interface SubscriptionsStore {
   legalEntities: Collection<LegalEntityDoc>;
   customers: Collection<CustomerDoc>;
   aliases: Collection<CustomerAliasDoc>;
+  subscriptionsByCustomer: Collection<CustomerSubscriptionsDoc>;
+  directoryVersion: Collection<DirectoryVersionDoc>;
   subscriptions: Collection<SubscriptionDoc>;
 }
 
@@ -62,6 +83,8 @@ export function subscriptionsStore(db: Db): SubscriptionsStore {
     legalEntities: db.collection<LegalEntityDoc>('legal_entities'),
     customers: db.collection<CustomerDoc>('customers'),
     aliases: db.collection<CustomerAliasDoc>('customer_aliases'),
+    subscriptionsByCustomer: db.collection<CustomerSubscriptionsDoc>('subscriptions_by_customer'),
+    directoryVersion: db.collection<DirectoryVersionDoc>('directory_version'),
     subscriptions: db.collection<SubscriptionDoc>('subscriptions'),
   };
 }
@@ -77,4 +100,52 @@ export const DEFAULT_LEGAL_ENTITY: Omit<LegalEntityDoc, 'createdAt' | 'updatedAt
 export async function ensureDefaultLegalEntity(store: SubscriptionsStore): Promise<void> {
   const now = new Date();
   await store.legalEntities.updateOne({ _id: DEFAULT_LEGAL_ENTITY._id }, { $setOnInsert: { ...DEFAULT_LEGAL_ENTITY, createdAt: now, updatedAt: now } }, { upsert: true });
+}
+
+/** A customer's id derives from its external key, so a look-up by key is a look-up by _id. */
+export function customerId(externalKey: string): string {
+  return deterministicId('cus', externalKey);
+}
+
+/** Records a subscription under its customer, before the subscription itself is written (a crash leaves only a dangling id, which readers skip). */
+export async function listSubscription(store: SubscriptionsStore, customerId: string, subscriptionId: string): Promise<void> {
+  const doc = await store.subscriptionsByCustomer.findOne({ _id: customerId });
+  if (doc?.subscriptionIds.includes(subscriptionId)) return;
+  await store.subscriptionsByCustomer.replaceOne({ _id: customerId }, { subscriptionIds: [...(doc?.subscriptionIds ?? []), subscriptionId] }, { upsert: true });
+}
+
+/** At start-up: lists any subscription missing from its customer's list (written before the list existed, or cut off). */
+export async function repairSubscriptionLists(store: SubscriptionsStore): Promise<number> {
+  const listed = new Set((await store.subscriptionsByCustomer.find().toArray()).flatMap((d) => d.subscriptionIds));
+  let repaired = 0;
+  for await (const s of store.subscriptions.find({}, { projection: { _id: 1, customerId: 1 } })) {
+    if (listed.has(s._id)) continue;
+    await store.locks.run(`subscriptions-of:${s.customerId}`, () => listSubscription(store, s.customerId, s._id));
+    repaired++;
+  }
+  return repaired;
+}
+
+/** Each customer's subscriptions, by start, with one _id look-up for the lists and one for the subscriptions. */
+export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLoader<string, SubscriptionDoc[]> {
+  return new DataLoader(async (customerIds) => {
+    const lists = new Map((await store.subscriptionsByCustomer.find({ _id: { $in: [...customerIds] } }).toArray()).map((d) => [d._id, d.subscriptionIds]));
+    const ids = [...lists.values()].flat();
+    const subs = new Map((ids.length ? await store.subscriptions.find({ _id: { $in: ids } }).toArray() : []).map((s) => [s._id, s]));
+    return customerIds.map((c) => (lists.get(c) ?? []).flatMap((id) => subs.get(id) ?? []).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime()));
+  });
+}
+
+/** Called after every write that changes how usage is attributed; the new token tells caches to refetch. */
+export async function bumpDirectoryVersion(store: SubscriptionsStore): Promise<void> {
+  await store.directoryVersion.replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() }, { upsert: true }).catch(async () => {
+    await store.directoryVersion.replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() });
+  });
+}
+
+export async function directoryVersion(store: SubscriptionsStore): Promise<string> {
+  const doc = await store.directoryVersion.findOne({ _id: 'directory' });
+  if (doc) return doc.token;
+  await bumpDirectoryVersion(store);
+  return (await store.directoryVersion.findOne({ _id: 'directory' }))!.token;
 }

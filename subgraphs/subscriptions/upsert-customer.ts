@@ -1,9 +1,8 @@
 // Use case: create or update a customer by its external key.
-import { deterministicId } from '../../lib/ids';
 import { UserFacingError, parseInput } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { customerInput } from './inputs';
-import type { CustomerDoc, SubscriptionsStore } from './store';
+import { customerId, type CustomerDoc, type SubscriptionsStore } from './store';
 
 export async function upsertCustomer(store: SubscriptionsStore, rawInput: unknown, correlationId: string): Promise<CustomerDoc> {
   const input = parseInput(customerInput, rawInput, 'input');
@@ -15,7 +14,7 @@ export async function upsertCustomer(store: SubscriptionsStore, rawInput: unknow
   }
   const wanted = { name: input.name, currency: input.currency, legalEntityCode: input.legalEntityCode };
   return store.locks.run(`customer:${input.externalKey}`, async () => {
-    const existing = await store.customers.findOne({ externalKey: input.externalKey });
+    const existing = await store.customers.findOne({ _id: customerId(input.externalKey) });
     if (existing) {
       const unchanged = existing.name === wanted.name && existing.currency === wanted.currency && existing.legalEntityCode === wanted.legalEntityCode;
       if (unchanged) return existing;
@@ -24,14 +23,14 @@ export async function upsertCustomer(store: SubscriptionsStore, rawInput: unknow
       return updated;
     }
     const now = new Date();
-    const doc: CustomerDoc = { _id: deterministicId('cus', input.externalKey), externalKey: input.externalKey, ...wanted, createdAt: now, updatedAt: now, correlationId };
+    const doc: CustomerDoc = { _id: customerId(input.externalKey), externalKey: input.externalKey, ...wanted, createdAt: now, updatedAt: now, correlationId };
     try {
       await store.customers.insertOne(doc);
       return doc;
     } catch (error) {
       // Another process inserted the same key first: theirs stands, as a concurrent update would.
       if (!isDuplicateKeyError(error)) throw error;
-      return (await store.customers.findOne({ externalKey: input.externalKey }))!;
+      return (await store.customers.findOne({ _id: customerId(input.externalKey) }))!;
     }
   });
 }

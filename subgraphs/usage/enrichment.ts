@@ -10,18 +10,46 @@ export interface CustomerView {
   subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null; pricePlan: { id: string } }>;
 }
 
-/** Customers by the keys events use (external keys or aliases), in one call to the subscriptions subgraph. */
-export async function lookupCustomers(keys: readonly string[]): Promise<Map<string, CustomerView>> {
-  const found = new Map<string, CustomerView>();
-  if (keys.length === 0) return found;
-  const { customersByExternalKeys } = await querySubgraph<{ customersByExternalKeys: Array<CustomerView | null> }>(
-    'subscriptions',
-    'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt pricePlan { id } } } }',
-    { keys },
-  );
-  // Results come in input order; an alias resolves to a customer whose own key differs from the one asked for.
-  customersByExternalKeys.forEach((c, i) => c && found.set(keys[i]!, c));
-  return found;
+/**
+ * Who each key belongs to, as the subscriptions subgraph last said. Kept while its directory version stays the same
+ * (one small call per batch instead of fetching every customer again); any change there empties it.
+ */
+class CustomerDirectory {
+  private version: string | null = null;
+  private readonly known = new Map<string, CustomerView | null>();
+
+  async lookup(keys: readonly string[]): Promise<Map<string, CustomerView>> {
+    const found = new Map<string, CustomerView>();
+    if (keys.length === 0) return found;
+    const { customerDirectoryVersion } = await querySubgraph<{ customerDirectoryVersion: string }>('subscriptions', '{ customerDirectoryVersion }');
+    if (customerDirectoryVersion !== this.version) {
+      this.known.clear();
+      this.version = customerDirectoryVersion;
+    }
+    const missing = keys.filter((k) => !this.known.has(k));
+    if (missing.length > 0) {
+      const { customersByExternalKeys } = await querySubgraph<{ customersByExternalKeys: Array<CustomerView | null> }>(
+        'subscriptions',
+        'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt pricePlan { id } } } }',
+        { keys: missing },
+      );
+      // Results come in input order; an alias resolves to a customer whose own key differs from the one asked for.
+      customersByExternalKeys.forEach((c, i) => this.known.set(missing[i]!, c));
+      if (this.known.size > 100_000) this.known.clear();
+    }
+    for (const k of keys) {
+      const c = this.known.get(k);
+      if (c) found.set(k, c);
+    }
+    return found;
+  }
+}
+
+const directory = new CustomerDirectory();
+
+/** Customers by the keys events use (external keys or aliases). */
+export function lookupCustomers(keys: readonly string[]): Promise<Map<string, CustomerView>> {
+  return directory.lookup(keys);
 }
 
 export type Attribution = { ok: true; customer: CustomerView; subscription: CustomerView['subscriptions'][number] } | { ok: false; reason: HoldReason };

@@ -9,27 +9,48 @@ export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
 /**
  * Inserts what is new; an identity already present is a DUPLICATE when the content matches and a CONFLICT when it
  * does not (the stored document is kept). Outcomes are in input order.
+ *
+ * Known duplicates are found first (one indexed `$in` read) and never sent: FerretDB inserts a batch in one
+ * transaction and, when any document fails, inserts the whole batch again one document at a time — measured here,
+ * 1 % duplicates made every 1,000-event batch 3–5× slower. A duplicate that appears between the read and the insert
+ * (a concurrent sender) still fails on the unique _id and is settled the same way.
  */
-export async function insertByIdentity<T extends Document & { _id: string; contentHash: string }>(collection: Collection<T>, docs: T[]): Promise<WriteOutcome[]> {
-  // The driver's generic insert/find types cannot follow T here; the documents are plain and carry their own _id.
-  const loose = collection as unknown as Collection<{ _id: string; contentHash: string }>;
+export async function insertByIdentity<T extends Document & { _id: string; contentHash: string }>(collection: Collection<T>, docs: T[], known?: Map<string, string>): Promise<WriteOutcome[]> {
+  const loose = looseCollection(collection);
   const outcomes: WriteOutcome[] = docs.map(() => 'STORED');
   if (docs.length === 0) return outcomes;
-  let failed: number[] = [];
+  const compare = (i: number, storedHash: string | undefined) => (outcomes[i] = storedHash === docs[i]!.contentHash ? 'DUPLICATE' : 'CONFLICT');
+
+  const firstOf = new Map<string, number>();
+  docs.forEach((d, i) => !firstOf.has(d._id) && firstOf.set(d._id, i));
+  const already = known ?? (await storedHashes(collection, [...firstOf.keys()]));
+  const fresh: number[] = [];
+  docs.forEach((d, i) => {
+    if (already.has(d._id)) compare(i, already.get(d._id));
+    else if (firstOf.get(d._id) !== i) compare(i, docs[firstOf.get(d._id)!]!.contentHash); // repeated within this batch
+    else fresh.push(i);
+  });
+  if (fresh.length === 0) return outcomes;
   try {
-    await loose.insertMany(docs as Array<{ _id: string; contentHash: string }>, { ordered: false });
+    await loose.insertMany(fresh.map((i) => docs[i]!) as Array<{ _id: string; contentHash: string }>, { ordered: false });
   } catch (error) {
     const writeErrors = (error as MongoBulkWriteError).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
-    failed = list.map((w) => w.index);
-  }
-  if (failed.length > 0) {
-    const ids = failed.map((i) => docs[i]!._id);
-    const stored = new Map((await loose.find({ _id: { $in: ids } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
-    for (const i of failed) outcomes[i] = stored.get(docs[i]!._id) === docs[i]!.contentHash ? 'DUPLICATE' : 'CONFLICT';
+    const raced = list.map((w) => fresh[w.index]!);
+    const stored = new Map((await loose.find({ _id: { $in: raced.map((i) => docs[i]!._id) } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
+    for (const i of raced) compare(i, stored.get(docs[i]!._id));
   }
   return outcomes;
+}
+
+// The driver's generic insert/find types cannot follow T here; the documents are plain and carry their own _id.
+const looseCollection = <T extends Document>(c: Collection<T>) => c as unknown as Collection<{ _id: string; contentHash: string }>;
+
+/** Content hashes of the documents already stored under these ids (one indexed `$in` read). */
+export async function storedHashes<T extends Document>(collection: Collection<T>, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  return new Map((await looseCollection(collection).find({ _id: { $in: ids } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
 }
 
 /** Holds events that cannot be attributed yet, and opens (or reopens) one exception per customer key, reason and period. */

@@ -4,7 +4,7 @@ import { contentHash } from '../../lib/ids';
 import { UserFacingError, fieldPath, zodProblems, type Problem } from '../../lib/errors';
 import { periodOf } from '../../lib/period';
 import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
-import { holdEvents, insertByIdentity, quarantine } from './event-writes';
+import { holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
 import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { Resolution, UsageTypeRegistry } from './usage-type-registry';
 
@@ -100,7 +100,11 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
   );
 
   // 2. Attribution: customer (by key or alias) and the subscription active when the usage happened, one call per batch.
-  const customers = await lookupCustomers([...new Set(validated.flatMap((v) => (v ? [v.customerKey] : [])))]);
+  // Which of them are already stored is read at the same time: both need only the validated events.
+  const [customers, known] = await Promise.all([
+    lookupCustomers([...new Set(validated.flatMap((v) => (v ? [v.customerKey] : [])))]),
+    storedHashes(store.events, [...new Set(validated.flatMap((v) => (v ? [v.id] : [])))]),
+  ]);
   const toStore: Array<{ i: number; doc: UsageEventDoc }> = [];
   const toHold: Array<{ i: number; doc: HeldEventDoc }> = [];
   validated.forEach((v, i) => {
@@ -124,7 +128,7 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
   // 4. Store and hold; the unique _id is the dedup: a replay fails to insert and is compared with what is stored.
   const conflict = (i: number, doc: { source: string; eventId: string }) =>
     reject(i, [{ code: 'EVENT_CONFLICT', field: `events[${i}].id`, reason: `an event with source "${doc.source}" and id "${doc.eventId}" was already received with different content; the stored event is kept`, expected: 'a new id for a new event, or the identical payload for a retry' }]);
-  const stored = await insertByIdentity(store.events, toStore.map((s) => s.doc));
+  const stored = await insertByIdentity(store.events, toStore.map((s) => s.doc), known);
   toStore.forEach(({ i, doc }, k) => {
     const outcome = stored[k]!;
     if (outcome === 'CONFLICT') return conflict(i, doc);
@@ -139,7 +143,10 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
   });
   // An event held earlier and now accepted (sent again after its customer was set up) is no longer held.
   const accepted = toStore.filter((_, k) => stored[k] === 'STORED').map((s) => s.doc._id);
-  if (accepted.length > 0 && (await store.held.estimatedDocumentCount()) > 0) await store.held.deleteMany({ _id: { $in: accepted } });
+  if (accepted.length > 0) {
+    const wasHeld = (await store.held.find({ _id: { $in: accepted } }, { projection: { _id: 1 } }).toArray()).map((h) => h._id);
+    if (wasHeld.length > 0) await store.held.deleteMany({ _id: { $in: wasHeld } });
+  }
 
   // 5. Quarantine every rejected event with its raw payload, so nothing is silently dropped.
   if (options.quarantineRejected !== false) {

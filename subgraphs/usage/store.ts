@@ -120,9 +120,10 @@ export interface UsageAggregateDoc {
 
 export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
+  // Lineage pages and aggregation; pending (late) counts; the events filter; a customer's period; late usage.
   { collection: 'usage_events', keys: { aggregateId: 1, _id: 1 } },
   { collection: 'usage_events', keys: { aggregateId: 1, receivedAt: 1 } },
-  { collection: 'usage_events', keys: { subscriptionId: 1, usageTypeKey: 1, periodKey: 1, _id: 1 } },
+  { collection: 'usage_events', keys: { subscriptionId: 1, _id: 1 } },
   { collection: 'usage_events', keys: { customerKey: 1, timestamp: 1 } },
   { collection: 'usage_events', keys: { periodKey: 1, late: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },

@@ -1,0 +1,48 @@
+// What the benchmarks share: a fresh system, timing, percentiles, memory readings.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSystem, type RunningSystem } from '../runtime/system';
+
+export async function freshSystem(name: string): Promise<{ system: RunningSystem; cleanup(): Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
+  const system = await startSystem({ dataDir, ports: 'free', mongoUri: process.env.MONGODB_URI, dbPrefix: `bench_${Date.now().toString(36)}`, env: { LOG_LEVEL: 'warn' }, progress: (m) => console.error(`  [setup] ${m}`) });
+  return {
+    system,
+    async cleanup() {
+      await system.stop();
+      if (process.env.BENCH_KEEP === '1') console.error(`  [cleanup] kept ${dataDir}`);
+      else rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sortedMs: number[], p: number): number {
+  if (sortedMs.length === 0) return 0;
+  const i = Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1);
+  return sortedMs[Math.max(0, i)]!;
+}
+
+/** Peak resident memory (VmHWM) of a process, in MB. */
+export function peakRssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Deterministic pseudo-random numbers, so every run sends the same events. */
+export function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
