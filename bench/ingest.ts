@@ -3,7 +3,6 @@
 // stored documents into the same database. Prints events/s for both, their ratio, batch latency and peak memory.
 import { MongoClient } from 'mongodb';
 import { mustGraphql } from '../runtime/graph-client';
-import { databaseName } from '../lib/mongo';
 import { fmt, freshSystem, peakRssMb, percentile, seeded } from './support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -57,9 +56,19 @@ async function main(): Promise<void> {
     }
     const pathSeconds = (performance.now() - t0) / 1000;
 
+    // Aggregates are computed on demand from the events: how long that takes for one subscription's period here.
+    const { customers } = await gql(`{ customers(first: 20) { nodes { subscriptions { id } } } }`);
+    const aggregateMs: number[] = [];
+    for (const c of customers.nodes) {
+      const started = performance.now();
+      await mustGraphql(system.subgraphUrls.usage, `mutation($s: ID!) { aggregateUsage(subscriptionId: $s, period: "2026-10", usageTypeKeys: ["bench_calls"]) { eventCount } }`, { s: c.subscriptions[0].id });
+      aggregateMs.push(performance.now() - started);
+    }
+    aggregateMs.sort((a, b) => a - b);
+
     // Baseline: the same stored documents, inserted raw (insertMany, batches of the same size) into the same database.
     const mongo = await MongoClient.connect(system.mongoUri);
-    const db = mongo.db(databaseName('usage').replace(/^[^_]+/, system.dbPrefix));
+    const db = mongo.db(`${system.dbPrefix}_usage`);
     const stored = await db.collection('usage_events').find().toArray();
     const raw = db.collection('bench_raw_events');
     const rawIndexed = db.collection('bench_raw_events_indexed');
@@ -84,6 +93,7 @@ async function main(): Promise<void> {
     console.log(`baseline: raw insertMany, same indexes ${fmt(rawIndexedRate).padStart(6)} events/s   (${rawIndexedSeconds.toFixed(1)} s)`);
     console.log(`ratio path / raw                     ${(pathRate / rawRate).toFixed(2)}   (aim ≥ 0.50);  path / raw with the same indexes ${(pathRate / rawIndexedRate).toFixed(2)}`);
     console.log(`batch latency (${fmt(BATCH)} events)         p50 ${fmt(percentile(latencies, 50))} ms   p99 ${fmt(percentile(latencies, 99))} ms   max ${fmt(latencies[latencies.length - 1]!)} ms   (aim p99 < 1000 ms)`);
+    console.log(`aggregate on demand (≈${fmt(stored.length / CUSTOMERS)} events of ${fmt(stored.length)})  p50 ${fmt(percentile(aggregateMs, 50))} ms   max ${fmt(aggregateMs[aggregateMs.length - 1]!)} ms per subscription and usage type`);
     console.log(`peak RSS                             usage ${peakRssMb(usage.child.pid)} MB, gateway ${peakRssMb(system.processes.find((p) => p.name === 'gateway')?.child.pid)} MB, FerretDB ${peakRssMb(system.processes.find((p) => p.name === 'ferretdb')?.child.pid) ?? 'n/a'} MB, this process ${Math.round(process.memoryUsage().rss / 1048576)} MB`);
   } finally {
     await cleanup();

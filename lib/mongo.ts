@@ -30,16 +30,9 @@ export async function isFerretDb(db: Db): Promise<boolean> {
   return typeof info.ferretdbVersion === 'string';
 }
 
-/**
- * Indexes are declared in code beside the store that needs them, and created at start-up.
- * On FerretDB 1.24 only unique indexes are created: its SQLite backend uses no secondary index to answer a query
- * (only _id look-ups, see runtime/ferretdb-patches), so a non-unique index would only slow every insert down
- * (measured: 1,000 events with five secondary indexes took 2× as long to insert as without).
- */
+/** Indexes are declared in code beside the store that needs them, and created at start-up. */
 export async function ensureIndexes(db: Db, declarations: readonly IndexDeclaration[]): Promise<void> {
-  const ferret = await isFerretDb(db);
   for (const { collection, keys, options } of declarations) {
-    if (ferret && !options?.unique) continue;
     await db.collection(collection).createIndex(keys, options ?? {});
   }
 }

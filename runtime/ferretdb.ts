@@ -30,7 +30,8 @@ function applyPatches(sourceDir: string): void {
     const path = join(sourceDir, patch.file);
     const text = readFileSync(path, 'utf8');
     if (!text.includes(patch.find)) throw new Error(`cannot patch FerretDB: ${patch.file} does not contain the expected code (is this ${FERRETDB_VERSION}?)`);
-    writeFileSync(path, text.replace(patch.find, patch.replace));
+    // A function, so "$`" and "$'" in the Go code are not read as replacement patterns.
+    writeFileSync(path, text.replace(patch.find, () => patch.replace));
   }
 }
 

@@ -1,6 +1,7 @@
 // Query: a customer's usage so far in a period, per usage type — what customer success looks at in a dispute.
 import { parsePeriod, periodOf } from '../../lib/period';
 import { UsageAggregator, type AggregateResult } from './aggregation';
+import { aggregateId, lookupCustomers } from './enrichment';
 import type { UsageStore } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
@@ -12,11 +13,17 @@ export interface CustomerUsage {
   heldEventCount: number;
 }
 
+/** Reads the customer's events through its aggregates (subscription × usage type × period), the one events index. */
 export async function customerUsage(store: UsageStore, registry: UsageTypeRegistry, customerKey: string, periodKey?: string | null): Promise<CustomerUsage> {
   const period = periodKey ? parsePeriod(periodKey) : periodOf(new Date());
+  const customer = (await lookupCustomers([customerKey])).get(customerKey);
+  const typeKeys = [...new Set((await store.usageTypes.find({}, { projection: { key: 1 } }).toArray()).map((t) => t.key))];
+  const aggregateIds = (customer?.subscriptions ?? []).flatMap((s) => typeKeys.map((k) => aggregateId(s.id, k, period.key)));
+
   const byType = new Map<string, { aggregator: UsageAggregator; unit: string; last: Date | null }>();
-  const cursor = store.events.find({ customerKey, timestamp: { $gte: period.start, $lt: period.end } }, { projection: { usageTypeKey: 1, value: 1, timestamp: 1, dimensions: 1 } });
-  for await (const e of cursor) {
+  const cursor = store.events.find({ aggregateId: { $in: aggregateIds } }, { projection: { usageTypeKey: 1, value: 1, timestamp: 1, dimensions: 1, customerKey: 1 } });
+  for await (const e of aggregateIds.length ? cursor : []) {
+    // An alias's events count for the customer too; events under another key of the same customer are its usage.
     let entry = byType.get(e.usageTypeKey);
     if (!entry) {
       const type = await registry.newest(e.usageTypeKey);
