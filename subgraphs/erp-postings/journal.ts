@@ -30,24 +30,30 @@ export interface InvoiceForPosting {
   total: Money;
   periodKey: string;
   customer: { id: string; externalKey: string; name: string };
-  lines: Array<{ id: string; productLine: string; amount: Money }>;
+  lines: Array<{ id: string; productLine: string; amount: Money; kind?: 'USAGE' | 'FEE' | 'COMMITMENT' }>;
 }
 
 export const RECEIVABLE_ACCOUNT = 'assets:receivable';
-export const revenueAccount = (productLine: string) => `revenue:usage:${productLine}`;
+
+/** Usage and recurring fees are booked per product line; commitment true-ups to their own account. */
+export function revenueAccount(productLine: string, kind: 'USAGE' | 'FEE' | 'COMMITMENT' = 'USAGE'): string {
+  if (kind === 'COMMITMENT') return 'revenue:commitment';
+  return `revenue:${kind === 'FEE' ? 'fees' : 'usage'}:${productLine}`;
+}
 
 export class UnbalancedEntryError extends Error {}
 
 /** DR receivable for the invoice total; CR usage revenue per product line. */
 export function buildInvoiceEntry(invoice: InvoiceForPosting): JournalEntry {
   const { currency } = invoice;
-  const byProduct = new Map<string, { minor: bigint; lineIds: string[] }>();
+  const byAccount = new Map<string, { productLine: string; minor: bigint; lineIds: string[] }>();
   for (const line of invoice.lines) {
     if (line.amount.currency !== currency) throw new RangeError(`invoice line ${line.id} is in ${line.amount.currency}, the invoice in ${currency}`);
-    const group = byProduct.get(line.productLine) ?? { minor: 0n, lineIds: [] };
+    const account = revenueAccount(line.productLine, line.kind);
+    const group = byAccount.get(account) ?? { productLine: line.productLine, minor: 0n, lineIds: [] };
     group.minor += toMinorUnits(line.amount);
     group.lineIds.push(line.id);
-    byProduct.set(line.productLine, group);
+    byAccount.set(account, group);
   }
   const common = [
     { name: 'customer', value: invoice.customer.externalKey },
@@ -65,14 +71,14 @@ export function buildInvoiceEntry(invoice: InvoiceForPosting): JournalEntry {
       invoiceLineIds: invoice.lines.map((l) => l.id),
     },
   ];
-  for (const [productLine, group] of [...byProduct.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [account, group] of [...byAccount.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push({
       lineNo: lines.length + 1,
-      account: revenueAccount(productLine),
+      account,
       side: 'CREDIT',
       amount: fromMinorUnits(group.minor, currency),
-      memo: `usage revenue, ${productLine}`,
-      dimensions: [...common, { name: 'product', value: productLine }],
+      memo: `${account.split(':')[1]} revenue, ${group.productLine}`,
+      dimensions: [...common, { name: 'product', value: group.productLine }],
       invoiceLineIds: group.lineIds,
     });
   }

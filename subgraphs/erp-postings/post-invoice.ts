@@ -19,7 +19,7 @@ interface InvoiceView {
   total: Money;
   period: { key: string };
   customer: { id: string };
-  lines: Array<{ id: string; productLine: string; amount: Money }>;
+  lines: Array<{ id: string; kind: 'USAGE' | 'FEE' | 'COMMITMENT'; productLine: string; amount: Money }>;
 }
 
 /** The ERP's idempotency key: one per source document and version, never per attempt or period. */
@@ -35,7 +35,7 @@ export async function postInvoice(store: PostingsStore, connector: ErpConnector,
 
   const { invoice } = await querySubgraph<{ invoice: InvoiceView | null }>(
     'invoices',
-    'query($id: ID!) { invoice(id: $id) { id number status currency issueDate total { amount currency } period { key } customer { id } lines { id productLine amount { amount currency } } } }',
+    'query($id: ID!) { invoice(id: $id) { id number status currency issueDate total { amount currency } period { key } customer { id } lines { id kind productLine amount { amount currency } } } }',
     { id: invoiceId },
   );
   if (!invoice) throw notFound('invoice', 'invoiceId', invoiceId);

@@ -25,7 +25,7 @@ export async function generateInvoice(store: InvoicesStore, subscriptionId: stri
     ),
     querySubgraph<{ ratedCharges: ChargeForInvoice[] }>(
       'pricing',
-      'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } } }',
+      'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } } }',
       { s: subscriptionId, p: period.key },
     ),
   ]);

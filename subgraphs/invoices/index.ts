@@ -5,7 +5,7 @@ import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server'
 import { parsePeriod } from '../../lib/period';
 import { finalizeInvoice } from './finalize-invoice';
 import { generateInvoice } from './generate-invoice';
-import { indexes, invoiceIdOfLine, invoiceLoader, invoicesByLoader, invoicesStore, pageInvoices, type InvoiceDoc, type InvoiceLineDoc, type InvoicesStore } from './store';
+import { findInvoices, indexes, invoiceIdOfLine, invoiceLoader, invoicesByLoader, invoicesStore, pageInvoices, type InvoiceDoc, type InvoiceLineDoc, type InvoicesStore } from './store';
 
 interface Context extends BaseContext {
   store: InvoicesStore;
@@ -58,6 +58,8 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
         return pageInvoices(ctx.store, q, args.first, args.after);
       },
       invoiceLine: (_: unknown, { id }: { id: string }, ctx: Context) => loadLine(ctx, id),
+      invoicesForSubscriptions: (_: unknown, args: { period: string; subscriptionIds: string[]; status?: InvoiceDoc['status'] }, ctx: Context) =>
+        findInvoices(ctx.store, { periodKey: parsePeriod(args.period).key, subscriptionId: { $in: args.subscriptionIds }, ...(args.status ? { status: args.status } : {}) }),
     },
     Mutation: {
       generateInvoice: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) => generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
@@ -74,6 +76,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
     InvoiceLine: {
       __resolveReference: (ref: { id: string }, ctx: Context) => loadLine(ctx, ref.id),
       ratedCharge: (l: LineView) => ({ id: l.ratedChargeId }),
+      kind: (l: LineView) => l.kind ?? 'USAGE',
       correlationId: (l: LineView) => l.invoice.correlationId,
     },
     Customer: {

@@ -1,10 +1,14 @@
 // Pure: rated charges → invoice lines and total. Amounts were rounded once at rating; here they are only summed.
 import { sumMoney, type Money } from '../../lib/money';
-import { lineId, type InvoiceLineDoc } from './store';
+import { lineId, type InvoiceLineDoc, type InvoiceLineKind } from './store';
 
 export interface ChargeForInvoice {
   id: string;
-  usageTypeKey: string;
+  kind?: InvoiceLineKind;
+  lineKey?: string;
+  feeKey?: string | null;
+  explanation?: string;
+  usageTypeKey: string | null;
   productLine: string;
   unit: string;
   quantity: string;
@@ -14,15 +18,37 @@ export interface ChargeForInvoice {
   amount: Money;
 }
 
+/** What the customer reads on the line. */
+function describe(c: ChargeForInvoice): string {
+  switch (c.kind ?? 'USAGE') {
+    case 'USAGE': {
+      const included = c.includedQuantity === '0' ? '' : ` (${c.includedQuantity} included)`;
+      const during = c.explanation && /^\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}: /.test(c.explanation) ? `, ${c.explanation.slice(0, 24)}` : '';
+      return `${c.usageTypeKey}: ${c.quantity} ${c.unit}${included}${during}`;
+    }
+    case 'FEE': {
+      // "Platform fee (in arrears) for 2026-10: 30.00 USD × 10/31 …" → "Platform fee (in arrears) for 2026-10, 10/31 of the period"
+      const head = (c.explanation ?? c.feeKey ?? 'Recurring fee').split(':')[0]!;
+      const share = / × (\d+\/\d+) of /.exec(c.explanation ?? '')?.[1];
+      return share ? `${head}, ${share} of the period` : head;
+    }
+    case 'COMMITMENT':
+      return 'Minimum commitment true-up';
+  }
+}
+
 export function buildInvoiceLines(invoiceId: string, currency: string, charges: readonly ChargeForInvoice[]): { lines: InvoiceLineDoc[]; total: Money } {
-  const ordered = [...charges].sort((a, b) => a.productLine.localeCompare(b.productLine) || a.usageTypeKey.localeCompare(b.usageTypeKey));
+  const rank: Record<InvoiceLineKind, number> = { USAGE: 0, FEE: 1, COMMITMENT: 2 };
+  const ordered = [...charges].sort(
+    (a, b) => rank[a.kind ?? 'USAGE'] - rank[b.kind ?? 'USAGE'] || a.productLine.localeCompare(b.productLine) || (a.lineKey ?? a.usageTypeKey ?? '').localeCompare(b.lineKey ?? b.usageTypeKey ?? ''),
+  );
   const lines = ordered.map((c, i) => {
     if (c.amount.currency !== currency) throw new RangeError(`rated charge ${c.id} is in ${c.amount.currency}, the invoice in ${currency}`);
-    const included = c.includedQuantity === '0' ? '' : ` (${c.includedQuantity} included)`;
     return {
       id: lineId(invoiceId, i + 1),
       lineNo: i + 1,
-      description: `${c.usageTypeKey}: ${c.quantity} ${c.unit}${included}`,
+      kind: c.kind ?? 'USAGE',
+      description: describe(c),
       productLine: c.productLine,
       usageTypeKey: c.usageTypeKey,
       quantity: c.billableQuantity,

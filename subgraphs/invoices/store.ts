@@ -8,12 +8,16 @@ import { KeyedMutex } from '../../lib/keyed-mutex';
 import { afterCursor, pageSize, toPage, type Page } from '../../lib/pagination';
 import type { Money } from '../../lib/money';
 
+export type InvoiceLineKind = 'USAGE' | 'FEE' | 'COMMITMENT';
+
 export interface InvoiceLineDoc {
   id: string;
   lineNo: number;
+  /** Absent on lines written before fees and commitments existed: those are usage. */
+  kind?: InvoiceLineKind;
   description: string;
   productLine: string;
-  usageTypeKey: string;
+  usageTypeKey: string | null;
   quantity: string;
   unit: string;
   unitPrice: string;

@@ -1,10 +1,13 @@
-// The pricing subgraph's collections: price plans and rated charges (append-only revisions).
+// The pricing subgraph's collections: plan versions, rated charges (append-only revisions), the pricing policy, its
+// exceptions and their approvals, and adjustments against invoiced charges.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { Money, RoundingMode } from '../../lib/money';
-import type { BreakdownStep, ChargeModel } from './rating';
+import type { BreakdownStep } from './rating';
+import type { LineKind, PlanCharge, PlanVersion, RecurringFee } from './rate-subscription-period';
 
-export type PlanCharge = ChargeModel & { usageTypeKey: string };
+export type { PlanCharge };
 
 export interface PricePlanDoc {
   _id: string;
@@ -12,26 +15,51 @@ export interface PricePlanDoc {
   version: number;
   name: string;
   currency: string;
+  interval: 'MONTHLY';
+  /** From this instant this version prices usage and fees (the first version: from the beginning). */
+  effectiveFrom: Date;
   charges: PlanCharge[];
+  recurringFees: RecurringFee[];
+  minimumCommitment: string | null;
   createdAt: Date;
   correlationId: string;
 }
 
+export function planVersionOf(doc: PricePlanDoc): PlanVersion {
+  return {
+    id: doc._id,
+    key: doc.key,
+    version: doc.version,
+    currency: doc.currency,
+    effectiveFrom: doc.effectiveFrom ?? new Date(0),
+    charges: doc.charges,
+    recurringFees: doc.recurringFees ?? [],
+    minimumCommitment: doc.minimumCommitment ?? null,
+  };
+}
+
 export interface RatedChargeDoc {
   _id: string;
+  /** Same for every revision of this subscription, period and line. */
   chargeKey: string;
+  lineKey: string;
   revision: number;
+  kind: LineKind;
+  /** A line a re-rating no longer produces: kept as a zero revision so the current set is always the latest revisions. */
+  voided: boolean;
   subscriptionId: string;
   customerId: string;
   periodKey: string;
-  usageTypeKey: string;
+  servicePeriod: { from: Date; to: Date };
+  usageTypeKey: string | null;
+  feeKey: string | null;
   productLine: string;
   unit: string;
-  aggregateId: string;
+  aggregateId: string | null;
   eventCount: number;
-  pricePlanId: string;
-  pricePlanVersion: number;
-  model: ChargeModel['model'];
+  pricePlanId: string | null;
+  pricePlanVersion: number | null;
+  model: string | null;
   quantity: string;
   includedQuantity: string;
   billableQuantity: string;
@@ -39,6 +67,7 @@ export interface RatedChargeDoc {
   exactAmount: string;
   amount: Money;
   rounding: RoundingMode;
+  termsVersion: number | null;
   breakdown: BreakdownStep[];
   explanation: string;
   /** What the amount depends on; an unchanged hash means re-rating is a no-op. */
@@ -47,28 +76,88 @@ export interface RatedChargeDoc {
   correlationId: string;
 }
 
+/** Finance's limits on negotiated terms. */
+export interface PricingPolicyDoc {
+  _id: 'policy';
+  maxDiscountPercent: string | null;
+  unitPriceRanges: Array<{ usageTypeKey: string; minimum: string | null; maximum: string | null }>;
+  updatedAt: Date;
+}
+
+export interface PolicyViolation {
+  field: string;
+  reason: string;
+  allowed: string;
+}
+
+/** A contract outside policy: its charges are held until finance approves these terms or the terms are corrected. */
+export interface PricingExceptionDoc {
+  _id: string;
+  subscriptionId: string;
+  customerId: string;
+  termsVersion: number;
+  violations: PolicyViolation[];
+  status: 'OPEN' | 'APPROVED' | 'RESOLVED';
+  /** Periods whose rating waits on this exception. */
+  heldPeriods: string[];
+  createdAt: Date;
+  decidedAt: Date | null;
+  decidedBy: string | null;
+  correlationId: string;
+}
+
+/** What an invoiced line should have been, once re-rated: a credit (negative) or debit note to issue. */
+export interface AdjustmentDoc {
+  _id: string;
+  subscriptionId: string;
+  customerId: string;
+  periodKey: string;
+  invoiceId: string;
+  lineKey: string;
+  invoicedRatedChargeId: string | null;
+  currentRatedChargeId: string | null;
+  difference: Money;
+  explanation: string;
+  status: 'OPEN';
+  createdAt: Date;
+  correlationId: string;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'price_plans', keys: { key: 1, version: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { aggregateId: 1 } },
+  { collection: 'pricing_exceptions', keys: { subscriptionId: 1 } },
+  { collection: 'rating_adjustments', keys: { subscriptionId: 1, periodKey: 1 } },
 ];
 
 export interface PricingStore {
+  locks: KeyedMutex;
   pricePlans: Collection<PricePlanDoc>;
   ratedCharges: Collection<RatedChargeDoc>;
+  policy: Collection<PricingPolicyDoc>;
+  exceptions: Collection<PricingExceptionDoc>;
+  adjustments: Collection<AdjustmentDoc>;
 }
 
 export function pricingStore(db: Db): PricingStore {
-  return { pricePlans: db.collection<PricePlanDoc>('price_plans'), ratedCharges: db.collection<RatedChargeDoc>('rated_charges') };
+  return {
+    locks: new KeyedMutex(),
+    pricePlans: db.collection<PricePlanDoc>('price_plans'),
+    ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),
+    policy: db.collection<PricingPolicyDoc>('pricing_policy'),
+    exceptions: db.collection<PricingExceptionDoc>('pricing_exceptions'),
+    adjustments: db.collection<AdjustmentDoc>('rating_adjustments'),
+  };
 }
 
-/** The latest revision of each charge, from any set of revisions. */
+/** The latest revision of each charge, from any set of revisions (voided lines included; callers drop them). */
 export function currentRevisions(docs: readonly RatedChargeDoc[]): RatedChargeDoc[] {
   const latest = new Map<string, RatedChargeDoc>();
   for (const d of docs) {
     const seen = latest.get(d.chargeKey);
     if (!seen || d.revision > seen.revision) latest.set(d.chargeKey, d);
   }
-  return [...latest.values()].sort((a, b) => a.usageTypeKey.localeCompare(b.usageTypeKey));
+  return [...latest.values()].sort((a, b) => (a.lineKey ?? a.chargeKey).localeCompare(b.lineKey ?? b.chargeKey));
 }

@@ -4,10 +4,12 @@ import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server'
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { pageById } from '../../lib/pagination';
 import { createSubscription } from './create-subscription';
+import { cancelSubscription, changeSubscriptionPlan, setContractTerms } from './change-subscription';
+import { parsePeriod } from '../../lib/period';
 import { upsertCustomer } from './upsert-customer';
 import { upsertLegalEntity } from './upsert-legal-entity';
 import { addCustomerAlias, customerByKeyLoader } from './customer-aliases';
-import { bumpDirectoryVersion, directoryVersion, ensureDefaultLegalEntity, indexes, repairSubscriptionLists, subscriptionsOfCustomerLoader, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
+import { bumpDirectoryVersion, directoryVersion, ensureDefaultLegalEntity, indexes, phasesOf, repairSubscriptionLists, subscriptionsOfCustomerLoader, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
 
 interface Context extends BaseContext {
   store: SubscriptionsStore;
@@ -53,6 +55,10 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       customersByExternalKeys: (_: unknown, { externalKeys }: { externalKeys: string[] }, ctx: Context) => ctx.customersByKey.loadMany(externalKeys),
       customers: (_: unknown, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.customers, {}, args.first, args.after),
       subscription: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.subscriptions.load(id),
+      subscriptionsActiveIn: (_: unknown, args: { period: string; first?: number; after?: string }, ctx: Context) => {
+        const period = parsePeriod(args.period);
+        return pageById(ctx.store.subscriptions, { startsAt: { $lt: period.end }, $or: [{ endsAt: null }, { endsAt: { $gt: period.start } }] }, args.first, args.after);
+      },
       legalEntity: (_: unknown, { code }: { code: string }, ctx: Context) => ctx.legalEntities.load(code),
       legalEntities: (_: unknown, __: unknown, ctx: Context) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
       customerDirectoryVersion: (_: unknown, __: unknown, ctx: Context) => directoryVersion(ctx.store),
@@ -62,6 +68,10 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => upsertCustomer(ctx.store, input, ctx.correlationId)),
       createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => createSubscription(ctx.store, input, ctx.correlationId)),
       addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) => changingDirectory(ctx.store, () => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId)),
+      changeSubscriptionPlan: (_: unknown, a: { subscriptionId: string; pricePlanId: string; effectiveAt: Date }, ctx: Context) =>
+        changingDirectory(ctx.store, () => changeSubscriptionPlan(ctx.store, a.subscriptionId, a.pricePlanId, a.effectiveAt)),
+      cancelSubscription: (_: unknown, a: { subscriptionId: string; endsAt: Date }, ctx: Context) => changingDirectory(ctx.store, () => cancelSubscription(ctx.store, a.subscriptionId, a.endsAt)),
+      setContractTerms: (_: unknown, a: { subscriptionId: string; terms: unknown }, ctx: Context) => setContractTerms(ctx.store, a.subscriptionId, a.terms),
     },
     LegalEntity: {
       __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),
@@ -78,7 +88,13 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),
       id: (s: SubscriptionDoc) => s._id,
       customer: (s: SubscriptionDoc, _: unknown, ctx: Context) => ctx.customers.load(s.customerId),
-      pricePlan: (s: SubscriptionDoc) => ({ id: s.pricePlanId }),
+      pricePlan: (s: SubscriptionDoc) => {
+        const now = new Date();
+        const phases = phasesOf(s);
+        return { id: ([...phases].reverse().find((p) => p.startsAt <= now) ?? phases[0]!).pricePlanId };
+      },
+      phases: (s: SubscriptionDoc) => phasesOf(s).map((p) => ({ ...p, pricePlan: { id: p.pricePlanId } })),
+      contractTerms: (s: SubscriptionDoc) => s.terms ?? null,
       status: (s: SubscriptionDoc) => (s.endsAt && s.endsAt <= new Date() ? 'ENDED' : 'ACTIVE'),
     },
   },

@@ -1,6 +1,6 @@
 // Input rules for the subscriptions mutations, stated once, reported field by field.
 import { z } from 'zod';
-import { ROUNDING_MODES, isCurrency } from '../../lib/money';
+import { ROUNDING_MODES, canonicalDecimal, isCurrency, isDecimalString } from '../../lib/money';
 
 const currency = z.string().refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
 const key = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
@@ -29,3 +29,23 @@ export const subscriptionInput = z
   })
   .refine((v) => Boolean(v.customerId) !== Boolean(v.customerExternalKey), { message: 'give exactly one of customerId or customerExternalKey', path: ['customerId'] })
   .refine((v) => !v.endsAt || v.endsAt > v.startsAt, { message: 'must be after startsAt', path: ['endsAt'] });
+
+const nonNegativeDecimal = z
+  .string()
+  .refine(isDecimalString, { message: 'is not a decimal number (send it as a string, e.g. "1000")' })
+  .refine((v) => !v.startsWith('-'), { message: 'must not be negative' })
+  .transform(canonicalDecimal);
+
+export const contractTermsInput = z
+  .object({
+    minimumCommitment: nonNegativeDecimal.nullish(),
+    unitPriceOverrides: z.array(z.object({ usageTypeKey: z.string().min(1), unitPrice: nonNegativeDecimal })).default([]),
+    discountPercent: nonNegativeDecimal.refine((v) => Number(v) <= 100, { message: 'must be at most 100' }).nullish(),
+  })
+  .superRefine((t, ctx) => {
+    const seen = new Set<string>();
+    t.unitPriceOverrides.forEach((o, i) => {
+      if (seen.has(o.usageTypeKey)) ctx.addIssue({ code: 'custom', path: ['unitPriceOverrides', i, 'usageTypeKey'], message: `usage type "${o.usageTypeKey}" has two overrides` });
+      seen.add(o.usageTypeKey);
+    });
+  });

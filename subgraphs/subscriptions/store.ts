@@ -35,14 +35,42 @@ export interface CustomerAliasDoc {
   correlationId: string;
 }
 
-export interface SubscriptionDoc {
-  _id: string;
-  customerId: string;
+/** A stretch of a subscription on one price plan; a plan change ends one phase and starts the next. */
+export interface SubscriptionPhase {
   pricePlanId: string;
   startsAt: Date;
   endsAt: Date | null;
+}
+
+/** Negotiated terms of a subscription's contract; rating checks them against finance's pricing policy. */
+export interface ContractTerms {
+  /** Minimum spend per full billing period, in the plan's currency. */
+  minimumCommitment: string | null;
+  /** Per-unit prices that replace the plan's for these usage types. */
+  unitPriceOverrides: Array<{ usageTypeKey: string; unitPrice: string }>;
+  /** Percent off usage charges and recurring fees, e.g. "12.5". */
+  discountPercent: string | null;
+  version: number;
+  setAt: Date;
+}
+
+export interface SubscriptionDoc {
+  _id: string;
+  customerId: string;
+  /** The plan it started on (the first phase's). */
+  pricePlanId: string;
+  startsAt: Date;
+  endsAt: Date | null;
+  /** Absent on subscriptions that never changed plan: then one phase spans the whole subscription. */
+  phases?: SubscriptionPhase[];
+  terms?: ContractTerms | null;
   createdAt: Date;
+  updatedAt?: Date;
   correlationId: string;
+}
+
+export function phasesOf(s: SubscriptionDoc): SubscriptionPhase[] {
+  return s.phases ?? [{ pricePlanId: s.pricePlanId, startsAt: s.startsAt, endsAt: s.endsAt }];
 }
 
 /**

@@ -2,7 +2,8 @@
 import type { Collection, Document, MongoBulkWriteError } from 'mongodb';
 import { contentHash, deterministicId } from '../../lib/ids';
 import type { Problem } from '../../lib/errors';
-import type { HeldEventDoc, HoldReason, UsageExceptionDoc, UsageStore } from './store';
+import type { HeldEventDoc, HoldReason, UsageEventDoc, UsageExceptionDoc, UsageStore } from './store';
+import { markStale } from './freshness';
 
 export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
 
@@ -94,4 +95,12 @@ export async function quarantine(store: UsageStore, rejected: Array<{ payload: u
   // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
   await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops, { ordered: false }));
   return ids;
+}
+
+/** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */
+export async function flagLate(store: UsageStore, docs: UsageEventDoc[], at: Date): Promise<void> {
+  if (docs.length === 0) return;
+  const aggregated = new Set((await store.aggregates.find({ _id: { $in: [...new Set(docs.map((d) => d.aggregateId))] } }, { projection: { _id: 1 } }).toArray()).map((a) => a._id));
+  for (const d of docs) d.late = aggregated.has(d.aggregateId);
+  await markStale(store, docs.filter((d) => d.late).map((d) => d.aggregateId), at);
 }

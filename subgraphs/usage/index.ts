@@ -6,7 +6,7 @@ import type { Logger } from '../../lib/logger';
 import { loaderByField } from '../../lib/loaders';
 import { pageById } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { aggregateUsage } from './aggregate-usage';
+import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
@@ -98,6 +98,15 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       ingestUsageEvents: (_: unknown, { events }: { events: unknown[] }, ctx: Context) => ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
       aggregateUsage: (_: unknown, args: { subscriptionId: string; period: string; usageTypeKeys: string[] }, ctx: Context) =>
         aggregateUsage(ctx.store, ctx.registry, args.subscriptionId, args.period, args.usageTypeKeys, ctx.correlationId),
+      usageForRating: async (_: unknown, args: { period: string; requests: Array<{ subscriptionId: string; usageTypeKeys: string[]; boundaries?: Date[]; valuesFor?: string[] }> }, ctx: Context) =>
+        (await aggregatesForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map((a) => ({
+          subscriptionId: a.aggregate.subscriptionId,
+          usageTypeKey: a.type.key,
+          productLine: a.type.productLine,
+          unit: a.type.unit,
+          aggregate: a.aggregate,
+          segments: a.segments,
+        })),
       releaseHeldEvents: async (_: unknown, { exceptionId }: { exceptionId: string }, ctx: Context) => {
         if (!(await ctx.store.exceptions.findOne({ _id: exceptionId }))) throw notFound('usage exception', 'exceptionId', exceptionId);
         await releaseHeldEvents(ctx.store, ctx.log, exceptionId);

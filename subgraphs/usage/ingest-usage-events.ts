@@ -4,7 +4,8 @@ import { contentHash } from '../../lib/ids';
 import { UserFacingError, fieldPath, zodProblems, type Problem } from '../../lib/errors';
 import { periodOf } from '../../lib/period';
 import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
-import { holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
+import { flagLate, holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
+import { withinWriteBudget } from './freshness';
 import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { Resolution, UsageTypeRegistry } from './usage-type-registry';
 
@@ -119,11 +120,9 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
     }
   });
 
-  // 3. Late usage: its period was already aggregated for rating, so re-rating must pick it up.
-  if (toStore.length > 0) {
-    const aggregated = new Set((await store.aggregates.find({ _id: { $in: [...new Set(toStore.map((s) => s.doc.aggregateId))] } }, { projection: { _id: 1 } }).toArray()).map((a) => a._id));
-    for (const s of toStore) s.doc.late = aggregated.has(s.doc.aggregateId);
-  }
+  // 3. Late usage: its period was already aggregated for rating; its aggregate is marked stale before it is stored.
+  await flagLate(store, toStore.map((s) => s.doc), receivedAt);
+  withinWriteBudget(receivedAt);
 
   // 4. Store and hold; the unique _id is the dedup: a replay fails to insert and is compared with what is stored.
   const conflict = (i: number, doc: { source: string; eventId: string }) =>

@@ -1,7 +1,8 @@
 // Use case: held events flow on by themselves once finance fixes the cause (customer created or mapped, subscription added).
 import type { Logger } from '../../lib/logger';
 import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichment';
-import { insertByIdentity, openExceptions, quarantine } from './event-writes';
+import { flagLate, insertByIdentity, openExceptions, quarantine } from './event-writes';
+import { withinWriteBudget } from './freshness';
 import type { HeldEventDoc, UsageExceptionDoc, UsageStore } from './store';
 
 const BATCH = 1_000;
@@ -37,6 +38,9 @@ async function releaseOne(store: UsageStore, exception: UsageExceptionDoc, custo
         const a = attribute(customer, h.timestamp);
         return a.ok ? [{ h, doc: storedEvent({ ...h, id: h._id }, a) }] : [];
       });
+      const now = new Date();
+      await flagLate(store, ready.map((r) => r.doc), now);
+      withinWriteBudget(now);
       const outcomes = await insertByIdentity(store.events, ready.map((r) => r.doc));
       const conflicts = ready.filter((_, k) => outcomes[k] === 'CONFLICT').map((r) => r.h);
       await quarantine(store, conflicts.map((h) => ({ payload: heldPayload(h), problems: [{ code: 'EVENT_CONFLICT', field: 'id', reason: `an event with source "${h.source}" and id "${h.eventId}" was stored with different content while this one was held` }] })), exception.correlationId);

@@ -118,12 +118,23 @@ export interface UsageAggregateDoc {
   correlationId: string;
 }
 
+/**
+ * Written before late events are stored: their aggregate must be recomputed. Inserted, never updated, so it needs no
+ * isolation; a recompute removes only marks old enough that their events are surely stored (see aggregate-usage.ts).
+ */
+export interface StaleMarkDoc {
+  _id: string;
+  aggregateId: string;
+  markedAt: Date;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
   // Every index slows every insert (measured on FerretDB: five secondary indexes made 1,000-event inserts 3× slower,
   // two 1.7×), so events get one: by aggregate, which serves rating, lineage, pending counts and a customer's usage
   // (through the customer's aggregate ids). The admin filters and lateUsage read the period's events without one.
   { collection: 'usage_events', keys: { aggregateId: 1, _id: 1 } },
+  { collection: 'stale_marks', keys: { aggregateId: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
   { collection: 'quarantined_events', keys: { status: 1, _id: 1 } },
@@ -137,6 +148,7 @@ export interface UsageStore {
   exceptions: Collection<UsageExceptionDoc>;
   quarantine: Collection<QuarantinedEventDoc>;
   aggregates: Collection<UsageAggregateDoc>;
+  staleMarks: Collection<StaleMarkDoc>;
 }
 
 export function usageStore(db: Db): UsageStore {
@@ -148,5 +160,6 @@ export function usageStore(db: Db): UsageStore {
     exceptions: db.collection<UsageExceptionDoc>('usage_exceptions'),
     quarantine: db.collection<QuarantinedEventDoc>('quarantined_events'),
     aggregates: db.collection<UsageAggregateDoc>('usage_aggregates'),
+    staleMarks: db.collection<StaleMarkDoc>('stale_marks'),
   };
 }
