@@ -75,22 +75,40 @@ interface UsageView {
   segments: Array<{ from: string; to: string; quantity: string; eventCount: number; values: string[] | null }>;
 }
 
-async function usageFor(period: BillingPeriod, requests: Array<{ subscriptionId: string; usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] }>): Promise<Map<string, UsageSegment[]>> {
+type UsageRequest = { subscriptionId: string; usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] };
+
+const USAGE_QUERY =
+  'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }';
+
+/**
+ * Usage of many subscriptions, in chunks. A chunk the usage subgraph refuses (e.g. a usage type it does not know) is
+ * asked for again one subscription at a time, so only the subscription at fault fails.
+ */
+async function usageFor(period: BillingPeriod, requests: UsageRequest[]): Promise<{ usage: Map<string, UsageSegment[]>; failed: Map<string, unknown> }> {
   const bySubscription = new Map<string, UsageSegment[]>();
+  const failed = new Map<string, unknown>();
   const wanted = requests.filter((r) => r.usageTypeKeys.length > 0);
+  const ask = async (chunk: UsageRequest[]) => (await querySubgraph<{ usageForRating: UsageView[] }>('usage', USAGE_QUERY, { p: period.key, r: chunk })).usageForRating;
   for (let i = 0; i < wanted.length; i += USAGE_CHUNK) {
-    const { usageForRating } = await querySubgraph<{ usageForRating: UsageView[] }>(
-      'usage',
-      'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }',
-      { p: period.key, r: wanted.slice(i, i + USAGE_CHUNK) },
-    );
-    for (const u of usageForRating) {
+    const chunk = wanted.slice(i, i + USAGE_CHUNK);
+    let views: UsageView[];
+    try {
+      views = await ask(chunk);
+    } catch (error) {
+      if (chunk.length === 1) {
+        failed.set(chunk[0]!.subscriptionId, error);
+        continue;
+      }
+      views = [];
+      for (const one of chunk) views.push(...(await ask([one]).catch((e) => (failed.set(one.subscriptionId, e), []))));
+    }
+    for (const u of views) {
       const list = bySubscription.get(u.subscriptionId) ?? [];
       for (const s of u.segments) list.push({ usageTypeKey: u.usageTypeKey, from: new Date(s.from), to: new Date(s.to), quantity: s.quantity, eventCount: s.eventCount, values: s.values, aggregateId: u.aggregate.id, productLine: u.productLine, unit: u.unit });
       bySubscription.set(u.subscriptionId, list);
     }
   }
-  return bySubscription;
+  return { usage: bySubscription, failed };
 }
 
 export function chargeKey(subscriptionId: string, periodKey: string, lineKey: string): string {
@@ -237,9 +255,9 @@ export async function rateSubscriptions(store: PricingStore, periodKey: string, 
   const outcome = new Map<string, SubscriptionRating>();
   const base = (s: SubscriptionView): SubscriptionRating => ({ subscriptionId: s.id, customerId: s.customer.id, status: 'RATED', ratedCharges: [], total: null, adjustments: [], exception: null, error: null });
   const fail = (s: SubscriptionView, error: unknown) => {
-    const e = error as { code?: string; message?: string };
+    const e = error as { code?: string; message?: string; extensions?: { code?: string } };
     log.warn({ subscriptionId: s.id, err: error }, 'rating a subscription failed; the others go on');
-    outcome.set(s.id, { ...base(s), status: 'FAILED', error: { code: e.code ?? 'RATING_FAILED', message: e.message ?? String(error) } });
+    outcome.set(s.id, { ...base(s), status: 'FAILED', error: { code: e.extensions?.code ?? e.code ?? 'RATING_FAILED', message: e.message ?? String(error) } });
   };
 
   const [plans, policy] = await Promise.all([planVersions(store, subscriptions.flatMap((s) => s.phases.map((p) => p.pricePlan.id))), store.policy.findOne({ _id: 'policy' })]);
@@ -266,10 +284,14 @@ export async function rateSubscriptions(store: PricingStore, periodKey: string, 
     }
   }
 
-  const usage = await usageFor(period, rateable.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })));
+  const { usage, failed } = await usageFor(period, rateable.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })));
   const candidates: Candidate[] = [];
   const linesBySubscription = new Map<string, Candidate[]>();
   for (const { view, sub } of rateable) {
+    if (failed.has(view.id)) {
+      fail(view, failed.get(view.id));
+      continue;
+    }
     try {
       const lines = rateSubscriptionPeriod(sub, period, usage.get(view.id) ?? []);
       const mine = lines.map((l) => candidateOf(view, period, l, sub.rounding, sub.terms?.version ?? null));

@@ -38,9 +38,9 @@ async function typesByKey(registry: UsageTypeRegistry, keys: readonly string[]):
   const problems: Problem[] = [];
   const types = new Map<string, UsageTypeDoc>();
   for (const [i, key] of [...new Set(keys)].entries()) {
-    const type = await registry.newest(key);
+    const type = await registry.forAggregation(key);
     if (type) types.set(key, type);
-    else problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `usageTypeKeys[${i}]`, reason: `no active usage type "${key}"`, expected: 'keys of registered, active usage types' });
+    else problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `usageTypeKeys[${i}]`, reason: `no usage type "${key}" was ever activated`, expected: 'keys of registered usage types' });
   }
   if (problems.length > 0) throw new UserFacingError('USAGE_TYPE_UNKNOWN', problems.map((p) => p.reason).join('; '), { field: problems[0]!.field, problems });
   return types;

@@ -38,6 +38,11 @@ export class UsageTypeRegistry {
     return (await this.versionsOf(key)).find((d) => accepting(d, now)) ?? null;
   }
 
+  /** The newest version that was ever active: how a key's usage is aggregated, even after it is retired. */
+  async forAggregation(key: string): Promise<UsageTypeDoc | null> {
+    return (await this.versionsOf(key)).find((d) => d.status !== 'DRAFT') ?? null;
+  }
+
   /**
    * The version an event means: exact ("1.2"), the newest of a major ("1"), or the newest active (none).
    * Drafts and retired versions do not accept events; the problem names a version that does.
