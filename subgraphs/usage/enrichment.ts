@@ -7,7 +7,7 @@ import type { HoldReason, UsageEventDoc } from './store';
 export interface CustomerView {
   id: string;
   externalKey: string;
-  subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null; pricePlan: { id: string } }>;
+  subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null; phases: Array<{ pricePlan: { id: string }; startsAt: string; endsAt: string | null }> }>;
 }
 
 /**
@@ -30,7 +30,7 @@ class CustomerDirectory {
     if (missing.length > 0) {
       const { customersByExternalKeys } = await querySubgraph<{ customersByExternalKeys: Array<CustomerView | null> }>(
         'subscriptions',
-        'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt pricePlan { id } } } }',
+        'query($keys: [String!]!) { customersByExternalKeys(externalKeys: $keys) { id externalKey subscriptions { id startsAt endsAt phases { pricePlan { id } startsAt endsAt } } } }',
         { keys: missing },
       );
       // Results come in input order; an alias resolves to a customer whose own key differs from the one asked for.
@@ -102,7 +102,8 @@ export function storedEvent(v: ValidatedEvent, a: Extract<Attribution, { ok: tru
     customerKey: v.customerKey,
     customerId: a.customer.id,
     subscriptionId: a.subscription.id,
-    pricePlanId: a.subscription.pricePlan.id,
+    // The plan the subscription was on when the usage happened; rating picks that plan's version in force then.
+    pricePlanId: (a.subscription.phases.find((p) => isWithin(v.timestamp, new Date(p.startsAt), p.endsAt ? new Date(p.endsAt) : null)) ?? a.subscription.phases[0]!).pricePlan.id,
     aggregateId: aggregateId(a.subscription.id, v.usageTypeKey, periodKey),
     timestamp: v.timestamp,
     periodKey,
