@@ -1,4 +1,5 @@
-import { money } from '../../lib/money';
+import fc from 'fast-check';
+import { Dec, money } from '../../lib/money';
 import { parsePeriod } from '../../lib/period';
 import { adjustmentsAgainst, rateSubscriptionPeriod, segmentsOf, usageNeeds, type PlanVersion, type SubscriptionForRating, type UsageSegment } from './rate-subscription-period';
 
@@ -157,4 +158,63 @@ describe('adjustments against what was invoiced', () => {
       { lineKey: 'USAGE:a', invoicedRatedChargeId: 'rc1', currentRatedChargeId: 'rc3', difference: { amount: '1.50', currency: 'USD' } },
     ]);
   });
+});
+
+describe('properties of rating a period', () => {
+  // Generated subscriptions: a plan change on any day (or none), a cancellation on any later day (or none), any usage.
+  const arbitrary = fc.record({
+    changeDay: fc.option(fc.integer({ min: 2, max: 31 }), { nil: null }),
+    endDay: fc.option(fc.integer({ min: 2, max: 32 }), { nil: null }),
+    calls: fc.array(fc.integer({ min: 0, max: 50_000 }), { minLength: 2, maxLength: 2 }),
+    discount: fc.constantFrom(null, '5', '12.5'),
+  });
+  const build = ({ changeDay, endDay, calls, discount }: { changeDay: number | null; endDay: number | null; calls: number[]; discount: string | null }) => {
+    const day = (d: number) => new Date(Date.UTC(2026, 9, d));
+    const change = changeDay && (!endDay || changeDay < endDay) ? day(changeDay) : null;
+    const end = endDay ? day(endDay) : null;
+    // The same fees as plan A, so the fee over the whole period is one 30.00 platform fee however it is split.
+    const graduated: PlanVersion = { ...planA, id: 'plan_g', charges: [{ usageTypeKey: 'calls', model: 'GRADUATED', tiers: [{ upTo: '1000', unitPrice: '0.003' }, { upTo: null, unitPrice: '0.001', flatFee: '2' }] }] };
+    const sub = subscription({
+      endsAt: end,
+      terms: discount ? { minimumCommitment: null, unitPriceOverrides: [], discountPercent: discount, version: 1 } : null,
+      phases: change
+        ? [
+            { startsAt: at('2026-01-01'), endsAt: change, planVersions: [planA] },
+            { startsAt: change, endsAt: end, planVersions: [graduated] },
+          ]
+        : [{ startsAt: at('2026-01-01'), endsAt: end, planVersions: [planA] }],
+    });
+    const segments = segmentsOf(sub, october);
+    return { sub, usage: segments.map((s, i) => usage(String(calls[i] ?? 0), s.from, s.to)) };
+  };
+
+  it('rates the same inputs to the same lines, so re-rating them adjusts nothing', () => {
+    fc.assert(
+      fc.property(arbitrary, (input) => {
+        const { sub, usage: u1 } = build(input);
+        const first = rateSubscriptionPeriod(sub, october, u1);
+        const second = rateSubscriptionPeriod(sub, october, build(input).usage);
+        expect(second).toEqual(first);
+        const asInvoiced = first.map((l, i) => ({ lineKey: l.lineKey, ratedChargeId: `rc${i}`, amount: l.amount }));
+        expect(adjustmentsAgainst(asInvoiced, asInvoiced, 'USD')).toEqual([]);
+      }),
+    );
+  });
+
+  it('splits a fee over the parts of a period exactly: the parts add up to the fee for the active days', () => {
+    fc.assert(
+      fc.property(arbitrary, (input) => {
+        const { sub, usage: u } = build(input);
+        const parts = rateSubscriptionPeriod(sub, october, u).filter((l) => l.lineKey.startsWith('FEE:base:'));
+        const activeDays = Math.round(((sub.endsAt ?? october.end).getTime() - october.start.getTime()) / 86_400_000);
+        const discount = new Dec(1).minus(new Dec(input.discount ?? 0).dividedBy(100));
+        const expected = new Dec('30.00').times(activeDays).dividedBy(31).times(discount);
+        const exact = parts.reduce((sum, l) => sum.plus(l.exactAmount), new Dec(0));
+        expect(exact.minus(expected).abs().lt('1e-30')).toBe(true);
+        // Each part is rounded once, so the parts are within half a cent each of the exact total.
+        const rounded = parts.reduce((sum, l) => sum.plus(l.amount.amount), new Dec(0));
+        expect(rounded.minus(expected).abs().lte(new Dec('0.005').times(parts.length))).toBe(true);
+      }),
+    );
+});
 });
