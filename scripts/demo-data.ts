@@ -1,5 +1,6 @@
 // Loads a small, realistic demo through the gateway — idempotently: deterministic ids make a second load change nothing.
 import { mustGraphql } from '../runtime/graph-client';
+import { seededRandom } from '../runtime/seeded-random';
 
 export interface DemoResult {
   period: string;
@@ -12,17 +13,6 @@ export interface DemoResult {
 export function lastCompleteMonth(now = new Date()): string {
   const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-/** Small deterministic PRNG, so every load generates the very same events. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CUSTOMERS = [
@@ -70,7 +60,7 @@ export async function loadDemoData(gatewayUrl: string, period = lastCompleteMont
         { usageTypeKey: "storage_gb_hours", unitPrice: "0.0125", includedQuantity: "500" } ] }) { id } }`,
   );
 
-  const random = mulberry32(20261);
+  const random = seededRandom(20261);
   const [year, month] = period.split('-').map(Number) as [number, number];
   const start = Date.UTC(year, month - 1, 1);
   const span = Date.UTC(year, month, 1) - start;

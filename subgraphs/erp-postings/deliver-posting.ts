@@ -1,5 +1,6 @@
 // Delivery of a posting to the ERP: claim with a lease, check the period, send once, then POSTED, retry, dead letter or hold.
 import type { Logger } from '../../lib/logger';
+import { repeatInBackground } from '../../lib/background';
 import { withCorrelationId } from '../../lib/correlation';
 import { ErpError, type ErpConnector } from './connectors';
 import { isDuplicateKeyError } from '../../lib/mongo';
@@ -112,10 +113,7 @@ async function send(store: PostingsStore, connector: ErpConnector, policy: Deliv
 
 /** Delivers whatever is due, one posting at a time; one failing posting never stops the others. */
 export function startPostingWorker(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, log: Logger, intervalMs = Number(process.env.ERP_POLL_MS ?? 1_000)): () => Promise<void> {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<void> = Promise.resolve();
-  const tick = async () => {
+  return repeatInBackground('posting worker', intervalMs, log, async (job) => {
     const now = new Date();
     const due = await store.postings
       .find({ $or: [{ status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } }, { status: 'SENDING', lockedUntil: { $lt: now } }] }, { projection: { _id: 1 } })
@@ -123,22 +121,8 @@ export function startPostingWorker(store: PostingsStore, connector: ErpConnector
       .limit(50)
       .toArray();
     for (const { _id } of due) {
-      if (stopped) return;
+      if (job.stopped) return;
       await deliverPosting(store, connector, policy, _id, log).catch((error) => log.error({ err: error, postingId: _id }, 'posting worker: delivery failed unexpectedly'));
     }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      current = tick()
-        .catch((error) => log.error({ err: error }, 'posting worker: poll failed'))
-        .finally(schedule);
-    }, intervalMs);
-  };
-  schedule();
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await current;
-  };
+  });
 }

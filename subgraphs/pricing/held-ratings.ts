@@ -1,5 +1,6 @@
 // Charges held on a pricing exception are rated by themselves once the exception is approved or the terms corrected.
 import type { Logger } from '../../lib/logger';
+import { repeatInBackground } from '../../lib/background';
 import { withCorrelationId } from '../../lib/correlation';
 import { rateBillingPeriod } from './rate-billing-period';
 import type { PricingExceptionDoc, PricingStore } from './store';
@@ -13,28 +14,11 @@ export async function rateHeldPeriods(store: PricingStore, exception: PricingExc
 
 /** Every few seconds: try the held periods again (corrected terms are noticed this way; approvals rate at once). */
 export function startHeldRatingWorker(store: PricingStore, log: Logger, intervalMs = Number(process.env.PRICING_RECHECK_MS ?? 10_000)): () => Promise<void> {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<unknown> = Promise.resolve();
-  const tick = async () => {
+  return repeatInBackground('retrying held ratings', intervalMs, log, async (job) => {
     const waiting = await store.exceptions.find({ status: { $in: ['OPEN', 'APPROVED'] } }).toArray();
     for (const exception of waiting.filter((e) => e.heldPeriods.length > 0)) {
-      if (stopped) return;
+      if (job.stopped) return;
       await withCorrelationId(exception.correlationId, () => rateHeldPeriods(store, exception, exception.correlationId, log));
     }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      current = tick()
-        .catch((error) => log.error({ err: error }, 'retrying held ratings failed; will try again'))
-        .finally(schedule);
-    }, intervalMs);
-  };
-  schedule();
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await current;
-  };
+  });
 }

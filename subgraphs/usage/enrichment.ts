@@ -2,7 +2,7 @@
 import { deterministicId } from '../../lib/ids';
 import { isWithin, periodOf } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
-import type { HoldReason, UsageEventDoc } from './store';
+import type { HeldEventDoc, HoldReason, UsageEventDoc } from './store';
 
 export interface CustomerView {
   id: string;
@@ -73,22 +73,7 @@ export function exceptionId(reason: HoldReason, customerKey: string, periodKey: 
 }
 
 /** What is known about a valid event before it is attributed. */
-export interface ValidatedEvent {
-  id: string;
-  eventId: string;
-  source: string;
-  usageTypeId: string;
-  usageTypeKey: string;
-  usageTypeVersion: string;
-  customerKey: string;
-  timestamp: Date;
-  data: Record<string, unknown>;
-  value: string;
-  dimensions: Record<string, string>;
-  contentHash: string;
-  correlationId: string;
-  receivedAt: Date;
-}
+export type ValidatedEvent = Omit<HeldEventDoc, '_id' | 'exceptionId' | 'reason' | 'periodKey'> & { id: string };
 
 export function storedEvent(v: ValidatedEvent, a: Extract<Attribution, { ok: true }>): UsageEventDoc {
   const periodKey = periodOf(v.timestamp).key;

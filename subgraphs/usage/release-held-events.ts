@@ -1,5 +1,6 @@
 // Use case: held events flow on by themselves once finance fixes the cause (customer created or mapped, subscription added).
 import type { Logger } from '../../lib/logger';
+import { repeatInBackground } from '../../lib/background';
 import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichment';
 import { flagLate, insertByIdentity, openExceptions, quarantine } from './event-writes';
 import { withinWriteBudget } from './freshness';
@@ -69,21 +70,5 @@ function heldPayload(h: HeldEventDoc): unknown {
 
 /** Runs the release every `intervalMs` in the background. */
 export function startReleaseWorker(store: UsageStore, log: Logger, intervalMs = Number(process.env.USAGE_RELEASE_MS ?? 5_000)): () => Promise<void> {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<unknown> = Promise.resolve();
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      current = releaseHeldEvents(store, log)
-        .catch((error) => log.error({ err: error }, 'releasing held events failed; will try again'))
-        .finally(schedule);
-    }, intervalMs);
-  };
-  schedule();
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await current;
-  };
+  return repeatInBackground('releasing held events', intervalMs, log, () => releaseHeldEvents(store, log));
 }

@@ -52,25 +52,10 @@ export interface UsageEventDoc {
 export type HoldReason = 'CUSTOMER_UNKNOWN' | 'SUBSCRIPTION_NOT_ACTIVE';
 
 /** A valid event that cannot be attributed yet; it flows on by itself once the customer mapping is fixed. */
-export interface HeldEventDoc {
-  _id: string; // the id the event will have once stored
+export type HeldEventDoc = Omit<UsageEventDoc, 'customerId' | 'subscriptionId' | 'pricePlanId' | 'aggregateId' | 'late'> & {
   exceptionId: string;
   reason: HoldReason;
-  eventId: string;
-  source: string;
-  usageTypeId: string;
-  usageTypeKey: string;
-  usageTypeVersion: string;
-  customerKey: string;
-  timestamp: Date;
-  periodKey: string;
-  data: Record<string, unknown>;
-  value: string;
-  dimensions: Record<string, string>;
-  contentHash: string;
-  correlationId: string;
-  receivedAt: Date;
-}
+};
 
 /** One per customer key, reason and period: what finance sees in the work queue. */
 export interface UsageExceptionDoc {
