@@ -17,6 +17,7 @@ import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
 
 export const SUPERGRAPH_PATH = join(__dirname, '..', 'schema', 'supergraph.graphql');
+export const FINANCE_CONSOLE = join(__dirname, 'finance-console.html');
 
 export interface RunningGateway {
   url: string;
@@ -76,6 +77,8 @@ export async function startGateway(options: { port: number; host?: string; super
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
   });
+  // Finance's work queue: held usage, out-of-policy contracts, stuck postings, periods, adjustments — one page on the graph.
+  app.get('/finance', (_req, res) => res.sendFile(FINANCE_CONSOLE));
   app.get('/ready', async (_req, res) => {
     const r = await readiness();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', subgraphs: r.subgraphs });

@@ -59,6 +59,8 @@ function printBanner(system: RunningSystem, invoiceNumber: string | undefined): 
     '',
     `  Gateway (GraphQL)   ${system.gatewayUrl}`,
     `  Health / readiness  ${base}/health   ${base}/ready`,
+    `  Finance work queue  ${base}/finance`,
+    `  Telemetry (bulk)    POST ${base}/v1/events   (CloudEvents or NDJSON)`,
     ...Object.entries(system.subgraphUrls).map(([name, url]) => `  subgraph ${name.padEnd(14)} ${url}`),
     `  Ledger (hledger-web) ${system.ledger.url}/transactions`,
     `  Ledger journal      ${system.ledger.journalPath}   (hledger -f <it> balance)`,
