@@ -1,4 +1,4 @@
-// The subscriptions subgraph: customers, legal entities and subscriptions; the origin of Customer and Subscription.
+// The subscriptions subgraph: customers, legal entities and subscriptions; the origin of Customer and PlanSubscription.
 import type DataLoader from 'dataloader';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
@@ -84,7 +84,7 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       subscriptions: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.subscriptionsOfCustomer.load(c._id),
       aliases: async (c: CustomerDoc, _: unknown, ctx: Context) => (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
     },
-    Subscription: {
+    PlanSubscription: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),
       id: (s: SubscriptionDoc) => s._id,
       customer: (s: SubscriptionDoc, _: unknown, ctx: Context) => ctx.customers.load(s.customerId),
