@@ -108,14 +108,14 @@ export class ProcessRegistry {
   constructor(private readonly file: string) {}
 
   async stopLeftovers(report: (message: string) => void): Promise<void> {
-    let entries: Array<{ pid: number; command: string }> = [];
+    let entries: Array<{ pid: number; command: string }>;
     try {
       entries = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch {
       return;
     }
     for (const { pid, command } of entries) {
-      let cmdline = '';
+      let cmdline: string;
       try {
         cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       } catch {

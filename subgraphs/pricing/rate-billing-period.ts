@@ -62,8 +62,14 @@ export async function rateBillingPeriodForAll(store: PricingStore, periodKey: st
     for (const r of results) {
       run.subscriptions++;
       if (r.status === 'RATED') run.rated++;
-      if (r.status === 'HELD') (run.held++, run.heldSubscriptions.push(r));
-      if (r.status === 'FAILED') (run.failed++, run.failures.push(r));
+      if (r.status === 'HELD') {
+        run.held++;
+        run.heldSubscriptions.push(r);
+      }
+      if (r.status === 'FAILED') {
+        run.failed++;
+        run.failures.push(r);
+      }
       if (r.status === 'NOT_ACTIVE') run.notActive++;
       run.adjustments += r.adjustments.length;
       if (r.total) run.totals = mergeTotal(run.totals, r.total);
