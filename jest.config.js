@@ -1,7 +1,10 @@
 // Two projects: `unit` (pure code, beside it as *.test.ts) and `e2e` (test/, against the real system its global setup starts).
 // `npx jest --selectProjects unit` runs the fast ones alone.
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  '^.+\\.ts$': [
+    '@swc/jest',
+    { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+  ],
 };
 
 /** @type {import('jest').Config} */

@@ -14,17 +14,21 @@ const PERIOD = '2026-10';
 const TYPES = ['bench_api', 'bench_storage', 'bench_seats'] as const;
 
 async function main(): Promise<void> {
-  console.log(`bench:rate — one period for ${fmt(SUBSCRIPTIONS)} subscriptions × ${TYPES.length} usage types, aggregates already stored`);
+  console.log(
+    `bench:rate — one period for ${fmt(SUBSCRIPTIONS)} subscriptions × ${TYPES.length} usage types, aggregates already stored`,
+  );
   const { system, cleanup } = await freshSystem('rate');
   try {
     for (const name of SUBGRAPH_NAMES) process.env[subgraphUrlEnv(name)] = system.subgraphUrls[name];
-    const gql = <T = any>(q: string, v: Record<string, unknown> = {}) => mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-rate' });
+    const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
+      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-rate' });
 
     // Setup through the graph where it is one call, straight into the databases where it is thousands.
     await gql(`mutation { a: registerUsageType(input: { key: "bench_api", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }, activate: true) { id }
       b: registerUsageType(input: { key: "bench_storage", unit: "GB", productLine: "storage", fields: [{ name: "gb", type: DECIMAL }], aggregation: { type: SUM, field: "gb" } }, activate: true) { id }
       c: registerUsageType(input: { key: "bench_seats", unit: "seat", productLine: "platform", fields: [{ name: "seats", type: INTEGER }], aggregation: { type: LATEST, field: "seats" } }, activate: true) { id } }`);
-    const { createPricePlan: plan } = await gql(`mutation { createPricePlan(input: { key: "bench-plan", name: "Bench", currency: "USD", charges: [
+    const { createPricePlan: plan } =
+      await gql(`mutation { createPricePlan(input: { key: "bench-plan", name: "Bench", currency: "USD", charges: [
       { usageTypeKey: "bench_api", model: GRADUATED, tiers: [{ upTo: "10000", unitPrice: "0.001" }, { upTo: null, unitPrice: "0.0005" }] },
       { usageTypeKey: "bench_storage", unitPrice: "0.023", includedQuantity: "5" },
       { usageTypeKey: "bench_seats", model: PACKAGE, packageSize: "5", packagePrice: "40", freeUnits: "1" } ],
@@ -44,21 +48,58 @@ async function main(): Promise<void> {
     for (let i = 0; i < SUBSCRIPTIONS; i++) {
       const customerId = deterministicId('cus', `bench-${i}`);
       const subscriptionId = deterministicId('sub', customerId, plan.id, startsAt.toISOString());
-      customers.push({ _id: customerId, externalKey: `bench-${i}`, name: `Bench ${i}`, currency: 'USD', legalEntityCode: 'DEFAULT', createdAt: now, updatedAt: now, correlationId: 'bench' });
-      subscriptions.push({ _id: subscriptionId, customerId, pricePlanId: plan.id, startsAt, endsAt: null, createdAt: now, correlationId: 'bench' });
+      customers.push({
+        _id: customerId,
+        externalKey: `bench-${i}`,
+        name: `Bench ${i}`,
+        currency: 'USD',
+        legalEntityCode: 'DEFAULT',
+        createdAt: now,
+        updatedAt: now,
+        correlationId: 'bench',
+      });
+      subscriptions.push({
+        _id: subscriptionId,
+        customerId,
+        pricePlanId: plan.id,
+        startsAt,
+        endsAt: null,
+        createdAt: now,
+        correlationId: 'bench',
+      });
       lists.push({ _id: customerId, subscriptionIds: [subscriptionId] });
-      const quantities = [String(Math.floor(random() * 40_000)), (random() * 80).toFixed(3), String(1 + Math.floor(random() * 30))];
-      TYPES.forEach((key, k) => aggregates.push({ _id: deterministicId('agg', subscriptionId, key, PERIOD), subscriptionId, usageTypeKey: key, periodKey: PERIOD, quantity: quantities[k], eventCount: 10, groups: [], lastReceivedAt: settled, computedAt: settled, correlationId: 'bench' }));
+      const quantities = [
+        String(Math.floor(random() * 40_000)),
+        (random() * 80).toFixed(3),
+        String(1 + Math.floor(random() * 30)),
+      ];
+      TYPES.forEach((key, k) =>
+        aggregates.push({
+          _id: deterministicId('agg', subscriptionId, key, PERIOD),
+          subscriptionId,
+          usageTypeKey: key,
+          periodKey: PERIOD,
+          quantity: quantities[k],
+          eventCount: 10,
+          groups: [],
+          lastReceivedAt: settled,
+          computedAt: settled,
+          correlationId: 'bench',
+        }),
+      );
     }
     const seed = async (db: typeof subsDb, name: string, docs: object[]) => {
-      for (let i = 0; i < docs.length; i += 5_000) await db.collection(name).insertMany(docs.slice(i, i + 5_000) as never[]);
+      for (let i = 0; i < docs.length; i += 5_000)
+        await db.collection(name).insertMany(docs.slice(i, i + 5_000) as never[]);
     };
     await seed(subsDb, 'customers', customers);
     await seed(subsDb, 'subscriptions', subscriptions);
     await seed(subsDb, 'subscriptions_by_customer', lists);
     await seed(usageDb, 'usage_aggregates', aggregates);
     await mongo.close();
-    console.error(`  [setup] seeded ${fmt(SUBSCRIPTIONS)} customers and subscriptions, ${fmt(aggregates.length)} aggregates`);
+    console.error(
+      `  [setup] seeded ${fmt(SUBSCRIPTIONS)} customers and subscriptions, ${fmt(aggregates.length)} aggregates`,
+    );
 
     // Baseline: the same reads the billing run makes — every subscription page, then its aggregates — and nothing else.
     const tRead = performance.now();
@@ -67,7 +108,12 @@ async function main(): Promise<void> {
     let after: string | null = null;
     do {
       const tPage = performance.now();
-      const page: { subscriptionsActiveIn: { nodes: SubscriptionView[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await querySubgraph(
+      const page: {
+        subscriptionsActiveIn: {
+          nodes: SubscriptionView[];
+          pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        };
+      } = await querySubgraph(
         'subscriptions',
         `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
         { p: PERIOD, first: 500, after },
@@ -75,10 +121,14 @@ async function main(): Promise<void> {
       pagingMs += performance.now() - tPage;
       const nodes = page.subscriptionsActiveIn.nodes;
       for (let i = 0; i < nodes.length; i += 200) {
-        await querySubgraph('usage', 'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }', {
-          p: PERIOD,
-          r: nodes.slice(i, i + 200).map((s) => ({ subscriptionId: s.id, usageTypeKeys: [...TYPES] })),
-        });
+        await querySubgraph(
+          'usage',
+          'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }',
+          {
+            p: PERIOD,
+            r: nodes.slice(i, i + 200).map((s) => ({ subscriptionId: s.id, usageTypeKeys: [...TYPES] })),
+          },
+        );
       }
       read += nodes.length;
       after = page.subscriptionsActiveIn.pageInfo.hasNextPage ? page.subscriptionsActiveIn.pageInfo.endCursor : null;
@@ -86,19 +136,33 @@ async function main(): Promise<void> {
     const readSeconds = (performance.now() - tRead) / 1000;
 
     const tRate = performance.now();
-    const { rateBillingPeriodForAll: run } = await gql(`mutation { rateBillingPeriodForAll(period: "${PERIOD}") { subscriptions rated failed held totals { amount currency } } }`);
+    const { rateBillingPeriodForAll: run } = await gql(
+      `mutation { rateBillingPeriodForAll(period: "${PERIOD}") { subscriptions rated failed held totals { amount currency } } }`,
+    );
     const rateSeconds = (performance.now() - tRate) / 1000;
     const tAgain = performance.now();
-    const { rateBillingPeriodForAll: again } = await gql(`mutation { rateBillingPeriodForAll(period: "${PERIOD}") { rated totals { amount } } }`);
+    const { rateBillingPeriodForAll: again } = await gql(
+      `mutation { rateBillingPeriodForAll(period: "${PERIOD}") { rated totals { amount } } }`,
+    );
     const againSeconds = (performance.now() - tAgain) / 1000;
 
     console.log('');
-    console.log(`rated ${fmt(run.rated)} of ${fmt(run.subscriptions)} subscriptions (${run.failed} failed, ${run.held} held); total ${run.totals.map((t: any) => `${t.amount} ${t.currency}`).join(', ')}`);
-    console.log(`baseline: read subscriptions + aggregates  ${fmt(read / readSeconds).padStart(7)} subscriptions/s   (${readSeconds.toFixed(1)} s)`);
-    console.log(`  of which paging subscriptions             ${(pagingMs / 1000).toFixed(1)} s, aggregates ${(readSeconds - pagingMs / 1000).toFixed(1)} s`);
-    console.log(`billing run: rate and store                ${fmt(run.subscriptions / rateSeconds).padStart(7)} subscriptions/s   (${rateSeconds.toFixed(1)} s)`);
+    console.log(
+      `rated ${fmt(run.rated)} of ${fmt(run.subscriptions)} subscriptions (${run.failed} failed, ${run.held} held); total ${run.totals.map((t: any) => `${t.amount} ${t.currency}`).join(', ')}`,
+    );
+    console.log(
+      `baseline: read subscriptions + aggregates  ${fmt(read / readSeconds).padStart(7)} subscriptions/s   (${readSeconds.toFixed(1)} s)`,
+    );
+    console.log(
+      `  of which paging subscriptions             ${(pagingMs / 1000).toFixed(1)} s, aggregates ${(readSeconds - pagingMs / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `billing run: rate and store                ${fmt(run.subscriptions / rateSeconds).padStart(7)} subscriptions/s   (${rateSeconds.toFixed(1)} s)`,
+    );
     console.log(`ratio rating / read                         ${(rateSeconds / readSeconds).toFixed(2)}   (aim ≤ 3)`);
-    console.log(`re-run, nothing changed (no new revisions)  ${fmt(run.subscriptions / againSeconds).padStart(7)} subscriptions/s   (${againSeconds.toFixed(1)} s; total ${again.totals[0]?.amount} — same: ${again.totals[0]?.amount === run.totals[0]?.amount})`);
+    console.log(
+      `re-run, nothing changed (no new revisions)  ${fmt(run.subscriptions / againSeconds).padStart(7)} subscriptions/s   (${againSeconds.toFixed(1)} s; total ${again.totals[0]?.amount} — same: ${again.totals[0]?.amount === run.totals[0]?.amount})`,
+    );
   } finally {
     await cleanup();
   }

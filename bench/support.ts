@@ -6,7 +6,14 @@ import { startSystem, type RunningSystem } from '../runtime/system';
 
 export async function freshSystem(name: string): Promise<{ system: RunningSystem; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
-  const system = await startSystem({ dataDir, ports: 'free', mongoUri: process.env.MONGODB_URI, dbPrefix: `bench_${Date.now().toString(36)}`, env: { LOG_LEVEL: 'warn' }, progress: (m) => console.error(`  [setup] ${m}`) });
+  const system = await startSystem({
+    dataDir,
+    ports: 'free',
+    mongoUri: process.env.MONGODB_URI,
+    dbPrefix: `bench_${Date.now().toString(36)}`,
+    env: { LOG_LEVEL: 'warn' },
+    progress: (m) => console.error(`  [setup] ${m}`),
+  });
   return {
     system,
     async cleanup() {
@@ -36,4 +43,5 @@ export function peakRssMb(pid: number | undefined): number | null {
 
 export { seededRandom as seeded } from '../runtime/seeded-random';
 
-export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

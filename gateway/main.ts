@@ -4,4 +4,9 @@ import { runUntilSignalled } from '../lib/lifecycle';
 import { DEFAULT_PORTS } from '../lib/topology';
 import { startGateway } from './server';
 
-runUntilSignalled(() => startGateway({ port: Number(process.env.PORT ?? DEFAULT_PORTS.gateway), host: process.env.HOST ?? '127.0.0.1' }), createLogger('gateway'), 'gateway');
+runUntilSignalled(
+  () =>
+    startGateway({ port: Number(process.env.PORT ?? DEFAULT_PORTS.gateway), host: process.env.HOST ?? '127.0.0.1' }),
+  createLogger('gateway'),
+  'gateway',
+);

@@ -32,7 +32,14 @@ function requestLog(log: Logger): ApolloServerPlugin<GatewayContext> {
       const started = performance.now();
       return {
         async willSendResponse({ request, errors }) {
-          log.info({ operationName: request.operationName ?? null, durationMs: Math.round(performance.now() - started), errors: errors?.length ?? 0 }, 'graphql request');
+          log.info(
+            {
+              operationName: request.operationName ?? null,
+              durationMs: Math.round(performance.now() - started),
+              errors: errors?.length ?? 0,
+            },
+            'graphql request',
+          );
         },
       };
     },
@@ -55,19 +62,28 @@ async function readiness(): Promise<{ ready: boolean; subgraphs: Record<string, 
   return { ready: checks.every(([, s]) => s === 'ready'), subgraphs: Object.fromEntries(checks) };
 }
 
-export async function startGateway(options: { port: number; host?: string; supergraphPath?: string }): Promise<RunningGateway> {
+export async function startGateway(options: {
+  port: number;
+  host?: string;
+  supergraphPath?: string;
+}): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const timeoutMs = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(options.supergraphPath ?? SUPERGRAPH_PATH, 'utf8'),
     // The supergraph file names default addresses; the environment decides where each subgraph really is.
-    buildService: ({ name, url }) => new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs),
   });
   const app = express();
   const httpServer = http.createServer(app);
   const server = new ApolloServer<GatewayContext>({
     gateway,
-    plugins: [ApolloServerPluginUsageReportingDisabled(), ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }), requestLog(log)],
+    plugins: [
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
+      requestLog(log),
+    ],
     formatError: formatErrorForClients(log),
     stopOnTerminationSignals: false,
     introspection: true,
@@ -86,13 +102,26 @@ export async function startGateway(options: { port: number; host?: string; super
   // Bulk ingestion for telemetry pipelines (CloudEvents, NDJSON), owned by the usage subgraph and served here too.
   app.post('/v1/events', correlation(), express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
     const headers: Record<string, string> = { [CORRELATION_HEADER]: res.locals.correlationId as string };
-    for (const [name, value] of Object.entries(req.headers)) if ((name === 'content-type' || name.startsWith('ce-')) && typeof value === 'string') headers[name] = value;
+    for (const [name, value] of Object.entries(req.headers))
+      if ((name === 'content-type' || name.startsWith('ce-')) && typeof value === 'string') headers[name] = value;
     try {
-      const upstream = await fetch(subgraphUrl('usage').replace(/\/graphql$/, '/events'), { method: 'POST', headers, body: Buffer.isBuffer(req.body) ? req.body : undefined, signal: AbortSignal.timeout(timeoutMs) });
-      res.status(upstream.status).type(upstream.headers.get('content-type') ?? 'application/json').send(Buffer.from(await upstream.arrayBuffer()));
+      const upstream = await fetch(subgraphUrl('usage').replace(/\/graphql$/, '/events'), {
+        method: 'POST',
+        headers,
+        body: Buffer.isBuffer(req.body) ? req.body : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      res
+        .status(upstream.status)
+        .type(upstream.headers.get('content-type') ?? 'application/json')
+        .send(Buffer.from(await upstream.arrayBuffer()));
     } catch (error) {
       log.warn({ err: error }, 'bulk ingestion: usage subgraph unreachable');
-      res.status(503).json({ error: 'the usage subgraph is unreachable; retry shortly', code: 'SUBGRAPH_UNAVAILABLE', correlationId: res.locals.correlationId });
+      res.status(503).json({
+        error: 'the usage subgraph is unreachable; retry shortly',
+        code: 'SUBGRAPH_UNAVAILABLE',
+        correlationId: res.locals.correlationId,
+      });
     }
   });
   app.use(

@@ -24,24 +24,43 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   override didEncounterError(error: Error): void {
     if (error instanceof GraphQLError) throw error;
     const timedOut = error.name === 'TimeoutError' || /aborted due to timeout/i.test(error.message);
-    throw new GraphQLError(timedOut ? `the ${this.serviceName} subgraph did not answer in time` : `the ${this.serviceName} subgraph is unreachable`, {
-      extensions: { code: timedOut ? 'SUBGRAPH_TIMEOUT' : 'SUBGRAPH_UNAVAILABLE', serviceName: this.serviceName, retryable: true },
-    });
+    throw new GraphQLError(
+      timedOut
+        ? `the ${this.serviceName} subgraph did not answer in time`
+        : `the ${this.serviceName} subgraph is unreachable`,
+      {
+        extensions: {
+          code: timedOut ? 'SUBGRAPH_TIMEOUT' : 'SUBGRAPH_UNAVAILABLE',
+          serviceName: this.serviceName,
+          retryable: true,
+        },
+      },
+    );
   }
 
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
     // A 400 with a GraphQL body is the subgraph refusing input (e.g. a Decimal sent as a float): pass its error on.
-    const body = (await this.parseBody(response).catch(() => null)) as { errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } | null;
+    const body = (await this.parseBody(response).catch(() => null)) as {
+      errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+    } | null;
     const reported = typeof body === 'object' ? body?.errors?.[0] : undefined;
     if (reported) {
-      return new GraphQLError(reported.message, { extensions: { code: 'BAD_USER_INPUT', ...reported.extensions, serviceName: this.serviceName } });
+      return new GraphQLError(reported.message, {
+        extensions: { code: 'BAD_USER_INPUT', ...reported.extensions, serviceName: this.serviceName },
+      });
     }
     return new GraphQLError(`the ${this.serviceName} subgraph answered HTTP ${response.status}`, {
-      extensions: { code: response.status >= 500 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_BAD_RESPONSE', serviceName: this.serviceName, status: response.status, retryable: response.status >= 500 },
+      extensions: {
+        code: response.status >= 500 ? 'SUBGRAPH_UNAVAILABLE' : 'SUBGRAPH_BAD_RESPONSE',
+        serviceName: this.serviceName,
+        status: response.status,
+        retryable: response.status >= 500,
+      },
     });
   }
 }
 
 function timedFetcher(timeoutMs: number): Fetcher {
-  return ((url: string, init?: RequestInit) => fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as unknown as Fetcher;
+  return ((url: string, init?: RequestInit) =>
+    fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as unknown as Fetcher;
 }

@@ -7,7 +7,12 @@ export interface BackgroundJob {
   readonly stopped: boolean;
 }
 
-export function repeatInBackground(what: string, intervalMs: number, log: Logger, run: (job: BackgroundJob) => Promise<unknown>): () => Promise<void> {
+export function repeatInBackground(
+  what: string,
+  intervalMs: number,
+  log: Logger,
+  run: (job: BackgroundJob) => Promise<unknown>,
+): () => Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<unknown> = Promise.resolve();
   const job = {

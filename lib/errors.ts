@@ -34,7 +34,11 @@ export interface Problem {
 
 /** A business or input error: safe to show, with a stable `extensions.code`. */
 export class UserFacingError extends GraphQLError {
-  constructor(code: ErrorCode, message: string, details: { field?: string; expected?: string; problems?: Problem[]; [k: string]: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: { field?: string; expected?: string; problems?: Problem[]; [k: string]: unknown } = {},
+  ) {
     super(message, { extensions: { code, ...details } });
   }
 }
@@ -45,11 +49,18 @@ export function validationFailed(problems: Problem[]): UserFacingError {
     problems.length === 1 && first
       ? `${first.field}: ${first.reason}${first.expected ? ` (expected ${first.expected})` : ''}`
       : `${problems.length} fields are invalid: ${problems.map((p) => p.field).join(', ')}`;
-  return new UserFacingError('VALIDATION_FAILED', message, { field: first?.field, expected: first?.expected, problems });
+  return new UserFacingError('VALIDATION_FAILED', message, {
+    field: first?.field,
+    expected: first?.expected,
+    problems,
+  });
 }
 
 export function notFound(what: string, field: string, id: string): UserFacingError {
-  return new UserFacingError('NOT_FOUND', `${what} "${id}" does not exist`, { field, expected: `the id of an existing ${what}` });
+  return new UserFacingError('NOT_FOUND', `${what} "${id}" does not exist`, {
+    field,
+    expected: `the id of an existing ${what}`,
+  });
 }
 
 /** `a.b[2].c` from a base path and a zod issue path. */
@@ -67,12 +78,21 @@ export function zodProblems(error: ZodError, base: string): Problem[] {
         : 'values' in issue && Array.isArray(issue.values)
           ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
           : undefined;
-    return { code: 'VALIDATION_FAILED', field: fieldPath(base, issue.path), reason: issue.message, ...(expected ? { expected } : {}) };
+    return {
+      code: 'VALIDATION_FAILED',
+      field: fieldPath(base, issue.path),
+      reason: issue.message,
+      ...(expected ? { expected } : {}),
+    };
   });
 }
 
 /** Parses input with a zod schema or throws VALIDATION_FAILED listing every bad field. */
-export function parseInput<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } }, value: unknown, base: string): T {
+export function parseInput<T>(
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: ZodError } },
+  value: unknown,
+  base: string,
+): T {
   const result = schema.safeParse(value);
   if (!result.success) throw validationFailed(zodProblems(result.error, base));
   return result.data;

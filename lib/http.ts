@@ -24,9 +24,15 @@ export const jsonErrors: ErrorRequestHandler = (error, _req, res, next) => {
   const status = typeof error?.status === 'number' ? error.status : 500;
   const body =
     error?.type === 'entity.too.large'
-      ? { message: `request body of ${error.length} bytes is over the ${BODY_LIMIT} limit`, extensions: { code: 'PAYLOAD_TOO_LARGE', expected: `a body of at most ${BODY_LIMIT}; split the batch` } }
+      ? {
+          message: `request body of ${error.length} bytes is over the ${BODY_LIMIT} limit`,
+          extensions: { code: 'PAYLOAD_TOO_LARGE', expected: `a body of at most ${BODY_LIMIT}; split the batch` },
+        }
       : error?.type === 'entity.parse.failed'
-        ? { message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST', expected: 'a JSON GraphQL request' } }
+        ? {
+            message: 'request body is not valid JSON',
+            extensions: { code: 'BAD_REQUEST', expected: 'a JSON GraphQL request' },
+          }
         : { message: 'request failed', extensions: { code: status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } };
   res.status(status).json({ errors: [body] });
 };

@@ -4,12 +4,13 @@ describe('a keyed mutex', () => {
   it('runs work on the same key one at a time, in arrival order', async () => {
     const mutex = new KeyedMutex();
     const log: string[] = [];
-    const step = (name: string, ms: number) => mutex.run('k', async () => {
-      log.push(`start ${name}`);
-      await new Promise((r) => setTimeout(r, ms));
-      log.push(`end ${name}`);
-      return name;
-    });
+    const step = (name: string, ms: number) =>
+      mutex.run('k', async () => {
+        log.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`end ${name}`);
+        return name;
+      });
     expect(await Promise.all([step('a', 20), step('b', 1), step('c', 5)])).toEqual(['a', 'b', 'c']);
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   });

@@ -3,7 +3,10 @@ import DataLoader from 'dataloader';
 import type { Collection, Document, Filter } from 'mongodb';
 
 /** Loads documents by a unique field; missing keys resolve to null, in input order. */
-export function loaderByField<T extends Document>(collection: Collection<T>, field = '_id'): DataLoader<string, T | null> {
+export function loaderByField<T extends Document>(
+  collection: Collection<T>,
+  field = '_id',
+): DataLoader<string, T | null> {
   return new DataLoader<string, T | null>(async (keys) => {
     const docs = await collection.find({ [field]: { $in: [...keys] } } as Filter<T>).toArray();
     const byKey = new Map(docs.map((d) => [String((d as Document)[field]), d as T]));
@@ -19,7 +22,10 @@ export function loaderOfMany<T extends Document>(
   keysOf: (doc: T) => unknown = (doc) => (doc as Document)[field],
 ): DataLoader<string, T[]> {
   return new DataLoader<string, T[]>(async (keys) => {
-    const docs = await collection.find({ [field]: { $in: [...keys] } } as Filter<T>).sort(sort).toArray();
+    const docs = await collection
+      .find({ [field]: { $in: [...keys] } } as Filter<T>)
+      .sort(sort)
+      .toArray();
     const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
     for (const d of docs) {
       const value = keysOf(d as T);

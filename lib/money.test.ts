@@ -52,16 +52,23 @@ describe('sums are exact in minor units', () => {
 
   it('round-trips any amount through minor units', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }), fc.constantFrom('USD', 'JPY', 'KWD'), (minor, currency) => {
-        expect(toMinorUnits(fromMinorUnits(minor, currency))).toBe(minor);
-      }),
+      fc.property(
+        fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }),
+        fc.constantFrom('USD', 'JPY', 'KWD'),
+        (minor, currency) => {
+          expect(toMinorUnits(fromMinorUnits(minor, currency))).toBe(minor);
+        },
+      ),
     );
   });
 
   it('sum of amounts equals the sum of their minor units', () => {
     fc.assert(
       fc.property(fc.array(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), { maxLength: 50 }), (minors) => {
-        const total = sumMoney(minors.map((m) => fromMinorUnits(m, 'USD')), 'USD');
+        const total = sumMoney(
+          minors.map((m) => fromMinorUnits(m, 'USD')),
+          'USD',
+        );
         expect(toMinorUnits(total)).toBe(minors.reduce((a, b) => a + b, 0n));
       }),
     );

@@ -14,7 +14,10 @@ export const MAX_PAGE_SIZE = 500;
 export function pageSize(first: number | null | undefined): number {
   const size = first ?? 50;
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new UserFacingError('VALIDATION_FAILED', `first: ${size} is out of range`, { field: 'first', expected: `an integer from 1 to ${MAX_PAGE_SIZE}` });
+    throw new UserFacingError('VALIDATION_FAILED', `first: ${size} is out of range`, {
+      field: 'first',
+      expected: `an integer from 1 to ${MAX_PAGE_SIZE}`,
+    });
   }
   return size;
 }
@@ -31,8 +34,17 @@ export function afterCursor<T>(filter: Filter<T>, after: string | null | undefin
   return (afterId ? { $and: [filter, { _id: { $gt: afterId } }] } : filter) as Filter<T>;
 }
 
-export async function pageById<T extends Document & { _id: string }>(collection: Collection<T>, filter: Filter<T>, first: number | null | undefined, after: string | null | undefined): Promise<Page<T>> {
+export async function pageById<T extends Document & { _id: string }>(
+  collection: Collection<T>,
+  filter: Filter<T>,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Page<T>> {
   const size = pageSize(first);
-  const rows = await collection.find(afterCursor(filter, after)).sort({ _id: 1 }).limit(size + 1).toArray();
+  const rows = await collection
+    .find(afterCursor(filter, after))
+    .sort({ _id: 1 })
+    .limit(size + 1)
+    .toArray();
   return toPage(rows as T[], size);
 }

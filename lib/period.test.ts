@@ -3,7 +3,11 @@ import { isWithin, parsePeriod, periodOf } from './period';
 
 describe('billing periods', () => {
   it('are calendar months in UTC with an exclusive end', () => {
-    expect(parsePeriod('2026-12')).toEqual({ key: '2026-12', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });
+    expect(parsePeriod('2026-12')).toEqual({
+      key: '2026-12',
+      start: new Date('2026-12-01T00:00:00Z'),
+      end: new Date('2027-01-01T00:00:00Z'),
+    });
     expect(periodOf(new Date('2026-10-31T23:59:59.999Z')).key).toBe('2026-10');
     expect(periodOf(new Date('2026-11-01T00:00:00Z')).key).toBe('2026-11');
   });
@@ -14,7 +18,11 @@ describe('billing periods', () => {
       throw new Error('accepted');
     } catch (error) {
       expect(error).toBeInstanceOf(GraphQLError);
-      expect((error as GraphQLError).extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'period', expected: 'a calendar month as YYYY-MM, e.g. "2026-10"' });
+      expect((error as GraphQLError).extensions).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        field: 'period',
+        expected: 'a calendar month as YYYY-MM, e.g. "2026-10"',
+      });
     }
   });
 

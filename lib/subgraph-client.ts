@@ -15,7 +15,11 @@ interface GraphQLResponse<T> {
  * Runs an operation on the owning subgraph with the current correlation id.
  * Business errors from the owner keep their code; an unreachable owner is SUBGRAPH_UNAVAILABLE (retryable).
  */
-export async function querySubgraph<T>(owner: SubgraphName, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function querySubgraph<T>(
+  owner: SubgraphName,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
   const url = subgraphUrl(owner);
   let response: Response;
   try {
@@ -26,7 +30,11 @@ export async function querySubgraph<T>(owner: SubgraphName, query: string, varia
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
-    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, { serviceName: owner, retryable: true, cause: (error as Error).message });
+    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {
+      serviceName: owner,
+      retryable: true,
+      cause: (error as Error).message,
+    });
   }
   const body = (await response.json().catch(() => ({}))) as GraphQLResponse<T>;
   const first = body.errors?.[0];
@@ -35,7 +43,11 @@ export async function querySubgraph<T>(owner: SubgraphName, query: string, varia
     throw new GraphQLError(first.message, { extensions: { ...first.extensions, code, serviceName: owner } });
   }
   if (!response.ok || !body.data) {
-    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph answered HTTP ${response.status}; retry shortly`, { serviceName: owner, retryable: true });
+    throw new UserFacingError(
+      'SUBGRAPH_UNAVAILABLE',
+      `the ${owner} subgraph answered HTTP ${response.status}; retry shortly`,
+      { serviceName: owner, retryable: true },
+    );
   }
   return body.data;
 }

@@ -58,8 +58,14 @@ export async function startSubgraph<S, C extends BaseContext>(
   const app = express();
   const httpServer = http.createServer(app);
   const server = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: subgraphTypeDefs(definition.name), resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown> }),
-    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 })],
+    schema: buildSubgraphSchema({
+      typeDefs: subgraphTypeDefs(definition.name),
+      resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
+    }),
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
+    ],
     formatError: formatErrorForClients(log),
     stopOnTerminationSignals: false,
   });
@@ -83,7 +89,8 @@ export async function startSubgraph<S, C extends BaseContext>(
     correlation(),
     jsonBody(),
     expressMiddleware(server, {
-      context: async ({ res }) => definition.createContext(services, { correlationId: res.locals.correlationId as string, log }),
+      context: async ({ res }) =>
+        definition.createContext(services, { correlationId: res.locals.correlationId as string, log }),
     }),
   );
   app.use(jsonErrors);
@@ -108,7 +115,14 @@ export async function startSubgraph<S, C extends BaseContext>(
 }
 
 /** Entry point for `tsx subgraphs/<name>/main.ts`: listens on PORT and stops cleanly on SIGINT/SIGTERM. */
-export function runSubgraphProcess<S, C extends BaseContext>(definition: SubgraphDefinition<S, C>, defaultPort: number): void {
+export function runSubgraphProcess<S, C extends BaseContext>(
+  definition: SubgraphDefinition<S, C>,
+  defaultPort: number,
+): void {
   const port = Number(process.env.PORT ?? defaultPort);
-  runUntilSignalled(() => startSubgraph(definition, { port, host: process.env.HOST ?? '127.0.0.1' }), createLogger(definition.name), `${definition.name} subgraph`);
+  runUntilSignalled(
+    () => startSubgraph(definition, { port, host: process.env.HOST ?? '127.0.0.1' }),
+    createLogger(definition.name),
+    `${definition.name} subgraph`,
+  );
 }

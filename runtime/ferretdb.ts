@@ -1,7 +1,18 @@
 // The embedded database: FerretDB 1.24 (MongoDB wire protocol, SQLite backend), built once with Go into a cache.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { FERRETDB_PATCHES } from './ferretdb-patches';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +26,9 @@ export const FERRETDB_VERSION = 'v1.24.2';
 export type Progress = (message: string) => void;
 
 export function cacheDir(): string {
-  return process.env.USAGEGRAPH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'usagegraph');
+  return (
+    process.env.USAGEGRAPH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'usagegraph')
+  );
 }
 
 /** The patches are part of the build's identity: changing one builds a new binary beside the old. */
@@ -29,9 +42,15 @@ function applyPatches(sourceDir: string): void {
   for (const patch of FERRETDB_PATCHES) {
     const path = join(sourceDir, patch.file);
     const text = readFileSync(path, 'utf8');
-    if (!text.includes(patch.find)) throw new Error(`cannot patch FerretDB: ${patch.file} does not contain the expected code (is this ${FERRETDB_VERSION}?)`);
+    if (!text.includes(patch.find))
+      throw new Error(
+        `cannot patch FerretDB: ${patch.file} does not contain the expected code (is this ${FERRETDB_VERSION}?)`,
+      );
     // A function, so "$`" and "$'" in the Go code are not read as replacement patterns.
-    writeFileSync(path, text.replace(patch.find, () => patch.replace));
+    writeFileSync(
+      path,
+      text.replace(patch.find, () => patch.replace),
+    );
   }
 }
 
@@ -65,15 +84,24 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
   try {
     await run('go', ['version']);
   } catch {
-    throw new Error('Go is needed once to build the embedded database (FerretDB). Install Go 1.22 or newer (https://go.dev/dl/, or `apt-get install golang`), or set MONGODB_URI to use a MongoDB server instead.');
+    throw new Error(
+      'Go is needed once to build the embedded database (FerretDB). Install Go 1.22 or newer (https://go.dev/dl/, or `apt-get install golang`), or set MONGODB_URI to use a MongoDB server instead.',
+    );
   }
   const started = Date.now();
-  progress(`building the embedded database FerretDB ${FERRETDB_VERSION} (with the _id index fixes in runtime/ferretdb-patches) with Go into ${join(binary, '..')} (first run only; about 1–3 minutes)…`);
-  const heartbeat = setInterval(() => progress(`  still building FerretDB (${Math.round((Date.now() - started) / 1000)}s)…`), 15_000);
+  progress(
+    `building the embedded database FerretDB ${FERRETDB_VERSION} (with the _id index fixes in runtime/ferretdb-patches) with Go into ${join(binary, '..')} (first run only; about 1–3 minutes)…`,
+  );
+  const heartbeat = setInterval(
+    () => progress(`  still building FerretDB (${Math.round((Date.now() - started) / 1000)}s)…`),
+    15_000,
+  );
   const work = join(tmpdir(), `usagegraph-ferretdb-build-${process.pid}`);
   try {
     progress('  downloading the FerretDB module and its dependencies from the Go module proxy…');
-    const { stdout } = await run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { maxBuffer: 10 * 1024 * 1024 });
+    const { stdout } = await run('go', ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], {
+      maxBuffer: 10 * 1024 * 1024,
+    });
     const moduleDir = (JSON.parse(stdout) as { Dir: string }).Dir;
     // `go install module@version` panics at start: the release expects build/version/version.txt, which only its own build writes.
     rmSync(work, { recursive: true, force: true });
@@ -82,7 +110,11 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
     writeFileSync(join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
     applyPatches(work);
     progress('  compiling (go build)…');
-    await run('go', ['build', '-trimpath', '-o', `${binary}.tmp`, './cmd/ferretdb'], { cwd: work, env: { ...process.env, CGO_ENABLED: '0' }, maxBuffer: 10 * 1024 * 1024 });
+    await run('go', ['build', '-trimpath', '-o', `${binary}.tmp`, './cmd/ferretdb'], {
+      cwd: work,
+      env: { ...process.env, CGO_ENABLED: '0' },
+      maxBuffer: 10 * 1024 * 1024,
+    });
     renameSync(`${binary}.tmp`, binary);
     progress(`built FerretDB in ${Math.round((Date.now() - started) / 1000)}s`);
   } finally {
@@ -110,15 +142,20 @@ export interface RunningDatabase {
 export async function startFerretDb(binary: string, dataDir: string, logFile: string): Promise<RunningDatabase> {
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
-  const proc = spawnManaged('ferretdb', binary, [
-    '--handler=sqlite',
-    `--sqlite-url=file:${dataDir}/`,
-    `--state-dir=${dataDir}`,
-    `--listen-addr=127.0.0.1:${port}`,
-    '--debug-addr=-',
-    '--telemetry=disable',
-    '--log-level=warn',
-  ], { logFile });
+  const proc = spawnManaged(
+    'ferretdb',
+    binary,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${dataDir}/`,
+      `--state-dir=${dataDir}`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=warn',
+    ],
+    { logFile },
+  );
   await waitForTcp('127.0.0.1', port, proc);
   return { uri: `mongodb://127.0.0.1:${port}/`, process: proc, stop: () => proc.stop() };
 }

@@ -8,10 +8,18 @@ export interface GraphQLResult<T> {
   correlationId: string | null;
 }
 
-export async function graphql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, options: { correlationId?: string } = {}): Promise<GraphQLResult<T>> {
+export async function graphql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: { correlationId?: string } = {},
+): Promise<GraphQLResult<T>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(options.correlationId ? { [CORRELATION_HEADER]: options.correlationId } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(options.correlationId ? { [CORRELATION_HEADER]: options.correlationId } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as Omit<GraphQLResult<T>, 'status' | 'correlationId'>;
@@ -19,7 +27,12 @@ export async function graphql<T = any>(url: string, query: string, variables: Re
 }
 
 /** Like `graphql`, but any error is thrown with its code and message. */
-export async function mustGraphql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, options: { correlationId?: string } = {}): Promise<T> {
+export async function mustGraphql<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: { correlationId?: string } = {},
+): Promise<T> {
   const result = await graphql<T>(url, query, variables, options);
   if (result.errors?.length || !result.data) {
     const detail = (result.errors ?? []).map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; ');

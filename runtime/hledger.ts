@@ -23,10 +23,16 @@ export async function ensureHledgerWeb(progress: Progress): Promise<string> {
   if (found) return found;
   const canApt = process.getuid?.() === 0 && (await which('apt-get'));
   if (!canApt) {
-    throw new Error('The local ledger server hledger-web is not installed. Install it with `sudo apt-get install hledger hledger-web` (Debian/Ubuntu) or from https://hledger.org/install, or set ERP_JOURNAL_FILE to write an hledger journal file instead.');
+    throw new Error(
+      'The local ledger server hledger-web is not installed. Install it with `sudo apt-get install hledger hledger-web` (Debian/Ubuntu) or from https://hledger.org/install, or set ERP_JOURNAL_FILE to write an hledger journal file instead.',
+    );
   }
   progress('installing the ledger server hledger-web from Debian packages (first run only)…');
-  const install = () => run('apt-get', ['install', '-y', '--no-install-recommends', 'hledger', 'hledger-web'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 50 * 1024 * 1024 });
+  const install = () =>
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'hledger', 'hledger-web'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      maxBuffer: 50 * 1024 * 1024,
+    });
   try {
     await install();
   } catch {
@@ -54,11 +60,21 @@ export interface RunningLedger {
   stop(): Promise<void>;
 }
 
-export async function startHledgerWeb(binary: string, journalPath: string, logFile: string, port?: number): Promise<RunningLedger> {
+export async function startHledgerWeb(
+  binary: string,
+  journalPath: string,
+  logFile: string,
+  port?: number,
+): Promise<RunningLedger> {
   mkdirSync(dirname(journalPath), { recursive: true });
   if (!existsSync(journalPath)) writeFileSync(journalPath, JOURNAL_HEADER);
   port ??= await freePort();
-  const proc = spawnManaged('hledger-web', binary, ['-f', journalPath, '--serve-api', '--host=127.0.0.1', `--port=${port}`], { logFile });
+  const proc = spawnManaged(
+    'hledger-web',
+    binary,
+    ['-f', journalPath, '--serve-api', '--host=127.0.0.1', `--port=${port}`],
+    { logFile },
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/version`, [proc], 30_000);
   return { url, journalPath, process: proc, stop: () => proc.stop() };

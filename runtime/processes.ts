@@ -12,7 +12,12 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function spawnManaged(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; stopWithParent?: boolean }): ManagedProcess {
+export function spawnManaged(
+  name: string,
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; stopWithParent?: boolean },
+): ManagedProcess {
   mkdirSync(dirname(options.logFile), { recursive: true });
   const log = createWriteStream(options.logFile, { flags: 'a' });
   const child = spawn(command, args, {
@@ -48,7 +53,8 @@ export function spawnManaged(name: string, command: string, args: string[], opti
 export async function waitForHttp(url: string, processes: ManagedProcess[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitedWith: string | undefined;
-  for (const p of processes) void p.exited.then((code) => (exitedWith ??= `${p.name} exited with code ${code}; see ${p.logFile}`));
+  for (const p of processes)
+    void p.exited.then((code) => (exitedWith ??= `${p.name} exited with code ${code}; see ${p.logFile}`));
   for (;;) {
     if (exitedWith) throw new Error(exitedWith);
     try {
@@ -57,12 +63,20 @@ export async function waitForHttp(url: string, processes: ManagedProcess[], time
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${url} did not become ready within ${timeoutMs / 1000}s; see ${processes.map((p) => p.logFile).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${url} did not become ready within ${timeoutMs / 1000}s; see ${processes.map((p) => p.logFile).join(', ')}`,
+      );
     await new Promise((r) => setTimeout(r, 150));
   }
 }
 
-export async function waitForTcp(host: string, port: number, process: ManagedProcess, timeoutMs = 60_000): Promise<void> {
+export async function waitForTcp(
+  host: string,
+  port: number,
+  process: ManagedProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void process.exited.then(() => (exited = true));
@@ -76,7 +90,10 @@ export async function waitForTcp(host: string, port: number, process: ManagedPro
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`${process.name} did not listen on ${host}:${port} within ${timeoutMs / 1000}s; see ${process.logFile}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${process.name} did not listen on ${host}:${port} within ${timeoutMs / 1000}s; see ${process.logFile}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -133,7 +150,12 @@ export class ProcessRegistry {
 
   record(processes: ManagedProcess[]): void {
     mkdirSync(dirname(this.file), { recursive: true });
-    writeFileSync(this.file, JSON.stringify(processes.filter((p) => p.child.pid).map((p) => ({ pid: p.child.pid, command: p.child.spawnargs.join(' ') }))));
+    writeFileSync(
+      this.file,
+      JSON.stringify(
+        processes.filter((p) => p.child.pid).map((p) => ({ pid: p.child.pid, command: p.child.spawnargs.join(' ') })),
+      ),
+    );
   }
 
   clear(): void {

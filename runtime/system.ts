@@ -51,7 +51,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   };
   try {
     let database: RunningDatabase | undefined;
-    const [ferretBinary, hledgerBinary] = await Promise.all([options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress), ensureHledgerWeb(progress)]);
+    const [ferretBinary, hledgerBinary] = await Promise.all([
+      options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress),
+      ensureHledgerWeb(progress),
+    ]);
     if (ferretBinary) {
       progress('starting the embedded database (FerretDB)…');
       database = await startFerretDb(ferretBinary, join(options.dataDir, 'ferretdb'), join(logDir, 'ferretdb.log'));
@@ -60,12 +63,22 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     }
     const mongoUri = options.mongoUri ?? database!.uri;
     progress('starting the ledger server (hledger-web)…');
-    const ledger = await startHledgerWeb(hledgerBinary, join(options.dataDir, 'ledger', 'usagegraph.journal'), join(logDir, 'hledger-web.log'));
+    const ledger = await startHledgerWeb(
+      hledgerBinary,
+      join(options.dataDir, 'ledger', 'usagegraph.journal'),
+      join(logDir, 'hledger-web.log'),
+    );
     started.push(ledger.process);
     registry.record(started);
 
-    const ports = Object.fromEntries(await Promise.all((['gateway', ...SUBGRAPH_NAMES] as const).map(async (n) => [n, await choosePort(n, options.ports)] as const))) as Record<SubgraphName | 'gateway', number>;
-    const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`])) as Record<SubgraphName, string>;
+    const ports = Object.fromEntries(
+      await Promise.all(
+        (['gateway', ...SUBGRAPH_NAMES] as const).map(async (n) => [n, await choosePort(n, options.ports)] as const),
+      ),
+    ) as Record<SubgraphName | 'gateway', number>;
+    const subgraphUrls = Object.fromEntries(
+      SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`]),
+    ) as Record<SubgraphName, string>;
     const dbPrefix = options.dbPrefix ?? 'usagegraph';
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -76,13 +89,20 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...options.env,
     };
     const tsNode = (entry: string, name: string, port: number) =>
-      spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], { env: { ...env, PORT: String(port) }, cwd: ROOT, logFile: join(logDir, `${name}.log`), stopWithParent: true });
+      spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
+        env: { ...env, PORT: String(port) },
+        cwd: ROOT,
+        logFile: join(logDir, `${name}.log`),
+        stopWithParent: true,
+      });
 
     progress('starting the five subgraphs…');
     const subgraphs = SUBGRAPH_NAMES.map((n) => tsNode(`subgraphs/${n}/main.ts`, n, ports[n]));
     started.push(...subgraphs);
     registry.record(started);
-    await Promise.all(SUBGRAPH_NAMES.map((n, i) => waitForHttp(subgraphUrls[n].replace(/\/graphql$/, '/ready'), [subgraphs[i]!])));
+    await Promise.all(
+      SUBGRAPH_NAMES.map((n, i) => waitForHttp(subgraphUrls[n].replace(/\/graphql$/, '/ready'), [subgraphs[i]!])),
+    );
 
     progress('starting the gateway…');
     const gateway = tsNode('gateway/main.ts', 'gateway', ports.gateway);

@@ -24,7 +24,19 @@ describe('the governed supergraph', () => {
   it('exposes the spine and lineage entities in the public API', () => {
     const api = parse(artefacts.files['api.graphql']!);
     const types = new Set(api.definitions.flatMap((d) => ('name' in d && d.name ? [d.name.value] : [])));
-    for (const t of ['Customer', 'PlanSubscription', 'UsageType', 'UsageEvent', 'UsageAggregate', 'PricePlan', 'RatedCharge', 'Invoice', 'InvoiceLine', 'ErpPosting', 'AccountingPeriod']) {
+    for (const t of [
+      'Customer',
+      'PlanSubscription',
+      'UsageType',
+      'UsageEvent',
+      'UsageAggregate',
+      'PricePlan',
+      'RatedCharge',
+      'Invoice',
+      'InvoiceLine',
+      'ErpPosting',
+      'AccountingPeriod',
+    ]) {
       expect(types).toContain(t);
     }
   });

@@ -20,12 +20,19 @@ const CUSTOMERS = [
   { externalKey: 'globex-retail', name: 'Globex Retail', apiEvents: 260, storageEvents: 140 },
 ];
 
-export async function loadDemoData(gatewayUrl: string, period = lastCompleteMonth(), log: (m: string) => void = () => undefined): Promise<DemoResult> {
+export async function loadDemoData(
+  gatewayUrl: string,
+  period = lastCompleteMonth(),
+  log: (m: string) => void = () => undefined,
+): Promise<DemoResult> {
   const correlationId = `demo-${period}`;
-  const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) => mustGraphql<T>(gatewayUrl, query, variables, { correlationId });
+  const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) =>
+    mustGraphql<T>(gatewayUrl, query, variables, { correlationId });
 
   log('  registering usage types, a legal entity, a price plan, customers and subscriptions…');
-  await gql(`mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`);
+  await gql(
+    `mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`,
+  );
   await gql(
     `mutation($api: RegisterUsageTypeInput!, $storage: RegisterUsageTypeInput!) { api: registerUsageType(input: $api, activate: true) { id } storage: registerUsageType(input: $storage, activate: true) { id } }`,
     {
@@ -67,7 +74,9 @@ export async function loadDemoData(gatewayUrl: string, period = lastCompleteMont
   const events: unknown[] = [];
   const subscriptionIds: string[] = [];
   for (const c of CUSTOMERS) {
-    await gql(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, { input: { externalKey: c.externalKey, name: c.name, currency: 'USD', legalEntityCode: 'US01' } });
+    await gql(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, {
+      input: { externalKey: c.externalKey, name: c.name, currency: 'USD', legalEntityCode: 'US01' },
+    });
     const { createSubscription } = await gql<{ createSubscription: { id: string } }>(
       `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
       { input: { customerExternalKey: c.externalKey, pricePlanId: plan.id, startsAt: '2026-01-01T00:00:00Z' } },
@@ -75,10 +84,28 @@ export async function loadDemoData(gatewayUrl: string, period = lastCompleteMont
     subscriptionIds.push(createSubscription.id);
     const at = () => new Date(start + Math.floor(random() * span)).toISOString();
     for (let i = 0; i < c.apiEvents; i++) {
-      events.push({ id: `${c.externalKey}-api-${period}-${i}`, source: 'demo/api-gateway', type: 'api_calls', customer: c.externalKey, timestamp: at(), data: { calls: 200 + Math.floor(random() * 2800), endpoint: ['/v1/search', '/v1/ingest', '/v1/report'][i % 3], region: i % 2 ? 'eu-west-1' : 'us-east-1' } });
+      events.push({
+        id: `${c.externalKey}-api-${period}-${i}`,
+        source: 'demo/api-gateway',
+        type: 'api_calls',
+        customer: c.externalKey,
+        timestamp: at(),
+        data: {
+          calls: 200 + Math.floor(random() * 2800),
+          endpoint: ['/v1/search', '/v1/ingest', '/v1/report'][i % 3],
+          region: i % 2 ? 'eu-west-1' : 'us-east-1',
+        },
+      });
     }
     for (let i = 0; i < c.storageEvents; i++) {
-      events.push({ id: `${c.externalKey}-storage-${period}-${i}`, source: 'demo/storage-meter', type: 'storage_gb_hours', customer: c.externalKey, timestamp: at(), data: { gb_hours: (5 + random() * 120).toFixed(3), bucket: `${c.externalKey}-data` } });
+      events.push({
+        id: `${c.externalKey}-storage-${period}-${i}`,
+        source: 'demo/storage-meter',
+        type: 'storage_gb_hours',
+        customer: c.externalKey,
+        timestamp: at(),
+        data: { gb_hours: (5 + random() * 120).toFixed(3), bucket: `${c.externalKey}-data` },
+      });
     }
   }
 
@@ -91,9 +118,18 @@ export async function loadDemoData(gatewayUrl: string, period = lastCompleteMont
   log('  rating, invoicing, finalizing and posting to the ledger…');
   const invoiceNumbers: string[] = [];
   for (const subscriptionId of subscriptionIds) {
-    await gql(`mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { total { amount } } }`, { s: subscriptionId, p: period });
-    const { generateInvoice } = await gql<{ generateInvoice: { id: string } }>(`mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`, { s: subscriptionId, p: period });
-    const { finalizeInvoice } = await gql<{ finalizeInvoice: { number: string } }>(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id: generateInvoice.id });
+    await gql(
+      `mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { total { amount } } }`,
+      { s: subscriptionId, p: period },
+    );
+    const { generateInvoice } = await gql<{ generateInvoice: { id: string } }>(
+      `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`,
+      { s: subscriptionId, p: period },
+    );
+    const { finalizeInvoice } = await gql<{ finalizeInvoice: { number: string } }>(
+      `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`,
+      { id: generateInvoice.id },
+    );
     await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id: generateInvoice.id });
     invoiceNumbers.push(finalizeInvoice.number);
   }

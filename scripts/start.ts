@@ -23,11 +23,21 @@ async function stop(code: number): Promise<void> {
 async function main(): Promise<void> {
   const dataDir = process.env.USAGEGRAPH_DATA_DIR ?? join(ROOT, 'data');
   const mongoUri = process.env.MONGODB_URI;
-  progress(mongoUri ? `using the MongoDB at MONGODB_URI (${redact(mongoUri)})` : `using the embedded database, data in ${join(dataDir, 'ferretdb')}`);
+  progress(
+    mongoUri
+      ? `using the MongoDB at MONGODB_URI (${redact(mongoUri)})`
+      : `using the embedded database, data in ${join(dataDir, 'ferretdb')}`,
+  );
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
-  system = await startSystem({ dataDir, mongoUri, ports: 'default', dbPrefix: process.env.USAGEGRAPH_DB_PREFIX, progress });
+  system = await startSystem({
+    dataDir,
+    mongoUri,
+    ports: 'default',
+    dbPrefix: process.env.USAGEGRAPH_DB_PREFIX,
+    progress,
+  });
   for (const p of system.processes) {
     void p.exited.then((code) => {
       if (stopping) return;
@@ -41,7 +51,9 @@ async function main(): Promise<void> {
     progress('loading demo data (idempotent: a second start changes nothing)…');
     const demo = await loadDemoData(system.gatewayUrl, undefined, progress);
     invoiceNumber = demo.invoiceNumbers[0];
-    progress(`demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted`);
+    progress(
+      `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted`,
+    );
   }
   printBanner(system, invoiceNumber);
 }
@@ -52,7 +64,10 @@ function redact(uri: string): string {
 
 function printBanner(system: RunningSystem, invoiceNumber: string | undefined): void {
   const base = system.gatewayUrl.replace(/\/graphql$/, '');
-  const body = JSON.stringify({ query: LINEAGE_QUERY.replace(/\s+/g, ' '), variables: { number: invoiceNumber ?? 'US01-2026-000001' } });
+  const body = JSON.stringify({
+    query: LINEAGE_QUERY.replace(/\s+/g, ' '),
+    variables: { number: invoiceNumber ?? 'US01-2026-000001' },
+  });
   const lines = [
     '',
     `UsageGraph is running (started in ${elapsed()}).`,

@@ -11,6 +11,9 @@ it('has no subscription root: the domain type is PlanSubscription, so introspect
 
 it('walks from an invoice to its subscription and the subscription’s status', async () => {
   const { invoiceId, subscriptionId } = await draftInvoice('shape', 3);
-  const { invoice } = await client().ok(`query($id: ID!) { invoice(id: $id) { subscription { id status customer { id } } } }`, { id: invoiceId });
+  const { invoice } = await client().ok(
+    `query($id: ID!) { invoice(id: $id) { subscription { id status customer { id } } } }`,
+    { id: invoiceId },
+  );
   expect(invoice.subscription).toEqual({ id: subscriptionId, status: 'ACTIVE', customer: { id: expect.any(String) } });
 });

@@ -5,11 +5,25 @@ const g = client('concurrency-test');
 
 it('stores each event once when two ingesters send the same batch at the same moment', async () => {
   const u = unique('conc');
-  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id } }`, { i: { key: `${u}_ev`, unit: 'event', productLine: 'api', fields: [], aggregation: { type: 'COUNT' } } });
-  const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, { i: { key: `${u}-plan`, name: 'p', currency: 'USD', charges: [{ usageTypeKey: `${u}_ev`, unitPrice: '1' }] } });
+  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id } }`, {
+    i: { key: `${u}_ev`, unit: 'event', productLine: 'api', fields: [], aggregation: { type: 'COUNT' } },
+  });
+  const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, {
+    i: { key: `${u}-plan`, name: 'p', currency: 'USD', charges: [{ usageTypeKey: `${u}_ev`, unitPrice: '1' }] },
+  });
   await g.ok(`mutation { upsertCustomer(input: { externalKey: "${u}-c", name: "c", currency: "USD" }) { id } }`);
-  const { createSubscription } = await g.ok(`mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`, { p: createPricePlan.id });
-  const events = Array.from({ length: 500 }, (_, i) => ({ id: `e${i}`, source: u, type: `${u}_ev`, customer: `${u}-c`, timestamp: '2026-07-15T00:00:00Z', data: {} }));
+  const { createSubscription } = await g.ok(
+    `mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`,
+    { p: createPricePlan.id },
+  );
+  const events = Array.from({ length: 500 }, (_, i) => ({
+    id: `e${i}`,
+    source: u,
+    type: `${u}_ev`,
+    customer: `${u}-c`,
+    timestamp: '2026-07-15T00:00:00Z',
+    data: {},
+  }));
   const ingest = `mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { accepted duplicates rejected } }`;
 
   const [a, b] = await Promise.all([g.ok(ingest, { e: events }), g.ok(ingest, { e: events })]);
@@ -27,7 +41,9 @@ it('stores each event once when two ingesters send the same batch at the same mo
 
 it('numbers invoices finalized at the same time without gaps or repeats', async () => {
   const entity = `T${unique('x').slice(2).toUpperCase()}`;
-  await g.ok(`mutation { upsertLegalEntity(input: { code: "${entity}", name: "Numbering test", functionalCurrency: "USD" }) { code } }`);
+  await g.ok(
+    `mutation { upsertLegalEntity(input: { code: "${entity}", name: "Numbering test", functionalCurrency: "USD" }) { code } }`,
+  );
   const drafts = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => draftInvoice('num', n, { legalEntityCode: entity })));
   const finalize = `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`;
   // Every draft finalized twice, all at once.
@@ -35,7 +51,9 @@ it('numbers invoices finalized at the same time without gaps or repeats', async 
   const numbers = results.map((r) => r.finalizeInvoice.number);
   expect(numbers.slice(0, 6)).toEqual(numbers.slice(6));
   const year = new Date().getUTCFullYear();
-  expect(numbers.slice(0, 6).sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `${entity}-${year}-${String(n).padStart(6, '0')}`));
+  expect(numbers.slice(0, 6).sort()).toEqual(
+    [1, 2, 3, 4, 5, 6].map((n) => `${entity}-${year}-${String(n).padStart(6, '0')}`),
+  );
 });
 
 it('posts an invoice once when five requests ask at the same moment', async () => {
@@ -44,6 +62,8 @@ it('posts an invoice once when five requests ask at the same moment', async () =
   const results = await Promise.all([1, 2, 3, 4, 5].map(() => g.ok(post, { id: invoice.invoiceId })));
   expect(new Set(results.map((r) => r.postInvoice.id)).size).toBe(1);
   const key = results[0].postInvoice.postingKey;
-  const transactions = (await (await fetch(`${process.env.USAGEGRAPH_TEST_LEDGER_URL}/transactions`)).json()) as Array<{ tcode: string }>;
+  const transactions = (await (await fetch(`${process.env.USAGEGRAPH_TEST_LEDGER_URL}/transactions`)).json()) as Array<{
+    tcode: string;
+  }>;
   expect(transactions.filter((t) => t.tcode === key)).toHaveLength(1);
 });

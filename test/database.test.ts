@@ -31,8 +31,10 @@ afterAll(async () => {
   await client.close();
 });
 
-const ids = async (filter: object) => (await db.collection<Doc>('docs').find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
-const plan = async (filter: object) => JSON.stringify((await db.command({ explain: { find: 'docs', filter } })).queryPlanner);
+const ids = async (filter: object) =>
+  (await db.collection<Doc>('docs').find(filter).sort({ _id: 1 }).toArray()).map((d) => d._id);
+const plan = async (filter: object) =>
+  JSON.stringify((await db.command({ explain: { find: 'docs', filter } })).queryPlanner);
 
 it('looks documents up by _id and by _id $in through the _id index', async () => {
   if (await isFerretDb(db)) {

@@ -27,12 +27,18 @@ const stopLedger = async () => {
   await ledger?.stop();
   ledger = undefined;
 };
-const transactionsWithCode = async (code: string) => ((await (await fetch(`${ledgerUrl()}/transactions`)).json()) as Array<{ tcode: string }>).filter((t) => t.tcode === code);
+const transactionsWithCode = async (code: string) =>
+  ((await (await fetch(`${ledgerUrl()}/transactions`)).json()) as Array<{ tcode: string }>).filter(
+    (t) => t.tcode === code,
+  );
 
 const POSTING = `id postingKey status attempts lastError { code kind message remedy } history { outcome code } erpDocument { documentId } journalEntry { accountingPeriod }`;
-const call = <T = any>(query: string, variables: Record<string, unknown> = {}) => mustGraphql<T>(postings.url, query, variables, { correlationId: 'erp-delivery-test' });
-const post = async (invoiceId: string) => (await call(`mutation($id: ID!) { postInvoice(invoiceId: $id) { ${POSTING} } }`, { id: invoiceId })).postInvoice;
-const read = async (id: string) => (await call(`query($id: ID!) { erpPosting(id: $id) { ${POSTING} } }`, { id })).erpPosting;
+const call = <T = any>(query: string, variables: Record<string, unknown> = {}) =>
+  mustGraphql<T>(postings.url, query, variables, { correlationId: 'erp-delivery-test' });
+const post = async (invoiceId: string) =>
+  (await call(`mutation($id: ID!) { postInvoice(invoiceId: $id) { ${POSTING} } }`, { id: invoiceId })).postInvoice;
+const read = async (id: string) =>
+  (await call(`query($id: ID!) { erpPosting(id: $id) { ${POSTING} } }`, { id })).erpPosting;
 
 beforeAll(async () => {
   ledgerPort = await freePort();
@@ -61,7 +67,11 @@ afterAll(async () => {
 it('retries a technical failure with backoff and posts once the ledger is back', async () => {
   const invoice = await finalizedInvoice('erp_retry', 120);
   const first = await post(invoice.invoiceId);
-  expect(first).toMatchObject({ status: 'RETRY_SCHEDULED', attempts: 1, lastError: { code: 'ERP_UNAVAILABLE', kind: 'TECHNICAL' } });
+  expect(first).toMatchObject({
+    status: 'RETRY_SCHEDULED',
+    attempts: 1,
+    lastError: { code: 'ERP_UNAVAILABLE', kind: 'TECHNICAL' },
+  });
 
   await startLedger();
   const posted = await eventually('the posting to be delivered', async () => {
@@ -82,16 +92,28 @@ it('dead-letters after the last retry, and a replay posts it once the ledger is 
     return p.status === 'DEAD_LETTER' && p;
   });
   expect(dead.attempts).toBe(4);
-  expect(dead.lastError).toMatchObject({ code: 'ERP_UNAVAILABLE', remedy: 'replay it with replayErpPosting once the ERP is healthy' });
+  expect(dead.lastError).toMatchObject({
+    code: 'ERP_UNAVAILABLE',
+    remedy: 'replay it with replayErpPosting once the ERP is healthy',
+  });
 
   // Nothing retries a dead letter by itself.
   await new Promise((r) => setTimeout(r, 500));
   expect((await read(first.id)).status).toBe('DEAD_LETTER');
 
   await startLedger();
-  const { replayErpPosting } = await call(`mutation($id: ID!) { replayErpPosting(id: $id) { ${POSTING} } }`, { id: first.id });
+  const { replayErpPosting } = await call(`mutation($id: ID!) { replayErpPosting(id: $id) { ${POSTING} } }`, {
+    id: first.id,
+  });
   expect(replayErpPosting.status).toBe('POSTED');
-  expect(replayErpPosting.history.map((h: any) => h.outcome)).toEqual(['RETRY_SCHEDULED', 'RETRY_SCHEDULED', 'RETRY_SCHEDULED', 'DEAD_LETTER', 'REPLAY_REQUESTED', 'POSTED']);
+  expect(replayErpPosting.history.map((h: any) => h.outcome)).toEqual([
+    'RETRY_SCHEDULED',
+    'RETRY_SCHEDULED',
+    'RETRY_SCHEDULED',
+    'DEAD_LETTER',
+    'REPLAY_REQUESTED',
+    'POSTED',
+  ]);
   expect(await transactionsWithCode(replayErpPosting.postingKey)).toHaveLength(1);
 });
 
@@ -101,10 +123,20 @@ it('holds a posting dated in a closed period, and sends it by itself when the pe
   const period = new Date().toISOString().slice(0, 7); // invoices are issued today
   await call(`mutation($k: String!) { closeAccountingPeriod(key: $k) { status } }`, { k: period });
   const held = await post(invoice.invoiceId);
-  expect(held).toMatchObject({ status: 'HELD', lastError: { code: 'PERIOD_CLOSED', kind: 'BUSINESS', remedy: `reopen ${period} with reopenAccountingPeriod and the posting is sent by itself` } });
+  expect(held).toMatchObject({
+    status: 'HELD',
+    lastError: {
+      code: 'PERIOD_CLOSED',
+      kind: 'BUSINESS',
+      remedy: `reopen ${period} with reopenAccountingPeriod and the posting is sent by itself`,
+    },
+  });
   expect(await transactionsWithCode(held.postingKey)).toHaveLength(0);
 
-  const { reopenAccountingPeriod } = await call(`mutation($k: String!) { reopenAccountingPeriod(key: $k) { key status } }`, { k: period });
+  const { reopenAccountingPeriod } = await call(
+    `mutation($k: String!) { reopenAccountingPeriod(key: $k) { key status } }`,
+    { k: period },
+  );
   expect(reopenAccountingPeriod).toEqual({ key: period, status: 'OPEN' });
   const posted = await eventually('the held posting to be released and posted', async () => {
     const p = await read(held.id);
@@ -126,11 +158,31 @@ it('does not post again when an earlier attempt reached the ledger but its answe
     description: 'earlier attempt',
     currency: 'USD',
     lines: [
-      { lineNo: 1, account: 'assets:receivable', side: 'DEBIT' as const, amount: { amount: '0.33', currency: 'USD' }, memo: '', dimensions: [], invoiceLineIds: [] },
-      { lineNo: 2, account: 'revenue:usage:api', side: 'CREDIT' as const, amount: { amount: '0.33', currency: 'USD' }, memo: '', dimensions: [], invoiceLineIds: [] },
+      {
+        lineNo: 1,
+        account: 'assets:receivable',
+        side: 'DEBIT' as const,
+        amount: { amount: '0.33', currency: 'USD' },
+        memo: '',
+        dimensions: [],
+        invoiceLineIds: [],
+      },
+      {
+        lineNo: 2,
+        account: 'revenue:usage:api',
+        side: 'CREDIT' as const,
+        amount: { amount: '0.33', currency: 'USD' },
+        memo: '',
+        dimensions: [],
+        invoiceLineIds: [],
+      },
     ],
   };
-  const put = await fetch(`${ledgerUrl()}/add`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(toHledgerJson({ postingKey, correlationId: 'lost', entry })) });
+  const put = await fetch(`${ledgerUrl()}/add`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(toHledgerJson({ postingKey, correlationId: 'lost', entry })),
+  });
   expect(put.status).toBe(201);
 
   const p = await post(invoice.invoiceId);
@@ -142,7 +194,8 @@ it('does not post again when an earlier attempt reached the ledger but its answe
 it('posts once when two erp-postings instances are asked at the same moment', async () => {
   if (!ledger) await startLedger();
   const invoice = await finalizedInvoice('erp_twins', 21);
-  const ask = (url: string) => mustGraphql(url, `mutation($id: ID!) { postInvoice(invoiceId: $id) { id postingKey } }`, { id: invoice.invoiceId });
+  const ask = (url: string) =>
+    mustGraphql(url, `mutation($id: ID!) { postInvoice(invoiceId: $id) { id postingKey } }`, { id: invoice.invoiceId });
   const results = await Promise.all([postings.url, twin.url, postings.url, twin.url, postings.url, twin.url].map(ask));
   expect(new Set(results.map((r) => r.postInvoice.id)).size).toBe(1);
   const { postingKey, id } = results[0].postInvoice;
@@ -151,6 +204,15 @@ it('posts once when two erp-postings instances are asked at the same moment', as
 });
 
 it('explains a replay of a posting that is not stuck', async () => {
-  const result = await graphql(postings.url, `mutation { replayErpPosting(id: "post_missing") { id } }`);
+  const result = await graphql(
+    postings.url,
+    `
+      mutation {
+        replayErpPosting(id: "post_missing") {
+          id
+        }
+      }
+    `,
+  );
   expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
 });

@@ -5,14 +5,24 @@ import { buildSchema, parse, validate } from 'graphql';
 import { graphql } from '../runtime/graph-client';
 import { gatewayUrl } from './support';
 
-const operationsOf = (html: string): Record<string, string> => JSON.parse(/<script type="application\/json" id="operations">([\s\S]*?)<\/script>/.exec(html)![1]!);
+const operationsOf = (html: string): Record<string, string> =>
+  JSON.parse(/<script type="application\/json" id="operations">([\s\S]*?)<\/script>/.exec(html)![1]!);
 
 it('is served at /finance, and every operation on it validates against the API schema', async () => {
   const res = await fetch(gatewayUrl().replace(/\/graphql$/, '/finance'));
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/html/);
   const operations = operationsOf(await res.text());
-  expect(Object.keys(operations).sort()).toEqual(['approve', 'closePeriod', 'customerByKey', 'mapAlias', 'queue', 'release', 'reopenPeriod', 'replay']);
+  expect(Object.keys(operations).sort()).toEqual([
+    'approve',
+    'closePeriod',
+    'customerByKey',
+    'mapAlias',
+    'queue',
+    'release',
+    'reopenPeriod',
+    'replay',
+  ]);
   const api = buildSchema(readFileSync(join(__dirname, '..', 'schema', 'api.graphql'), 'utf8'));
   for (const [name, operation] of Object.entries(operations)) {
     expect({ name, errors: validate(api, parse(operation)).map((e) => e.message) }).toEqual({ name, errors: [] });
@@ -23,7 +33,14 @@ it('loads the work queue and closes and reopens a period with the page’s own o
   const operations = operationsOf(readFileSync(join(__dirname, '..', 'gateway', 'finance-console.html'), 'utf8'));
   const queue = await graphql(gatewayUrl(), operations.queue!);
   expect(queue.errors).toBeUndefined();
-  expect(Object.keys(queue.data)).toEqual(['usageExceptions', 'pricingExceptions', 'held', 'dead', 'accountingPeriods', 'ratingAdjustments']);
+  expect(Object.keys(queue.data)).toEqual([
+    'usageExceptions',
+    'pricingExceptions',
+    'held',
+    'dead',
+    'accountingPeriods',
+    'ratingAdjustments',
+  ]);
   const closed = await graphql(gatewayUrl(), operations.closePeriod!, { key: '2031-01' });
   expect(closed.data.closeAccountingPeriod).toEqual({ key: '2031-01', status: 'CLOSED' });
   const reopened = await graphql(gatewayUrl(), operations.reopenPeriod!, { key: '2031-01' });

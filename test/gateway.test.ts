@@ -11,30 +11,53 @@ it('answers health and readiness, naming every subgraph', async () => {
   expect(health.status).toBe(200);
   const ready = await fetch(`${base()}/ready`);
   expect(ready.status).toBe(200);
-  expect(await ready.json()).toEqual({ status: 'ready', subgraphs: { usage: 'ready', subscriptions: 'ready', pricing: 'ready', invoices: 'ready', 'erp-postings': 'ready' } });
+  expect(await ready.json()).toEqual({
+    status: 'ready',
+    subgraphs: { usage: 'ready', subscriptions: 'ready', pricing: 'ready', invoices: 'ready', 'erp-postings': 'ready' },
+  });
 });
 
 it('returns the caller’s correlation id, makes one when there is none, and replaces one that is unsafe to log', async () => {
-  expect((await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'case-4711' })).correlationId).toBe('case-4711');
+  expect((await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'case-4711' })).correlationId).toBe(
+    'case-4711',
+  );
   expect((await graphql(gatewayUrl(), '{ __typename }')).correlationId).toMatch(/^cor-[0-9a-f-]{36}$/);
-  expect((await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'two words; drop table' })).correlationId).toMatch(/^cor-/);
+  expect(
+    (await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'two words; drop table' })).correlationId,
+  ).toMatch(/^cor-/);
 });
 
 it('passes the correlation id on to the subgraphs, which store it on what they create', async () => {
   const key = `gw-${Date.now().toString(36)}`;
-  const r = await graphql(gatewayUrl(), `mutation { upsertLegalEntity(input: { code: "GW${Date.now().toString(36).toUpperCase()}", name: "gw", functionalCurrency: "EUR" }) { code } upsertCustomer(input: { externalKey: "${key}", name: "gw", currency: "EUR" }) { id } }`, {}, { correlationId: 'gw-corr-1' });
+  const r = await graphql(
+    gatewayUrl(),
+    `mutation { upsertLegalEntity(input: { code: "GW${Date.now().toString(36).toUpperCase()}", name: "gw", functionalCurrency: "EUR" }) { code } upsertCustomer(input: { externalKey: "${key}", name: "gw", currency: "EUR" }) { id } }`,
+    {},
+    { correlationId: 'gw-corr-1' },
+  );
   expect(r.errors).toBeUndefined();
   // The subscriptions subgraph's own response carries it, and so does the customer it stored.
-  const direct = await fetch(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!, { method: 'POST', headers: { 'content-type': 'application/json', 'x-correlation-id': 'gw-corr-2' }, body: JSON.stringify({ query: '{ __typename }' }) });
+  const direct = await fetch(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-correlation-id': 'gw-corr-2' },
+    body: JSON.stringify({ query: '{ __typename }' }),
+  });
   expect(direct.headers.get('x-correlation-id')).toBe('gw-corr-2');
 });
 
 it('refuses a body over the limit with a 413 that says the limit', async () => {
   const huge = 'x'.repeat(33 * 1024 * 1024);
-  const res = await fetch(gatewayUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }', variables: { huge } }) });
+  const res = await fetch(gatewayUrl(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ __typename }', variables: { huge } }),
+  });
   expect(res.status).toBe(413);
   const body = (await res.json()) as any;
-  expect(body.errors[0].extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', expected: 'a body of at most 32mb; split the batch' });
+  expect(body.errors[0].extensions).toMatchObject({
+    code: 'PAYLOAD_TOO_LARGE',
+    expected: 'a body of at most 32mb; split the batch',
+  });
 });
 
 it('reports a malformed query with GraphQL’s own code', async () => {
@@ -64,7 +87,11 @@ describe('with a subgraph down', () => {
 
   it('answers queries to that subgraph with SUBGRAPH_UNAVAILABLE and the others normally', async () => {
     const down = await graphql(gateway.url, '{ usageTypes { key } }');
-    expect(down.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', serviceName: 'usage', retryable: true });
+    expect(down.errors?.[0]?.extensions).toMatchObject({
+      code: 'SUBGRAPH_UNAVAILABLE',
+      serviceName: 'usage',
+      retryable: true,
+    });
     const up = await graphql(gateway.url, '{ legalEntities { code } }');
     expect(up.errors).toBeUndefined();
     expect(up.data.legalEntities).toContainEqual({ code: 'DEFAULT' });

@@ -14,10 +14,18 @@ export default async function globalSetup(): Promise<void> {
     ports: 'free',
     // A run against a shared MongoDB gets databases of its own.
     dbPrefix: `ugtest_${Date.now().toString(36)}`,
-    env: { ERP_POLL_MS: '200', ERP_RETRY_BASE_MS: '200', USAGE_RELEASE_MS: '300', PRICING_RECHECK_MS: '300', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: {
+      ERP_POLL_MS: '200',
+      ERP_RETRY_BASE_MS: '200',
+      USAGE_RELEASE_MS: '300',
+      PRICING_RECHECK_MS: '300',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    },
     progress: (m) => process.stderr.write(`[test setup] ${m}\n`),
   });
-  process.stderr.write(`[test setup] system ready in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${system.logDir}\n`);
+  process.stderr.write(
+    `[test setup] system ready in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${system.logDir}\n`,
+  );
   (globalThis as Record<string, unknown>).__USAGEGRAPH_SYSTEM__ = { system, dataDir };
   // Test workers inherit these.
   process.env.USAGEGRAPH_TEST_GATEWAY_URL = system.gatewayUrl;

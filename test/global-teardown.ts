@@ -3,7 +3,8 @@ import { rmSync } from 'node:fs';
 import type { RunningSystem } from '../runtime/system';
 
 export default async function globalTeardown(): Promise<void> {
-  const state = (globalThis as Record<string, unknown>).__USAGEGRAPH_SYSTEM__ as { system: RunningSystem; dataDir: string } | undefined;
+  const state = (globalThis as Record<string, unknown>).__USAGEGRAPH_SYSTEM__ as
+    { system: RunningSystem; dataDir: string } | undefined;
   if (!state) return;
   await state.system.stop();
   if (process.env.USAGEGRAPH_KEEP_TEST_DATA === '1') {

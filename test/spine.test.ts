@@ -12,8 +12,22 @@ const customerKey = `${u}-customer`;
 const source = `tests/${u}`;
 const at = (day: number) => `2026-09-${String(day).padStart(2, '0')}T12:00:00Z`;
 
-const callEvent = (id: string, calls: number | string, day = 3) => ({ id, source, type: CALLS, customer: customerKey, timestamp: at(day), data: { calls } });
-const gbEvent = (id: string, gb: string, day = 4) => ({ id, source, type: GB, customer: customerKey, timestamp: at(day), data: { gb_hours: gb } });
+const callEvent = (id: string, calls: number | string, day = 3) => ({
+  id,
+  source,
+  type: CALLS,
+  customer: customerKey,
+  timestamp: at(day),
+  data: { calls },
+});
+const gbEvent = (id: string, gb: string, day = 4) => ({
+  id,
+  source,
+  type: GB,
+  customer: customerKey,
+  timestamp: at(day),
+  data: { gb_hours: gb },
+});
 
 const INGEST = `mutation($events: [UsageEventInput!]!) {
   ingestUsageEvents(events: $events) {
@@ -51,17 +65,48 @@ beforeAll(async () => {
   await g.ok(
     `mutation($a: RegisterUsageTypeInput!, $b: RegisterUsageTypeInput!) { a: registerUsageType(input: $a, activate: true) { id } b: registerUsageType(input: $b, activate: true) { id } }`,
     {
-      a: { key: CALLS, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }, { name: 'endpoint', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'calls' } },
-      b: { key: GB, unit: 'GB-hour', productLine: 'storage', fields: [{ name: 'gb_hours', type: 'DECIMAL' }], aggregation: { type: 'SUM', field: 'gb_hours' } },
+      a: {
+        key: CALLS,
+        unit: 'call',
+        productLine: 'api',
+        fields: [
+          { name: 'calls', type: 'INTEGER' },
+          { name: 'endpoint', type: 'STRING', required: false },
+        ],
+        aggregation: { type: 'SUM', field: 'calls' },
+      },
+      b: {
+        key: GB,
+        unit: 'GB-hour',
+        productLine: 'storage',
+        fields: [{ name: 'gb_hours', type: 'DECIMAL' }],
+        aggregation: { type: 'SUM', field: 'gb_hours' },
+      },
     },
   );
-  const { createPricePlan } = await g.ok(`mutation($input: CreatePricePlanInput!) { createPricePlan(input: $input) { id } }`, {
-    input: { key: `${u}-plan`, name: 'Spine test plan', currency: 'USD', charges: [{ usageTypeKey: CALLS, unitPrice: '0.0015', includedQuantity: '1000' }, { usageTypeKey: GB, unitPrice: '0.0125' }] },
+  const { createPricePlan } = await g.ok(
+    `mutation($input: CreatePricePlanInput!) { createPricePlan(input: $input) { id } }`,
+    {
+      input: {
+        key: `${u}-plan`,
+        name: 'Spine test plan',
+        currency: 'USD',
+        charges: [
+          { usageTypeKey: CALLS, unitPrice: '0.0015', includedQuantity: '1000' },
+          { usageTypeKey: GB, unitPrice: '0.0125' },
+        ],
+      },
+    },
+  );
+  await g.ok(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, {
+    input: { externalKey: customerKey, name: 'Spine (Test) Co', currency: 'USD' },
   });
-  await g.ok(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, { input: { externalKey: customerKey, name: 'Spine (Test) Co', currency: 'USD' } });
-  const { createSubscription } = await g.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
-    input: { customerExternalKey: customerKey, pricePlanId: createPricePlan.id, startsAt: '2026-01-01T00:00:00Z' },
-  });
+  const { createSubscription } = await g.ok(
+    `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
+    {
+      input: { customerExternalKey: customerKey, pricePlanId: createPricePlan.id, startsAt: '2026-01-01T00:00:00Z' },
+    },
+  );
   subscriptionId = createSubscription.id;
 });
 
@@ -73,16 +118,51 @@ describe('every setup mutation is idempotent', () => {
       expect(second).toEqual(first);
       return first;
     };
-    await twice(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id key version status createdAt } }`, {
-      i: { key: CALLS, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }, { name: 'endpoint', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'calls' } },
-    });
-    await twice(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id version createdAt charges { usageTypeKey unitPrice includedQuantity } } }`, {
-      i: { key: `${u}-plan`, name: 'Spine test plan', currency: 'USD', charges: [{ usageTypeKey: CALLS, unitPrice: '0.0015', includedQuantity: '1000' }, { usageTypeKey: GB, unitPrice: '0.0125' }] },
-    });
-    await twice(`mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id externalKey createdAt updatedAt } }`, { i: { externalKey: customerKey, name: 'Spine (Test) Co', currency: 'USD' } });
-    const { createSubscription } = await twice(`mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { id createdAt startsAt } }`, {
-      i: { customerExternalKey: customerKey, pricePlanId: (await g.ok(`query($s: ID!) { subscription(id: $s) { pricePlan { id } } }`, { s: subscriptionId })).subscription.pricePlan.id, startsAt: '2026-01-01T00:00:00Z' },
-    });
+    await twice(
+      `mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id key version status createdAt } }`,
+      {
+        i: {
+          key: CALLS,
+          unit: 'call',
+          productLine: 'api',
+          fields: [
+            { name: 'calls', type: 'INTEGER' },
+            { name: 'endpoint', type: 'STRING', required: false },
+          ],
+          aggregation: { type: 'SUM', field: 'calls' },
+        },
+      },
+    );
+    await twice(
+      `mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id version createdAt charges { usageTypeKey unitPrice includedQuantity } } }`,
+      {
+        i: {
+          key: `${u}-plan`,
+          name: 'Spine test plan',
+          currency: 'USD',
+          charges: [
+            { usageTypeKey: CALLS, unitPrice: '0.0015', includedQuantity: '1000' },
+            { usageTypeKey: GB, unitPrice: '0.0125' },
+          ],
+        },
+      },
+    );
+    await twice(
+      `mutation($i: UpsertCustomerInput!) { upsertCustomer(input: $i) { id externalKey createdAt updatedAt } }`,
+      { i: { externalKey: customerKey, name: 'Spine (Test) Co', currency: 'USD' } },
+    );
+    const { createSubscription } = await twice(
+      `mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { id createdAt startsAt } }`,
+      {
+        i: {
+          customerExternalKey: customerKey,
+          pricePlanId: (
+            await g.ok(`query($s: ID!) { subscription(id: $s) { pricePlan { id } } }`, { s: subscriptionId })
+          ).subscription.pricePlan.id,
+          startsAt: '2026-01-01T00:00:00Z',
+        },
+      },
+    );
     expect(createSubscription.id).toBe(subscriptionId);
   });
 });
@@ -92,12 +172,37 @@ describe('ingesting usage events', () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: batch });
     expect([r.accepted, r.duplicates, r.held, r.rejected]).toEqual([6, 1, 1, 3]);
     expect(r.correlationId).toBe(flow);
-    expect(r.results.map((x: any) => x.status)).toEqual(['ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'ACCEPTED', 'DUPLICATE', 'REJECTED', 'REJECTED', 'HELD', 'REJECTED']);
+    expect(r.results.map((x: any) => x.status)).toEqual([
+      'ACCEPTED',
+      'ACCEPTED',
+      'ACCEPTED',
+      'ACCEPTED',
+      'ACCEPTED',
+      'ACCEPTED',
+      'DUPLICATE',
+      'REJECTED',
+      'REJECTED',
+      'HELD',
+      'REJECTED',
+    ]);
     expect(r.results[6].usageEventId).toBe(r.results[0].usageEventId);
     const problem = (i: number) => r.results[i].problems[0];
-    expect(problem(7)).toEqual({ code: 'VALIDATION_FAILED', field: 'events[7].data.calls', reason: 'required field "calls" is missing', expected: 'an integer' });
-    expect(problem(8)).toMatchObject({ code: 'USAGE_TYPE_UNKNOWN', field: 'events[8].type', expected: expect.stringContaining('registered usage type') });
-    expect(problem(9)).toMatchObject({ code: 'CUSTOMER_UNKNOWN', field: 'events[9].customer', reason: `no customer has key "${u}-stranger"; the event is held until finance maps it` });
+    expect(problem(7)).toEqual({
+      code: 'VALIDATION_FAILED',
+      field: 'events[7].data.calls',
+      reason: 'required field "calls" is missing',
+      expected: 'an integer',
+    });
+    expect(problem(8)).toMatchObject({
+      code: 'USAGE_TYPE_UNKNOWN',
+      field: 'events[8].type',
+      expected: expect.stringContaining('registered usage type'),
+    });
+    expect(problem(9)).toMatchObject({
+      code: 'CUSTOMER_UNKNOWN',
+      field: 'events[9].customer',
+      reason: `no customer has key "${u}-stranger"; the event is held until finance maps it`,
+    });
     expect(r.results[9].exceptionId).toMatch(/^uex_/);
     expect(problem(10)).toMatchObject({ code: 'VALIDATION_FAILED', field: 'events[10].timestamp' });
     for (const i of [7, 8, 10]) expect(r.results[i].quarantineId).toMatch(/^qev_/);
@@ -106,14 +211,23 @@ describe('ingesting usage events', () => {
   it('treats a replay of the batch as duplicates and stores nothing twice', async () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: batch });
     expect([r.accepted, r.duplicates, r.held, r.rejected]).toEqual([0, 7, 1, 3]);
-    const { usageEvents } = await g.ok(`query($f: UsageEventFilter) { usageEvents(filter: $f, first: 100) { nodes { eventId } } }`, { f: { subscriptionId, period: PERIOD } });
+    const { usageEvents } = await g.ok(
+      `query($f: UsageEventFilter) { usageEvents(filter: $f, first: 100) { nodes { eventId } } }`,
+      { f: { subscriptionId, period: PERIOD } },
+    );
     expect(usageEvents.nodes.map((e: any) => e.eventId).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'g1', 'g2']);
   });
 
   it('keeps the stored event when the same identity comes back with different content, and says so', async () => {
     const { ingestUsageEvents: r } = await g.ok(INGEST, { events: [callEvent('c2', 999)] });
-    expect(r.results[0]).toMatchObject({ status: 'REJECTED', problems: [{ code: 'EVENT_CONFLICT', field: 'events[0].id' }] });
-    const { usageEventBySource } = await g.ok(`query($s: String!) { usageEventBySource(source: $s, eventId: "c2") { quantity data } }`, { s: source });
+    expect(r.results[0]).toMatchObject({
+      status: 'REJECTED',
+      problems: [{ code: 'EVENT_CONFLICT', field: 'events[0].id' }],
+    });
+    const { usageEventBySource } = await g.ok(
+      `query($s: String!) { usageEventBySource(source: $s, eventId: "c2") { quantity data } }`,
+      { s: source },
+    );
     expect(usageEventBySource).toEqual({ quantity: '1000', data: { calls: '1000' } });
   });
 
@@ -121,7 +235,10 @@ describe('ingesting usage events', () => {
     const nodes: any[] = [];
     let after: string | null = null;
     do {
-      const { quarantinedEvents }: any = await g.ok(`query($after: String) { quarantinedEvents(first: 200, after: $after) { nodes { id payload problems { code field } receivedCount } pageInfo { hasNextPage endCursor } } }`, { after });
+      const { quarantinedEvents }: any = await g.ok(
+        `query($after: String) { quarantinedEvents(first: 200, after: $after) { nodes { id payload problems { code field } receivedCount } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
       nodes.push(...quarantinedEvents.nodes);
       after = quarantinedEvents.pageInfo.hasNextPage ? quarantinedEvents.pageInfo.endCursor : null;
     } while (after);
@@ -140,9 +257,20 @@ describe('rating, invoicing and posting', () => {
     firstRating = r;
     const byType = Object.fromEntries(r.ratedCharges.map((c: any) => [c.usageTypeKey, c]));
     // 3333 calls − 1000 included = 2333 × 0.0015 = 3.4995 → 3.50 (half-up, the DEFAULT entity's policy)
-    expect(byType[CALLS]).toMatchObject({ quantity: '3333', billableQuantity: '2333', exactAmount: '3.4995', amount: { amount: '3.50', currency: 'USD' }, revision: 1 });
+    expect(byType[CALLS]).toMatchObject({
+      quantity: '3333',
+      billableQuantity: '2333',
+      exactAmount: '3.4995',
+      amount: { amount: '3.50', currency: 'USD' },
+      revision: 1,
+    });
     // 12.35 GB-h × 0.0125 = 0.154375 → 0.15
-    expect(byType[GB]).toMatchObject({ quantity: '12.35', billableQuantity: '12.35', exactAmount: '0.154375', amount: { amount: '0.15', currency: 'USD' } });
+    expect(byType[GB]).toMatchObject({
+      quantity: '12.35',
+      billableQuantity: '12.35',
+      exactAmount: '0.154375',
+      amount: { amount: '0.15', currency: 'USD' },
+    });
     expect(r.total).toEqual({ amount: '3.65', currency: 'USD' });
     expect(r.period).toEqual({ key: PERIOD, start: '2026-09-01T00:00:00.000Z', end: '2026-10-01T00:00:00.000Z' });
   });
@@ -163,37 +291,65 @@ describe('rating, invoicing and posting', () => {
     expect(gb.id).toBe(firstRating.ratedCharges.find((c: any) => c.usageTypeKey === GB).id);
     expect(r.total.amount).toBe('4.65');
     const old = firstRating.ratedCharges.find((c: any) => c.usageTypeKey === CALLS);
-    const { ratedCharge } = await g.ok(`query($id: ID!) { ratedCharge(id: $id) { revision amount { amount } } }`, { id: old.id });
+    const { ratedCharge } = await g.ok(`query($id: ID!) { ratedCharge(id: $id) { revision amount { amount } } }`, {
+      id: old.id,
+    });
     expect(ratedCharge).toEqual({ revision: 1, amount: { amount: '3.50' } });
   });
 
   it('drafts an invoice from the current charges, idempotently', async () => {
-    const { generateInvoice: draft } = await g.ok(`mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`, { s: subscriptionId, p: PERIOD });
-    expect(draft).toMatchObject({ status: 'DRAFT', number: null, total: { amount: '4.65', currency: 'USD' }, correlationId: flow });
+    const { generateInvoice: draft } = await g.ok(
+      `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`,
+      { s: subscriptionId, p: PERIOD },
+    );
+    expect(draft).toMatchObject({
+      status: 'DRAFT',
+      number: null,
+      total: { amount: '4.65', currency: 'USD' },
+      correlationId: flow,
+    });
     expect(draft.lines.map((l: any) => [l.lineNo, l.usageTypeKey, l.amount.amount])).toEqual([
       [1, CALLS, '4.50'],
       [2, GB, '0.15'],
     ]);
-    const { generateInvoice: again } = await g.ok(`mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`, { s: subscriptionId, p: PERIOD });
+    const { generateInvoice: again } = await g.ok(
+      `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`,
+      { s: subscriptionId, p: PERIOD },
+    );
     expect(again).toEqual(draft);
     invoiceId = draft.id;
   });
 
   it('refuses to post a draft', async () => {
-    const error = firstError(await g.raw(`mutation($id: ID!) { postInvoice(invoiceId: $id) { id } }`, { id: invoiceId }));
-    expect(error.extensions).toMatchObject({ code: 'INVOICE_NOT_FINALIZED', field: 'invoiceId', expected: 'a finalized invoice (finalizeInvoice first)' });
+    const error = firstError(
+      await g.raw(`mutation($id: ID!) { postInvoice(invoiceId: $id) { id } }`, { id: invoiceId }),
+    );
+    expect(error.extensions).toMatchObject({
+      code: 'INVOICE_NOT_FINALIZED',
+      field: 'invoiceId',
+      expected: 'a finalized invoice (finalizeInvoice first)',
+    });
   });
 
   it('finalizes once: a number and an issue date, and no change afterwards', async () => {
-    const { finalizeInvoice: f } = await g.ok(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { ${INVOICE_FIELDS} issueDate finalizedAt } }`, { id: invoiceId });
+    const { finalizeInvoice: f } = await g.ok(
+      `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { ${INVOICE_FIELDS} issueDate finalizedAt } }`,
+      { id: invoiceId },
+    );
     expect(f.status).toBe('FINALIZED');
     expect(f.number).toMatch(/^DEFAULT-\d{4}-\d{6}$/);
-    const { finalizeInvoice: again } = await g.ok(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { ${INVOICE_FIELDS} issueDate finalizedAt } }`, { id: invoiceId });
+    const { finalizeInvoice: again } = await g.ok(
+      `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { ${INVOICE_FIELDS} issueDate finalizedAt } }`,
+      { id: invoiceId },
+    );
     expect(again).toEqual(f);
     // Late usage after finalization changes the rated charges, but never the finalized invoice.
     await g.ok(INGEST, { events: [callEvent('c6-after-final', 10, 30)] });
     await g.ok(RATE, { s: subscriptionId, p: PERIOD });
-    const { generateInvoice: regenerated } = await g.ok(`mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`, { s: subscriptionId, p: PERIOD });
+    const { generateInvoice: regenerated } = await g.ok(
+      `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { ${INVOICE_FIELDS} } }`,
+      { s: subscriptionId, p: PERIOD },
+    );
     const { issueDate: _issued, finalizedAt: _at, ...asFinalized } = f;
     expect(regenerated).toEqual(asFinalized);
     expect(regenerated.total.amount).toBe('4.65');
@@ -218,16 +374,27 @@ describe('rating, invoicing and posting', () => {
     expect(again1.postInvoice.id).toBe(p.id);
     expect(again2.postInvoice).toEqual(again1.postInvoice);
 
-    const transactions = (await (await fetch(`${process.env.USAGEGRAPH_TEST_LEDGER_URL}/transactions`)).json()) as any[];
+    const transactions = (await (
+      await fetch(`${process.env.USAGEGRAPH_TEST_LEDGER_URL}/transactions`)
+    ).json()) as any[];
     const mine = transactions.filter((t) => t.tcode === p.postingKey);
     expect(mine).toHaveLength(1);
-    const amounts = mine[0].tpostings.map((x: any) => [x.paccount, x.pamount[0].aquantity.decimalMantissa, x.pamount[0].aquantity.decimalPlaces]);
+    const amounts = mine[0].tpostings.map((x: any) => [
+      x.paccount,
+      x.pamount[0].aquantity.decimalMantissa,
+      x.pamount[0].aquantity.decimalPlaces,
+    ]);
     expect(amounts).toEqual([
       ['assets:receivable', 465, 2],
       ['revenue:usage:api', -450, 2],
       ['revenue:usage:storage', -15, 2],
     ]);
-    expect(mine[0].ttags).toEqual(expect.arrayContaining([['correlation', flow], ['idem', p.postingKey]]));
+    expect(mine[0].ttags).toEqual(
+      expect.arrayContaining([
+        ['correlation', flow],
+        ['idem', p.postingKey],
+      ]),
+    );
   });
 
   it('leaves a journal file hledger reads, checks and balances to zero', () => {
@@ -248,7 +415,16 @@ describe('lineage', () => {
       } }`,
       { id: invoiceId },
     );
-    const ids = [invoice.correlationId, ...invoice.lines.flatMap((l: any) => [l.correlationId, l.ratedCharge.correlationId, l.ratedCharge.aggregate.correlationId, ...l.ratedCharge.aggregate.events.nodes.map((e: any) => e.correlationId)]), invoice.erpPostings[0].correlationId];
+    const ids = [
+      invoice.correlationId,
+      ...invoice.lines.flatMap((l: any) => [
+        l.correlationId,
+        l.ratedCharge.correlationId,
+        l.ratedCharge.aggregate.correlationId,
+        ...l.ratedCharge.aggregate.events.nodes.map((e: any) => e.correlationId),
+      ]),
+      invoice.erpPostings[0].correlationId,
+    ];
     expect(new Set(ids)).toEqual(new Set([flow]));
     expect(invoice.erpPostings[0].erpDocument.documentId).toMatch(/^ug:inv_/);
 
@@ -257,7 +433,10 @@ describe('lineage', () => {
     const eventIds: string[] = calls.events.nodes.map((e: any) => e.eventId);
     let cursor = calls.events.pageInfo.hasNextPage ? calls.events.pageInfo.endCursor : null;
     while (cursor) {
-      const { usageAggregate }: any = await g.ok(`query($id: ID!, $after: String) { usageAggregate(id: $id) { events(first: 2, after: $after) { nodes { eventId } pageInfo { hasNextPage endCursor } } } }`, { id: calls.id, after: cursor });
+      const { usageAggregate }: any = await g.ok(
+        `query($id: ID!, $after: String) { usageAggregate(id: $id) { events(first: 2, after: $after) { nodes { eventId } pageInfo { hasNextPage endCursor } } } }`,
+        { id: calls.id, after: cursor },
+      );
       eventIds.push(...usageAggregate.events.nodes.map((e: any) => e.eventId));
       cursor = usageAggregate.events.pageInfo.hasNextPage ? usageAggregate.events.pageInfo.endCursor : null;
     }
@@ -278,48 +457,88 @@ describe('lineage', () => {
     expect(invoiced.map((c: any) => c.revision)).toEqual([2]);
     const line = invoiced[0].invoiceLines[0];
     expect(line.invoice.id).toBe(invoiceId);
-    expect(line.invoice.erpPostings[0]).toMatchObject({ status: 'POSTED', erpDocument: { system: 'hledger-web', documentId: expect.stringMatching(/^ug:inv_/) } });
+    expect(line.invoice.erpPostings[0]).toMatchObject({
+      status: 'POSTED',
+      erpDocument: { system: 'hledger-web', documentId: expect.stringMatching(/^ug:inv_/) },
+    });
   });
 });
 
 describe('bad input gets a stable code, the field, why, and what would be accepted', () => {
   it('a period in the wrong format', async () => {
     const error = firstError(await g.raw(RATE, { s: subscriptionId, p: 'Sept 2026' }));
-    expect(error.extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'period', expected: 'a calendar month as YYYY-MM, e.g. "2026-10"' });
+    expect(error.extensions).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'period',
+      expected: 'a calendar month as YYYY-MM, e.g. "2026-10"',
+    });
     expect(error.message).toContain('"Sept 2026" is not a billing period');
   });
 
   it('things that do not exist', async () => {
-    expect(firstError(await g.raw(RATE, { s: 'sub_missing', p: PERIOD })).extensions).toMatchObject({ code: 'NOT_FOUND', field: 'subscriptionId' });
-    expect(firstError(await g.raw(`mutation { finalizeInvoice(invoiceId: "inv_missing") { id } }`)).extensions).toMatchObject({ code: 'NOT_FOUND', field: 'invoiceId' });
-    expect(firstError(await g.raw(`mutation { postInvoice(invoiceId: "inv_missing") { id } }`)).extensions).toMatchObject({ code: 'NOT_FOUND', field: 'invoiceId' });
+    expect(firstError(await g.raw(RATE, { s: 'sub_missing', p: PERIOD })).extensions).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'subscriptionId',
+    });
+    expect(
+      firstError(await g.raw(`mutation { finalizeInvoice(invoiceId: "inv_missing") { id } }`)).extensions,
+    ).toMatchObject({ code: 'NOT_FOUND', field: 'invoiceId' });
+    expect(
+      firstError(await g.raw(`mutation { postInvoice(invoiceId: "inv_missing") { id } }`)).extensions,
+    ).toMatchObject({ code: 'NOT_FOUND', field: 'invoiceId' });
   });
 
   it('an invalid customer, leaving nothing written', async () => {
     const key = `${u}-invalid`;
-    const error = firstError(await g.raw(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, { input: { externalKey: key, name: ' ', currency: 'DOLLARS' } }));
+    const error = firstError(
+      await g.raw(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, {
+        input: { externalKey: key, name: ' ', currency: 'DOLLARS' },
+      }),
+    );
     expect(error.extensions!.code).toBe('VALIDATION_FAILED');
     expect(error.extensions!.problems.map((p: any) => p.field).sort()).toEqual(['input.currency', 'input.name']);
-    expect((await g.ok(`query($k: String!) { customerByExternalKey(externalKey: $k) { id } }`, { k: key })).customerByExternalKey).toBeNull();
+    expect(
+      (await g.ok(`query($k: String!) { customerByExternalKey(externalKey: $k) { id } }`, { k: key }))
+        .customerByExternalKey,
+    ).toBeNull();
   });
 
   it('a plan pricing an unknown usage type', async () => {
-    const error = firstError(await g.raw(`mutation { createPricePlan(input: { key: "${u}-bad-plan", name: "x", currency: "USD", charges: [{ usageTypeKey: "${u}_nothing", unitPrice: "1" }] }) { id } }`));
-    expect(error.extensions).toMatchObject({ code: 'VALIDATION_FAILED', problems: [{ code: 'USAGE_TYPE_UNKNOWN', field: 'input.charges[0].usageTypeKey' }] });
+    const error = firstError(
+      await g.raw(
+        `mutation { createPricePlan(input: { key: "${u}-bad-plan", name: "x", currency: "USD", charges: [{ usageTypeKey: "${u}_nothing", unitPrice: "1" }] }) { id } }`,
+      ),
+    );
+    expect(error.extensions).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      problems: [{ code: 'USAGE_TYPE_UNKNOWN', field: 'input.charges[0].usageTypeKey' }],
+    });
   });
 
   it('a fractional price sent as a float is refused; as a string it is exact', async () => {
-    const error = firstError(await g.raw(`mutation($input: CreatePricePlanInput!) { createPricePlan(input: $input) { id } }`, { input: { key: `${u}-float`, name: 'x', currency: 'USD', charges: [{ usageTypeKey: CALLS, unitPrice: 0.1 }] } }));
+    const error = firstError(
+      await g.raw(`mutation($input: CreatePricePlanInput!) { createPricePlan(input: $input) { id } }`, {
+        input: { key: `${u}-float`, name: 'x', currency: 'USD', charges: [{ usageTypeKey: CALLS, unitPrice: 0.1 }] },
+      }),
+    );
     expect(error.message).toMatch(/Decimal must be a decimal string/);
   });
 
   it('a usage type registered again with a different definition', async () => {
-    const error = firstError(await g.raw(`mutation { registerUsageType(input: { key: "${CALLS}", unit: "request", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }) { id } }`));
+    const error = firstError(
+      await g.raw(
+        `mutation { registerUsageType(input: { key: "${CALLS}", unit: "request", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }) { id } }`,
+      ),
+    );
     expect(error.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.version' });
   });
 
   it('a subscription for an unknown customer', async () => {
-    const error = firstError(await g.raw(`mutation { createSubscription(input: { customerExternalKey: "${u}-nobody", pricePlanId: "plan_x", startsAt: "2026-01-01T00:00:00Z" }) { id } }`));
+    const error = firstError(
+      await g.raw(
+        `mutation { createSubscription(input: { customerExternalKey: "${u}-nobody", pricePlanId: "plan_x", startsAt: "2026-01-01T00:00:00Z" }) { id } }`,
+      ),
+    );
     expect(error.extensions).toMatchObject({ code: 'CUSTOMER_UNKNOWN', field: 'input.customerExternalKey' });
   });
 });

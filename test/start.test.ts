@@ -9,7 +9,11 @@ const ROOT = join(__dirname, '..');
 
 /** The environment of a fresh shell: nothing of the test system's own settings. */
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(MONGODB_URI|USAGEGRAPH_(?!CACHE_DIR)|SUBGRAPH_URL_|ERP_|LOG_LEVEL)/.test(k)));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(MONGODB_URI|USAGEGRAPH_(?!CACHE_DIR)|SUBGRAPH_URL_|ERP_|LOG_LEVEL)/.test(k),
+    ),
+  );
   return { ...env, ...extra };
 }
 
@@ -21,7 +25,12 @@ interface Launched {
 
 function launch(env: NodeJS.ProcessEnv): Launched {
   // Its own process group, so a signal to the group is what Ctrl-C in a terminal sends.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -33,7 +42,8 @@ async function waitFor(launched: Launched, text: string, timeoutMs = 120_000): P
   const deadline = Date.now() + timeoutMs;
   while (!launched.output().includes(text)) {
     if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output so far:\n${launched.output()}`);
-    if (launched.child.exitCode !== null) throw new Error(`start exited with ${launched.child.exitCode}:\n${launched.output()}`);
+    if (launched.child.exitCode !== null)
+      throw new Error(`start exited with ${launched.child.exitCode}:\n${launched.output()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -67,15 +77,25 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   // Run the printed curl command's request as printed.
   const gatewayUrl = /curl -s (\S+) /.exec(out)![1]!;
   const body = /--data '(.+)'/.exec(out)![1]!;
-  const result = (await (await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).json()) as any;
+  const result = (await (
+    await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  ).json()) as any;
   const invoice = result.data.invoiceByNumber;
   expect(invoice.status).toBe('FINALIZED');
   expect(invoice.lines.length).toBe(2);
   expect(invoice.lines[0].ratedCharge.aggregate.events.nodes.length).toBeGreaterThan(0);
   expect(invoice.erpPostings[0]).toMatchObject({ status: 'POSTED', erpDocument: { system: 'hledger-web' } });
-  expect(new Set([invoice.correlationId, invoice.erpPostings[0].correlationId, invoice.lines[0].ratedCharge.aggregate.events.nodes[0].correlationId]).size).toBe(1);
+  expect(
+    new Set([
+      invoice.correlationId,
+      invoice.erpPostings[0].correlationId,
+      invoice.lines[0].ratedCharge.aggregate.events.nodes[0].correlationId,
+    ]).size,
+  ).toBe(1);
 
-  const pids = (JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
+  const pids = (JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ pid: number }>).map(
+    (p) => p.pid,
+  );
   expect(pids).toHaveLength(8); // FerretDB, hledger-web, five subgraphs, the gateway
   const gatewayPort = Number(new URL(gatewayUrl).port);
 
@@ -96,11 +116,20 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
 it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
   // The suite's own database server stands in for "any MongoDB".
-  const app = launch(cleanEnv({ USAGEGRAPH_DATA_DIR: dataDir, MONGODB_URI: process.env.MONGODB_URI!, USAGEGRAPH_DB_PREFIX: `ugstart_${Date.now().toString(36)}`, USAGEGRAPH_DEMO: 'off' }));
+  const app = launch(
+    cleanEnv({
+      USAGEGRAPH_DATA_DIR: dataDir,
+      MONGODB_URI: process.env.MONGODB_URI!,
+      USAGEGRAPH_DB_PREFIX: `ugstart_${Date.now().toString(36)}`,
+      USAGEGRAPH_DEMO: 'off',
+    }),
+  );
   await waitFor(app, 'Press Ctrl-C to stop everything.');
   expect(app.output()).toContain('using the MongoDB at MONGODB_URI');
   expect(app.output()).not.toContain('starting the embedded database');
-  const commands = (JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ command: string }>).map((p) => p.command);
+  const commands = (
+    JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ command: string }>
+  ).map((p) => p.command);
   expect(commands.some((c) => c.includes('ferretdb'))).toBe(false);
   expect(commands).toHaveLength(7);
   process.kill(app.child.pid!, 'SIGTERM');

@@ -13,68 +13,165 @@ const INGEST = `mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e
 async function customerWithPlan(prefix: string, usageTypeKeys: string[], startsAt = '2026-01-01T00:00:00Z') {
   const u = unique(prefix);
   const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, {
-    i: { key: `${u}-plan`, name: 'p', currency: 'USD', charges: usageTypeKeys.map((k) => ({ usageTypeKey: k, unitPrice: '1' })) },
+    i: {
+      key: `${u}-plan`,
+      name: 'p',
+      currency: 'USD',
+      charges: usageTypeKeys.map((k) => ({ usageTypeKey: k, unitPrice: '1' })),
+    },
   });
   await g.ok(`mutation { upsertCustomer(input: { externalKey: "${u}-c", name: "c", currency: "USD" }) { id } }`);
-  const { createSubscription } = await g.ok(`mutation($p: ID!, $s: DateTime!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: $s }) { id } }`, { p: createPricePlan.id, s: startsAt });
-  return { customerKey: `${u}-c`, subscriptionId: createSubscription.id as string, planId: createPricePlan.id as string };
+  const { createSubscription } = await g.ok(
+    `mutation($p: ID!, $s: DateTime!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: $s }) { id } }`,
+    { p: createPricePlan.id, s: startsAt },
+  );
+  return {
+    customerKey: `${u}-c`,
+    subscriptionId: createSubscription.id as string,
+    planId: createPricePlan.id as string,
+  };
 }
 
-const register = (input: Record<string, unknown>, activate = true) => g.raw(`mutation($i: RegisterUsageTypeInput!, $a: Boolean) { registerUsageType(input: $i, activate: $a) { id key version status changes { kind breaking } } }`, { i: input, a: activate });
+const register = (input: Record<string, unknown>, activate = true) =>
+  g.raw(
+    `mutation($i: RegisterUsageTypeInput!, $a: Boolean) { registerUsageType(input: $i, activate: $a) { id key version status changes { kind breaking } } }`,
+    { i: input, a: activate },
+  );
 
 describe('usage types are versioned contracts with a lifecycle', () => {
   const key = unique('tokens');
-  const v1 = { key, version: '1.0', unit: 'token', productLine: 'ai', fields: [{ name: 'tokens', type: 'INTEGER', minimum: '0' }, { name: 'model', type: 'STRING', required: false, allowedValues: ['small', 'large'] }], dimensions: ['model'], aggregation: { type: 'SUM', field: 'tokens' } };
+  const v1 = {
+    key,
+    version: '1.0',
+    unit: 'token',
+    productLine: 'ai',
+    fields: [
+      { name: 'tokens', type: 'INTEGER', minimum: '0' },
+      { name: 'model', type: 'STRING', required: false, allowedValues: ['small', 'large'] },
+    ],
+    dimensions: ['model'],
+    aggregation: { type: 'SUM', field: 'tokens' },
+  };
   let customerKey: string;
-  const event = (id: string, data: Record<string, unknown>, typeVersion?: string) => ({ id, source: key, type: key, typeVersion, customer: customerKey, timestamp: '2026-06-10T10:00:00Z', data });
+  const event = (id: string, data: Record<string, unknown>, typeVersion?: string) => ({
+    id,
+    source: key,
+    type: key,
+    typeVersion,
+    customer: customerKey,
+    timestamp: '2026-06-10T10:00:00Z',
+    data,
+  });
 
   it('a draft takes no events until it is activated', async () => {
     const draft = await register(v1, false);
     expect(draft.data.registerUsageType).toMatchObject({ version: '1.0', status: 'DRAFT' });
     // A customer without a subscription is enough: an event that passes validation is HELD, one that fails is REJECTED.
     customerKey = unique('lc-c');
-    await g.ok(`mutation { upsertCustomer(input: { externalKey: "${customerKey}", name: "c", currency: "USD" }) { id } }`);
+    await g.ok(
+      `mutation { upsertCustomer(input: { externalKey: "${customerKey}", name: "c", currency: "USD" }) { id } }`,
+    );
     const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [event('d1', { tokens: 5 })] });
     expect(r.results[0].problems[0]).toMatchObject({ code: 'USAGE_TYPE_NOT_ACTIVE', field: 'events[0].type' });
-    const { activateUsageType } = await g.ok(`mutation { activateUsageType(key: "${key}", version: "1.0") { status activatedAt } }`);
+    const { activateUsageType } = await g.ok(
+      `mutation { activateUsageType(key: "${key}", version: "1.0") { status activatedAt } }`,
+    );
     expect(activateUsageType.status).toBe('ACTIVE');
   });
 
   it('refuses a breaking change within a major, naming each change and why', async () => {
-    const breaking = { ...v1, version: '1.1', fields: [{ name: 'tokens', type: 'DECIMAL' }, { name: 'model', type: 'STRING', required: true, allowedValues: ['small'] }] };
+    const breaking = {
+      ...v1,
+      version: '1.1',
+      fields: [
+        { name: 'tokens', type: 'DECIMAL' },
+        { name: 'model', type: 'STRING', required: true, allowedValues: ['small'] },
+      ],
+    };
     const error = firstError(await register(breaking));
     expect(error.extensions!.code).toBe('VALIDATION_FAILED');
     expect(error.extensions!.problems.map((p: any) => [p.code, p.reason, p.expected])).toEqual([
-      ['USAGE_TYPE_BREAKING_CHANGE', 'field "tokens" changed type from INTEGER to DECIMAL: values sent today may no longer be valid (breaking against 1.0)', 'register it as a new major version, e.g. "2.0", or make the change compatible'],
-      ['USAGE_TYPE_BREAKING_CHANGE', 'field "model" became required: events that leave it out would be rejected (breaking against 1.0)', 'register it as a new major version, e.g. "2.0", or make the change compatible'],
-      ['USAGE_TYPE_BREAKING_CHANGE', 'field "model" no longer accepts "large" (breaking against 1.0)', 'register it as a new major version, e.g. "2.0", or make the change compatible'],
+      [
+        'USAGE_TYPE_BREAKING_CHANGE',
+        'field "tokens" changed type from INTEGER to DECIMAL: values sent today may no longer be valid (breaking against 1.0)',
+        'register it as a new major version, e.g. "2.0", or make the change compatible',
+      ],
+      [
+        'USAGE_TYPE_BREAKING_CHANGE',
+        'field "model" became required: events that leave it out would be rejected (breaking against 1.0)',
+        'register it as a new major version, e.g. "2.0", or make the change compatible',
+      ],
+      [
+        'USAGE_TYPE_BREAKING_CHANGE',
+        'field "model" no longer accepts "large" (breaking against 1.0)',
+        'register it as a new major version, e.g. "2.0", or make the change compatible',
+      ],
     ]);
   });
 
   it('accepts a compatible minor version and a breaking change as a new major', async () => {
-    const minor = await register({ ...v1, version: '1.1', fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: false }] });
-    expect(minor.data.registerUsageType).toMatchObject({ version: '1.1', status: 'ACTIVE', changes: [{ kind: 'OPTIONAL_FIELD_ADDED', breaking: false }] });
-    const major = await register({ ...v1, version: '2.0', fields: [{ name: 'tokens', type: 'DECIMAL' }] , dimensions: [] });
+    const minor = await register({
+      ...v1,
+      version: '1.1',
+      fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: false }],
+    });
+    expect(minor.data.registerUsageType).toMatchObject({
+      version: '1.1',
+      status: 'ACTIVE',
+      changes: [{ kind: 'OPTIONAL_FIELD_ADDED', breaking: false }],
+    });
+    const major = await register({
+      ...v1,
+      version: '2.0',
+      fields: [{ name: 'tokens', type: 'DECIMAL' }],
+      dimensions: [],
+    });
     expect(major.data.registerUsageType.version).toBe('2.0');
     expect(major.data.registerUsageType.changes.filter((c: any) => c.breaking).length).toBeGreaterThan(0);
     const { usageTypeVersions } = await g.ok(`query { usageTypeVersions(key: "${key}") { version status } }`);
-    expect(usageTypeVersions).toEqual([{ version: '2.0', status: 'ACTIVE' }, { version: '1.1', status: 'ACTIVE' }, { version: '1.0', status: 'ACTIVE' }]);
+    expect(usageTypeVersions).toEqual([
+      { version: '2.0', status: 'ACTIVE' },
+      { version: '1.1', status: 'ACTIVE' },
+      { version: '1.0', status: 'ACTIVE' },
+    ]);
   });
 
   it('resolves the version an event names: newest active, the newest of a major, or exact', async () => {
-    const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [event('v-none', { tokens: '1.5' }), event('v-major', { tokens: 2, cached: true }, '1'), event('v-exact', { tokens: 3 }, '1.0'), event('v-bad', { tokens: 3, cached: true }, '1.0')] });
+    const { ingestUsageEvents: r } = await g.ok(INGEST, {
+      e: [
+        event('v-none', { tokens: '1.5' }),
+        event('v-major', { tokens: 2, cached: true }, '1'),
+        event('v-exact', { tokens: 3 }, '1.0'),
+        event('v-bad', { tokens: 3, cached: true }, '1.0'),
+      ],
+    });
     expect(r.results.map((x: any) => x.status)).toEqual(['HELD', 'HELD', 'HELD', 'REJECTED']);
-    expect(r.results[3].problems[0]).toMatchObject({ field: 'events[3].data.cached', reason: '"cached" is not a field of usage type ' + key + ' v1.0' });
+    expect(r.results[3].problems[0]).toMatchObject({
+      field: 'events[3].data.cached',
+      reason: '"cached" is not a field of usage type ' + key + ' v1.0',
+    });
   });
 
   it('deprecated versions still take events until retired; then the error names the version to use', async () => {
-    await g.ok(`mutation { deprecateUsageType(key: "${key}", version: "1.0", sunsetAt: "2030-01-01T00:00:00Z") { status sunsetAt } }`);
-    expect((await g.ok(INGEST, { e: [event('dep-1', { tokens: 1 }, '1.0')] })).ingestUsageEvents.results[0].status).toBe('HELD');
+    await g.ok(
+      `mutation { deprecateUsageType(key: "${key}", version: "1.0", sunsetAt: "2030-01-01T00:00:00Z") { status sunsetAt } }`,
+    );
+    expect(
+      (await g.ok(INGEST, { e: [event('dep-1', { tokens: 1 }, '1.0')] })).ingestUsageEvents.results[0].status,
+    ).toBe('HELD');
     const tooEarly = firstError(await g.raw(`mutation { retireUsageType(key: "${key}", version: "1.1") { status } }`));
-    expect(tooEarly.extensions).toMatchObject({ code: 'USAGE_TYPE_LIFECYCLE', expected: 'retireUsageType on a DEPRECATED version' });
+    expect(tooEarly.extensions).toMatchObject({
+      code: 'USAGE_TYPE_LIFECYCLE',
+      expected: 'retireUsageType on a DEPRECATED version',
+    });
     await g.ok(`mutation { retireUsageType(key: "${key}", version: "1.0") { status } }`);
     const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [event('ret-1', { tokens: 1 }, '1.0')] });
-    expect(r.results[0].problems[0]).toEqual({ code: 'USAGE_TYPE_RETIRED', field: 'events[0].typeVersion', reason: `usage type "${key}" version 1.0 is retired`, expected: 'version 2.0 (active)' });
+    expect(r.results[0].problems[0]).toEqual({
+      code: 'USAGE_TYPE_RETIRED',
+      field: 'events[0].typeVersion',
+      reason: `usage type "${key}" version 1.0 is retired`,
+      expected: 'version 2.0 (active)',
+    });
   });
 });
 
@@ -82,31 +179,65 @@ describe('held events and the finance exception', () => {
   let type: string;
   beforeAll(async () => {
     type = unique('held');
-    await register({ key: type, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }], aggregation: { type: 'SUM', field: 'calls' } });
+    await register({
+      key: type,
+      unit: 'call',
+      productLine: 'api',
+      fields: [{ name: 'calls', type: 'INTEGER' }],
+      aggregation: { type: 'SUM', field: 'calls' },
+    });
   });
 
   it('holds events of an unknown customer under one exception per customer and period, and releases them once the customer exists', async () => {
     const plan = await customerWithPlan('held', [type]);
     const stranger = unique('NEWCO');
-    const events = [1, 2, 3].map((n) => ({ id: `h${n}`, source: type, type, customer: stranger, timestamp: `2026-05-0${n}T10:00:00Z`, data: { calls: n * 10 } }));
+    const events = [1, 2, 3].map((n) => ({
+      id: `h${n}`,
+      source: type,
+      type,
+      customer: stranger,
+      timestamp: `2026-05-0${n}T10:00:00Z`,
+      data: { calls: n * 10 },
+    }));
     const { ingestUsageEvents: r } = await g.ok(INGEST, { e: events });
     expect(r.held).toBe(3);
     expect(new Set(r.results.map((x: any) => x.exceptionId)).size).toBe(1);
     const exceptionId = r.results[0].exceptionId;
-    const { usageException: open } = await g.ok(`query($id: ID!) { usageException(id: $id) { code customerKey period { key } status heldEventCount remedy message } }`, { id: exceptionId });
-    expect(open).toMatchObject({ code: 'CUSTOMER_UNKNOWN', customerKey: stranger, period: { key: '2026-05' }, status: 'OPEN', heldEventCount: 3 });
+    const { usageException: open } = await g.ok(
+      `query($id: ID!) { usageException(id: $id) { code customerKey period { key } status heldEventCount remedy message } }`,
+      { id: exceptionId },
+    );
+    expect(open).toMatchObject({
+      code: 'CUSTOMER_UNKNOWN',
+      customerKey: stranger,
+      period: { key: '2026-05' },
+      status: 'OPEN',
+      heldEventCount: 3,
+    });
     expect(open.remedy).toContain(`upsertCustomer(externalKey: "${stranger}")`);
-    expect((await g.ok(`query { usageExceptions { nodes { id } } }`)).usageExceptions.nodes.map((n: any) => n.id)).toContain(exceptionId);
+    expect(
+      (await g.ok(`query { usageExceptions { nodes { id } } }`)).usageExceptions.nodes.map((n: any) => n.id),
+    ).toContain(exceptionId);
 
     // Finance maps the key to the existing customer: the events flow on by themselves.
-    const { customerByExternalKey } = await g.ok(`query { customerByExternalKey(externalKey: "${plan.customerKey}") { id } }`);
-    await g.ok(`mutation { addCustomerAlias(customerId: "${customerByExternalKey.id}", alias: "${stranger}") { aliases } }`);
+    const { customerByExternalKey } = await g.ok(
+      `query { customerByExternalKey(externalKey: "${plan.customerKey}") { id } }`,
+    );
+    await g.ok(
+      `mutation { addCustomerAlias(customerId: "${customerByExternalKey.id}", alias: "${stranger}") { aliases } }`,
+    );
     const resolved = await eventually('the exception to resolve', async () => {
-      const { usageException } = await g.ok(`query($id: ID!) { usageException(id: $id) { status heldEventCount resolvedAt } }`, { id: exceptionId });
+      const { usageException } = await g.ok(
+        `query($id: ID!) { usageException(id: $id) { status heldEventCount resolvedAt } }`,
+        { id: exceptionId },
+      );
       return usageException.status === 'RESOLVED' && usageException;
     });
     expect(resolved.heldEventCount).toBe(0);
-    const { usageEvents } = await g.ok(`query($s: ID!) { usageEvents(filter: { subscriptionId: $s }) { nodes { eventId customerKey quantity } } }`, { s: plan.subscriptionId });
+    const { usageEvents } = await g.ok(
+      `query($s: ID!) { usageEvents(filter: { subscriptionId: $s }) { nodes { eventId customerKey quantity } } }`,
+      { s: plan.subscriptionId },
+    );
     expect(usageEvents.nodes.map((e: any) => e.eventId).sort()).toEqual(['h1', 'h2', 'h3']);
     // Sending them again now is a replay, not new usage.
     expect((await g.ok(INGEST, { e: events })).ingestUsageEvents.duplicates).toBe(3);
@@ -114,10 +245,30 @@ describe('held events and the finance exception', () => {
 
   it('holds usage outside any subscription until one covers it', async () => {
     const plan = await customerWithPlan('nosub', [type], '2026-06-01T00:00:00Z');
-    const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [{ id: 'early', source: type, type, customer: plan.customerKey, timestamp: '2026-04-15T00:00:00Z', data: { calls: 7 } }] });
-    expect(r.results[0]).toMatchObject({ status: 'HELD', problems: [{ code: 'SUBSCRIPTION_NOT_ACTIVE', field: 'events[0].timestamp' }] });
-    await g.ok(`mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${plan.customerKey}", pricePlanId: $p, startsAt: "2026-04-01T00:00:00Z", endsAt: "2026-06-01T00:00:00Z" }) { id } }`, { p: plan.planId });
-    const { releaseHeldEvents } = await g.ok(`mutation($id: ID!) { releaseHeldEvents(exceptionId: $id) { status heldEventCount } }`, { id: r.results[0].exceptionId });
+    const { ingestUsageEvents: r } = await g.ok(INGEST, {
+      e: [
+        {
+          id: 'early',
+          source: type,
+          type,
+          customer: plan.customerKey,
+          timestamp: '2026-04-15T00:00:00Z',
+          data: { calls: 7 },
+        },
+      ],
+    });
+    expect(r.results[0]).toMatchObject({
+      status: 'HELD',
+      problems: [{ code: 'SUBSCRIPTION_NOT_ACTIVE', field: 'events[0].timestamp' }],
+    });
+    await g.ok(
+      `mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${plan.customerKey}", pricePlanId: $p, startsAt: "2026-04-01T00:00:00Z", endsAt: "2026-06-01T00:00:00Z" }) { id } }`,
+      { p: plan.planId },
+    );
+    const { releaseHeldEvents } = await g.ok(
+      `mutation($id: ID!) { releaseHeldEvents(exceptionId: $id) { status heldEventCount } }`,
+      { id: r.results[0].exceptionId },
+    );
     expect(releaseHeldEvents).toEqual({ status: 'RESOLVED', heldEventCount: 0 });
   });
 });
@@ -127,37 +278,98 @@ describe('aggregation', () => {
     const seats = unique('seats');
     const peak = unique('peak');
     const users = unique('users');
-    await register({ key: seats, unit: 'seat', productLine: 'platform', fields: [{ name: 'seats', type: 'INTEGER' }], aggregation: { type: 'LATEST', field: 'seats' } });
-    await register({ key: peak, unit: 'GB', productLine: 'storage', fields: [{ name: 'gb', type: 'DECIMAL' }, { name: 'region', type: 'STRING' }], dimensions: ['region'], aggregation: { type: 'MAX', field: 'gb' } });
-    await register({ key: users, unit: 'user', productLine: 'platform', fields: [{ name: 'user', type: 'STRING' }], aggregation: { type: 'UNIQUE_COUNT', field: 'user' } });
+    await register({
+      key: seats,
+      unit: 'seat',
+      productLine: 'platform',
+      fields: [{ name: 'seats', type: 'INTEGER' }],
+      aggregation: { type: 'LATEST', field: 'seats' },
+    });
+    await register({
+      key: peak,
+      unit: 'GB',
+      productLine: 'storage',
+      fields: [
+        { name: 'gb', type: 'DECIMAL' },
+        { name: 'region', type: 'STRING' },
+      ],
+      dimensions: ['region'],
+      aggregation: { type: 'MAX', field: 'gb' },
+    });
+    await register({
+      key: users,
+      unit: 'user',
+      productLine: 'platform',
+      fields: [{ name: 'user', type: 'STRING' }],
+      aggregation: { type: 'UNIQUE_COUNT', field: 'user' },
+    });
     const plan = await customerWithPlan('agg', [seats, peak, users]);
     const at = (d: number) => `2026-03-${String(d).padStart(2, '0')}T12:00:00Z`;
-    const e = (type: string, id: string, day: number, data: Record<string, unknown>) => ({ id, source: 'agg', type, customer: plan.customerKey, timestamp: at(day), data });
+    const e = (type: string, id: string, day: number, data: Record<string, unknown>) => ({
+      id,
+      source: 'agg',
+      type,
+      customer: plan.customerKey,
+      timestamp: at(day),
+      data,
+    });
     await g.ok(INGEST, {
       e: [
-        e(seats, 's1', 1, { seats: 10 }), e(seats, 's3', 20, { seats: 14 }), e(seats, 's2', 9, { seats: 25 }),
-        e(peak, 'p1', 2, { gb: '10.5', region: 'eu' }), e(peak, 'p2', 3, { gb: '99.25', region: 'us' }), e(peak, 'p3', 4, { gb: '12', region: 'eu' }),
-        e(users, 'u1', 1, { user: 'ann' }), e(users, 'u2', 2, { user: 'bob' }), e(users, 'u3', 3, { user: 'ann' }),
+        e(seats, 's1', 1, { seats: 10 }),
+        e(seats, 's3', 20, { seats: 14 }),
+        e(seats, 's2', 9, { seats: 25 }),
+        e(peak, 'p1', 2, { gb: '10.5', region: 'eu' }),
+        e(peak, 'p2', 3, { gb: '99.25', region: 'us' }),
+        e(peak, 'p3', 4, { gb: '12', region: 'eu' }),
+        e(users, 'u1', 1, { user: 'ann' }),
+        e(users, 'u2', 2, { user: 'bob' }),
+        e(users, 'u3', 3, { user: 'ann' }),
       ],
     });
-    const { aggregateUsage } = await g.ok(`mutation($s: ID!, $k: [String!]!) { aggregateUsage(subscriptionId: $s, period: "2026-03", usageTypeKeys: $k) { usageType { key } quantity eventCount groups { dimensions { name value } quantity eventCount } } }`, { s: plan.subscriptionId, k: [seats, peak, users] });
+    const { aggregateUsage } = await g.ok(
+      `mutation($s: ID!, $k: [String!]!) { aggregateUsage(subscriptionId: $s, period: "2026-03", usageTypeKeys: $k) { usageType { key } quantity eventCount groups { dimensions { name value } quantity eventCount } } }`,
+      { s: plan.subscriptionId, k: [seats, peak, users] },
+    );
     const by = Object.fromEntries(aggregateUsage.map((a: any) => [a.usageType.key, a]));
     expect(by[seats]).toMatchObject({ quantity: '14', eventCount: 3 });
-    expect(by[peak]).toMatchObject({ quantity: '99.25', groups: [{ dimensions: [{ name: 'region', value: 'eu' }], quantity: '12', eventCount: 2 }, { dimensions: [{ name: 'region', value: 'us' }], quantity: '99.25', eventCount: 1 }] });
+    expect(by[peak]).toMatchObject({
+      quantity: '99.25',
+      groups: [
+        { dimensions: [{ name: 'region', value: 'eu' }], quantity: '12', eventCount: 2 },
+        { dimensions: [{ name: 'region', value: 'us' }], quantity: '99.25', eventCount: 1 },
+      ],
+    });
     expect(by[users]).toMatchObject({ quantity: '2', eventCount: 3 });
 
     // Rating reads the aggregate whatever its kind: 14 seats × 1 USD.
-    const { rateBillingPeriod } = await g.ok(`mutation($s: ID!) { rateBillingPeriod(subscriptionId: $s, period: "2026-03") { ratedCharges { usageTypeKey quantity amount { amount } } } }`, { s: plan.subscriptionId });
-    expect(rateBillingPeriod.ratedCharges.find((c: any) => c.usageTypeKey === seats)).toMatchObject({ quantity: '14', amount: { amount: '14.00' } });
+    const { rateBillingPeriod } = await g.ok(
+      `mutation($s: ID!) { rateBillingPeriod(subscriptionId: $s, period: "2026-03") { ratedCharges { usageTypeKey quantity amount { amount } } } }`,
+      { s: plan.subscriptionId },
+    );
+    expect(rateBillingPeriod.ratedCharges.find((c: any) => c.usageTypeKey === seats)).toMatchObject({
+      quantity: '14',
+      amount: { amount: '14.00' },
+    });
 
     // Usage after rating is late: flagged, and the aggregate shows it is pending.
     const { ingestUsageEvents: late } = await g.ok(INGEST, { e: [e(seats, 's4', 28, { seats: 30 })] });
     expect(late.results[0]).toMatchObject({ status: 'ACCEPTED', late: true });
-    const { lateUsage } = await g.ok(`query { lateUsage(period: "2026-03") { pendingEventCount aggregate { usageType { key } quantity } } }`);
-    expect(lateUsage.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([{ pendingEventCount: 1, aggregate: { usageType: { key: seats }, quantity: '14' } }]);
+    const { lateUsage } = await g.ok(
+      `query { lateUsage(period: "2026-03") { pendingEventCount aggregate { usageType { key } quantity } } }`,
+    );
+    expect(lateUsage.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([
+      { pendingEventCount: 1, aggregate: { usageType: { key: seats }, quantity: '14' } },
+    ]);
 
-    const { customerUsage } = await g.ok(`query($c: String!) { customerUsage(customerKey: $c, period: "2026-03") { period { key } heldEventCount usage { usageTypeKey unit quantity eventCount } } }`, { c: plan.customerKey });
-    expect(customerUsage.usage.find((x: any) => x.usageTypeKey === seats)).toMatchObject({ quantity: '30', eventCount: 4, unit: 'seat' });
+    const { customerUsage } = await g.ok(
+      `query($c: String!) { customerUsage(customerKey: $c, period: "2026-03") { period { key } heldEventCount usage { usageTypeKey unit quantity eventCount } } }`,
+      { c: plan.customerKey },
+    );
+    expect(customerUsage.usage.find((x: any) => x.usageTypeKey === seats)).toMatchObject({
+      quantity: '30',
+      eventCount: 4,
+      unit: 'seat',
+    });
   });
 });
 
@@ -165,19 +377,61 @@ describe('quarantine', () => {
   it('keeps a rejected event, and a replay after the fix stores it and resolves the entry', async () => {
     const later = unique('later');
     const customerKey = unique('q-c');
-    await g.ok(`mutation { upsertCustomer(input: { externalKey: "${customerKey}", name: "c", currency: "USD" }) { id } }`);
-    const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [{ id: 'q1', source: 'q', type: later, customer: customerKey, timestamp: '2026-02-02T00:00:00Z', data: { n: 1 } }] });
+    await g.ok(
+      `mutation { upsertCustomer(input: { externalKey: "${customerKey}", name: "c", currency: "USD" }) { id } }`,
+    );
+    const { ingestUsageEvents: r } = await g.ok(INGEST, {
+      e: [
+        {
+          id: 'q1',
+          source: 'q',
+          type: later,
+          customer: customerKey,
+          timestamp: '2026-02-02T00:00:00Z',
+          data: { n: 1 },
+        },
+      ],
+    });
     const quarantineId = r.results[0].quarantineId;
-    expect((await g.ok(`query { quarantinedEvents(first: 500) { nodes { id } } }`)).quarantinedEvents.nodes.map((n: any) => n.id)).toContain(quarantineId);
-    const { quarantinedEvent } = await g.ok(`query($id: ID!) { quarantinedEvent(id: $id) { status payload problems { code field } } }`, { id: quarantineId });
-    expect(quarantinedEvent).toMatchObject({ status: 'OPEN', payload: { id: 'q1', type: later }, problems: [{ code: 'USAGE_TYPE_UNKNOWN', field: 'events[0].type' }] });
+    expect(
+      (await g.ok(`query { quarantinedEvents(first: 500) { nodes { id } } }`)).quarantinedEvents.nodes.map(
+        (n: any) => n.id,
+      ),
+    ).toContain(quarantineId);
+    const { quarantinedEvent } = await g.ok(
+      `query($id: ID!) { quarantinedEvent(id: $id) { status payload problems { code field } } }`,
+      { id: quarantineId },
+    );
+    expect(quarantinedEvent).toMatchObject({
+      status: 'OPEN',
+      payload: { id: 'q1', type: later },
+      problems: [{ code: 'USAGE_TYPE_UNKNOWN', field: 'events[0].type' }],
+    });
 
-    await register({ key: later, unit: 'n', productLine: 'api', fields: [{ name: 'n', type: 'INTEGER' }], aggregation: { type: 'SUM', field: 'n' } });
-    const { replayQuarantinedEvents } = await g.ok(`mutation($ids: [ID!]!) { replayQuarantinedEvents(ids: $ids) { quarantineId status usageEventId } }`, { ids: [quarantineId] });
+    await register({
+      key: later,
+      unit: 'n',
+      productLine: 'api',
+      fields: [{ name: 'n', type: 'INTEGER' }],
+      aggregation: { type: 'SUM', field: 'n' },
+    });
+    const { replayQuarantinedEvents } = await g.ok(
+      `mutation($ids: [ID!]!) { replayQuarantinedEvents(ids: $ids) { quarantineId status usageEventId } }`,
+      { ids: [quarantineId] },
+    );
     // No subscription for this customer: valid now, so it is held for finance rather than rejected again.
-    expect(replayQuarantinedEvents).toEqual([{ quarantineId, status: 'HELD', usageEventId: expect.stringMatching(/^evt_/) }]);
-    const { quarantinedEvent: after } = await g.ok(`query($id: ID!) { quarantinedEvent(id: $id) { status resolvedAs usageEventId } }`, { id: quarantineId });
-    expect(after).toEqual({ status: 'RESOLVED', resolvedAs: 'HELD', usageEventId: replayQuarantinedEvents[0].usageEventId });
+    expect(replayQuarantinedEvents).toEqual([
+      { quarantineId, status: 'HELD', usageEventId: expect.stringMatching(/^evt_/) },
+    ]);
+    const { quarantinedEvent: after } = await g.ok(
+      `query($id: ID!) { quarantinedEvent(id: $id) { status resolvedAs usageEventId } }`,
+      { id: quarantineId },
+    );
+    expect(after).toEqual({
+      status: 'RESOLVED',
+      resolvedAs: 'HELD',
+      usageEventId: replayQuarantinedEvents[0].usageEventId,
+    });
   });
 });
 
@@ -186,10 +440,26 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   let customerKey: string;
   beforeAll(async () => {
     type = unique('ce');
-    await register({ key: type, unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }], aggregation: { type: 'SUM', field: 'calls' } });
+    await register({
+      key: type,
+      unit: 'call',
+      productLine: 'api',
+      fields: [{ name: 'calls', type: 'INTEGER' }],
+      aggregation: { type: 'SUM', field: 'calls' },
+    });
     ({ customerKey } = await customerWithPlan('ce', [type]));
   });
-  const cloudEvent = (id: string, data: Record<string, unknown>) => new CloudEvent({ specversion: '1.0', id, source: '/tests/cloudevents', type, subject: customerKey, time: '2026-07-01T08:00:00Z', datacontenttype: 'application/json', data });
+  const cloudEvent = (id: string, data: Record<string, unknown>) =>
+    new CloudEvent({
+      specversion: '1.0',
+      id,
+      source: '/tests/cloudevents',
+      type,
+      subject: customerKey,
+      time: '2026-07-01T08:00:00Z',
+      datacontenttype: 'application/json',
+      data,
+    });
 
   it('takes a single event from the CloudEvents SDK, in structured and in binary mode', async () => {
     for (const mode of [Mode.STRUCTURED, Mode.BINARY]) {
@@ -201,8 +471,23 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   });
 
   it('takes a batch, and reports per event with CloudEvent attribute names', async () => {
-    const batch = [cloudEvent('b1', { calls: 1 }), cloudEvent('b2', { calls: 'x' }), new CloudEvent({ id: 'b3', source: '/tests/cloudevents', type, time: '2026-07-01T08:00:00Z', data: { calls: 1 } }), cloudEvent('b1', { calls: 1 })];
-    const res = await fetch(eventsUrl(), { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1' }, body: JSON.stringify(batch.map((e) => e.toJSON())) });
+    const batch = [
+      cloudEvent('b1', { calls: 1 }),
+      cloudEvent('b2', { calls: 'x' }),
+      new CloudEvent({
+        id: 'b3',
+        source: '/tests/cloudevents',
+        type,
+        time: '2026-07-01T08:00:00Z',
+        data: { calls: 1 },
+      }),
+      cloudEvent('b1', { calls: 1 }),
+    ];
+    const res = await fetch(eventsUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1' },
+      body: JSON.stringify(batch.map((e) => e.toJSON())),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-correlation-id')).toBe('ce-batch-1');
     const body = (await res.json()) as any;
@@ -212,8 +497,16 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   });
 
   it('takes NDJSON, rejecting only the unreadable line', async () => {
-    const lines = [JSON.stringify(cloudEvent('n1', { calls: 2 }).toJSON()), '{not json', JSON.stringify({ ...cloudEvent('n2', { calls: 3 }).toJSON(), specversion: '0.3' })].join('\n');
-    const res = await fetch(eventsUrl(), { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: lines });
+    const lines = [
+      JSON.stringify(cloudEvent('n1', { calls: 2 }).toJSON()),
+      '{not json',
+      JSON.stringify({ ...cloudEvent('n2', { calls: 3 }).toJSON(), specversion: '0.3' }),
+    ].join('\n');
+    const res = await fetch(eventsUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: lines,
+    });
     const body = (await res.json()) as any;
     expect(body.results.map((r: any) => r.status)).toEqual(['ACCEPTED', 'REJECTED', 'REJECTED']);
     expect(body.results[1].problems[0]).toMatchObject({ field: '[1]', reason: 'this line is not valid JSON' });
@@ -225,7 +518,11 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
     expect(wrong.status).toBe(415);
     expect(((await wrong.json()) as any).error).toContain('application/cloudevents-batch+json');
     const many = Array.from({ length: 10_001 }, (_, i) => ({ specversion: '1.0', id: `m${i}`, source: 's', type }));
-    const tooMany = await fetch(eventsUrl(), { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify(many) });
+    const tooMany = await fetch(eventsUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: JSON.stringify(many),
+    });
     expect(tooMany.status).toBe(413);
     expect(((await tooMany.json()) as any).error).toContain('limit of 10000');
   });
@@ -237,11 +534,25 @@ describe('properties of ingestion (generated batches)', () => {
   let subscriptionId: string;
   beforeAll(async () => {
     type = unique('prop');
-    await register({ key: type, unit: 'unit', productLine: 'api', fields: [{ name: 'n', type: 'INTEGER', minimum: '0' }, { name: 'tag', type: 'STRING', required: false }], aggregation: { type: 'SUM', field: 'n' } });
+    await register({
+      key: type,
+      unit: 'unit',
+      productLine: 'api',
+      fields: [
+        { name: 'n', type: 'INTEGER', minimum: '0' },
+        { name: 'tag', type: 'STRING', required: false },
+      ],
+      aggregation: { type: 'SUM', field: 'n' },
+    });
     ({ customerKey, subscriptionId } = await customerWithPlan('prop', [type]));
   });
 
-  const validEvent = fc.record({ id: fc.uuid(), n: fc.integer({ min: 0, max: 1_000_000 }), day: fc.integer({ min: 1, max: 28 }), tag: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) });
+  const validEvent = fc.record({
+    id: fc.uuid(),
+    n: fc.integer({ min: 0, max: 1_000_000 }),
+    day: fc.integer({ min: 1, max: 28 }),
+    tag: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+  });
   // Each invalid event breaks exactly one field; the expected path names it.
   const invalidEvent = fc.oneof(
     fc.record({ id: fc.uuid(), bad: fc.constant('negative') }),
@@ -249,7 +560,14 @@ describe('properties of ingestion (generated batches)', () => {
     fc.record({ id: fc.uuid(), bad: fc.constant('unknown-field') }),
     fc.record({ id: fc.uuid(), bad: fc.constant('timestamp') }),
   );
-  const toInput = (e: { id: string; n: number; day: number; tag?: string }, source: string) => ({ id: e.id, source, type, customer: customerKey, timestamp: `2026-08-${String(e.day).padStart(2, '0')}T00:00:00Z`, data: e.tag === undefined ? { n: e.n } : { n: e.n, tag: e.tag } });
+  const toInput = (e: { id: string; n: number; day: number; tag?: string }, source: string) => ({
+    id: e.id,
+    source,
+    type,
+    customer: customerKey,
+    timestamp: `2026-08-${String(e.day).padStart(2, '0')}T00:00:00Z`,
+    data: e.tag === undefined ? { n: e.n } : { n: e.n, tag: e.tag },
+  });
   const toBad = (e: { id: string; bad: string }, source: string) => {
     const base = toInput({ id: e.id, n: 1, day: 1 }, source);
     if (e.bad === 'negative') return { input: { ...base, data: { n: -5 } }, path: 'data.n' };
@@ -260,30 +578,44 @@ describe('properties of ingestion (generated batches)', () => {
 
   it('stores exactly the valid events of a mixed batch, once, and rejects each invalid one at its field', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(validEvent, { maxLength: 15, selector: (e) => e.id }), fc.array(invalidEvent, { maxLength: 8 }), fc.integer({ min: 0, max: 1000 }), async (valid, invalid, seed) => {
-        const source = unique('gen');
-        const bad = invalid.map((e) => toBad(e, source));
-        // Interleave deterministically from the seed.
-        const items = [...valid.map((e) => ({ input: toInput(e, source), path: null as string | null })), ...bad].sort((a, b) => ((a.input.id.charCodeAt(0) + seed) % 7) - ((b.input.id.charCodeAt(0) + seed) % 7));
-        const uniqueValid = new Set(valid.map((e) => e.id));
-        const { ingestUsageEvents: r } = await g.ok(INGEST, { e: items.map((i) => i.input) });
-        items.forEach((item, i) => {
-          const result = r.results[i];
-          if (item.path) {
-            expect(result.status).toBe('REJECTED');
-            expect(result.problems.map((p: any) => p.field)).toContain(`events[${i}].${item.path}`);
-          } else {
-            expect(['ACCEPTED', 'DUPLICATE']).toContain(result.status);
-          }
-        });
-        expect(r.accepted).toBe(uniqueValid.size);
-        // Replaying the batch stores nothing more.
-        const again = (await g.ok(INGEST, { e: items.map((i) => i.input) })).ingestUsageEvents;
-        expect(again.accepted).toBe(0);
-        const { usageEvents } = await g.ok(`query($s: ID!) { usageEvents(filter: { subscriptionId: $s }, first: 500) { nodes { source eventId } } }`, { s: subscriptionId });
-        const stored = usageEvents.nodes.filter((e: any) => e.source === source).map((e: any) => e.eventId).sort();
-        expect(stored).toEqual([...uniqueValid].sort());
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(validEvent, { maxLength: 15, selector: (e) => e.id }),
+        fc.array(invalidEvent, { maxLength: 8 }),
+        fc.integer({ min: 0, max: 1000 }),
+        async (valid, invalid, seed) => {
+          const source = unique('gen');
+          const bad = invalid.map((e) => toBad(e, source));
+          // Interleave deterministically from the seed.
+          const items = [
+            ...valid.map((e) => ({ input: toInput(e, source), path: null as string | null })),
+            ...bad,
+          ].sort((a, b) => ((a.input.id.charCodeAt(0) + seed) % 7) - ((b.input.id.charCodeAt(0) + seed) % 7));
+          const uniqueValid = new Set(valid.map((e) => e.id));
+          const { ingestUsageEvents: r } = await g.ok(INGEST, { e: items.map((i) => i.input) });
+          items.forEach((item, i) => {
+            const result = r.results[i];
+            if (item.path) {
+              expect(result.status).toBe('REJECTED');
+              expect(result.problems.map((p: any) => p.field)).toContain(`events[${i}].${item.path}`);
+            } else {
+              expect(['ACCEPTED', 'DUPLICATE']).toContain(result.status);
+            }
+          });
+          expect(r.accepted).toBe(uniqueValid.size);
+          // Replaying the batch stores nothing more.
+          const again = (await g.ok(INGEST, { e: items.map((i) => i.input) })).ingestUsageEvents;
+          expect(again.accepted).toBe(0);
+          const { usageEvents } = await g.ok(
+            `query($s: ID!) { usageEvents(filter: { subscriptionId: $s }, first: 500) { nodes { source eventId } } }`,
+            { s: subscriptionId },
+          );
+          const stored = usageEvents.nodes
+            .filter((e: any) => e.source === source)
+            .map((e: any) => e.eventId)
+            .sort();
+          expect(stored).toEqual([...uniqueValid].sort());
+        },
+      ),
       { numRuns: 12 },
     );
   });

@@ -5,9 +5,12 @@ import { DECIMAL_PATTERN, canonicalDecimal } from '../money';
 function parseDecimal(value: unknown): string {
   if (typeof value === 'string' && DECIMAL_PATTERN.test(value)) return canonicalDecimal(value);
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  throw new GraphQLError(`Decimal must be a decimal string such as "12.5" or "0.00025" (got ${JSON.stringify(value)}); send fractions as strings so no precision is lost`, {
-    extensions: { code: 'VALIDATION_FAILED', expected: 'a decimal string, e.g. "0.00025"' },
-  });
+  throw new GraphQLError(
+    `Decimal must be a decimal string such as "12.5" or "0.00025" (got ${JSON.stringify(value)}); send fractions as strings so no precision is lost`,
+    {
+      extensions: { code: 'VALIDATION_FAILED', expected: 'a decimal string, e.g. "0.00025"' },
+    },
+  );
 }
 
 export const DecimalScalar = new GraphQLScalarType({
@@ -16,7 +19,8 @@ export const DecimalScalar = new GraphQLScalarType({
   parseValue: parseDecimal,
   parseLiteral(ast) {
     // A literal keeps its exact source text, so 0.1 written in a query is exact.
-    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return parseDecimal(ast.kind === Kind.STRING ? ast.value : ast.value);
+    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT)
+      return parseDecimal(ast.kind === Kind.STRING ? ast.value : ast.value);
     return parseDecimal(undefined);
   },
 });

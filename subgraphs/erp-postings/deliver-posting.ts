@@ -28,18 +28,33 @@ export function retryDelayMs(attempts: number, policy: DeliveryPolicy, random = 
   return Math.round(exponential * (0.8 + 0.4 * random()));
 }
 
-const attempt = (outcome: PostingAttempt['outcome'], error?: Pick<PostingError, 'code' | 'message'>): PostingAttempt => ({ at: new Date(), outcome, code: error?.code ?? null, message: error?.message ?? null });
+const attempt = (
+  outcome: PostingAttempt['outcome'],
+  error?: Pick<PostingError, 'code' | 'message'>,
+): PostingAttempt => ({ at: new Date(), outcome, code: error?.code ?? null, message: error?.message ?? null });
 
 const isDue = (p: ErpPostingDoc, now: Date) =>
   ((p.status === 'PENDING' || p.status === 'RETRY_SCHEDULED') && p.nextAttemptAt !== null && p.nextAttemptAt <= now) ||
   (p.status === 'SENDING' && p.lockedUntil !== null && p.lockedUntil < now);
 
 /** Inserts the next claim unless a live one exists; null when another sender holds the posting. */
-async function claimDelivery(store: PostingsStore, postingId: string, now: Date, leaseMs: number): Promise<DeliveryClaimDoc | null> {
+async function claimDelivery(
+  store: PostingsStore,
+  postingId: string,
+  now: Date,
+  leaseMs: number,
+): Promise<DeliveryClaimDoc | null> {
   const [latest] = await store.claims.find({ postingId }).sort({ sequence: -1 }).limit(1).toArray();
   if (latest && !latest.releasedAt && latest.expiresAt > now) return null;
   const sequence = (latest?.sequence ?? 0) + 1;
-  const claim: DeliveryClaimDoc = { _id: `${postingId}#${sequence}`, postingId, sequence, claimedAt: now, expiresAt: new Date(now.getTime() + leaseMs), releasedAt: null };
+  const claim: DeliveryClaimDoc = {
+    _id: `${postingId}#${sequence}`,
+    postingId,
+    sequence,
+    claimedAt: now,
+    expiresAt: new Date(now.getTime() + leaseMs),
+    releasedAt: null,
+  };
   try {
     await store.claims.insertOne(claim);
     return claim;
@@ -53,14 +68,25 @@ async function claimDelivery(store: PostingsStore, postingId: string, now: Date,
  * Delivers the posting if it is due (or a sender's lease ran out) and nobody else holds it. Only the holder of the
  * delivery claim writes the posting until it releases the claim. Returns the posting as it ends up.
  */
-export async function deliverPosting(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, postingId: string, log: Logger): Promise<ErpPostingDoc | null> {
+export async function deliverPosting(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  postingId: string,
+  log: Logger,
+): Promise<ErpPostingDoc | null> {
   return store.locks.run(postingId, async () => {
     const posting = await store.postings.findOne({ _id: postingId });
     const now = new Date();
     if (!posting || !isDue(posting, now)) return posting;
     const claim = await claimDelivery(store, postingId, now, policy.leaseMs);
     if (!claim) return posting;
-    const sending: ErpPostingDoc = { ...posting, status: 'SENDING', attempts: posting.attempts + 1, lockedUntil: claim.expiresAt };
+    const sending: ErpPostingDoc = {
+      ...posting,
+      status: 'SENDING',
+      attempts: posting.attempts + 1,
+      lockedUntil: claim.expiresAt,
+    };
     await store.postings.replaceOne({ _id: postingId }, sending);
     try {
       return await withCorrelationId(posting.correlationId, () => send(store, connector, policy, sending, log));
@@ -70,7 +96,13 @@ export async function deliverPosting(store: PostingsStore, connector: ErpConnect
   });
 }
 
-async function send(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, posting: ErpPostingDoc, log: Logger): Promise<ErpPostingDoc> {
+async function send(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  posting: ErpPostingDoc,
+  log: Logger,
+): Promise<ErpPostingDoc> {
   const finish = async (set: Partial<ErpPostingDoc>, entry: PostingAttempt) => {
     const done: ErpPostingDoc = { ...posting, ...set, lockedUntil: null, history: [...posting.history, entry] };
     await store.postings.replaceOne({ _id: posting._id }, done);
@@ -91,38 +123,87 @@ async function send(store: PostingsStore, connector: ErpConnector, policy: Deliv
 
   try {
     const already = await connector.findDocument(posting.postingKey);
-    const document = already ?? (await connector.post({ postingKey: posting.postingKey, correlationId: posting.correlationId, entry: posting.entry }));
-    log.info({ postingId: posting._id, erpDocument: document.documentId, alreadyInErp: Boolean(already) }, 'posting delivered to the ERP');
-    return finish({ status: 'POSTED', erpDocument: document, postedAt: document.postedAt, lastError: null, nextAttemptAt: null }, attempt(already ? 'ALREADY_IN_ERP' : 'POSTED'));
+    const document =
+      already ??
+      (await connector.post({
+        postingKey: posting.postingKey,
+        correlationId: posting.correlationId,
+        entry: posting.entry,
+      }));
+    log.info(
+      { postingId: posting._id, erpDocument: document.documentId, alreadyInErp: Boolean(already) },
+      'posting delivered to the ERP',
+    );
+    return finish(
+      { status: 'POSTED', erpDocument: document, postedAt: document.postedAt, lastError: null, nextAttemptAt: null },
+      attempt(already ? 'ALREADY_IN_ERP' : 'POSTED'),
+    );
   } catch (caught) {
-    const error = caught instanceof ErpError ? caught : new ErpError('TECHNICAL', 'ERP_UNEXPECTED', (caught as Error).message, 'retries by itself');
-    const lastError: PostingError = { code: error.code, message: error.message, kind: error.kind, remedy: error.remedy ?? null };
+    const error =
+      caught instanceof ErpError
+        ? caught
+        : new ErpError('TECHNICAL', 'ERP_UNEXPECTED', (caught as Error).message, 'retries by itself');
+    const lastError: PostingError = {
+      code: error.code,
+      message: error.message,
+      kind: error.kind,
+      remedy: error.remedy ?? null,
+    };
     if (error.kind === 'BUSINESS') {
       log.warn({ postingId: posting._id, err: error }, 'posting held: the ERP rejected it');
       return finish({ status: 'HELD', lastError, nextAttemptAt: null }, attempt('HELD', lastError));
     }
     if (posting.attempts >= policy.maxAttempts) {
-      log.error({ postingId: posting._id, attempts: posting.attempts, err: error }, 'posting dead-lettered after its last retry');
-      return finish({ status: 'DEAD_LETTER', lastError: { ...lastError, remedy: 'replay it with replayErpPosting once the ERP is healthy' }, nextAttemptAt: null }, attempt('DEAD_LETTER', lastError));
+      log.error(
+        { postingId: posting._id, attempts: posting.attempts, err: error },
+        'posting dead-lettered after its last retry',
+      );
+      return finish(
+        {
+          status: 'DEAD_LETTER',
+          lastError: { ...lastError, remedy: 'replay it with replayErpPosting once the ERP is healthy' },
+          nextAttemptAt: null,
+        },
+        attempt('DEAD_LETTER', lastError),
+      );
     }
     const nextAttemptAt = new Date(Date.now() + retryDelayMs(posting.attempts, policy));
-    log.warn({ postingId: posting._id, attempts: posting.attempts, nextAttemptAt, err: error }, 'posting failed; retry scheduled');
+    log.warn(
+      { postingId: posting._id, attempts: posting.attempts, nextAttemptAt, err: error },
+      'posting failed; retry scheduled',
+    );
     return finish({ status: 'RETRY_SCHEDULED', lastError, nextAttemptAt }, attempt('RETRY_SCHEDULED', lastError));
   }
 }
 
 /** Delivers whatever is due, one posting at a time; one failing posting never stops the others. */
-export function startPostingWorker(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, log: Logger, intervalMs = Number(process.env.ERP_POLL_MS ?? 1_000)): () => Promise<void> {
+export function startPostingWorker(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  log: Logger,
+  intervalMs = Number(process.env.ERP_POLL_MS ?? 1_000),
+): () => Promise<void> {
   return repeatInBackground('posting worker', intervalMs, log, async (job) => {
     const now = new Date();
     const due = await store.postings
-      .find({ $or: [{ status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } }, { status: 'SENDING', lockedUntil: { $lt: now } }] }, { projection: { _id: 1 } })
+      .find(
+        {
+          $or: [
+            { status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } },
+            { status: 'SENDING', lockedUntil: { $lt: now } },
+          ],
+        },
+        { projection: { _id: 1 } },
+      )
       .sort({ nextAttemptAt: 1 })
       .limit(50)
       .toArray();
     for (const { _id } of due) {
       if (job.stopped) return;
-      await deliverPosting(store, connector, policy, _id, log).catch((error) => log.error({ err: error, postingId: _id }, 'posting worker: delivery failed unexpectedly'));
+      await deliverPosting(store, connector, policy, _id, log).catch((error) =>
+        log.error({ err: error, postingId: _id }, 'posting worker: delivery failed unexpectedly'),
+      );
     }
   });
 }

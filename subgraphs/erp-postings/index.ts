@@ -29,7 +29,12 @@ interface Context extends BaseContext, Services {
 export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
   name: 'erp-postings',
   indexes,
-  createServices: (db, log) => ({ store: postingsStore(db), connector: connectorFromEnvironment(), policy: deliveryPolicyFromEnvironment(), log }),
+  createServices: (db, log) => ({
+    store: postingsStore(db),
+    connector: connectorFromEnvironment(),
+    policy: deliveryPolicyFromEnvironment(),
+    log,
+  }),
   createContext: (services, base) => ({
     ...base,
     ...services,
@@ -41,17 +46,33 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
     Query: {
       erpPosting: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.postings.load(id),
       erpPostings: (_: unknown, args: { status?: PostingStatus; first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.postings, (args.status ? { status: args.status } : {}) as Filter<ErpPostingDoc>, args.first, args.after),
+        pageById(
+          ctx.store.postings,
+          (args.status ? { status: args.status } : {}) as Filter<ErpPostingDoc>,
+          args.first,
+          args.after,
+        ),
       accountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) => accountingPeriod(ctx.store, key),
       accountingPeriods: async (_: unknown, __: unknown, ctx: Context) =>
-        (await ctx.store.periods.find().sort({ _id: 1 }).toArray()).map((p) => ({ key: p._id, status: p.status, changedAt: p.changedAt })),
-      erpConnection: (_: unknown, __: unknown, ctx: Context) => ({ system: ctx.connector.system, location: ctx.connector.location }),
+        (await ctx.store.periods.find().sort({ _id: 1 }).toArray()).map((p) => ({
+          key: p._id,
+          status: p.status,
+          changedAt: p.changedAt,
+        })),
+      erpConnection: (_: unknown, __: unknown, ctx: Context) => ({
+        system: ctx.connector.system,
+        location: ctx.connector.location,
+      }),
     },
     Mutation: {
-      postInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) => postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
-      replayErpPosting: (_: unknown, { id }: { id: string }, ctx: Context) => replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
-      closeAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) => closeAccountingPeriod(ctx.store, key),
-      reopenAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) => reopenAccountingPeriod(ctx.store, key),
+      postInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) =>
+        postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
+      replayErpPosting: (_: unknown, { id }: { id: string }, ctx: Context) =>
+        replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
+      closeAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) =>
+        closeAccountingPeriod(ctx.store, key),
+      reopenAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) =>
+        reopenAccountingPeriod(ctx.store, key),
     },
     ErpPosting: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.postings.load(ref.id),

@@ -48,7 +48,8 @@ export function buildInvoiceEntry(invoice: InvoiceForPosting): JournalEntry {
   const { currency } = invoice;
   const byAccount = new Map<string, { productLine: string; minor: bigint; lineIds: string[] }>();
   for (const line of invoice.lines) {
-    if (line.amount.currency !== currency) throw new RangeError(`invoice line ${line.id} is in ${line.amount.currency}, the invoice in ${currency}`);
+    if (line.amount.currency !== currency)
+      throw new RangeError(`invoice line ${line.id} is in ${line.amount.currency}, the invoice in ${currency}`);
     const account = revenueAccount(line.productLine, line.kind);
     const group = byAccount.get(account) ?? { productLine: line.productLine, minor: 0n, lineIds: [] };
     group.minor += toMinorUnits(line.amount);
@@ -98,7 +99,10 @@ export function totals(entry: JournalEntry): { debits: bigint; credits: bigint }
   let debits = 0n;
   let credits = 0n;
   for (const line of entry.lines) {
-    if (line.amount.currency !== entry.currency) throw new UnbalancedEntryError(`line ${line.lineNo} is in ${line.amount.currency}, the entry in ${entry.currency}`);
+    if (line.amount.currency !== entry.currency)
+      throw new UnbalancedEntryError(
+        `line ${line.lineNo} is in ${line.amount.currency}, the entry in ${entry.currency}`,
+      );
     const minor = toMinorUnits(line.amount);
     if (minor < 0n) throw new UnbalancedEntryError(`line ${line.lineNo} has a negative amount; use the other side`);
     if (line.side === 'DEBIT') debits += minor;
@@ -112,6 +116,8 @@ export function assertBalanced(entry: JournalEntry): void {
   if (entry.lines.length < 2) throw new UnbalancedEntryError('a journal entry needs at least two lines');
   const { debits, credits } = totals(entry);
   if (debits !== credits) {
-    throw new UnbalancedEntryError(`journal entry does not balance: debits ${fromMinorUnits(debits, entry.currency).amount} ≠ credits ${fromMinorUnits(credits, entry.currency).amount} ${entry.currency}`);
+    throw new UnbalancedEntryError(
+      `journal entry does not balance: debits ${fromMinorUnits(debits, entry.currency).amount} ≠ credits ${fromMinorUnits(credits, entry.currency).amount} ${entry.currency}`,
+    );
   }
 }

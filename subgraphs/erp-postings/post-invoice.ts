@@ -27,7 +27,14 @@ export function invoicePostingKey(invoiceId: string): string {
   return `ug:${invoiceId}:v1`;
 }
 
-export async function postInvoice(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, invoiceId: string, correlationId: string, log: Logger): Promise<ErpPostingDoc> {
+export async function postInvoice(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  invoiceId: string,
+  correlationId: string,
+  log: Logger,
+): Promise<ErpPostingDoc> {
   const postingKey = invoicePostingKey(invoiceId);
   const id = deterministicId('post', postingKey);
   const existing = await store.postings.findOne({ _id: id });
@@ -40,12 +47,29 @@ export async function postInvoice(store: PostingsStore, connector: ErpConnector,
   );
   if (!invoice) throw notFound('invoice', 'invoiceId', invoiceId);
   if (invoice.status !== 'FINALIZED' || !invoice.number || !invoice.issueDate) {
-    throw new UserFacingError('INVOICE_NOT_FINALIZED', `invoice ${invoiceId} is a draft; only finalized invoices are posted`, { field: 'invoiceId', expected: 'a finalized invoice (finalizeInvoice first)' });
+    throw new UserFacingError(
+      'INVOICE_NOT_FINALIZED',
+      `invoice ${invoiceId} is a draft; only finalized invoices are posted`,
+      { field: 'invoiceId', expected: 'a finalized invoice (finalizeInvoice first)' },
+    );
   }
-  const { customer } = await querySubgraph<{ customer: { id: string; externalKey: string; name: string } | null }>('subscriptions', 'query($id: ID!) { customer(id: $id) { id externalKey name } }', { id: invoice.customer.id });
+  const { customer } = await querySubgraph<{ customer: { id: string; externalKey: string; name: string } | null }>(
+    'subscriptions',
+    'query($id: ID!) { customer(id: $id) { id externalKey name } }',
+    { id: invoice.customer.id },
+  );
   if (!customer) throw notFound('customer', 'invoice.customer', invoice.customer.id);
 
-  const forPosting: InvoiceForPosting = { id: invoice.id, number: invoice.number, issueDate: invoice.issueDate, currency: invoice.currency, total: invoice.total, periodKey: invoice.period.key, customer, lines: invoice.lines };
+  const forPosting: InvoiceForPosting = {
+    id: invoice.id,
+    number: invoice.number,
+    issueDate: invoice.issueDate,
+    currency: invoice.currency,
+    total: invoice.total,
+    periodKey: invoice.period.key,
+    customer,
+    lines: invoice.lines,
+  };
   const now = new Date();
   const doc: ErpPostingDoc = {
     _id: id,

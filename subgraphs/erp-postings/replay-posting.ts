@@ -5,17 +5,35 @@ import type { ErpConnector } from './connectors';
 import { deliverPosting, type DeliveryPolicy } from './deliver-posting';
 import type { ErpPostingDoc, PostingsStore } from './store';
 
-export async function replayErpPosting(store: PostingsStore, connector: ErpConnector, policy: DeliveryPolicy, id: string, log: Logger): Promise<ErpPostingDoc> {
+export async function replayErpPosting(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  id: string,
+  log: Logger,
+): Promise<ErpPostingDoc> {
   const released = await store.locks.run(id, async () => {
     const posting = await store.postings.findOne({ _id: id });
     if (!posting) throw notFound('ERP posting', 'id', id);
     if (posting.status === 'POSTED') return posting;
     if (posting.status !== 'DEAD_LETTER' && posting.status !== 'HELD') {
-      throw new UserFacingError('CONFLICT', `posting ${id} is ${posting.status} and is already being delivered`, { field: 'id', expected: 'a DEAD_LETTER or HELD posting' });
+      throw new UserFacingError('CONFLICT', `posting ${id} is ${posting.status} and is already being delivered`, {
+        field: 'id',
+        expected: 'a DEAD_LETTER or HELD posting',
+      });
     }
     const now = new Date();
     // A fresh retry budget; the history keeps every earlier attempt.
-    const pending: ErpPostingDoc = { ...posting, status: 'PENDING', attempts: 0, nextAttemptAt: now, history: [...posting.history, { at: now, outcome: 'REPLAY_REQUESTED', code: null, message: `replayed from ${posting.status}` }] };
+    const pending: ErpPostingDoc = {
+      ...posting,
+      status: 'PENDING',
+      attempts: 0,
+      nextAttemptAt: now,
+      history: [
+        ...posting.history,
+        { at: now, outcome: 'REPLAY_REQUESTED', code: null, message: `replayed from ${posting.status}` },
+      ],
+    };
     await store.postings.replaceOne({ _id: id }, pending);
     return pending;
   });

@@ -41,7 +41,13 @@ async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date)
     if (mine) return mine;
     const [last] = await store.numbers.find({ series }).sort({ sequence: -1 }).limit(1).toArray();
     const sequence = (last?.sequence ?? 0) + 1;
-    const claim: InvoiceNumberDoc = { _id: `${series}:${sequence}`, series, sequence, invoiceId: invoice._id, claimedAt: now };
+    const claim: InvoiceNumberDoc = {
+      _id: `${series}:${sequence}`,
+      series,
+      sequence,
+      invoiceId: invoice._id,
+      claimedAt: now,
+    };
     try {
       await store.numbers.insertOne(claim);
       return claim;

@@ -11,14 +11,21 @@ export function invoiceId(subscriptionId: string, periodKey: string): string {
   return deterministicId('inv', subscriptionId, periodKey);
 }
 
-export async function generateInvoice(store: InvoicesStore, subscriptionId: string, periodKey: string, correlationId: string): Promise<InvoiceDoc> {
+export async function generateInvoice(
+  store: InvoicesStore,
+  subscriptionId: string,
+  periodKey: string,
+  correlationId: string,
+): Promise<InvoiceDoc> {
   const period = parsePeriod(periodKey);
   const id = invoiceId(subscriptionId, period.key);
   const finalized = await store.invoices.findOne({ _id: id });
   if (finalized) return finalized;
 
   const [{ subscription }, { ratedCharges }] = await Promise.all([
-    querySubgraph<{ subscription: { id: string; customer: { id: string; currency: string; legalEntity: { code: string } } } | null }>(
+    querySubgraph<{
+      subscription: { id: string; customer: { id: string; currency: string; legalEntity: { code: string } } } | null;
+    }>(
       'subscriptions',
       'query($id: ID!) { subscription(id: $id) { id customer { id currency legalEntity { code } } } }',
       { id: subscriptionId },
@@ -31,18 +38,32 @@ export async function generateInvoice(store: InvoicesStore, subscriptionId: stri
   ]);
   if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
   if (ratedCharges.length === 0) {
-    throw new UserFacingError('NOTHING_TO_INVOICE', `subscription ${subscriptionId} has no rated charges for ${period.key}`, {
-      field: 'period',
-      expected: 'a period rated first with rateBillingPeriod',
-    });
+    throw new UserFacingError(
+      'NOTHING_TO_INVOICE',
+      `subscription ${subscriptionId} has no rated charges for ${period.key}`,
+      {
+        field: 'period',
+        expected: 'a period rated first with rateBillingPeriod',
+      },
+    );
   }
   const currency = ratedCharges[0]!.amount.currency;
   const { lines, total } = buildInvoiceLines(id, currency, ratedCharges);
 
   return store.locks.run(id, async () => {
-    const [nowFinal, existing] = await Promise.all([store.invoices.findOne({ _id: id }), store.drafts.findOne({ _id: id })]);
+    const [nowFinal, existing] = await Promise.all([
+      store.invoices.findOne({ _id: id }),
+      store.drafts.findOne({ _id: id }),
+    ]);
     if (nowFinal) return nowFinal;
-    if (existing && sameCharges(existing, lines.map((l) => l.ratedChargeId))) return existing;
+    if (
+      existing &&
+      sameCharges(
+        existing,
+        lines.map((l) => l.ratedChargeId),
+      )
+    )
+      return existing;
     const now = new Date();
     const draft: InvoiceDoc = {
       _id: id,
@@ -70,5 +91,8 @@ export async function generateInvoice(store: InvoicesStore, subscriptionId: stri
 }
 
 function sameCharges(invoice: InvoiceDoc, ratedChargeIds: string[]): boolean {
-  return invoice.lines.length === ratedChargeIds.length && invoice.lines.every((l, i) => l.ratedChargeId === ratedChargeIds[i]);
+  return (
+    invoice.lines.length === ratedChargeIds.length &&
+    invoice.lines.every((l, i) => l.ratedChargeId === ratedChargeIds[i])
+  );
 }

@@ -5,7 +5,18 @@ import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server'
 import { parsePeriod } from '../../lib/period';
 import { finalizeInvoice } from './finalize-invoice';
 import { generateInvoice } from './generate-invoice';
-import { findInvoices, indexes, invoiceIdOfLine, invoiceLoader, invoicesByLoader, invoicesStore, pageInvoices, type InvoiceDoc, type InvoiceLineDoc, type InvoicesStore } from './store';
+import {
+  findInvoices,
+  indexes,
+  invoiceIdOfLine,
+  invoiceLoader,
+  invoicesByLoader,
+  invoicesStore,
+  pageInvoices,
+  type InvoiceDoc,
+  type InvoiceLineDoc,
+  type InvoicesStore,
+} from './store';
 
 interface Context extends BaseContext {
   store: InvoicesStore;
@@ -43,12 +54,18 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
     store,
     invoices: invoiceLoader(store),
     invoicesOfCustomer: invoicesByLoader(store, 'customerId', (inv) => [inv.customerId], { periodKey: -1 }),
-    invoicesBillingCharge: invoicesByLoader(store, 'lines.ratedChargeId', (inv) => inv.lines.map((l) => l.ratedChargeId), { _id: 1 }),
+    invoicesBillingCharge: invoicesByLoader(
+      store,
+      'lines.ratedChargeId',
+      (inv) => inv.lines.map((l) => l.ratedChargeId),
+      { _id: 1 },
+    ),
   }),
   resolvers: {
     Query: {
       invoice: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.invoices.load(id),
-      invoiceByNumber: (_: unknown, { number }: { number: string }, ctx: Context) => ctx.store.invoices.findOne({ number }),
+      invoiceByNumber: (_: unknown, { number }: { number: string }, ctx: Context) =>
+        ctx.store.invoices.findOne({ number }),
       invoices: (_: unknown, args: { filter?: InvoiceFilter; first?: number; after?: string }, ctx: Context) => {
         const q: Filter<InvoiceDoc> = {};
         if (args.filter?.customerId) q.customerId = args.filter.customerId;
@@ -58,12 +75,22 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
         return pageInvoices(ctx.store, q, args.first, args.after);
       },
       invoiceLine: (_: unknown, { id }: { id: string }, ctx: Context) => loadLine(ctx, id),
-      invoicesForSubscriptions: (_: unknown, args: { period: string; subscriptionIds: string[]; status?: InvoiceDoc['status'] }, ctx: Context) =>
-        findInvoices(ctx.store, { periodKey: parsePeriod(args.period).key, subscriptionId: { $in: args.subscriptionIds }, ...(args.status ? { status: args.status } : {}) }),
+      invoicesForSubscriptions: (
+        _: unknown,
+        args: { period: string; subscriptionIds: string[]; status?: InvoiceDoc['status'] },
+        ctx: Context,
+      ) =>
+        findInvoices(ctx.store, {
+          periodKey: parsePeriod(args.period).key,
+          subscriptionId: { $in: args.subscriptionIds },
+          ...(args.status ? { status: args.status } : {}),
+        }),
     },
     Mutation: {
-      generateInvoice: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) => generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
-      finalizeInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) => finalizeInvoice(ctx.store, invoiceId),
+      generateInvoice: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
+        generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
+      finalizeInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) =>
+        finalizeInvoice(ctx.store, invoiceId),
     },
     Invoice: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.invoices.load(ref.id),
@@ -86,7 +113,9 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
     RatedCharge: {
       __resolveReference: (ref: { id: string }) => ref,
       invoiceLines: async (c: { id: string }, _: unknown, ctx: Context) =>
-        (await ctx.invoicesBillingCharge.load(c.id)).flatMap((inv) => inv.lines.filter((l) => l.ratedChargeId === c.id).map((l) => withInvoice(inv, l))),
+        (await ctx.invoicesBillingCharge.load(c.id)).flatMap((inv) =>
+          inv.lines.filter((l) => l.ratedChargeId === c.id).map((l) => withInvoice(inv, l)),
+        ),
     },
   },
 };

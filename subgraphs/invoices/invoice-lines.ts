@@ -23,7 +23,10 @@ function describe(c: ChargeForInvoice): string {
   switch (c.kind ?? 'USAGE') {
     case 'USAGE': {
       const included = c.includedQuantity === '0' ? '' : ` (${c.includedQuantity} included)`;
-      const during = c.explanation && /^\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}: /.test(c.explanation) ? `, ${c.explanation.slice(0, 24)}` : '';
+      const during =
+        c.explanation && /^\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}: /.test(c.explanation)
+          ? `, ${c.explanation.slice(0, 24)}`
+          : '';
       return `${c.usageTypeKey}: ${c.quantity} ${c.unit}${included}${during}`;
     }
     case 'FEE': {
@@ -37,13 +40,21 @@ function describe(c: ChargeForInvoice): string {
   }
 }
 
-export function buildInvoiceLines(invoiceId: string, currency: string, charges: readonly ChargeForInvoice[]): { lines: InvoiceLineDoc[]; total: Money } {
+export function buildInvoiceLines(
+  invoiceId: string,
+  currency: string,
+  charges: readonly ChargeForInvoice[],
+): { lines: InvoiceLineDoc[]; total: Money } {
   const rank: Record<InvoiceLineKind, number> = { USAGE: 0, FEE: 1, COMMITMENT: 2 };
   const ordered = [...charges].sort(
-    (a, b) => rank[a.kind ?? 'USAGE'] - rank[b.kind ?? 'USAGE'] || a.productLine.localeCompare(b.productLine) || (a.lineKey ?? a.usageTypeKey ?? '').localeCompare(b.lineKey ?? b.usageTypeKey ?? ''),
+    (a, b) =>
+      rank[a.kind ?? 'USAGE'] - rank[b.kind ?? 'USAGE'] ||
+      a.productLine.localeCompare(b.productLine) ||
+      (a.lineKey ?? a.usageTypeKey ?? '').localeCompare(b.lineKey ?? b.usageTypeKey ?? ''),
   );
   const lines = ordered.map((c, i) => {
-    if (c.amount.currency !== currency) throw new RangeError(`rated charge ${c.id} is in ${c.amount.currency}, the invoice in ${currency}`);
+    if (c.amount.currency !== currency)
+      throw new RangeError(`rated charge ${c.id} is in ${c.amount.currency}, the invoice in ${currency}`);
     return {
       id: lineId(invoiceId, i + 1),
       lineNo: i + 1,
@@ -58,5 +69,11 @@ export function buildInvoiceLines(invoiceId: string, currency: string, charges: 
       ratedChargeId: c.id,
     };
   });
-  return { lines, total: sumMoney(lines.map((l) => l.amount), currency) };
+  return {
+    lines,
+    total: sumMoney(
+      lines.map((l) => l.amount),
+      currency,
+    ),
+  };
 }

@@ -81,7 +81,11 @@ export function invoicesStore(db: Db): InvoicesStore {
 }
 
 /** Finalized invoices and drafts matching a filter; where both exist for an id (a draft left behind), the finalized one. */
-export async function findInvoices(store: InvoicesStore, filter: Filter<InvoiceDoc>, options: { sort?: Record<string, 1 | -1>; limit?: number } = {}): Promise<InvoiceDoc[]> {
+export async function findInvoices(
+  store: InvoicesStore,
+  filter: Filter<InvoiceDoc>,
+  options: { sort?: Record<string, 1 | -1>; limit?: number } = {},
+): Promise<InvoiceDoc[]> {
   const query = (c: Collection<InvoiceDoc>) => {
     const cursor = c.find(filter).sort(options.sort ?? { _id: 1 });
     return (options.limit ? cursor.limit(options.limit) : cursor).toArray();
@@ -108,7 +112,12 @@ export function invoiceLoader(store: InvoicesStore): DataLoader<string, InvoiceD
   });
 }
 
-export function invoicesByLoader(store: InvoicesStore, field: 'customerId' | 'lines.ratedChargeId', keysOf: (doc: InvoiceDoc) => string[], sort: Record<string, 1 | -1>): DataLoader<string, InvoiceDoc[]> {
+export function invoicesByLoader(
+  store: InvoicesStore,
+  field: 'customerId' | 'lines.ratedChargeId',
+  keysOf: (doc: InvoiceDoc) => string[],
+  sort: Record<string, 1 | -1>,
+): DataLoader<string, InvoiceDoc[]> {
   return new DataLoader(async (keys) => {
     const docs = await findInvoices(store, { [field]: { $in: [...keys] } } as Filter<InvoiceDoc>, { sort });
     return keys.map((k) => docs.filter((d) => keysOf(d).includes(k)));
@@ -124,7 +133,12 @@ export function invoiceIdOfLine(id: string): string {
 }
 
 /** Keyset pagination over finalized invoices and drafts together. */
-export async function pageInvoices(store: InvoicesStore, filter: Filter<InvoiceDoc>, first: number | null | undefined, after: string | null | undefined): Promise<Page<InvoiceDoc>> {
+export async function pageInvoices(
+  store: InvoicesStore,
+  filter: Filter<InvoiceDoc>,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Page<InvoiceDoc>> {
   const size = pageSize(first);
   return toPage(await findInvoices(store, afterCursor(filter, after), { sort: { _id: 1 }, limit: size + 1 }), size);
 }

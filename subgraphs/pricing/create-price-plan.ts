@@ -27,7 +27,10 @@ const terms = {
         description: z.string().trim().min(1).max(200),
         amount: nonNegativeDecimal,
         timing: z.enum(['IN_ADVANCE', 'IN_ARREARS']).default('IN_ARREARS'),
-        productLine: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and "-"').default('subscription'),
+        productLine: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and "-"')
+          .default('subscription'),
       }),
     )
     .default([]),
@@ -43,10 +46,18 @@ const planInput = z.object({
 
 const revisionInput = z.object({ ...terms });
 
-type Terms = { name: string; charges: Array<{ usageTypeKey: string }>; recurringFees: RecurringFee[]; minimumCommitment?: string | null };
+type Terms = {
+  name: string;
+  charges: Array<{ usageTypeKey: string }>;
+  recurringFees: RecurringFee[];
+  minimumCommitment?: string | null;
+};
 
 /** Each charge checked by its model's rules, with the usage type registered and priced once. */
-async function checkedCharges(raw: Array<Record<string, unknown> & { usageTypeKey: string }>, base: string): Promise<PlanCharge[]> {
+async function checkedCharges(
+  raw: Array<Record<string, unknown> & { usageTypeKey: string }>,
+  base: string,
+): Promise<PlanCharge[]> {
   const problems: Problem[] = [];
   const charges: PlanCharge[] = [];
   raw.forEach((c, i) => {
@@ -54,17 +65,41 @@ async function checkedCharges(raw: Array<Record<string, unknown> & { usageTypeKe
     const compact = Object.fromEntries(Object.entries(model).filter(([, v]) => v !== null && v !== undefined));
     const parsed = chargeModelInput.safeParse(compact);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push({ code: 'VALIDATION_FAILED', field: `${base}.charges[${i}]${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`, reason: issue.message });
+      for (const issue of parsed.error.issues)
+        problems.push({
+          code: 'VALIDATION_FAILED',
+          field: `${base}.charges[${i}]${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`,
+          reason: issue.message,
+        });
     } else {
       charges.push({ ...parsed.data, usageTypeKey } as PlanCharge);
     }
   });
   const keys = raw.map((c) => c.usageTypeKey);
-  keys.forEach((k, i) => keys.indexOf(k) !== i && problems.push({ code: 'VALIDATION_FAILED', field: `${base}.charges[${i}].usageTypeKey`, reason: `usage type "${k}" is priced twice`, expected: 'one charge per usage type' }));
+  keys.forEach(
+    (k, i) =>
+      keys.indexOf(k) !== i &&
+      problems.push({
+        code: 'VALIDATION_FAILED',
+        field: `${base}.charges[${i}].usageTypeKey`,
+        reason: `usage type "${k}" is priced twice`,
+        expected: 'one charge per usage type',
+      }),
+  );
   if (keys.length > 0) {
-    const { usageTypesByKeys } = await querySubgraph<{ usageTypesByKeys: Array<{ key: string } | null> }>('usage', 'query($keys: [String!]!) { usageTypesByKeys(keys: $keys) { key } }', { keys });
+    const { usageTypesByKeys } = await querySubgraph<{ usageTypesByKeys: Array<{ key: string } | null> }>(
+      'usage',
+      'query($keys: [String!]!) { usageTypesByKeys(keys: $keys) { key } }',
+      { keys },
+    );
     usageTypesByKeys.forEach((found, i) => {
-      if (!found) problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `${base}.charges[${i}].usageTypeKey`, reason: `no active usage type "${keys[i]}" is registered`, expected: 'the key of a usage type registered and activated with registerUsageType' });
+      if (!found)
+        problems.push({
+          code: 'USAGE_TYPE_UNKNOWN',
+          field: `${base}.charges[${i}].usageTypeKey`,
+          reason: `no active usage type "${keys[i]}" is registered`,
+          expected: 'the key of a usage type registered and activated with registerUsageType',
+        });
     });
   }
   if (raw.length === 0 && problems.length === 0) return charges;
@@ -74,13 +109,34 @@ async function checkedCharges(raw: Array<Record<string, unknown> & { usageTypeKe
 
 function nothingToPrice(t: Terms, base: string): void {
   if (t.charges.length === 0 && t.recurringFees.length === 0) {
-    throw validationFailed([{ code: 'VALIDATION_FAILED', field: `${base}.charges`, reason: 'a plan needs at least one usage charge or recurring fee', expected: 'a charge per usage type, or a recurring fee' }]);
+    throw validationFailed([
+      {
+        code: 'VALIDATION_FAILED',
+        field: `${base}.charges`,
+        reason: 'a plan needs at least one usage charge or recurring fee',
+        expected: 'a charge per usage type, or a recurring fee',
+      },
+    ]);
   }
 }
 
 const sameTerms = (a: PricePlanDoc, b: PricePlanDoc) =>
-  stableStringify({ n: a.name, c: a.currency, ch: a.charges, f: a.recurringFees ?? [], m: a.minimumCommitment ?? null, e: (a.effectiveFrom ?? new Date(0)).getTime() }) ===
-  stableStringify({ n: b.name, c: b.currency, ch: b.charges, f: b.recurringFees ?? [], m: b.minimumCommitment ?? null, e: (b.effectiveFrom ?? new Date(0)).getTime() });
+  stableStringify({
+    n: a.name,
+    c: a.currency,
+    ch: a.charges,
+    f: a.recurringFees ?? [],
+    m: a.minimumCommitment ?? null,
+    e: (a.effectiveFrom ?? new Date(0)).getTime(),
+  }) ===
+  stableStringify({
+    n: b.name,
+    c: b.currency,
+    ch: b.charges,
+    f: b.recurringFees ?? [],
+    m: b.minimumCommitment ?? null,
+    e: (b.effectiveFrom ?? new Date(0)).getTime(),
+  });
 
 async function insertVersion(store: PricingStore, doc: PricePlanDoc, field: string): Promise<PricePlanDoc> {
   const existing = await store.pricePlans.findOne({ _id: doc._id });
@@ -94,20 +150,31 @@ async function insertVersion(store: PricingStore, doc: PricePlanDoc, field: stri
   }
   const stored = existing ?? (await store.pricePlans.findOne({ _id: doc._id }))!;
   if (sameTerms(stored, doc)) return stored;
-  throw new UserFacingError('CONFLICT', `price plan "${doc.key}" version ${doc.version} already exists with different terms; versions never change`, {
-    field,
-    expected: 'the same terms, or revisePricePlan for a new version from a date',
-  });
+  throw new UserFacingError(
+    'CONFLICT',
+    `price plan "${doc.key}" version ${doc.version} already exists with different terms; versions never change`,
+    {
+      field,
+      expected: 'the same terms, or revisePricePlan for a new version from a date',
+    },
+  );
 }
 
 export function planVersionId(key: string, version: number): string {
   return deterministicId('plan', key, version);
 }
 
-export async function createPricePlan(store: PricingStore, rawInput: unknown, correlationId: string): Promise<PricePlanDoc> {
+export async function createPricePlan(
+  store: PricingStore,
+  rawInput: unknown,
+  correlationId: string,
+): Promise<PricePlanDoc> {
   const input = parseInput(planInput, rawInput, 'input');
   nothingToPrice(input as Terms, 'input');
-  const charges = await checkedCharges(input.charges as Array<Record<string, unknown> & { usageTypeKey: string }>, 'input');
+  const charges = await checkedCharges(
+    input.charges as Array<Record<string, unknown> & { usageTypeKey: string }>,
+    'input',
+  );
   const doc: PricePlanDoc = {
     _id: planVersionId(input.key, 1),
     key: input.key,
@@ -129,10 +196,19 @@ export async function createPricePlan(store: PricingStore, rawInput: unknown, co
  * A new version of a plan, in force from `effectiveFrom` (after every earlier version's). Calling it again with the
  * same terms and date returns that version; subscriptions on the plan are rated with it from that date.
  */
-export async function revisePricePlan(store: PricingStore, key: string, effectiveFrom: Date, rawInput: unknown, correlationId: string): Promise<PricePlanDoc> {
+export async function revisePricePlan(
+  store: PricingStore,
+  key: string,
+  effectiveFrom: Date,
+  rawInput: unknown,
+  correlationId: string,
+): Promise<PricePlanDoc> {
   const input = parseInput(revisionInput, rawInput, 'input');
   nothingToPrice(input as Terms, 'input');
-  const charges = await checkedCharges(input.charges as Array<Record<string, unknown> & { usageTypeKey: string }>, 'input');
+  const charges = await checkedCharges(
+    input.charges as Array<Record<string, unknown> & { usageTypeKey: string }>,
+    'input',
+  );
   return store.locks.run(`plan:${key}`, async () => {
     const versions = await store.pricePlans.find({ key }).sort({ version: -1 }).toArray();
     const latest = versions[0];
@@ -154,10 +230,14 @@ export async function revisePricePlan(store: PricingStore, key: string, effectiv
     const same = versions.find((v) => sameTerms(v, candidate(v.version)));
     if (same) return same;
     if (effectiveFrom <= (latest.effectiveFrom ?? new Date(0))) {
-      throw new UserFacingError('VALIDATION_FAILED', `effectiveFrom: version ${latest.version} is in force from ${(latest.effectiveFrom ?? new Date(0)).toISOString()}`, {
-        field: 'effectiveFrom',
-        expected: `an instant after ${(latest.effectiveFrom ?? new Date(0)).toISOString()}`,
-      });
+      throw new UserFacingError(
+        'VALIDATION_FAILED',
+        `effectiveFrom: version ${latest.version} is in force from ${(latest.effectiveFrom ?? new Date(0)).toISOString()}`,
+        {
+          field: 'effectiveFrom',
+          expected: `an instant after ${(latest.effectiveFrom ?? new Date(0)).toISOString()}`,
+        },
+      );
     }
     return insertVersion(store, candidate(latest.version + 1), 'key');
   });

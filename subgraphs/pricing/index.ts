@@ -11,7 +11,16 @@ import { approvePricingException, setPricingPolicy } from './pricing-policy';
 import { rateBillingPeriod, rateBillingPeriodForAll, type BillingRun, type RatingResult } from './rate-billing-period';
 import type { SubscriptionRating } from './rating-run';
 import { startHeldRatingWorker, rateHeldPeriods } from './held-ratings';
-import { currentRevisions, indexes, pricingStore, type AdjustmentDoc, type PricePlanDoc, type PricingExceptionDoc, type PricingStore, type RatedChargeDoc } from './store';
+import {
+  currentRevisions,
+  indexes,
+  pricingStore,
+  type AdjustmentDoc,
+  type PricePlanDoc,
+  type PricingExceptionDoc,
+  type PricingStore,
+  type RatedChargeDoc,
+} from './store';
 
 interface Services {
   store: PricingStore;
@@ -24,7 +33,13 @@ interface Context extends BaseContext, Services {
   chargesOfAggregate: DataLoader<string, RatedChargeDoc[]>;
 }
 
-const issue = (r: SubscriptionRating) => ({ subscription: { id: r.subscriptionId }, status: r.status, code: r.error?.code ?? null, message: r.error?.message ?? null, exception: r.exception });
+const issue = (r: SubscriptionRating) => ({
+  subscription: { id: r.subscriptionId },
+  status: r.status,
+  code: r.error?.code ?? null,
+  message: r.error?.message ?? null,
+  exception: r.exception,
+});
 
 export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
   name: 'pricing',
@@ -41,15 +56,29 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
   resolvers: {
     Query: {
       pricePlan: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.plans.load(id),
-      pricePlanVersions: (_: unknown, { key }: { key: string }, ctx: Context) => ctx.store.pricePlans.find({ key }).sort({ version: 1 }).toArray(),
-      pricePlans: (_: unknown, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.pricePlans, {}, args.first, args.after),
+      pricePlanVersions: (_: unknown, { key }: { key: string }, ctx: Context) =>
+        ctx.store.pricePlans.find({ key }).sort({ version: 1 }).toArray(),
+      pricePlans: (_: unknown, args: { first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.pricePlans, {}, args.first, args.after),
       ratedCharge: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.ratedCharges.load(id),
       ratedCharges: async (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
-        currentRevisions(await ctx.store.ratedCharges.find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key }).toArray()).filter((c) => !c.voided),
+        currentRevisions(
+          await ctx.store.ratedCharges
+            .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
+            .toArray(),
+        ).filter((c) => !c.voided),
       ratedChargeHistory: async (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
-        (await ctx.store.ratedCharges.find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key }).toArray()).sort((a, b) => a.chargeKey.localeCompare(b.chargeKey) || a.revision - b.revision),
+        (
+          await ctx.store.ratedCharges
+            .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
+            .toArray()
+        ).sort((a, b) => a.chargeKey.localeCompare(b.chargeKey) || a.revision - b.revision),
       pricingPolicy: (_: unknown, __: unknown, ctx: Context) => ctx.store.policy.findOne({ _id: 'policy' }),
-      pricingExceptions: (_: unknown, { status }: { status?: PricingExceptionDoc['status'] }, ctx: Context) => ctx.store.exceptions.find(status ? { status } : {}).sort({ createdAt: 1 }).toArray(),
+      pricingExceptions: (_: unknown, { status }: { status?: PricingExceptionDoc['status'] }, ctx: Context) =>
+        ctx.store.exceptions
+          .find(status ? { status } : {})
+          .sort({ createdAt: 1 })
+          .toArray(),
       ratingAdjustments: (_: unknown, args: { subscriptionId?: string; period?: string }, ctx: Context) => {
         const q: Filter<AdjustmentDoc> = {};
         if (args.subscriptionId) q.subscriptionId = args.subscriptionId;
@@ -58,10 +87,14 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       },
     },
     Mutation: {
-      createPricePlan: (_: unknown, { input }: { input: unknown }, ctx: Context) => createPricePlan(ctx.store, input, ctx.correlationId),
-      revisePricePlan: (_: unknown, args: { key: string; effectiveFrom: Date; input: unknown }, ctx: Context) => revisePricePlan(ctx.store, args.key, args.effectiveFrom, args.input, ctx.correlationId),
-      rateBillingPeriod: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) => rateBillingPeriod(ctx.store, args.subscriptionId, args.period, ctx.correlationId, ctx.log),
-      rateBillingPeriodForAll: (_: unknown, { period }: { period: string }, ctx: Context) => rateBillingPeriodForAll(ctx.store, period, ctx.correlationId, ctx.log),
+      createPricePlan: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+        createPricePlan(ctx.store, input, ctx.correlationId),
+      revisePricePlan: (_: unknown, args: { key: string; effectiveFrom: Date; input: unknown }, ctx: Context) =>
+        revisePricePlan(ctx.store, args.key, args.effectiveFrom, args.input, ctx.correlationId),
+      rateBillingPeriod: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
+        rateBillingPeriod(ctx.store, args.subscriptionId, args.period, ctx.correlationId, ctx.log),
+      rateBillingPeriodForAll: (_: unknown, { period }: { period: string }, ctx: Context) =>
+        rateBillingPeriodForAll(ctx.store, period, ctx.correlationId, ctx.log),
       setPricingPolicy: (_: unknown, { input }: { input: unknown }, ctx: Context) => setPricingPolicy(ctx.store, input),
       approvePricingException: async (_: unknown, args: { id: string; approvedBy: string }, ctx: Context) => {
         const approved = await approvePricingException(ctx.store, args.id, args.approvedBy);
@@ -89,7 +122,8 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       servicePeriodStart: (c: RatedChargeDoc) => c.servicePeriod?.from ?? parsePeriod(c.periodKey).start,
       servicePeriodEnd: (c: RatedChargeDoc) => c.servicePeriod?.to ?? parsePeriod(c.periodKey).end,
       aggregate: (c: RatedChargeDoc) => (c.aggregateId ? { id: c.aggregateId } : null),
-      pricePlan: (c: RatedChargeDoc, _: unknown, ctx: Context) => (c.pricePlanId ? ctx.plans.load(c.pricePlanId) : null),
+      pricePlan: (c: RatedChargeDoc, _: unknown, ctx: Context) =>
+        c.pricePlanId ? ctx.plans.load(c.pricePlanId) : null,
     },
     RatingResult: {
       subscription: (r: RatingResult) => ({ id: r.subscriptionId }),
@@ -103,8 +137,10 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       id: (e: PricingExceptionDoc) => e._id,
       subscription: (e: PricingExceptionDoc) => ({ id: e.subscriptionId }),
       customer: (e: PricingExceptionDoc) => ({ id: e.customerId }),
-      message: (e: PricingExceptionDoc) => `the contract terms (version ${e.termsVersion}) are outside the pricing policy: ${e.violations.map((v) => v.reason).join('; ')}`,
-      remedy: () => 'approve the terms with approvePricingException, or correct them with setContractTerms; the held periods are then rated by themselves',
+      message: (e: PricingExceptionDoc) =>
+        `the contract terms (version ${e.termsVersion}) are outside the pricing policy: ${e.violations.map((v) => v.reason).join('; ')}`,
+      remedy: () =>
+        'approve the terms with approvePricingException, or correct them with setContractTerms; the held periods are then rated by themselves',
     },
     RatingAdjustment: {
       id: (a: AdjustmentDoc) => a._id,
@@ -112,8 +148,10 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       customer: (a: AdjustmentDoc) => ({ id: a.customerId }),
       period: (a: AdjustmentDoc) => parsePeriod(a.periodKey),
       invoice: (a: AdjustmentDoc) => ({ id: a.invoiceId }),
-      invoicedCharge: (a: AdjustmentDoc, _: unknown, ctx: Context) => (a.invoicedRatedChargeId ? ctx.ratedCharges.load(a.invoicedRatedChargeId) : null),
-      currentCharge: (a: AdjustmentDoc, _: unknown, ctx: Context) => (a.currentRatedChargeId ? ctx.ratedCharges.load(a.currentRatedChargeId) : null),
+      invoicedCharge: (a: AdjustmentDoc, _: unknown, ctx: Context) =>
+        a.invoicedRatedChargeId ? ctx.ratedCharges.load(a.invoicedRatedChargeId) : null,
+      currentCharge: (a: AdjustmentDoc, _: unknown, ctx: Context) =>
+        a.currentRatedChargeId ? ctx.ratedCharges.load(a.currentRatedChargeId) : null,
     },
     UsageAggregate: {
       __resolveReference: (ref: { id: string }) => ref,

@@ -6,16 +6,22 @@ import { Dec, canonicalDecimal, isDecimalString } from '../../lib/money';
 import type { Terms } from './rate-subscription-period';
 import type { PolicyViolation, PricingExceptionDoc, PricingPolicyDoc, PricingStore } from './store';
 
-const decimal = z.string().refine(isDecimalString, { message: 'is not a decimal number (send it as a string)' }).transform(canonicalDecimal);
+const decimal = z
+  .string()
+  .refine(isDecimalString, { message: 'is not a decimal number (send it as a string)' })
+  .transform(canonicalDecimal);
 
 const policyInput = z.object({
-  maxDiscountPercent: decimal.refine((v) => new Dec(v).gte(0) && new Dec(v).lte(100), { message: 'must be from 0 to 100' }).nullish(),
+  maxDiscountPercent: decimal
+    .refine((v) => new Dec(v).gte(0) && new Dec(v).lte(100), { message: 'must be from 0 to 100' })
+    .nullish(),
   unitPriceRanges: z
     .array(z.object({ usageTypeKey: z.string().min(1), minimum: decimal.nullish(), maximum: decimal.nullish() }))
     .default([])
     .superRefine((ranges, ctx) =>
       ranges.forEach((r, i) => {
-        if (r.minimum && r.maximum && new Dec(r.minimum).gt(r.maximum)) ctx.addIssue({ code: 'custom', path: [i, 'maximum'], message: `must not be below the minimum ${r.minimum}` });
+        if (r.minimum && r.maximum && new Dec(r.minimum).gt(r.maximum))
+          ctx.addIssue({ code: 'custom', path: [i, 'maximum'], message: `must not be below the minimum ${r.minimum}` });
       }),
     ),
 });
@@ -25,7 +31,11 @@ export async function setPricingPolicy(store: PricingStore, rawInput: unknown): 
   const doc: PricingPolicyDoc = {
     _id: 'policy',
     maxDiscountPercent: input.maxDiscountPercent ?? null,
-    unitPriceRanges: input.unitPriceRanges.map((r) => ({ usageTypeKey: r.usageTypeKey, minimum: r.minimum ?? null, maximum: r.maximum ?? null })),
+    unitPriceRanges: input.unitPriceRanges.map((r) => ({
+      usageTypeKey: r.usageTypeKey,
+      minimum: r.minimum ?? null,
+      maximum: r.maximum ?? null,
+    })),
     updatedAt: new Date(),
   };
   await store.locks.run('policy', () => store.policy.replaceOne({ _id: 'policy' }, doc, { upsert: true }));
@@ -36,8 +46,16 @@ export async function setPricingPolicy(store: PricingStore, rawInput: unknown): 
 export function policyViolations(terms: Terms | null, policy: PricingPolicyDoc | null): PolicyViolation[] {
   if (!terms || !policy) return [];
   const out: PolicyViolation[] = [];
-  if (terms.discountPercent && policy.maxDiscountPercent && new Dec(terms.discountPercent).gt(policy.maxDiscountPercent)) {
-    out.push({ field: 'contractTerms.discountPercent', reason: `a ${terms.discountPercent} % discount is above the ${policy.maxDiscountPercent} % the policy allows`, allowed: `at most ${policy.maxDiscountPercent} %` });
+  if (
+    terms.discountPercent &&
+    policy.maxDiscountPercent &&
+    new Dec(terms.discountPercent).gt(policy.maxDiscountPercent)
+  ) {
+    out.push({
+      field: 'contractTerms.discountPercent',
+      reason: `a ${terms.discountPercent} % discount is above the ${policy.maxDiscountPercent} % the policy allows`,
+      allowed: `at most ${policy.maxDiscountPercent} %`,
+    });
   }
   for (const o of terms.unitPriceOverrides) {
     const range = policy.unitPriceRanges.find((r) => r.usageTypeKey === o.usageTypeKey);
@@ -45,8 +63,17 @@ export function policyViolations(terms: Terms | null, policy: PricingPolicyDoc |
     const below = range.minimum && new Dec(o.unitPrice).lt(range.minimum);
     const above = range.maximum && new Dec(o.unitPrice).gt(range.maximum);
     if (below || above) {
-      const allowed = range.minimum && range.maximum ? `from ${range.minimum} to ${range.maximum}` : range.minimum ? `at least ${range.minimum}` : `at most ${range.maximum}`;
-      out.push({ field: `contractTerms.unitPriceOverrides[${o.usageTypeKey}]`, reason: `a negotiated unit price of ${o.unitPrice} for ${o.usageTypeKey} is ${below ? 'below' : 'above'} the policy's range`, allowed });
+      const allowed =
+        range.minimum && range.maximum
+          ? `from ${range.minimum} to ${range.maximum}`
+          : range.minimum
+            ? `at least ${range.minimum}`
+            : `at most ${range.maximum}`;
+      out.push({
+        field: `contractTerms.unitPriceOverrides[${o.usageTypeKey}]`,
+        reason: `a negotiated unit price of ${o.unitPrice} for ${o.usageTypeKey} is ${below ? 'below' : 'above'} the policy's range`,
+        allowed,
+      });
     }
   }
   return out;
@@ -57,26 +84,59 @@ export function exceptionId(subscriptionId: string, termsVersion: number): strin
 }
 
 /** Opens (or extends) the exception for these terms, holding the period; returns it. */
-export async function holdForPolicy(store: PricingStore, subscriptionId: string, customerId: string, termsVersion: number, violations: PolicyViolation[], periodKey: string, correlationId: string): Promise<PricingExceptionDoc> {
+export async function holdForPolicy(
+  store: PricingStore,
+  subscriptionId: string,
+  customerId: string,
+  termsVersion: number,
+  violations: PolicyViolation[],
+  periodKey: string,
+  correlationId: string,
+): Promise<PricingExceptionDoc> {
   const _id = exceptionId(subscriptionId, termsVersion);
   return store.locks.run(_id, async () => {
     const existing = await store.exceptions.findOne({ _id });
     const doc: PricingExceptionDoc = existing
-      ? { ...existing, violations, heldPeriods: existing.heldPeriods.includes(periodKey) ? existing.heldPeriods : [...existing.heldPeriods, periodKey].sort() }
-      : { _id, subscriptionId, customerId, termsVersion, violations, status: 'OPEN', heldPeriods: [periodKey], createdAt: new Date(), decidedAt: null, decidedBy: null, correlationId };
+      ? {
+          ...existing,
+          violations,
+          heldPeriods: existing.heldPeriods.includes(periodKey)
+            ? existing.heldPeriods
+            : [...existing.heldPeriods, periodKey].sort(),
+        }
+      : {
+          _id,
+          subscriptionId,
+          customerId,
+          termsVersion,
+          violations,
+          status: 'OPEN',
+          heldPeriods: [periodKey],
+          createdAt: new Date(),
+          decidedAt: null,
+          decidedBy: null,
+          correlationId,
+        };
     await store.exceptions.replaceOne({ _id }, doc, { upsert: true });
     return doc;
   });
 }
 
 /** Finance approves the terms as they are: the held periods are rated by themselves. */
-export async function approvePricingException(store: PricingStore, id: string, approvedBy: string): Promise<PricingExceptionDoc> {
+export async function approvePricingException(
+  store: PricingStore,
+  id: string,
+  approvedBy: string,
+): Promise<PricingExceptionDoc> {
   return store.locks.run(id, async () => {
     const doc = await store.exceptions.findOne({ _id: id });
     if (!doc) throw notFound('pricing exception', 'id', id);
     if (doc.status === 'APPROVED') return doc;
     if (doc.status === 'RESOLVED') {
-      throw new UserFacingError('CONFLICT', `pricing exception ${id} was already resolved by corrected terms`, { field: 'id', expected: 'an OPEN exception' });
+      throw new UserFacingError('CONFLICT', `pricing exception ${id} was already resolved by corrected terms`, {
+        field: 'id',
+        expected: 'an OPEN exception',
+      });
     }
     const approved: PricingExceptionDoc = { ...doc, status: 'APPROVED', decidedAt: new Date(), decidedBy: approvedBy };
     await store.exceptions.replaceOne({ _id: id }, approved);
@@ -84,10 +144,23 @@ export async function approvePricingException(store: PricingStore, id: string, a
   });
 }
 
-export async function releaseHeldPeriod(store: PricingStore, id: string, periodKey: string, resolved: boolean): Promise<void> {
+export async function releaseHeldPeriod(
+  store: PricingStore,
+  id: string,
+  periodKey: string,
+  resolved: boolean,
+): Promise<void> {
   await store.locks.run(id, async () => {
     const doc = await store.exceptions.findOne({ _id: id });
     if (!doc) return;
-    await store.exceptions.replaceOne({ _id: id }, { ...doc, status: resolved && doc.status === 'OPEN' ? 'RESOLVED' : doc.status, decidedAt: resolved && doc.status === 'OPEN' ? new Date() : doc.decidedAt, heldPeriods: doc.heldPeriods.filter((p) => p !== periodKey) });
+    await store.exceptions.replaceOne(
+      { _id: id },
+      {
+        ...doc,
+        status: resolved && doc.status === 'OPEN' ? 'RESOLVED' : doc.status,
+        decidedAt: resolved && doc.status === 'OPEN' ? new Date() : doc.decidedAt,
+        heldPeriods: doc.heldPeriods.filter((p) => p !== periodKey),
+      },
+    );
   });
 }

@@ -17,7 +17,9 @@ describe('proration factor: the share of the period’s UTC days a subscription 
   it('is exactly 1 for a full period, whether the subscription started before it or exactly on it', () => {
     expect(prorationFactor(at('2025-03-14T09:00:00Z'), null, october.start, october.end)).toBe('1');
     expect(prorationFactor(october.start, october.end, october.start, october.end)).toBe('1');
-    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2027-01-01T00:00:00Z'), october.start, october.end)).toBe('1');
+    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2027-01-01T00:00:00Z'), october.start, october.end)).toBe(
+      '1',
+    );
   });
 
   it('counts the start day in full when a subscription starts mid-period', () => {
@@ -29,10 +31,16 @@ describe('proration factor: the share of the period’s UTC days a subscription 
 
   it('stops before the end day when a subscription is cancelled mid-period', () => {
     // ends Oct 10 (any time) → Oct 1..9 = 9 of 31 days
-    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-10T15:30:00Z'), october.start, october.end)).toBe('9/31');
-    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-10T00:00:00Z'), october.start, october.end)).toBe('9/31');
+    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-10T15:30:00Z'), october.start, october.end)).toBe(
+      '9/31',
+    );
+    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-10T00:00:00Z'), october.start, october.end)).toBe(
+      '9/31',
+    );
     // ends Oct 1 → no day of October
-    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-01T08:00:00Z'), october.start, october.end)).toBe('0');
+    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-10-01T08:00:00Z'), october.start, october.end)).toBe(
+      '0',
+    );
   });
 
   it('splits a mid-period plan change into two segments that add up to exactly 1', () => {
@@ -56,7 +64,9 @@ describe('proration factor: the share of the period’s UTC days a subscription 
     const leapFebruary = parsePeriod('2028-02'); // 29 days
     expect(prorationFactor(at('2028-02-15T10:00:00Z'), null, leapFebruary.start, leapFebruary.end)).toBe('15/29');
     expect(prorationFactor(at('2028-02-29T23:00:00Z'), null, leapFebruary.start, leapFebruary.end)).toBe('1/29');
-    expect(prorationFactor(at('2028-01-01T00:00:00Z'), at('2028-02-29T00:00:00Z'), leapFebruary.start, leapFebruary.end)).toBe('28/29');
+    expect(
+      prorationFactor(at('2028-01-01T00:00:00Z'), at('2028-02-29T00:00:00Z'), leapFebruary.start, leapFebruary.end),
+    ).toBe('28/29');
     expect(prorationFactor(at('2028-01-01T00:00:00Z'), null, leapFebruary.start, leapFebruary.end)).toBe('1');
     // and not in 2026: Feb 15 → 14 of 28 days
     const february = parsePeriod('2026-02');
@@ -65,26 +75,41 @@ describe('proration factor: the share of the period’s UTC days a subscription 
 
   it('is 0 outside the subscription and for a start and end on the same day', () => {
     expect(prorationFactor(at('2026-11-01T00:00:00Z'), null, october.start, october.end)).toBe('0');
-    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-09-20T00:00:00Z'), october.start, october.end)).toBe('0');
-    expect(prorationFactor(at('2026-10-10T08:00:00Z'), at('2026-10-10T17:00:00Z'), october.start, october.end)).toBe('0');
-    expect(prorationFactor(at('2026-10-12T00:00:00Z'), at('2026-10-10T00:00:00Z'), october.start, october.end)).toBe('0');
+    expect(prorationFactor(at('2026-01-01T00:00:00Z'), at('2026-09-20T00:00:00Z'), october.start, october.end)).toBe(
+      '0',
+    );
+    expect(prorationFactor(at('2026-10-10T08:00:00Z'), at('2026-10-10T17:00:00Z'), october.start, october.end)).toBe(
+      '0',
+    );
+    expect(prorationFactor(at('2026-10-12T00:00:00Z'), at('2026-10-10T00:00:00Z'), october.start, october.end)).toBe(
+      '0',
+    );
   });
 
   it('refuses period bounds that are not UTC midnights or not in order', () => {
-    expect(() => prorationFactor(october.start, null, at('2026-10-01T01:00:00Z'), october.end)).toThrow(/must be a UTC midnight/);
+    expect(() => prorationFactor(october.start, null, at('2026-10-01T01:00:00Z'), october.end)).toThrow(
+      /must be a UTC midnight/,
+    );
     expect(() => prorationFactor(october.start, null, october.end, october.start)).toThrow(/must be after periodStart/);
-    expect(() => prorationFactor(at('not a date'), null, october.start, october.end)).toThrow(/activeFrom is not a valid date/);
+    expect(() => prorationFactor(at('not a date'), null, october.start, october.end)).toThrow(
+      /activeFrom is not a valid date/,
+    );
   });
 
   it('splits any period at any instant into segments that add up to exactly 1', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2000, max: 2100 }), fc.integer({ min: 1, max: 12 }), fc.nat(), (year, month, offset) => {
-        const period = parsePeriod(`${year}-${String(month).padStart(2, '0')}`);
-        const change = new Date(period.start.getTime() + (offset % (period.end.getTime() - period.start.getTime())));
-        const before = prorationFactor(at('1999-01-01T00:00:00Z'), change, period.start, period.end);
-        const after = prorationFactor(change, null, period.start, period.end);
-        expect(sumsToOne(before, after)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 2000, max: 2100 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.nat(),
+        (year, month, offset) => {
+          const period = parsePeriod(`${year}-${String(month).padStart(2, '0')}`);
+          const change = new Date(period.start.getTime() + (offset % (period.end.getTime() - period.start.getTime())));
+          const before = prorationFactor(at('1999-01-01T00:00:00Z'), change, period.start, period.end);
+          const after = prorationFactor(change, null, period.start, period.end);
+          expect(sumsToOne(before, after)).toBe(true);
+        },
+      ),
     );
   });
 });

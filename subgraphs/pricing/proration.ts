@@ -13,7 +13,8 @@ export function prorationFactor(activeFrom: Date, activeTo: Date | null, periodS
   const periodFirstDay = utcDay(periodStart, 'periodStart', true);
   const periodEndDay = utcDay(periodEnd, 'periodEnd', true);
   const periodDays = periodEndDay - periodFirstDay;
-  if (periodDays <= 0) throw new RangeError(`periodEnd ${periodEnd.toISOString()} must be after periodStart ${periodStart.toISOString()}`);
+  if (periodDays <= 0)
+    throw new RangeError(`periodEnd ${periodEnd.toISOString()} must be after periodStart ${periodStart.toISOString()}`);
   const firstDay = Math.max(utcDay(activeFrom, 'activeFrom', false), periodFirstDay);
   const endDay = Math.min(activeTo === null ? periodEndDay : utcDay(activeTo, 'activeTo', false), periodEndDay);
   return reducedFraction(Math.max(endDay - firstDay, 0), periodDays);
@@ -39,7 +40,11 @@ export function isFullPeriod(factor: string): boolean {
 
 function factorParts(factor: string): { numerator: Dec; denominator: Dec } {
   const m = FRACTION.exec(factor);
-  const parts = m ? { numerator: new Dec(m[1]!), denominator: new Dec(m[2]!) } : isDecimalString(factor) ? { numerator: new Dec(factor), denominator: new Dec(1) } : null;
+  const parts = m
+    ? { numerator: new Dec(m[1]!), denominator: new Dec(m[2]!) }
+    : isDecimalString(factor)
+      ? { numerator: new Dec(factor), denominator: new Dec(1) }
+      : null;
   if (!parts || parts.numerator.isNegative() || parts.numerator.gt(parts.denominator)) {
     throw new RangeError(`proration factor "${factor}" must be a fraction such as "10/31" or a decimal from 0 to 1`);
   }

@@ -12,19 +12,39 @@ export interface RatingResult extends SubscriptionRating {
   correlationId: string;
 }
 
-export async function rateBillingPeriod(store: PricingStore, subscriptionId: string, periodKey: string, correlationId: string, log: Logger): Promise<RatingResult> {
+export async function rateBillingPeriod(
+  store: PricingStore,
+  subscriptionId: string,
+  periodKey: string,
+  correlationId: string,
+  log: Logger,
+): Promise<RatingResult> {
   const period = parsePeriod(periodKey);
-  const { subscription } = await querySubgraph<{ subscription: SubscriptionView | null }>('subscriptions', `query($id: ID!) { subscription(id: $id) { ${SUBSCRIPTION_FIELDS} } }`, { id: subscriptionId });
+  const { subscription } = await querySubgraph<{ subscription: SubscriptionView | null }>(
+    'subscriptions',
+    `query($id: ID!) { subscription(id: $id) { ${SUBSCRIPTION_FIELDS} } }`,
+    { id: subscriptionId },
+  );
   if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
-  const [result] = await store.locks.run(`rate:${subscriptionId}:${period.key}`, () => rateSubscriptions(store, period.key, [subscription], correlationId, log));
+  const [result] = await store.locks.run(`rate:${subscriptionId}:${period.key}`, () =>
+    rateSubscriptions(store, period.key, [subscription], correlationId, log),
+  );
   if (result!.status === 'NOT_ACTIVE') {
-    throw new UserFacingError('SUBSCRIPTION_NOT_ACTIVE', `subscription ${subscriptionId} is not active in ${period.key}`, {
-      field: 'period',
-      expected: `a period between ${subscription.startsAt.slice(0, 7)} and ${subscription.endsAt ? subscription.endsAt.slice(0, 7) : 'now'}`,
-    });
+    throw new UserFacingError(
+      'SUBSCRIPTION_NOT_ACTIVE',
+      `subscription ${subscriptionId} is not active in ${period.key}`,
+      {
+        field: 'period',
+        expected: `a period between ${subscription.startsAt.slice(0, 7)} and ${subscription.endsAt ? subscription.endsAt.slice(0, 7) : 'now'}`,
+      },
+    );
   }
   if (result!.status === 'FAILED') {
-    throw new UserFacingError(result!.error!.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INTERNAL_SERVER_ERROR', result!.error!.message, { field: 'subscriptionId' });
+    throw new UserFacingError(
+      result!.error!.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INTERNAL_SERVER_ERROR',
+      result!.error!.message,
+      { field: 'subscriptionId' },
+    );
   }
   return { ...result!, period, correlationId };
 }
@@ -47,13 +67,37 @@ export interface BillingRun {
 const PAGE = 500;
 
 /** Rates every subscription active in the period, a page at a time; one that fails is reported, never blocking the rest. */
-export async function rateBillingPeriodForAll(store: PricingStore, periodKey: string, correlationId: string, log: Logger, onPage?: (done: number) => void): Promise<BillingRun> {
+export async function rateBillingPeriodForAll(
+  store: PricingStore,
+  periodKey: string,
+  correlationId: string,
+  log: Logger,
+  onPage?: (done: number) => void,
+): Promise<BillingRun> {
   const started = Date.now();
   const period = parsePeriod(periodKey);
-  const run: BillingRun = { period, subscriptions: 0, rated: 0, held: 0, failed: 0, notActive: 0, totals: [], adjustments: 0, heldSubscriptions: [], failures: [], durationMs: 0, correlationId };
+  const run: BillingRun = {
+    period,
+    subscriptions: 0,
+    rated: 0,
+    held: 0,
+    failed: 0,
+    notActive: 0,
+    totals: [],
+    adjustments: 0,
+    heldSubscriptions: [],
+    failures: [],
+    durationMs: 0,
+    correlationId,
+  };
   let after: string | null = null;
   do {
-    const page: { subscriptionsActiveIn: { nodes: SubscriptionView[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } = await querySubgraph(
+    const page: {
+      subscriptionsActiveIn: {
+        nodes: SubscriptionView[];
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      };
+    } = await querySubgraph(
       'subscriptions',
       `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
       { p: period.key, first: PAGE, after },
@@ -78,7 +122,17 @@ export async function rateBillingPeriodForAll(store: PricingStore, periodKey: st
     after = page.subscriptionsActiveIn.pageInfo.hasNextPage ? page.subscriptionsActiveIn.pageInfo.endCursor : null;
   } while (after);
   run.durationMs = Date.now() - started;
-  log.info({ period: period.key, subscriptions: run.subscriptions, rated: run.rated, held: run.held, failed: run.failed, durationMs: run.durationMs }, 'billing run rated the period');
+  log.info(
+    {
+      period: period.key,
+      subscriptions: run.subscriptions,
+      rated: run.rated,
+      held: run.held,
+      failed: run.failed,
+      durationMs: run.durationMs,
+    },
+    'billing run rated the period',
+  );
   return run;
 }
 

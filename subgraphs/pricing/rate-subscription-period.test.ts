@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { Dec, money } from '../../lib/money';
 import { parsePeriod } from '../../lib/period';
-import { adjustmentsAgainst, rateSubscriptionPeriod, segmentsOf, usageNeeds, type PlanVersion, type SubscriptionForRating, type UsageSegment } from './rate-subscription-period';
+import {
+  adjustmentsAgainst,
+  rateSubscriptionPeriod,
+  segmentsOf,
+  usageNeeds,
+  type PlanVersion,
+  type SubscriptionForRating,
+  type UsageSegment,
+} from './rate-subscription-period';
 
 const at = (s: string) => new Date(`${s}T00:00:00Z`);
 const october = parsePeriod('2026-10');
@@ -26,7 +34,9 @@ const planB: PlanVersion = {
   currency: 'USD',
   effectiveFrom: new Date(0),
   charges: [{ usageTypeKey: 'calls', model: 'PER_UNIT', unitPrice: '0.02', includedQuantity: '0' }],
-  recurringFees: [{ key: 'base', description: 'Platform fee', amount: '60.00', timing: 'IN_ARREARS', productLine: 'platform' }],
+  recurringFees: [
+    { key: 'base', description: 'Platform fee', amount: '60.00', timing: 'IN_ARREARS', productLine: 'platform' },
+  ],
   minimumCommitment: null,
 };
 
@@ -40,8 +50,19 @@ const subscription = (over: Partial<SubscriptionForRating> = {}): SubscriptionFo
   ...over,
 });
 
-const usage = (quantity: string, from = october.start, to = october.end): UsageSegment => ({ usageTypeKey: 'calls', from, to, quantity, eventCount: 3, values: null, aggregateId: 'agg_1', productLine: 'api', unit: 'call' });
-const summary = (lines: ReturnType<typeof rateSubscriptionPeriod>) => lines.map((l) => [l.lineKey.replace(/T00:00:00.000Z/, ''), l.amount.amount]);
+const usage = (quantity: string, from = october.start, to = october.end): UsageSegment => ({
+  usageTypeKey: 'calls',
+  from,
+  to,
+  quantity,
+  eventCount: 3,
+  values: null,
+  aggregateId: 'agg_1',
+  productLine: 'api',
+  unit: 'call',
+});
+const summary = (lines: ReturnType<typeof rateSubscriptionPeriod>) =>
+  lines.map((l) => [l.lineKey.replace(/T00:00:00.000Z/, ''), l.amount.amount]);
 
 describe('rating one subscription period', () => {
   it('rates usage, fees in arrears for this period and in advance for the next', () => {
@@ -63,12 +84,25 @@ describe('rating one subscription period', () => {
         { startsAt: at('2026-10-11'), endsAt: null, planVersions: [planB] },
       ],
     });
-    expect(segmentsOf(sub, october).map((s) => [s.from.toISOString().slice(0, 10), s.to.toISOString().slice(0, 10), s.plan.id])).toEqual([
+    expect(
+      segmentsOf(sub, october).map((s) => [
+        s.from.toISOString().slice(0, 10),
+        s.to.toISOString().slice(0, 10),
+        s.plan.id,
+      ]),
+    ).toEqual([
       ['2026-10-01', '2026-10-11', 'plan_a1'],
       ['2026-10-11', '2026-11-01', 'plan_b1'],
     ]);
-    expect(usageNeeds(sub, october)).toEqual({ usageTypeKeys: ['calls'], boundaries: [at('2026-10-11')], valuesFor: [] });
-    const lines = rateSubscriptionPeriod(sub, october, [usage('150', october.start, at('2026-10-11')), usage('200', at('2026-10-11'), october.end)]);
+    expect(usageNeeds(sub, october)).toEqual({
+      usageTypeKeys: ['calls'],
+      boundaries: [at('2026-10-11')],
+      valuesFor: [],
+    });
+    const lines = rateSubscriptionPeriod(sub, october, [
+      usage('150', october.start, at('2026-10-11')),
+      usage('200', at('2026-10-11'), october.end),
+    ]);
     // Plan A, Oct 1–10: (150 − 100) × 0.01 = 0.50; fee 30 × 10/31 = 9.677… → 9.68.
     // Plan B, Oct 11–31: 200 × 0.02 = 4.00; fee 60 × 21/31 = 40.645… → 40.65. No fee in advance on plan B.
     expect(summary(lines)).toEqual([
@@ -77,14 +111,25 @@ describe('rating one subscription period', () => {
       ['USAGE:calls:2026-10-11', '4.00'],
       ['FEE:base:2026-10-11', '40.65'],
     ]);
-    expect(lines[1]!.explanation).toBe('Platform fee (in arrears) for 2026-10: 30.00 USD × 10/31 of 2026-10 (2026-10-01 to 2026-10-10) = 9.6774193548… USD → 9.68');
+    expect(lines[1]!.explanation).toBe(
+      'Platform fee (in arrears) for 2026-10: 30.00 USD × 10/31 of 2026-10 (2026-10-01 to 2026-10-10) = 9.6774193548… USD → 9.68',
+    );
     expect(lines[2]!.explanation).toMatch(/^2026-10-11 to 2026-10-31: 200 used/);
   });
 
   it('rates each plan version from the day it takes effect', () => {
-    const v2: PlanVersion = { ...planA, id: 'plan_a2', version: 2, effectiveFrom: at('2026-10-16'), charges: [{ usageTypeKey: 'calls', model: 'PER_UNIT', unitPrice: '0.02', includedQuantity: '100' }] };
+    const v2: PlanVersion = {
+      ...planA,
+      id: 'plan_a2',
+      version: 2,
+      effectiveFrom: at('2026-10-16'),
+      charges: [{ usageTypeKey: 'calls', model: 'PER_UNIT', unitPrice: '0.02', includedQuantity: '100' }],
+    };
     const sub = subscription({ phases: [{ startsAt: at('2026-01-01'), endsAt: null, planVersions: [planA, v2] }] });
-    const lines = rateSubscriptionPeriod(sub, october, [usage('300', october.start, at('2026-10-16')), usage('300', at('2026-10-16'), october.end)]);
+    const lines = rateSubscriptionPeriod(sub, october, [
+      usage('300', october.start, at('2026-10-16')),
+      usage('300', at('2026-10-16'), october.end),
+    ]);
     // v1 Oct 1–15: 200 × 0.01 = 2.00; v2 Oct 16–31: 200 × 0.02 = 4.00. Fee 30 × 15/31 → 14.52 and × 16/31 → 15.48: 30.00 together.
     expect(summary(lines)).toEqual([
       ['USAGE:calls:2026-10-01', '2.00'],
@@ -93,11 +138,17 @@ describe('rating one subscription period', () => {
       ['FEE:base:2026-10-16', '15.48'],
       ['FEE:support:2026-11-01', '10.00'],
     ]);
-    expect(lines.filter((l) => l.kind === 'USAGE').map((l) => l.plan)).toEqual([{ id: 'plan_a1', version: 1 }, { id: 'plan_a2', version: 2 }]);
+    expect(lines.filter((l) => l.kind === 'USAGE').map((l) => l.plan)).toEqual([
+      { id: 'plan_a1', version: 1 },
+      { id: 'plan_a2', version: 2 },
+    ]);
   });
 
   it('prorates the last period of a cancelled subscription and bills nothing in advance after it', () => {
-    const sub = subscription({ endsAt: at('2026-10-16'), phases: [{ startsAt: at('2026-01-01'), endsAt: at('2026-10-16'), planVersions: [planA] }] });
+    const sub = subscription({
+      endsAt: at('2026-10-16'),
+      phases: [{ startsAt: at('2026-01-01'), endsAt: at('2026-10-16'), planVersions: [planA] }],
+    });
     // Active Oct 1–15: fee 30 × 15/31 = 14.516… → 14.52.
     expect(summary(rateSubscriptionPeriod(sub, october, [usage('100')]))).toEqual([
       ['USAGE:calls:2026-10-01', '0.00'],
@@ -106,7 +157,10 @@ describe('rating one subscription period', () => {
   });
 
   it('bills the first period’s fee in advance too, prorated from the start day', () => {
-    const sub = subscription({ startsAt: at('2026-10-21'), phases: [{ startsAt: at('2026-10-21'), endsAt: null, planVersions: [planA] }] });
+    const sub = subscription({
+      startsAt: at('2026-10-21'),
+      phases: [{ startsAt: at('2026-10-21'), endsAt: null, planVersions: [planA] }],
+    });
     // Oct 21–31 is 11 days: platform 30 × 11/31 = 10.645… → 10.65; support 10 × 11/31 = 3.548… → 3.55, and 10.00 for November.
     expect(summary(rateSubscriptionPeriod(sub, october, [usage('0', at('2026-10-21'))]))).toEqual([
       ['USAGE:calls:2026-10-21', '0.00'],
@@ -117,7 +171,14 @@ describe('rating one subscription period', () => {
   });
 
   it('applies negotiated prices and the discount before rounding, then tops up to the minimum commitment', () => {
-    const sub = subscription({ terms: { minimumCommitment: '50.00', unitPriceOverrides: [{ usageTypeKey: 'calls', unitPrice: '0.005' }], discountPercent: '10', version: 1 } });
+    const sub = subscription({
+      terms: {
+        minimumCommitment: '50.00',
+        unitPriceOverrides: [{ usageTypeKey: 'calls', unitPrice: '0.005' }],
+        discountPercent: '10',
+        version: 1,
+      },
+    });
     const lines = rateSubscriptionPeriod(sub, october, [usage('350')]);
     // (350 − 100) × 0.005 = 1.25, less 10 % = 1.125 → 1.13; platform 30 less 10 % = 27.00;
     // October's lines make 28.13 of the 50.00 minimum: true-up 21.87. Support for November 10 less 10 % = 9.00.
@@ -127,12 +188,25 @@ describe('rating one subscription period', () => {
       ['COMMITMENT', '21.87'],
       ['FEE:support:2026-11-01', '9.00'],
     ]);
-    expect(lines[0]!.explanation).toBe('350 used − 100 included = 250 billable × 0.005 USD = 1.25 USD (negotiated unit price; the plan says 0.01); 10 % contract discount −0.125 = 1.125 USD → 1.13');
-    expect(lines[2]!.explanation).toBe('contract minimum commitment 50 USD − 28.13 USD rated usage = 21.87 USD true-up');
+    expect(lines[0]!.explanation).toBe(
+      '350 used − 100 included = 250 billable × 0.005 USD = 1.25 USD (negotiated unit price; the plan says 0.01); 10 % contract discount −0.125 = 1.125 USD → 1.13',
+    );
+    expect(lines[2]!.explanation).toBe(
+      'contract minimum commitment 50 USD − 28.13 USD rated usage = 21.87 USD true-up',
+    );
   });
 
   it('prorates the minimum commitment by the days the subscription was active', () => {
-    const sub = subscription({ endsAt: at('2026-10-16'), phases: [{ startsAt: at('2026-01-01'), endsAt: at('2026-10-16'), planVersions: [{ ...planA, recurringFees: [], minimumCommitment: '31.00' }] }] });
+    const sub = subscription({
+      endsAt: at('2026-10-16'),
+      phases: [
+        {
+          startsAt: at('2026-01-01'),
+          endsAt: at('2026-10-16'),
+          planVersions: [{ ...planA, recurringFees: [], minimumCommitment: '31.00' }],
+        },
+      ],
+    });
     // 31.00 × 15/31 = 15.00; usage (200 − 100) × 0.01 = 1.00 → true-up 14.00.
     expect(summary(rateSubscriptionPeriod(sub, october, [usage('200')]))).toEqual([
       ['USAGE:calls:2026-10-01', '1.00'],
@@ -142,7 +216,11 @@ describe('rating one subscription period', () => {
 });
 
 describe('adjustments against what was invoiced', () => {
-  const line = (lineKey: string, ratedChargeId: string, amount: string) => ({ lineKey, ratedChargeId, amount: money(amount, 'USD') });
+  const line = (lineKey: string, ratedChargeId: string, amount: string) => ({
+    lineKey,
+    ratedChargeId,
+    amount: money(amount, 'USD'),
+  });
 
   it('is empty when nothing changed', () => {
     const same = [line('USAGE:a', 'rc1', '2.50'), line('FEE:b', 'rc2', '30.00')];
@@ -153,9 +231,24 @@ describe('adjustments against what was invoiced', () => {
     const invoiced = [line('USAGE:a', 'rc1', '2.50'), line('FEE:b', 'rc2', '30.00')];
     const now = [line('USAGE:a', 'rc3', '4.00'), line('COMMITMENT', 'rc4', '1.20')];
     expect(adjustmentsAgainst(invoiced, now, 'USD')).toEqual([
-      { lineKey: 'COMMITMENT', invoicedRatedChargeId: null, currentRatedChargeId: 'rc4', difference: { amount: '1.20', currency: 'USD' } },
-      { lineKey: 'FEE:b', invoicedRatedChargeId: 'rc2', currentRatedChargeId: null, difference: { amount: '-30.00', currency: 'USD' } },
-      { lineKey: 'USAGE:a', invoicedRatedChargeId: 'rc1', currentRatedChargeId: 'rc3', difference: { amount: '1.50', currency: 'USD' } },
+      {
+        lineKey: 'COMMITMENT',
+        invoicedRatedChargeId: null,
+        currentRatedChargeId: 'rc4',
+        difference: { amount: '1.20', currency: 'USD' },
+      },
+      {
+        lineKey: 'FEE:b',
+        invoicedRatedChargeId: 'rc2',
+        currentRatedChargeId: null,
+        difference: { amount: '-30.00', currency: 'USD' },
+      },
+      {
+        lineKey: 'USAGE:a',
+        invoicedRatedChargeId: 'rc1',
+        currentRatedChargeId: 'rc3',
+        difference: { amount: '1.50', currency: 'USD' },
+      },
     ]);
   });
 });
@@ -168,15 +261,40 @@ describe('properties of rating a period', () => {
     calls: fc.array(fc.integer({ min: 0, max: 50_000 }), { minLength: 2, maxLength: 2 }),
     discount: fc.constantFrom(null, '5', '12.5'),
   });
-  const build = ({ changeDay, endDay, calls, discount }: { changeDay: number | null; endDay: number | null; calls: number[]; discount: string | null }) => {
+  const build = ({
+    changeDay,
+    endDay,
+    calls,
+    discount,
+  }: {
+    changeDay: number | null;
+    endDay: number | null;
+    calls: number[];
+    discount: string | null;
+  }) => {
     const day = (d: number) => new Date(Date.UTC(2026, 9, d));
     const change = changeDay && (!endDay || changeDay < endDay) ? day(changeDay) : null;
     const end = endDay ? day(endDay) : null;
     // The same fees as plan A, so the fee over the whole period is one 30.00 platform fee however it is split.
-    const graduated: PlanVersion = { ...planA, id: 'plan_g', charges: [{ usageTypeKey: 'calls', model: 'GRADUATED', tiers: [{ upTo: '1000', unitPrice: '0.003' }, { upTo: null, unitPrice: '0.001', flatFee: '2' }] }] };
+    const graduated: PlanVersion = {
+      ...planA,
+      id: 'plan_g',
+      charges: [
+        {
+          usageTypeKey: 'calls',
+          model: 'GRADUATED',
+          tiers: [
+            { upTo: '1000', unitPrice: '0.003' },
+            { upTo: null, unitPrice: '0.001', flatFee: '2' },
+          ],
+        },
+      ],
+    };
     const sub = subscription({
       endsAt: end,
-      terms: discount ? { minimumCommitment: null, unitPriceOverrides: [], discountPercent: discount, version: 1 } : null,
+      terms: discount
+        ? { minimumCommitment: null, unitPriceOverrides: [], discountPercent: discount, version: 1 }
+        : null,
       phases: change
         ? [
             { startsAt: at('2026-01-01'), endsAt: change, planVersions: [planA] },
@@ -216,5 +334,5 @@ describe('properties of rating a period', () => {
         expect(rounded.minus(expected).abs().lte(new Dec('0.005').times(parts.length))).toBe(true);
       }),
     );
-});
+  });
 });

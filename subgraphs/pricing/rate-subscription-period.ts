@@ -102,17 +102,23 @@ export function segmentsOf(sub: SubscriptionForRating, period: BillingPeriod): S
   const segments: Segment[] = [];
   for (const phase of sub.phases) {
     const from = new Date(Math.max(phase.startsAt.getTime(), period.start.getTime()));
-    const to = new Date(Math.min((phase.endsAt ?? FOREVER).getTime(), (sub.endsAt ?? FOREVER).getTime(), period.end.getTime()));
+    const to = new Date(
+      Math.min((phase.endsAt ?? FOREVER).getTime(), (sub.endsAt ?? FOREVER).getTime(), period.end.getTime()),
+    );
     if (from >= to) continue;
     const cuts = phase.planVersions.map((v) => v.effectiveFrom).filter((t) => t > from && t < to);
     const edges = [from, ...cuts.sort((a, b) => a.getTime() - b.getTime()), to];
-    for (let i = 0; i < edges.length - 1; i++) segments.push({ from: edges[i]!, to: edges[i + 1]!, plan: versionAt(phase.planVersions, edges[i]!) });
+    for (let i = 0; i < edges.length - 1; i++)
+      segments.push({ from: edges[i]!, to: edges[i + 1]!, plan: versionAt(phase.planVersions, edges[i]!) });
   }
   return segments;
 }
 
 /** What rating needs from usage for this period: the usage types, where to split, and which need per-event values. */
-export function usageNeeds(sub: SubscriptionForRating, period: BillingPeriod): { usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] } {
+export function usageNeeds(
+  sub: SubscriptionForRating,
+  period: BillingPeriod,
+): { usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] } {
   const segments = segmentsOf(sub, period);
   const charges = segments.flatMap((s) => s.plan.charges);
   return {
@@ -124,35 +130,64 @@ export function usageNeeds(sub: SubscriptionForRating, period: BillingPeriod): {
 
 const iso = (d: Date) => d.toISOString();
 /** An exact value as a person reads it: a long fraction (10/31 of a fee) is cut at 10 places with an ellipsis. */
-const shown = (d: Dec) => (d.decimalPlaces() > 10 ? `${d.toDecimalPlaces(10, Dec.ROUND_DOWN).toFixed()}…` : d.toFixed());
+const shown = (d: Dec) =>
+  d.decimalPlaces() > 10 ? `${d.toDecimalPlaces(10, Dec.ROUND_DOWN).toFixed()}…` : d.toFixed();
 const day = (d: Date) => iso(d).slice(0, 10);
 
 function withTerms(charge: PlanCharge, terms: Terms | null): { charge: PlanCharge; note: string } {
   const override = terms?.unitPriceOverrides.find((o) => o.usageTypeKey === charge.usageTypeKey);
   if (!override) return { charge, note: '' };
-  if (charge.model !== 'PER_UNIT') return { charge, note: ` (the negotiated unit price ${override.unitPrice} does not apply to a ${charge.model.toLowerCase()} charge)` };
-  return { charge: { ...charge, unitPrice: override.unitPrice }, note: ` (negotiated unit price; the plan says ${charge.unitPrice})` };
+  if (charge.model !== 'PER_UNIT')
+    return {
+      charge,
+      note: ` (the negotiated unit price ${override.unitPrice} does not apply to a ${charge.model.toLowerCase()} charge)`,
+    };
+  return {
+    charge: { ...charge, unitPrice: override.unitPrice },
+    note: ` (negotiated unit price; the plan says ${charge.unitPrice})`,
+  };
 }
 
 /** The contract's discount, applied to the exact amount before the line's one rounding. */
-function discounted(exact: Dec, currency: string, rounding: RoundingMode, terms: Terms | null): { exact: Dec; amount: Money; step: BreakdownStep | null; note: string } {
+function discounted(
+  exact: Dec,
+  currency: string,
+  rounding: RoundingMode,
+  terms: Terms | null,
+): { exact: Dec; amount: Money; step: BreakdownStep | null; note: string } {
   const percent = terms?.discountPercent ? new Dec(terms.discountPercent) : new Dec(0);
-  if (percent.isZero()) return { exact, amount: money(roundToMinorUnit(exact, currency, rounding), currency), step: null, note: '' };
+  if (percent.isZero())
+    return { exact, amount: money(roundToMinorUnit(exact, currency, rounding), currency), step: null, note: '' };
   const off = exact.times(percent).dividedBy(100);
   const net = exact.minus(off);
   const amount = money(roundToMinorUnit(net, currency, rounding), currency);
   return {
     exact: net,
     amount,
-    step: { description: `contract discount ${percent.toFixed()} %`, units: '1', unitPrice: off.negated().toFixed(), amount: off.negated().toFixed() },
+    step: {
+      description: `contract discount ${percent.toFixed()} %`,
+      units: '1',
+      unitPrice: off.negated().toFixed(),
+      amount: off.negated().toFixed(),
+    },
     note: `; ${percent.toFixed()} % contract discount −${shown(off)} = ${shown(net)} ${currency}${net.eq(amount.amount) ? '' : ` → ${amount.amount}`}`,
   };
 }
 
-function usageLine(segment: Segment, full: boolean, planCharge: PlanCharge, usage: UsageSegment, sub: SubscriptionForRating): RatedLine {
+function usageLine(
+  segment: Segment,
+  full: boolean,
+  planCharge: PlanCharge,
+  usage: UsageSegment,
+  sub: SubscriptionForRating,
+): RatedLine {
   const { currency } = segment.plan;
   const { charge, note } = withTerms(planCharge, sub.terms);
-  const rated = rateCharge(charge, { quantity: usage.quantity, events: usage.values?.map((amount) => ({ amount })) }, { currency, rounding: sub.rounding });
+  const rated = rateCharge(
+    charge,
+    { quantity: usage.quantity, events: usage.values?.map((amount) => ({ amount })) },
+    { currency, rounding: sub.rounding },
+  );
   const d = discounted(new Dec(rated.exactAmount), currency, sub.rounding, sub.terms);
   const during = full ? '' : `${day(segment.from)} to ${day(new Date(segment.to.getTime() - 1))}: `;
   return {
@@ -164,7 +199,8 @@ function usageLine(segment: Segment, full: boolean, planCharge: PlanCharge, usag
     plan: { id: segment.plan.id, version: segment.plan.version },
     model: charge.model,
     quantity: rated.quantity,
-    includedQuantity: charge.model === 'PER_UNIT' ? charge.includedQuantity : charge.model === 'PACKAGE' ? charge.freeUnits : '0',
+    includedQuantity:
+      charge.model === 'PER_UNIT' ? charge.includedQuantity : charge.model === 'PACKAGE' ? charge.freeUnits : '0',
     billableQuantity: rated.billableQuantity,
     unitPrice: charge.model === 'PER_UNIT' ? charge.unitPrice : charge.model === 'PACKAGE' ? charge.packagePrice : '0',
     exactAmount: d.step ? d.exact.toFixed() : rated.exactAmount,
@@ -178,12 +214,19 @@ function usageLine(segment: Segment, full: boolean, planCharge: PlanCharge, usag
   };
 }
 
-function feeLine(segment: Segment, servicePeriod: BillingPeriod, fee: RecurringFee, sub: SubscriptionForRating): RatedLine {
+function feeLine(
+  segment: Segment,
+  servicePeriod: BillingPeriod,
+  fee: RecurringFee,
+  sub: SubscriptionForRating,
+): RatedLine {
   const { currency } = segment.plan;
   const factor = prorationFactor(segment.from, segment.to, servicePeriod.start, servicePeriod.end);
   const exact = prorateExact(new Dec(fee.amount), factor);
   const d = discounted(exact, currency, sub.rounding, sub.terms);
-  const prorated = isFullPeriod(factor) ? '' : ` × ${factor} of ${servicePeriod.key} (${day(segment.from)} to ${day(new Date(segment.to.getTime() - 1))}) = ${shown(exact)} ${currency}`;
+  const prorated = isFullPeriod(factor)
+    ? ''
+    : ` × ${factor} of ${servicePeriod.key} (${day(segment.from)} to ${day(new Date(segment.to.getTime() - 1))}) = ${shown(exact)} ${currency}`;
   const rounded = d.step || exact.eq(d.amount.amount) ? '' : ` → ${d.amount.amount}`;
   return {
     lineKey: `FEE:${fee.key}:${iso(segment.from)}`,
@@ -200,7 +243,15 @@ function feeLine(segment: Segment, servicePeriod: BillingPeriod, fee: RecurringF
     unitPrice: fee.amount,
     exactAmount: d.exact.toFixed(),
     amount: d.amount,
-    breakdown: [{ description: `${fee.description}${isFullPeriod(factor) ? '' : `, ${factor} of ${servicePeriod.key}`}`, units: '1', unitPrice: exact.toFixed(), amount: exact.toFixed() }, ...(d.step ? [d.step] : [])],
+    breakdown: [
+      {
+        description: `${fee.description}${isFullPeriod(factor) ? '' : `, ${factor} of ${servicePeriod.key}`}`,
+        units: '1',
+        unitPrice: exact.toFixed(),
+        amount: exact.toFixed(),
+      },
+      ...(d.step ? [d.step] : []),
+    ],
     explanation: `${fee.description} (${fee.timing === 'IN_ADVANCE' ? 'in advance' : 'in arrears'}) for ${servicePeriod.key}: ${fee.amount} ${currency}${prorated}${rounded}${d.note}`,
     productLine: fee.productLine,
     unit: 'period',
@@ -216,13 +267,22 @@ function feeLine(segment: Segment, servicePeriod: BillingPeriod, fee: RecurringF
  *   prorated by day;
  * - a true-up to the minimum commitment (contract terms first, else the plan's), prorated by active days.
  */
-export function rateSubscriptionPeriod(sub: SubscriptionForRating, period: BillingPeriod, usage: readonly UsageSegment[]): RatedLine[] {
+export function rateSubscriptionPeriod(
+  sub: SubscriptionForRating,
+  period: BillingPeriod,
+  usage: readonly UsageSegment[],
+): RatedLine[] {
   const segments = segmentsOf(sub, period);
   if (segments.length === 0) return [];
   const currency = segments[0]!.plan.currency;
   const lines: RatedLine[] = [];
-  const usageOf = (key: string, s: Segment) => usage.find((u) => u.usageTypeKey === key && u.from.getTime() === s.from.getTime()) ?? usage.find((u) => u.usageTypeKey === key && u.from <= s.from && u.to >= s.to);
-  const wholePeriod = segments.length === 1 && segments[0]!.from.getTime() === period.start.getTime() && segments[0]!.to.getTime() === period.end.getTime();
+  const usageOf = (key: string, s: Segment) =>
+    usage.find((u) => u.usageTypeKey === key && u.from.getTime() === s.from.getTime()) ??
+    usage.find((u) => u.usageTypeKey === key && u.from <= s.from && u.to >= s.to);
+  const wholePeriod =
+    segments.length === 1 &&
+    segments[0]!.from.getTime() === period.start.getTime() &&
+    segments[0]!.to.getTime() === period.end.getTime();
 
   for (const segment of segments) {
     for (const charge of segment.plan.charges) {
@@ -230,16 +290,23 @@ export function rateSubscriptionPeriod(sub: SubscriptionForRating, period: Billi
       if (!u) throw new Error(`no usage given for ${charge.usageTypeKey} from ${iso(segment.from)}`);
       lines.push(usageLine(segment, wholePeriod, charge, u, sub));
     }
-    for (const fee of segment.plan.recurringFees) if (fee.timing === 'IN_ARREARS') lines.push(feeLine(segment, period, fee, sub));
+    for (const fee of segment.plan.recurringFees)
+      if (fee.timing === 'IN_ARREARS') lines.push(feeLine(segment, period, fee, sub));
   }
   const firstPeriod = sub.startsAt >= period.start && sub.startsAt < period.end;
-  const advanceFor = (p: BillingPeriod) => segmentsOf(sub, p).flatMap((s) => s.plan.recurringFees.filter((f) => f.timing === 'IN_ADVANCE').map((f) => feeLine(s, p, f, sub)));
+  const advanceFor = (p: BillingPeriod) =>
+    segmentsOf(sub, p).flatMap((s) =>
+      s.plan.recurringFees.filter((f) => f.timing === 'IN_ADVANCE').map((f) => feeLine(s, p, f, sub)),
+    );
   if (firstPeriod) lines.push(...advanceFor(period));
 
   const minimum = sub.terms?.minimumCommitment ?? segments[segments.length - 1]!.plan.minimumCommitment;
   if (minimum && !new Dec(minimum).isZero()) {
     const ofThisPeriod = lines.filter((l) => l.servicePeriod.from >= period.start && l.servicePeriod.to <= period.end);
-    const ratedTotal = sumMoney(ofThisPeriod.map((l) => l.amount), currency);
+    const ratedTotal = sumMoney(
+      ofThisPeriod.map((l) => l.amount),
+      currency,
+    );
     const factor = prorationFactor(sub.startsAt, sub.endsAt, period.start, period.end);
     const trueUp = commitmentTrueUp({ minimum, currency, rounding: sub.rounding }, ratedTotal, factor);
     if (trueUp) {
@@ -257,7 +324,14 @@ export function rateSubscriptionPeriod(sub: SubscriptionForRating, period: Billi
         unitPrice: trueUp.amount.amount,
         exactAmount: trueUp.amount.amount,
         amount: trueUp.amount,
-        breakdown: [{ description: 'minimum commitment true-up', units: '1', unitPrice: trueUp.amount.amount, amount: trueUp.amount.amount }],
+        breakdown: [
+          {
+            description: 'minimum commitment true-up',
+            units: '1',
+            unitPrice: trueUp.amount.amount,
+            amount: trueUp.amount.amount,
+          },
+        ],
         explanation: `${sub.terms?.minimumCommitment ? 'contract' : 'plan'} ${trueUp.explanation}`,
         productLine: 'commitment',
         unit: 'period',
@@ -275,17 +349,35 @@ export function adjustmentsAgainst(
   invoiced: ReadonlyArray<{ lineKey: string; ratedChargeId: string; amount: Money }>,
   current: ReadonlyArray<{ lineKey: string; ratedChargeId: string; amount: Money }>,
   currency: string,
-): Array<{ lineKey: string; invoicedRatedChargeId: string | null; currentRatedChargeId: string | null; difference: Money }> {
-  const out: Array<{ lineKey: string; invoicedRatedChargeId: string | null; currentRatedChargeId: string | null; difference: Money }> = [];
+): Array<{
+  lineKey: string;
+  invoicedRatedChargeId: string | null;
+  currentRatedChargeId: string | null;
+  difference: Money;
+}> {
+  const out: Array<{
+    lineKey: string;
+    invoicedRatedChargeId: string | null;
+    currentRatedChargeId: string | null;
+    difference: Money;
+  }> = [];
   const now = new Map(current.map((c) => [c.lineKey, c]));
   const then = new Map(invoiced.map((c) => [c.lineKey, c]));
   for (const key of new Set([...then.keys(), ...now.keys()])) {
     const a = then.get(key);
     const b = now.get(key);
     if (a && b && a.ratedChargeId === b.ratedChargeId) continue;
-    const difference = sumMoney([b?.amount ?? money(0, currency), money(new Dec(a?.amount.amount ?? '0').negated(), currency)], currency);
+    const difference = sumMoney(
+      [b?.amount ?? money(0, currency), money(new Dec(a?.amount.amount ?? '0').negated(), currency)],
+      currency,
+    );
     if (new Dec(difference.amount).isZero()) continue;
-    out.push({ lineKey: key, invoicedRatedChargeId: a?.ratedChargeId ?? null, currentRatedChargeId: b?.ratedChargeId ?? null, difference });
+    out.push({
+      lineKey: key,
+      invoicedRatedChargeId: a?.ratedChargeId ?? null,
+      currentRatedChargeId: b?.ratedChargeId ?? null,
+      difference,
+    });
   }
   return out.sort((x, y) => x.lineKey.localeCompare(y.lineKey));
 }

@@ -8,8 +8,24 @@ import { parsePeriod, type BillingPeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import type { Logger } from '../../lib/logger';
 import { exceptionId, holdForPolicy, policyViolations, releaseHeldPeriod } from './pricing-policy';
-import { adjustmentsAgainst, rateSubscriptionPeriod, segmentsOf, usageNeeds, type PlanVersion, type RatedLine, type SubscriptionForRating, type UsageSegment } from './rate-subscription-period';
-import { currentRevisions, planVersionOf, type AdjustmentDoc, type PricingExceptionDoc, type PricingStore, type RatedChargeDoc } from './store';
+import {
+  adjustmentsAgainst,
+  rateSubscriptionPeriod,
+  segmentsOf,
+  usageNeeds,
+  type PlanVersion,
+  type RatedLine,
+  type SubscriptionForRating,
+  type UsageSegment,
+} from './rate-subscription-period';
+import {
+  currentRevisions,
+  planVersionOf,
+  type AdjustmentDoc,
+  type PricingExceptionDoc,
+  type PricingStore,
+  type RatedChargeDoc,
+} from './store';
 
 export const SUBSCRIPTION_FIELDS = `id startsAt endsAt
   customer { id legalEntity { roundingMode } }
@@ -22,7 +38,12 @@ export interface SubscriptionView {
   endsAt: string | null;
   customer: { id: string; legalEntity: { roundingMode: RoundingMode } };
   phases: Array<{ pricePlan: { id: string }; startsAt: string; endsAt: string | null }>;
-  contractTerms: { minimumCommitment: string | null; unitPriceOverrides: Array<{ usageTypeKey: string; unitPrice: string }>; discountPercent: string | null; version: number } | null;
+  contractTerms: {
+    minimumCommitment: string | null;
+    unitPriceOverrides: Array<{ usageTypeKey: string; unitPrice: string }>;
+    discountPercent: string | null;
+    version: number;
+  } | null;
 }
 
 export type RatingStatus = 'RATED' | 'HELD' | 'NOT_ACTIVE' | 'FAILED';
@@ -42,10 +63,13 @@ const USAGE_CHUNK = 200;
 
 /** Every version of every plan these subscriptions are on, oldest first per plan key. */
 async function planVersions(store: PricingStore, planIds: string[]): Promise<Map<string, PlanVersion[]>> {
-  const named = await store.pricePlans.find({ _id: { $in: [...new Set(planIds)] } }, { projection: { key: 1 } }).toArray();
+  const named = await store.pricePlans
+    .find({ _id: { $in: [...new Set(planIds)] } }, { projection: { key: 1 } })
+    .toArray();
   const all = await store.pricePlans.find({ key: { $in: [...new Set(named.map((p) => p.key))] } }).toArray();
   const byKey = new Map<string, PlanVersion[]>();
-  for (const doc of all.sort((a, b) => a.version - b.version)) byKey.set(doc.key, [...(byKey.get(doc.key) ?? []), planVersionOf(doc)]);
+  for (const doc of all.sort((a, b) => a.version - b.version))
+    byKey.set(doc.key, [...(byKey.get(doc.key) ?? []), planVersionOf(doc)]);
   const byId = new Map<string, PlanVersion[]>();
   for (const p of named) byId.set(p._id, byKey.get(p.key) ?? []);
   return byId;
@@ -59,7 +83,8 @@ function forRating(view: SubscriptionView, plans: Map<string, PlanVersion[]>): S
     rounding: view.customer.legalEntity.roundingMode,
     phases: view.phases.map((p) => {
       const versions = plans.get(p.pricePlan.id);
-      if (!versions || versions.length === 0) throw Object.assign(new Error(`price plan ${p.pricePlan.id} does not exist`), { code: 'NOT_FOUND' });
+      if (!versions || versions.length === 0)
+        throw Object.assign(new Error(`price plan ${p.pricePlan.id} does not exist`), { code: 'NOT_FOUND' });
       return { startsAt: new Date(p.startsAt), endsAt: p.endsAt ? new Date(p.endsAt) : null, planVersions: versions };
     }),
     terms: view.contractTerms,
@@ -84,11 +109,16 @@ const USAGE_QUERY =
  * Usage of many subscriptions, in chunks. A chunk the usage subgraph refuses (e.g. a usage type it does not know) is
  * asked for again one subscription at a time, so only the subscription at fault fails.
  */
-async function usageFor(period: BillingPeriod, requests: UsageRequest[]): Promise<{ usage: Map<string, UsageSegment[]>; failed: Map<string, unknown> }> {
+async function usageFor(
+  period: BillingPeriod,
+  requests: UsageRequest[],
+): Promise<{ usage: Map<string, UsageSegment[]>; failed: Map<string, unknown> }> {
   const bySubscription = new Map<string, UsageSegment[]>();
   const failed = new Map<string, unknown>();
   const wanted = requests.filter((r) => r.usageTypeKeys.length > 0);
-  const ask = async (chunk: UsageRequest[]) => (await querySubgraph<{ usageForRating: UsageView[] }>('usage', USAGE_QUERY, { p: period.key, r: chunk })).usageForRating;
+  const ask = async (chunk: UsageRequest[]) =>
+    (await querySubgraph<{ usageForRating: UsageView[] }>('usage', USAGE_QUERY, { p: period.key, r: chunk }))
+      .usageForRating;
   for (let i = 0; i < wanted.length; i += USAGE_CHUNK) {
     const chunk = wanted.slice(i, i + USAGE_CHUNK);
     let views: UsageView[];
@@ -104,7 +134,18 @@ async function usageFor(period: BillingPeriod, requests: UsageRequest[]): Promis
     }
     for (const u of views) {
       const list = bySubscription.get(u.subscriptionId) ?? [];
-      for (const s of u.segments) list.push({ usageTypeKey: u.usageTypeKey, from: new Date(s.from), to: new Date(s.to), quantity: s.quantity, eventCount: s.eventCount, values: s.values, aggregateId: u.aggregate.id, productLine: u.productLine, unit: u.unit });
+      for (const s of u.segments)
+        list.push({
+          usageTypeKey: u.usageTypeKey,
+          from: new Date(s.from),
+          to: new Date(s.to),
+          quantity: s.quantity,
+          eventCount: s.eventCount,
+          values: s.values,
+          aggregateId: u.aggregate.id,
+          productLine: u.productLine,
+          unit: u.unit,
+        });
       bySubscription.set(u.subscriptionId, list);
     }
   }
@@ -117,7 +158,13 @@ export function chargeKey(subscriptionId: string, periodKey: string, lineKey: st
 
 type Candidate = Omit<RatedChargeDoc, '_id' | 'revision' | 'ratedAt' | 'correlationId'>;
 
-function candidateOf(sub: SubscriptionView, period: BillingPeriod, line: RatedLine, rounding: RoundingMode, termsVersion: number | null): Candidate {
+function candidateOf(
+  sub: SubscriptionView,
+  period: BillingPeriod,
+  line: RatedLine,
+  rounding: RoundingMode,
+  termsVersion: number | null,
+): Candidate {
   const c: Omit<Candidate, 'inputsHash'> = {
     chargeKey: chargeKey(sub.id, period.key, line.lineKey),
     lineKey: line.lineKey,
@@ -147,20 +194,50 @@ function candidateOf(sub: SubscriptionView, period: BillingPeriod, line: RatedLi
     breakdown: line.breakdown,
     explanation: line.explanation,
   };
-  return { ...c, inputsHash: contentHash({ ...c, servicePeriod: { from: c.servicePeriod.from.toISOString(), to: c.servicePeriod.to.toISOString() } }) };
+  return {
+    ...c,
+    inputsHash: contentHash({
+      ...c,
+      servicePeriod: { from: c.servicePeriod.from.toISOString(), to: c.servicePeriod.to.toISOString() },
+    }),
+  };
 }
 
 function voidOf(latest: RatedChargeDoc): Candidate {
   const { _id, revision, ratedAt, correlationId, ...rest } = latest;
-  const c = { ...rest, voided: true, amount: zero(latest.amount.currency), exactAmount: '0', quantity: '0', billableQuantity: '0', breakdown: [], explanation: `no longer charged after re-rating (was ${latest.amount.amount} ${latest.amount.currency})` };
-  return { ...c, inputsHash: contentHash({ ...c, servicePeriod: { from: new Date(c.servicePeriod.from).toISOString(), to: new Date(c.servicePeriod.to).toISOString() }, inputsHash: undefined }) };
+  const c = {
+    ...rest,
+    voided: true,
+    amount: zero(latest.amount.currency),
+    exactAmount: '0',
+    quantity: '0',
+    billableQuantity: '0',
+    breakdown: [],
+    explanation: `no longer charged after re-rating (was ${latest.amount.amount} ${latest.amount.currency})`,
+  };
+  return {
+    ...c,
+    inputsHash: contentHash({
+      ...c,
+      servicePeriod: {
+        from: new Date(c.servicePeriod.from).toISOString(),
+        to: new Date(c.servicePeriod.to).toISOString(),
+      },
+      inputsHash: undefined,
+    }),
+  };
 }
 
 /**
  * Appends a revision wherever a line changed (or disappeared), in one insert for the whole batch. Two raters of the
  * same subscription meet on the unique (chargeKey, revision): the later one re-reads and tries the next revision.
  */
-async function recordRevisions(store: PricingStore, candidates: Candidate[], existing: RatedChargeDoc[], correlationId: string): Promise<Map<string, RatedChargeDoc>> {
+async function recordRevisions(
+  store: PricingStore,
+  candidates: Candidate[],
+  existing: RatedChargeDoc[],
+  correlationId: string,
+): Promise<Map<string, RatedChargeDoc>> {
   const latest = new Map(currentRevisions(existing).map((d) => [d.chargeKey, d]));
   const current = new Map<string, RatedChargeDoc>();
   let pending = candidates;
@@ -173,14 +250,22 @@ async function recordRevisions(store: PricingStore, candidates: Candidate[], exi
         continue;
       }
       const revision = (last?.revision ?? 0) + 1;
-      toInsert.push({ ...c, _id: deterministicId('rc', c.chargeKey, revision), revision, ratedAt: new Date(), correlationId });
+      toInsert.push({
+        ...c,
+        _id: deterministicId('rc', c.chargeKey, revision),
+        revision,
+        ratedAt: new Date(),
+        correlationId,
+      });
     }
     const failed = new Set<number>();
     if (toInsert.length > 0) {
       try {
         await store.ratedCharges.insertMany(toInsert, { ordered: false });
       } catch (error) {
-        const writeErrors = (error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }).writeErrors;
+        const writeErrors = (
+          error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
+        ).writeErrors;
         const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
         if (list.length === 0 || list.some((w) => w.code !== 11000) || !isDuplicateKeyError(error)) throw error;
         for (const w of list) failed.add(w.index);
@@ -189,7 +274,10 @@ async function recordRevisions(store: PricingStore, candidates: Candidate[], exi
     toInsert.forEach((d, i) => !failed.has(i) && current.set(d.chargeKey, d));
     const retry = toInsert.filter((_, i) => failed.has(i));
     if (retry.length === 0) break;
-    for (const d of currentRevisions(await store.ratedCharges.find({ chargeKey: { $in: retry.map((r) => r.chargeKey) } }).toArray())) latest.set(d.chargeKey, d);
+    for (const d of currentRevisions(
+      await store.ratedCharges.find({ chargeKey: { $in: retry.map((r) => r.chargeKey) } }).toArray(),
+    ))
+      latest.set(d.chargeKey, d);
     pending = pending.filter((c) => retry.some((r) => r.chargeKey === c.chargeKey));
   }
   return current;
@@ -202,7 +290,12 @@ interface InvoicedView {
 }
 
 /** Differences between each finalized invoice of these subscriptions and their current lines, stored once. */
-async function recordAdjustments(store: PricingStore, period: BillingPeriod, currentBySubscription: Map<string, RatedChargeDoc[]>, correlationId: string): Promise<Map<string, AdjustmentDoc[]>> {
+async function recordAdjustments(
+  store: PricingStore,
+  period: BillingPeriod,
+  currentBySubscription: Map<string, RatedChargeDoc[]>,
+  correlationId: string,
+): Promise<Map<string, AdjustmentDoc[]>> {
   const out = new Map<string, AdjustmentDoc[]>();
   const ids = [...currentBySubscription.keys()];
   if (ids.length === 0) return out;
@@ -213,14 +306,20 @@ async function recordAdjustments(store: PricingStore, period: BillingPeriod, cur
   );
   if (invoicesForSubscriptions.length === 0) return out;
   const invoicedIds = invoicesForSubscriptions.flatMap((i) => i.lines.map((l) => l.ratedCharge.id));
-  const invoicedDocs = new Map((await store.ratedCharges.find({ _id: { $in: invoicedIds } }).toArray()).map((d) => [d._id, d]));
+  const invoicedDocs = new Map(
+    (await store.ratedCharges.find({ _id: { $in: invoicedIds } }).toArray()).map((d) => [d._id, d]),
+  );
   const docs: AdjustmentDoc[] = [];
   for (const invoice of invoicesForSubscriptions) {
     const current = (currentBySubscription.get(invoice.subscription.id) ?? []).filter((c) => !c.voided);
     const invoiced = invoice.lines.flatMap((l) => invoicedDocs.get(l.ratedCharge.id) ?? []);
     const currency = invoiced[0]?.amount.currency ?? current[0]?.amount.currency;
     if (!currency) continue;
-    const asLine = (d: RatedChargeDoc) => ({ lineKey: d.lineKey ?? d.chargeKey, ratedChargeId: d._id, amount: d.amount });
+    const asLine = (d: RatedChargeDoc) => ({
+      lineKey: d.lineKey ?? d.chargeKey,
+      ratedChargeId: d._id,
+      amount: d.amount,
+    });
     for (const a of adjustmentsAgainst(invoiced.map(asLine), current.map(asLine), currency)) {
       const now = current.find((c) => c._id === a.currentRatedChargeId);
       docs.push({
@@ -233,7 +332,9 @@ async function recordAdjustments(store: PricingStore, period: BillingPeriod, cur
         invoicedRatedChargeId: a.invoicedRatedChargeId,
         currentRatedChargeId: a.currentRatedChargeId,
         difference: a.difference,
-        explanation: now ? `re-rated after invoicing: ${now.explanation}` : 'charged on the invoice, no longer charged after re-rating',
+        explanation: now
+          ? `re-rated after invoicing: ${now.explanation}`
+          : 'charged on the invoice, no longer charged after re-rating',
         status: 'OPEN',
         createdAt: new Date(),
         correlationId,
@@ -245,22 +346,49 @@ async function recordAdjustments(store: PricingStore, period: BillingPeriod, cur
       if (!isDuplicateKeyError(error)) throw error;
     });
   }
-  const stored = new Map((await store.adjustments.find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((d) => [d._id, d]));
+  const stored = new Map(
+    (await store.adjustments.find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((d) => [d._id, d]),
+  );
   for (const d of docs) out.set(d.subscriptionId, [...(out.get(d.subscriptionId) ?? []), stored.get(d._id) ?? d]);
   return out;
 }
 
-export async function rateSubscriptions(store: PricingStore, periodKey: string, subscriptions: SubscriptionView[], correlationId: string, log: Logger): Promise<SubscriptionRating[]> {
+export async function rateSubscriptions(
+  store: PricingStore,
+  periodKey: string,
+  subscriptions: SubscriptionView[],
+  correlationId: string,
+  log: Logger,
+): Promise<SubscriptionRating[]> {
   const period = parsePeriod(periodKey);
   const outcome = new Map<string, SubscriptionRating>();
-  const base = (s: SubscriptionView): SubscriptionRating => ({ subscriptionId: s.id, customerId: s.customer.id, status: 'RATED', ratedCharges: [], total: null, adjustments: [], exception: null, error: null });
+  const base = (s: SubscriptionView): SubscriptionRating => ({
+    subscriptionId: s.id,
+    customerId: s.customer.id,
+    status: 'RATED',
+    ratedCharges: [],
+    total: null,
+    adjustments: [],
+    exception: null,
+    error: null,
+  });
   const fail = (s: SubscriptionView, error: unknown) => {
     const e = error as { code?: string; message?: string; extensions?: { code?: string } };
     log.warn({ subscriptionId: s.id, err: error }, 'rating a subscription failed; the others go on');
-    outcome.set(s.id, { ...base(s), status: 'FAILED', error: { code: e.extensions?.code ?? e.code ?? 'RATING_FAILED', message: e.message ?? String(error) } });
+    outcome.set(s.id, {
+      ...base(s),
+      status: 'FAILED',
+      error: { code: e.extensions?.code ?? e.code ?? 'RATING_FAILED', message: e.message ?? String(error) },
+    });
   };
 
-  const [plans, policy] = await Promise.all([planVersions(store, subscriptions.flatMap((s) => s.phases.map((p) => p.pricePlan.id))), store.policy.findOne({ _id: 'policy' })]);
+  const [plans, policy] = await Promise.all([
+    planVersions(
+      store,
+      subscriptions.flatMap((s) => s.phases.map((p) => p.pricePlan.id)),
+    ),
+    store.policy.findOne({ _id: 'policy' }),
+  ]);
   const rateable: Array<{ view: SubscriptionView; sub: SubscriptionForRating }> = [];
   for (const view of subscriptions) {
     try {
@@ -271,9 +399,20 @@ export async function rateSubscriptions(store: PricingStore, periodKey: string, 
       }
       const violations = policyViolations(sub.terms, policy);
       if (violations.length > 0) {
-        const approved = await store.exceptions.findOne({ _id: exceptionId(view.id, sub.terms!.version), status: 'APPROVED' });
+        const approved = await store.exceptions.findOne({
+          _id: exceptionId(view.id, sub.terms!.version),
+          status: 'APPROVED',
+        });
         if (!approved) {
-          const exception = await holdForPolicy(store, view.id, view.customer.id, sub.terms!.version, violations, period.key, correlationId);
+          const exception = await holdForPolicy(
+            store,
+            view.id,
+            view.customer.id,
+            sub.terms!.version,
+            violations,
+            period.key,
+            correlationId,
+          );
           outcome.set(view.id, { ...base(view), status: 'HELD', exception });
           continue;
         }
@@ -284,7 +423,10 @@ export async function rateSubscriptions(store: PricingStore, periodKey: string, 
     }
   }
 
-  const { usage, failed } = await usageFor(period, rateable.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })));
+  const { usage, failed } = await usageFor(
+    period,
+    rateable.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })),
+  );
   const candidates: Candidate[] = [];
   const linesBySubscription = new Map<string, Candidate[]>();
   for (const { view, sub } of rateable) {
@@ -304,26 +446,42 @@ export async function rateSubscriptions(store: PricingStore, periodKey: string, 
 
   // What is stored already: revisions of these subscriptions for the period; lines not produced again are voided.
   const rated = [...linesBySubscription.keys()];
-  const existing = rated.length ? await store.ratedCharges.find({ subscriptionId: { $in: rated }, periodKey: period.key }).toArray() : [];
+  const existing = rated.length
+    ? await store.ratedCharges.find({ subscriptionId: { $in: rated }, periodKey: period.key }).toArray()
+    : [];
   const produced = new Set(candidates.map((c) => c.chargeKey));
-  const voids = currentRevisions(existing).filter((d) => !d.voided && !produced.has(d.chargeKey) && linesBySubscription.has(d.subscriptionId)).map(voidOf);
+  const voids = currentRevisions(existing)
+    .filter((d) => !d.voided && !produced.has(d.chargeKey) && linesBySubscription.has(d.subscriptionId))
+    .map(voidOf);
   const current = await recordRevisions(store, [...candidates, ...voids], existing, correlationId);
 
   const currentBySubscription = new Map<string, RatedChargeDoc[]>();
-  for (const doc of current.values()) currentBySubscription.set(doc.subscriptionId, [...(currentBySubscription.get(doc.subscriptionId) ?? []), doc]);
+  for (const doc of current.values())
+    currentBySubscription.set(doc.subscriptionId, [...(currentBySubscription.get(doc.subscriptionId) ?? []), doc]);
   const adjustments = await recordAdjustments(store, period, currentBySubscription, correlationId);
 
   for (const { view, sub } of rateable) {
     if (outcome.has(view.id)) continue;
-    const charges = (currentBySubscription.get(view.id) ?? []).filter((c) => !c.voided).sort((a, b) => a.lineKey.localeCompare(b.lineKey));
+    const charges = (currentBySubscription.get(view.id) ?? [])
+      .filter((c) => !c.voided)
+      .sort((a, b) => a.lineKey.localeCompare(b.lineKey));
     const currency = sub.phases[0]!.planVersions[0]!.currency;
-    outcome.set(view.id, { ...base(view), ratedCharges: charges, total: sumMoney(charges.map((c) => c.amount), currency), adjustments: adjustments.get(view.id) ?? [] });
+    outcome.set(view.id, {
+      ...base(view),
+      ratedCharges: charges,
+      total: sumMoney(
+        charges.map((c) => c.amount),
+        currency,
+      ),
+      adjustments: adjustments.get(view.id) ?? [],
+    });
   }
   // Rated within policy (terms corrected, or the policy relaxed) or under an approval: no exception holds the period now.
   const released = rateable.filter(({ view }) => outcome.get(view.id)?.status === 'RATED').map(({ view }) => view.id);
   if (released.length > 0) {
     for (const held of await store.exceptions.find({ subscriptionId: { $in: released } }).toArray()) {
-      if (held.heldPeriods.includes(period.key)) await releaseHeldPeriod(store, held._id, period.key, held.status === 'OPEN');
+      if (held.heldPeriods.includes(period.key))
+        await releaseHeldPeriod(store, held._id, period.key, held.status === 'OPEN');
     }
   }
   return subscriptions.map((s) => outcome.get(s.id)!);

@@ -43,7 +43,9 @@ describe('per-unit rating with an included quantity', () => {
     expect(r.billableQuantity).toBe('2333');
     expect(r.exactAmount).toBe('3.4995');
     expect(r.amount).toEqual({ amount: '3.50', currency: 'USD' });
-    expect(r.explanation).toBe('3333 used − 1000 included = 2333 billable × 0.0015 USD = 3.4995 USD → rounded half-up to 3.50');
+    expect(r.explanation).toBe(
+      '3333 used − 1000 included = 2333 billable × 0.0015 USD = 3.4995 USD → rounded half-up to 3.50',
+    );
     expect(r.breakdown).toEqual([
       { description: 'included units', units: '1000', unitPrice: '0', amount: '0' },
       { description: 'units beyond the included quantity', units: '2333', unitPrice: '0.0015', amount: '3.4995' },
@@ -64,20 +66,34 @@ describe('per-unit rating with an included quantity', () => {
   });
 
   it('rounds to the currency minor unit (JPY has none)', () => {
-    expect(ratePerUnit({ model: 'PER_UNIT', unitPrice: '0.35', includedQuantity: '0' }, '1001', { currency: 'JPY', rounding: 'HALF_UP' }).amount).toEqual({ amount: '350', currency: 'JPY' });
+    expect(
+      ratePerUnit({ model: 'PER_UNIT', unitPrice: '0.35', includedQuantity: '0' }, '1001', {
+        currency: 'JPY',
+        rounding: 'HALF_UP',
+      }).amount,
+    ).toEqual({ amount: '350', currency: 'JPY' });
   });
 });
 
 describe('per-unit rating properties', () => {
-  const decimal = (max: number, scale: number) => fc.integer({ min: 0, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
+  const decimal = (max: number, scale: number) =>
+    fc.integer({ min: 0, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
 
   it('never charges less when usage grows', () => {
     fc.assert(
-      fc.property(decimal(10_000_000, 3), decimal(10_000_000, 3), decimal(100_000, 5), decimal(1_000_000, 2), (a, b, price, included) => {
-        const [low, high] = new Dec(a).lte(b) ? [a, b] : [b, a];
-        const charge = { model: 'PER_UNIT' as const, unitPrice: price, includedQuantity: included };
-        expect(new Dec(ratePerUnit(charge, high, usd).amount.amount).gte(ratePerUnit(charge, low, usd).amount.amount)).toBe(true);
-      }),
+      fc.property(
+        decimal(10_000_000, 3),
+        decimal(10_000_000, 3),
+        decimal(100_000, 5),
+        decimal(1_000_000, 2),
+        (a, b, price, included) => {
+          const [low, high] = new Dec(a).lte(b) ? [a, b] : [b, a];
+          const charge = { model: 'PER_UNIT' as const, unitPrice: price, includedQuantity: included };
+          expect(
+            new Dec(ratePerUnit(charge, high, usd).amount.amount).gte(ratePerUnit(charge, low, usd).amount.amount),
+          ).toBe(true);
+        },
+      ),
     );
   });
 
@@ -97,7 +113,10 @@ const usdEven = { currency: 'USD', rounding: 'HALF_EVEN' as const };
 const jpy = { currency: 'JPY', rounding: 'HALF_UP' as const };
 const jpyEven = { currency: 'JPY', rounding: 'HALF_EVEN' as const };
 const usage = (quantity: string): UsageForRating => ({ quantity });
-const events = (...amounts: string[]): UsageForRating => ({ quantity: String(amounts.length), events: amounts.map((amount) => ({ amount })) });
+const events = (...amounts: string[]): UsageForRating => ({
+  quantity: String(amounts.length),
+  events: amounts.map((amount) => ({ amount })),
+});
 
 // 0–100 at 0.10; above 100 up to 1000 at 0.08 with a 5.00 flat fee; above 1000 at 0.05.
 const tiers: Tier[] = [
@@ -146,7 +165,9 @@ describe('graduated rating: each unit priced by the tier it falls in', () => {
       { description: 'tier 2 (above 100 up to 1000)', units: '1', unitPrice: '0.08', amount: '0.08' },
       { description: 'flat fee of tier 2', units: '1', unitPrice: '5', amount: '5' },
     ]);
-    expect(r.explanation).toBe('101 used, graduated: 100 × 0.1 USD (tier 1, up to 100) + 1 × 0.08 USD (tier 2, above 100 up to 1000) + 5 USD flat fee (tier 2) = 15.08 USD');
+    expect(r.explanation).toBe(
+      '101 used, graduated: 100 × 0.1 USD (tier 1, up to 100) + 1 × 0.08 USD (tier 2, above 100 up to 1000) + 5 USD flat fee (tier 2) = 15.08 USD',
+    );
   });
 
   it('fills every tier on the last boundary and one unit past it', () => {
@@ -163,7 +184,9 @@ describe('graduated rating: each unit priced by the tier it falls in', () => {
     const r = rate('12.345');
     expect(r.exactAmount).toBe('1.2345');
     expect(r.amount.amount).toBe('1.23');
-    expect(r.explanation).toBe('12.345 used, graduated: 12.345 × 0.1 USD (tier 1, up to 100) = 1.2345 USD → rounded half-up to 1.23');
+    expect(r.explanation).toBe(
+      '12.345 used, graduated: 12.345 × 0.1 USD (tier 1, up to 100) = 1.2345 USD → rounded half-up to 1.23',
+    );
   });
 
   it('rounds once at the line with the legal entity mode on a tie', () => {
@@ -185,8 +208,23 @@ describe('graduated rating: each unit priced by the tier it falls in', () => {
 
   it('refuses tiers the engine cannot price', () => {
     expect(() => rateCharge({ model: 'GRADUATED', tiers: [] }, usage('1'), usd)).toThrow(/at least one tier/);
-    expect(() => rateCharge({ model: 'GRADUATED', tiers: [{ upTo: '10', unitPrice: '1' }] }, usage('1'), usd)).toThrow(/open-ended/);
-    expect(() => rateCharge({ model: 'GRADUATED', tiers: [{ upTo: '10', unitPrice: '1' }, { upTo: '5', unitPrice: '1' }, { upTo: null, unitPrice: '1' }] }, usage('1'), usd)).toThrow(/greater than 10/);
+    expect(() => rateCharge({ model: 'GRADUATED', tiers: [{ upTo: '10', unitPrice: '1' }] }, usage('1'), usd)).toThrow(
+      /open-ended/,
+    );
+    expect(() =>
+      rateCharge(
+        {
+          model: 'GRADUATED',
+          tiers: [
+            { upTo: '10', unitPrice: '1' },
+            { upTo: '5', unitPrice: '1' },
+            { upTo: null, unitPrice: '1' },
+          ],
+        },
+        usage('1'),
+        usd,
+      ),
+    ).toThrow(/greater than 10/);
     expect(() => rateCharge({ model: 'GRADUATED', tiers }, usage('1e3'), usd)).toThrow(/not a decimal/);
   });
 });
@@ -206,7 +244,9 @@ describe('volume rating: every unit priced at the tier the total reaches', () =>
     // 100 × 0.10 = 10.00
     const r = rate('100');
     expect(r.exactAmount).toBe('10');
-    expect(r.breakdown).toEqual([{ description: 'all units at the price of tier 1 (up to 100)', units: '100', unitPrice: '0.1', amount: '10' }]);
+    expect(r.breakdown).toEqual([
+      { description: 'all units at the price of tier 1 (up to 100)', units: '100', unitPrice: '0.1', amount: '10' },
+    ]);
   });
 
   it('moves every unit to the next tier one unit past the boundary', () => {
@@ -215,10 +255,17 @@ describe('volume rating: every unit priced at the tier the total reaches', () =>
     expect(r.exactAmount).toBe('13.08');
     expect(r.amount.amount).toBe('13.08');
     expect(r.breakdown).toEqual([
-      { description: 'all units at the price of tier 2 (above 100 up to 1000)', units: '101', unitPrice: '0.08', amount: '8.08' },
+      {
+        description: 'all units at the price of tier 2 (above 100 up to 1000)',
+        units: '101',
+        unitPrice: '0.08',
+        amount: '8.08',
+      },
       { description: 'flat fee of tier 2', units: '1', unitPrice: '5', amount: '5' },
     ]);
-    expect(r.explanation).toBe('101 used, volume: reaches tier 2 (above 100 up to 1000): 101 × 0.08 USD + 5 USD flat fee = 13.08 USD');
+    expect(r.explanation).toBe(
+      '101 used, volume: reaches tier 2 (above 100 up to 1000): 101 × 0.08 USD + 5 USD flat fee = 13.08 USD',
+    );
   });
 
   it('prices the last boundary and one past it', () => {
@@ -239,7 +286,9 @@ describe('volume rating: every unit priced at the tier the total reaches', () =>
     const tie: VolumeCharge = { model: 'VOLUME', tiers: tieTiers };
     expect(rateCharge(tie, usage('25'), usd).amount.amount).toBe('0.13');
     expect(rateCharge(tie, usage('25'), usdEven).amount.amount).toBe('0.12');
-    expect(rateCharge(tie, usage('25'), usd).explanation).toBe('25 used, volume: reaches tier 2 (above 10): 25 × 0.005 USD = 0.125 USD → rounded half-up to 0.13');
+    expect(rateCharge(tie, usage('25'), usd).explanation).toBe(
+      '25 used, volume: reaches tier 2 (above 10): 25 × 0.005 USD = 0.125 USD → rounded half-up to 0.13',
+    );
   });
 
   it('rounds to whole yen', () => {
@@ -269,7 +318,9 @@ describe('package rating: whole packages after the free units', () => {
     const r = rate('150');
     expect(r.billableQuantity).toBe('100');
     expect(r.amount.amount).toBe('5.00');
-    expect(r.explanation).toBe('150 used − 50 free = 100 billable → 1 × 100-unit packages (rounded up) × 5 USD = 5 USD');
+    expect(r.explanation).toBe(
+      '150 used − 50 free = 100 billable → 1 × 100-unit packages (rounded up) × 5 USD = 5 USD',
+    );
   });
 
   it('starts a second package one unit past it', () => {
@@ -278,7 +329,12 @@ describe('package rating: whole packages after the free units', () => {
     expect(r.amount.amount).toBe('10.00');
     expect(r.breakdown).toEqual([
       { description: 'free units', units: '50', unitPrice: '0', amount: '0' },
-      { description: 'packages of 100 units for 101 billable units (a started package counts in full)', units: '2', unitPrice: '5', amount: '10' },
+      {
+        description: 'packages of 100 units for 101 billable units (a started package counts in full)',
+        units: '2',
+        unitPrice: '5',
+        amount: '10',
+      },
     ]);
   });
 
@@ -303,13 +359,22 @@ describe('package rating: whole packages after the free units', () => {
   });
 
   it('refuses an empty package', () => {
-    expect(() => rateCharge({ ...charge, packageSize: '0' }, usage('1'), usd)).toThrow(/packageSize must be greater than 0/);
+    expect(() => rateCharge({ ...charge, packageSize: '0' }, usage('1'), usd)).toThrow(
+      /packageSize must be greater than 0/,
+    );
   });
 });
 
 describe('percentage rating: a fee per event, clamped, summed exactly', () => {
   // 2.9 % + 0.30 per event, first event free, at least 0.50 and at most 10 per event
-  const charge: PercentageCharge = { model: 'PERCENTAGE', rate: '0.029', fixedFeePerEvent: '0.30', freeEvents: 1, minPerEvent: '0.50', maxPerEvent: '10' };
+  const charge: PercentageCharge = {
+    model: 'PERCENTAGE',
+    rate: '0.029',
+    fixedFeePerEvent: '0.30',
+    freeEvents: 1,
+    minPerEvent: '0.50',
+    maxPerEvent: '10',
+  };
 
   it('charges nothing without events', () => {
     const r = rateCharge(charge, events(), usd);
@@ -344,12 +409,18 @@ describe('percentage rating: a fee per event, clamped, summed exactly', () => {
       { description: 'events raised to the minimum fee', units: '1', unitPrice: '0.5', amount: '0.5' },
       { description: 'events capped at the maximum fee', units: '1', unitPrice: '10', amount: '10' },
     ]);
-    expect(r.explanation).toBe('5 events − 1 free = 4 billable: 2.9 % × 110 USD + 2 × 0.3 USD fixed + 1 × 0.5 USD minimum + 1 × 10 USD maximum = 14.29 USD');
+    expect(r.explanation).toBe(
+      '5 events − 1 free = 4 billable: 2.9 % × 110 USD + 2 × 0.3 USD fixed + 1 × 0.5 USD minimum + 1 × 10 USD maximum = 14.29 USD',
+    );
   });
 
   it('leaves a fee exactly on the minimum or maximum as it is', () => {
     // 10 → 0.29 + 0.30 = 0.59 = min; 100 → 2.90 + 0.30 = 3.20 = max
-    const r = rateCharge({ ...charge, freeEvents: 0, minPerEvent: '0.59', maxPerEvent: '3.2' }, events('10', '100'), usd);
+    const r = rateCharge(
+      { ...charge, freeEvents: 0, minPerEvent: '0.59', maxPerEvent: '3.2' },
+      events('10', '100'),
+      usd,
+    );
     expect(r.exactAmount).toBe('3.79');
     expect(r.breakdown.map((s) => s.description)).toEqual(['2.9 % of the amounts of 2 events', 'fixed fee per event']);
   });
@@ -374,12 +445,17 @@ describe('percentage rating: a fee per event, clamped, summed exactly', () => {
     const tie: PercentageCharge = { model: 'PERCENTAGE', rate: '0.025' };
     expect(rateCharge(tie, events('5'), usd).amount.amount).toBe('0.13');
     expect(rateCharge(tie, events('5'), usdEven).amount.amount).toBe('0.12');
-    expect(rateCharge(tie, events('5'), usd).explanation).toBe('1 event − 0 free = 1 billable: 2.5 % × 5 USD = 0.125 USD → rounded half-up to 0.13');
+    expect(rateCharge(tie, events('5'), usd).explanation).toBe(
+      '1 event − 0 free = 1 billable: 2.5 % × 5 USD = 0.125 USD → rounded half-up to 0.13',
+    );
   });
 
   it('rounds to whole yen', () => {
     // 1250 × 0.036 + 999 × 0.036 = 45 + 35.964 = 80.964 → 81
-    expect(rateCharge({ model: 'PERCENTAGE', rate: '0.036' }, events('1250', '999'), jpy).amount).toEqual({ amount: '81', currency: 'JPY' });
+    expect(rateCharge({ model: 'PERCENTAGE', rate: '0.036' }, events('1250', '999'), jpy).amount).toEqual({
+      amount: '81',
+      currency: 'JPY',
+    });
   });
 
   it('needs the events, not just a quantity', () => {
@@ -408,7 +484,9 @@ describe('minimum commitment true-up', () => {
     // 100 × 10/31 = 32.258064… → 32.26; 32.26 − 20.00 = 12.26
     const t = commitmentTrueUp(commitment, money('20', 'USD'), '10/31');
     expect(t?.amount).toEqual({ amount: '12.26', currency: 'USD' });
-    expect(t?.explanation).toBe('minimum commitment 100 USD × 10/31 of the period = 32.2580645161… USD → rounded half-up to 32.26 − 20.00 USD rated usage = 12.26 USD true-up');
+    expect(t?.explanation).toBe(
+      'minimum commitment 100 USD × 10/31 of the period = 32.2580645161… USD → rounded half-up to 32.26 − 20.00 USD rated usage = 12.26 USD true-up',
+    );
     // 100 × 10/31 = 32.26 ≤ 32.26 rated: nothing owed
     expect(commitmentTrueUp(commitment, money('32.26', 'USD'), '10/31')).toBeNull();
     // nothing committed for a period the subscription never covered
@@ -417,13 +495,21 @@ describe('minimum commitment true-up', () => {
 
   it('rounds a prorated tie with the legal entity mode', () => {
     // 0.25 × 1/2 = 0.125 → 0.13 half-up, 0.12 half-even
-    expect(commitmentTrueUp({ minimum: '0.25', currency: 'USD', rounding: 'HALF_UP' }, money('0', 'USD'), '1/2')?.amount.amount).toBe('0.13');
-    expect(commitmentTrueUp({ minimum: '0.25', currency: 'USD', rounding: 'HALF_EVEN' }, money('0', 'USD'), '1/2')?.amount.amount).toBe('0.12');
+    expect(
+      commitmentTrueUp({ minimum: '0.25', currency: 'USD', rounding: 'HALF_UP' }, money('0', 'USD'), '1/2')?.amount
+        .amount,
+    ).toBe('0.13');
+    expect(
+      commitmentTrueUp({ minimum: '0.25', currency: 'USD', rounding: 'HALF_EVEN' }, money('0', 'USD'), '1/2')?.amount
+        .amount,
+    ).toBe('0.12');
   });
 
   it('rounds to whole yen', () => {
     // 1000 × 1/3 = 333.33… → 333; 333 − 100 = 233
-    expect(commitmentTrueUp({ minimum: '1000', currency: 'JPY', rounding: 'HALF_UP' }, money('100', 'JPY'), '1/3')?.amount).toEqual({ amount: '233', currency: 'JPY' });
+    expect(
+      commitmentTrueUp({ minimum: '1000', currency: 'JPY', rounding: 'HALF_UP' }, money('100', 'JPY'), '1/3')?.amount,
+    ).toEqual({ amount: '233', currency: 'JPY' });
   });
 
   it('refuses a total in another currency or a factor above 1', () => {
@@ -433,10 +519,15 @@ describe('minimum commitment true-up', () => {
 });
 
 describe('rating properties across models', () => {
-  const decimal = (max: number, scale: number) => fc.integer({ min: 0, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
-  const positive = (max: number, scale: number) => fc.integer({ min: 1, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
+  const decimal = (max: number, scale: number) =>
+    fc.integer({ min: 0, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
+  const positive = (max: number, scale: number) =>
+    fc.integer({ min: 1, max }).map((n) => new Dec(n).dividedBy(10 ** scale).toFixed());
   const quantity = decimal(50_000_000, 3);
-  const rules = fc.record({ currency: fc.constantFrom('USD', 'JPY', 'KWD'), rounding: fc.constantFrom('HALF_UP' as const, 'HALF_EVEN' as const) });
+  const rules = fc.record({
+    currency: fc.constantFrom('USD', 'JPY', 'KWD'),
+    rounding: fc.constantFrom('HALF_UP' as const, 'HALF_EVEN' as const),
+  });
 
   /** Tiers from widths (positive) and prices; the last tier is open-ended. */
   const toTiers = (steps: Array<{ width: string; unitPrice: string; flatFee?: string }>): Tier[] => {
@@ -448,29 +539,57 @@ describe('rating properties across models', () => {
     });
   };
   const step = (withFlatFee: boolean) =>
-    fc.record({ width: positive(2_000_000, 2), unitPrice: decimal(100_000, 5), ...(withFlatFee ? { flatFee: fc.option(decimal(10_000, 2), { nil: undefined }) } : {}) });
+    fc.record({
+      width: positive(2_000_000, 2),
+      unitPrice: decimal(100_000, 5),
+      ...(withFlatFee ? { flatFee: fc.option(decimal(10_000, 2), { nil: undefined }) } : {}),
+    });
   const tiersArb = fc.array(step(true), { minLength: 1, maxLength: 5 }).map(toTiers);
   const sortedPrices = (order: 'ascending' | 'descending') =>
     fc.array(step(false), { minLength: 1, maxLength: 5 }).map((steps) => {
-      const prices = steps.map((s) => s.unitPrice).sort((a, b) => new Dec(a).comparedTo(b) * (order === 'ascending' ? 1 : -1));
+      const prices = steps
+        .map((s) => s.unitPrice)
+        .sort((a, b) => new Dec(a).comparedTo(b) * (order === 'ascending' ? 1 : -1));
       return toTiers(steps.map((s, i) => ({ width: s.width, unitPrice: prices[i]! })));
     });
 
   const chargeArb: fc.Arbitrary<ChargeModel> = fc.oneof(
-    fc.record({ model: fc.constant('PER_UNIT' as const), unitPrice: decimal(100_000, 5), includedQuantity: decimal(1_000_000, 2) }),
+    fc.record({
+      model: fc.constant('PER_UNIT' as const),
+      unitPrice: decimal(100_000, 5),
+      includedQuantity: decimal(1_000_000, 2),
+    }),
     tiersArb.map((t): ChargeModel => ({ model: 'GRADUATED', tiers: t })),
     tiersArb.map((t): ChargeModel => ({ model: 'VOLUME', tiers: t })),
-    fc.record({ model: fc.constant('PACKAGE' as const), packageSize: positive(100_000, 1), packagePrice: decimal(1_000_000, 3), freeUnits: decimal(100_000, 1) }),
     fc.record({
-      model: fc.constant('PERCENTAGE' as const),
-      rate: decimal(1_000, 3),
-      fixedFeePerEvent: fc.option(decimal(1_000, 3), { nil: undefined }),
-      freeEvents: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
-      minPerEvent: fc.option(decimal(100, 2), { nil: undefined }),
-      maxPerEvent: fc.option(decimal(100_000, 2).map((v) => new Dec(v).plus(1).toFixed()), { nil: undefined }),
-    }).map((c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as PercentageCharge),
+      model: fc.constant('PACKAGE' as const),
+      packageSize: positive(100_000, 1),
+      packagePrice: decimal(1_000_000, 3),
+      freeUnits: decimal(100_000, 1),
+    }),
+    fc
+      .record({
+        model: fc.constant('PERCENTAGE' as const),
+        rate: decimal(1_000, 3),
+        fixedFeePerEvent: fc.option(decimal(1_000, 3), { nil: undefined }),
+        freeEvents: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+        minPerEvent: fc.option(decimal(100, 2), { nil: undefined }),
+        maxPerEvent: fc.option(
+          decimal(100_000, 2).map((v) => new Dec(v).plus(1).toFixed()),
+          { nil: undefined },
+        ),
+      })
+      .map(
+        (c) => Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as unknown as PercentageCharge,
+      ),
   );
-  const usageArb: fc.Arbitrary<UsageForRating> = fc.record({ quantity, events: fc.array(decimal(10_000_000, 2).map((amount) => ({ amount })), { maxLength: 12 }) });
+  const usageArb: fc.Arbitrary<UsageForRating> = fc.record({
+    quantity,
+    events: fc.array(
+      decimal(10_000_000, 2).map((amount) => ({ amount })),
+      { maxLength: 12 },
+    ),
+  });
 
   it('graduated equals each tier’s units × price plus the flat fees of touched tiers', () => {
     fc.assert(
@@ -479,7 +598,8 @@ describe('rating properties across models', () => {
         let lower = new Dec(0);
         for (const tier of t) {
           const upper = tier.upTo === null ? new Dec(q) : Dec.min(q, tier.upTo);
-          if (upper.gt(lower)) expected = expected.plus(upper.minus(lower).times(tier.unitPrice)).plus(tier.flatFee ?? 0);
+          if (upper.gt(lower))
+            expected = expected.plus(upper.minus(lower).times(tier.unitPrice)).plus(tier.flatFee ?? 0);
           if (tier.upTo !== null) lower = new Dec(tier.upTo);
         }
         expect(rateCharge({ model: 'GRADUATED', tiers: t }, usage(q), usd).exactAmount).toBe(expected.toFixed());
@@ -500,28 +620,47 @@ describe('rating properties across models', () => {
 
   it('graduated, volume and per-unit agree when every tier has the same price', () => {
     fc.assert(
-      fc.property(fc.array(positive(2_000_000, 2), { minLength: 1, maxLength: 5 }), decimal(100_000, 5), quantity, rules, (widths, price, q, r) => {
-        const t = toTiers(widths.map((width) => ({ width, unitPrice: price })));
-        const perUnit = rateCharge({ model: 'PER_UNIT', unitPrice: price, includedQuantity: '0' }, usage(q), r);
-        for (const model of ['GRADUATED', 'VOLUME'] as const) {
-          const tiered = rateCharge({ model, tiers: t }, usage(q), r);
-          expect(tiered.exactAmount).toBe(perUnit.exactAmount);
-          expect(tiered.amount).toEqual(perUnit.amount);
-        }
-      }),
+      fc.property(
+        fc.array(positive(2_000_000, 2), { minLength: 1, maxLength: 5 }),
+        decimal(100_000, 5),
+        quantity,
+        rules,
+        (widths, price, q, r) => {
+          const t = toTiers(widths.map((width) => ({ width, unitPrice: price })));
+          const perUnit = rateCharge({ model: 'PER_UNIT', unitPrice: price, includedQuantity: '0' }, usage(q), r);
+          for (const model of ['GRADUATED', 'VOLUME'] as const) {
+            const tiered = rateCharge({ model, tiers: t }, usage(q), r);
+            expect(tiered.exactAmount).toBe(perUnit.exactAmount);
+            expect(tiered.amount).toEqual(perUnit.amount);
+          }
+        },
+      ),
     );
   });
 
   it('never charges less when usage grows (graduated, per-unit, package)', () => {
     const monotone: fc.Arbitrary<ChargeModel> = fc.oneof(
       tiersArb.map((t): ChargeModel => ({ model: 'GRADUATED', tiers: t })),
-      fc.record({ model: fc.constant('PER_UNIT' as const), unitPrice: decimal(100_000, 5), includedQuantity: decimal(1_000_000, 2) }),
-      fc.record({ model: fc.constant('PACKAGE' as const), packageSize: positive(100_000, 1), packagePrice: decimal(1_000_000, 3), freeUnits: decimal(100_000, 1) }),
+      fc.record({
+        model: fc.constant('PER_UNIT' as const),
+        unitPrice: decimal(100_000, 5),
+        includedQuantity: decimal(1_000_000, 2),
+      }),
+      fc.record({
+        model: fc.constant('PACKAGE' as const),
+        packageSize: positive(100_000, 1),
+        packagePrice: decimal(1_000_000, 3),
+        freeUnits: decimal(100_000, 1),
+      }),
     );
     fc.assert(
       fc.property(monotone, quantity, quantity, rules, (charge, a, b, r) => {
         const [low, high] = new Dec(a).lte(b) ? [a, b] : [b, a];
-        expect(new Dec(rateCharge(charge, usage(high), r).amount.amount).gte(rateCharge(charge, usage(low), r).amount.amount)).toBe(true);
+        expect(
+          new Dec(rateCharge(charge, usage(high), r).amount.amount).gte(
+            rateCharge(charge, usage(low), r).amount.amount,
+          ),
+        ).toBe(true);
       }),
     );
   });
@@ -531,7 +670,11 @@ describe('rating properties across models', () => {
       fc.property(sortedPrices('ascending'), quantity, quantity, (t, a, b) => {
         const [low, high] = new Dec(a).lte(b) ? [a, b] : [b, a];
         const charge: VolumeCharge = { model: 'VOLUME', tiers: t };
-        expect(new Dec(rateCharge(charge, usage(high), usd).exactAmount).gte(rateCharge(charge, usage(low), usd).exactAmount)).toBe(true);
+        expect(
+          new Dec(rateCharge(charge, usage(high), usd).exactAmount).gte(
+            rateCharge(charge, usage(low), usd).exactAmount,
+          ),
+        ).toBe(true);
       }),
     );
   });
@@ -563,7 +706,10 @@ describe('rating properties across models', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(chargeArb, usageArb), { minLength: 1, maxLength: 8 }), rules, (lines, r) => {
         const rated = lines.map(([charge, u]) => rateCharge(charge, u, r));
-        const total = sumMoney(rated.map((l) => l.amount), r.currency);
+        const total = sumMoney(
+          rated.map((l) => l.amount),
+          r.currency,
+        );
         expect(toMinorUnits(total)).toBe(rated.reduce((acc, l) => acc + toMinorUnits(l.amount), 0n));
         const halfMinor = new Dec(10).pow(-minorDigits(r.currency)).dividedBy(2);
         for (const l of rated) expect(new Dec(l.amount.amount).minus(l.exactAmount).abs().lte(halfMinor)).toBe(true);
@@ -575,29 +721,47 @@ describe('rating properties across models', () => {
 
   it('bills exactly the larger of rated usage and the rounded prorated minimum', () => {
     fc.assert(
-      fc.property(decimal(10_000_000, 3), decimal(10_000_000, 2), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 31 }), rules, (minimum, rated, days, active, r) => {
-        const factor = `${Math.min(active, days)}/${days}`;
-        const total = money(roundToMinorUnit(rated, r.currency, r.rounding), r.currency);
-        const trueUp = commitmentTrueUp({ minimum, ...r }, total, factor);
-        const committed = prorateAmount(minimum, factor, r.currency, r.rounding);
-        const billed = toMinorUnits(total) + (trueUp ? toMinorUnits(trueUp.amount) : 0n);
-        const larger = toMinorUnits(committed) > toMinorUnits(total) ? toMinorUnits(committed) : toMinorUnits(total);
-        expect(billed).toBe(larger);
-        if (trueUp) expect(toMinorUnits(trueUp.amount) > 0n).toBe(true);
-      }),
+      fc.property(
+        decimal(10_000_000, 3),
+        decimal(10_000_000, 2),
+        fc.integer({ min: 1, max: 31 }),
+        fc.integer({ min: 0, max: 31 }),
+        rules,
+        (minimum, rated, days, active, r) => {
+          const factor = `${Math.min(active, days)}/${days}`;
+          const total = money(roundToMinorUnit(rated, r.currency, r.rounding), r.currency);
+          const trueUp = commitmentTrueUp({ minimum, ...r }, total, factor);
+          const committed = prorateAmount(minimum, factor, r.currency, r.rounding);
+          const billed = toMinorUnits(total) + (trueUp ? toMinorUnits(trueUp.amount) : 0n);
+          const larger = toMinorUnits(committed) > toMinorUnits(total) ? toMinorUnits(committed) : toMinorUnits(total);
+          expect(billed).toBe(larger);
+          if (trueUp) expect(toMinorUnits(trueUp.amount) > 0n).toBe(true);
+        },
+      ),
     );
   });
 
   it('keeps every percentage fee between the minimum and the maximum', () => {
     fc.assert(
-      fc.property(decimal(1_000, 3), decimal(1_000, 2), decimal(1_000, 2), decimal(1_000, 2), usageArb, (rate, fixed, low, spread, u) => {
-        const maximum = new Dec(low).plus(spread).toFixed();
-        const rated = rateCharge({ model: 'PERCENTAGE', rate, fixedFeePerEvent: fixed, minPerEvent: low, maxPerEvent: maximum }, u, usd);
-        const billable = new Dec(rated.billableQuantity);
-        expect(new Dec(rated.exactAmount).gte(billable.times(low))).toBe(true);
-        expect(new Dec(rated.exactAmount).lte(billable.times(maximum))).toBe(true);
-        expect(rated.quantity).toBe(String(u.events?.length));
-      }),
+      fc.property(
+        decimal(1_000, 3),
+        decimal(1_000, 2),
+        decimal(1_000, 2),
+        decimal(1_000, 2),
+        usageArb,
+        (rate, fixed, low, spread, u) => {
+          const maximum = new Dec(low).plus(spread).toFixed();
+          const rated = rateCharge(
+            { model: 'PERCENTAGE', rate, fixedFeePerEvent: fixed, minPerEvent: low, maxPerEvent: maximum },
+            u,
+            usd,
+          );
+          const billable = new Dec(rated.billableQuantity);
+          expect(new Dec(rated.exactAmount).gte(billable.times(low))).toBe(true);
+          expect(new Dec(rated.exactAmount).lte(billable.times(maximum))).toBe(true);
+          expect(rated.quantity).toBe(String(u.events?.length));
+        },
+      ),
     );
   });
 

@@ -95,7 +95,10 @@ export function rateCharge(charge: ChargeModel, usage: UsageForRating, rules: Ra
     case 'PACKAGE':
       return ratePackage(charge, usage.quantity, rules);
     case 'PERCENTAGE':
-      if (!usage.events) throw new RangeError('a PERCENTAGE charge is rated from the period\'s events; pass usage.events (an empty list when there were none)');
+      if (!usage.events)
+        throw new RangeError(
+          "a PERCENTAGE charge is rated from the period's events; pass usage.events (an empty list when there were none)",
+        );
       return ratePercentage(charge, usage.events, rules);
   }
 }
@@ -111,17 +114,35 @@ export function ratePerUnit(charge: PerUnitCharge, quantity: string, { currency,
 
   const breakdown: BreakdownStep[] = [];
   const freeUnits = Dec.min(Dec.max(used, 0), included);
-  if (freeUnits.gt(0)) breakdown.push({ description: 'included units', units: freeUnits.toFixed(), unitPrice: '0', amount: '0' });
-  if (billable.gt(0)) breakdown.push({ description: 'units beyond the included quantity', units: billable.toFixed(), unitPrice: price.toFixed(), amount: exact.toFixed() });
+  if (freeUnits.gt(0))
+    breakdown.push({ description: 'included units', units: freeUnits.toFixed(), unitPrice: '0', amount: '0' });
+  if (billable.gt(0))
+    breakdown.push({
+      description: 'units beyond the included quantity',
+      units: billable.toFixed(),
+      unitPrice: price.toFixed(),
+      amount: exact.toFixed(),
+    });
 
   const explanation =
     `${used.toFixed()} used − ${included.toFixed()} included = ${billable.toFixed()} billable × ${price.toFixed()} ${currency}` +
     ` = ${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
-  return { quantity: used.toFixed(), billableQuantity: billable.toFixed(), exactAmount: exact.toFixed(), amount, breakdown, explanation };
+  return {
+    quantity: used.toFixed(),
+    billableQuantity: billable.toFixed(),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
 }
 
 /** Units fill the tiers in order; each tier's units cost its price, plus its flat fee once it is touched. */
-export function rateGraduated(charge: GraduatedCharge, quantity: string, { currency, rounding }: RatingRules): RatedAmount {
+export function rateGraduated(
+  charge: GraduatedCharge,
+  quantity: string,
+  { currency, rounding }: RatingRules,
+): RatedAmount {
   const used = decimal(quantity, 'quantity');
   const tiers = checkedTiers(charge.tiers);
   const breakdown: BreakdownStep[] = [];
@@ -133,11 +154,21 @@ export function rateGraduated(charge: GraduatedCharge, quantity: string, { curre
     if (units.gt(0)) {
       const tierAmount = units.times(tier.unitPrice);
       const range = tierRange(lowerBound, tier.upTo);
-      breakdown.push({ description: `tier ${i + 1} (${range})`, units: units.toFixed(), unitPrice: tier.unitPrice.toFixed(), amount: tierAmount.toFixed() });
+      breakdown.push({
+        description: `tier ${i + 1} (${range})`,
+        units: units.toFixed(),
+        unitPrice: tier.unitPrice.toFixed(),
+        amount: tierAmount.toFixed(),
+      });
       terms.push(`${units.toFixed()} × ${tier.unitPrice.toFixed()} ${currency} (tier ${i + 1}, ${range})`);
       exact = exact.plus(tierAmount);
       if (tier.flatFee.gt(0)) {
-        breakdown.push({ description: `flat fee of tier ${i + 1}`, units: '1', unitPrice: tier.flatFee.toFixed(), amount: tier.flatFee.toFixed() });
+        breakdown.push({
+          description: `flat fee of tier ${i + 1}`,
+          units: '1',
+          unitPrice: tier.flatFee.toFixed(),
+          amount: tier.flatFee.toFixed(),
+        });
         terms.push(`${tier.flatFee.toFixed()} ${currency} flat fee (tier ${i + 1})`);
         exact = exact.plus(tier.flatFee);
       }
@@ -147,7 +178,14 @@ export function rateGraduated(charge: GraduatedCharge, quantity: string, { curre
   const amount = money(roundToMinorUnit(exact, currency, rounding), currency);
   const arithmetic = terms.length > 0 ? `${terms.join(' + ')} = ` : '';
   const explanation = `${used.toFixed()} used, graduated: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
-  return { quantity: used.toFixed(), billableQuantity: Dec.max(used, 0).toFixed(), exactAmount: exact.toFixed(), amount, breakdown, explanation };
+  return {
+    quantity: used.toFixed(),
+    billableQuantity: Dec.max(used, 0).toFixed(),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
 }
 
 /** The total quantity picks one tier; every unit costs that tier's price, plus its flat fee. */
@@ -157,7 +195,14 @@ export function rateVolume(charge: VolumeCharge, quantity: string, { currency, r
   if (used.lte(0)) {
     // No usage reaches no tier, so not even the first tier's flat fee is owed.
     const amount = money(0, currency);
-    return { quantity: used.toFixed(), billableQuantity: '0', exactAmount: '0', amount, breakdown: [], explanation: `${used.toFixed()} used, volume: no tier reached = 0 ${currency}` };
+    return {
+      quantity: used.toFixed(),
+      billableQuantity: '0',
+      exactAmount: '0',
+      amount,
+      breakdown: [],
+      explanation: `${used.toFixed()} used, volume: no tier reached = 0 ${currency}`,
+    };
   }
   const index = tiers.findIndex((t) => t.upTo === null || used.lte(t.upTo));
   const tier = tiers[index]!; // the last tier is open-ended, so one always matches
@@ -167,15 +212,32 @@ export function rateVolume(charge: VolumeCharge, quantity: string, { currency, r
   const amount = money(roundToMinorUnit(exact, currency, rounding), currency);
 
   const breakdown: BreakdownStep[] = [
-    { description: `all units at the price of tier ${index + 1} (${range})`, units: used.toFixed(), unitPrice: tier.unitPrice.toFixed(), amount: unitsAmount.toFixed() },
+    {
+      description: `all units at the price of tier ${index + 1} (${range})`,
+      units: used.toFixed(),
+      unitPrice: tier.unitPrice.toFixed(),
+      amount: unitsAmount.toFixed(),
+    },
   ];
   let arithmetic = `${used.toFixed()} × ${tier.unitPrice.toFixed()} ${currency}`;
   if (tier.flatFee.gt(0)) {
-    breakdown.push({ description: `flat fee of tier ${index + 1}`, units: '1', unitPrice: tier.flatFee.toFixed(), amount: tier.flatFee.toFixed() });
+    breakdown.push({
+      description: `flat fee of tier ${index + 1}`,
+      units: '1',
+      unitPrice: tier.flatFee.toFixed(),
+      amount: tier.flatFee.toFixed(),
+    });
     arithmetic += ` + ${tier.flatFee.toFixed()} ${currency} flat fee`;
   }
   const explanation = `${used.toFixed()} used, volume: reaches tier ${index + 1} (${range}): ${arithmetic} = ${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
-  return { quantity: used.toFixed(), billableQuantity: used.toFixed(), exactAmount: exact.toFixed(), amount, breakdown, explanation };
+  return {
+    quantity: used.toFixed(),
+    billableQuantity: used.toFixed(),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
 }
 
 /** Free units first; the rest is sold in whole packages, a started package counting as a full one. */
@@ -192,27 +254,46 @@ export function ratePackage(charge: PackageCharge, quantity: string, { currency,
 
   const breakdown: BreakdownStep[] = [];
   const freeUsed = Dec.min(Dec.max(used, 0), free);
-  if (freeUsed.gt(0)) breakdown.push({ description: 'free units', units: freeUsed.toFixed(), unitPrice: '0', amount: '0' });
+  if (freeUsed.gt(0))
+    breakdown.push({ description: 'free units', units: freeUsed.toFixed(), unitPrice: '0', amount: '0' });
   if (packages.gt(0)) {
-    breakdown.push({ description: `packages of ${size.toFixed()} units for ${billable.toFixed()} billable units (a started package counts in full)`, units: packages.toFixed(), unitPrice: price.toFixed(), amount: exact.toFixed() });
+    breakdown.push({
+      description: `packages of ${size.toFixed()} units for ${billable.toFixed()} billable units (a started package counts in full)`,
+      units: packages.toFixed(),
+      unitPrice: price.toFixed(),
+      amount: exact.toFixed(),
+    });
   }
   const explanation =
     `${used.toFixed()} used − ${free.toFixed()} free = ${billable.toFixed()} billable → ${packages.toFixed()} × ${size.toFixed()}-unit packages (rounded up)` +
     ` × ${price.toFixed()} ${currency} = ${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
-  return { quantity: used.toFixed(), billableQuantity: billable.toFixed(), exactAmount: exact.toFixed(), amount, breakdown, explanation };
+  return {
+    quantity: used.toFixed(),
+    billableQuantity: billable.toFixed(),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
 }
 
 /**
  * Per billable event: fee = event amount × rate + fixed fee, then raised to the minimum, then capped at the maximum.
  * The charge is the exact sum of those fees, rounded once.
  */
-export function ratePercentage(charge: PercentageCharge, events: ReadonlyArray<{ amount: string }>, { currency, rounding }: RatingRules): RatedAmount {
+export function ratePercentage(
+  charge: PercentageCharge,
+  events: ReadonlyArray<{ amount: string }>,
+  { currency, rounding }: RatingRules,
+): RatedAmount {
   const rate = decimal(charge.rate, 'rate');
-  const fixed = charge.fixedFeePerEvent === undefined ? new Dec(0) : decimal(charge.fixedFeePerEvent, 'fixedFeePerEvent');
+  const fixed =
+    charge.fixedFeePerEvent === undefined ? new Dec(0) : decimal(charge.fixedFeePerEvent, 'fixedFeePerEvent');
   const minimum = charge.minPerEvent === undefined ? null : decimal(charge.minPerEvent, 'minPerEvent');
   const maximum = charge.maxPerEvent === undefined ? null : decimal(charge.maxPerEvent, 'maxPerEvent');
   const freeEvents = charge.freeEvents ?? 0;
-  if (!Number.isSafeInteger(freeEvents) || freeEvents < 0) throw new RangeError(`freeEvents must be a whole number ≥ 0, got ${String(charge.freeEvents)}`);
+  if (!Number.isSafeInteger(freeEvents) || freeEvents < 0)
+    throw new RangeError(`freeEvents must be a whole number ≥ 0, got ${String(charge.freeEvents)}`);
 
   const freeCount = Math.min(freeEvents, events.length);
   const billable = events.slice(freeCount).map((e, i) => decimal(e.amount, `events[${freeCount + i}].amount`));
@@ -241,27 +322,54 @@ export function ratePercentage(charge: PercentageCharge, events: ReadonlyArray<{
   const percent = rate.times(100).toFixed();
   const breakdown: BreakdownStep[] = [];
   const terms: string[] = [];
-  if (freeCount > 0) breakdown.push({ description: 'free events', units: String(freeCount), unitPrice: '0', amount: '0' });
+  if (freeCount > 0)
+    breakdown.push({ description: 'free events', units: String(freeCount), unitPrice: '0', amount: '0' });
   if (proportionalCount > 0) {
-    breakdown.push({ description: `${percent} % of the amounts of ${eventCount(proportionalCount)}`, units: proportionalVolume.toFixed(), unitPrice: rate.toFixed(), amount: percentAmount.toFixed() });
+    breakdown.push({
+      description: `${percent} % of the amounts of ${eventCount(proportionalCount)}`,
+      units: proportionalVolume.toFixed(),
+      unitPrice: rate.toFixed(),
+      amount: percentAmount.toFixed(),
+    });
     terms.push(`${percent} % × ${proportionalVolume.toFixed()} ${currency}`);
     if (fixed.gt(0)) {
-      breakdown.push({ description: 'fixed fee per event', units: String(proportionalCount), unitPrice: fixed.toFixed(), amount: fixedAmount.toFixed() });
+      breakdown.push({
+        description: 'fixed fee per event',
+        units: String(proportionalCount),
+        unitPrice: fixed.toFixed(),
+        amount: fixedAmount.toFixed(),
+      });
       terms.push(`${proportionalCount} × ${fixed.toFixed()} ${currency} fixed`);
     }
   }
   if (raisedCount > 0 && minimum) {
-    breakdown.push({ description: 'events raised to the minimum fee', units: String(raisedCount), unitPrice: minimum.toFixed(), amount: raisedAmount.toFixed() });
+    breakdown.push({
+      description: 'events raised to the minimum fee',
+      units: String(raisedCount),
+      unitPrice: minimum.toFixed(),
+      amount: raisedAmount.toFixed(),
+    });
     terms.push(`${raisedCount} × ${minimum.toFixed()} ${currency} minimum`);
   }
   if (cappedCount > 0 && maximum) {
-    breakdown.push({ description: 'events capped at the maximum fee', units: String(cappedCount), unitPrice: maximum.toFixed(), amount: cappedAmount.toFixed() });
+    breakdown.push({
+      description: 'events capped at the maximum fee',
+      units: String(cappedCount),
+      unitPrice: maximum.toFixed(),
+      amount: cappedAmount.toFixed(),
+    });
     terms.push(`${cappedCount} × ${maximum.toFixed()} ${currency} maximum`);
   }
   const arithmetic = terms.length > 0 ? `${terms.join(' + ')} = ` : '';
-  const explanation =
-    `${eventCount(events.length)} − ${freeCount} free = ${billable.length} billable: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
-  return { quantity: String(events.length), billableQuantity: String(billable.length), exactAmount: exact.toFixed(), amount, breakdown, explanation };
+  const explanation = `${eventCount(events.length)} − ${freeCount} free = ${billable.length} billable: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
+  return {
+    quantity: String(events.length),
+    billableQuantity: String(billable.length),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
 }
 
 export interface MinimumCommitment {
@@ -280,14 +388,17 @@ export function commitmentTrueUp(
   ratedTotal: Money,
   prorationFactor: string,
 ): { amount: Money; explanation: string } | null {
-  if (ratedTotal.currency !== currency) throw new RangeError(`cannot compare a ${ratedTotal.currency} total with a ${currency} commitment`);
+  if (ratedTotal.currency !== currency)
+    throw new RangeError(`cannot compare a ${ratedTotal.currency} total with a ${currency} commitment`);
   const full = decimal(minimum, 'minimum');
   const exactCommitted = prorateExact(full, prorationFactor);
   const committed = money(roundToMinorUnit(exactCommitted, currency, rounding), currency);
   const shortfall = new Dec(committed.amount).minus(ratedTotal.amount);
   if (shortfall.lte(0)) return null;
   const amount = money(shortfall, currency);
-  const prorated = isFullPeriod(prorationFactor) ? '' : ` × ${prorationFactor} of the period = ${shown(exactCommitted)} ${currency}`;
+  const prorated = isFullPeriod(prorationFactor)
+    ? ''
+    : ` × ${prorationFactor} of the period = ${shown(exactCommitted)} ${currency}`;
   const explanation = `minimum commitment ${full.toFixed()} ${currency}${prorated}${roundingNote(exactCommitted, committed, rounding)} − ${ratedTotal.amount} ${currency} rated usage = ${amount.amount} ${currency} true-up`;
   return { amount, explanation };
 }
@@ -304,16 +415,26 @@ function checkedTiers(tiers: readonly Tier[]): CheckedTier[] {
   let previous = new Dec(0);
   return tiers.map((tier, i) => {
     const last = i === tiers.length - 1;
-    if (last !== (tier.upTo === null)) throw new RangeError(`tier ${i + 1}: only the last tier is open-ended (upTo null), and it must be`);
+    if (last !== (tier.upTo === null))
+      throw new RangeError(`tier ${i + 1}: only the last tier is open-ended (upTo null), and it must be`);
     const upTo = tier.upTo === null ? null : decimal(tier.upTo, `tiers[${i}].upTo`);
-    if (upTo && upTo.lte(previous)) throw new RangeError(`tier ${i + 1}: upTo ${upTo.toFixed()} must be greater than ${previous.toFixed()}`);
+    if (upTo && upTo.lte(previous))
+      throw new RangeError(`tier ${i + 1}: upTo ${upTo.toFixed()} must be greater than ${previous.toFixed()}`);
     if (upTo) previous = upTo;
-    return { upTo, unitPrice: decimal(tier.unitPrice, `tiers[${i}].unitPrice`), flatFee: tier.flatFee === undefined ? new Dec(0) : decimal(tier.flatFee, `tiers[${i}].flatFee`) };
+    return {
+      upTo,
+      unitPrice: decimal(tier.unitPrice, `tiers[${i}].unitPrice`),
+      flatFee: tier.flatFee === undefined ? new Dec(0) : decimal(tier.flatFee, `tiers[${i}].flatFee`),
+    };
   });
 }
 
 function tierRange(lowerBound: Dec, upTo: Dec | null): string {
-  return upTo === null ? `above ${lowerBound.toFixed()}` : lowerBound.isZero() ? `up to ${upTo.toFixed()}` : `above ${lowerBound.toFixed()} up to ${upTo.toFixed()}`;
+  return upTo === null
+    ? `above ${lowerBound.toFixed()}`
+    : lowerBound.isZero()
+      ? `up to ${upTo.toFixed()}`
+      : `above ${lowerBound.toFixed()} up to ${upTo.toFixed()}`;
 }
 
 /** A decimal literal as the engine accepts it (no exponents or hex, which Decimal would silently parse). */
@@ -327,7 +448,9 @@ function eventCount(n: number): string {
 }
 
 function roundingNote(exact: Dec, amount: Money, rounding: RoundingMode): string {
-  return exact.eq(amount.amount) ? '' : ` → rounded ${rounding === 'HALF_EVEN' ? 'half-even' : 'half-up'} to ${amount.amount}`;
+  return exact.eq(amount.amount)
+    ? ''
+    : ` → rounded ${rounding === 'HALF_EVEN' ? 'half-even' : 'half-up'} to ${amount.amount}`;
 }
 
 /** Exact values for reading: a fraction of days can give endless decimals, cut with an ellipsis. */

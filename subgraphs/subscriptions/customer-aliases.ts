@@ -6,15 +6,26 @@ import { customerId as customerIdOf, type CustomerAliasDoc, type CustomerDoc, ty
 
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
-export async function addCustomerAlias(store: SubscriptionsStore, customerId: string, alias: string, correlationId: string): Promise<CustomerDoc> {
+export async function addCustomerAlias(
+  store: SubscriptionsStore,
+  customerId: string,
+  alias: string,
+  correlationId: string,
+): Promise<CustomerDoc> {
   if (!ALIAS.test(alias)) {
-    throw new UserFacingError('VALIDATION_FAILED', `alias: "${alias}" is not a usable key`, { field: 'alias', expected: '1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
+    throw new UserFacingError('VALIDATION_FAILED', `alias: "${alias}" is not a usable key`, {
+      field: 'alias',
+      expected: '1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+    });
   }
   const customer = await store.customers.findOne({ _id: customerId });
   if (!customer) throw notFound('customer', 'customerId', customerId);
   const owner = await store.customers.findOne({ _id: customerIdOf(alias) });
   if (owner && owner._id !== customerId) {
-    throw new UserFacingError('CONFLICT', `"${alias}" is already the external key of customer ${owner._id}`, { field: 'alias', expected: 'a key no other customer uses' });
+    throw new UserFacingError('CONFLICT', `"${alias}" is already the external key of customer ${owner._id}`, {
+      field: 'alias',
+      expected: 'a key no other customer uses',
+    });
   }
   if (owner) return customer;
   const doc: CustomerAliasDoc = { _id: alias, customerId, createdAt: new Date(), correlationId };
@@ -24,7 +35,10 @@ export async function addCustomerAlias(store: SubscriptionsStore, customerId: st
     if (!isDuplicateKeyError(error)) throw error;
     const existing = (await store.aliases.findOne({ _id: alias }))!;
     if (existing.customerId !== customerId) {
-      throw new UserFacingError('CONFLICT', `"${alias}" is already an alias of customer ${existing.customerId}`, { field: 'alias', expected: 'a key no other customer uses' });
+      throw new UserFacingError('CONFLICT', `"${alias}" is already an alias of customer ${existing.customerId}`, {
+        field: 'alias',
+        expected: 'a key no other customer uses',
+      });
     }
   }
   return customer;
@@ -38,7 +52,12 @@ export function customerByKeyLoader(store: SubscriptionsStore): DataLoader<strin
     const rest = keys.filter((k) => !byKey.has(k));
     if (rest.length > 0) {
       const aliases = await store.aliases.find({ _id: { $in: rest } }).toArray();
-      const owners = new Map((await store.customers.find({ _id: { $in: aliases.map((a) => a.customerId) } }).toArray()).map((c) => [c._id, c]));
+      const owners = new Map(
+        (await store.customers.find({ _id: { $in: aliases.map((a) => a.customerId) } }).toArray()).map((c) => [
+          c._id,
+          c,
+        ]),
+      );
       for (const a of aliases) {
         const owner = owners.get(a.customerId);
         if (owner) byKey.set(a._id, owner);

@@ -9,7 +9,21 @@ import { parsePeriod } from '../../lib/period';
 import { upsertCustomer } from './upsert-customer';
 import { upsertLegalEntity } from './upsert-legal-entity';
 import { addCustomerAlias, customerByKeyLoader } from './customer-aliases';
-import { bumpDirectoryVersion, directoryVersion, ensureDefaultLegalEntity, indexes, phasesOf, repairSubscriptionLists, subscriptionsOfCustomerLoader, subscriptionsStore, type CustomerAliasDoc, type CustomerDoc, type LegalEntityDoc, type SubscriptionDoc, type SubscriptionsStore } from './store';
+import {
+  bumpDirectoryVersion,
+  directoryVersion,
+  ensureDefaultLegalEntity,
+  indexes,
+  phasesOf,
+  repairSubscriptionLists,
+  subscriptionsOfCustomerLoader,
+  subscriptionsStore,
+  type CustomerAliasDoc,
+  type CustomerDoc,
+  type LegalEntityDoc,
+  type SubscriptionDoc,
+  type SubscriptionsStore,
+} from './store';
 
 interface Context extends BaseContext {
   store: SubscriptionsStore;
@@ -51,27 +65,48 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
   resolvers: {
     Query: {
       customer: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.customers.load(id),
-      customerByExternalKey: (_: unknown, { externalKey }: { externalKey: string }, ctx: Context) => ctx.customersByKey.load(externalKey),
-      customersByExternalKeys: (_: unknown, { externalKeys }: { externalKeys: string[] }, ctx: Context) => ctx.customersByKey.loadMany(externalKeys),
-      customers: (_: unknown, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.customers, {}, args.first, args.after),
+      customerByExternalKey: (_: unknown, { externalKey }: { externalKey: string }, ctx: Context) =>
+        ctx.customersByKey.load(externalKey),
+      customersByExternalKeys: (_: unknown, { externalKeys }: { externalKeys: string[] }, ctx: Context) =>
+        ctx.customersByKey.loadMany(externalKeys),
+      customers: (_: unknown, args: { first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.customers, {}, args.first, args.after),
       subscription: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.subscriptions.load(id),
       subscriptionsActiveIn: (_: unknown, args: { period: string; first?: number; after?: string }, ctx: Context) => {
         const period = parsePeriod(args.period);
-        return pageById(ctx.store.subscriptions, { startsAt: { $lt: period.end }, $or: [{ endsAt: null }, { endsAt: { $gt: period.start } }] }, args.first, args.after);
+        return pageById(
+          ctx.store.subscriptions,
+          { startsAt: { $lt: period.end }, $or: [{ endsAt: null }, { endsAt: { $gt: period.start } }] },
+          args.first,
+          args.after,
+        );
       },
       legalEntity: (_: unknown, { code }: { code: string }, ctx: Context) => ctx.legalEntities.load(code),
-      legalEntities: (_: unknown, __: unknown, ctx: Context) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
+      legalEntities: (_: unknown, __: unknown, ctx: Context) =>
+        ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
       customerDirectoryVersion: (_: unknown, __: unknown, ctx: Context) => directoryVersion(ctx.store),
     },
     Mutation: {
-      upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) => upsertLegalEntity(ctx.store, input),
-      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => upsertCustomer(ctx.store, input, ctx.correlationId)),
-      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) => changingDirectory(ctx.store, () => createSubscription(ctx.store, input, ctx.correlationId)),
-      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) => changingDirectory(ctx.store, () => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId)),
-      changeSubscriptionPlan: (_: unknown, a: { subscriptionId: string; pricePlanId: string; effectiveAt: Date }, ctx: Context) =>
-        changingDirectory(ctx.store, () => changeSubscriptionPlan(ctx.store, a.subscriptionId, a.pricePlanId, a.effectiveAt)),
-      cancelSubscription: (_: unknown, a: { subscriptionId: string; endsAt: Date }, ctx: Context) => changingDirectory(ctx.store, () => cancelSubscription(ctx.store, a.subscriptionId, a.endsAt)),
-      setContractTerms: (_: unknown, a: { subscriptionId: string; terms: unknown }, ctx: Context) => setContractTerms(ctx.store, a.subscriptionId, a.terms),
+      upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+        upsertLegalEntity(ctx.store, input),
+      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+        changingDirectory(ctx.store, () => upsertCustomer(ctx.store, input, ctx.correlationId)),
+      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+        changingDirectory(ctx.store, () => createSubscription(ctx.store, input, ctx.correlationId)),
+      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) =>
+        changingDirectory(ctx.store, () => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId)),
+      changeSubscriptionPlan: (
+        _: unknown,
+        a: { subscriptionId: string; pricePlanId: string; effectiveAt: Date },
+        ctx: Context,
+      ) =>
+        changingDirectory(ctx.store, () =>
+          changeSubscriptionPlan(ctx.store, a.subscriptionId, a.pricePlanId, a.effectiveAt),
+        ),
+      cancelSubscription: (_: unknown, a: { subscriptionId: string; endsAt: Date }, ctx: Context) =>
+        changingDirectory(ctx.store, () => cancelSubscription(ctx.store, a.subscriptionId, a.endsAt)),
+      setContractTerms: (_: unknown, a: { subscriptionId: string; terms: unknown }, ctx: Context) =>
+        setContractTerms(ctx.store, a.subscriptionId, a.terms),
     },
     LegalEntity: {
       __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),
@@ -82,7 +117,8 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       id: (c: CustomerDoc) => c._id,
       legalEntity: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.legalEntities.load(c.legalEntityCode),
       subscriptions: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.subscriptionsOfCustomer.load(c._id),
-      aliases: async (c: CustomerDoc, _: unknown, ctx: Context) => (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
+      aliases: async (c: CustomerDoc, _: unknown, ctx: Context) =>
+        (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
     },
     PlanSubscription: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),

@@ -2,8 +2,15 @@
 import { z } from 'zod';
 import { ROUNDING_MODES, canonicalDecimal, isCurrency, isDecimalString } from '../../lib/money';
 
-const currency = z.string().refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
-const key = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+const currency = z
+  .string()
+  .refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
+const key = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+    'must be 1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+  );
 
 export const legalEntityInput = z.object({
   code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,31}$/, 'must be 1–32 upper-case letters, digits, "_" or "-"'),
@@ -27,7 +34,10 @@ export const subscriptionInput = z
     startsAt: z.date(),
     endsAt: z.date().nullish(),
   })
-  .refine((v) => Boolean(v.customerId) !== Boolean(v.customerExternalKey), { message: 'give exactly one of customerId or customerExternalKey', path: ['customerId'] })
+  .refine((v) => Boolean(v.customerId) !== Boolean(v.customerExternalKey), {
+    message: 'give exactly one of customerId or customerExternalKey',
+    path: ['customerId'],
+  })
   .refine((v) => !v.endsAt || v.endsAt > v.startsAt, { message: 'must be after startsAt', path: ['endsAt'] });
 
 const nonNegativeDecimal = z
@@ -39,13 +49,20 @@ const nonNegativeDecimal = z
 export const contractTermsInput = z
   .object({
     minimumCommitment: nonNegativeDecimal.nullish(),
-    unitPriceOverrides: z.array(z.object({ usageTypeKey: z.string().min(1), unitPrice: nonNegativeDecimal })).default([]),
+    unitPriceOverrides: z
+      .array(z.object({ usageTypeKey: z.string().min(1), unitPrice: nonNegativeDecimal }))
+      .default([]),
     discountPercent: nonNegativeDecimal.refine((v) => Number(v) <= 100, { message: 'must be at most 100' }).nullish(),
   })
   .superRefine((t, ctx) => {
     const seen = new Set<string>();
     t.unitPriceOverrides.forEach((o, i) => {
-      if (seen.has(o.usageTypeKey)) ctx.addIssue({ code: 'custom', path: ['unitPriceOverrides', i, 'usageTypeKey'], message: `usage type "${o.usageTypeKey}" has two overrides` });
+      if (seen.has(o.usageTypeKey))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['unitPriceOverrides', i, 'usageTypeKey'],
+          message: `usage type "${o.usageTypeKey}" has two overrides`,
+        });
       seen.add(o.usageTypeKey);
     });
   });

@@ -127,7 +127,11 @@ export const DEFAULT_LEGAL_ENTITY: Omit<LegalEntityDoc, 'createdAt' | 'updatedAt
 /** The default legal entity exists from the first start, so a customer can be created without configuring one. */
 export async function ensureDefaultLegalEntity(store: SubscriptionsStore): Promise<void> {
   const now = new Date();
-  await store.legalEntities.updateOne({ _id: DEFAULT_LEGAL_ENTITY._id }, { $setOnInsert: { ...DEFAULT_LEGAL_ENTITY, createdAt: now, updatedAt: now } }, { upsert: true });
+  await store.legalEntities.updateOne(
+    { _id: DEFAULT_LEGAL_ENTITY._id },
+    { $setOnInsert: { ...DEFAULT_LEGAL_ENTITY, createdAt: now, updatedAt: now } },
+    { upsert: true },
+  );
 }
 
 /** A customer's id derives from its external key, so a look-up by key is a look-up by _id. */
@@ -136,10 +140,18 @@ export function customerId(externalKey: string): string {
 }
 
 /** Records a subscription under its customer, before the subscription itself is written (a crash leaves only a dangling id, which readers skip). */
-export async function listSubscription(store: SubscriptionsStore, customerId: string, subscriptionId: string): Promise<void> {
+export async function listSubscription(
+  store: SubscriptionsStore,
+  customerId: string,
+  subscriptionId: string,
+): Promise<void> {
   const doc = await store.subscriptionsByCustomer.findOne({ _id: customerId });
   if (doc?.subscriptionIds.includes(subscriptionId)) return;
-  await store.subscriptionsByCustomer.replaceOne({ _id: customerId }, { subscriptionIds: [...(doc?.subscriptionIds ?? []), subscriptionId] }, { upsert: true });
+  await store.subscriptionsByCustomer.replaceOne(
+    { _id: customerId },
+    { subscriptionIds: [...(doc?.subscriptionIds ?? []), subscriptionId] },
+    { upsert: true },
+  );
 }
 
 /** At start-up: lists any subscription missing from its customer's list (written before the list existed, or cut off). */
@@ -157,18 +169,31 @@ export async function repairSubscriptionLists(store: SubscriptionsStore): Promis
 /** Each customer's subscriptions, by start, with one _id look-up for the lists and one for the subscriptions. */
 export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLoader<string, SubscriptionDoc[]> {
   return new DataLoader(async (customerIds) => {
-    const lists = new Map((await store.subscriptionsByCustomer.find({ _id: { $in: [...customerIds] } }).toArray()).map((d) => [d._id, d.subscriptionIds]));
+    const lists = new Map(
+      (await store.subscriptionsByCustomer.find({ _id: { $in: [...customerIds] } }).toArray()).map((d) => [
+        d._id,
+        d.subscriptionIds,
+      ]),
+    );
     const ids = [...lists.values()].flat();
-    const subs = new Map((ids.length ? await store.subscriptions.find({ _id: { $in: ids } }).toArray() : []).map((s) => [s._id, s]));
-    return customerIds.map((c) => (lists.get(c) ?? []).flatMap((id) => subs.get(id) ?? []).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime()));
+    const subs = new Map(
+      (ids.length ? await store.subscriptions.find({ _id: { $in: ids } }).toArray() : []).map((s) => [s._id, s]),
+    );
+    return customerIds.map((c) =>
+      (lists.get(c) ?? [])
+        .flatMap((id) => subs.get(id) ?? [])
+        .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime()),
+    );
   });
 }
 
 /** Called after every write that changes how usage is attributed; the new token tells caches to refetch. */
 export async function bumpDirectoryVersion(store: SubscriptionsStore): Promise<void> {
-  await store.directoryVersion.replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() }, { upsert: true }).catch(async () => {
-    await store.directoryVersion.replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() });
-  });
+  await store.directoryVersion
+    .replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() }, { upsert: true })
+    .catch(async () => {
+      await store.directoryVersion.replaceOne({ _id: 'directory' }, { token: randomUUID(), changedAt: new Date() });
+    });
 }
 
 export async function directoryVersion(store: SubscriptionsStore): Promise<string> {

@@ -6,10 +6,19 @@ import type { LegalEntityDoc, SubscriptionsStore } from './store';
 
 export async function upsertLegalEntity(store: SubscriptionsStore, rawInput: unknown): Promise<LegalEntityDoc> {
   const input = parseInput(legalEntityInput, rawInput, 'input');
-  const wanted = { name: input.name, functionalCurrency: input.functionalCurrency, roundingMode: input.roundingMode as RoundingMode };
+  const wanted = {
+    name: input.name,
+    functionalCurrency: input.functionalCurrency,
+    roundingMode: input.roundingMode as RoundingMode,
+  };
   return store.locks.run(`legal-entity:${input.code}`, async () => {
     const existing = await store.legalEntities.findOne({ _id: input.code });
-    if (existing && existing.name === wanted.name && existing.functionalCurrency === wanted.functionalCurrency && existing.roundingMode === wanted.roundingMode) {
+    if (
+      existing &&
+      existing.name === wanted.name &&
+      existing.functionalCurrency === wanted.functionalCurrency &&
+      existing.roundingMode === wanted.roundingMode
+    ) {
       return existing;
     }
     const now = new Date();

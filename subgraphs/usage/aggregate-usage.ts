@@ -40,18 +40,42 @@ async function typesByKey(registry: UsageTypeRegistry, keys: readonly string[]):
   for (const [i, key] of [...new Set(keys)].entries()) {
     const type = await registry.forAggregation(key);
     if (type) types.set(key, type);
-    else problems.push({ code: 'USAGE_TYPE_UNKNOWN', field: `usageTypeKeys[${i}]`, reason: `no usage type "${key}" was ever activated`, expected: 'keys of registered usage types' });
+    else
+      problems.push({
+        code: 'USAGE_TYPE_UNKNOWN',
+        field: `usageTypeKeys[${i}]`,
+        reason: `no usage type "${key}" was ever activated`,
+        expected: 'keys of registered usage types',
+      });
   }
-  if (problems.length > 0) throw new UserFacingError('USAGE_TYPE_UNKNOWN', problems.map((p) => p.reason).join('; '), { field: problems[0]!.field, problems });
+  if (problems.length > 0)
+    throw new UserFacingError('USAGE_TYPE_UNKNOWN', problems.map((p) => p.reason).join('; '), {
+      field: problems[0]!.field,
+      problems,
+    });
   return types;
 }
 
 /** Aggregates for many subscriptions at once: one read for the trusted ones, a recompute for the rest. */
-export async function aggregatesForRating(store: UsageStore, registry: UsageTypeRegistry, periodKey: string, requests: readonly AggregateRequest[], correlationId: string): Promise<AggregateForRating[]> {
+export async function aggregatesForRating(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  periodKey: string,
+  requests: readonly AggregateRequest[],
+  correlationId: string,
+): Promise<AggregateForRating[]> {
   const period = parsePeriod(periodKey);
-  const types = await typesByKey(registry, requests.flatMap((r) => r.usageTypeKeys));
-  const wanted = requests.flatMap((r) => r.usageTypeKeys.map((key) => ({ r, key, id: aggregateId(r.subscriptionId, key, period.key) })));
-  const trusted = await trustedAggregates(store, wanted.map((w) => w.id));
+  const types = await typesByKey(
+    registry,
+    requests.flatMap((r) => r.usageTypeKeys),
+  );
+  const wanted = requests.flatMap((r) =>
+    r.usageTypeKeys.map((key) => ({ r, key, id: aggregateId(r.subscriptionId, key, period.key) })),
+  );
+  const trusted = await trustedAggregates(
+    store,
+    wanted.map((w) => w.id),
+  );
   const results: AggregateForRating[] = [];
   for (const { r, key, id } of wanted) {
     const type = types.get(key)!;
@@ -59,16 +83,47 @@ export async function aggregatesForRating(store: UsageStore, registry: UsageType
     const withValues = r.valuesFor?.includes(key) ?? false;
     const stored = trusted.get(id);
     if (stored && boundaries.length === 0 && !withValues) {
-      results.push({ aggregate: stored, type, segments: [{ from: period.start, to: period.end, quantity: stored.quantity, eventCount: stored.eventCount, values: null }] });
+      results.push({
+        aggregate: stored,
+        type,
+        segments: [
+          {
+            from: period.start,
+            to: period.end,
+            quantity: stored.quantity,
+            eventCount: stored.eventCount,
+            values: null,
+          },
+        ],
+      });
       continue;
     }
-    results.push(await store.locks.run(id, () => computeAggregate(store, { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key }, type, correlationId, { period, boundaries, withValues })));
+    results.push(
+      await store.locks.run(id, () =>
+        computeAggregate(
+          store,
+          { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key },
+          type,
+          correlationId,
+          { period, boundaries, withValues },
+        ),
+      ),
+    );
   }
   return results;
 }
 
-export async function aggregateUsage(store: UsageStore, registry: UsageTypeRegistry, subscriptionId: string, periodKey: string, usageTypeKeys: readonly string[], correlationId: string): Promise<UsageAggregateDoc[]> {
-  return (await aggregatesForRating(store, registry, periodKey, [{ subscriptionId, usageTypeKeys }], correlationId)).map((a) => a.aggregate);
+export async function aggregateUsage(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  subscriptionId: string,
+  periodKey: string,
+  usageTypeKeys: readonly string[],
+  correlationId: string,
+): Promise<UsageAggregateDoc[]> {
+  return (
+    await aggregatesForRating(store, registry, periodKey, [{ subscriptionId, usageTypeKeys }], correlationId)
+  ).map((a) => a.aggregate);
 }
 
 /** Streams the aggregate's events once; stores the result when it changed, and returns it split into segments. */
@@ -82,10 +137,18 @@ export async function computeAggregate(
   const scanStart = new Date();
   const period = split.period ?? parsePeriod(key.periodKey);
   const edges = [period.start, ...[...(split.boundaries ?? [])].sort((a, b) => a.getTime() - b.getTime()), period.end];
-  const segments = edges.slice(0, -1).map((from, i) => ({ from, to: edges[i + 1]!, aggregator: new UsageAggregator(type.aggregation.type), values: split.withValues ? ([] as Array<{ at: number; id: string; value: string }>) : null }));
+  const segments = edges.slice(0, -1).map((from, i) => ({
+    from,
+    to: edges[i + 1]!,
+    aggregator: new UsageAggregator(type.aggregation.type),
+    values: split.withValues ? ([] as Array<{ at: number; id: string; value: string }>) : null,
+  }));
   const aggregator = new UsageAggregator(type.aggregation.type);
   let lastReceivedAt: Date | null = null;
-  const cursor = store.events.find({ aggregateId: key._id }, { projection: { value: 1, timestamp: 1, dimensions: 1, receivedAt: 1 } });
+  const cursor = store.events.find(
+    { aggregateId: key._id },
+    { projection: { value: 1, timestamp: 1, dimensions: 1, receivedAt: 1 } },
+  );
   for await (const e of cursor) {
     aggregator.add(e);
     const segment = segments.find((s) => e.timestamp >= s.from && e.timestamp < s.to) ?? segments[segments.length - 1]!;
@@ -95,17 +158,35 @@ export async function computeAggregate(
   }
   const result = aggregator.result();
   const existing = await store.aggregates.findOne({ _id: key._id });
-  const unchanged = existing && existing.quantity === result.quantity && existing.eventCount === result.eventCount && JSON.stringify(existing.groups) === JSON.stringify(result.groups);
+  const unchanged =
+    existing &&
+    existing.quantity === result.quantity &&
+    existing.eventCount === result.eventCount &&
+    JSON.stringify(existing.groups) === JSON.stringify(result.groups);
   // A recompute always refreshes computedAt: it is what tells later readers this result counted the events up to now.
-  const doc: UsageAggregateDoc = { ...key, ...result, lastReceivedAt, computedAt: scanStart, correlationId: unchanged ? existing.correlationId : correlationId };
-  await store.aggregates.replaceOne({ _id: key._id }, doc, { upsert: true }).catch(async () => store.aggregates.replaceOne({ _id: key._id }, doc));
+  const doc: UsageAggregateDoc = {
+    ...key,
+    ...result,
+    lastReceivedAt,
+    computedAt: scanStart,
+    correlationId: unchanged ? existing.correlationId : correlationId,
+  };
+  await store.aggregates
+    .replaceOne({ _id: key._id }, doc, { upsert: true })
+    .catch(async () => store.aggregates.replaceOne({ _id: key._id }, doc));
   await clearSettledMarks(store, key._id, scanStart);
   return {
     aggregate: doc,
     type,
     segments: segments.map((s) => {
       const r = s.aggregator.result();
-      return { from: s.from, to: s.to, quantity: r.quantity, eventCount: r.eventCount, values: s.values ? s.values.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).map((v) => v.value) : null };
+      return {
+        from: s.from,
+        to: s.to,
+        quantity: r.quantity,
+        eventCount: r.eventCount,
+        values: s.values ? s.values.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).map((v) => v.value) : null,
+      };
     }),
   };
 }

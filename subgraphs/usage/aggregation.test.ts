@@ -2,7 +2,12 @@ import fc from 'fast-check';
 import { aggregateEvents } from './aggregation';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 9, 1, 0, minute));
-const ev = (id: string, value: string, minute: number, region?: string) => ({ _id: id, value, timestamp: at(minute), dimensions: (region ? { region } : {}) as Record<string, string> });
+const ev = (id: string, value: string, minute: number, region?: string) => ({
+  _id: id,
+  value,
+  timestamp: at(minute),
+  dimensions: (region ? { region } : {}) as Record<string, string>,
+});
 
 describe('aggregating a period of events', () => {
   const events = [ev('a', '10', 1, 'eu'), ev('b', '2.5', 5, 'us'), ev('c', '7', 3, 'eu'), ev('d', '2.5', 9, 'us')];
@@ -19,7 +24,12 @@ describe('aggregating a period of events', () => {
   });
 
   it('counts events', () => {
-    expect(aggregateEvents('COUNT', events.map((e) => ({ ...e, value: '1' }))).quantity).toBe('4');
+    expect(
+      aggregateEvents(
+        'COUNT',
+        events.map((e) => ({ ...e, value: '1' })),
+      ).quantity,
+    ).toBe('4');
   });
 
   it('takes the maximum', () => {
@@ -39,15 +49,26 @@ describe('aggregating a period of events', () => {
   });
 
   it('is zero with no events', () => {
-    for (const t of ['SUM', 'COUNT', 'MAX', 'UNIQUE_COUNT', 'LATEST'] as const) expect(aggregateEvents(t, [])).toEqual({ quantity: '0', eventCount: 0, groups: [] });
+    for (const t of ['SUM', 'COUNT', 'MAX', 'UNIQUE_COUNT', 'LATEST'] as const)
+      expect(aggregateEvents(t, [])).toEqual({ quantity: '0', eventCount: 0, groups: [] });
   });
 
   it('gives the same result in any order, and groups add up to the total for SUM', () => {
-    const arb = fc.array(fc.tuple(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom('eu', 'us', 'ap')), { maxLength: 60 });
+    const arb = fc.array(
+      fc.tuple(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.constantFrom('eu', 'us', 'ap'),
+      ),
+      { maxLength: 60 },
+    );
     fc.assert(
       fc.property(arb, (rows) => {
-        const list = rows.map(([v, scale, region], i) => ev(`e${String(i).padStart(3, '0')}`, (v / 10 ** scale).toString(), i, region));
-        for (const t of ['SUM', 'MAX', 'UNIQUE_COUNT', 'LATEST'] as const) expect(aggregateEvents(t, [...list].reverse())).toEqual(aggregateEvents(t, list));
+        const list = rows.map(([v, scale, region], i) =>
+          ev(`e${String(i).padStart(3, '0')}`, (v / 10 ** scale).toString(), i, region),
+        );
+        for (const t of ['SUM', 'MAX', 'UNIQUE_COUNT', 'LATEST'] as const)
+          expect(aggregateEvents(t, [...list].reverse())).toEqual(aggregateEvents(t, list));
         const sum = aggregateEvents('SUM', list);
         const fromGroups = sum.groups.reduce((s, g) => s + Number(g.eventCount), 0);
         expect(fromGroups).toBe(list.length);

@@ -40,7 +40,11 @@ class Accumulator {
         break;
       case 'LATEST':
         // The last value in the period; equal timestamps are settled by id, so the result never depends on read order.
-        if (!this.latest || e.timestamp > this.latest.timestamp || (e.timestamp.getTime() === this.latest.timestamp.getTime() && e._id > this.latest.id)) {
+        if (
+          !this.latest ||
+          e.timestamp > this.latest.timestamp ||
+          (e.timestamp.getTime() === this.latest.timestamp.getTime() && e._id > this.latest.id)
+        ) {
           this.latest = { value: e.value, timestamp: e.timestamp, id: e._id };
         }
         break;

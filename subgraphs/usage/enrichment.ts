@@ -7,7 +7,12 @@ import type { HeldEventDoc, HoldReason, UsageEventDoc } from './store';
 export interface CustomerView {
   id: string;
   externalKey: string;
-  subscriptions: Array<{ id: string; startsAt: string; endsAt: string | null; phases: Array<{ pricePlan: { id: string }; startsAt: string; endsAt: string | null }> }>;
+  subscriptions: Array<{
+    id: string;
+    startsAt: string;
+    endsAt: string | null;
+    phases: Array<{ pricePlan: { id: string }; startsAt: string; endsAt: string | null }>;
+  }>;
 }
 
 /**
@@ -21,7 +26,10 @@ class CustomerDirectory {
   async lookup(keys: readonly string[]): Promise<Map<string, CustomerView>> {
     const found = new Map<string, CustomerView>();
     if (keys.length === 0) return found;
-    const { customerDirectoryVersion } = await querySubgraph<{ customerDirectoryVersion: string }>('subscriptions', '{ customerDirectoryVersion }');
+    const { customerDirectoryVersion } = await querySubgraph<{ customerDirectoryVersion: string }>(
+      'subscriptions',
+      '{ customerDirectoryVersion }',
+    );
     if (customerDirectoryVersion !== this.version) {
       this.known.clear();
       this.version = customerDirectoryVersion;
@@ -52,11 +60,15 @@ export function lookupCustomers(keys: readonly string[]): Promise<Map<string, Cu
   return directory.lookup(keys);
 }
 
-export type Attribution = { ok: true; customer: CustomerView; subscription: CustomerView['subscriptions'][number] } | { ok: false; reason: HoldReason };
+export type Attribution =
+  | { ok: true; customer: CustomerView; subscription: CustomerView['subscriptions'][number] }
+  | { ok: false; reason: HoldReason };
 
 export function attribute(customer: CustomerView | undefined, timestamp: Date): Attribution {
   if (!customer) return { ok: false, reason: 'CUSTOMER_UNKNOWN' };
-  const subscription = customer.subscriptions.find((s) => isWithin(timestamp, new Date(s.startsAt), s.endsAt ? new Date(s.endsAt) : null));
+  const subscription = customer.subscriptions.find((s) =>
+    isWithin(timestamp, new Date(s.startsAt), s.endsAt ? new Date(s.endsAt) : null),
+  );
   return subscription ? { ok: true, customer, subscription } : { ok: false, reason: 'SUBSCRIPTION_NOT_ACTIVE' };
 }
 
@@ -88,7 +100,11 @@ export function storedEvent(v: ValidatedEvent, a: Extract<Attribution, { ok: tru
     customerId: a.customer.id,
     subscriptionId: a.subscription.id,
     // The plan the subscription was on when the usage happened; rating picks that plan's version in force then.
-    pricePlanId: (a.subscription.phases.find((p) => isWithin(v.timestamp, new Date(p.startsAt), p.endsAt ? new Date(p.endsAt) : null)) ?? a.subscription.phases[0]!).pricePlan.id,
+    pricePlanId: (
+      a.subscription.phases.find((p) =>
+        isWithin(v.timestamp, new Date(p.startsAt), p.endsAt ? new Date(p.endsAt) : null),
+      ) ?? a.subscription.phases[0]!
+    ).pricePlan.id,
     aggregateId: aggregateId(a.subscription.id, v.usageTypeKey, periodKey),
     timestamp: v.timestamp,
     periodKey,

@@ -16,11 +16,16 @@ export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
  * 1 % duplicates made every 1,000-event batch 3–5× slower. A duplicate that appears between the read and the insert
  * (a concurrent sender) still fails on the unique _id and is settled the same way.
  */
-export async function insertByIdentity<T extends Document & { _id: string; contentHash: string }>(collection: Collection<T>, docs: T[], known?: Map<string, string>): Promise<WriteOutcome[]> {
+export async function insertByIdentity<T extends Document & { _id: string; contentHash: string }>(
+  collection: Collection<T>,
+  docs: T[],
+  known?: Map<string, string>,
+): Promise<WriteOutcome[]> {
   const loose = looseCollection(collection);
   const outcomes: WriteOutcome[] = docs.map(() => 'STORED');
   if (docs.length === 0) return outcomes;
-  const compare = (i: number, storedHash: string | undefined) => (outcomes[i] = storedHash === docs[i]!.contentHash ? 'DUPLICATE' : 'CONFLICT');
+  const compare = (i: number, storedHash: string | undefined) =>
+    (outcomes[i] = storedHash === docs[i]!.contentHash ? 'DUPLICATE' : 'CONFLICT');
 
   const firstOf = new Map<string, number>();
   docs.forEach((d, i) => !firstOf.has(d._id) && firstOf.set(d._id, i));
@@ -28,56 +33,88 @@ export async function insertByIdentity<T extends Document & { _id: string; conte
   const fresh: number[] = [];
   docs.forEach((d, i) => {
     if (already.has(d._id)) compare(i, already.get(d._id));
-    else if (firstOf.get(d._id) !== i) compare(i, docs[firstOf.get(d._id)!]!.contentHash); // repeated within this batch
+    else if (firstOf.get(d._id) !== i)
+      compare(i, docs[firstOf.get(d._id)!]!.contentHash); // repeated within this batch
     else fresh.push(i);
   });
   if (fresh.length === 0) return outcomes;
   try {
-    await loose.insertMany(fresh.map((i) => docs[i]!) as Array<{ _id: string; contentHash: string }>, { ordered: false });
+    await loose.insertMany(fresh.map((i) => docs[i]!) as Array<{ _id: string; contentHash: string }>, {
+      ordered: false,
+    });
   } catch (error) {
     const writeErrors = (error as MongoBulkWriteError).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
     const raced = list.map((w) => fresh[w.index]!);
-    const stored = new Map((await loose.find({ _id: { $in: raced.map((i) => docs[i]!._id) } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
+    const stored = new Map(
+      (
+        await loose.find({ _id: { $in: raced.map((i) => docs[i]!._id) } }, { projection: { contentHash: 1 } }).toArray()
+      ).map((d) => [d._id, d.contentHash]),
+    );
     for (const i of raced) compare(i, stored.get(docs[i]!._id));
   }
   return outcomes;
 }
 
 // The driver's generic insert/find types cannot follow T here; the documents are plain and carry their own _id.
-const looseCollection = <T extends Document>(c: Collection<T>) => c as unknown as Collection<{ _id: string; contentHash: string }>;
+const looseCollection = <T extends Document>(c: Collection<T>) =>
+  c as unknown as Collection<{ _id: string; contentHash: string }>;
 
 /** Content hashes of the documents already stored under these ids (one indexed `$in` read). */
-export async function storedHashes<T extends Document>(collection: Collection<T>, ids: string[]): Promise<Map<string, string>> {
+export async function storedHashes<T extends Document>(
+  collection: Collection<T>,
+  ids: string[],
+): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  return new Map((await looseCollection(collection).find({ _id: { $in: ids } }, { projection: { contentHash: 1 } }).toArray()).map((d) => [d._id, d.contentHash]));
+  return new Map(
+    (
+      await looseCollection(collection)
+        .find({ _id: { $in: ids } }, { projection: { contentHash: 1 } })
+        .toArray()
+    ).map((d) => [d._id, d.contentHash]),
+  );
 }
 
 /** Holds events that cannot be attributed yet, and opens (or reopens) one exception per customer key, reason and period. */
-export async function holdEvents(store: UsageStore, held: HeldEventDoc[], correlationId: string): Promise<WriteOutcome[]> {
+export async function holdEvents(
+  store: UsageStore,
+  held: HeldEventDoc[],
+  correlationId: string,
+): Promise<WriteOutcome[]> {
   const outcomes = await insertByIdentity(store.held, held);
-  await openExceptions(store, held.filter((_, i) => outcomes[i] === 'STORED'), correlationId);
+  await openExceptions(
+    store,
+    held.filter((_, i) => outcomes[i] === 'STORED'),
+    correlationId,
+  );
   return outcomes;
 }
 
 export async function openExceptions(store: UsageStore, held: HeldEventDoc[], correlationId: string): Promise<void> {
   const now = new Date();
   const exceptions = new Map<string, { code: HoldReason; customerKey: string; periodKey: string }>();
-  for (const h of held) exceptions.set(h.exceptionId, { code: h.reason, customerKey: h.customerKey, periodKey: h.periodKey });
+  for (const h of held)
+    exceptions.set(h.exceptionId, { code: h.reason, customerKey: h.customerKey, periodKey: h.periodKey });
   for (const [_id, e] of exceptions) {
     await store.locks.run(_id, async () => {
       const existing = await store.exceptions.findOne({ _id });
       const doc: UsageExceptionDoc = existing
         ? { ...existing, status: 'OPEN', lastSeenAt: now, resolvedAt: null }
         : { _id, ...e, status: 'OPEN', firstSeenAt: now, lastSeenAt: now, resolvedAt: null, correlationId };
-      await store.exceptions.replaceOne({ _id }, doc, { upsert: true }).catch(async () => store.exceptions.replaceOne({ _id }, doc));
+      await store.exceptions
+        .replaceOne({ _id }, doc, { upsert: true })
+        .catch(async () => store.exceptions.replaceOne({ _id }, doc));
     });
   }
 }
 
 /** Keeps rejected events with their raw payload and problems; the same payload sent again only counts again. */
-export async function quarantine(store: UsageStore, rejected: Array<{ payload: unknown; problems: Problem[] }>, correlationId: string): Promise<string[]> {
+export async function quarantine(
+  store: UsageStore,
+  rejected: Array<{ payload: unknown; problems: Problem[] }>,
+  correlationId: string,
+): Promise<string[]> {
   const now = new Date();
   const ids = rejected.map((r) => deterministicId('qev', contentHash(r.payload ?? null)));
   if (rejected.length === 0) return ids;
@@ -100,7 +137,17 @@ export async function quarantine(store: UsageStore, rejected: Array<{ payload: u
 /** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */
 export async function flagLate(store: UsageStore, docs: UsageEventDoc[], at: Date): Promise<void> {
   if (docs.length === 0) return;
-  const aggregated = new Set((await store.aggregates.find({ _id: { $in: [...new Set(docs.map((d) => d.aggregateId))] } }, { projection: { _id: 1 } }).toArray()).map((a) => a._id));
+  const aggregated = new Set(
+    (
+      await store.aggregates
+        .find({ _id: { $in: [...new Set(docs.map((d) => d.aggregateId))] } }, { projection: { _id: 1 } })
+        .toArray()
+    ).map((a) => a._id),
+  );
   for (const d of docs) d.late = aggregated.has(d.aggregateId);
-  await markStale(store, docs.filter((d) => d.late).map((d) => d.aggregateId), at);
+  await markStale(
+    store,
+    docs.filter((d) => d.late).map((d) => d.aggregateId),
+    at,
+  );
 }

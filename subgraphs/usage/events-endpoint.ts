@@ -7,10 +7,23 @@ import type { UsageStore } from './store';
 import type { Problem } from '../../lib/errors';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
-export const ACCEPTED_TYPES = ['application/cloudevents+json', 'application/cloudevents-batch+json', 'application/x-ndjson', 'application/json (CloudEvents binary mode, with ce-* headers)'];
+export const ACCEPTED_TYPES = [
+  'application/cloudevents+json',
+  'application/cloudevents-batch+json',
+  'application/x-ndjson',
+  'application/json (CloudEvents binary mode, with ce-* headers)',
+];
 
 /** Where each ingestion field comes from in a CloudEvent, for error paths the sender recognises. */
-const ATTRIBUTE: Record<string, string> = { id: 'id', source: 'source', type: 'type', typeVersion: 'usagetypeversion', customer: 'subject', timestamp: 'time', data: 'data' };
+const ATTRIBUTE: Record<string, string> = {
+  id: 'id',
+  source: 'source',
+  type: 'type',
+  typeVersion: 'usagetypeversion',
+  customer: 'subject',
+  timestamp: 'time',
+  data: 'data',
+};
 
 interface Parsed {
   events: unknown[];
@@ -21,18 +34,44 @@ interface Parsed {
 function toInput(ce: unknown): unknown {
   if (!ce || typeof ce !== 'object' || Array.isArray(ce)) return ce;
   const e = ce as Record<string, unknown>;
-  return { id: e.id, source: e.source, type: e.type, typeVersion: e.usagetypeversion ?? null, customer: e.subject, timestamp: e.time, data: e.data, specversion: e.specversion };
+  return {
+    id: e.id,
+    source: e.source,
+    type: e.type,
+    typeVersion: e.usagetypeversion ?? null,
+    customer: e.subject,
+    timestamp: e.time,
+    data: e.data,
+    specversion: e.specversion,
+  };
 }
 
 function parseBody(req: Request): Parsed | { error: string; status: number } {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   const text = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
   const json = (): unknown => JSON.parse(text);
   try {
     if (req.headers['ce-specversion']) {
       // Binary mode: attributes in ce-* headers, the body is the data.
       const h = (name: string) => (req.headers[`ce-${name}`] as string | undefined) ?? undefined;
-      return { events: [toInput({ specversion: h('specversion'), id: h('id'), source: h('source'), type: h('type'), subject: h('subject'), time: h('time'), usagetypeversion: h('usagetypeversion'), data: text ? json() : undefined })], unreadable: new Map() };
+      return {
+        events: [
+          toInput({
+            specversion: h('specversion'),
+            id: h('id'),
+            source: h('source'),
+            type: h('type'),
+            subject: h('subject'),
+            time: h('time'),
+            usagetypeversion: h('usagetypeversion'),
+            data: text ? json() : undefined,
+          }),
+        ],
+        unreadable: new Map(),
+      };
     }
     if (type === 'application/cloudevents+json') return { events: [toInput(json())], unreadable: new Map() };
     if (type === 'application/cloudevents-batch+json' || type === 'application/json') {
@@ -57,14 +96,20 @@ function parseBody(req: Request): Parsed | { error: string; status: number } {
   } catch {
     return { status: 400, error: 'the body is not valid JSON' };
   }
-  return { status: 415, error: `content type "${type || '(none)'}" is not accepted; send one of: ${ACCEPTED_TYPES.join(', ')}` };
+  return {
+    status: 415,
+    error: `content type "${type || '(none)'}" is not accepted; send one of: ${ACCEPTED_TYPES.join(', ')}`,
+  };
 }
 
 /** Problems name CloudEvent attributes (`[3].subject`), not the GraphQL input's fields. */
 function inCloudEventTerms(result: IngestResult): IngestResult {
   for (const r of result.results) {
     for (const p of r.problems) {
-      p.field = p.field.replace(/^events\[(\d+)\](?:\.(\w+))?/, (_m, i: string, f?: string) => `[${i}]${f ? `.${ATTRIBUTE[f] ?? f}` : ''}`);
+      p.field = p.field.replace(
+        /^events\[(\d+)\](?:\.(\w+))?/,
+        (_m, i: string, f?: string) => `[${i}]${f ? `.${ATTRIBUTE[f] ?? f}` : ''}`,
+      );
     }
   }
   return result;
@@ -72,36 +117,65 @@ function inCloudEventTerms(result: IngestResult): IngestResult {
 
 export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry): express.Router {
   const router = express.Router();
-  router.post('/', correlation(), express.raw({ type: () => true, limit: BODY_LIMIT }), async (req: Request, res: Response) => {
-    const parsed = parseBody(req);
-    if ('error' in parsed) {
-      res.status(parsed.status).json({ error: parsed.error, accepted: ACCEPTED_TYPES });
-      return;
-    }
-    if (parsed.events.length > MAX_EVENTS_PER_CALL) {
-      res.status(413).json({ error: `${parsed.events.length} events in one request is over the limit of ${MAX_EVENTS_PER_CALL}; split the batch` });
-      return;
-    }
-    // Only CloudEvents 1.0 is understood; anything else is rejected (and quarantined) per event, not per request.
-    const rejectedUpfront = new Map<number, Problem[]>();
-    const inputs = parsed.events.map((e, i) => {
-      const specversion = (e as { specversion?: unknown } | null)?.specversion;
-      if (parsed.unreadable.has(i)) {
-        rejectedUpfront.set(i, [{ code: 'VALIDATION_FAILED', field: `events[${i}]`, reason: parsed.unreadable.get(i)!, expected: 'one CloudEvent as JSON per line' }]);
-      } else if (specversion !== '1.0') {
-        rejectedUpfront.set(i, [{ code: 'VALIDATION_FAILED', field: `events[${i}].specversion`, reason: `specversion ${JSON.stringify(specversion)} is not supported`, expected: '"1.0"' }]);
+  router.post(
+    '/',
+    correlation(),
+    express.raw({ type: () => true, limit: BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const parsed = parseBody(req);
+      if ('error' in parsed) {
+        res.status(parsed.status).json({ error: parsed.error, accepted: ACCEPTED_TYPES });
+        return;
       }
-      if (!e || typeof e !== 'object') return e;
-      const { specversion: _v, ...input } = e as Record<string, unknown>;
-      return input;
-    });
-    try {
-      res.json(inCloudEventTerms(await ingestUsageEvents(store, registry, inputs, res.locals.correlationId as string, { rejectedUpfront })));
-    } catch (error) {
-      const code = error instanceof GraphQLError ? error.extensions.code : undefined;
-      res.status(code === 'SUBGRAPH_UNAVAILABLE' ? 503 : code ? 400 : 500).json({ error: error instanceof GraphQLError ? error.message : 'internal error; see the usage service logs', code: code ?? 'INTERNAL_SERVER_ERROR', correlationId: res.locals.correlationId });
-    }
-  });
+      if (parsed.events.length > MAX_EVENTS_PER_CALL) {
+        res.status(413).json({
+          error: `${parsed.events.length} events in one request is over the limit of ${MAX_EVENTS_PER_CALL}; split the batch`,
+        });
+        return;
+      }
+      // Only CloudEvents 1.0 is understood; anything else is rejected (and quarantined) per event, not per request.
+      const rejectedUpfront = new Map<number, Problem[]>();
+      const inputs = parsed.events.map((e, i) => {
+        const specversion = (e as { specversion?: unknown } | null)?.specversion;
+        if (parsed.unreadable.has(i)) {
+          rejectedUpfront.set(i, [
+            {
+              code: 'VALIDATION_FAILED',
+              field: `events[${i}]`,
+              reason: parsed.unreadable.get(i)!,
+              expected: 'one CloudEvent as JSON per line',
+            },
+          ]);
+        } else if (specversion !== '1.0') {
+          rejectedUpfront.set(i, [
+            {
+              code: 'VALIDATION_FAILED',
+              field: `events[${i}].specversion`,
+              reason: `specversion ${JSON.stringify(specversion)} is not supported`,
+              expected: '"1.0"',
+            },
+          ]);
+        }
+        if (!e || typeof e !== 'object') return e;
+        const { specversion: _v, ...input } = e as Record<string, unknown>;
+        return input;
+      });
+      try {
+        res.json(
+          inCloudEventTerms(
+            await ingestUsageEvents(store, registry, inputs, res.locals.correlationId as string, { rejectedUpfront }),
+          ),
+        );
+      } catch (error) {
+        const code = error instanceof GraphQLError ? error.extensions.code : undefined;
+        res.status(code === 'SUBGRAPH_UNAVAILABLE' ? 503 : code ? 400 : 500).json({
+          error: error instanceof GraphQLError ? error.message : 'internal error; see the usage service logs',
+          code: code ?? 'INTERNAL_SERVER_ERROR',
+          correlationId: res.locals.correlationId,
+        });
+      }
+    },
+  );
   router.use(jsonErrors);
   return router;
 }

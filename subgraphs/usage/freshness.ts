@@ -13,7 +13,11 @@ export const SETTLE_MS = 60_000;
 /** Refuses to store events whose aggregates were checked too long ago (the caller retries; nothing was written). */
 export function withinWriteBudget(startedAt: Date): void {
   if (Date.now() - startedAt.getTime() > WRITE_BUDGET_MS) {
-    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', 'ingestion took too long to reach the database; nothing was stored, retry the batch', { retryable: true });
+    throw new UserFacingError(
+      'SUBGRAPH_UNAVAILABLE',
+      'ingestion took too long to reach the database; nothing was stored, retry the batch',
+      { retryable: true },
+    );
   }
 }
 
@@ -24,11 +28,19 @@ export async function markStale(store: UsageStore, aggregateIds: Iterable<string
 }
 
 /** The stored aggregates that can be used as they are; the rest (missing, recent or marked) need recomputing. */
-export async function trustedAggregates(store: UsageStore, ids: string[], now = new Date()): Promise<Map<string, UsageAggregateDoc>> {
+export async function trustedAggregates(
+  store: UsageStore,
+  ids: string[],
+  now = new Date(),
+): Promise<Map<string, UsageAggregateDoc>> {
   if (ids.length === 0) return new Map();
-  const [stored, marks] = await Promise.all([store.aggregates.find({ _id: { $in: ids } }).toArray(), store.staleMarks.find({ aggregateId: { $in: ids } }).toArray()]);
+  const [stored, marks] = await Promise.all([
+    store.aggregates.find({ _id: { $in: ids } }).toArray(),
+    store.staleMarks.find({ aggregateId: { $in: ids } }).toArray(),
+  ]);
   const latestMark = new Map<string, number>();
-  for (const m of marks) latestMark.set(m.aggregateId, Math.max(latestMark.get(m.aggregateId) ?? 0, m.markedAt.getTime()));
+  for (const m of marks)
+    latestMark.set(m.aggregateId, Math.max(latestMark.get(m.aggregateId) ?? 0, m.markedAt.getTime()));
   const trusted = new Map<string, UsageAggregateDoc>();
   for (const a of stored) {
     const settled = a.computedAt.getTime() < now.getTime() - SETTLE_MS;
@@ -40,6 +52,8 @@ export async function trustedAggregates(store: UsageStore, ids: string[], now = 
 
 /** After a recompute that started at `scanStart`: marks so old their events were surely counted are done with. */
 export async function clearSettledMarks(store: UsageStore, aggregateId: string, scanStart: Date): Promise<void> {
-  const old = await store.staleMarks.find({ aggregateId, markedAt: { $lt: new Date(scanStart.getTime() - SETTLE_MS) } }, { projection: { _id: 1 } }).toArray();
+  const old = await store.staleMarks
+    .find({ aggregateId, markedAt: { $lt: new Date(scanStart.getTime() - SETTLE_MS) } }, { projection: { _id: 1 } })
+    .toArray();
   if (old.length > 0) await store.staleMarks.deleteMany({ _id: { $in: old.map((m) => m._id) } });
 }

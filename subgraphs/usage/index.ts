@@ -15,7 +15,17 @@ import { changeLifecycle, registerUsageType } from './register-usage-type';
 import { releaseHeldEvents, startReleaseWorker } from './release-held-events';
 import { replayQuarantinedEvents } from './replay-quarantined-events';
 import { eventsEndpoint } from './events-endpoint';
-import { indexes, usageStore, type AggregateGroup, type QuarantinedEventDoc, type UsageAggregateDoc, type UsageEventDoc, type UsageExceptionDoc, type UsageStore, type UsageTypeDoc } from './store';
+import {
+  indexes,
+  usageStore,
+  type AggregateGroup,
+  type QuarantinedEventDoc,
+  type UsageAggregateDoc,
+  type UsageEventDoc,
+  type UsageExceptionDoc,
+  type UsageStore,
+  type UsageTypeDoc,
+} from './store';
 import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
 import { notFound } from '../../lib/errors';
 
@@ -47,7 +57,8 @@ function eventFilter(f: EventFilter | null | undefined): Filter<UsageEventDoc> {
   return q;
 }
 
-const asDimensions = (d: Record<string, string> | undefined) => Object.entries(d ?? {}).map(([name, value]) => ({ name, value }));
+const asDimensions = (d: Record<string, string> | undefined) =>
+  Object.entries(d ?? {}).map(([name, value]) => ({ name, value }));
 const groups = (g: AggregateGroup[]) => g.map((x) => ({ ...x, dimensions: asDimensions(x.dimensions) }));
 
 export const usageSubgraph: SubgraphDefinition<Services, Context> = {
@@ -71,48 +82,94 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       usageType: async (_: unknown, args: { key: string; version?: string }, ctx: Context) => {
         if (!args.version) return ctx.registry.newest(args.key);
         const r = await ctx.registry.resolve(args.key, args.version);
-        return r.ok ? r.type : (await ctx.registry.versionsOf(args.key)).find((v) => v.version === args.version) ?? null;
+        return r.ok
+          ? r.type
+          : ((await ctx.registry.versionsOf(args.key)).find((v) => v.version === args.version) ?? null);
       },
       usageTypeVersions: (_: unknown, { key }: { key: string }, ctx: Context) => ctx.registry.versionsOf(key),
-      usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) => Promise.all(keys.map((k) => ctx.registry.newest(k))),
+      usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) =>
+        Promise.all(keys.map((k) => ctx.registry.newest(k))),
       usageTypes: async (_: unknown, { status }: { status?: string }, ctx: Context) =>
-        (await ctx.store.usageTypes.find().sort({ key: 1, major: 1, minor: 1 }).toArray()).filter((t) => !status || effectiveStatus(t) === status),
+        (await ctx.store.usageTypes.find().sort({ key: 1, major: 1, minor: 1 }).toArray()).filter(
+          (t) => !status || effectiveStatus(t) === status,
+        ),
       usageEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.events.load(id),
-      usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) => ctx.events.load(eventId(args.source, args.eventId)),
-      usageEvents: (_: unknown, args: { filter?: EventFilter; first?: number; after?: string }, ctx: Context) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
+      usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) =>
+        ctx.events.load(eventId(args.source, args.eventId)),
+      usageEvents: (_: unknown, args: { filter?: EventFilter; first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.aggregates.load(id),
-      customerUsage: (_: unknown, args: { customerKey: string; period?: string }, ctx: Context) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      customerUsage: (_: unknown, args: { customerKey: string; period?: string }, ctx: Context) =>
+        customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
       lateUsage: (_: unknown, { period }: { period: string }, ctx: Context) => lateUsage(ctx.store, period),
-      usageExceptions: (_: unknown, args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.exceptions, args.status ? { status: args.status } : {}, args.first, args.after),
+      usageExceptions: (
+        _: unknown,
+        args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
+        ctx: Context,
+      ) => pageById(ctx.store.exceptions, args.status ? { status: args.status } : {}, args.first, args.after),
       usageException: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: id }),
-      quarantinedEvents: (_: unknown, args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.quarantine, args.status ? { status: args.status } : {}, args.first, args.after),
+      quarantinedEvents: (
+        _: unknown,
+        args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
+        ctx: Context,
+      ) => pageById(ctx.store.quarantine, args.status ? { status: args.status } : {}, args.first, args.after),
       quarantinedEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.quarantine.findOne({ _id: id }),
     },
     Mutation: {
-      registerUsageType: (_: unknown, { input, activate }: { input: unknown; activate?: boolean }, ctx: Context) => registerUsageType(ctx.store, ctx.registry, input, ctx.correlationId, activate ?? false),
-      activateUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'ACTIVE'),
-      deprecateUsageType: (_: unknown, a: { key: string; version: string; sunsetAt: Date }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'DEPRECATED', a.sunsetAt),
-      retireUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'RETIRED'),
-      ingestUsageEvents: (_: unknown, { events }: { events: unknown[] }, ctx: Context) => ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
-      aggregateUsage: (_: unknown, args: { subscriptionId: string; period: string; usageTypeKeys: string[] }, ctx: Context) =>
-        aggregateUsage(ctx.store, ctx.registry, args.subscriptionId, args.period, args.usageTypeKeys, ctx.correlationId),
-      usageForRating: async (_: unknown, args: { period: string; requests: Array<{ subscriptionId: string; usageTypeKeys: string[]; boundaries?: Date[]; valuesFor?: string[] }> }, ctx: Context) =>
-        (await aggregatesForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map((a) => ({
-          subscriptionId: a.aggregate.subscriptionId,
-          usageTypeKey: a.type.key,
-          productLine: a.type.productLine,
-          unit: a.type.unit,
-          aggregate: a.aggregate,
-          segments: a.segments,
-        })),
+      registerUsageType: (_: unknown, { input, activate }: { input: unknown; activate?: boolean }, ctx: Context) =>
+        registerUsageType(ctx.store, ctx.registry, input, ctx.correlationId, activate ?? false),
+      activateUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) =>
+        changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'ACTIVE'),
+      deprecateUsageType: (_: unknown, a: { key: string; version: string; sunsetAt: Date }, ctx: Context) =>
+        changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'DEPRECATED', a.sunsetAt),
+      retireUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) =>
+        changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'RETIRED'),
+      ingestUsageEvents: (_: unknown, { events }: { events: unknown[] }, ctx: Context) =>
+        ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
+      aggregateUsage: (
+        _: unknown,
+        args: { subscriptionId: string; period: string; usageTypeKeys: string[] },
+        ctx: Context,
+      ) =>
+        aggregateUsage(
+          ctx.store,
+          ctx.registry,
+          args.subscriptionId,
+          args.period,
+          args.usageTypeKeys,
+          ctx.correlationId,
+        ),
+      usageForRating: async (
+        _: unknown,
+        args: {
+          period: string;
+          requests: Array<{
+            subscriptionId: string;
+            usageTypeKeys: string[];
+            boundaries?: Date[];
+            valuesFor?: string[];
+          }>;
+        },
+        ctx: Context,
+      ) =>
+        (await aggregatesForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map(
+          (a) => ({
+            subscriptionId: a.aggregate.subscriptionId,
+            usageTypeKey: a.type.key,
+            productLine: a.type.productLine,
+            unit: a.type.unit,
+            aggregate: a.aggregate,
+            segments: a.segments,
+          }),
+        ),
       releaseHeldEvents: async (_: unknown, { exceptionId }: { exceptionId: string }, ctx: Context) => {
-        if (!(await ctx.store.exceptions.findOne({ _id: exceptionId }))) throw notFound('usage exception', 'exceptionId', exceptionId);
+        if (!(await ctx.store.exceptions.findOne({ _id: exceptionId })))
+          throw notFound('usage exception', 'exceptionId', exceptionId);
         await releaseHeldEvents(ctx.store, ctx.log, exceptionId);
         return ctx.store.exceptions.findOne({ _id: exceptionId });
       },
-      replayQuarantinedEvents: (_: unknown, { ids }: { ids: string[] }, ctx: Context) => replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
+      replayQuarantinedEvents: (_: unknown, { ids }: { ids: string[] }, ctx: Context) =>
+        replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
     },
     UsageType: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.usageTypes.load(ref.id),
@@ -128,7 +185,8 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       period: (e: UsageEventDoc) => parsePeriod(e.periodKey),
       quantity: (e: UsageEventDoc) => (/^-?\d+(\.\d+)?$/.test(e.value) ? e.value : null),
       dimensions: (e: UsageEventDoc) => asDimensions(e.dimensions),
-      aggregate: (e: UsageEventDoc, _: unknown, ctx: Context) => ctx.aggregates.load(e.aggregateId ?? aggregateId(e.subscriptionId, e.usageTypeKey, e.periodKey)),
+      aggregate: (e: UsageEventDoc, _: unknown, ctx: Context) =>
+        ctx.aggregates.load(e.aggregateId ?? aggregateId(e.subscriptionId, e.usageTypeKey, e.periodKey)),
     },
     UsageAggregate: {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.aggregates.load(ref.id),
@@ -137,8 +195,10 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       usageType: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.registry.newest(a.usageTypeKey),
       period: (a: UsageAggregateDoc) => parsePeriod(a.periodKey),
       groups: (a: UsageAggregateDoc) => groups(a.groups ?? []),
-      events: (a: UsageAggregateDoc, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.events, { aggregateId: a._id }, args.first, args.after),
-      pendingEventCount: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.store.events.countDocuments({ aggregateId: a._id, receivedAt: { $gt: a.lastReceivedAt ?? new Date(0) } }),
+      events: (a: UsageAggregateDoc, args: { first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.events, { aggregateId: a._id }, args.first, args.after),
+      pendingEventCount: (a: UsageAggregateDoc, _: unknown, ctx: Context) =>
+        ctx.store.events.countDocuments({ aggregateId: a._id, receivedAt: { $gt: a.lastReceivedAt ?? new Date(0) } }),
     },
     CustomerUsage: {
       period: (u: { periodKey: string }) => parsePeriod(u.periodKey),
@@ -150,13 +210,16 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       __resolveReference: (ref: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: ref.id }),
       id: (e: UsageExceptionDoc) => e._id,
       period: (e: UsageExceptionDoc) => parsePeriod(e.periodKey),
-      message: (e: UsageExceptionDoc) => heldReason({ reason: e.code, customerKey: e.customerKey, periodKey: e.periodKey }),
+      message: (e: UsageExceptionDoc) =>
+        heldReason({ reason: e.code, customerKey: e.customerKey, periodKey: e.periodKey }),
       remedy: (e: UsageExceptionDoc) =>
         e.code === 'CUSTOMER_UNKNOWN'
           ? `create the customer with upsertCustomer(externalKey: "${e.customerKey}"), or map "${e.customerKey}" to an existing customer with addCustomerAlias; the held events then flow on by themselves`
           : `create a subscription for customer "${e.customerKey}" that covers ${e.periodKey}; the held events then flow on by themselves`,
-      heldEventCount: (e: UsageExceptionDoc, _: unknown, ctx: Context) => ctx.store.held.countDocuments({ exceptionId: e._id }),
-      heldEvents: (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) => pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after),
+      heldEventCount: (e: UsageExceptionDoc, _: unknown, ctx: Context) =>
+        ctx.store.held.countDocuments({ exceptionId: e._id }),
+      heldEvents: (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) =>
+        pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after),
     },
     QuarantinedEvent: {
       id: (q: QuarantinedEventDoc) => q._id,

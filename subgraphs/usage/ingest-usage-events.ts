@@ -43,7 +43,9 @@ const envelope = z.object({
   type: z.string().min(1, 'must not be empty'),
   typeVersion: z.union([z.string(), z.number().int()]).transform(String).nullish(),
   customer: z.string().min(1, 'must not be empty').max(128),
-  timestamp: z.string().refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"' }),
+  timestamp: z.string().refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), {
+    message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"',
+  }),
   data: z.unknown(),
 });
 type Envelope = z.infer<typeof envelope>;
@@ -55,14 +57,33 @@ export interface IngestOptions {
   rejectedUpfront?: ReadonlyMap<number, Problem[]>;
 }
 
-export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRegistry, rawEvents: readonly unknown[], correlationId: string, options: IngestOptions = {}): Promise<IngestResult> {
+export async function ingestUsageEvents(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  rawEvents: readonly unknown[],
+  correlationId: string,
+  options: IngestOptions = {},
+): Promise<IngestResult> {
   if (rawEvents.length > MAX_EVENTS_PER_CALL) {
-    throw new UserFacingError('VALIDATION_FAILED', `events: ${rawEvents.length} events in one call is over the limit`, { field: 'events', expected: `at most ${MAX_EVENTS_PER_CALL} events per call; split the batch` });
+    throw new UserFacingError('VALIDATION_FAILED', `events: ${rawEvents.length} events in one call is over the limit`, {
+      field: 'events',
+      expected: `at most ${MAX_EVENTS_PER_CALL} events per call; split the batch`,
+    });
   }
   const receivedAt = new Date();
   const results: EventResult[] = rawEvents.map((raw, index) => {
     const r = raw as Partial<Envelope> | null;
-    return { index, eventId: typeof r?.id === 'string' ? r.id : null, source: typeof r?.source === 'string' ? r.source : null, status: 'ACCEPTED', usageEventId: null, quarantineId: null, exceptionId: null, late: false, problems: [] };
+    return {
+      index,
+      eventId: typeof r?.id === 'string' ? r.id : null,
+      source: typeof r?.source === 'string' ? r.source : null,
+      status: 'ACCEPTED',
+      usageEventId: null,
+      quarantineId: null,
+      exceptionId: null,
+      late: false,
+      problems: [],
+    };
   });
   const reject = (i: number, problems: Problem[]) => {
     results[i]!.status = 'REJECTED';
@@ -116,49 +137,107 @@ export async function ingestUsageEvents(store: UsageStore, registry: UsageTypeRe
     } else {
       const periodKey = periodOf(v.timestamp).key;
       const { id, ...rest } = v;
-      toHold.push({ i, doc: { _id: id, ...rest, exceptionId: exceptionId(a.reason, v.customerKey, periodKey), reason: a.reason, periodKey } });
+      toHold.push({
+        i,
+        doc: {
+          _id: id,
+          ...rest,
+          exceptionId: exceptionId(a.reason, v.customerKey, periodKey),
+          reason: a.reason,
+          periodKey,
+        },
+      });
     }
   });
 
   // 3. Late usage: its period was already aggregated for rating; its aggregate is marked stale before it is stored.
-  await flagLate(store, toStore.map((s) => s.doc), receivedAt);
+  await flagLate(
+    store,
+    toStore.map((s) => s.doc),
+    receivedAt,
+  );
   withinWriteBudget(receivedAt);
 
   // 4. Store and hold; the unique _id is the dedup: a replay fails to insert and is compared with what is stored.
   const conflict = (i: number, doc: { source: string; eventId: string }) =>
-    reject(i, [{ code: 'EVENT_CONFLICT', field: `events[${i}].id`, reason: `an event with source "${doc.source}" and id "${doc.eventId}" was already received with different content; the stored event is kept`, expected: 'a new id for a new event, or the identical payload for a retry' }]);
-  const stored = await insertByIdentity(store.events, toStore.map((s) => s.doc), known);
+    reject(i, [
+      {
+        code: 'EVENT_CONFLICT',
+        field: `events[${i}].id`,
+        reason: `an event with source "${doc.source}" and id "${doc.eventId}" was already received with different content; the stored event is kept`,
+        expected: 'a new id for a new event, or the identical payload for a retry',
+      },
+    ]);
+  const stored = await insertByIdentity(
+    store.events,
+    toStore.map((s) => s.doc),
+    known,
+  );
   toStore.forEach(({ i, doc }, k) => {
     const outcome = stored[k]!;
     if (outcome === 'CONFLICT') return conflict(i, doc);
-    Object.assign(results[i]!, { status: outcome === 'STORED' ? 'ACCEPTED' : 'DUPLICATE', usageEventId: doc._id, late: doc.late });
+    Object.assign(results[i]!, {
+      status: outcome === 'STORED' ? 'ACCEPTED' : 'DUPLICATE',
+      usageEventId: doc._id,
+      late: doc.late,
+    });
   });
-  const held = await holdEvents(store, toHold.map((h) => h.doc), correlationId);
+  const held = await holdEvents(
+    store,
+    toHold.map((h) => h.doc),
+    correlationId,
+  );
   toHold.forEach(({ i, doc }, k) => {
     const outcome = held[k]!;
     if (outcome === 'CONFLICT') return conflict(i, doc);
     Object.assign(results[i]!, { status: 'HELD', usageEventId: doc._id, exceptionId: doc.exceptionId });
-    results[i]!.problems.push({ code: doc.reason, field: `events[${i}].${doc.reason === 'CUSTOMER_UNKNOWN' ? 'customer' : 'timestamp'}`, reason: heldReason(doc), expected: 'nothing from the sender: finance resolves the exception and the event flows on by itself' });
+    results[i]!.problems.push({
+      code: doc.reason,
+      field: `events[${i}].${doc.reason === 'CUSTOMER_UNKNOWN' ? 'customer' : 'timestamp'}`,
+      reason: heldReason(doc),
+      expected: 'nothing from the sender: finance resolves the exception and the event flows on by itself',
+    });
   });
   // An event held earlier and now accepted (sent again after its customer was set up) is no longer held.
   const accepted = toStore.filter((_, k) => stored[k] === 'STORED').map((s) => s.doc._id);
   if (accepted.length > 0) {
-    const wasHeld = (await store.held.find({ _id: { $in: accepted } }, { projection: { _id: 1 } }).toArray()).map((h) => h._id);
+    const wasHeld = (await store.held.find({ _id: { $in: accepted } }, { projection: { _id: 1 } }).toArray()).map(
+      (h) => h._id,
+    );
     if (wasHeld.length > 0) await store.held.deleteMany({ _id: { $in: wasHeld } });
   }
 
   // 5. Quarantine every rejected event with its raw payload, so nothing is silently dropped.
   if (options.quarantineRejected !== false) {
     const rejected = results.filter((r) => r.status === 'REJECTED');
-    const quarantineIds = await quarantine(store, rejected.map((r) => ({ payload: rawEvents[r.index], problems: r.problems })), correlationId);
+    const quarantineIds = await quarantine(
+      store,
+      rejected.map((r) => ({ payload: rawEvents[r.index], problems: r.problems })),
+      correlationId,
+    );
     rejected.forEach((r, k) => (r.quarantineId = quarantineIds[k]!));
   }
 
   const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;
-  return { accepted: count('ACCEPTED'), duplicates: count('DUPLICATE'), held: count('HELD'), rejected: count('REJECTED'), results, correlationId };
+  return {
+    accepted: count('ACCEPTED'),
+    duplicates: count('DUPLICATE'),
+    held: count('HELD'),
+    rejected: count('REJECTED'),
+    results,
+    correlationId,
+  };
 }
 
-function validate(registry: UsageTypeRegistry, type: UsageTypeDoc, e: Envelope, i: number, correlationId: string, receivedAt: Date, reject: (i: number, p: Problem[]) => void): ValidatedEvent | null {
+function validate(
+  registry: UsageTypeRegistry,
+  type: UsageTypeDoc,
+  e: Envelope,
+  i: number,
+  correlationId: string,
+  receivedAt: Date,
+  reject: (i: number, p: Problem[]) => void,
+): ValidatedEvent | null {
   const check = registry.compile(type).validate(e.data, fieldPath(`events[${i}]`, ['data']));
   if (!check.ok) {
     reject(i, check.problems);
@@ -177,7 +256,13 @@ function validate(registry: UsageTypeRegistry, type: UsageTypeDoc, e: Envelope, 
     data: check.data,
     value: check.value,
     dimensions: check.dimensions,
-    contentHash: contentHash({ type: type.key, version: type.version, customer: e.customer, timestamp: timestamp.toISOString(), data: check.data }),
+    contentHash: contentHash({
+      type: type.key,
+      version: type.version,
+      customer: e.customer,
+      timestamp: timestamp.toISOString(),
+      data: check.data,
+    }),
     correlationId,
     receivedAt,
   };

@@ -3,7 +3,15 @@ import { deterministicId, stableStringify } from '../../lib/ids';
 import { UserFacingError, parseInput, validationFailed, type Problem } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import type { UsageStore, UsageTypeDoc, UsageTypeStatus } from './store';
-import { compareVersions, definitionFromInput, parseVersion, schemaChanges, usageTypeInput, type SchemaChange, type UsageTypeDefinition } from './usage-type';
+import {
+  compareVersions,
+  definitionFromInput,
+  parseVersion,
+  schemaChanges,
+  usageTypeInput,
+  type SchemaChange,
+  type UsageTypeDefinition,
+} from './usage-type';
 import { effectiveStatus, type UsageTypeRegistry } from './usage-type-registry';
 
 export function usageTypeId(key: string, version: string): string {
@@ -34,7 +42,13 @@ const fieldOfChange = (c: SchemaChange): string => {
  * breaking change within the same major is refused, naming each change and why. Drafts may be re-registered with
  * changes; a version that was ever active never changes.
  */
-export async function registerUsageType(store: UsageStore, registry: UsageTypeRegistry, rawInput: unknown, correlationId: string, activate = false): Promise<UsageTypeDoc> {
+export async function registerUsageType(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  rawInput: unknown,
+  correlationId: string,
+  activate = false,
+): Promise<UsageTypeDoc> {
   const definition = definitionFromInput(parseInput(usageTypeInput, rawInput, 'input'));
   const { major, minor } = parseVersion(definition.version);
   const id = usageTypeId(definition.key, definition.version);
@@ -45,10 +59,14 @@ export async function registerUsageType(store: UsageStore, registry: UsageTypeRe
     const existing = versions.find((v) => v.version === definition.version);
     const same = existing && stableStringify(definitionOf(existing)) === stableStringify(definition);
     if (existing && !same && existing.status !== 'DRAFT') {
-      throw new UserFacingError('CONFLICT', `usage type ${definition.key} v${definition.version} is ${existing.status.toLowerCase()} with a different definition; a version never changes once active`, {
-        field: 'input.version',
-        expected: `the identical definition, or a new version (the newest is ${versions[0]!.version})`,
-      });
+      throw new UserFacingError(
+        'CONFLICT',
+        `usage type ${definition.key} v${definition.version} is ${existing.status.toLowerCase()} with a different definition; a version never changes once active`,
+        {
+          field: 'input.version',
+          expected: `the identical definition, or a new version (the newest is ${versions[0]!.version})`,
+        },
+      );
     }
     if (existing && same) return existing;
 
@@ -88,17 +106,29 @@ export async function registerUsageType(store: UsageStore, registry: UsageTypeRe
         if (!isDuplicateKeyError(error)) throw error;
         // Registered at the same moment by another process: the stored one is the one to compare with.
         const stored = (await store.usageTypes.findOne({ _id: id }))!;
-        if (stableStringify(definitionOf(stored)) !== stableStringify(definition)) throw new UserFacingError('CONFLICT', `usage type ${definition.key} v${definition.version} was registered concurrently with a different definition`, { field: 'input.version' });
+        if (stableStringify(definitionOf(stored)) !== stableStringify(definition))
+          throw new UserFacingError(
+            'CONFLICT',
+            `usage type ${definition.key} v${definition.version} was registered concurrently with a different definition`,
+            { field: 'input.version' },
+          );
         return stored;
       }
     }
     registry.forget(definition.key);
     return doc;
   });
-  return activate && doc.status === 'DRAFT' ? changeLifecycle(store, registry, definition.key, definition.version, 'ACTIVE') : doc;
+  return activate && doc.status === 'DRAFT'
+    ? changeLifecycle(store, registry, definition.key, definition.version, 'ACTIVE')
+    : doc;
 }
 
-const ALLOWED: Record<UsageTypeStatus, UsageTypeStatus[]> = { DRAFT: ['ACTIVE'], ACTIVE: ['DEPRECATED'], DEPRECATED: ['RETIRED', 'DEPRECATED'], RETIRED: [] };
+const ALLOWED: Record<UsageTypeStatus, UsageTypeStatus[]> = {
+  DRAFT: ['ACTIVE'],
+  ACTIVE: ['DEPRECATED'],
+  DEPRECATED: ['RETIRED', 'DEPRECATED'],
+  RETIRED: [],
+};
 const HOW: Record<UsageTypeStatus, string> = {
   DRAFT: 'register it again',
   ACTIVE: 'activateUsageType on a DRAFT',
@@ -107,15 +137,30 @@ const HOW: Record<UsageTypeStatus, string> = {
 };
 
 /** DRAFT → ACTIVE → DEPRECATED (with a sunset) → RETIRED; repeating a step is a no-op. */
-export async function changeLifecycle(store: UsageStore, registry: UsageTypeRegistry, key: string, version: string, to: UsageTypeStatus, sunsetAt?: Date): Promise<UsageTypeDoc> {
+export async function changeLifecycle(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  key: string,
+  version: string,
+  to: UsageTypeStatus,
+  sunsetAt?: Date,
+): Promise<UsageTypeDoc> {
   const id = usageTypeId(key, /^\d+\.\d+$/.test(version) ? version : `${version}.0`);
   return store.locks.run(`usage-type:${key}`, async () => {
     const doc = await store.usageTypes.findOne({ _id: id });
-    if (!doc) throw new UserFacingError('NOT_FOUND', `usage type "${key}" has no version "${version}"`, { field: 'version', expected: 'a registered version, e.g. "1.0"' });
+    if (!doc)
+      throw new UserFacingError('NOT_FOUND', `usage type "${key}" has no version "${version}"`, {
+        field: 'version',
+        expected: 'a registered version, e.g. "1.0"',
+      });
     const from = effectiveStatus(doc);
     if (from === to && (to !== 'DEPRECATED' || !sunsetAt || doc.sunsetAt?.getTime() === sunsetAt.getTime())) return doc;
     if (!ALLOWED[from].includes(to)) {
-      throw new UserFacingError('USAGE_TYPE_LIFECYCLE', `usage type ${key} v${doc.version} is ${from}; it cannot become ${to}`, { field: 'version', expected: HOW[to] });
+      throw new UserFacingError(
+        'USAGE_TYPE_LIFECYCLE',
+        `usage type ${key} v${doc.version} is ${from}; it cannot become ${to}`,
+        { field: 'version', expected: HOW[to] },
+      );
     }
     const now = new Date();
     const updated: UsageTypeDoc = {

@@ -21,18 +21,29 @@ export async function releaseHeldEvents(store: UsageStore, log: Logger, only?: s
   const customers = await lookupCustomers([...new Set(open.map((e) => e.customerKey))]);
   const outcomes: ReleaseOutcome[] = [];
   for (const exception of open) {
-    outcomes.push(await store.locks.run(`release:${exception._id}`, () => releaseOne(store, exception, customers, log)));
+    outcomes.push(
+      await store.locks.run(`release:${exception._id}`, () => releaseOne(store, exception, customers, log)),
+    );
   }
   return outcomes;
 }
 
-async function releaseOne(store: UsageStore, exception: UsageExceptionDoc, customers: Awaited<ReturnType<typeof lookupCustomers>>, log: Logger): Promise<ReleaseOutcome> {
+async function releaseOne(
+  store: UsageStore,
+  exception: UsageExceptionDoc,
+  customers: Awaited<ReturnType<typeof lookupCustomers>>,
+  log: Logger,
+): Promise<ReleaseOutcome> {
   let released = 0;
   const customer = customers.get(exception.customerKey);
   if (customer) {
     let after = '';
     for (;;) {
-      const batch = await store.held.find({ exceptionId: exception._id, _id: { $gt: after } }).sort({ _id: 1 }).limit(BATCH).toArray();
+      const batch = await store.held
+        .find({ exceptionId: exception._id, _id: { $gt: after } })
+        .sort({ _id: 1 })
+        .limit(BATCH)
+        .toArray();
       if (batch.length === 0) break;
       after = batch[batch.length - 1]!._id;
       const ready = batch.flatMap((h) => {
@@ -40,35 +51,73 @@ async function releaseOne(store: UsageStore, exception: UsageExceptionDoc, custo
         return a.ok ? [{ h, doc: storedEvent({ ...h, id: h._id }, a) }] : [];
       });
       const now = new Date();
-      await flagLate(store, ready.map((r) => r.doc), now);
+      await flagLate(
+        store,
+        ready.map((r) => r.doc),
+        now,
+      );
       withinWriteBudget(now);
-      const outcomes = await insertByIdentity(store.events, ready.map((r) => r.doc));
+      const outcomes = await insertByIdentity(
+        store.events,
+        ready.map((r) => r.doc),
+      );
       const conflicts = ready.filter((_, k) => outcomes[k] === 'CONFLICT').map((r) => r.h);
-      await quarantine(store, conflicts.map((h) => ({ payload: heldPayload(h), problems: [{ code: 'EVENT_CONFLICT', field: 'id', reason: `an event with source "${h.source}" and id "${h.eventId}" was stored with different content while this one was held` }] })), exception.correlationId);
+      await quarantine(
+        store,
+        conflicts.map((h) => ({
+          payload: heldPayload(h),
+          problems: [
+            {
+              code: 'EVENT_CONFLICT',
+              field: 'id',
+              reason: `an event with source "${h.source}" and id "${h.eventId}" was stored with different content while this one was held`,
+            },
+          ],
+        })),
+        exception.correlationId,
+      );
       // Stored (or quarantined) first, then no longer held: a crash in between leaves a duplicate the next run skips.
       await store.held.deleteMany({ _id: { $in: ready.map((r) => r.h._id) }, exceptionId: exception._id });
       released += ready.length - conflicts.length;
 
       // The customer is known now but had no subscription then: the event waits on that instead.
       const rehome = batch.filter((h) => h.reason === 'CUSTOMER_UNKNOWN' && !ready.some((r) => r.h._id === h._id));
-      const moved = rehome.map((h): HeldEventDoc => ({ ...h, reason: 'SUBSCRIPTION_NOT_ACTIVE', exceptionId: exceptionId('SUBSCRIPTION_NOT_ACTIVE', h.customerKey, h.periodKey) }));
+      const moved = rehome.map((h): HeldEventDoc => ({
+        ...h,
+        reason: 'SUBSCRIPTION_NOT_ACTIVE',
+        exceptionId: exceptionId('SUBSCRIPTION_NOT_ACTIVE', h.customerKey, h.periodKey),
+      }));
       await openExceptions(store, moved, exception.correlationId);
       for (const m of moved) await store.held.replaceOne({ _id: m._id }, m);
     }
   }
   const stillHeld = await store.held.countDocuments({ exceptionId: exception._id });
   if (stillHeld === 0 && exception.status === 'OPEN') {
-    await store.locks.run(exception._id, () => store.exceptions.replaceOne({ _id: exception._id }, { ...exception, status: 'RESOLVED', resolvedAt: new Date() }));
+    await store.locks.run(exception._id, () =>
+      store.exceptions.replaceOne({ _id: exception._id }, { ...exception, status: 'RESOLVED', resolvedAt: new Date() }),
+    );
     log.info({ exceptionId: exception._id, released }, 'usage exception resolved: held events released');
   }
   return { exceptionId: exception._id, released, stillHeld };
 }
 
 function heldPayload(h: HeldEventDoc): unknown {
-  return { id: h.eventId, source: h.source, type: h.usageTypeKey, typeVersion: h.usageTypeVersion, customer: h.customerKey, timestamp: h.timestamp.toISOString(), data: h.data };
+  return {
+    id: h.eventId,
+    source: h.source,
+    type: h.usageTypeKey,
+    typeVersion: h.usageTypeVersion,
+    customer: h.customerKey,
+    timestamp: h.timestamp.toISOString(),
+    data: h.data,
+  };
 }
 
 /** Runs the release every `intervalMs` in the background. */
-export function startReleaseWorker(store: UsageStore, log: Logger, intervalMs = Number(process.env.USAGE_RELEASE_MS ?? 5_000)): () => Promise<void> {
+export function startReleaseWorker(
+  store: UsageStore,
+  log: Logger,
+  intervalMs = Number(process.env.USAGE_RELEASE_MS ?? 5_000),
+): () => Promise<void> {
   return repeatInBackground('releasing held events', intervalMs, log, () => releaseHeldEvents(store, log));
 }

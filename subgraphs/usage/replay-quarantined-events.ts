@@ -8,12 +8,23 @@ export interface ReplayResult extends EventResult {
   quarantineId: string;
 }
 
-export async function replayQuarantinedEvents(store: UsageStore, registry: UsageTypeRegistry, ids: readonly string[], correlationId: string): Promise<ReplayResult[]> {
+export async function replayQuarantinedEvents(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  ids: readonly string[],
+  correlationId: string,
+): Promise<ReplayResult[]> {
   const docs = new Map((await store.quarantine.find({ _id: { $in: [...ids] } }).toArray()).map((d) => [d._id, d]));
   const missing = ids.findIndex((id) => !docs.has(id));
   if (missing >= 0) throw notFound('quarantined event', `ids[${missing}]`, ids[missing]!);
   const entries = ids.map((id) => docs.get(id)!);
-  const { results } = await ingestUsageEvents(store, registry, entries.map((d) => d.payload), correlationId, { quarantineRejected: false });
+  const { results } = await ingestUsageEvents(
+    store,
+    registry,
+    entries.map((d) => d.payload),
+    correlationId,
+    { quarantineRejected: false },
+  );
   const now = new Date();
   await store.locks.run('quarantine', async () => {
     for (const [k, r] of results.entries()) {

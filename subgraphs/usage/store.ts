@@ -52,7 +52,10 @@ export interface UsageEventDoc {
 export type HoldReason = 'CUSTOMER_UNKNOWN' | 'SUBSCRIPTION_NOT_ACTIVE';
 
 /** A valid event that cannot be attributed yet; it flows on by itself once the customer mapping is fixed. */
-export type HeldEventDoc = Omit<UsageEventDoc, 'customerId' | 'subscriptionId' | 'pricePlanId' | 'aggregateId' | 'late'> & {
+export type HeldEventDoc = Omit<
+  UsageEventDoc,
+  'customerId' | 'subscriptionId' | 'pricePlanId' | 'aggregateId' | 'late'
+> & {
   exceptionId: string;
   reason: HoldReason;
 };

@@ -15,7 +15,8 @@ const accepting = (doc: UsageTypeDoc, now: Date) => {
   return s === 'ACTIVE' || s === 'DEPRECATED';
 };
 
-export type Resolution = { ok: true; type: UsageTypeDoc } | { ok: false; problem: Omit<Problem, 'field'> & { on: 'type' | 'typeVersion' } };
+export type Resolution =
+  { ok: true; type: UsageTypeDoc } | { ok: false; problem: Omit<Problem, 'field'> & { on: 'type' | 'typeVersion' } };
 
 export class UsageTypeRegistry {
   private readonly compiled = new Map<string, CompiledUsageType>();
@@ -51,24 +52,68 @@ export class UsageTypeRegistry {
     const now = new Date();
     const all = await this.versionsOf(key);
     if (all.length === 0) {
-      return { ok: false, problem: { on: 'type', code: 'USAGE_TYPE_UNKNOWN', reason: `no usage type "${key}" is registered`, expected: 'the key of a registered usage type' } };
+      return {
+        ok: false,
+        problem: {
+          on: 'type',
+          code: 'USAGE_TYPE_UNKNOWN',
+          reason: `no usage type "${key}" is registered`,
+          expected: 'the key of a registered usage type',
+        },
+      };
     }
     const live = all.filter((d) => accepting(d, now));
-    const suggestion = live[0] ? `version ${live[0].version} (${effectiveStatus(live[0], now).toLowerCase()})` : 'an active version (none is active yet; activate one with activateUsageType)';
+    const suggestion = live[0]
+      ? `version ${live[0].version} (${effectiveStatus(live[0], now).toLowerCase()})`
+      : 'an active version (none is active yet; activate one with activateUsageType)';
     if (spec == null) {
-      return live[0] ? { ok: true, type: live[0] } : { ok: false, problem: { on: 'type', code: 'USAGE_TYPE_NOT_ACTIVE', reason: `usage type "${key}" has no active version`, expected: suggestion } };
+      return live[0]
+        ? { ok: true, type: live[0] }
+        : {
+            ok: false,
+            problem: {
+              on: 'type',
+              code: 'USAGE_TYPE_NOT_ACTIVE',
+              reason: `usage type "${key}" has no active version`,
+              expected: suggestion,
+            },
+          };
     }
     const exact = /^\d+\.\d+$/.test(spec);
     const candidates = exact ? all.filter((d) => d.version === spec) : all.filter((d) => String(d.major) === spec);
     if (!/^\d+(\.\d+)?$/.test(spec) || candidates.length === 0) {
-      return { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_UNKNOWN', reason: `usage type "${key}" has no version "${spec}"`, expected: `${suggestion}; versions: ${all.map((d) => d.version).join(', ')}` } };
+      return {
+        ok: false,
+        problem: {
+          on: 'typeVersion',
+          code: 'USAGE_TYPE_UNKNOWN',
+          reason: `usage type "${key}" has no version "${spec}"`,
+          expected: `${suggestion}; versions: ${all.map((d) => d.version).join(', ')}`,
+        },
+      };
     }
     const usable = candidates.find((d) => accepting(d, now));
     if (usable) return { ok: true, type: usable };
     const status = effectiveStatus(candidates[0]!, now);
     return status === 'RETIRED'
-      ? { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_RETIRED', reason: `usage type "${key}" version ${candidates[0]!.version} is retired`, expected: suggestion } }
-      : { ok: false, problem: { on: 'typeVersion', code: 'USAGE_TYPE_NOT_ACTIVE', reason: `usage type "${key}" version ${candidates[0]!.version} is a draft`, expected: suggestion } };
+      ? {
+          ok: false,
+          problem: {
+            on: 'typeVersion',
+            code: 'USAGE_TYPE_RETIRED',
+            reason: `usage type "${key}" version ${candidates[0]!.version} is retired`,
+            expected: suggestion,
+          },
+        }
+      : {
+          ok: false,
+          problem: {
+            on: 'typeVersion',
+            code: 'USAGE_TYPE_NOT_ACTIVE',
+            reason: `usage type "${key}" version ${candidates[0]!.version} is a draft`,
+            expected: suggestion,
+          },
+        };
   }
 
   compile(doc: UsageTypeDoc): CompiledUsageType {

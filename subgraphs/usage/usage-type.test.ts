@@ -21,8 +21,16 @@ const validator = compileUsageType(tokens);
 
 describe('an event checked against its usage type', () => {
   it('normalises values and yields the summed quantity', () => {
-    const r = validator.validate({ tokens: '1200', cost_basis: 0.25, model: 'm1', cached: false, started_at: '2026-10-01T12:00:00+02:00' }, 'events[0].data');
-    expect(r).toEqual({ ok: true, value: '1200', dimensions: {}, data: { tokens: '1200', cost_basis: '0.25', model: 'm1', cached: false, started_at: '2026-10-01T10:00:00.000Z' } });
+    const r = validator.validate(
+      { tokens: '1200', cost_basis: 0.25, model: 'm1', cached: false, started_at: '2026-10-01T12:00:00+02:00' },
+      'events[0].data',
+    );
+    expect(r).toEqual({
+      ok: true,
+      value: '1200',
+      dimensions: {},
+      data: { tokens: '1200', cost_basis: '0.25', model: 'm1', cached: false, started_at: '2026-10-01T10:00:00.000Z' },
+    });
   });
 
   it('counts 1 per event for COUNT types', () => {
@@ -31,7 +39,10 @@ describe('an event checked against its usage type', () => {
   });
 
   it('names every bad field with its path, the reason and what is accepted', () => {
-    const r = validator.validate({ tokens: 1.5, cost_basis: 'lots', cached: 'yes', started_at: 'yesterday', extra: 1 }, 'events[3].data');
+    const r = validator.validate(
+      { tokens: 1.5, cost_basis: 'lots', cached: 'yes', started_at: 'yesterday', extra: 1 },
+      'events[3].data',
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems.map((p) => [p.field, p.expected])).toEqual([
@@ -45,11 +56,17 @@ describe('an event checked against its usage type', () => {
 
   it('says a required field is missing', () => {
     const r = validator.validate({ model: 'm1' }, 'events[0].data');
-    expect(r).toMatchObject({ ok: false, problems: [{ field: 'events[0].data.tokens', reason: 'required field "tokens" is missing' }] });
+    expect(r).toMatchObject({
+      ok: false,
+      problems: [{ field: 'events[0].data.tokens', reason: 'required field "tokens" is missing' }],
+    });
   });
 
   it('rejects data that is not an object', () => {
-    expect(validator.validate('tokens=5', 'events[0].data')).toMatchObject({ ok: false, problems: [{ field: 'events[0].data' }] });
+    expect(validator.validate('tokens=5', 'events[0].data')).toMatchObject({
+      ok: false,
+      problems: [{ field: 'events[0].data' }],
+    });
   });
 
   it('accepts every valid integer and rejects every non-integer number, with the path', () => {
@@ -67,7 +84,13 @@ describe('an event checked against its usage type', () => {
 });
 
 describe('registering a usage type', () => {
-  const base = { key: 'api_calls', unit: 'call', productLine: 'api', fields: [{ name: 'calls', type: 'INTEGER' }], aggregation: { type: 'SUM', field: 'calls' } };
+  const base = {
+    key: 'api_calls',
+    unit: 'call',
+    productLine: 'api',
+    fields: [{ name: 'calls', type: 'INTEGER' }],
+    aggregation: { type: 'SUM', field: 'calls' },
+  };
   const issues = (input: unknown) => {
     const r = usageTypeInput.safeParse(input);
     return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -80,15 +103,25 @@ describe('registering a usage type', () => {
   });
 
   it('requires SUM to name a required numeric field', () => {
-    expect(issues({ ...base, aggregation: { type: 'SUM', field: 'nope' } })).toEqual(['aggregation.field: SUM needs the name of a declared field (declared: calls)']);
-    expect(issues({ ...base, fields: [{ name: 'calls', type: 'STRING' }] })).toEqual(['aggregation.field: field "calls" is STRING; SUM needs an INTEGER or DECIMAL field']);
-    expect(issues({ ...base, fields: [{ name: 'calls', type: 'INTEGER', required: false }] })).toEqual(['aggregation.field: field "calls" is optional; the aggregated field must be required']);
+    expect(issues({ ...base, aggregation: { type: 'SUM', field: 'nope' } })).toEqual([
+      'aggregation.field: SUM needs the name of a declared field (declared: calls)',
+    ]);
+    expect(issues({ ...base, fields: [{ name: 'calls', type: 'STRING' }] })).toEqual([
+      'aggregation.field: field "calls" is STRING; SUM needs an INTEGER or DECIMAL field',
+    ]);
+    expect(issues({ ...base, fields: [{ name: 'calls', type: 'INTEGER', required: false }] })).toEqual([
+      'aggregation.field: field "calls" is optional; the aggregated field must be required',
+    ]);
   });
 
   it('rejects duplicate fields, bad keys and a field on COUNT', () => {
-    expect(issues({ ...base, fields: [...base.fields, { name: 'calls', type: 'INTEGER' }] })).toEqual(['fields.1.name: field "calls" is declared twice']);
+    expect(issues({ ...base, fields: [...base.fields, { name: 'calls', type: 'INTEGER' }] })).toEqual([
+      'fields.1.name: field "calls" is declared twice',
+    ]);
     expect(issues({ ...base, key: 'API Calls' })[0]).toMatch(/^key: must start with a lower-case letter/);
-    expect(issues({ ...base, aggregation: { type: 'COUNT', field: 'calls' } })).toEqual(['aggregation.field: COUNT counts events and takes no field; leave it out']);
+    expect(issues({ ...base, aggregation: { type: 'COUNT', field: 'calls' } })).toEqual([
+      'aggregation.field: COUNT counts events and takes no field; leave it out',
+    ]);
   });
 });
 
@@ -115,13 +148,26 @@ describe('field constraints', () => {
   });
 
   it('records the dimension values of a valid event', () => {
-    expect(typed.validate({ tokens: 5, model: 'large', region: 'eu' }, 'e')).toMatchObject({ ok: true, dimensions: { model: 'large', region: 'eu' } });
-    expect(typed.validate({ tokens: 5, model: 'small' }, 'e')).toMatchObject({ ok: true, dimensions: { model: 'small', region: '' } });
+    expect(typed.validate({ tokens: 5, model: 'large', region: 'eu' }, 'e')).toMatchObject({
+      ok: true,
+      dimensions: { model: 'large', region: 'eu' },
+    });
+    expect(typed.validate({ tokens: 5, model: 'small' }, 'e')).toMatchObject({
+      ok: true,
+      dimensions: { model: 'small', region: '' },
+    });
   });
 
   it('accepts MAX, UNIQUE_COUNT and LATEST aggregations and reads their field', () => {
-    expect(compileUsageType({ ...tokens, aggregation: { type: 'UNIQUE_COUNT', field: 'model' } }).validate({ tokens: 1, model: 'm9' }, 'e')).toMatchObject({ ok: true, value: 'm9' });
-    expect(compileUsageType({ ...tokens, aggregation: { type: 'LATEST', field: 'tokens' } }).validate({ tokens: 42 }, 'e')).toMatchObject({ ok: true, value: '42' });
+    expect(
+      compileUsageType({ ...tokens, aggregation: { type: 'UNIQUE_COUNT', field: 'model' } }).validate(
+        { tokens: 1, model: 'm9' },
+        'e',
+      ),
+    ).toMatchObject({ ok: true, value: 'm9' });
+    expect(
+      compileUsageType({ ...tokens, aggregation: { type: 'LATEST', field: 'tokens' } }).validate({ tokens: 42 }, 'e'),
+    ).toMatchObject({ ok: true, value: '42' });
   });
 });
 
@@ -136,20 +182,50 @@ describe('compatibility between versions', () => {
     dimensions: ['region'],
   };
   const next = (change: Partial<UsageTypeDefinition>) => ({ ...v1, version: '1.1', ...change });
-  const field = (name: string, change: Record<string, unknown>) => v1.fields.map((f) => (f.name === name ? { ...f, ...change } : f));
-  const kinds = (after: UsageTypeDefinition) => schemaChanges(v1, after).map((c) => `${c.kind}${c.breaking ? ' (breaking)' : ''}`);
+  const field = (name: string, change: Record<string, unknown>) =>
+    v1.fields.map((f) => (f.name === name ? { ...f, ...change } : f));
+  const kinds = (after: UsageTypeDefinition) =>
+    schemaChanges(v1, after).map((c) => `${c.kind}${c.breaking ? ' (breaking)' : ''}`);
 
   it.each<[string, Partial<UsageTypeDefinition>, string[]]>([
     ['no change', {}, []],
-    ['an optional field added', { fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: false }] }, ['OPTIONAL_FIELD_ADDED']],
-    ['a required field added', { fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: true }] }, ['REQUIRED_FIELD_ADDED (breaking)']],
-    ['a field removed', { fields: v1.fields.filter((f) => f.name !== 'region'), dimensions: [] }, ['FIELD_REMOVED (breaking)', 'DIMENSION_REMOVED (breaking)']],
-    ['a field renamed', { fields: field('model', { name: 'model_name' }) }, ['FIELD_REMOVED (breaking)', 'OPTIONAL_FIELD_ADDED']],
+    [
+      'an optional field added',
+      { fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: false }] },
+      ['OPTIONAL_FIELD_ADDED'],
+    ],
+    [
+      'a required field added',
+      { fields: [...v1.fields, { name: 'cached', type: 'BOOLEAN', required: true }] },
+      ['REQUIRED_FIELD_ADDED (breaking)'],
+    ],
+    [
+      'a field removed',
+      { fields: v1.fields.filter((f) => f.name !== 'region'), dimensions: [] },
+      ['FIELD_REMOVED (breaking)', 'DIMENSION_REMOVED (breaking)'],
+    ],
+    [
+      'a field renamed',
+      { fields: field('model', { name: 'model_name' }) },
+      ['FIELD_REMOVED (breaking)', 'OPTIONAL_FIELD_ADDED'],
+    ],
     ['a type changed', { fields: field('tokens', { type: 'DECIMAL' }) }, ['FIELD_TYPE_CHANGED (breaking)']],
-    ['an optional field made required', { fields: field('model', { required: true }) }, ['FIELD_MADE_REQUIRED (breaking)']],
+    [
+      'an optional field made required',
+      { fields: field('model', { required: true }) },
+      ['FIELD_MADE_REQUIRED (breaking)'],
+    ],
     ['a required field made optional', { fields: field('tokens', { required: false }) }, ['FIELD_MADE_OPTIONAL']],
-    ['allowed values narrowed', { fields: field('model', { allowedValues: ['small'] }) }, ['ALLOWED_VALUES_NARROWED (breaking)']],
-    ['allowed values widened', { fields: field('model', { allowedValues: ['small', 'large', 'xl'] }) }, ['ALLOWED_VALUES_WIDENED']],
+    [
+      'allowed values narrowed',
+      { fields: field('model', { allowedValues: ['small'] }) },
+      ['ALLOWED_VALUES_NARROWED (breaking)'],
+    ],
+    [
+      'allowed values widened',
+      { fields: field('model', { allowedValues: ['small', 'large', 'xl'] }) },
+      ['ALLOWED_VALUES_WIDENED'],
+    ],
     ['a minimum raised', { fields: field('tokens', { minimum: '1' }) }, ['MINIMUM_RAISED (breaking)']],
     ['a maximum added', { fields: field('tokens', { maximum: '10' }) }, ['MAXIMUM_LOWERED (breaking)']],
     ['a minimum removed', { fields: field('tokens', { minimum: null }) }, ['MINIMUM_RELAXED']],
@@ -162,6 +238,8 @@ describe('compatibility between versions', () => {
   });
 
   it('explains each breaking change in words', () => {
-    expect(schemaChanges(v1, next({ fields: field('tokens', { type: 'DECIMAL' }) }))[0]!.description).toBe('field "tokens" changed type from INTEGER to DECIMAL: values sent today may no longer be valid');
+    expect(schemaChanges(v1, next({ fields: field('tokens', { type: 'DECIMAL' }) }))[0]!.description).toBe(
+      'field "tokens" changed type from INTEGER to DECIMAL: values sent today may no longer be valid',
+    );
   });
 });

@@ -60,16 +60,27 @@ export function compareVersions(a: string, b: string): number {
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/;
 const NUMERIC: ReadonlySet<FieldType> = new Set(['INTEGER', 'DECIMAL']);
-const decimalBound = z.string().refine(isDecimalString, { message: 'must be a decimal number as a string, e.g. "0" or "1000.5"' }).transform(canonicalDecimal);
+const decimalBound = z
+  .string()
+  .refine(isDecimalString, { message: 'must be a decimal number as a string, e.g. "0" or "1000.5"' })
+  .transform(canonicalDecimal);
 
 /** The rules a definition must meet before it is stored. */
 export const usageTypeInput = z
   .object({
     key: z.string().regex(NAME, 'must start with a lower-case letter and use only a-z, 0-9 and "_" (at most 64)'),
-    version: z.string().regex(/^\d{1,4}\.\d{1,4}$/, 'must be MAJOR.MINOR, e.g. "1.0" or "2.1"').default('1.0'),
+    version: z
+      .string()
+      .regex(/^\d{1,4}\.\d{1,4}$/, 'must be MAJOR.MINOR, e.g. "1.0" or "2.1"')
+      .default('1.0'),
     description: z.string().max(1000).default(''),
     unit: z.string().trim().min(1, 'must not be empty').max(40),
-    productLine: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lower-case letters, digits and "-" (it becomes part of a revenue account name)'),
+    productLine: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{0,39}$/,
+        'must be lower-case letters, digits and "-" (it becomes part of a revenue account name)',
+      ),
     fields: z.array(
       z.object({
         name: z.string().regex(NAME, 'must start with a lower-case letter and use only a-z, 0-9 and "_"'),
@@ -87,33 +98,76 @@ export const usageTypeInput = z
   .superRefine((def, ctx) => {
     const byName = new Map<string, (typeof def.fields)[number]>();
     def.fields.forEach((f, i) => {
-      if (byName.has(f.name)) ctx.addIssue({ code: 'custom', path: ['fields', i, 'name'], message: `field "${f.name}" is declared twice` });
+      if (byName.has(f.name))
+        ctx.addIssue({ code: 'custom', path: ['fields', i, 'name'], message: `field "${f.name}" is declared twice` });
       byName.set(f.name, f);
-      if (f.allowedValues && f.type !== 'STRING') ctx.addIssue({ code: 'custom', path: ['fields', i, 'allowedValues'], message: `allowed values apply to STRING fields; "${f.name}" is ${f.type}` });
+      if (f.allowedValues && f.type !== 'STRING')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', i, 'allowedValues'],
+          message: `allowed values apply to STRING fields; "${f.name}" is ${f.type}`,
+        });
       for (const bound of ['minimum', 'maximum'] as const) {
-        if (f[bound] != null && !NUMERIC.has(f.type)) ctx.addIssue({ code: 'custom', path: ['fields', i, bound], message: `a ${bound} applies to INTEGER or DECIMAL fields; "${f.name}" is ${f.type}` });
+        if (f[bound] != null && !NUMERIC.has(f.type))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', i, bound],
+            message: `a ${bound} applies to INTEGER or DECIMAL fields; "${f.name}" is ${f.type}`,
+          });
       }
-      if (f.minimum != null && f.maximum != null && new Dec(f.minimum).gt(f.maximum)) ctx.addIssue({ code: 'custom', path: ['fields', i, 'maximum'], message: `must not be below the minimum ${f.minimum}` });
+      if (f.minimum != null && f.maximum != null && new Dec(f.minimum).gt(f.maximum))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', i, 'maximum'],
+          message: `must not be below the minimum ${f.minimum}`,
+        });
     });
     def.dimensions.forEach((d, i) => {
       const f = byName.get(d);
-      if (!f) ctx.addIssue({ code: 'custom', path: ['dimensions', i], message: `"${d}" is not a declared field (declared: ${[...byName.keys()].join(', ') || 'none'})` });
-      else if (f.type !== 'STRING') ctx.addIssue({ code: 'custom', path: ['dimensions', i], message: `a dimension must be a STRING field; "${d}" is ${f.type}` });
+      if (!f)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dimensions', i],
+          message: `"${d}" is not a declared field (declared: ${[...byName.keys()].join(', ') || 'none'})`,
+        });
+      else if (f.type !== 'STRING')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dimensions', i],
+          message: `a dimension must be a STRING field; "${d}" is ${f.type}`,
+        });
     });
     const { type, field } = def.aggregation;
     if (type === 'COUNT') {
-      if (field) ctx.addIssue({ code: 'custom', path: ['aggregation', 'field'], message: 'COUNT counts events and takes no field; leave it out' });
+      if (field)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregation', 'field'],
+          message: 'COUNT counts events and takes no field; leave it out',
+        });
       return;
     }
     const target = field ? byName.get(field) : undefined;
     if (!field || !target) {
-      ctx.addIssue({ code: 'custom', path: ['aggregation', 'field'], message: `${type} needs the name of a declared field (declared: ${[...byName.keys()].join(', ') || 'none'})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation', 'field'],
+        message: `${type} needs the name of a declared field (declared: ${[...byName.keys()].join(', ') || 'none'})`,
+      });
       return;
     }
     if (type !== 'UNIQUE_COUNT' && !NUMERIC.has(target.type)) {
-      ctx.addIssue({ code: 'custom', path: ['aggregation', 'field'], message: `field "${field}" is ${target.type}; ${type} needs an INTEGER or DECIMAL field` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation', 'field'],
+        message: `field "${field}" is ${target.type}; ${type} needs an INTEGER or DECIMAL field`,
+      });
     } else if (!target.required) {
-      ctx.addIssue({ code: 'custom', path: ['aggregation', 'field'], message: `field "${field}" is optional; the aggregated field must be required` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation', 'field'],
+        message: `field "${field}" is optional; the aggregated field must be required`,
+      });
     }
   });
 
@@ -136,7 +190,10 @@ export function definitionFromInput(input: UsageTypeInput): UsageTypeDefinition 
       maximum: f.maximum ?? null,
     })),
     dimensions: input.dimensions,
-    aggregation: { type: input.aggregation.type, field: input.aggregation.type === 'COUNT' ? null : input.aggregation.field! },
+    aggregation: {
+      type: input.aggregation.type,
+      field: input.aggregation.type === 'COUNT' ? null : input.aggregation.field!,
+    },
   };
 }
 
@@ -155,46 +212,110 @@ const listed = (values: readonly string[]) => values.map((v) => `"${v}"`).join('
 /** What changes from `before` to `after`, each marked breaking when events valid for `before` could fail `after` or mean something else. */
 export function schemaChanges(before: UsageTypeDefinition, after: UsageTypeDefinition): SchemaChange[] {
   const changes: SchemaChange[] = [];
-  const add = (kind: string, field: string | null, breaking: boolean, description: string) => changes.push({ kind, field, breaking, description });
+  const add = (kind: string, field: string | null, breaking: boolean, description: string) =>
+    changes.push({ kind, field, breaking, description });
   const old = new Map(before.fields.map((f) => [f.name, f]));
   const neu = new Map(after.fields.map((f) => [f.name, f]));
 
   for (const [name, f] of old) {
     const g = neu.get(name);
     if (!g) {
-      add('FIELD_REMOVED', name, true, `field "${name}" was removed (or renamed): events that send it would be rejected`);
+      add(
+        'FIELD_REMOVED',
+        name,
+        true,
+        `field "${name}" was removed (or renamed): events that send it would be rejected`,
+      );
       continue;
     }
-    if (f.type !== g.type) add('FIELD_TYPE_CHANGED', name, true, `field "${name}" changed type from ${f.type} to ${g.type}: values sent today may no longer be valid`);
-    if (!f.required && g.required) add('FIELD_MADE_REQUIRED', name, true, `field "${name}" became required: events that leave it out would be rejected`);
+    if (f.type !== g.type)
+      add(
+        'FIELD_TYPE_CHANGED',
+        name,
+        true,
+        `field "${name}" changed type from ${f.type} to ${g.type}: values sent today may no longer be valid`,
+      );
+    if (!f.required && g.required)
+      add(
+        'FIELD_MADE_REQUIRED',
+        name,
+        true,
+        `field "${name}" became required: events that leave it out would be rejected`,
+      );
     if (f.required && !g.required) add('FIELD_MADE_OPTIONAL', name, false, `field "${name}" became optional`);
     const fa = f.allowedValues ?? null;
     const ga = g.allowedValues ?? null;
     if (ga && (!fa || fa.some((v) => !ga.includes(v)))) {
       const dropped = fa ? fa.filter((v) => !ga.includes(v)) : [];
-      add('ALLOWED_VALUES_NARROWED', name, true, fa ? `field "${name}" no longer accepts ${listed(dropped)}` : `field "${name}" now accepts only ${listed(ga)}`);
+      add(
+        'ALLOWED_VALUES_NARROWED',
+        name,
+        true,
+        fa ? `field "${name}" no longer accepts ${listed(dropped)}` : `field "${name}" now accepts only ${listed(ga)}`,
+      );
     } else if (fa && (!ga || ga.some((v) => !fa.includes(v)))) {
-      add('ALLOWED_VALUES_WIDENED', name, false, ga ? `field "${name}" also accepts ${listed(ga.filter((v) => !fa.includes(v)))}` : `field "${name}" accepts any value`);
+      add(
+        'ALLOWED_VALUES_WIDENED',
+        name,
+        false,
+        ga
+          ? `field "${name}" also accepts ${listed(ga.filter((v) => !fa.includes(v)))}`
+          : `field "${name}" accepts any value`,
+      );
     }
-    const tighter = (a: string | null | undefined, b: string | null | undefined, dir: 'min' | 'max') => b != null && (a == null || (dir === 'min' ? new Dec(b).gt(a) : new Dec(b).lt(a)));
-    if (tighter(f.minimum, g.minimum, 'min')) add('MINIMUM_RAISED', name, true, `field "${name}" minimum rose to ${g.minimum}`);
-    else if (f.minimum != null && (g.minimum == null || new Dec(g.minimum).lt(f.minimum))) add('MINIMUM_RELAXED', name, false, `field "${name}" minimum relaxed`);
-    if (tighter(f.maximum, g.maximum, 'max')) add('MAXIMUM_LOWERED', name, true, `field "${name}" maximum fell to ${g.maximum}`);
-    else if (f.maximum != null && (g.maximum == null || new Dec(g.maximum).gt(f.maximum))) add('MAXIMUM_RELAXED', name, false, `field "${name}" maximum relaxed`);
+    const tighter = (a: string | null | undefined, b: string | null | undefined, dir: 'min' | 'max') =>
+      b != null && (a == null || (dir === 'min' ? new Dec(b).gt(a) : new Dec(b).lt(a)));
+    if (tighter(f.minimum, g.minimum, 'min'))
+      add('MINIMUM_RAISED', name, true, `field "${name}" minimum rose to ${g.minimum}`);
+    else if (f.minimum != null && (g.minimum == null || new Dec(g.minimum).lt(f.minimum)))
+      add('MINIMUM_RELAXED', name, false, `field "${name}" minimum relaxed`);
+    if (tighter(f.maximum, g.maximum, 'max'))
+      add('MAXIMUM_LOWERED', name, true, `field "${name}" maximum fell to ${g.maximum}`);
+    else if (f.maximum != null && (g.maximum == null || new Dec(g.maximum).gt(f.maximum)))
+      add('MAXIMUM_RELAXED', name, false, `field "${name}" maximum relaxed`);
   }
   for (const [name, g] of neu) {
     if (old.has(name)) continue;
-    if (g.required) add('REQUIRED_FIELD_ADDED', name, true, `required field "${name}" was added: events of the previous version do not send it`);
+    if (g.required)
+      add(
+        'REQUIRED_FIELD_ADDED',
+        name,
+        true,
+        `required field "${name}" was added: events of the previous version do not send it`,
+      );
     else add('OPTIONAL_FIELD_ADDED', name, false, `optional field "${name}" was added`);
   }
-  if (before.aggregation.type !== after.aggregation.type || (before.aggregation.field ?? null) !== (after.aggregation.field ?? null)) {
+  if (
+    before.aggregation.type !== after.aggregation.type ||
+    (before.aggregation.field ?? null) !== (after.aggregation.field ?? null)
+  ) {
     const show = (a: AggregationDef) => (a.field ? `${a.type}(${a.field})` : a.type);
-    add('AGGREGATION_CHANGED', after.aggregation.field ?? null, true, `aggregation changed from ${show(before.aggregation)} to ${show(after.aggregation)}: quantities would mean something else`);
+    add(
+      'AGGREGATION_CHANGED',
+      after.aggregation.field ?? null,
+      true,
+      `aggregation changed from ${show(before.aggregation)} to ${show(after.aggregation)}: quantities would mean something else`,
+    );
   }
-  if (before.unit !== after.unit) add('UNIT_CHANGED', null, true, `unit changed from "${before.unit}" to "${after.unit}": quantities would mean something else`);
-  if (before.productLine !== after.productLine) add('PRODUCT_LINE_CHANGED', null, true, `product line changed from "${before.productLine}" to "${after.productLine}": revenue would move to another account`);
-  for (const d of before.dimensions) if (!after.dimensions.includes(d)) add('DIMENSION_REMOVED', d, true, `dimension "${d}" was removed: breakdowns by it would stop`);
-  for (const d of after.dimensions) if (!before.dimensions.includes(d)) add('DIMENSION_ADDED', d, false, `dimension "${d}" was added`);
+  if (before.unit !== after.unit)
+    add(
+      'UNIT_CHANGED',
+      null,
+      true,
+      `unit changed from "${before.unit}" to "${after.unit}": quantities would mean something else`,
+    );
+  if (before.productLine !== after.productLine)
+    add(
+      'PRODUCT_LINE_CHANGED',
+      null,
+      true,
+      `product line changed from "${before.productLine}" to "${after.productLine}": revenue would move to another account`,
+    );
+  for (const d of before.dimensions)
+    if (!after.dimensions.includes(d))
+      add('DIMENSION_REMOVED', d, true, `dimension "${d}" was removed: breakdowns by it would stop`);
+  for (const d of after.dimensions)
+    if (!before.dimensions.includes(d)) add('DIMENSION_ADDED', d, false, `dimension "${d}" was added`);
   return changes;
 }
 
@@ -204,8 +325,10 @@ export function schemaChanges(before: UsageTypeDefinition, after: UsageTypeDefin
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function numberInRange(f: UsageFieldDef, value: string, ctx: z.RefinementCtx): void {
-  if (f.minimum != null && new Dec(value).lt(f.minimum)) ctx.addIssue({ code: 'custom', message: `${value} is below the minimum ${f.minimum}` });
-  if (f.maximum != null && new Dec(value).gt(f.maximum)) ctx.addIssue({ code: 'custom', message: `${value} is above the maximum ${f.maximum}` });
+  if (f.minimum != null && new Dec(value).lt(f.minimum))
+    ctx.addIssue({ code: 'custom', message: `${value} is below the minimum ${f.minimum}` });
+  if (f.maximum != null && new Dec(value).gt(f.maximum))
+    ctx.addIssue({ code: 'custom', message: `${value} is above the maximum ${f.maximum}` });
 }
 
 function fieldValidator(f: UsageFieldDef): z.ZodType<unknown> {
@@ -223,19 +346,25 @@ function fieldValidator(f: UsageFieldDef): z.ZodType<unknown> {
     case 'INTEGER':
       return z
         .union([z.number(), z.string()], { error: 'must be an integer' })
-        .refine((v) => (typeof v === 'number' ? Number.isSafeInteger(v) : /^-?(0|[1-9]\d*)$/.test(v)), { message: 'must be an integer, e.g. 42 or "42"' })
+        .refine((v) => (typeof v === 'number' ? Number.isSafeInteger(v) : /^-?(0|[1-9]\d*)$/.test(v)), {
+          message: 'must be an integer, e.g. 42 or "42"',
+        })
         .transform((v) => canonicalDecimal(String(v)))
         .superRefine((v, ctx) => numberInRange(f, v, ctx));
     case 'DECIMAL':
       return z
         .union([z.number(), z.string()], { error: 'must be a decimal number' })
-        .refine((v) => (typeof v === 'number' ? Number.isFinite(v) : isDecimalString(v)), { message: 'must be a decimal number, e.g. "1.25"' })
+        .refine((v) => (typeof v === 'number' ? Number.isFinite(v) : isDecimalString(v)), {
+          message: 'must be a decimal number, e.g. "1.25"',
+        })
         .transform((v) => canonicalDecimal(String(v)))
         .superRefine((v, ctx) => numberInRange(f, v, ctx));
     case 'TIMESTAMP':
       return z
         .string({ error: 'must be an ISO 8601 instant' })
-        .refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"' })
+        .refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), {
+          message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"',
+        })
         .transform((v) => new Date(v).toISOString());
   }
 }
@@ -247,7 +376,14 @@ function expected(f: UsageFieldDef): string {
     case 'INTEGER':
     case 'DECIMAL': {
       const what = f.type === 'INTEGER' ? 'an integer' : 'a decimal number, e.g. "1.25"';
-      const range = f.minimum != null && f.maximum != null ? ` from ${f.minimum} to ${f.maximum}` : f.minimum != null ? ` of at least ${f.minimum}` : f.maximum != null ? ` of at most ${f.maximum}` : '';
+      const range =
+        f.minimum != null && f.maximum != null
+          ? ` from ${f.minimum} to ${f.maximum}`
+          : f.minimum != null
+            ? ` of at least ${f.minimum}`
+            : f.maximum != null
+              ? ` of at most ${f.maximum}`
+              : '';
       return what + range;
     }
     case 'BOOLEAN':
@@ -286,12 +422,19 @@ export function compileUsageType(definition: UsageTypeDefinition): CompiledUsage
         const problems: Problem[] = [];
         for (const issue of parsed.error.issues) {
           if (issue.code === 'unrecognized_keys') {
-            for (const k of issue.keys) problems.push({ code: 'VALIDATION_FAILED', field: fieldPath(base, [...issue.path, k]), reason: `"${k}" is not a field of usage type ${definition.key} v${definition.version}`, expected: `only the declared fields: ${declared}` });
+            for (const k of issue.keys)
+              problems.push({
+                code: 'VALIDATION_FAILED',
+                field: fieldPath(base, [...issue.path, k]),
+                reason: `"${k}" is not a field of usage type ${definition.key} v${definition.version}`,
+                expected: `only the declared fields: ${declared}`,
+              });
             continue;
           }
           const name = issue.path[0];
           const def = typeof name === 'string' ? byName.get(name) : undefined;
-          const missing = def !== undefined && issue.path.length === 1 && !Object.prototype.hasOwnProperty.call(data, def.name);
+          const missing =
+            def !== undefined && issue.path.length === 1 && !Object.prototype.hasOwnProperty.call(data, def.name);
           problems.push({
             code: 'VALIDATION_FAILED',
             field: fieldPath(base, issue.path),
@@ -303,7 +446,9 @@ export function compileUsageType(definition: UsageTypeDefinition): CompiledUsage
       }
       const normalized = parsed.data as Record<string, unknown>;
       const value = definition.aggregation.type === 'COUNT' ? '1' : String(normalized[definition.aggregation.field!]);
-      const dimensions = Object.fromEntries(definition.dimensions.map((d) => [d, typeof normalized[d] === 'string' ? (normalized[d] as string) : '']));
+      const dimensions = Object.fromEntries(
+        definition.dimensions.map((d) => [d, typeof normalized[d] === 'string' ? (normalized[d] as string) : '']),
+      );
       return { ok: true, data: normalized, value, dimensions };
     },
   };

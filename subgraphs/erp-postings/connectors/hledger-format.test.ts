@@ -12,10 +12,17 @@ const posting = (currency: string, amounts: string[]): PostingForErp => ({
     number: 'US01-2026-000001',
     issueDate: '2026-11-02',
     currency,
-    total: sumMoney(amounts.map((a) => money(a, currency)), currency),
+    total: sumMoney(
+      amounts.map((a) => money(a, currency)),
+      currency,
+    ),
     periodKey: '2026-10',
     customer: { id: 'cus_1', externalKey: 'acme', name: 'Acme (EU); Ltd' },
-    lines: amounts.map((amount, i) => ({ id: `l${i}`, productLine: i % 2 ? 'storage' : 'api', amount: money(amount, currency) })),
+    lines: amounts.map((amount, i) => ({
+      id: `l${i}`,
+      productLine: i % 2 ? 'storage' : 'api',
+      amount: money(amount, currency),
+    })),
   }),
 });
 
@@ -41,7 +48,9 @@ describe('writing postings for hledger', () => {
   });
 
   it('writes journal text that hledger itself checks and balances', () => {
-    const text = toJournalText(posting('USD', ['600.00', '400.00'])) + toJournalText({ ...posting('JPY', ['15000']), postingKey: 'ug:inv_jpy:v1' });
+    const text =
+      toJournalText(posting('USD', ['600.00', '400.00'])) +
+      toJournalText({ ...posting('JPY', ['15000']), postingKey: 'ug:inv_jpy:v1' });
     // hledger is the independent oracle: it parses the text and checks every transaction balances.
     execFileSync('hledger', ['-f', '-', 'check'], { input: text });
     const balance = execFileSync('hledger', ['-f', '-', 'balance', '--flat', '-O', 'csv'], { input: text }).toString();
@@ -54,6 +63,8 @@ describe('writing postings for hledger', () => {
 
   it('is checked by an oracle that does catch a one-cent imbalance', () => {
     const broken = toJournalText(posting('USD', ['600.00'])).replace('-600.00 USD', '-599.99 USD');
-    expect(() => execFileSync('hledger', ['-f', '-', 'check'], { input: broken, stdio: 'pipe' })).toThrow(/real postings' sum should be 0 but is: 0.01 USD/);
+    expect(() => execFileSync('hledger', ['-f', '-', 'check'], { input: broken, stdio: 'pipe' })).toThrow(
+      /real postings' sum should be 0 but is: 0.01 USD/,
+    );
   });
 });

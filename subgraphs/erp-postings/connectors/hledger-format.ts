@@ -52,7 +52,8 @@ export function toHledgerJson(p: PostingForErp): Record<string, unknown> {
     ],
     tpostings: p.entry.lines.map((line) => {
       const mantissa = signedMinor(line);
-      if (mantissa > BigInt(Number.MAX_SAFE_INTEGER) || mantissa < -BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`amount on line ${line.lineNo} is too large for hledger's JSON API`);
+      if (mantissa > BigInt(Number.MAX_SAFE_INTEGER) || mantissa < -BigInt(Number.MAX_SAFE_INTEGER))
+        throw new RangeError(`amount on line ${line.lineNo} is too large for hledger's JSON API`);
       return {
         paccount: line.account,
         pamount: [

@@ -24,7 +24,9 @@ export class HledgerWebConnector implements ErpConnector {
     const transactions = (await this.request('GET', '/transactions')) as HledgerTransaction[];
     // hledger-web ignores query strings on /transactions, so the code is matched here.
     const found = transactions.find((t) => t.tcode === postingKey);
-    return found ? { system: this.system, documentId: found.tcode, location: `${this.baseUrl}/transactions`, postedAt: new Date() } : null;
+    return found
+      ? { system: this.system, documentId: found.tcode, location: `${this.baseUrl}/transactions`, postedAt: new Date() }
+      : null;
   }
 
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */
@@ -36,7 +38,12 @@ export class HledgerWebConnector implements ErpConnector {
     const existing = await this.findDocument(posting.postingKey);
     if (existing) return existing;
     await this.request('PUT', '/add', toHledgerJson(posting));
-    return { system: this.system, documentId: posting.postingKey, location: `${this.baseUrl}/transactions`, postedAt: new Date() };
+    return {
+      system: this.system,
+      documentId: posting.postingKey,
+      location: `${this.baseUrl}/transactions`,
+      postedAt: new Date(),
+    };
   }
 
   private async request(method: 'GET' | 'PUT', path: string, body?: unknown): Promise<unknown> {
@@ -49,15 +56,30 @@ export class HledgerWebConnector implements ErpConnector {
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (error) {
-      throw new ErpError('TECHNICAL', 'ERP_UNAVAILABLE', `hledger-web at ${this.baseUrl} is unreachable: ${(error as Error).message}`, 'retries by itself; check that the ledger server is running');
+      throw new ErpError(
+        'TECHNICAL',
+        'ERP_UNAVAILABLE',
+        `hledger-web at ${this.baseUrl} is unreachable: ${(error as Error).message}`,
+        'retries by itself; check that the ledger server is running',
+      );
     }
     const text = await response.text();
     // 403 and 500 are what hledger-web answers when a write races its file reload: nothing was written, so retry.
     if (response.status >= 500 || response.status === 403 || response.status === 429) {
-      throw new ErpError('TECHNICAL', 'ERP_UNAVAILABLE', `hledger-web answered ${response.status} to ${method} ${path}: ${text.slice(0, 200)}`, 'retries by itself');
+      throw new ErpError(
+        'TECHNICAL',
+        'ERP_UNAVAILABLE',
+        `hledger-web answered ${response.status} to ${method} ${path}: ${text.slice(0, 200)}`,
+        'retries by itself',
+      );
     }
     if (!response.ok) {
-      throw new ErpError('BUSINESS', 'ERP_REJECTED', `hledger-web rejected ${method} ${path} with ${response.status}: ${text.slice(0, 300)}`, 'fix the posting or the ledger and replay it');
+      throw new ErpError(
+        'BUSINESS',
+        'ERP_REJECTED',
+        `hledger-web rejected ${method} ${path} with ${response.status}: ${text.slice(0, 300)}`,
+        'fix the posting or the ledger and replay it',
+      );
     }
     return text ? JSON.parse(text) : null;
   }

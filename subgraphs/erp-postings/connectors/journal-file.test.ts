@@ -26,12 +26,18 @@ describe('the journal file connector', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ug-journal-')), 'ledger', 'postings.journal');
     const erp = new JournalFileConnector(file);
     expect(await erp.findDocument('ug:a:v1')).toBeNull();
-    const [first, again, other] = await Promise.all([erp.post(posting('ug:a:v1', '10.00')), erp.post(posting('ug:a:v1', '10.00')), erp.post(posting('ug:b:v1', '2.50'))]);
+    const [first, again, other] = await Promise.all([
+      erp.post(posting('ug:a:v1', '10.00')),
+      erp.post(posting('ug:a:v1', '10.00')),
+      erp.post(posting('ug:b:v1', '2.50')),
+    ]);
     expect(first.documentId).toBe('ug:a:v1');
     expect(again.documentId).toBe('ug:a:v1');
     expect(other.documentId).toBe('ug:b:v1');
     expect(readFileSync(file, 'utf8').match(/\(ug:a:v1\)/g)).toHaveLength(1);
     execFileSync('hledger', ['-f', file, 'check']);
-    expect(execFileSync('hledger', ['-f', file, 'balance', 'assets', '-O', 'csv']).toString()).toContain('"assets:receivable","12.50 USD"');
+    expect(execFileSync('hledger', ['-f', file, 'balance', 'assets', '-O', 'csv']).toString()).toContain(
+      '"assets:receivable","12.50 USD"',
+    );
   });
 });

@@ -16,8 +16,12 @@ export class JournalFileConnector implements ErpConnector {
   }
 
   async findDocument(postingKey: string): Promise<ErpDocument | null> {
-    const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? '' : Promise.reject(e)));
-    return text.includes(` (${postingKey}) `) ? { system: this.system, documentId: postingKey, location: this.path, postedAt: new Date() } : null;
+    const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) =>
+      e.code === 'ENOENT' ? '' : Promise.reject(e),
+    );
+    return text.includes(` (${postingKey}) `)
+      ? { system: this.system, documentId: postingKey, location: this.path, postedAt: new Date() }
+      : null;
   }
 
   post(posting: PostingForErp): Promise<ErpDocument> {
@@ -28,7 +32,12 @@ export class JournalFileConnector implements ErpConnector {
         await mkdir(dirname(this.path), { recursive: true });
         await appendFile(this.path, toJournalText(posting), 'utf8');
       } catch (error) {
-        throw new ErpError('TECHNICAL', 'ERP_UNAVAILABLE', `cannot append to ${this.path}: ${(error as Error).message}`, 'retries by itself; check the disk and permissions');
+        throw new ErpError(
+          'TECHNICAL',
+          'ERP_UNAVAILABLE',
+          `cannot append to ${this.path}: ${(error as Error).message}`,
+          'retries by itself; check the disk and permissions',
+        );
       }
       return { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() };
     });
