@@ -81,8 +81,27 @@ async function main() {
   }
   if (command === 'test') {
     say('Type-checking (tsc --noEmit)…');
-    const tsc = await runStep(node, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', join(ROOT, 'tsconfig.json')]);
+    const tsc = await runStep(node, [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--noEmit',
+      '-p',
+      join(ROOT, 'tsconfig.json'),
+    ]);
     if (tsc !== 0) process.exit(tsc);
+    say('Linting (eslint) and checking the format (prettier --check)…');
+    const lint = await runStep(node, [join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), ROOT]);
+    if (lint !== 0) process.exit(lint);
+    const format = await runStep(node, [
+      join(ROOT, 'node_modules', 'prettier', 'bin', 'prettier.cjs'),
+      '--check',
+      '--log-level',
+      'warn',
+      ROOT,
+    ]);
+    if (format !== 0) {
+      say('Run `npm run format` to fix the layout.');
+      process.exit(format);
+    }
     process.exit(await runStep(node, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...rest]));
   }
   if (command === 'bench' && rest[0] && /^[a-z-]+$/.test(rest[0])) {
