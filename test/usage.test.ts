@@ -1,10 +1,11 @@
 // The usage subgraph as product teams, telemetry pipelines and finance use it, through the gateway over HTTP.
 import fc from 'fast-check';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
-import { client, eventually, firstError, gatewayUrl, unique } from './support';
+import { client, eventually, firstError, gatewayUrl, keyFor, unique } from './support';
 
 const g = client('usage-test');
 const eventsUrl = () => gatewayUrl().replace(/\/graphql$/, '/v1/events');
+const auth = () => ({ authorization: `Bearer ${keyFor('product')}` });
 
 const INGEST = `mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) {
   accepted duplicates held rejected
@@ -464,7 +465,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   it('takes a single event from the CloudEvents SDK, in structured and in binary mode', async () => {
     for (const mode of [Mode.STRUCTURED, Mode.BINARY]) {
       const emit = emitterFor(httpTransport(eventsUrl()), { mode });
-      const response = (await emit(cloudEvent(`one-${mode}`, { calls: 5 }))) as { body: string };
+      const response = (await emit(cloudEvent(`one-${mode}`, { calls: 5 }), { headers: auth() })) as { body: string };
       const body = JSON.parse(response.body);
       expect(body).toMatchObject({ accepted: 1, rejected: 0, results: [{ status: 'ACCEPTED' }] });
     }
@@ -485,7 +486,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
     ];
     const res = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1' },
+      headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1', ...auth() },
       body: JSON.stringify(batch.map((e) => e.toJSON())),
     });
     expect(res.status).toBe(200);
@@ -504,7 +505,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
     ].join('\n');
     const res = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
+      headers: { 'content-type': 'application/x-ndjson', ...auth() },
       body: lines,
     });
     const body = (await res.json()) as any;
@@ -514,13 +515,17 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   });
 
   it('says which content types it takes, and refuses too many events with the limit', async () => {
-    const wrong = await fetch(eventsUrl(), { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    const wrong = await fetch(eventsUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', ...auth() },
+      body: 'a,b',
+    });
     expect(wrong.status).toBe(415);
     expect(((await wrong.json()) as any).error).toContain('application/cloudevents-batch+json');
     const many = Array.from({ length: 10_001 }, (_, i) => ({ specversion: '1.0', id: `m${i}`, source: 's', type }));
     const tooMany = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      headers: { 'content-type': 'application/cloudevents-batch+json', ...auth() },
       body: JSON.stringify(many),
     });
     expect(tooMany.status).toBe(413);
