@@ -281,6 +281,7 @@ function reviewSelections(
       r.coordinates.add(argCoordinate);
       const used = new Set([argCoordinate, getNamedType(def.type).name]);
       inputFieldsUsed(r, def.type, arg.value, used);
+      for (const u of used) if (u.includes('.') && !u.includes('(')) r.coordinates.add(u); // input fields set
       checkCategories(r, [...used], argCoordinate);
       const value = argumentValue(r, arg.value);
       args.set(def.name, value);
