@@ -86,7 +86,7 @@ describe('with a subgraph down', () => {
   });
 
   it('answers queries to that subgraph with SUBGRAPH_UNAVAILABLE and the others normally', async () => {
-    const down = await graphql(gateway.url, '{ usageTypes { key } }');
+    const down = await graphql(gateway.url, '{ usageTypes { nodes { key } } }');
     expect(down.errors?.[0]?.extensions).toMatchObject({
       code: 'SUBGRAPH_UNAVAILABLE',
       serviceName: 'usage',
