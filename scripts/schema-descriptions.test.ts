@@ -1,6 +1,6 @@
 // The subgraph schemas are the API's documentation: every element is described, and shared elements say the same thing.
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { Kind, parse, type DefinitionNode, type StringValueNode } from 'graphql';
+import { Kind, parse, type DefinitionNode, type StringValueNode, type TypeNode } from 'graphql';
 import { subgraphSdl } from '../lib/schema-files';
 import { SUBGRAPH_NAMES } from '../lib/topology';
 
@@ -56,6 +56,30 @@ it('describes an element declared in several subgraphs (entity stubs, shared typ
     byCoordinate.set(e.coordinate, new Set([...(byCoordinate.get(e.coordinate) ?? []), e.description ?? '']));
   const differing = [...byCoordinate].filter(([, descriptions]) => descriptions.size > 1).map(([c]) => c);
   expect(differing).toEqual([]);
+});
+
+it('states the order of every list and connection', () => {
+  const isList = (t: TypeNode): boolean =>
+    t.kind === Kind.LIST_TYPE || (t.kind === Kind.NON_NULL_TYPE && isList(t.type));
+  const named = (t: TypeNode): string => (t.kind === Kind.NAMED_TYPE ? t.name.value : named(t.type));
+  const connections = new Set(
+    elements
+      .filter((e) => /^\w+Connection$/.test(e.coordinate) && e.coordinate !== 'ErpConnection')
+      .map((e) => e.coordinate),
+  );
+  const unordered = SUBGRAPH_NAMES.flatMap((name) =>
+    parse(subgraphSdl(name)).definitions.flatMap((d) =>
+      d.kind === Kind.OBJECT_TYPE_DEFINITION
+        ? (d.fields ?? [])
+            .filter((f) => isList(f.type) || connections.has(named(f.type)))
+            // A list's description says how it is ordered: "… order", "newest first", "A–Z".
+            .filter((f) => !/order|first|A–Z/i.test(f.description?.value ?? ''))
+            .map((f) => `${name}: ${d.name.value}.${f.name.value}`)
+        : [],
+    ),
+  );
+  expect(connections.size).toBeGreaterThan(10);
+  expect(unordered).toEqual([]);
 });
 
 it('names no type after a root operation type except the roots themselves', () => {
