@@ -14,7 +14,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
-      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts}/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
     },
     {

@@ -1,29 +1,30 @@
-// Rules every subgraph schema follows: no type named after a root operation type, a description on every element,
-// and a reason with a sunset date on every deprecation.
+// Rules every subgraph schema follows: no type named after a root operation type, a description on every element
+// (entity stubs too: composition requires they read the same as the owner's), a reason with a sunset date on every
+// deprecation, and every list or connection saying in what order it comes.
 import {
   Kind,
   parse,
   type ConstDirectiveNode,
   type DefinitionNode,
+  type TypeNode,
   type FieldDefinitionNode,
   type InputValueDefinitionNode,
 } from 'graphql';
 
 export interface RuleViolation {
-  rule: 'root-name' | 'description' | 'deprecation';
+  rule: 'root-name' | 'description' | 'deprecation' | 'list-order';
   /** Schema coordinate, e.g. `Invoice.total` or `Query.invoice(id:)`. */
   coordinate: string;
   message: string;
 }
 
 const ROOT_NAMES = new Set(['Query', 'Mutation', 'Subscription']);
-/** Entity stubs other subgraphs own carry only their key; their owner documents them. */
-const isStub = (directives: readonly ConstDirectiveNode[] | undefined) =>
-  (directives ?? []).some(
-    (d) =>
-      d.name.value === 'key' &&
-      d.arguments?.some((a) => a.name.value === 'resolvable' && a.value.kind === Kind.BOOLEAN && !a.value.value),
-  );
+/** A list's description says how it is ordered: "… order", "newest first", "A–Z". */
+const STATES_ORDER = /order|first|A–Z/i;
+const isList = (t: TypeNode): boolean => t.kind === Kind.LIST_TYPE || (t.kind === Kind.NON_NULL_TYPE && isList(t.type));
+const namedType = (t: TypeNode): string => (t.kind === Kind.NAMED_TYPE ? t.name.value : namedType(t.type));
+/** `ErpConnection` is the ledger connection, not a page. */
+const isConnection = (name: string) => /^\w+Connection$/.test(name) && name !== 'ErpConnection';
 const SUNSET = /sunset \d{4}-\d{2}-\d{2}/i;
 
 export function schemaRuleViolations(sdl: string, subgraph: string): RuleViolation[] {
@@ -59,12 +60,18 @@ export function schemaRuleViolations(sdl: string, subgraph: string): RuleViolati
       needDescription(coordinate, f);
       deprecation(coordinate, f.directives);
       inputValues(coordinate, f.arguments, true);
+      if ((isList(f.type) || isConnection(namedType(f.type))) && !STATES_ORDER.test(f.description?.value ?? '')) {
+        out.push({
+          rule: 'list-order',
+          coordinate,
+          message: `${where(coordinate)} is a list; say in what order it comes`,
+        });
+      }
     }
   };
   for (const def of parse(sdl).definitions as DefinitionNode[]) {
     if (!('name' in def) || !def.name) continue;
     const name = def.name.value;
-    const isRoot = ROOT_NAMES.has(name);
     if (def.kind === Kind.OBJECT_TYPE_DEFINITION && name === 'Subscription') {
       out.push({
         rule: 'root-name',
@@ -87,8 +94,7 @@ export function schemaRuleViolations(sdl: string, subgraph: string): RuleViolati
       });
     }
     if (def.kind === Kind.OBJECT_TYPE_DEFINITION || def.kind === Kind.OBJECT_TYPE_EXTENSION) {
-      if (isStub(def.directives)) continue;
-      if (!isRoot && def.kind === Kind.OBJECT_TYPE_DEFINITION) needDescription(name, def);
+      if (def.kind === Kind.OBJECT_TYPE_DEFINITION) needDescription(name, def);
       fields(name, def.fields);
     } else if (def.kind === Kind.INTERFACE_TYPE_DEFINITION) {
       needDescription(name, def);

@@ -8,6 +8,10 @@ describe('the governed supergraph', () => {
     expect(artefacts.hints).toEqual([]);
     expect(Object.keys(artefacts.files).sort()).toEqual([
       'api.graphql',
+      'contracts/customer-success.graphql',
+      'contracts/finance.graphql',
+      'contracts/internal-tools.graphql',
+      'contracts/product.graphql',
       'subgraphs/access.graphql',
       'subgraphs/erp-postings.graphql',
       'subgraphs/invoices.graphql',

@@ -87,7 +87,7 @@ describe('with a subgraph down', () => {
   });
 
   it('answers queries to that subgraph with SUBGRAPH_UNAVAILABLE and the others normally', async () => {
-    const down = await clientAs('platform', undefined, gateway.url).raw('{ usageTypes { key } }');
+    const down = await clientAs('platform', undefined, gateway.url).raw('{ usageTypes { nodes { key } } }');
     expect(down.errors?.[0]?.extensions).toMatchObject({
       code: 'SUBGRAPH_UNAVAILABLE',
       serviceName: 'usage',

@@ -129,12 +129,19 @@ describe('usage types are versioned contracts with a lifecycle', () => {
     });
     expect(major.data.registerUsageType.version).toBe('2.0');
     expect(major.data.registerUsageType.changes.filter((c: any) => c.breaking).length).toBeGreaterThan(0);
-    const { usageTypeVersions } = await g.ok(`query { usageTypeVersions(key: "${key}") { version status } }`);
-    expect(usageTypeVersions).toEqual([
-      { version: '2.0', status: 'ACTIVE' },
-      { version: '1.1', status: 'ACTIVE' },
-      { version: '1.0', status: 'ACTIVE' },
-    ]);
+    const VERSIONS = `query($after: String) { usageTypeVersions(key: "${key}", first: 2, after: $after) {
+      nodes { version status } pageInfo { hasNextPage endCursor } totalCount } }`;
+    const { usageTypeVersions: newest } = await g.ok(VERSIONS);
+    expect(newest).toMatchObject({
+      nodes: [
+        { version: '2.0', status: 'ACTIVE' },
+        { version: '1.1', status: 'ACTIVE' },
+      ],
+      pageInfo: { hasNextPage: true },
+      totalCount: 3,
+    });
+    const { usageTypeVersions: oldest } = await g.ok(VERSIONS, { after: newest.pageInfo.endCursor });
+    expect(oldest).toMatchObject({ nodes: [{ version: '1.0', status: 'ACTIVE' }], pageInfo: { hasNextPage: false } });
   });
 
   it('resolves the version an event names: newest active, the newest of a major, or exact', async () => {
@@ -356,9 +363,10 @@ describe('aggregation', () => {
     const { ingestUsageEvents: late } = await g.ok(INGEST, { e: [e(seats, 's4', 28, { seats: 30 })] });
     expect(late.results[0]).toMatchObject({ status: 'ACCEPTED', late: true });
     const { lateUsage } = await g.ok(
-      `query { lateUsage(period: "2026-03") { pendingEventCount aggregate { usageType { key } quantity } } }`,
+      `query { lateUsage(period: "2026-03", first: 500) { nodes { pendingEventCount aggregate { usageType { key } quantity } } pageInfo { hasNextPage } } }`,
     );
-    expect(lateUsage.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([
+    expect(lateUsage.pageInfo.hasNextPage).toBe(false);
+    expect(lateUsage.nodes.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([
       { pendingEventCount: 1, aggregate: { usageType: { key: seats }, quantity: '14' } },
     ]);
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { UserFacingError, notFound, parseInput } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import { afterCursor, pageSize, toPage, type Page } from '../../lib/pagination';
+import { pageById, type Page } from '../../lib/pagination';
 import type { Principal } from '../../lib/principal';
 import type { AccessStore, ApiKeyDoc, ApiKeyRevocationDoc } from './store';
 
@@ -160,13 +160,7 @@ export async function apiKeys(
   store: AccessStore,
   args: { includeInactive?: boolean | null; first?: number | null; after?: string | null },
 ): Promise<Page<ApiKeyView>> {
-  const size = pageSize(args.first);
-  const docs = await store.keys
-    .find(afterCursor({}, args.after))
-    .sort({ _id: 1 })
-    .limit(size + 1)
-    .toArray();
-  const page = toPage(docs, size);
+  const page = await pageById(store.keys, {}, args.first, args.after);
   const revocations = await store.revocations.find({ _id: { $in: page.nodes.map((d) => d._id) } }).toArray();
   const revoked = new Map(revocations.map((r) => [r._id, r]));
   const now = new Date();

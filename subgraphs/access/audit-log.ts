@@ -2,8 +2,7 @@
 // so the trail is append-only and a crash in between leaves an event whose outcome reads UNKNOWN.
 import type { Filter } from 'mongodb';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import { decodeCursor, encodeCursor } from '../../lib/mongo';
-import { pageSize, type Page } from '../../lib/pagination';
+import { pageBy, type Page, type SortOrder } from '../../lib/pagination';
 import type { AccessStore, AuditEventDoc, AuditOutcomeDoc } from './store';
 
 export interface AuditEventInput {
@@ -15,6 +14,9 @@ export interface AuditEventInput {
   variables: unknown;
   client?: string | null;
 }
+
+/** Audit ids sort by time, so newest first is descending ids. */
+const NEWEST_FIRST: SortOrder = [['_id', -1]];
 
 /** Time-sortable ids: 13 digits of milliseconds, then randomness, so newest-first is a descending _id order. */
 const auditId = (at: Date) =>
@@ -72,27 +74,17 @@ export async function auditEvents(
     after?: string | null;
   },
 ): Promise<Page<AuditEventView>> {
-  const size = pageSize(args.first);
   const f = args.filter ?? {};
-  const conditions: Filter<AuditEventDoc>[] = [];
-  if (f.subject) conditions.push({ subject: f.subject });
-  if (f.field) conditions.push({ fields: f.field });
-  if (f.from) conditions.push({ at: { $gte: f.from } });
-  if (f.to) conditions.push({ at: { $lt: f.to } });
-  const before = decodeCursor(args.after);
-  if (before) conditions.push({ _id: { $lt: before } });
-  const docs = await store.audit
-    .find(conditions.length ? { $and: conditions } : {})
-    .sort({ _id: -1 })
-    .limit(size + 1)
-    .toArray();
-  const nodes = docs.slice(0, size);
+  const filter: Filter<AuditEventDoc> = {};
+  if (f.subject) filter.subject = f.subject;
+  if (f.field) filter.fields = f.field;
+  if (f.from || f.to) filter.at = { ...(f.from ? { $gte: f.from } : {}), ...(f.to ? { $lt: f.to } : {}) };
+  const page = await pageBy(store.audit, filter, NEWEST_FIRST, args.first, args.after);
   const outcomes = new Map(
-    (await store.outcomes.find({ _id: { $in: nodes.map((d) => d._id) } }).toArray()).map((o) => [o._id, o]),
+    (await store.outcomes.find({ _id: { $in: page.nodes.map((d) => d._id) } }).toArray()).map((o) => [o._id, o]),
   );
-  const last = nodes[nodes.length - 1];
   return {
-    nodes: nodes.map(({ _id, variables, ...rest }) => {
+    nodes: page.nodes.map(({ _id, variables, ...rest }) => {
       const outcome = outcomes.get(_id);
       return {
         ...rest,
@@ -103,6 +95,6 @@ export async function auditEvents(
         completedAt: outcome?.completedAt ?? null,
       };
     }),
-    pageInfo: { hasNextPage: docs.length > size, endCursor: last ? encodeCursor(last._id) : null },
+    pageInfo: page.pageInfo,
   };
 }
