@@ -8,8 +8,8 @@ import { isCategory, isRole, type Principal } from '../lib/principal';
 export type Authentication = { ok: true; principal: Principal } | { ok: false; status: 401; message: string };
 
 /** A verified key is trusted this long before it is checked again: also how long a revocation takes to bite. */
-export const CREDENTIAL_CACHE_MS = 30_000;
-const NEGATIVE_CACHE_MS = 5_000;
+export const CREDENTIAL_CACHE_MS = Number(process.env.USAGEGRAPH_CREDENTIAL_CACHE_MS ?? 30_000);
+const NEGATIVE_CACHE_MS = Math.min(5_000, CREDENTIAL_CACHE_MS);
 const MAX_CACHED = 10_000;
 
 export interface OidcSettings {

@@ -18,7 +18,7 @@ import { reviewOperation } from './authorization';
 import { UNLIMITED } from './operation-limits';
 import { createLogger, type Logger } from './logger';
 import { runUntilSignalled } from './lifecycle';
-import { connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from './mongo';
+import { boundedDb, connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from './mongo';
 import { subgraphTypeDefs } from './schema-files';
 import { scalarResolvers } from './graphql/scalars';
 import { formatErrorForClients } from './format-error';
@@ -64,7 +64,7 @@ export async function startSubgraph<S, C extends BaseContext>(
   const log = createLogger(definition.name);
   const ownsClient = !options.mongoClient;
   const client = options.mongoClient ?? (await connectMongo());
-  const db = client.db(databaseName(definition.name));
+  const db = boundedDb(client.db(databaseName(definition.name)));
   await ensureIndexes(db, definition.indexes);
   const services = await definition.createServices(db, log);
 
@@ -105,6 +105,18 @@ export async function startSubgraph<S, C extends BaseContext>(
                   },
                 });
               }
+            },
+            // When the caller has gone (the gateway gave up, the client left), resolve nothing more.
+            async executionDidStart() {
+              return {
+                willResolveField({ contextValue }) {
+                  if (contextValue.signal.aborted) {
+                    throw new GraphQLError('the caller went away; the rest of the request was not run', {
+                      extensions: { code: 'REQUEST_CANCELLED' },
+                    });
+                  }
+                },
+              };
             },
           };
         },

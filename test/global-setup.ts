@@ -25,6 +25,8 @@ export default async function globalSetup(): Promise<void> {
       USAGE_RELEASE_MS: '300',
       PRICING_RECHECK_MS: '300',
       USAGEGRAPH_OPERATION_FLUSH_MS: '500',
+      // Revocation takes effect within this: short, so a test can watch it happen.
+      USAGEGRAPH_CREDENTIAL_CACHE_MS: '1000',
       USAGEGRAPH_OIDC_ISSUER: issuer.issuer,
       USAGEGRAPH_OIDC_JWKS_URL: issuer.jwksUrl,
       USAGEGRAPH_OIDC_AUDIENCE: TEST_AUDIENCE,
