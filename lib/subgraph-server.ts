@@ -70,6 +70,10 @@ export async function startSubgraph<S, C extends BaseContext>(
 
   const app = express();
   const httpServer = http.createServer(app);
+  // Idle connections stay open longer than any client keeps them (undici: 4 s), so a client never sends on a socket
+  // the server is closing ("other side closed").
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   const schema = buildSubgraphSchema({
     typeDefs: subgraphTypeDefs(definition.name),
     resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
