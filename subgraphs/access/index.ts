@@ -13,7 +13,7 @@ interface Services {
   log: Logger;
 }
 
-type Context = BaseContext & Services;
+export type Context = BaseContext & Services;
 
 /** Internal fields answer only the system's own services (the gateway signs as one). */
 function requireService(ctx: Context): void {

@@ -21,7 +21,7 @@ interface Services {
   log: Logger;
 }
 
-interface Context extends BaseContext, Services {
+export interface Context extends BaseContext, Services {
   postings: DataLoader<string, ErpPostingDoc | null>;
   postingsOfInvoice: DataLoader<string, ErpPostingDoc[]>;
 }

@@ -19,14 +19,14 @@ import {
   type InvoicesStore,
 } from './store';
 
-interface Context extends BaseContext {
+export interface Context extends BaseContext {
   store: InvoicesStore;
   invoices: DataLoader<string, InvoiceDoc | null>;
   invoicesBillingCharge: DataLoader<string, InvoiceDoc[]>;
 }
 
 /** A line as resolvers see it: the stored line plus the invoice it belongs to. */
-interface LineView extends InvoiceLineDoc {
+export interface LineView extends InvoiceLineDoc {
   invoice: InvoiceDoc;
 }
 

@@ -27,7 +27,7 @@ interface Services {
   log: Logger;
 }
 
-interface Context extends BaseContext, Services {
+export interface Context extends BaseContext, Services {
   plans: DataLoader<string, PricePlanDoc | null>;
   ratedCharges: DataLoader<string, RatedChargeDoc | null>;
 }

@@ -25,7 +25,7 @@ import {
   type SubscriptionsStore,
 } from './store';
 
-interface Context extends BaseContext {
+export interface Context extends BaseContext {
   store: SubscriptionsStore;
   customers: DataLoader<string, CustomerDoc | null>;
   customersByKey: DataLoader<string, CustomerDoc | null>;

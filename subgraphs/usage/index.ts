@@ -36,7 +36,7 @@ interface Services {
   log: Logger;
 }
 
-interface Context extends BaseContext, Services {
+export interface Context extends BaseContext, Services {
   usageTypes: DataLoader<string, UsageTypeDoc | null>;
   events: DataLoader<string, UsageEventDoc | null>;
   aggregates: DataLoader<string, UsageAggregateDoc | null>;
