@@ -80,6 +80,7 @@ const resolvers: Resolvers = {
     },
   },
   BusinessEvent: {
+    __resolveReference: (ref, ctx) => ctx.events.load(ref.id),
     id: (e) => e._id,
   },
   WebhookEndpoint: {

@@ -360,6 +360,17 @@ export type WebhookEndpointStatus =
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
 
+export type ReferenceResolver<TResult, TReference, TContext> = (
+      reference: TReference,
+      context: TContext,
+      info: GraphQLResolveInfo
+    ) => Promise<TResult> | TResult;
+
+      type ScalarCheck<T, S> = S extends true ? T : NullableCheck<T, S>;
+      type NullableCheck<T, S> = Maybe<T> extends T ? Maybe<ListCheck<NonNullable<T>, S>> : ListCheck<T, S>;
+      type ListCheck<T, S> = T extends (infer U)[] ? NullableCheck<U, S>[] : GraphQLRecursivePick<T, S>;
+      export type GraphQLRecursivePick<T, S> = { [K in keyof T & keyof S]: ScalarCheck<T[K], S[K]> };
+    
 
 export type ResolverWithResolve<TResult, TParent, TContext, TArgs> = {
   resolve: ResolverFn<TResult, TParent, TContext, TArgs>;
@@ -423,7 +434,17 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
   info: GraphQLResolveInfo
 ) => TResult | Promise<TResult>;
 
+/** Mapping of federation types */
+export type FederationTypes = {
+  BusinessEvent: BusinessEvent;
+};
 
+/** Mapping of federation reference types */
+export type FederationReferenceTypes = {
+  BusinessEvent:
+    ( { __typename: 'BusinessEvent' }
+    & GraphQLRecursivePick<FederationTypes['BusinessEvent'], {"id":true}> );
+};
 
 
 
@@ -511,7 +532,8 @@ export type TagDirectiveArgs = {
 
 export type TagDirectiveResolver<Result, Parent, ContextType = Context, Args = TagDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
-export type BusinessEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BusinessEvent'] = ResolversParentTypes['BusinessEvent']> = {
+export type BusinessEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BusinessEvent'] = ResolversParentTypes['BusinessEvent'], FederationReferenceType extends FederationReferenceTypes['BusinessEvent'] = FederationReferenceTypes['BusinessEvent']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['BusinessEvent']> | FederationReferenceType, FederationReferenceType, ContextType>;
   actor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   data?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
