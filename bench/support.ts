@@ -23,7 +23,8 @@ export async function freshSystem(
     roles: ['platform'],
   });
   process.env.USAGEGRAPH_INTERNAL_SECRET_FILE = system.env.USAGEGRAPH_INTERNAL_SECRET_FILE;
-  for (const [key, value] of Object.entries(system.env)) if (key.startsWith('SUBGRAPH_URL_')) process.env[key] = value;
+  for (const [name, url] of Object.entries(system.subgraphUrls))
+    process.env[`SUBGRAPH_URL_${name.toUpperCase().replace(/-/g, '_')}`] = url;
   return {
     system,
     credential,

@@ -6,7 +6,7 @@ import { buildSubgraphSchema, printSubgraphSchema } from '@apollo/subgraph';
 import { composeSchemaContract, composeServices as composeWithGuild } from '@theguild/federation-composition';
 import { buildSchema, lexicographicSortSchema, parse, printSchema, type DocumentNode } from 'graphql';
 import { subgraphSdl } from '../lib/schema-files';
-import { DEFAULT_PORTS, SUBGRAPH_NAMES, type SubgraphName } from '../lib/topology';
+import { SUBGRAPH_NAMES, type SubgraphName } from '../lib/topology';
 import { AUDIENCES, type Audience } from './audiences';
 
 export interface SubgraphService {
@@ -17,12 +17,18 @@ export interface SubgraphService {
   printed: string;
 }
 
+/**
+ * The address the committed supergraph names for a subgraph: a `.invalid` host (RFC 2606), which never resolves, so an
+ * engine serving the file without its own override fails loudly instead of querying whatever listens on a default port.
+ */
+export const placeholderSubgraphUrl = (name: SubgraphName): string => `http://${name}.subgraph.invalid/graphql`;
+
 export function subgraphServices(urls: Partial<Record<SubgraphName, string>> = {}): SubgraphService[] {
   return SUBGRAPH_NAMES.map((name) => {
     const printed = printSubgraphSchema(buildSubgraphSchema({ typeDefs: parse(subgraphSdl(name)) }));
     return {
       name,
-      url: urls[name] ?? `http://127.0.0.1:${DEFAULT_PORTS[name]}/graphql`,
+      url: urls[name] ?? placeholderSubgraphUrl(name),
       typeDefs: parse(printed),
       printed,
     };

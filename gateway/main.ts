@@ -1,12 +1,13 @@
-// `tsx gateway/main.ts`: the gateway alone, on PORT (default 4000); subgraph addresses from SUBGRAPH_URL_<NAME>.
+// `gateway/main.ts`: the gateway alone, on PORT (default 4000; 0 for any free port); subgraph addresses from
+// SUBGRAPH_URL_<NAME> (or the launcher's address book).
 import { createLogger } from '../lib/logger';
 import { runUntilSignalled } from '../lib/lifecycle';
+import { portFromEnvironment } from '../lib/listen';
 import { DEFAULT_PORTS } from '../lib/topology';
 import { startGateway } from './server';
 
 runUntilSignalled(
-  () =>
-    startGateway({ port: Number(process.env.PORT ?? DEFAULT_PORTS.gateway), host: process.env.HOST ?? '127.0.0.1' }),
+  async () => startGateway({ ...portFromEnvironment(DEFAULT_PORTS.gateway), host: process.env.HOST ?? '127.0.0.1' }),
   createLogger('gateway'),
   'gateway',
 );

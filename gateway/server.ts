@@ -1,6 +1,5 @@
 // The gateway: serves the governed supergraph file over HTTP, with health, readiness and correlation ids.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -20,6 +19,7 @@ import { requestPolicy } from './request-policy';
 import { loadArtefacts, watchArtefacts } from './schema-artefacts';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
+import { INSTANCE_ID, announceListening, listenOn } from '../lib/listen';
 
 // Apollo Gateway 2.14 sends usage metrics to Apollo (OTLP, after probing cloud metadata addresses) unless told not to:
 // nothing leaves this system unless its operator asks for it.
@@ -60,8 +60,8 @@ function requestLog(log: Logger): ApolloServerPlugin<GatewayContext> {
 async function readiness(): Promise<{ ready: boolean; subgraphs: Record<string, string> }> {
   const checks = await Promise.all(
     SUBGRAPH_NAMES.map(async (name) => {
-      const url = subgraphUrl(name).replace(/\/graphql$/, '/ready');
       try {
+        const url = subgraphUrl(name).replace(/\/graphql$/, '/ready');
         const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
         return [name, res.ok ? 'ready' : `unavailable (HTTP ${res.status})`] as const;
       } catch {
@@ -75,6 +75,8 @@ async function readiness(): Promise<{ ready: boolean; subgraphs: Record<string, 
 export async function startGateway(options: {
   port: number;
   host?: string;
+  /** Take any free port when `port` is taken (the launcher allows it; it reads the port the gateway reports). */
+  anyPortOnConflict?: boolean;
   /** The folder of governed artefacts (supergraph, released contract versions); the repository's schema/ by default. */
   schemaDir?: string;
   supergraphPath?: string;
@@ -102,9 +104,10 @@ export async function startGateway(options: {
       });
       return { supergraphSdl: artefacts.supergraphSdl, cleanup: async () => stopWatching() };
     },
-    // The supergraph file names default addresses; the environment decides where each subgraph really is.
+    // The supergraph file names placeholder addresses that never resolve: where each subgraph really is comes from
+    // SUBGRAPH_URL_<NAME> or the launcher's address book, looked up per request so a restarted subgraph is followed.
     buildService: ({ name, url }) =>
-      new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs, log),
+      new SubgraphDataSource(name, isSubgraphName(name) ? () => subgraphUrl(name) : () => url!, timeoutMs, log),
   });
   const authenticator = new Authenticator(oidcSettingsFromEnvironment());
   const record = new OperationRecord(log);
@@ -170,13 +173,18 @@ export async function startGateway(options: {
   };
 
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', service: 'gateway' });
+    res.json({ status: 'ok', service: 'gateway', instanceId: INSTANCE_ID });
   });
   // Finance's work queue: held usage, out-of-policy contracts, stuck postings, periods, adjustments — one page on the graph.
   app.get('/finance', (_req, res) => res.sendFile(FINANCE_CONSOLE));
   app.get('/ready', async (_req, res) => {
     const r = await readiness();
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', subgraphs: r.subgraphs });
+    res.status(r.ready ? 200 : 503).json({
+      status: r.ready ? 'ready' : 'unavailable',
+      service: 'gateway',
+      instanceId: INSTANCE_ID,
+      subgraphs: r.subgraphs,
+    });
   });
   // Bulk ingestion for telemetry pipelines (CloudEvents, NDJSON), owned by the usage subgraph and served here too.
   app.post('/v1/events', correlation(), authenticate, rawBody(), async (req, res) => {
@@ -195,7 +203,13 @@ export async function startGateway(options: {
       return;
     }
     const correlationId = res.locals.correlationId as string;
-    const url = subgraphUrl('usage').replace(/\/graphql$/, '/events');
+    let url: string;
+    try {
+      url = subgraphUrl('usage').replace(/\/graphql$/, '/events');
+    } catch {
+      refuse(res, 503, 'SUBGRAPH_UNAVAILABLE', 'the usage subgraph is restarting; retry shortly', { retryable: true });
+      return;
+    }
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const headers: Record<string, string> = {
       [CORRELATION_HEADER]: correlationId,
@@ -239,10 +253,11 @@ export async function startGateway(options: {
   app.use('/graphql', ...graphqlEndpoint('full'));
   app.use(jsonErrors);
 
-  await new Promise<void>((resolve) => httpServer.listen(options.port, options.host ?? '127.0.0.1', resolve));
-  const port = (httpServer.address() as AddressInfo).port;
-  const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
-  log.info({ url }, 'gateway ready');
+  const host = options.host ?? '127.0.0.1';
+  const port = await listenOn(httpServer, { port: options.port, host, anyPortOnConflict: options.anyPortOnConflict });
+  const url = `http://${host}:${port}/graphql`;
+  log.info({ url, port, instanceId: INSTANCE_ID }, 'gateway ready');
+  announceListening('gateway', url, port);
   return {
     url,
     port,

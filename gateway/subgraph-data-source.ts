@@ -20,11 +20,12 @@ export interface GatewayContext {
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(
     readonly serviceName: string,
-    url: string,
+    /** Where the subgraph is now: asked on every request, so a subgraph that moved (restarted elsewhere) is followed. */
+    currentUrl: () => string,
     timeoutMs: number,
     private readonly log?: Logger,
   ) {
-    super({ url, fetcher: signingFetcher(timeoutMs) });
+    super({ url: 'http://subgraph.invalid/graphql', fetcher: signingFetcher(timeoutMs, currentUrl) });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
@@ -85,8 +86,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 const GATEWAY: Principal = { subject: 'service:gateway', name: 'gateway', roles: [], scopes: [], via: 'service' };
 
 /** Signs each request over exactly the bytes sent; a request with no caller (a health check) is the gateway's own. */
-function signingFetcher(timeoutMs: number): Fetcher {
-  return (async (url: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
+function signingFetcher(timeoutMs: number, currentUrl: () => string): Fetcher {
+  return (async (_placeholder: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
+    const url = currentUrl();
     const headers = { ...init.headers };
     // The client's request scope carries its abort signal: when the client goes away, so does this fetch.
     const cancel = currentRequestScope()?.signal;

@@ -22,7 +22,16 @@ export async function querySubgraph<T>(
   query: string,
   variables: Record<string, unknown> = {},
 ): Promise<T> {
-  const url = subgraphUrl(owner);
+  let url: string;
+  try {
+    url = subgraphUrl(owner);
+  } catch (error) {
+    throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {
+      serviceName: owner,
+      retryable: true,
+      cause: (error as Error).message,
+    });
+  }
   const scope = currentRequestScope();
   const correlationId = currentCorrelationId() ?? newCorrelationId();
   const requestBody = JSON.stringify({ query, variables });

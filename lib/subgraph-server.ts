@@ -1,6 +1,5 @@
 // Runs one subgraph: Apollo Server over Express, its own MongoDB database, health and readiness, correlation ids.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -24,6 +23,7 @@ import { subgraphTypeDefs } from './schema-files';
 import { scalarResolvers } from './graphql/scalars';
 import { formatErrorForClients } from './format-error';
 import type { SubgraphName } from './topology';
+import { INSTANCE_ID, announceListening, listenOn, portFromEnvironment } from './listen';
 
 export interface BaseContext {
   correlationId: string;
@@ -68,7 +68,7 @@ export interface RunningSubgraph {
 
 export async function startSubgraph<S, C extends BaseContext, R extends object>(
   definition: SubgraphDefinition<S, C, R>,
-  options: { port: number; host?: string; mongoClient?: MongoClient },
+  options: { port: number; host?: string; mongoClient?: MongoClient; anyPortOnConflict?: boolean },
 ): Promise<RunningSubgraph> {
   const log = createLogger(definition.name);
   const ownsClient = !options.mongoClient;
@@ -142,15 +142,20 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   await server.start();
 
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', service: definition.name });
+    res.json({ status: 'ok', service: definition.name, instanceId: INSTANCE_ID });
   });
   app.get('/ready', async (_req, res) => {
     try {
       await db.command({ ping: 1 });
-      res.json({ status: 'ready', service: definition.name, database: db.databaseName });
+      res.json({ status: 'ready', service: definition.name, instanceId: INSTANCE_ID, database: db.databaseName });
     } catch (error) {
       log.warn({ err: error }, 'readiness check failed: database unreachable');
-      res.status(503).json({ status: 'unavailable', service: definition.name, reason: 'database unreachable' });
+      res.status(503).json({
+        status: 'unavailable',
+        service: definition.name,
+        instanceId: INSTANCE_ID,
+        reason: 'database unreachable',
+      });
     }
   });
   // Everything but health and readiness answers only requests signed by the gateway or another subgraph.
@@ -194,14 +199,15 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   );
   app.use(jsonErrors);
 
-  await new Promise<void>((resolve) => httpServer.listen(options.port, options.host ?? '127.0.0.1', resolve));
-  const port = (httpServer.address() as AddressInfo).port;
-  const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
+  const host = options.host ?? '127.0.0.1';
+  const port = await listenOn(httpServer, { port: options.port, host, anyPortOnConflict: options.anyPortOnConflict });
+  const url = `http://${host}:${port}/graphql`;
   const stopBackground = definition.startBackground?.(services, log);
   // Business events this subgraph raised wait in its outbox until the events subgraph has them.
   const stopForwarding =
     definition.name === 'events' ? undefined : new Outbox(db, definition.name).startForwarding(log);
-  log.info({ url, database: db.databaseName }, `${definition.name} subgraph ready`);
+  log.info({ url, port, instanceId: INSTANCE_ID, database: db.databaseName }, `${definition.name} subgraph ready`);
+  announceListening(definition.name, url, port);
 
   return {
     name: definition.name,
@@ -217,14 +223,14 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   };
 }
 
-/** Entry point for `tsx subgraphs/<name>/main.ts`: listens on PORT and stops cleanly on SIGINT/SIGTERM. */
+/** Entry point for `subgraphs/<name>/main.ts`: listens on PORT (0: any) and stops cleanly on SIGINT/SIGTERM. */
 export function runSubgraphProcess<S, C extends BaseContext, R extends object>(
   definition: SubgraphDefinition<S, C, R>,
   defaultPort: number,
 ): void {
-  const port = Number(process.env.PORT ?? defaultPort);
   runUntilSignalled(
-    () => startSubgraph(definition, { port, host: process.env.HOST ?? '127.0.0.1' }),
+    async () =>
+      startSubgraph(definition, { ...portFromEnvironment(defaultPort), host: process.env.HOST ?? '127.0.0.1' }),
     createLogger(definition.name),
     `${definition.name} subgraph`,
   );

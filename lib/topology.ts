@@ -1,4 +1,7 @@
-// Where each part listens. Defaults for `npm start`; every address can be overridden by the environment.
+// Where each part listens. Defaults for a subgraph run by hand; the launcher keeps an address book of where its own
+// children really listen, and `SUBGRAPH_URL_<NAME>` overrides both.
+import { readFileSync, statSync } from 'node:fs';
+
 export const SUBGRAPH_NAMES = [
   'usage',
   'subscriptions',
@@ -10,6 +13,7 @@ export const SUBGRAPH_NAMES = [
 ] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
+/** Ports `npm start` prefers (and falls back from when taken); a subgraph run by hand listens here unless PORT says. */
 export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
   gateway: 4000,
   usage: 4001,
@@ -21,13 +25,49 @@ export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
   events: 4007,
 };
 
+/** The file the launcher keeps current with each child's address, rewritten (atomically) when a child moves. */
+export const ADDRESS_BOOK_ENV = 'USAGEGRAPH_ADDRESS_BOOK';
+
 export function subgraphUrlEnv(name: SubgraphName): string {
   return `SUBGRAPH_URL_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** The GraphQL endpoint of a subgraph, from `SUBGRAPH_URL_<NAME>` or the default port on loopback. */
+let cachedBook:
+  { file: string; mtimeMs: number; size: number; urls: Partial<Record<SubgraphName, string>> } | undefined;
+
+/** The launcher's address book, re-read whenever the file changed; empty while it does not exist yet. */
+function addressBook(file: string): Partial<Record<SubgraphName, string>> {
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    return {};
+  }
+  if (cachedBook?.file === file && cachedBook.mtimeMs === stat.mtimeMs && cachedBook.size === stat.size)
+    return cachedBook.urls;
+  try {
+    const urls = JSON.parse(readFileSync(file, 'utf8')) as Partial<Record<SubgraphName, string>>;
+    cachedBook = { file, mtimeMs: stat.mtimeMs, size: stat.size, urls };
+    return urls;
+  } catch {
+    return cachedBook?.file === file ? cachedBook.urls : {}; // caught between the launcher's write and rename
+  }
+}
+
+/**
+ * The GraphQL endpoint of a subgraph: `SUBGRAPH_URL_<NAME>` when set; else, under a launcher, its address book (and
+ * never a default port, which could belong to another system on this machine); else the default port on loopback.
+ */
 export function subgraphUrl(name: SubgraphName): string {
-  return process.env[subgraphUrlEnv(name)] ?? `http://127.0.0.1:${DEFAULT_PORTS[name]}/graphql`;
+  const explicit = process.env[subgraphUrlEnv(name)];
+  if (explicit) return explicit;
+  const book = process.env[ADDRESS_BOOK_ENV];
+  if (book) {
+    const url = addressBook(book)[name];
+    if (!url) throw new Error(`the address of the ${name} subgraph is not known yet (it is starting or restarting)`);
+    return url;
+  }
+  return `http://127.0.0.1:${DEFAULT_PORTS[name]}/graphql`;
 }
 
 export function isSubgraphName(value: string): value is SubgraphName {

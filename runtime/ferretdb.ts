@@ -134,14 +134,23 @@ function chmodRecursive(dir: string): void {
 
 export interface RunningDatabase {
   uri: string;
+  port: number;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
 
-/** Starts FerretDB on a free loopback port with its data in `dataDir`; telemetry and the debug listener off. */
-export async function startFerretDb(binary: string, dataDir: string, logFile: string): Promise<RunningDatabase> {
+/**
+ * Starts FerretDB with its data in `dataDir` on `port` (a restart keeps its address) or a free loopback port;
+ * telemetry and the debug listener off.
+ */
+export async function startFerretDb(
+  binary: string,
+  dataDir: string,
+  logFile: string,
+  port?: number,
+): Promise<RunningDatabase> {
   mkdirSync(dataDir, { recursive: true });
-  const port = await freePort();
+  port ??= await freePort();
   const proc = spawnManaged(
     'ferretdb',
     binary,
@@ -157,5 +166,5 @@ export async function startFerretDb(binary: string, dataDir: string, logFile: st
     { logFile },
   );
   await waitForTcp('127.0.0.1', port, proc);
-  return { uri: `mongodb://127.0.0.1:${port}/`, process: proc, stop: () => proc.stop() };
+  return { uri: `mongodb://127.0.0.1:${port}/`, port, process: proc, stop: () => proc.stop() };
 }

@@ -1,37 +1,58 @@
-// The whole system on one machine: embedded database, ledger server, five subgraphs and the gateway, each its own process.
+// The whole system on one machine: embedded database, ledger server, the subgraphs and the gateway, each its own
+// supervised process. Each child binds its own port and reports it; the launcher checks that what answers there is its
+// own child (its instance id) and keeps an address book the children read to find each other.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
-import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } from './ferretdb';
+import { ADDRESS_BOOK_ENV, DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
+import { ensureFerretDb, startFerretDb, type Progress } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
 import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
 import type { Role } from '../lib/principal';
-import { ProcessRegistry, freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
+import { ProcessRegistry, spawnManaged, type ManagedProcess } from './processes';
+import { DEFAULT_SUPERVISION, Supervisor, type SupervisionPolicy } from './supervisor';
 
 const ROOT = join(__dirname, '..');
+/** Run from TypeScript sources (tsx) or from the compiled build (dist/): children are started the same way. */
+const COMPILED = __filename.endsWith('.js');
 
 export interface SystemOptions {
   /** Database files, the ledger journal and logs live here. */
   dataDir: string;
   /** A MongoDB to use instead of starting the embedded one. */
   mongoUri?: string;
-  /** 'default' prefers the well-known ports (4000–4005) and falls back to free ones; 'free' always picks free ones. */
+  /**
+   * 'default' prefers the well-known ports (gateway 4000, subgraphs 4001–4007) and lets each child take a free one
+   * when its port is taken; 'free' lets every child take any free port.
+   */
   ports: 'default' | 'free';
+  /** The gateway's port (npm start's PORT): exactly this one, an error when it is taken. */
+  gatewayPort?: number;
   dbPrefix?: string;
   /** Extra environment for the subgraphs and gateway (e.g. faster retries in tests). */
   env?: NodeJS.ProcessEnv;
   progress: Progress;
+  supervision?: Partial<SupervisionPolicy>;
+  /** A child kept crashing; the system stops itself after calling this. */
+  onGiveUp?(reason: string): void;
 }
 
 export interface RunningSystem {
   gatewayUrl: string;
-  subgraphUrls: Record<SubgraphName, string>;
+  /** Where each subgraph listens now (a restarted subgraph may have moved). */
+  readonly subgraphUrls: Record<SubgraphName, string>;
   mongoUri: string;
   dbPrefix: string;
   ledger: RunningLedger;
   logDir: string;
   /** The environment the processes run with; enough to start one more subgraph by hand. */
   env: NodeJS.ProcessEnv;
-  processes: ManagedProcess[];
+  /** The processes running now, in start order. */
+  readonly processes: ManagedProcess[];
+  /** The process running now under a name: 'ferretdb', 'hledger-web', a subgraph's name, 'gateway'. */
+  process(name: string): ManagedProcess | undefined;
+  /** Resolves when the named process has been restarted after a crash and is ready again. */
+  nextRestart(name: string): Promise<void>;
   /** Creates an API key (the launcher holds the internal secret, so it can ask the access subgraph directly). */
   mintApiKey(input: {
     owner: string;
@@ -43,98 +64,250 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-async function choosePort(name: SubgraphName | 'gateway', mode: SystemOptions['ports']): Promise<number> {
-  if (mode === 'default' && (await isPortFree(DEFAULT_PORTS[name]))) return DEFAULT_PORTS[name];
-  return freePort();
+interface NodeServiceSpec {
+  name: string;
+  /** Path under the repository without extension, e.g. `subgraphs/usage/main`. */
+  entry: string;
+  preferredPort: number;
+  anyPortOnConflict: boolean;
+}
+
+/** Node arguments to run an entry point: through tsx from the sources, or plain node on the compiled build. */
+export function nodeEntryArgs(entry: string): string[] {
+  return COMPILED ? [join(ROOT, `${entry}.js`)] : ['--import', 'tsx', join(ROOT, `${entry}.ts`)];
+}
+
+/** Why a service said it failed to start (its last fatal log line), to show beside the exit code. */
+function startFailure(logFile: string): string {
+  try {
+    const lines = readFileSync(logFile, 'utf8').trim().split('\n').reverse();
+    for (const line of lines.slice(0, 50)) {
+      if (!line.includes('failed to start')) continue;
+      const entry = JSON.parse(line) as { err?: { message?: string } };
+      if (entry.err?.message) return `: ${entry.err.message}`;
+    }
+  } catch {
+    // no log, or not JSON: the exit code is all there is
+  }
+  return '';
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Starts a Node service and waits until it is ready: it reports its port in the run folder under the instance id the
+ * launcher gave it, and its /ready must answer with that same id (not another system's process on that port).
+ */
+async function startNodeService(
+  spec: NodeServiceSpec,
+  env: NodeJS.ProcessEnv,
+  runDir: string,
+  logDir: string,
+  timeoutMs = 90_000,
+): Promise<{ process: ManagedProcess; port: number; url: string }> {
+  const instanceId = `${spec.name}-${randomUUID()}`;
+  const proc = spawnManaged(spec.name, process.execPath, nodeEntryArgs(spec.entry), {
+    env: {
+      ...env,
+      PORT: String(spec.preferredPort),
+      USAGEGRAPH_PORT_FALLBACK: spec.anyPortOnConflict ? '1' : '0',
+      USAGEGRAPH_INSTANCE_ID: instanceId,
+      USAGEGRAPH_RUN_DIR: runDir,
+    },
+    cwd: ROOT,
+    logFile: join(logDir, `${spec.name}.log`),
+    stopWithParent: true,
+  });
+  let exited: string | undefined;
+  void proc.exited.then(
+    (code) =>
+      (exited = `${spec.name} exited with code ${code} while starting${startFailure(proc.logFile)}; see ${proc.logFile}`),
+  );
+  const deadline = Date.now() + timeoutMs;
+  const reportFile = join(runDir, 'instances', `${instanceId}.json`);
+  let report: { port: number; url: string } | undefined;
+  while (!report) {
+    if (exited) throw new Error(exited);
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`${spec.name} did not report a port within ${timeoutMs / 1000}s; see ${proc.logFile}`);
+    }
+    if (existsSync(reportFile)) report = JSON.parse(readFileSync(reportFile, 'utf8')) as { port: number; url: string };
+    else await sleep(100);
+  }
+  rmSync(reportFile, { force: true });
+  const readyUrl = report.url.replace(/\/graphql$/, '/ready');
+  for (;;) {
+    if (exited) throw new Error(exited);
+    try {
+      const res = await fetch(readyUrl, { signal: AbortSignal.timeout(2_000) });
+      const body = (await res.json().catch(() => ({}))) as { instanceId?: string };
+      if (body.instanceId !== undefined && body.instanceId !== instanceId) {
+        await proc.stop();
+        throw new Error(
+          `${readyUrl} is answered by another process (instance ${body.instanceId}), not the ${spec.name} just started`,
+        );
+      }
+      if (res.ok) return { process: proc, port: report.port, url: report.url };
+    } catch (error) {
+      if ((error as Error).message.includes('answered by another process')) throw error;
+    }
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`${readyUrl} did not become ready within ${timeoutMs / 1000}s; see ${proc.logFile}`);
+    }
+    await sleep(150);
+  }
 }
 
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
-  const { progress } = options;
   const logDir = join(options.dataDir, 'logs');
-  const registry = new ProcessRegistry(join(options.dataDir, 'run', 'processes.json'));
-  await registry.stopLeftovers(progress);
-  const started: ManagedProcess[] = [];
-  const stopAll = async () => {
-    // Gateway first, database last: nothing is cut off from what it depends on while it drains.
-    for (const s of started.reverse()) await s.stop().catch(() => undefined);
-    registry.clear();
+  const runDir = join(options.dataDir, 'run');
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(runDir, { recursive: true });
+  const launcherLog = join(logDir, 'launcher.log');
+  const progress: Progress = (message) => {
+    appendFileSync(launcherLog, `${new Date().toISOString()} ${message}\n`);
+    options.progress(message);
   };
+  const registry = new ProcessRegistry(join(runDir, 'processes.json'));
+  await registry.stopLeftovers(progress);
+  const addressBookFile = join(runDir, 'addresses.json');
+  rmSync(addressBookFile, { force: true });
+  const addresses: Partial<Record<SubgraphName, string>> = {};
+  const writeAddressBook = () => {
+    writeFileSync(`${addressBookFile}.tmp`, JSON.stringify(addresses, null, 2));
+    renameSync(`${addressBookFile}.tmp`, addressBookFile);
+  };
+
+  let stopped: Promise<void> | undefined;
+  let gaveUp = false;
+  const supervisor = new Supervisor(
+    {
+      report: progress,
+      giveUp: (reason) => {
+        gaveUp = true;
+        progress(`giving up: ${reason}`);
+        void stopAll().then(() => options.onGiveUp?.(reason));
+      },
+      changed: () => registry.record(supervisor.processes()),
+    },
+    { ...DEFAULT_SUPERVISION, ...options.supervision },
+  );
+  const stopAll = (): Promise<void> =>
+    (stopped ??= (async () => {
+      supervisor.stopSupervising();
+      // Gateway first, database last: nothing is cut off from what it depends on while it drains.
+      for (const p of supervisor.processes().reverse()) await p.stop().catch(() => undefined);
+      registry.clear();
+    })());
+
   try {
-    let database: RunningDatabase | undefined;
     const [ferretBinary, hledgerBinary] = await Promise.all([
       options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress),
       ensureHledgerWeb(progress),
     ]);
+    let mongoUri = options.mongoUri;
     if (ferretBinary) {
       progress('starting the embedded database (FerretDB)…');
-      database = await startFerretDb(ferretBinary, join(options.dataDir, 'ferretdb'), join(logDir, 'ferretdb.log'));
-      started.push(database.process);
-      registry.record(started);
+      let port: number | undefined;
+      await supervisor.add('ferretdb', async () => {
+        const database = await startFerretDb(
+          ferretBinary,
+          join(options.dataDir, 'ferretdb'),
+          join(logDir, 'ferretdb.log'),
+          port,
+        );
+        port ??= database.port;
+        return database.process;
+      });
+      mongoUri = `mongodb://127.0.0.1:${port}/`;
+      registry.record(supervisor.processes());
     }
-    const mongoUri = options.mongoUri ?? database!.uri;
     progress('starting the ledger server (hledger-web)…');
-    const ledger = await startHledgerWeb(
-      hledgerBinary,
-      join(options.dataDir, 'ledger', 'usagegraph.journal'),
-      join(logDir, 'hledger-web.log'),
-    );
-    started.push(ledger.process);
-    registry.record(started);
+    let ledger: RunningLedger | undefined;
+    await supervisor.add('hledger-web', async () => {
+      const journal = join(options.dataDir, 'ledger', 'usagegraph.journal');
+      const port = ledger ? Number(new URL(ledger.url).port) : undefined;
+      const started = await startHledgerWeb(hledgerBinary, journal, join(logDir, 'hledger-web.log'), port);
+      ledger ??= started;
+      return started.process;
+    });
+    registry.record(supervisor.processes());
 
-    const ports = Object.fromEntries(
-      await Promise.all(
-        (['gateway', ...SUBGRAPH_NAMES] as const).map(async (n) => [n, await choosePort(n, options.ports)] as const),
-      ),
-    ) as Record<SubgraphName | 'gateway', number>;
-    const subgraphUrls = Object.fromEntries(
-      SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`]),
-    ) as Record<SubgraphName, string>;
     const dbPrefix = options.dbPrefix ?? 'usagegraph';
     // Subgraphs answer only requests signed with this secret: the gateway's, and each other's.
     const secretFile = ensureInternalSecretFile(options.dataDir);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       USAGEGRAPH_INTERNAL_SECRET_FILE: secretFile,
-      MONGODB_URI: mongoUri,
+      MONGODB_URI: mongoUri!,
       USAGEGRAPH_DB_PREFIX: dbPrefix,
-      ERP_HLEDGER_URL: ledger.url,
-      ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [subgraphUrlEnv(n), subgraphUrls[n]])),
-      ...options.env,
+      ERP_HLEDGER_URL: ledger!.url,
+      [ADDRESS_BOOK_ENV]: addressBookFile,
     };
     delete env.USAGEGRAPH_INTERNAL_SECRET; // this system's secret is the file, whatever the caller's environment holds
-    const tsNode = (entry: string, name: string, port: number) =>
-      spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
-        env: { ...env, PORT: String(port) },
-        cwd: ROOT,
-        logFile: join(logDir, `${name}.log`),
-        stopWithParent: true,
+    delete env.PORT;
+    // This system's children find each other in its address book, never through addresses meant for another system.
+    for (const n of SUBGRAPH_NAMES) delete env[subgraphUrlEnv(n)];
+    Object.assign(env, options.env);
+
+    const supervised = async (spec: NodeServiceSpec, onAddress?: (url: string) => void): Promise<string> => {
+      let port = spec.preferredPort;
+      let url = '';
+      await supervisor.add(spec.name, async () => {
+        // A restarted child asks for the port it had, so its address rarely changes; if it must, it reports the new one.
+        const started = await startNodeService({ ...spec, preferredPort: port }, env, runDir, logDir);
+        port = started.port;
+        url = started.url;
+        onAddress?.(url);
+        return started.process;
       });
+      registry.record(supervisor.processes());
+      return url;
+    };
+    const preferred = (name: SubgraphName | 'gateway') => (options.ports === 'default' ? DEFAULT_PORTS[name] : 0);
 
     progress(`starting the ${SUBGRAPH_NAMES.length} subgraphs…`);
-    const subgraphs = SUBGRAPH_NAMES.map((n) => tsNode(`subgraphs/${n}/main.ts`, n, ports[n]));
-    started.push(...subgraphs);
-    registry.record(started);
     await Promise.all(
-      SUBGRAPH_NAMES.map((n, i) => waitForHttp(subgraphUrls[n].replace(/\/graphql$/, '/ready'), [subgraphs[i]!])),
+      SUBGRAPH_NAMES.map((name) =>
+        supervised(
+          { name, entry: `subgraphs/${name}/main`, preferredPort: preferred(name), anyPortOnConflict: true },
+          (url) => {
+            addresses[name] = url;
+            writeAddressBook();
+          },
+        ),
+      ),
     );
 
     progress('starting the gateway…');
-    const gateway = tsNode('gateway/main.ts', 'gateway', ports.gateway);
-    started.push(gateway);
-    registry.record(started);
-    const gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
-    await waitForHttp(gatewayUrl.replace(/\/graphql$/, '/ready'), [gateway]);
+    const gatewayUrl = await supervised({
+      name: 'gateway',
+      entry: 'gateway/main',
+      preferredPort: options.gatewayPort ?? preferred('gateway'),
+      anyPortOnConflict: options.gatewayPort === undefined,
+    });
+    if (gaveUp) throw new Error('a process kept crashing while the system started; see the launcher log');
 
     return {
       gatewayUrl,
-      subgraphUrls,
-      mongoUri,
+      get subgraphUrls() {
+        return { ...addresses } as Record<SubgraphName, string>;
+      },
+      mongoUri: mongoUri!,
       dbPrefix,
-      ledger,
+      ledger: ledger!,
       logDir,
       env,
-      processes: [...started],
-      mintApiKey: (input) => mintApiKey(subgraphUrls.access, readSecret(secretFile), input),
+      get processes() {
+        return supervisor.processes();
+      },
+      process: (name) => supervisor.current(name),
+      nextRestart: (name) => supervisor.nextRestart(name),
+      mintApiKey: (input) => mintApiKey(addresses.access!, readSecret(secretFile), input),
       stop: stopAll,
     };
   } catch (error) {

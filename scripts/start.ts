@@ -36,16 +36,15 @@ async function main(): Promise<void> {
     dataDir,
     mongoUri,
     ports: 'default',
+    gatewayPort: gatewayPortFromEnvironment(),
     dbPrefix: process.env.USAGEGRAPH_DB_PREFIX,
     progress,
-  });
-  for (const p of system.processes) {
-    void p.exited.then((code) => {
-      if (stopping) return;
-      progress(`${p.name} exited unexpectedly (code ${code}); its log is ${p.logFile}`);
+    // A child that crashes is restarted by the launcher; one that keeps crashing stops everything, with the reason.
+    onGiveUp: (reason) => {
+      progress(`stopping: ${reason}`);
       void stop(1);
-    });
-  }
+    },
+  });
 
   // Every request needs a credential. Each start mints keys valid for a week and shows them this once; only their
   // hashes are stored (in the data folder's database). Operators mint more through the graph (createApiKey).
@@ -77,6 +76,16 @@ async function main(): Promise<void> {
 }
 
 const KEY_DAYS = 7;
+
+/** PORT is the gateway's port, exactly (an error names it when it is taken); unset, 4000 or the next free one. */
+function gatewayPortFromEnvironment(): number | undefined {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`PORT=${raw} is not a port; expected an integer from 0 (any free port) to 65535`);
+  return port;
+}
 
 function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, '//***@');

@@ -140,3 +140,72 @@ it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one',
   process.kill(app.child.pid!, 'SIGTERM');
   expect(await app.exited).toBe(0);
 }, 120_000);
+
+/** The printed gateway URL and platform key of a started system. */
+function printed(launched: Launched): { gatewayUrl: string; authorization: string } {
+  const out = launched.output();
+  return {
+    gatewayUrl: /Gateway \(GraphQL\)\s+(\S+)/.exec(out)![1]!,
+    authorization: `Bearer ${/platform {2}(ugk_\S+)/.exec(out)![1]!}`,
+  };
+}
+
+const viewer = async (gatewayUrl: string, authorization: string) =>
+  fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: JSON.stringify({ query: '{ viewer { subject } }' }),
+  });
+
+it('runs two starts at once side by side, each on its own ports and its own subgraphs; PORT picks the gateway port', async () => {
+  const gatewayPort = await new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+  const env = (extra: NodeJS.ProcessEnv) =>
+    cleanEnv({
+      USAGEGRAPH_DATA_DIR: mkdtempSync(join(tmpdir(), 'usagegraph-start-')),
+      USAGEGRAPH_DEMO: 'off',
+      ...extra,
+    });
+  const [one, two] = [launch(env({ PORT: String(gatewayPort) })), launch(env({}))];
+  try {
+    await Promise.all([
+      waitFor(one, 'Press Ctrl-C to stop everything.'),
+      waitFor(two, 'Press Ctrl-C to stop everything.'),
+    ]);
+    const a = printed(one);
+    const b = printed(two);
+    expect(a.gatewayUrl).toBe(`http://127.0.0.1:${gatewayPort}/graphql`);
+    expect(b.gatewayUrl).not.toBe(a.gatewayUrl);
+    const subgraphUrls = (l: Launched) => [...l.output().matchAll(/subgraph \S+\s+(http\S+)/g)].map((m) => m[1]);
+    expect(subgraphUrls(one)).toHaveLength(7);
+    expect(subgraphUrls(one).filter((u) => subgraphUrls(two).includes(u))).toEqual([]);
+    // Each gateway answers with its own system's key and refuses the other's: it talks to its own access subgraph.
+    expect((await viewer(a.gatewayUrl, a.authorization)).status).toBe(200);
+    expect((await viewer(b.gatewayUrl, b.authorization)).status).toBe(200);
+    expect((await viewer(a.gatewayUrl, b.authorization)).status).toBe(401);
+    expect((await viewer(b.gatewayUrl, a.authorization)).status).toBe(401);
+  } finally {
+    for (const l of [one, two]) if (l.child.exitCode === null) process.kill(l.child.pid!, 'SIGTERM');
+    expect(await one.exited).toBe(0);
+    expect(await two.exited).toBe(0);
+  }
+}, 240_000);
+
+it('stops with the reason when the port PORT names is taken, leaving nothing running', async () => {
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const port = (squatter.address() as net.AddressInfo).port;
+  const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
+  try {
+    const app = launch(cleanEnv({ USAGEGRAPH_DATA_DIR: dataDir, USAGEGRAPH_DEMO: 'off', PORT: String(port) }));
+    expect(await app.exited).toBe(1);
+    expect(app.output()).toContain(`port ${port} on 127.0.0.1 is taken by another process`);
+    expect(app.output()).toContain('stopped; nothing is left running.');
+  } finally {
+    squatter.close();
+  }
+}, 120_000);
