@@ -74,6 +74,7 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     RatingAdjustmentConnection: `${PAGE}<AdjustmentDoc>`,
     RatingResult: '../rate-billing-period#RatingResult as RatingResultModel',
     BillingRun: '../rate-billing-period#BillingRun as BillingRunModel',
+    BillingRunJob: '../billing-run-job#BillingRunJobView',
     UsageAggregate: REFERENCE,
   },
   invoices: {

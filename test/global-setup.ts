@@ -24,6 +24,10 @@ export default async function globalSetup(): Promise<void> {
       ERP_RETRY_BASE_MS: '200',
       USAGE_RELEASE_MS: '300',
       PRICING_RECHECK_MS: '300',
+      // Billing runs in pages of 50, and a crashed runner's job resumed within seconds, so tests can watch both.
+      PRICING_RUN_PAGE_SIZE: '50',
+      USAGEGRAPH_JOB_LEASE_MS: '5000',
+      USAGEGRAPH_JOB_POLL_MS: '500',
       USAGEGRAPH_OPERATION_FLUSH_MS: '500',
       USAGEGRAPH_OUTBOX_POLL_MS: '200',
       USAGEGRAPH_WEBHOOK_POLL_MS: '200',

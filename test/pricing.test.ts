@@ -1,7 +1,7 @@
 // Pricing and rating through the gateway: every charge model, fees and commitments, plan versions and changes,
 // contract terms against the pricing policy, re-rating after invoicing, and a billing run with a bad record.
 import { MongoClient } from 'mongodb';
-import { client, clientAs, eventually, keyFor, unique } from './support';
+import { billingRun, client, clientAs, eventually, keyFor, unique } from './support';
 
 const g = client('pricing-test');
 const APRIL = '2026-04';
@@ -402,9 +402,12 @@ it('rates every subscription of a period in a billing run; a broken one is repor
     } as never);
   await mongo.close();
 
-  const { rateBillingPeriodForAll: run } = await g.ok(
-    `mutation { rateBillingPeriodForAll(period: "2026-06") { subscriptions rated failed failures { subscription { id } code message } durationMs } }`,
+  const { run, progress } = await billingRun(
+    g,
+    '2026-06',
+    'subscriptions rated failed failures { subscription { id } code message } durationMs',
   );
+  expect(progress).toMatchObject({ done: run.subscriptions, total: run.subscriptions, failures: run.failed });
   expect(run.failures).toContainEqual({
     subscription: { id: broken },
     code: 'NOT_FOUND',

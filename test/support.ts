@@ -186,3 +186,27 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Starts a billing run of `period` as a job and waits until it finished; returns the job with its run. */
+export async function billingRun(
+  g: { ok: <T = any>(query: string, variables?: Record<string, unknown>) => Promise<T> },
+  period: string,
+  runFields: string,
+  timeoutMs = 60_000,
+): Promise<{ id: string; status: string; progress: { done: number; total: number; failures: number }; run: any }> {
+  const { startBillingRun: job } = await g.ok(`mutation($p: String!) { startBillingRun(period: $p) { id } }`, {
+    p: period,
+  });
+  return eventually(
+    `billing run ${job.id} to finish`,
+    async () => {
+      const { billingRunJob } = await g.ok(
+        `query($id: ID!) { billingRunJob(id: $id) { id status error progress { done total failures } run { ${runFields} } } }`,
+        { id: job.id },
+      );
+      if (billingRunJob.status === 'FAILED') throw new Error(`billing run failed: ${billingRunJob.error}`);
+      return billingRunJob.status === 'SUCCEEDED' ? billingRunJob : undefined;
+    },
+    timeoutMs,
+  );
+}

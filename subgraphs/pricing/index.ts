@@ -12,6 +12,8 @@ import { approvePricingException, setPricingPolicy } from './pricing-policy';
 import { rateBillingPeriod, rateBillingPeriodForAll } from './rate-billing-period';
 import type { SubscriptionRating } from './rating-run';
 import { startHeldRatingWorker, rateHeldPeriods } from './held-ratings';
+import { Jobs, jobIndexes } from '../../lib/jobs';
+import { BILLING_RUN_JOB, billingRunJob, billingRunOf, type BillingRunJobView } from './billing-run-job';
 import {
   currentRevisions,
   indexes,
@@ -25,6 +27,8 @@ import {
 interface Services {
   store: PricingStore;
   log: Logger;
+  /** Billing runs as jobs (lib/jobs.ts). */
+  jobs: Jobs;
 }
 
 export interface Context extends BaseContext, Services {
@@ -48,17 +52,30 @@ const issue = (r: SubscriptionRating) => ({
 
 export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
   name: 'pricing',
-  indexes,
-  createServices: (db, log) => ({ store: pricingStore(db), log }),
+  indexes: [...indexes, ...jobIndexes],
+  createServices: (db, log) => {
+    const store = pricingStore(db);
+    const jobs = new Jobs(db, log);
+    jobs.register(billingRunJob(store));
+    return { store, log, jobs };
+  },
   createContext: (services, base) => ({
     ...base,
     ...services,
     plans: loaderByField(services.store.pricePlans),
     ratedCharges: loaderByField(services.store.ratedCharges),
   }),
-  startBackground: (s, log) => startHeldRatingWorker(s.store, log),
+  startBackground: (s, log) => {
+    const stopHeld = startHeldRatingWorker(s.store, log);
+    const stopJobs = s.jobs.startWorker();
+    return async () => {
+      await stopJobs();
+      await stopHeld();
+    };
+  },
   resolvers: {
     Query: {
+      billingRunJob: async (_, { id }, ctx) => ctx.jobs.view(id) as Promise<BillingRunJobView | null>,
       pricePlan: (_, { id }, ctx) => ctx.plans.load(id),
       pricePlanVersions: async (_, a, ctx) =>
         withCount(
@@ -114,6 +131,16 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
         rateBillingPeriod(ctx.store, args.subscriptionId, args.period, ctx.correlationId, ctx.log),
       rateBillingPeriodForAll: (_, { period }, ctx) =>
         rateBillingPeriodForAll(ctx.store, period, ctx.correlationId, ctx.log),
+      startBillingRun: async (_, { period }, ctx) => {
+        const key = parsePeriod(period).key;
+        const job = await ctx.jobs.start(
+          BILLING_RUN_JOB,
+          key,
+          { period: key },
+          { subject: actingSubject(ctx), correlationId: ctx.correlationId },
+        );
+        return (await ctx.jobs.view(job._id)) as BillingRunJobView;
+      },
       setPricingPolicy: (_, { input }, ctx) => setPricingPolicy(ctx.store, input),
       approvePricingException: async (_, args, ctx) => {
         const approved = await approvePricingException(ctx.store, args.id, actingSubject(ctx));
@@ -150,6 +177,14 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
       totals: (r) => [...r.totals].sort((a, b) => (a.currency < b.currency ? -1 : 1)),
       heldSubscriptions: (r) => r.heldSubscriptions.map(issue),
       failures: (r) => r.failures.map(issue),
+    },
+    BillingRunJob: {
+      id: (v) => v.job._id,
+      period: (v) => parsePeriod(v.job.input.period),
+      startedAt: (v) => v.job.startedAt,
+      startedBy: (v) => v.job.startedBy,
+      progress: (v) => ({ done: v.done, total: v.total, failures: v.failures, ratePerSecond: v.ratePerSecond }),
+      run: (v) => billingRunOf(v),
     },
     PricingException: {
       __resolveReference: (ref, ctx) => ctx.store.exceptions.findOne({ _id: ref.id }),

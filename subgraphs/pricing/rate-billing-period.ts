@@ -64,19 +64,11 @@ export interface BillingRun {
   correlationId: string;
 }
 
-const PAGE = 500;
+/** Subscriptions rated per page of a billing run (and per step of its job). */
+export const BILLING_RUN_PAGE = Number(process.env.PRICING_RUN_PAGE_SIZE ?? 500);
 
-/** Rates every subscription active in the period, a page at a time; one that fails is reported, never blocking the rest. */
-export async function rateBillingPeriodForAll(
-  store: PricingStore,
-  periodKey: string,
-  correlationId: string,
-  log: Logger,
-  onPage?: (done: number) => void,
-): Promise<BillingRun> {
-  const started = Date.now();
-  const period = parsePeriod(periodKey);
-  const run: BillingRun = {
+export function emptyBillingRun(period: BillingPeriod, correlationId: string): BillingRun {
+  return {
     period,
     subscriptions: 0,
     rated: 0,
@@ -90,36 +82,71 @@ export async function rateBillingPeriodForAll(
     durationMs: 0,
     correlationId,
   };
+}
+
+/** Adds one page's ratings to a run's tally. */
+export function tallyRatings(run: BillingRun, results: SubscriptionRating[]): BillingRun {
+  for (const r of results) {
+    run.subscriptions++;
+    if (r.status === 'RATED') run.rated++;
+    if (r.status === 'HELD') {
+      run.held++;
+      run.heldSubscriptions.push(r);
+    }
+    if (r.status === 'FAILED') {
+      run.failed++;
+      run.failures.push(r);
+    }
+    if (r.status === 'NOT_ACTIVE') run.notActive++;
+    run.adjustments += r.adjustments.length;
+    if (r.total) run.totals = mergeTotal(run.totals, r.total);
+  }
+  return run;
+}
+
+/** Rates one page of the subscriptions active in a period, after `after`; says where the next page starts. */
+export async function rateBillingPeriodPage(
+  store: PricingStore,
+  period: BillingPeriod,
+  after: string | null,
+  correlationId: string,
+  log: Logger,
+): Promise<{ results: SubscriptionRating[]; next: string | null }> {
+  const page: {
+    subscriptionsActiveIn: {
+      nodes: SubscriptionView[];
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    };
+  } = await querySubgraph(
+    'subscriptions',
+    `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
+    { p: period.key, first: BILLING_RUN_PAGE, after },
+  );
+  const results = await rateSubscriptions(store, period.key, page.subscriptionsActiveIn.nodes, correlationId, log);
+  const { hasNextPage, endCursor } = page.subscriptionsActiveIn.pageInfo;
+  return { results, next: hasNextPage ? endCursor : null };
+}
+
+/**
+ * Rates every subscription active in the period, a page at a time, within one request; one that fails is reported,
+ * never blocking the rest. Kept for callers of the deprecated rateBillingPeriodForAll: startBillingRun is the job.
+ */
+export async function rateBillingPeriodForAll(
+  store: PricingStore,
+  periodKey: string,
+  correlationId: string,
+  log: Logger,
+  onPage?: (done: number) => void,
+): Promise<BillingRun> {
+  const started = Date.now();
+  const period = parsePeriod(periodKey);
+  const run = emptyBillingRun(period, correlationId);
   let after: string | null = null;
   do {
-    const page: {
-      subscriptionsActiveIn: {
-        nodes: SubscriptionView[];
-        pageInfo: { hasNextPage: boolean; endCursor: string | null };
-      };
-    } = await querySubgraph(
-      'subscriptions',
-      `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
-      { p: period.key, first: PAGE, after },
-    );
-    const results = await rateSubscriptions(store, period.key, page.subscriptionsActiveIn.nodes, correlationId, log);
-    for (const r of results) {
-      run.subscriptions++;
-      if (r.status === 'RATED') run.rated++;
-      if (r.status === 'HELD') {
-        run.held++;
-        run.heldSubscriptions.push(r);
-      }
-      if (r.status === 'FAILED') {
-        run.failed++;
-        run.failures.push(r);
-      }
-      if (r.status === 'NOT_ACTIVE') run.notActive++;
-      run.adjustments += r.adjustments.length;
-      if (r.total) run.totals = mergeTotal(run.totals, r.total);
-    }
+    const page = await rateBillingPeriodPage(store, period, after, correlationId, log);
+    tallyRatings(run, page.results);
     onPage?.(run.subscriptions);
-    after = page.subscriptionsActiveIn.pageInfo.hasNextPage ? page.subscriptionsActiveIn.pageInfo.endCursor : null;
+    after = page.next;
   } while (after);
   run.durationMs = Date.now() - started;
   log.info(
@@ -137,7 +164,7 @@ export async function rateBillingPeriodForAll(
 }
 
 /** Totals per currency, exact. */
-function mergeTotal(totals: Money[], add: Money): Money[] {
+export function mergeTotal(totals: Money[], add: Money): Money[] {
   const same = totals.find((t) => t.currency === add.currency);
   return same ? totals.map((t) => (t === same ? sumMoney([t, add], t.currency) : t)) : [...totals, add];
 }

@@ -81,6 +81,13 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
           args.after,
         );
       },
+      subscriptionsActiveInCount: (_, args, ctx) => {
+        const period = parsePeriod(args.period);
+        return ctx.store.subscriptions.countDocuments({
+          startsAt: { $lt: period.end },
+          $or: [{ endsAt: null }, { endsAt: { $gt: period.start } }],
+        });
+      },
       legalEntity: (_, { code }, ctx) => ctx.legalEntities.load(code),
       legalEntities: (_, __, ctx) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
       customerDirectoryVersion: (_, __, ctx) => directoryVersion(ctx.store),

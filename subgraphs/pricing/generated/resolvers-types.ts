@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { PricePlanDoc, RatedChargeDoc, PricingExceptionDoc, AdjustmentDoc } from '../store';
 import type { Page } from '../../../lib/pagination';
 import type { RatingResult as RatingResultModel, BillingRun as BillingRunModel } from '../rate-billing-period';
+import type { BillingRunJobView } from '../billing-run-job';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -56,6 +57,31 @@ export type BillingRun = {
   subscriptions: Scalars['Int']['output'];
   /** Total rated, one amount per currency, ordered by currency code. */
   totals: Array<Money>;
+};
+
+/** A billing run running as a job. */
+export type BillingRunJob = {
+  __typename?: 'BillingRunJob';
+  /** Why it failed; null unless FAILED. */
+  error?: Maybe<Scalars['String']['output']>;
+  /** When it finished; null while it runs. */
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The job's id; ask billingRunJob(id:) for its progress. */
+  id: Scalars['ID']['output'];
+  /** The period it rates. */
+  period: Period;
+  /** How far it has come. */
+  progress: JobProgress;
+  /** The run's outcome so far: every page rated until now; complete once SUCCEEDED. */
+  run: BillingRun;
+  /** How many processes ran its steps: more than one when it was resumed after a crash. */
+  runners: Scalars['Int']['output'];
+  /** When it was started. */
+  startedAt: Scalars['DateTime']['output'];
+  /** Who started it. */
+  startedBy: Scalars['String']['output'];
+  /** Where it stands. */
+  status: JobStatus;
 };
 
 /** What a rated line charges for. */
@@ -147,6 +173,30 @@ export type Invoice = {
   id: Scalars['ID']['output'];
 };
 
+/** How far a job has come. */
+export type JobProgress = {
+  __typename?: 'JobProgress';
+  /** Items done so far. */
+  done: Scalars['Int']['output'];
+  /** Items that failed (the others went on). */
+  failures: Scalars['Int']['output'];
+  /** Items per second since the job started, until it finished. */
+  ratePerSecond: Scalars['Float']['output'];
+  /** Items in the whole job; null until the job has counted them. */
+  total?: Maybe<Scalars['Int']['output']>;
+};
+
+/** Where a job stands. */
+export type JobStatus =
+  /** A step kept failing; the error says why. Start it again once the cause is fixed. */
+  | 'FAILED'
+  /** Started; no process has taken it up yet. */
+  | 'QUEUED'
+  /** A process is working through it (or will resume it after a crash). */
+  | 'RUNNING'
+  /** Every step is done. */
+  | 'SUCCEEDED';
+
 /** An exact amount of money in one ISO 4217 currency. */
 export type Money = {
   __typename?: 'Money';
@@ -172,12 +222,22 @@ export type Mutation = {
    * A contract outside the pricing policy is HELD until finance approves or the terms are corrected.
    */
   rateBillingPeriod: RatingResult;
-  /** Rates every subscription active in the period (a billing run); one that fails never stops the others. */
+  /**
+   * Rates every subscription active in the period (a billing run) within this one request; one that fails never stops
+   * the others. A large period outlasts the gateway's timeout: use startBillingRun.
+   * @deprecated Use startBillingRun, which returns a job at once; sunset 2027-06-30
+   */
   rateBillingPeriodForAll: BillingRun;
   /** A new version of a plan in force from effectiveFrom; subscriptions on the plan are rated with it from then on. */
   revisePricePlan: PricePlan;
   /** Finance's limits on negotiated terms; replaces the whole policy. */
   setPricingPolicy: PricingPolicy;
+  /**
+   * Starts a billing run of the period as a job and returns it at once: it rates every active subscription a page at a
+   * time in the background, and resumes after a crash where it stopped. Starting the same period again while its run is
+   * under way returns that run; once it finished, a new run starts.
+   */
+  startBillingRun: BillingRunJob;
 };
 
 
@@ -217,6 +277,12 @@ export type MutationRevisePricePlanArgs = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationSetPricingPolicyArgs = {
   input: PricingPolicyInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationStartBillingRunArgs = {
+  period: Scalars['String']['input'];
 };
 
 /**
@@ -383,6 +449,8 @@ export type PricingPolicyInput = {
 /** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
 export type Query = {
   __typename?: 'Query';
+  /** A billing run started with startBillingRun: its progress, and its outcome so far; null when there is none. */
+  billingRunJob?: Maybe<BillingRunJob>;
   /** One version of a plan; null when there is none. */
   pricePlan?: Maybe<PricePlan>;
   /** Every version of a plan, oldest first (version 1, 2, …). */
@@ -414,6 +482,12 @@ export type Query = {
    * Oldest first (by creation, then id).
    */
   ratingAdjustments: RatingAdjustmentConnection;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryBillingRunJobArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -916,11 +990,12 @@ export type ResolversTypes = {
   BillingInterval: BillingInterval;
   BillingRun: ResolverTypeWrapper<BillingRunModel>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  BillingRunJob: ResolverTypeWrapper<BillingRunJobView>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   ChargeKind: ChargeKind;
   ChargeModel: ChargeModel;
   CreatePricePlanInput: CreatePricePlanInput;
   Customer: ResolverTypeWrapper<Customer>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Dimension: ResolverTypeWrapper<Dimension>;
@@ -928,6 +1003,9 @@ export type ResolversTypes = {
   FieldProblem: ResolverTypeWrapper<FieldProblem>;
   Invoice: ResolverTypeWrapper<Invoice>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
+  JobProgress: ResolverTypeWrapper<JobProgress>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  JobStatus: JobStatus;
   Money: ResolverTypeWrapper<Money>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -969,15 +1047,18 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   BillingRun: BillingRunModel;
   Int: Scalars['Int']['output'];
+  BillingRunJob: BillingRunJobView;
+  ID: Scalars['ID']['output'];
   CreatePricePlanInput: CreatePricePlanInput;
   Customer: Customer;
-  ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Dimension: Dimension;
   FieldProblem: FieldProblem;
   Invoice: Invoice;
   JSON: Scalars['JSON']['output'];
+  JobProgress: JobProgress;
+  Float: Scalars['Float']['output'];
   Money: Money;
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
@@ -1049,6 +1130,19 @@ export type BillingRunResolvers<ContextType = Context, ParentType extends Resolv
   totals?: Resolver<Array<ResolversTypes['Money']>, ParentType, ContextType>;
 };
 
+export type BillingRunJobResolvers<ContextType = Context, ParentType extends ResolversParentTypes['BillingRunJob'] = ResolversParentTypes['BillingRunJob']> = {
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['Period'], ParentType, ContextType>;
+  progress?: Resolver<ResolversTypes['JobProgress'], ParentType, ContextType>;
+  run?: Resolver<ResolversTypes['BillingRun'], ParentType, ContextType>;
+  runners?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  startedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['JobStatus'], ParentType, ContextType>;
+};
+
 export type CustomerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Customer'] = ResolversParentTypes['Customer']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
@@ -1081,6 +1175,13 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
   name: 'JSON';
 }
 
+export type JobProgressResolvers<ContextType = Context, ParentType extends ResolversParentTypes['JobProgress'] = ResolversParentTypes['JobProgress']> = {
+  done?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failures?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  ratePerSecond?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  total?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
   amount?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1093,6 +1194,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   rateBillingPeriodForAll?: Resolver<ResolversTypes['BillingRun'], ParentType, ContextType, RequireFields<MutationRateBillingPeriodForAllArgs, 'period'>>;
   revisePricePlan?: Resolver<ResolversTypes['PricePlan'], ParentType, ContextType, RequireFields<MutationRevisePricePlanArgs, 'effectiveFrom' | 'input' | 'key'>>;
   setPricingPolicy?: Resolver<ResolversTypes['PricingPolicy'], ParentType, ContextType, RequireFields<MutationSetPricingPolicyArgs, 'input'>>;
+  startBillingRun?: Resolver<ResolversTypes['BillingRunJob'], ParentType, ContextType, RequireFields<MutationStartBillingRunArgs, 'period'>>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -1166,6 +1268,7 @@ export type PricingPolicyResolvers<ContextType = Context, ParentType extends Res
 };
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  billingRunJob?: Resolver<Maybe<ResolversTypes['BillingRunJob']>, ParentType, ContextType, RequireFields<QueryBillingRunJobArgs, 'id'>>;
   pricePlan?: Resolver<Maybe<ResolversTypes['PricePlan']>, ParentType, ContextType, RequireFields<QueryPricePlanArgs, 'id'>>;
   pricePlanVersions?: Resolver<ResolversTypes['PricePlanConnection'], ParentType, ContextType, RequireFields<QueryPricePlanVersionsArgs, 'first' | 'key'>>;
   pricePlans?: Resolver<ResolversTypes['PricePlanConnection'], ParentType, ContextType, RequireFields<QueryPricePlansArgs, 'first'>>;
@@ -1309,6 +1412,7 @@ export type UsageChargeResolvers<ContextType = Context, ParentType extends Resol
 
 export type Resolvers<ContextType = Context> = {
   BillingRun?: BillingRunResolvers<ContextType>;
+  BillingRunJob?: BillingRunJobResolvers<ContextType>;
   Customer?: CustomerResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
@@ -1316,6 +1420,7 @@ export type Resolvers<ContextType = Context> = {
   FieldProblem?: FieldProblemResolvers<ContextType>;
   Invoice?: InvoiceResolvers<ContextType>;
   JSON?: GraphQLScalarType;
+  JobProgress?: JobProgressResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

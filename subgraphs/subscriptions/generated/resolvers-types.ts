@@ -309,6 +309,8 @@ export type Query = {
    * for rateBillingPeriodForAll.
    */
   subscriptionsActiveIn: PlanSubscriptionConnection;
+  /** How many subscriptions are active at some time in a billing period: the total of a billing run's progress. */
+  subscriptionsActiveInCount: Scalars['Int']['output'];
 };
 
 
@@ -353,6 +355,12 @@ export type QuerySubscriptionArgs = {
 export type QuerySubscriptionsActiveInArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  period: Scalars['String']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QuerySubscriptionsActiveInCountArgs = {
   period: Scalars['String']['input'];
 };
 
@@ -726,6 +734,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   legalEntity?: Resolver<Maybe<ResolversTypes['LegalEntity']>, ParentType, ContextType, RequireFields<QueryLegalEntityArgs, 'code'>>;
   subscription?: Resolver<Maybe<ResolversTypes['PlanSubscription']>, ParentType, ContextType, RequireFields<QuerySubscriptionArgs, 'id'>>;
   subscriptionsActiveIn?: Resolver<ResolversTypes['PlanSubscriptionConnection'], ParentType, ContextType, RequireFields<QuerySubscriptionsActiveInArgs, 'first' | 'period'>>;
+  subscriptionsActiveInCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<QuerySubscriptionsActiveInCountArgs, 'period'>>;
 };
 
 export type SubscriptionPhaseResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SubscriptionPhase'] = ResolversParentTypes['SubscriptionPhase']> = {
