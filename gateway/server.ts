@@ -9,7 +9,9 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../lib/logger';
 import { formatErrorForClients } from '../lib/format-error';
-import { correlation, jsonBody, jsonErrors, rawBody, refuse } from '../lib/http';
+import { accessLog, correlation, jsonBody, jsonErrors, rawBody, refuse } from '../lib/http';
+import { graphqlRequestDuration, initMetrics, metricsEndpoint, operationLabel } from '../lib/metrics';
+import { annotateCurrentSpan, initTracing, traceRequests, withClientSpan } from '../lib/tracing';
 import { CORRELATION_HEADER, identifyRequest, setRequestSignal } from '../lib/correlation';
 import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
 import { excludedCategories, type Principal } from '../lib/principal';
@@ -41,7 +43,18 @@ function requestLog(log: Logger): ApolloServerPlugin<GatewayContext> {
     async requestDidStart() {
       const started = performance.now();
       return {
-        async willSendResponse({ request, errors }) {
+        async didResolveOperation({ operationName }) {
+          annotateCurrentSpan({ 'graphql.operation.name': operationName ?? undefined });
+        },
+        async willSendResponse({ request, errors, operationName }) {
+          const code = errors?.[0]?.extensions?.code;
+          graphqlRequestDuration.observe(
+            {
+              operation: operationLabel(operationName ?? request.operationName),
+              outcome: errors?.length ? (typeof code === 'string' ? code : 'ERROR') : 'ok',
+            },
+            (performance.now() - started) / 1000,
+          );
           log.info(
             {
               operationName: request.operationName ?? null,
@@ -82,6 +95,8 @@ export async function startGateway(options: {
   supergraphPath?: string;
 }): Promise<RunningGateway> {
   const log = createLogger('gateway');
+  initTracing('gateway');
+  initMetrics('gateway');
   const timeoutMs = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
   const schemaDir = options.schemaDir ?? process.env.USAGEGRAPH_SCHEMA_DIR ?? SCHEMA_DIR;
   let artefacts = loadArtefacts(schemaDir, options.supergraphPath);
@@ -112,6 +127,7 @@ export async function startGateway(options: {
   const authenticator = new Authenticator(oidcSettingsFromEnvironment());
   const record = new OperationRecord(log);
   const app = express();
+  app.use(traceRequests('gateway'), accessLog(log));
   const httpServer = http.createServer(app);
   // Idle connections stay open longer than any client keeps them (undici: 4 s), so a client never sends on a socket
   // the server is closing ("other side closed").
@@ -172,6 +188,7 @@ export async function startGateway(options: {
     next();
   };
 
+  app.get('/metrics', metricsEndpoint());
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway', instanceId: INSTANCE_ID });
   });
@@ -219,7 +236,9 @@ export async function startGateway(options: {
     for (const [name, value] of Object.entries(req.headers))
       if ((name === 'content-type' || name.startsWith('ce-')) && typeof value === 'string') headers[name] = value;
     try {
-      const upstream = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      const upstream = await withClientSpan('POST usage', { 'usagegraph.subgraph': 'usage' }, headers, () =>
+        fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) }),
+      );
       res
         .status(upstream.status)
         .type(upstream.headers.get('content-type') ?? 'application/json')

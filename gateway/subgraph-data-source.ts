@@ -7,6 +7,7 @@ import { CORRELATION_HEADER, currentRequestScope } from '../lib/correlation';
 import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
 import type { Principal } from '../lib/principal';
 import type { Logger } from '../lib/logger';
+import { withClientSpan } from '../lib/tracing';
 
 export interface GatewayContext {
   correlationId: string;
@@ -25,7 +26,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     timeoutMs: number,
     private readonly log?: Logger,
   ) {
-    super({ url: 'http://subgraph.invalid/graphql', fetcher: signingFetcher(timeoutMs, currentUrl) });
+    super({ url: 'http://subgraph.invalid/graphql', fetcher: signingFetcher(serviceName, timeoutMs, currentUrl) });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
@@ -86,7 +87,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 const GATEWAY: Principal = { subject: 'service:gateway', name: 'gateway', roles: [], scopes: [], via: 'service' };
 
 /** Signs each request over exactly the bytes sent; a request with no caller (a health check) is the gateway's own. */
-function signingFetcher(timeoutMs: number, currentUrl: () => string): Fetcher {
+function signingFetcher(serviceName: string, timeoutMs: number, currentUrl: () => string): Fetcher {
   return (async (_placeholder: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
     const url = currentUrl();
     const headers = { ...init.headers };
@@ -103,6 +104,9 @@ function signingFetcher(timeoutMs: number, currentUrl: () => string): Fetcher {
       signedHeaders({ method: init.method ?? 'POST', url, body: init.body, principal, correlationId }),
     );
     const timeout = AbortSignal.timeout(timeoutMs);
-    return fetch(url, { ...init, headers, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout });
+    // The traceparent makes the subgraph's span a child of this one; it is not signed (any gateway may set it).
+    return withClientSpan(`POST ${serviceName}`, { 'usagegraph.subgraph': serviceName }, headers, () =>
+      fetch(url, { ...init, headers, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout }),
+    );
   }) as unknown as Fetcher;
 }

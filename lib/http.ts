@@ -1,6 +1,9 @@
 // HTTP plumbing shared by the gateway and the subgraphs: JSON bodies with a stated limit, errors as JSON.
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { CORRELATION_HEADER, acceptCorrelationId, withCorrelationId } from './correlation';
+import { CORRELATION_ATTRIBUTE, annotateCurrentSpan } from './tracing';
+import { httpRequestDuration } from './metrics';
+import type { Logger } from './logger';
 
 export const BODY_LIMIT = process.env.USAGEGRAPH_BODY_LIMIT ?? '32mb';
 
@@ -46,6 +49,7 @@ export function correlation(): RequestHandler {
     const correlationId = acceptCorrelationId(req.headers[CORRELATION_HEADER]);
     res.setHeader(CORRELATION_HEADER, correlationId);
     res.locals.correlationId = correlationId;
+    annotateCurrentSpan({ [CORRELATION_ATTRIBUTE]: correlationId });
     withCorrelationId(correlationId, () => next());
   };
 }
@@ -68,3 +72,52 @@ export const jsonErrors: ErrorRequestHandler = (error, _req, res, next) => {
         : { message: 'request failed', extensions: { code: status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST' } };
   res.status(status).json({ errors: [body] });
 };
+
+/** The operation a GraphQL request names: its operationName, else the name in its query text. */
+function operationNameOf(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const { operationName, query } = body as { operationName?: unknown; query?: unknown };
+  if (typeof operationName === 'string' && operationName) return operationName.slice(0, 100);
+  if (typeof query !== 'string') return undefined;
+  return /^\s*(?:query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(query)?.[1];
+}
+
+const ROUTES = /^\/(graphql|events|v1\/events|ready|health|metrics|finance)\b/;
+
+/**
+ * One access log line per request, when it is answered: method, path, status, duration, operation name, client
+ * (the named client, else who the credential belongs to), correlation id. Never a body, a query text or a credential.
+ */
+export function accessLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    const path = req.path; // as received: routers mounted further on rewrite req.url
+    res.on('finish', () => {
+      const durationMs = performance.now() - started;
+      const route = ROUTES.exec(path)?.[0] ?? 'other';
+      httpRequestDuration.observe(
+        { method: req.method, route, status: `${Math.floor(res.statusCode / 100)}xx` },
+        durationMs / 1000,
+      );
+      if (route === '/health' || route === '/ready' || route === '/metrics') return; // probes: metrics only
+      const principal = res.locals.principal as { subject?: string } | undefined;
+      const clientName = req.headers['apollographql-client-name'];
+      log.info(
+        {
+          access: {
+            method: req.method,
+            path,
+            status: res.statusCode,
+            durationMs: Math.round(durationMs),
+            operationName: operationNameOf(req.body) ?? null,
+            client:
+              (typeof clientName === 'string' ? clientName.slice(0, 100) : undefined) ?? principal?.subject ?? null,
+            correlationId: (res.locals.correlationId as string | undefined) ?? null,
+          },
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

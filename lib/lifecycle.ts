@@ -1,5 +1,6 @@
 // Runs a server as a process: starts it, stops it cleanly on SIGINT/SIGTERM, exits non-zero if it cannot start.
 import type { Logger } from './logger';
+import { shutdownTracing } from './tracing';
 
 export function runUntilSignalled(start: () => Promise<{ stop(): Promise<void> }>, log: Logger, what: string): void {
   start().then(
@@ -8,13 +9,16 @@ export function runUntilSignalled(start: () => Promise<{ stop(): Promise<void> }
       const stop = () => {
         if (stopping) return;
         stopping = true;
-        running.stop().then(
-          () => process.exit(0),
-          (error) => {
-            log.error({ err: error }, `${what} did not stop cleanly`);
-            process.exit(1);
-          },
-        );
+        running
+          .stop()
+          .then(() => shutdownTracing()) // the last spans are exported before the process ends
+          .then(
+            () => process.exit(0),
+            (error) => {
+              log.error({ err: error }, `${what} did not stop cleanly`);
+              process.exit(1);
+            },
+          );
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

@@ -8,6 +8,7 @@ import {
   type IndexSpecification,
 } from 'mongodb';
 import { currentRequestScope } from './correlation';
+import { traceMongo, tracingEnabled } from './tracing';
 
 export interface IndexDeclaration {
   collection: string;
@@ -27,7 +28,13 @@ export function databaseName(subgraph: string): string {
 }
 
 export async function connectMongo(uri = mongoUri()): Promise<MongoClient> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, appName: 'usagegraph' });
+  // Command monitoring costs a little on every command: only while traces are recorded.
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 10_000,
+    appName: 'usagegraph',
+    monitorCommands: tracingEnabled(),
+  });
+  traceMongo(client);
   await client.connect();
   return client;
 }

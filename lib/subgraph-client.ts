@@ -5,6 +5,7 @@ import { signedHeaders } from './internal-auth';
 import { servicePrincipal } from './principal';
 import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
+import { withClientSpan } from './tracing';
 
 const TIMEOUT_MS = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
 
@@ -39,18 +40,21 @@ export async function querySubgraph<T>(
   const principal = servicePrincipal(scope?.service ?? 'subgraph', scope?.subject);
   let response: Response;
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        [CORRELATION_HEADER]: correlationId,
-        ...signedHeaders({ method: 'POST', url, body: requestBody, principal, correlationId }),
-      },
-      body: requestBody,
-      signal: scope?.signal
-        ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), scope.signal])
-        : AbortSignal.timeout(TIMEOUT_MS),
-    });
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [CORRELATION_HEADER]: correlationId,
+      ...signedHeaders({ method: 'POST', url, body: requestBody, principal, correlationId }),
+    };
+    response = await withClientSpan(`POST ${owner}`, { 'usagegraph.subgraph': owner }, headers, () =>
+      fetch(url, {
+        method: 'POST',
+        headers,
+        body: requestBody,
+        signal: scope?.signal
+          ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), scope.signal])
+          : AbortSignal.timeout(TIMEOUT_MS),
+      }),
+    );
   } catch (error) {
     throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {
       serviceName: owner,

@@ -9,7 +9,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { Db, MongoClient } from 'mongodb';
 import { GraphQLError } from 'graphql';
-import { correlation, jsonErrors, jsonFromRawBody, rawBody, refuse } from './http';
+import { accessLog, correlation, jsonErrors, jsonFromRawBody, rawBody, refuse } from './http';
+import { graphqlRequestDuration, initMetrics, metricsEndpoint, operationLabel, workDuration } from './metrics';
+import { registerQueueDepths } from './queue-depths';
+import { annotateCurrentSpan, initTracing, traceRequests as traceRequestsFor } from './tracing';
 import { identifyRequest, setRequestSignal } from './correlation';
 import { verifySignedRequest } from './internal-auth';
 import { excludedCategories, isPlatform, type Principal } from './principal';
@@ -59,6 +62,16 @@ export interface SubgraphDefinition<
   startBackground?(services: Services, log: Logger): () => Promise<void>;
 }
 
+/** The mutations that are a piece of business work, for usagegraph_work_duration_seconds. */
+const WORK_BY_MUTATION: Record<string, 'rating' | 'invoicing' | 'posting'> = {
+  rateBillingPeriod: 'rating',
+  rateBillingPeriodForAll: 'rating',
+  generateInvoice: 'invoicing',
+  finalizeInvoice: 'invoicing',
+  postInvoice: 'posting',
+  replayErpPosting: 'posting',
+};
+
 export interface RunningSubgraph {
   name: SubgraphName;
   url: string;
@@ -71,13 +84,17 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   options: { port: number; host?: string; mongoClient?: MongoClient; anyPortOnConflict?: boolean },
 ): Promise<RunningSubgraph> {
   const log = createLogger(definition.name);
+  initTracing(definition.name);
+  initMetrics(definition.name);
   const ownsClient = !options.mongoClient;
   const client = options.mongoClient ?? (await connectMongo());
   const db = boundedDb(client.db(databaseName(definition.name)));
   await ensureIndexes(db, definition.indexes);
   const services = await definition.createServices(db, log);
+  registerQueueDepths(definition.name, db);
 
   const app = express();
+  app.use(traceRequestsFor(definition.name), accessLog(log));
   const httpServer = http.createServer(app);
   // Idle connections stay open longer than any client keeps them (undici: 4 s), so a client never sends on a socket
   // the server is closing ("other side closed").
@@ -96,8 +113,20 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
       {
         // The same category rules as the gateway, on this subgraph's own schema: defence in depth.
         async requestDidStart() {
+          const started = performance.now();
           return {
-            async didResolveOperation({ document, request, contextValue }) {
+            async willSendResponse({ request, errors, operationName }) {
+              const code = errors?.[0]?.extensions?.code;
+              graphqlRequestDuration.observe(
+                {
+                  operation: operationLabel(operationName ?? request.operationName),
+                  outcome: errors?.length ? (typeof code === 'string' ? code : 'ERROR') : 'ok',
+                },
+                (performance.now() - started) / 1000,
+              );
+            },
+            async didResolveOperation({ document, request, contextValue, operationName }) {
+              annotateCurrentSpan({ 'graphql.operation.name': operationName ?? undefined });
               const principal = contextValue.principal;
               const review = reviewOperation({
                 schema,
@@ -123,12 +152,17 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
             // When the caller has gone (the gateway gave up, the client left), resolve nothing more.
             async executionDidStart() {
               return {
-                willResolveField({ contextValue }) {
+                willResolveField({ contextValue, info }) {
                   if (contextValue.signal.aborted) {
                     throw new GraphQLError('the caller went away; the rest of the request was not run', {
                       extensions: { code: 'REQUEST_CANCELLED' },
                     });
                   }
+                  // Business work, timed where it is asked for: rating, invoicing, posting.
+                  const work = info.parentType.name === 'Mutation' ? WORK_BY_MUTATION[info.fieldName] : undefined;
+                  if (!work) return;
+                  const end = workDuration.startTimer({ work });
+                  return (error) => end({ outcome: error ? 'error' : 'ok' });
                 },
               };
             },
@@ -141,6 +175,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   });
   await server.start();
 
+  app.get('/metrics', metricsEndpoint());
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: definition.name, instanceId: INSTANCE_ID });
   });

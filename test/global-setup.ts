@@ -28,6 +28,8 @@ export default async function globalSetup(): Promise<void> {
       PRICING_RUN_PAGE_SIZE: '50',
       USAGEGRAPH_JOB_LEASE_MS: '5000',
       USAGEGRAPH_JOB_POLL_MS: '500',
+      // Queue gauges read the database on every scrape, so a test sees what it just did.
+      USAGEGRAPH_METRICS_CACHE_MS: '0',
       USAGEGRAPH_OPERATION_FLUSH_MS: '500',
       USAGEGRAPH_OUTBOX_POLL_MS: '200',
       USAGEGRAPH_WEBHOOK_POLL_MS: '200',

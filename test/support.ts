@@ -40,13 +40,19 @@ export const client = (correlationId?: string) => clientAs('platform', correlati
 export async function signedSubgraphRequest(
   url: string,
   query: string,
-  options: { variables?: Record<string, unknown>; correlationId?: string; principal?: Principal } = {},
+  options: {
+    variables?: Record<string, unknown>;
+    correlationId?: string;
+    principal?: Principal;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Response> {
   const correlationId = options.correlationId ?? `test-${randomBytes(4).toString('hex')}`;
   const body = JSON.stringify({ query, variables: options.variables ?? {} });
   return fetch(url, {
     method: 'POST',
     headers: {
+      ...options.headers,
       'content-type': 'application/json',
       'x-correlation-id': correlationId,
       ...signedHeaders({

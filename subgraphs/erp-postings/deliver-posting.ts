@@ -6,6 +6,7 @@ import { ErpError, type ErpConnector } from './connectors';
 import { claimRecord, releaseClaim } from '../../lib/claims';
 import { retryDelayMs } from '../../lib/retry';
 import type { ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
+import { timeWork } from '../../lib/metrics';
 
 export interface DeliveryPolicy {
   maxAttempts: number;
@@ -191,7 +192,7 @@ export function startPostingWorker(
       .toArray();
     for (const { _id } of due) {
       if (job.stopped) return;
-      await deliverPosting(store, connector, policy, _id, log).catch((error) =>
+      await timeWork('posting', () => deliverPosting(store, connector, policy, _id, log)).catch((error) =>
         log.error({ err: error, postingId: _id }, 'posting worker: delivery failed unexpectedly'),
       );
     }

@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/logger';
 import type { JobKind, JobView } from '../../lib/jobs';
 import { parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
+import { timeWork } from '../../lib/metrics';
 import {
   emptyBillingRun,
   mergeTotal,
@@ -37,7 +38,7 @@ export function billingRunJob(store: PricingStore): JobKind<BillingRunInput, Bil
               )
             ).subscriptionsActiveInCount
           : null;
-      const page = await rateBillingPeriodPage(store, period, cursor, job.correlationId, log);
+      const page = await timeWork('rating', () => rateBillingPeriodPage(store, period, cursor, job.correlationId, log));
       const {
         period: _p,
         durationMs: _d,

@@ -8,6 +8,7 @@ import { flagLate, holdEvents, insertByIdentity, quarantine, storedHashes } from
 import { withinWriteBudget } from './freshness';
 import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { Resolution, UsageTypeRegistry } from './usage-type-registry';
+import { countUsageEvents } from '../../lib/metrics';
 
 export const MAX_EVENTS_PER_CALL = 10_000;
 
@@ -219,14 +220,14 @@ export async function ingestUsageEvents(
   }
 
   const count = (s: IngestStatus) => results.filter((r) => r.status === s).length;
-  return {
+  const outcome = {
     accepted: count('ACCEPTED'),
     duplicates: count('DUPLICATE'),
     held: count('HELD'),
     rejected: count('REJECTED'),
-    results,
-    correlationId,
   };
+  countUsageEvents(outcome);
+  return { ...outcome, results, correlationId };
 }
 
 function validate(
