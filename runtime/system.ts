@@ -11,6 +11,7 @@ import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from
 import type { Role } from '../lib/principal';
 import { ProcessRegistry, spawnManaged, type ManagedProcess } from './processes';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisionPolicy } from './supervisor';
+import { ensureKafka, startKafka } from './kafka';
 
 const ROOT = join(__dirname, '..');
 /** Run from TypeScript sources (tsx) or from the compiled build (dist/): children are started the same way. */
@@ -44,6 +45,8 @@ export interface RunningSystem {
   mongoUri: string;
   dbPrefix: string;
   ledger: RunningLedger;
+  /** The Kafka brokers ingestion consumes from; undefined when Kafka is off. */
+  kafkaBrokers?: string;
   logDir: string;
   /** The environment the processes run with; enough to start one more subgraph by hand. */
   env: NodeJS.ProcessEnv;
@@ -254,6 +257,22 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     for (const n of SUBGRAPH_NAMES) delete env[subgraphUrlEnv(n)];
     Object.assign(env, options.env);
 
+    // Kafka ingestion is optional: USAGEGRAPH_KAFKA_BROKERS names the brokers, or `embedded` starts a local one.
+    if (env.USAGEGRAPH_KAFKA_BROKERS === 'embedded') {
+      progress('starting the embedded Kafka broker (KRaft, one node)…');
+      const classpath = await ensureKafka(progress);
+      let ports: { broker: number; controller: number } | undefined;
+      let brokers = '';
+      await supervisor.add('kafka', async () => {
+        const kafka = await startKafka(classpath, join(options.dataDir, 'kafka'), join(logDir, 'kafka.log'), ports);
+        brokers = kafka.brokers;
+        ports ??= kafka.ports;
+        return kafka.process;
+      });
+      env.USAGEGRAPH_KAFKA_BROKERS = brokers;
+      registry.record(supervisor.processes());
+    }
+
     const supervised = async (spec: NodeServiceSpec, onAddress?: (url: string) => void): Promise<string> => {
       let port = spec.preferredPort;
       let url = '';
@@ -283,6 +302,16 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ),
     );
 
+    if (env.USAGEGRAPH_KAFKA_BROKERS) {
+      progress(`starting Kafka ingestion from ${env.USAGEGRAPH_KAFKA_BROKERS}…`);
+      await supervised({
+        name: 'usage-kafka',
+        entry: 'subgraphs/usage/kafka-main',
+        preferredPort: 0,
+        anyPortOnConflict: true,
+      });
+    }
+
     progress('starting the gateway…');
     const gatewayUrl = await supervised({
       name: 'gateway',
@@ -300,6 +329,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       mongoUri: mongoUri!,
       dbPrefix,
       ledger: ledger!,
+      kafkaBrokers: env.USAGEGRAPH_KAFKA_BROKERS,
       logDir,
       env,
       get processes() {

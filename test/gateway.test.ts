@@ -12,6 +12,9 @@ it('answers health and readiness, naming every subgraph', async () => {
   expect(ready.status).toBe(200);
   expect(await ready.json()).toEqual({
     status: 'ready',
+    service: 'gateway',
+    // Which process answers: the launcher checks it is the one it started.
+    instanceId: expect.stringMatching(/^gateway-/),
     subgraphs: {
       usage: 'ready',
       subscriptions: 'ready',
