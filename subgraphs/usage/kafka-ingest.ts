@@ -193,14 +193,7 @@ export async function startKafkaIngestion(
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
-    eachBatch: async ({
-      batch,
-      resolveOffset,
-      heartbeat,
-      commitOffsetsIfNecessary,
-      isRunning,
-      isStale,
-    }: EachBatchPayload) => {
+    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
       try {
         await ingestBatch(store, registry, batch.topic, batch.partition, batch.messages, settings.chunkSize, heartbeat);
@@ -211,9 +204,12 @@ export async function startKafkaIngestion(
         );
         throw error;
       }
-      // Every record of the batch is stored, held or quarantined: only now does the group move past it.
+      // Every record of the batch is stored, held or quarantined: only now does the group move past it. (With
+      // autoCommit off, commitOffsetsIfNecessary commits nothing: the commit is explicit.)
       resolveOffset(batch.lastOffset());
-      await commitOffsetsIfNecessary();
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: String(BigInt(batch.lastOffset()) + 1n) },
+      ]);
       kafkaConsumerLag.set(
         { topic: batch.topic, partition: String(batch.partition) },
         Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1),
