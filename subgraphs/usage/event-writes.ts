@@ -2,8 +2,16 @@
 import type { Collection, Document, MongoBulkWriteError } from 'mongodb';
 import { contentHash, deterministicId } from '../../lib/ids';
 import type { Problem } from '../../lib/errors';
-import type { HeldEventDoc, HoldReason, UsageEventDoc, UsageExceptionDoc, UsageStore } from './store';
+import type {
+  HeldEventDoc,
+  HoldReason,
+  QuarantinedEventDoc,
+  UsageEventDoc,
+  UsageExceptionDoc,
+  UsageStore,
+} from './store';
 import { markStale } from './freshness';
+import { EVENT_LIMITS, boundedJsonText, nestsWithin, storableView } from '../../lib/untrusted-json';
 
 export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
 
@@ -109,29 +117,72 @@ export async function openExceptions(store: UsageStore, held: HeldEventDoc[], co
   }
 }
 
-/** Keeps rejected events with their raw payload and problems; the same payload sent again only counts again. */
+/** The most of a rejected payload a quarantine entry keeps as text (anything longer was over the event limit anyway). */
+export const QUARANTINE_TEXT_LIMIT = EVENT_LIMITS.maxEventBytes;
+
+/** What a quarantine entry keeps of a payload: its JSON text (what replay parses) and a storable view of it. */
+export function quarantinedPayload(
+  payload: unknown,
+): Pick<QuarantinedEventDoc, 'payload' | 'payloadText' | 'payloadTruncated'> & { hash: string } {
+  const { text, truncated } = boundedJsonText(payload ?? null, QUARANTINE_TEXT_LIMIT);
+  // Same payload, same entry: hashed by content (key order aside) when it is shallow enough to walk, else by its text.
+  const hash =
+    !truncated && nestsWithin(payload, EVENT_LIMITS.maxDepth) ? contentHash(payload ?? null) : contentHash(text);
+  return { payload: storableView(payload ?? null), payloadText: text, payloadTruncated: truncated, hash };
+}
+
+/**
+ * Keeps rejected events with their payload and problems; the same payload sent again only counts again. The payload
+ * is kept as JSON text plus a sanitised view, so keys such as "$where", "a.b" or NUL are stored by every
+ * MongoDB-compatible database and never read as operators or paths.
+ */
 export async function quarantine(
   store: UsageStore,
   rejected: Array<{ payload: unknown; problems: Problem[] }>,
   correlationId: string,
 ): Promise<string[]> {
   const now = new Date();
-  const ids = rejected.map((r) => deterministicId('qev', contentHash(r.payload ?? null)));
+  const kept = rejected.map((r) => quarantinedPayload(r.payload));
+  const ids = kept.map((k) => deterministicId('qev', k.hash));
   if (rejected.length === 0) return ids;
-  const ops = rejected.map((r, i) => ({
-    updateOne: {
-      filter: { _id: ids[i]! },
-      update: {
-        $setOnInsert: { payload: r.payload ?? null, firstReceivedAt: now, correlationId },
-        $set: { lastReceivedAt: now, problems: r.problems, status: 'OPEN' as const, resolution: null },
-        $inc: { receivedCount: 1 },
+  const ops = rejected.map((r, i) => {
+    const { hash: _hash, ...payload } = kept[i]!;
+    return {
+      updateOne: {
+        filter: { _id: ids[i]! },
+        update: {
+          $setOnInsert: { ...payload, firstReceivedAt: now, correlationId },
+          $set: { lastReceivedAt: now, problems: r.problems, status: 'OPEN' as const, resolution: null },
+          $inc: { receivedCount: 1 },
+        },
+        upsert: true,
       },
-      upsert: true,
-    },
-  }));
+    };
+  });
   // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
-  await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops, { ordered: false }));
+  await store.locks.run('quarantine', async () => {
+    try {
+      await store.quarantine.bulkWrite(ops, { ordered: false });
+    } catch (error) {
+      // A database that refuses some part of the view (each has its quirks) still gets the text: nothing is dropped.
+      const failed = writeErrorIndexes(error);
+      if (failed.length === 0) throw error;
+      const textOnly = failed.map((i) => {
+        const op = ops[i]!.updateOne;
+        return {
+          updateOne: { ...op, update: { ...op.update, $setOnInsert: { ...op.update.$setOnInsert, payload: null } } },
+        };
+      });
+      await store.quarantine.bulkWrite(textOnly, { ordered: false });
+    }
+  });
   return ids;
+}
+
+function writeErrorIndexes(error: unknown): number[] {
+  const writeErrors = (error as MongoBulkWriteError).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return list.map((w) => w.index);
 }
 
 /** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */

@@ -13,7 +13,9 @@ import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
 import { changeLifecycle, registerUsageType } from './register-usage-type';
 import { releaseHeldEvents, startReleaseWorker } from './release-held-events';
-import { replayQuarantinedEvents } from './replay-quarantined-events';
+import { replayQuarantinedEvents, sentPayload } from './replay-quarantined-events';
+import { nestsWithin } from '../../lib/untrusted-json';
+import { MAX_BODY_DEPTH } from '../../lib/http';
 import { eventsEndpoint } from './events-endpoint';
 import {
   indexes,
@@ -75,7 +77,7 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
     events: loaderByField(services.store.events),
     aggregates: loaderByField(services.store.aggregates),
   }),
-  routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry)),
+  routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry, services.log)),
   startBackground: (s, log) => startReleaseWorker(s.store, log),
   resolvers: {
     Query: {
@@ -223,6 +225,13 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
     },
     QuarantinedEvent: {
       id: (q: QuarantinedEventDoc) => q._id,
+      // As sent when it can be answered as JSON; a payload nested too deep for that (or cut short) shows its safe view.
+      payload: (q: QuarantinedEventDoc) => {
+        const sent = sentPayload(q);
+        return sent.ok && nestsWithin(sent.payload, MAX_BODY_DEPTH) ? sent.payload : q.payload;
+      },
+      payloadText: (q: QuarantinedEventDoc) => q.payloadText ?? JSON.stringify(q.payload ?? null),
+      payloadTruncated: (q: QuarantinedEventDoc) => q.payloadTruncated ?? false,
       status: (q: QuarantinedEventDoc) => q.status ?? 'OPEN',
       resolvedAs: (q: QuarantinedEventDoc) => q.resolution?.status ?? null,
       usageEventId: (q: QuarantinedEventDoc) => q.resolution?.usageEventId ?? null,
