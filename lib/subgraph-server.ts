@@ -16,6 +16,7 @@ import { connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from
 import { subgraphTypeDefs } from './schema-files';
 import { scalarResolvers } from './graphql/scalars';
 import { formatErrorForClients } from './format-error';
+import { guardEntityRepresentations } from './entity-representations';
 import type { SubgraphName } from './topology';
 
 export interface BaseContext {
@@ -58,10 +59,13 @@ export async function startSubgraph<S, C extends BaseContext>(
   const app = express();
   const httpServer = http.createServer(app);
   const server = new ApolloServer<C>({
-    schema: buildSubgraphSchema({
-      typeDefs: subgraphTypeDefs(definition.name),
-      resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
-    }),
+    // Representations are checked against each entity's key types before any __resolveReference reads the database.
+    schema: guardEntityRepresentations(
+      buildSubgraphSchema({
+        typeDefs: subgraphTypeDefs(definition.name),
+        resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
+      }),
+    ),
     plugins: [
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
