@@ -135,6 +135,10 @@ export function quarantinedPayload(
  * Keeps rejected events with their payload and problems; the same payload sent again only counts again. The payload
  * is kept as JSON text plus a sanitised view, so keys such as "$where", "a.b" or NUL are stored by every
  * MongoDB-compatible database and never read as operators or paths.
+ *
+ * New entries are inserted, arrivals of known ones counted with one updateMany per count: a bulk of 100 update
+ * statements on existing documents deadlocks FerretDB 1.24 (SQLite), measured here, which a producer retrying a
+ * rejected batch would trigger. The first arrival's problems stand; a replay refreshes them.
  */
 export async function quarantine(
   store: UsageStore,
@@ -145,44 +149,78 @@ export async function quarantine(
   const kept = rejected.map((r) => quarantinedPayload(r.payload));
   const ids = kept.map((k) => deterministicId('qev', k.hash));
   if (rejected.length === 0) return ids;
-  const ops = rejected.map((r, i) => {
-    const { hash: _hash, ...payload } = kept[i]!;
-    return {
-      updateOne: {
-        filter: { _id: ids[i]! },
-        update: {
-          $setOnInsert: { ...payload, firstReceivedAt: now, correlationId },
-          $set: { lastReceivedAt: now, problems: r.problems, status: 'OPEN' as const, resolution: null },
-          $inc: { receivedCount: 1 },
-        },
-        upsert: true,
-      },
-    };
+  const arrivals = new Map<string, { first: number; count: number }>();
+  ids.forEach((id, i) => {
+    const a = arrivals.get(id);
+    if (a) a.count++;
+    else arrivals.set(id, { first: i, count: 1 });
   });
+  const entry = (id: string, withView: boolean): QuarantinedEventDoc => {
+    const { first, count } = arrivals.get(id)!;
+    const { hash: _hash, ...payload } = kept[first]!;
+    return {
+      _id: id,
+      ...payload,
+      ...(withView ? {} : { payload: null }),
+      problems: rejected[first]!.problems,
+      status: 'OPEN',
+      resolution: null,
+      receivedCount: count,
+      firstReceivedAt: now,
+      lastReceivedAt: now,
+      correlationId,
+    };
+  };
   // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
   await store.locks.run('quarantine', async () => {
-    try {
-      await store.quarantine.bulkWrite(ops, { ordered: false });
-    } catch (error) {
-      // A database that refuses some part of the view (each has its quirks) still gets the text: nothing is dropped.
-      const failed = writeErrorIndexes(error);
-      if (failed.length === 0) throw error;
-      const textOnly = failed.map((i) => {
-        const op = ops[i]!.updateOne;
-        return {
-          updateOne: { ...op, update: { ...op.update, $setOnInsert: { ...op.update.$setOnInsert, payload: null } } },
-        };
-      });
-      await store.quarantine.bulkWrite(textOnly, { ordered: false });
+    const known = new Set(
+      (await store.quarantine.find({ _id: { $in: [...arrivals.keys()] } }, { projection: { _id: 1 } }).toArray()).map(
+        (d) => d._id,
+      ),
+    );
+    const fresh = [...arrivals.keys()].filter((id) => !known.has(id));
+    const first = await insertEntries(
+      store,
+      fresh.map((id) => entry(id, true)),
+    );
+    // A database that takes the text but not the view (each has its quirks) still keeps the event.
+    const textOnly = await insertEntries(
+      store,
+      first.refused.map((id) => entry(id, false)),
+    );
+    if (textOnly.refused.length > 0) throw new Error(`quarantine refused ${textOnly.refused.length} entries`);
+    for (const id of [...first.existing, ...textOnly.existing]) known.add(id); // inserted by another process meanwhile
+    const byCount = new Map<number, string[]>();
+    for (const id of known) {
+      const { count } = arrivals.get(id)!;
+      if (!byCount.has(count)) byCount.set(count, []);
+      byCount.get(count)!.push(id);
     }
+    for (const [count, sameCount] of byCount)
+      await store.quarantine.updateMany(
+        { _id: { $in: sameCount } },
+        { $set: { lastReceivedAt: now, status: 'OPEN', resolution: null }, $inc: { receivedCount: count } },
+      );
   });
   return ids;
 }
 
-function writeErrorIndexes(error: unknown): number[] {
-  const writeErrors = (error as MongoBulkWriteError).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return list.map((w) => w.index);
+/** Inserts quarantine entries; says which were already there and which the database refused. */
+async function insertEntries(
+  store: UsageStore,
+  docs: QuarantinedEventDoc[],
+): Promise<{ existing: string[]; refused: string[] }> {
+  const outcome = { existing: [] as string[], refused: [] as string[] };
+  if (docs.length === 0) return outcome;
+  try {
+    await store.quarantine.insertMany(docs, { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as MongoBulkWriteError).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0) throw error;
+    for (const w of list) (w.code === 11000 ? outcome.existing : outcome.refused).push(docs[w.index]!._id);
+  }
+  return outcome;
 }
 
 /** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */
