@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { MongoClient } from 'mongodb';
 import { subgraphUrl, type SubgraphName } from '../lib/topology';
 import { client, eventually, gatewayUrl, unique } from './support';
 
@@ -693,6 +694,7 @@ describe('property: thousands of generated hostile events mixed with valid ones 
       { numRuns: 20, endOnFailure: true },
     );
 
+    const sending = (Date.now() - started) / 1000;
     // Stored: every accepted event counts once, with its value, in its period's aggregate (the customer is this test's).
     for (const [period, sum] of accepted) {
       const { aggregateUsage } = await g.ok(
@@ -701,20 +703,29 @@ describe('property: thousands of generated hostile events mixed with valid ones 
       );
       expect(aggregateUsage[0]).toMatchObject({ eventCount: sum.count, quantity: String(sum.calls) });
     }
-    // Quarantined: every rejection is in an entry that counted it.
-    const ids = [...quarantined.keys()];
-    for (let i = 0; i < ids.length; i += 200) {
-      const chunk = ids.slice(i, i + 200);
-      const data = await g.ok(
-        `{ ${chunk.map((id, k) => `q${k}: quarantinedEvent(id: "${id}") { receivedCount }`).join(' ')} }`,
-      );
-      chunk.forEach((id, k) => expect([id, data[`q${k}`]?.receivedCount]).toEqual([id, quarantined.get(id)]));
+    // Quarantined: every rejection is in an entry that counted it, read from the usage database itself (thousands of
+    // entries: one indexed `$in` per 1,000 instead of a GraphQL lookup each).
+    const mongo = await MongoClient.connect(process.env.MONGODB_URI!);
+    try {
+      const entries = mongo
+        .db(`${process.env.USAGEGRAPH_DB_PREFIX}_usage`)
+        .collection<{ _id: string; receivedCount: number }>('quarantined_events');
+      const ids = [...quarantined.keys()];
+      const counted = new Map<string, number>();
+      for (let i = 0; i < ids.length; i += 1_000)
+        for (const q of await entries
+          .find({ _id: { $in: ids.slice(i, i + 1_000) } }, { projection: { receivedCount: 1 } })
+          .toArray())
+          counted.set(q._id, q.receivedCount);
+      expect(counted).toEqual(quarantined);
+    } finally {
+      await mongo.close();
     }
     process.stdout.write(
       `hostile-input property: ${figures.sent} events in ${figures.batches} batches: ${figures.stored} stored, ` +
         `${figures.duplicates} duplicates, ${figures.held} held, ${figures.quarantined} quarantined ` +
         `(${quarantined.size} entries), ${figures.internalErrors} internal errors, ` +
-        `${((Date.now() - started) / 1000).toFixed(1)}s\n`,
+        `${sending.toFixed(1)}s sending, ${((Date.now() - started) / 1000 - sending).toFixed(1)}s checking\n`,
     );
     expect(figures.internalErrors).toBe(0);
     expect(figures.sent).toBeGreaterThanOrEqual(10_000);
