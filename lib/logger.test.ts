@@ -33,6 +33,11 @@ describe('log lines', () => {
     expect(shown.stack).not.toContain(process.cwd());
     expect(shown.stack).not.toContain('PAYLOAD');
     expect(excerpt('short')).toBe('short');
+    const missing = safeError(new Error(`ENOENT: no such file, open '${process.cwd()}/data/x.json'`)) as Record<
+      string,
+      unknown
+    >;
+    expect(missing.message).toBe("ENOENT: no such file, open 'data/x.json'");
   });
 
   it('redact credentials and payloads at known paths', async () => {

@@ -51,6 +51,10 @@ export function excerpt(text: string, max = MESSAGE_EXCERPT): string {
   return text.length > max ? `${text.slice(0, max)}… [excerpt: ${max} of ${text.length} characters]` : text;
 }
 
+/** Paths inside the install, relative to it. */
+const relative = (text: string) =>
+  text.split(`file://${ROOT}/`).join('').split(`${ROOT}/`).join('').split(ROOT).join('.');
+
 /** Stack frames without the message (which may quote input) and with paths relative to the project root. */
 export function safeStack(stack: string | undefined): string | undefined {
   if (!stack) return undefined;
@@ -58,7 +62,7 @@ export function safeStack(stack: string | undefined): string | undefined {
     .split('\n')
     .filter((line) => /^\s+at /.test(line))
     .slice(0, STACK_FRAMES)
-    .map((line) => line.split(`file://${ROOT}/`).join('').split(`${ROOT}/`).join(''))
+    .map(relative)
     .join('\n');
 }
 
@@ -71,7 +75,7 @@ export function safeError(error: unknown, depth = 0): Record<string, unknown> | 
   const e = error as Error & { code?: unknown; codeName?: unknown; status?: unknown; cause?: unknown };
   const out: Record<string, unknown> = {
     type: e.constructor?.name ?? 'Error',
-    message: excerpt(e.message),
+    message: excerpt(relative(e.message)),
     stack: safeStack(e.stack),
   };
   if (typeof e.code === 'string' || typeof e.code === 'number') out.code = e.code;
