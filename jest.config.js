@@ -5,7 +5,11 @@ const transform = {
     '@swc/jest',
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
   ],
+  // jose ships only ES modules, which Jest cannot require on Node 20: compile them to CommonJS for the tests.
+  '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
 };
+// Everything in node_modules is used as is, except jose (above).
+const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -14,13 +18,15 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
-      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts}/**/*.test.ts'],
+      transformIgnorePatterns,
+      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts}/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
     },
     {
       displayName: 'e2e',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
       globalSetup: '<rootDir>/test/global-setup.ts',

@@ -1,7 +1,6 @@
 // The gateway: serves the governed supergraph file over HTTP, with health, readiness and correlation ids.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -11,12 +10,19 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../lib/logger';
 import { formatErrorForClients } from '../lib/format-error';
-import { BODY_LIMIT, correlation, jsonBody, jsonErrors } from '../lib/http';
-import { CORRELATION_HEADER } from '../lib/correlation';
+import { correlation, jsonBody, jsonErrors, rawBody, refuse } from '../lib/http';
+import { CORRELATION_HEADER, identifyRequest, setRequestSignal } from '../lib/correlation';
+import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
+import { excludedCategories, type Principal } from '../lib/principal';
+import { Authenticator, oidcSettingsFromEnvironment, type Authentication } from './authentication';
+import { OperationRecord } from './operation-record';
+import { requestPolicy } from './request-policy';
+import { loadArtefacts, watchArtefacts } from './schema-artefacts';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
 
-export const SUPERGRAPH_PATH = join(__dirname, '..', 'schema', 'supergraph.graphql');
+export const SCHEMA_DIR = join(__dirname, '..', 'schema');
+export const SUPERGRAPH_PATH = join(SCHEMA_DIR, 'supergraph.graphql');
 export const FINANCE_CONSOLE = join(__dirname, 'finance-console.html');
 
 export interface RunningGateway {
@@ -65,16 +71,39 @@ async function readiness(): Promise<{ ready: boolean; subgraphs: Record<string, 
 export async function startGateway(options: {
   port: number;
   host?: string;
+  /** The folder of governed artefacts (supergraph, released contract versions); the repository's schema/ by default. */
+  schemaDir?: string;
   supergraphPath?: string;
 }): Promise<RunningGateway> {
   const log = createLogger('gateway');
   const timeoutMs = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
+  const schemaDir = options.schemaDir ?? process.env.USAGEGRAPH_SCHEMA_DIR ?? SCHEMA_DIR;
+  let artefacts = loadArtefacts(schemaDir, options.supergraphPath);
+  let stopWatching = () => undefined as void;
   const gateway = new ApolloGateway({
-    supergraphSdl: readFileSync(options.supergraphPath ?? SUPERGRAPH_PATH, 'utf8'),
+    // The supergraph is a governed file; a newly released one replaces it while serving (see schema-artefacts.ts).
+    supergraphSdl: async ({ update, healthCheck }) => {
+      stopWatching = watchArtefacts({
+        schemaDir,
+        supergraphPath: options.supergraphPath,
+        current: () => artefacts,
+        log,
+        apply: async (next) => {
+          if (next.supergraphSdl !== artefacts.supergraphSdl) {
+            await healthCheck(next.supergraphSdl);
+            update(next.supergraphSdl);
+          }
+          artefacts = next;
+        },
+      });
+      return { supergraphSdl: artefacts.supergraphSdl, cleanup: async () => stopWatching() };
+    },
     // The supergraph file names default addresses; the environment decides where each subgraph really is.
     buildService: ({ name, url }) =>
       new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs),
   });
+  const authenticator = new Authenticator(oidcSettingsFromEnvironment());
+  const record = new OperationRecord(log);
   const app = express();
   const httpServer = http.createServer(app);
   const server = new ApolloServer<GatewayContext>({
@@ -83,12 +112,54 @@ export async function startGateway(options: {
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
       requestLog(log),
+      requestPolicy({
+        schemas: {
+          review: () => artefacts.review,
+          contract: (path) => artefacts.contracts.get(path)?.schema,
+        },
+        record,
+        log,
+        introspectionForAll: process.env.USAGEGRAPH_INTROSPECTION === 'all',
+      }),
     ],
     formatError: formatErrorForClients(log),
     stopOnTerminationSignals: false,
+    // Introspection is refused per request for everyone but platform (request-policy.ts).
     introspection: true,
   });
   await server.start();
+  record.start();
+
+  /** Every GraphQL and ingestion request is authenticated before anything else reads it. */
+  const authenticate: express.RequestHandler = async (req, res, next) => {
+    identifyRequest('anonymous', 'gateway');
+    let result: Authentication;
+    try {
+      result = await authenticator.authenticate(req.headers);
+    } catch (error) {
+      log.warn({ err: error }, 'could not check a credential: the access subgraph did not answer');
+      refuse(res, 503, 'SUBGRAPH_UNAVAILABLE', 'credentials cannot be checked right now; retry shortly', {
+        retryable: true,
+      });
+      return;
+    }
+    if (!result.ok) {
+      res.setHeader('www-authenticate', 'Bearer realm="usagegraph"');
+      refuse(res, 401, 'UNAUTHENTICATED', result.message, {
+        expected: 'authorization: Bearer <API key or OIDC token>',
+      });
+      return;
+    }
+    res.locals.principal = result.principal;
+    identifyRequest(result.principal.subject, 'gateway');
+    // When the client goes away, the subgraph calls made for it are cancelled (subgraph-data-source.ts).
+    const cancelled = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) cancelled.abort(new Error('the client went away'));
+    });
+    setRequestSignal(cancelled.signal);
+    next();
+  };
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
@@ -100,17 +171,33 @@ export async function startGateway(options: {
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', subgraphs: r.subgraphs });
   });
   // Bulk ingestion for telemetry pipelines (CloudEvents, NDJSON), owned by the usage subgraph and served here too.
-  app.post('/v1/events', correlation(), express.raw({ type: () => true, limit: BODY_LIMIT }), async (req, res) => {
-    const headers: Record<string, string> = { [CORRELATION_HEADER]: res.locals.correlationId as string };
+  app.post('/v1/events', correlation(), authenticate, rawBody(), async (req, res) => {
+    const principal = res.locals.principal as Principal;
+    if (excludedCategories(principal).has('ingest')) {
+      refuse(
+        res,
+        403,
+        'FORBIDDEN',
+        `sending usage events needs the "ingest" category, which ${principal.name} may not use`,
+        {
+          field: 'POST /v1/events',
+          category: 'ingest',
+        },
+      );
+      return;
+    }
+    const correlationId = res.locals.correlationId as string;
+    const url = subgraphUrl('usage').replace(/\/graphql$/, '/events');
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const headers: Record<string, string> = {
+      [CORRELATION_HEADER]: correlationId,
+      [PRINCIPAL_HEADER]: encodePrincipal(principal),
+      ...signedHeaders({ method: 'POST', url, body, principal, correlationId }),
+    };
     for (const [name, value] of Object.entries(req.headers))
       if ((name === 'content-type' || name.startsWith('ce-')) && typeof value === 'string') headers[name] = value;
     try {
-      const upstream = await fetch(subgraphUrl('usage').replace(/\/graphql$/, '/events'), {
-        method: 'POST',
-        headers,
-        body: Buffer.isBuffer(req.body) ? req.body : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const upstream = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
       res
         .status(upstream.status)
         .type(upstream.headers.get('content-type') ?? 'application/json')
@@ -120,16 +207,28 @@ export async function startGateway(options: {
       res.status(503).json({
         error: 'the usage subgraph is unreachable; retry shortly',
         code: 'SUBGRAPH_UNAVAILABLE',
-        correlationId: res.locals.correlationId,
+        correlationId,
       });
     }
   });
-  app.use(
-    '/graphql',
+  const graphqlEndpoint = (contract: string | ((req: express.Request) => string)) => [
     correlation(),
+    authenticate,
     jsonBody(),
-    expressMiddleware(server, { context: async ({ res }) => ({ correlationId: res.locals.correlationId as string }) }),
-  );
+    expressMiddleware(server, {
+      context: async ({ req, res }) => ({
+        correlationId: res.locals.correlationId as string,
+        principal: res.locals.principal as Principal,
+        contract: typeof contract === 'string' ? contract : contract(req),
+        clientName:
+          typeof req.headers['apollographql-client-name'] === 'string'
+            ? req.headers['apollographql-client-name']
+            : undefined,
+      }),
+    }),
+  ];
+  app.use('/graphql/:audience/:version', ...graphqlEndpoint((req) => `${req.params.audience}/${req.params.version}`));
+  app.use('/graphql', ...graphqlEndpoint('full'));
   app.use(jsonErrors);
 
   await new Promise<void>((resolve) => httpServer.listen(options.port, options.host ?? '127.0.0.1', resolve));
@@ -140,7 +239,9 @@ export async function startGateway(options: {
     url,
     port,
     async stop() {
+      stopWatching();
       await server.stop();
+      await record.stop();
       log.info('gateway stopped');
     },
   };

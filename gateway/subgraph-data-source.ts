@@ -1,11 +1,19 @@
-// How the gateway calls a subgraph: correlation id forwarded, a timeout (Apollo Gateway has none), stable error codes.
+// How the gateway calls a subgraph: signed with the caller's principal, correlation id forwarded, a timeout (Apollo
+// Gateway has none), the client's cancellation passed on, and stable error codes.
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { GraphQLError } from 'graphql';
-import { CORRELATION_HEADER } from '../lib/correlation';
+import { CORRELATION_HEADER, currentRequestScope } from '../lib/correlation';
+import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
+import type { Principal } from '../lib/principal';
 
 export interface GatewayContext {
   correlationId: string;
+  principal: Principal;
+  /** The contract path the request came through: `full`, or e.g. `finance/v1`. */
+  contract: string;
+  /** The client's name (`apollographql-client-name`), for the operation record. */
+  clientName?: string;
 }
 
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
@@ -14,23 +22,28 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     url: string,
     timeoutMs: number,
   ) {
-    super({ url, fetcher: timedFetcher(timeoutMs) });
+    super({ url, fetcher: signingFetcher(timeoutMs) });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if (context?.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
+    if (!context?.principal) return; // health checks carry no caller; the fetcher signs them as the gateway
+    request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
+    request.http?.headers.set(PRINCIPAL_HEADER, encodePrincipal(context.principal));
   }
 
   override didEncounterError(error: Error): void {
     if (error instanceof GraphQLError) throw error;
     const timedOut = error.name === 'TimeoutError' || /aborted due to timeout/i.test(error.message);
+    const cancelled = !timedOut && error.name === 'AbortError';
     throw new GraphQLError(
       timedOut
         ? `the ${this.serviceName} subgraph did not answer in time`
-        : `the ${this.serviceName} subgraph is unreachable`,
+        : cancelled
+          ? `the request to the ${this.serviceName} subgraph was cancelled`
+          : `the ${this.serviceName} subgraph is unreachable`,
       {
         extensions: {
-          code: timedOut ? 'SUBGRAPH_TIMEOUT' : 'SUBGRAPH_UNAVAILABLE',
+          code: timedOut ? 'SUBGRAPH_TIMEOUT' : cancelled ? 'REQUEST_CANCELLED' : 'SUBGRAPH_UNAVAILABLE',
           serviceName: this.serviceName,
           retryable: true,
         },
@@ -39,7 +52,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
-    // A 400 with a GraphQL body is the subgraph refusing input (e.g. a Decimal sent as a float): pass its error on.
+    // A 400/401/403 with a GraphQL body is the subgraph refusing the request: pass its error on.
     const body = (await this.parseBody(response).catch(() => null)) as {
       errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
     } | null;
@@ -60,7 +73,25 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 }
 
-function timedFetcher(timeoutMs: number): Fetcher {
-  return ((url: string, init?: RequestInit) =>
-    fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })) as unknown as Fetcher;
+const GATEWAY: Principal = { subject: 'service:gateway', name: 'gateway', roles: [], scopes: [], via: 'service' };
+
+/** Signs each request over exactly the bytes sent; a request with no caller (a health check) is the gateway's own. */
+function signingFetcher(timeoutMs: number): Fetcher {
+  return (async (url: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
+    const headers = { ...init.headers };
+    // The client's request scope carries its abort signal: when the client goes away, so does this fetch.
+    const cancel = currentRequestScope()?.signal;
+    const correlationId = headers[CORRELATION_HEADER] ?? `gateway-${Date.now()}`;
+    headers[CORRELATION_HEADER] = correlationId;
+    const principalHeader = headers[PRINCIPAL_HEADER];
+    const principal: Principal = principalHeader
+      ? (JSON.parse(Buffer.from(principalHeader, 'base64url').toString('utf8')) as Principal)
+      : GATEWAY;
+    Object.assign(
+      headers,
+      signedHeaders({ method: init.method ?? 'POST', url, body: init.body, principal, correlationId }),
+    );
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return fetch(url, { ...init, headers, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout });
+  }) as unknown as Fetcher;
 }

@@ -3,19 +3,31 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { currentCorrelationId } from './correlation';
 import type { Logger } from './logger';
+import {
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+} from 'mongodb';
+
+/** Unexpected errors logged in full per response; the rest are counted in one line. */
+export const LOGGED_ERRORS_PER_RESPONSE = 3;
 
 /**
  * Errors we raise on purpose carry a code (VALIDATION_FAILED, NOT_FOUND, …), as do GraphQL's own and those a subgraph
  * already formatted. Only INTERNAL_SERVER_ERROR — a bug, a driver message, a stack — is replaced by a pointer to the logs.
  */
-/** Unexpected errors logged in full per response; the rest are counted in one line. */
-export const LOGGED_ERRORS_PER_RESPONSE = 3;
-
 export function formatErrorForClients(log: Logger) {
   // A list of 200,000 entries that all fail is formatted as 200,000 errors in one synchronous pass: counted per
   // correlation id, and the count logged once that pass is over, instead of one line (and one stack) per entry.
   const counts = new Map<string, number>();
-  const logUnexpected = (key: string, entry: () => Record<string, unknown>) => {
+  const logUnexpected = (
+    key: string,
+    entry: () => Record<string, unknown>,
+    level: 'error' | 'warn' = 'error',
+    message = 'unexpected error',
+  ) => {
     const seen = (counts.get(key) ?? 0) + 1;
     counts.set(key, seen);
     if (seen === 1)
@@ -25,10 +37,10 @@ export function formatErrorForClients(log: Logger) {
         if (total > LOGGED_ERRORS_PER_RESPONSE)
           log.error(
             { unexpectedErrors: total, logged: LOGGED_ERRORS_PER_RESPONSE },
-            'more unexpected errors in the same response; only the first were logged',
+            'more failed entries in the same response; only the first were logged',
           );
       });
-    if (seen <= LOGGED_ERRORS_PER_RESPONSE) log.error(entry(), 'unexpected error');
+    if (seen <= LOGGED_ERRORS_PER_RESPONSE) log[level](entry(), message);
   };
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
@@ -37,11 +49,49 @@ export function formatErrorForClients(log: Logger) {
       return { ...formatted, extensions };
     }
     const correlationId = currentCorrelationId();
-    logUnexpected(correlationId ?? 'unknown', () => ({ err: unwrapResolverError(error), path: formatted.path }));
+    const cause = unwrapResolverError(error);
+    const known = knownFailure(cause);
+    if (known) {
+      logUnexpected(
+        correlationId ?? 'unknown',
+        () => ({ err: cause, path: formatted.path, code: known.code }),
+        'warn',
+        known.message,
+      );
+      return {
+        message: known.message,
+        path: formatted.path,
+        extensions: { code: known.code, retryable: true, correlationId },
+      };
+    }
+    logUnexpected(correlationId ?? 'unknown', () => ({ err: cause, path: formatted.path }));
     return {
       message: `Internal error; the details are in the service logs under correlation id ${correlationId ?? 'unknown'}`,
       path: formatted.path,
       extensions: { code: 'INTERNAL_SERVER_ERROR', correlationId },
     };
   };
+}
+
+/** Failures that are not bugs: the database is down or slow, or the caller gave up. Each has a stable, retryable code. */
+function knownFailure(error: unknown): { code: string; message: string } | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR') {
+    return { code: 'REQUEST_CANCELLED', message: 'the request was cancelled because the caller went away' };
+  }
+  if (error instanceof MongoServerError && error.code === 50) {
+    return {
+      code: 'DATABASE_TIMEOUT',
+      message: `a database query ran over its time limit; ask for less (a smaller page) or retry`,
+    };
+  }
+  if (
+    error instanceof MongoNetworkError ||
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoNotConnectedError ||
+    error instanceof MongoTopologyClosedError
+  ) {
+    return { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable; retry shortly' };
+  }
+  return undefined;
 }

@@ -13,11 +13,44 @@ export function jsonBody(): RequestHandler {
     limit: BODY_LIMIT,
     // Checked on the bytes before parsing: deeper bodies broke JSON.stringify when the gateway forwarded them.
     verify: (_req, _res, buf) => {
-      const depth = jsonTextDepth(buf, MAX_BODY_DEPTH);
-      if (depth > MAX_BODY_DEPTH)
-        throw Object.assign(new Error('request body nests too deep'), { status: 400, type: 'entity.too.deep' });
+      if (jsonTextDepth(buf, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw tooDeep();
     },
   });
+}
+
+const tooDeep = () => Object.assign(new Error('request body nests too deep'), { status: 400, type: 'entity.too.deep' });
+
+/** The body as bytes, whatever its type: a signature is checked over exactly what was sent. */
+export function rawBody(): RequestHandler {
+  return express.raw({ type: () => true, limit: BODY_LIMIT });
+}
+
+/** JSON from a body already read as bytes (by rawBody); an empty body stays empty for GET. */
+export const jsonFromRawBody: RequestHandler = (req, res, next) => {
+  if (!Buffer.isBuffer(req.body)) return next();
+  if (req.body.length === 0) {
+    req.body = {};
+    return next();
+  }
+  if (jsonTextDepth(req.body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) return next(tooDeep());
+  try {
+    req.body = JSON.parse(req.body.toString('utf8'));
+    next();
+  } catch {
+    res.status(400).json({
+      errors: [
+        {
+          message: 'request body is not valid JSON',
+          extensions: { code: 'BAD_REQUEST', expected: 'a JSON GraphQL request' },
+        },
+      ],
+    });
+  }
+};
+
+/** A GraphQL-shaped refusal outside GraphQL execution: 401/403/413/429 with a stable code. */
+export function refuse(res: express.Response, status: number, code: string, message: string, extra: object = {}): void {
+  res.status(status).json({ errors: [{ message, extensions: { code, ...extra } }] });
 }
 
 /** Accepts the caller's correlation id (or makes one), returns it on the response, and scopes the request's logs to it. */

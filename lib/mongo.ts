@@ -1,5 +1,13 @@
 // The MongoDB connection. One database per subgraph (`<prefix>_<subgraph>`), so ownership is visible in the server.
-import { MongoClient, MongoServerError, type CreateIndexesOptions, type Db, type IndexSpecification } from 'mongodb';
+import {
+  MongoClient,
+  MongoServerError,
+  type Collection,
+  type CreateIndexesOptions,
+  type Db,
+  type IndexSpecification,
+} from 'mongodb';
+import { currentRequestScope } from './correlation';
 
 export interface IndexDeclaration {
   collection: string;
@@ -47,4 +55,48 @@ export function encodeCursor(value: string): string {
 }
 export function decodeCursor(cursor: string | null | undefined): string | undefined {
   return cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
+}
+
+/** The longest any one read may run: a query that would scan for minutes is stopped by the database. */
+export const QUERY_TIME_LIMIT_MS = Number(process.env.USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS ?? 30_000);
+
+/** Reads whose options take a time limit and an abort signal, and where those options are. */
+const READS: Record<string, number> = { find: 1, findOne: 1, aggregate: 1, countDocuments: 1, distinct: 2 };
+
+/**
+ * The database as every subgraph uses it: each read is bounded by QUERY_TIME_LIMIT_MS (maxTimeMS, which FerretDB
+ * honours too) and, inside a request, cancelled when the caller goes away (the request's abort signal).
+ */
+export function boundedDb(db: Db): Db {
+  const collections = new Map<string, Collection>();
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property !== 'collection') return Reflect.get(target, property, receiver);
+      return (name: string) => {
+        let collection = collections.get(name);
+        if (!collection) {
+          collection = boundedCollection(target.collection(name));
+          collections.set(name, collection);
+        }
+        return collection;
+      };
+    },
+  });
+}
+
+function boundedCollection(collection: Collection): Collection {
+  return new Proxy(collection, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      const at = typeof property === 'string' ? READS[property] : undefined;
+      if (at === undefined || typeof value !== 'function')
+        return typeof value === 'function' ? value.bind(target) : value;
+      return (...args: unknown[]) => {
+        const given = (args[at] ?? {}) as Record<string, unknown>;
+        const signal = currentRequestScope()?.signal;
+        args[at] = { maxTimeMS: QUERY_TIME_LIMIT_MS, ...(signal ? { signal } : {}), ...given };
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }

@@ -6,10 +6,15 @@ import type { SubgraphName } from './topology';
 
 const ROOT = join(__dirname, '..');
 
+/** The subgraph's own schema.graphql, without the shared value types. */
+export const ownSubgraphSdl = (name: SubgraphName): string =>
+  readFileSync(join(ROOT, 'subgraphs', name, 'schema.graphql'), 'utf8');
+
+/** The shared value types (Money, Period, PageInfo, …), identical in every subgraph. */
+export const commonSdl = (): string => readFileSync(join(ROOT, 'lib', 'graphql', 'common.graphql'), 'utf8');
+
 export function subgraphSdl(name: SubgraphName): string {
-  const own = readFileSync(join(ROOT, 'subgraphs', name, 'schema.graphql'), 'utf8');
-  const common = readFileSync(join(ROOT, 'lib', 'graphql', 'common.graphql'), 'utf8');
-  return `${own}\n${common}`;
+  return `${ownSubgraphSdl(name)}\n${commonSdl()}`;
 }
 
 export function subgraphTypeDefs(name: SubgraphName): DocumentNode {

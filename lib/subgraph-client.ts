@@ -1,6 +1,8 @@
 // How a subgraph asks another for data it does not own: GraphQL over HTTP to the owner, never its collections.
 import { GraphQLError } from 'graphql';
-import { CORRELATION_HEADER, currentCorrelationId } from './correlation';
+import { CORRELATION_HEADER, currentCorrelationId, currentRequestScope, newCorrelationId } from './correlation';
+import { signedHeaders } from './internal-auth';
+import { servicePrincipal } from './principal';
 import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
 
@@ -21,13 +23,24 @@ export async function querySubgraph<T>(
   variables: Record<string, unknown> = {},
 ): Promise<T> {
   const url = subgraphUrl(owner);
+  const scope = currentRequestScope();
+  const correlationId = currentCorrelationId() ?? newCorrelationId();
+  const requestBody = JSON.stringify({ query, variables });
+  // A subgraph asks as itself, on behalf of whoever asked it (kept for the audit trail).
+  const principal = servicePrincipal(scope?.service ?? 'subgraph', scope?.subject);
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [CORRELATION_HEADER]: currentCorrelationId() ?? '' },
-      body: JSON.stringify({ query, variables }),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      headers: {
+        'content-type': 'application/json',
+        [CORRELATION_HEADER]: correlationId,
+        ...signedHeaders({ method: 'POST', url, body: requestBody, principal, correlationId }),
+      },
+      body: requestBody,
+      signal: scope?.signal
+        ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), scope.signal])
+        : AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
     throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {

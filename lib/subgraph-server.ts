@@ -9,10 +9,16 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { Db, MongoClient } from 'mongodb';
-import { correlation, jsonBody, jsonErrors } from './http';
+import { GraphQLError } from 'graphql';
+import { correlation, jsonErrors, jsonFromRawBody, rawBody, refuse } from './http';
+import { identifyRequest, setRequestSignal } from './correlation';
+import { verifySignedRequest } from './internal-auth';
+import { excludedCategories, isPlatform, type Principal } from './principal';
+import { reviewOperation } from './authorization';
+import { UNLIMITED } from './operation-limits';
 import { createLogger, type Logger } from './logger';
 import { runUntilSignalled } from './lifecycle';
-import { connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from './mongo';
+import { boundedDb, connectMongo, databaseName, ensureIndexes, type IndexDeclaration } from './mongo';
 import { subgraphTypeDefs } from './schema-files';
 import { scalarResolvers } from './graphql/scalars';
 import { formatErrorForClients } from './format-error';
@@ -22,7 +28,14 @@ import type { SubgraphName } from './topology';
 export interface BaseContext {
   correlationId: string;
   log: Logger;
+  /** Who asks, as the gateway (or the calling subgraph) verified and signed it. */
+  principal: Principal;
+  /** Aborted when the caller gives up (the gateway timed out or the client went away): stop working on it. */
+  signal: AbortSignal;
 }
+
+/** Who did something, for records that say so: the person behind a service call, else the caller itself. */
+export const actingSubject = (ctx: BaseContext): string => ctx.principal.onBehalfOf ?? ctx.principal.subject;
 
 export interface SubgraphDefinition<Services, Context extends BaseContext> {
   name: SubgraphName;
@@ -52,23 +65,66 @@ export async function startSubgraph<S, C extends BaseContext>(
   const log = createLogger(definition.name);
   const ownsClient = !options.mongoClient;
   const client = options.mongoClient ?? (await connectMongo());
-  const db = client.db(databaseName(definition.name));
+  const db = boundedDb(client.db(databaseName(definition.name)));
   await ensureIndexes(db, definition.indexes);
   const services = await definition.createServices(db, log);
 
   const app = express();
   const httpServer = http.createServer(app);
+  // Representations are checked against each entity's key types before any __resolveReference reads the database.
+  const schema = guardEntityRepresentations(
+    buildSubgraphSchema({
+      typeDefs: subgraphTypeDefs(definition.name),
+      resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
+    }),
+  );
   const server = new ApolloServer<C>({
-    // Representations are checked against each entity's key types before any __resolveReference reads the database.
-    schema: guardEntityRepresentations(
-      buildSubgraphSchema({
-        typeDefs: subgraphTypeDefs(definition.name),
-        resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
-      }),
-    ),
+    schema,
     plugins: [
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
+      {
+        // The same category rules as the gateway, on this subgraph's own schema: defence in depth.
+        async requestDidStart() {
+          return {
+            async didResolveOperation({ document, request, contextValue }) {
+              const principal = contextValue.principal;
+              const review = reviewOperation({
+                schema,
+                document,
+                operationName: request.operationName,
+                variables: request.variables,
+                excluded: excludedCategories(principal),
+                who: `${principal.subject} (${principal.roles.join(', ') || principal.via})`,
+                allowIntrospection: principal.via === 'service' || isPlatform(principal),
+                limits: UNLIMITED,
+              });
+              if (review.refusal) {
+                throw new GraphQLError(review.refusal.message, {
+                  extensions: {
+                    code: review.refusal.code,
+                    field: review.refusal.field,
+                    ...review.refusal.extensions,
+                    http: { status: 403 },
+                  },
+                });
+              }
+            },
+            // When the caller has gone (the gateway gave up, the client left), resolve nothing more.
+            async executionDidStart() {
+              return {
+                willResolveField({ contextValue }) {
+                  if (contextValue.signal.aborted) {
+                    throw new GraphQLError('the caller went away; the rest of the request was not run', {
+                      extensions: { code: 'REQUEST_CANCELLED' },
+                    });
+                  }
+                },
+              };
+            },
+          };
+        },
+      },
     ],
     formatError: formatErrorForClients(log),
     stopOnTerminationSignals: false,
@@ -87,14 +143,43 @@ export async function startSubgraph<S, C extends BaseContext>(
       res.status(503).json({ status: 'unavailable', service: definition.name, reason: 'database unreachable' });
     }
   });
+  // Everything but health and readiness answers only requests signed by the gateway or another subgraph.
+  app.use(correlation(), rawBody(), (req, res, next) => {
+    const verified = verifySignedRequest({
+      method: req.method,
+      path: req.originalUrl,
+      headers: req.headers,
+      body: Buffer.isBuffer(req.body) ? req.body : '',
+      correlationId: res.locals.correlationId as string,
+    });
+    if (!verified.ok) {
+      log.warn({ path: req.path, reason: verified.reason }, 'refused an unsigned or wrongly signed request');
+      refuse(res, 401, 'UNAUTHENTICATED', verified.reason, { expected: 'a request through the gateway' });
+      return;
+    }
+    res.locals.principal = verified.principal;
+    identifyRequest(verified.principal.onBehalfOf ?? verified.principal.subject, definition.name);
+    // The caller gave up (timeout, client gone): tell the work in flight, so it stops instead of running on.
+    const cancelled = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) cancelled.abort(new Error('the caller went away'));
+    });
+    res.locals.signal = cancelled.signal;
+    setRequestSignal(cancelled.signal);
+    next();
+  });
   definition.routes?.(app, services);
   app.use(
     '/graphql',
-    correlation(),
-    jsonBody(),
+    jsonFromRawBody,
     expressMiddleware(server, {
       context: async ({ res }) =>
-        definition.createContext(services, { correlationId: res.locals.correlationId as string, log }),
+        definition.createContext(services, {
+          correlationId: res.locals.correlationId as string,
+          log,
+          principal: res.locals.principal as Principal,
+          signal: res.locals.signal as AbortSignal,
+        }),
     }),
   );
   app.use(jsonErrors);

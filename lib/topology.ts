@@ -1,5 +1,5 @@
 // Where each part listens. Defaults for `npm start`; every address can be overridden by the environment.
-export const SUBGRAPH_NAMES = ['usage', 'subscriptions', 'pricing', 'invoices', 'erp-postings'] as const;
+export const SUBGRAPH_NAMES = ['usage', 'subscriptions', 'pricing', 'invoices', 'erp-postings', 'access'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
@@ -9,6 +9,7 @@ export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
   pricing: 4003,
   invoices: 4004,
   'erp-postings': 4005,
+  access: 4006,
 };
 
 export function subgraphUrlEnv(name: SubgraphName): string {

@@ -8,17 +8,26 @@ export interface GraphQLResult<T> {
   correlationId: string | null;
 }
 
+export interface GraphQLOptions {
+  correlationId?: string;
+  /** An API key or OIDC token, sent as `authorization: Bearer …`. */
+  credential?: string;
+  headers?: Record<string, string>;
+}
+
 export async function graphql<T = any>(
   url: string,
   query: string,
   variables: Record<string, unknown> = {},
-  options: { correlationId?: string } = {},
+  options: GraphQLOptions = {},
 ): Promise<GraphQLResult<T>> {
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(options.correlationId ? { [CORRELATION_HEADER]: options.correlationId } : {}),
+      ...(options.credential ? { authorization: `Bearer ${options.credential}` } : {}),
+      ...options.headers,
     },
     body: JSON.stringify({ query, variables }),
   });
@@ -31,7 +40,7 @@ export async function mustGraphql<T = any>(
   url: string,
   query: string,
   variables: Record<string, unknown> = {},
-  options: { correlationId?: string } = {},
+  options: GraphQLOptions = {},
 ): Promise<T> {
   const result = await graphql<T>(url, query, variables, options);
   if (result.errors?.length || !result.data) {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
 import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
+import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
+import type { Role } from '../lib/principal';
 import { ProcessRegistry, freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
 
 const ROOT = join(__dirname, '..');
@@ -30,6 +32,14 @@ export interface RunningSystem {
   /** The environment the processes run with; enough to start one more subgraph by hand. */
   env: NodeJS.ProcessEnv;
   processes: ManagedProcess[];
+  /** Creates an API key (the launcher holds the internal secret, so it can ask the access subgraph directly). */
+  mintApiKey(input: {
+    owner: string;
+    description: string;
+    roles: Role[];
+    scopes?: string[];
+    expiresAt?: Date;
+  }): Promise<MintedKey>;
   stop(): Promise<void>;
 }
 
@@ -80,14 +90,18 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       SUBGRAPH_NAMES.map((n) => [n, `http://127.0.0.1:${ports[n]}/graphql`]),
     ) as Record<SubgraphName, string>;
     const dbPrefix = options.dbPrefix ?? 'usagegraph';
+    // Subgraphs answer only requests signed with this secret: the gateway's, and each other's.
+    const secretFile = ensureInternalSecretFile(options.dataDir);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      USAGEGRAPH_INTERNAL_SECRET_FILE: secretFile,
       MONGODB_URI: mongoUri,
       USAGEGRAPH_DB_PREFIX: dbPrefix,
       ERP_HLEDGER_URL: ledger.url,
       ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [subgraphUrlEnv(n), subgraphUrls[n]])),
       ...options.env,
     };
+    delete env.USAGEGRAPH_INTERNAL_SECRET; // this system's secret is the file, whatever the caller's environment holds
     const tsNode = (entry: string, name: string, port: number) =>
       spawnManaged(name, process.execPath, ['--import', 'tsx', join(ROOT, entry)], {
         env: { ...env, PORT: String(port) },
@@ -96,7 +110,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         stopWithParent: true,
       });
 
-    progress('starting the five subgraphs…');
+    progress(`starting the ${SUBGRAPH_NAMES.length} subgraphs…`);
     const subgraphs = SUBGRAPH_NAMES.map((n) => tsNode(`subgraphs/${n}/main.ts`, n, ports[n]));
     started.push(...subgraphs);
     registry.record(started);
@@ -120,6 +134,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       logDir,
       env,
       processes: [...started],
+      mintApiKey: (input) => mintApiKey(subgraphUrls.access, readSecret(secretFile), input),
       stop: stopAll,
     };
   } catch (error) {

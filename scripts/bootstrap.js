@@ -102,6 +102,9 @@ async function main() {
       say('Run `npm run format` to fix the layout.');
       process.exit(format);
     }
+    say('Checking the governed schema (npm run schema:check)…');
+    const schema = await runStep(node, ['--import', 'tsx', join(ROOT, 'scripts', 'schema-check.ts')]);
+    if (schema !== 0) process.exit(schema);
     process.exit(await runStep(node, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...rest]));
   }
   if (command === 'bench' && rest[0] && /^[a-z-]+$/.test(rest[0])) {

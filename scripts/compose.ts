@@ -1,12 +1,8 @@
-// `npm run schema:compose` writes the governed artefacts in schema/; `--check` fails when they are stale.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+// `npm run schema:compose` writes the governed artefacts in schema/: the supergraph, its public API, each subgraph's
+// SDL and each audience's current contract. `npm run schema:check` checks them (scripts/schema-check.ts).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { composeServices } from '@apollo/composition';
-import { Supergraph } from '@apollo/federation-internals';
-import { buildSubgraphSchema, printSubgraphSchema } from '@apollo/subgraph';
-import { parse, printSchema } from 'graphql';
-import { subgraphSdl } from '../lib/schema-files';
-import { DEFAULT_PORTS, SUBGRAPH_NAMES } from '../lib/topology';
+import { composeContracts, composeSupergraph, subgraphServices } from '../contracts/composition';
 
 const SCHEMA_DIR = join(__dirname, '..', 'schema');
 const HEADER =
@@ -18,22 +14,17 @@ export interface ComposedArtefacts {
   hints: string[];
 }
 
-export function composeArtefacts(): ComposedArtefacts {
-  const services = SUBGRAPH_NAMES.map((name) => {
-    const printed = printSubgraphSchema(buildSubgraphSchema({ typeDefs: parse(subgraphSdl(name)) }));
-    return { name, url: `http://127.0.0.1:${DEFAULT_PORTS[name]}/graphql`, typeDefs: parse(printed), printed };
-  });
-  const result = composeServices(services.map(({ name, url, typeDefs }) => ({ name, url, typeDefs })));
-  if (result.errors) {
-    throw new Error(`composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
-  }
-  const api = printSchema(Supergraph.build(result.supergraphSdl).apiSchema().toGraphQLJSSchema());
+export function composeArtefacts(services = subgraphServices()): ComposedArtefacts {
+  const graph = composeSupergraph(services);
   const files: Record<string, string> = {
-    'supergraph.graphql': HEADER + result.supergraphSdl + '\n',
-    'api.graphql': HEADER + api + '\n',
+    'supergraph.graphql': HEADER + graph.supergraphSdl + '\n',
+    'api.graphql': HEADER + graph.apiSdl + '\n',
   };
   for (const s of services) files[`subgraphs/${s.name}.graphql`] = HEADER + s.printed + '\n';
-  return { files, hints: result.hints.map((h) => `${h.definition.code}: ${h.message}`) };
+  for (const [audience, sdl] of Object.entries(composeContracts(services))) {
+    files[`contracts/${audience}.graphql`] = HEADER + sdl + '\n';
+  }
+  return { files, hints: graph.hints };
 }
 
 /** The artefacts whose committed content differs from a fresh composition. */
@@ -52,20 +43,8 @@ export function staleArtefacts(artefacts = composeArtefacts()): string[] {
 if (require.main === module) {
   const artefacts = composeArtefacts();
   for (const hint of artefacts.hints) console.log(`hint: ${hint}`);
-  if (process.argv.includes('--check')) {
-    const stale = staleArtefacts(artefacts);
-    if (stale.length > 0) {
-      console.error(`stale schema artefacts (run npm run schema:compose and commit): ${stale.join(', ')}`);
-      process.exit(1);
-    }
-    console.log('schema artefacts are current');
-  } else {
-    mkdirSync(join(SCHEMA_DIR, 'subgraphs'), { recursive: true });
-    for (const [path, content] of Object.entries(artefacts.files)) writeFileSync(join(SCHEMA_DIR, path), content);
-    console.log(
-      `wrote ${Object.keys(artefacts.files)
-        .map((p) => `schema/${p}`)
-        .join(', ')}`,
-    );
-  }
+  mkdirSync(join(SCHEMA_DIR, 'subgraphs'), { recursive: true });
+  mkdirSync(join(SCHEMA_DIR, 'contracts'), { recursive: true });
+  for (const [path, content] of Object.entries(artefacts.files)) writeFileSync(join(SCHEMA_DIR, path), content);
+  console.log(`wrote ${Object.keys(artefacts.files).length} files in schema/`);
 }

@@ -22,12 +22,13 @@ const CUSTOMERS = [
 
 export async function loadDemoData(
   gatewayUrl: string,
+  credential: string,
   period = lastCompleteMonth(),
   log: (m: string) => void = () => undefined,
 ): Promise<DemoResult> {
   const correlationId = `demo-${period}`;
   const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) =>
-    mustGraphql<T>(gatewayUrl, query, variables, { correlationId });
+    mustGraphql<T>(gatewayUrl, query, variables, { correlationId, credential });
 
   log('  registering usage types, a legal entity, a price plan, customers and subscriptions…');
   await gql(

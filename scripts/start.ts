@@ -1,6 +1,7 @@
 // `npm start`: the whole system on this machine — embedded database, ledger, five subgraphs, gateway — plus demo data.
 import { join } from 'node:path';
 import { startSystem, type RunningSystem } from '../runtime/system';
+import type { MintedKey } from '../runtime/access';
 import { LINEAGE_QUERY, loadDemoData } from './demo-data';
 
 const ROOT = join(__dirname, '..');
@@ -46,23 +47,46 @@ async function main(): Promise<void> {
     });
   }
 
+  // Every request needs a credential. Each start mints keys valid for a week and shows them this once; only their
+  // hashes are stored (in the data folder's database). Operators mint more through the graph (createApiKey).
+  const expiresAt = new Date(Date.now() + KEY_DAYS * 86_400_000);
+  const keys = {
+    platform: await system.mintApiKey({
+      owner: 'npm start',
+      description: 'platform key printed by npm start',
+      roles: ['platform'],
+      expiresAt,
+    }),
+    finance: await system.mintApiKey({
+      owner: 'npm start',
+      description: 'finance key printed by npm start, for the finance console',
+      roles: ['finance'],
+      expiresAt,
+    }),
+  };
   let invoiceNumber: string | undefined;
   if (process.env.USAGEGRAPH_DEMO !== 'off') {
     progress('loading demo data (idempotent: a second start changes nothing)…');
-    const demo = await loadDemoData(system.gatewayUrl, undefined, progress);
+    const demo = await loadDemoData(system.gatewayUrl, keys.platform.secret, undefined, progress);
     invoiceNumber = demo.invoiceNumbers[0];
     progress(
       `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted`,
     );
   }
-  printBanner(system, invoiceNumber);
+  printBanner(system, invoiceNumber, keys);
 }
+
+const KEY_DAYS = 7;
 
 function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-function printBanner(system: RunningSystem, invoiceNumber: string | undefined): void {
+function printBanner(
+  system: RunningSystem,
+  invoiceNumber: string | undefined,
+  keys: Record<'platform' | 'finance', MintedKey>,
+): void {
   const base = system.gatewayUrl.replace(/\/graphql$/, '');
   const body = JSON.stringify({
     query: LINEAGE_QUERY.replace(/\s+/g, ' '),
@@ -81,9 +105,14 @@ function printBanner(system: RunningSystem, invoiceNumber: string | undefined): 
     `  Ledger journal      ${system.ledger.journalPath}   (hledger -f <it> balance)`,
     `  Logs                ${system.logDir}`,
     '',
+    `API keys for this start (valid ${KEY_DAYS} days; shown once, stored only as hashes):`,
+    `  platform  ${keys.platform.secret}`,
+    `  finance   ${keys.finance.secret}   (paste it into the finance page)`,
+    '',
     `Trace an invoice from its lines back to the usage events and forward to the ERP document:`,
     '',
     `curl -s ${system.gatewayUrl} -H 'content-type: application/json' -H 'x-correlation-id: my-first-trace' \\`,
+    `  -H 'authorization: Bearer ${keys.platform.secret}' \\`,
     `  --data '${body}'`,
     '',
     'The same query, for a GraphQL client:',

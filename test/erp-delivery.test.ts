@@ -9,8 +9,7 @@ import { invoicePostingKey } from '../subgraphs/erp-postings/post-invoice';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { startHledgerWeb, type RunningLedger } from '../runtime/hledger';
 import { freePort } from '../runtime/processes';
-import { graphql, mustGraphql } from '../runtime/graph-client';
-import { eventually, finalizedInvoice } from './support';
+import { eventually, finalizedInvoice, subgraphClient } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'usagegraph-erp-'));
 let ledgerPort: number;
@@ -34,7 +33,7 @@ const transactionsWithCode = async (code: string) =>
 
 const POSTING = `id postingKey status attempts lastError { code kind message remedy } history { outcome code } erpDocument { documentId } journalEntry { accountingPeriod }`;
 const call = <T = any>(query: string, variables: Record<string, unknown> = {}) =>
-  mustGraphql<T>(postings.url, query, variables, { correlationId: 'erp-delivery-test' });
+  subgraphClient(postings.url, 'erp-delivery-test').ok<T>(query, variables);
 const post = async (invoiceId: string) =>
   (await call(`mutation($id: ID!) { postInvoice(invoiceId: $id) { ${POSTING} } }`, { id: invoiceId })).postInvoice;
 const read = async (id: string) =>
@@ -195,7 +194,9 @@ it('posts once when two erp-postings instances are asked at the same moment', as
   if (!ledger) await startLedger();
   const invoice = await finalizedInvoice('erp_twins', 21);
   const ask = (url: string) =>
-    mustGraphql(url, `mutation($id: ID!) { postInvoice(invoiceId: $id) { id postingKey } }`, { id: invoice.invoiceId });
+    subgraphClient(url).ok(`mutation($id: ID!) { postInvoice(invoiceId: $id) { id postingKey } }`, {
+      id: invoice.invoiceId,
+    });
   const results = await Promise.all([postings.url, twin.url, postings.url, twin.url, postings.url, twin.url].map(ask));
   expect(new Set(results.map((r) => r.postInvoice.id)).size).toBe(1);
   const { postingKey, id } = results[0].postInvoice;
@@ -204,8 +205,7 @@ it('posts once when two erp-postings instances are asked at the same moment', as
 });
 
 it('explains a replay of a posting that is not stuck', async () => {
-  const result = await graphql(
-    postings.url,
+  const result = await subgraphClient(postings.url).raw(
     `
       mutation {
         replayErpPosting(id: "post_missing") {

@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
-import { graphql } from '../runtime/graph-client';
-import { gatewayUrl } from './support';
+import { clientAs, gatewayUrl } from './support';
 
 const operationsOf = (html: string): Record<string, string> =>
   JSON.parse(/<script type="application\/json" id="operations">([\s\S]*?)<\/script>/.exec(html)![1]!);
@@ -31,7 +30,8 @@ it('is served at /finance, and every operation on it validates against the API s
 
 it('loads the work queue and closes and reopens a period with the page’s own operations', async () => {
   const operations = operationsOf(readFileSync(join(__dirname, '..', 'gateway', 'finance-console.html'), 'utf8'));
-  const queue = await graphql(gatewayUrl(), operations.queue!);
+  const finance = clientAs('finance');
+  const queue = await finance.raw(operations.queue!);
   expect(queue.errors).toBeUndefined();
   expect(Object.keys(queue.data)).toEqual([
     'usageExceptions',
@@ -41,8 +41,8 @@ it('loads the work queue and closes and reopens a period with the page’s own o
     'accountingPeriods',
     'ratingAdjustments',
   ]);
-  const closed = await graphql(gatewayUrl(), operations.closePeriod!, { key: '2031-01' });
+  const closed = await finance.raw(operations.closePeriod!, { key: '2031-01' });
   expect(closed.data.closeAccountingPeriod).toEqual({ key: '2031-01', status: 'CLOSED' });
-  const reopened = await graphql(gatewayUrl(), operations.reopenPeriod!, { key: '2031-01' });
+  const reopened = await finance.raw(operations.reopenPeriod!, { key: '2031-01' });
   expect(reopened.data.reopenAccountingPeriod).toEqual({ key: '2031-01', status: 'OPEN' });
 });

@@ -1,8 +1,7 @@
 // The gateway as an operator and a client see it: health, readiness, correlation ids, limits and errors.
 import { startGateway, type RunningGateway } from '../gateway/server';
 import { freePort } from '../runtime/processes';
-import { graphql } from '../runtime/graph-client';
-import { gatewayUrl } from './support';
+import { client, clientAs, gatewayUrl, keyFor, signedSubgraphRequest } from './support';
 
 const base = () => gatewayUrl().replace(/\/graphql$/, '');
 
@@ -13,34 +12,32 @@ it('answers health and readiness, naming every subgraph', async () => {
   expect(ready.status).toBe(200);
   expect(await ready.json()).toEqual({
     status: 'ready',
-    subgraphs: { usage: 'ready', subscriptions: 'ready', pricing: 'ready', invoices: 'ready', 'erp-postings': 'ready' },
+    subgraphs: {
+      usage: 'ready',
+      subscriptions: 'ready',
+      pricing: 'ready',
+      invoices: 'ready',
+      'erp-postings': 'ready',
+      access: 'ready',
+    },
   });
 });
 
 it('returns the caller’s correlation id, makes one when there is none, and replaces one that is unsafe to log', async () => {
-  expect((await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'case-4711' })).correlationId).toBe(
-    'case-4711',
-  );
-  expect((await graphql(gatewayUrl(), '{ __typename }')).correlationId).toMatch(/^cor-[0-9a-f-]{36}$/);
-  expect(
-    (await graphql(gatewayUrl(), '{ __typename }', {}, { correlationId: 'two words; drop table' })).correlationId,
-  ).toMatch(/^cor-/);
+  expect((await clientAs('platform', 'case-4711').raw('{ __typename }')).correlationId).toBe('case-4711');
+  expect((await client().raw('{ __typename }')).correlationId).toMatch(/^cor-[0-9a-f-]{36}$/);
+  expect((await clientAs('platform', 'two words; drop table').raw('{ __typename }')).correlationId).toMatch(/^cor-/);
 });
 
 it('passes the correlation id on to the subgraphs, which store it on what they create', async () => {
   const key = `gw-${Date.now().toString(36)}`;
-  const r = await graphql(
-    gatewayUrl(),
+  const r = await clientAs('platform', 'gw-corr-1').raw(
     `mutation { upsertLegalEntity(input: { code: "GW${Date.now().toString(36).toUpperCase()}", name: "gw", functionalCurrency: "EUR" }) { code } upsertCustomer(input: { externalKey: "${key}", name: "gw", currency: "EUR" }) { id } }`,
-    {},
-    { correlationId: 'gw-corr-1' },
   );
   expect(r.errors).toBeUndefined();
-  // The subscriptions subgraph's own response carries it, and so does the customer it stored.
-  const direct = await fetch(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-correlation-id': 'gw-corr-2' },
-    body: JSON.stringify({ query: '{ __typename }' }),
+  // The subscriptions subgraph's own response carries it (asked directly, signed as a subgraph would).
+  const direct = await signedSubgraphRequest(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!, '{ __typename }', {
+    correlationId: 'gw-corr-2',
   });
   expect(direct.headers.get('x-correlation-id')).toBe('gw-corr-2');
 });
@@ -49,7 +46,7 @@ it('refuses a body over the limit with a 413 that says the limit', async () => {
   const huge = 'x'.repeat(33 * 1024 * 1024);
   const res = await fetch(gatewayUrl(), {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${keyFor('platform')}` },
     body: JSON.stringify({ query: '{ __typename }', variables: { huge } }),
   });
   expect(res.status).toBe(413);
@@ -61,7 +58,7 @@ it('refuses a body over the limit with a 413 that says the limit', async () => {
 });
 
 it('reports a malformed query with GraphQL’s own code', async () => {
-  const r = await graphql(gatewayUrl(), '{ invoice(id: ) }');
+  const r = await client().raw('{ invoice(id: ) }');
   expect(r.errors?.[0]?.extensions?.code).toBe('GRAPHQL_PARSE_FAILED');
 });
 
@@ -82,17 +79,21 @@ describe('with a subgraph down', () => {
   it('is not ready, and says which subgraph is unreachable', async () => {
     const res = await fetch(gateway.url.replace(/\/graphql$/, '/ready'));
     expect(res.status).toBe(503);
-    expect(((await res.json()) as any).subgraphs).toMatchObject({ usage: 'unreachable', pricing: 'ready' });
+    expect(((await res.json()) as any).subgraphs).toMatchObject({
+      usage: 'unreachable',
+      pricing: 'ready',
+      access: 'ready',
+    });
   });
 
   it('answers queries to that subgraph with SUBGRAPH_UNAVAILABLE and the others normally', async () => {
-    const down = await graphql(gateway.url, '{ usageTypes { key } }');
+    const down = await clientAs('platform', undefined, gateway.url).raw('{ usageTypes { nodes { key } } }');
     expect(down.errors?.[0]?.extensions).toMatchObject({
       code: 'SUBGRAPH_UNAVAILABLE',
       serviceName: 'usage',
       retryable: true,
     });
-    const up = await graphql(gateway.url, '{ legalEntities { code } }');
+    const up = await clientAs('platform', undefined, gateway.url).raw('{ legalEntities { code } }');
     expect(up.errors).toBeUndefined();
     expect(up.data.legalEntities).toContainEqual({ code: 'DEFAULT' });
   });

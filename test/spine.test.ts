@@ -448,12 +448,13 @@ describe('lineage', () => {
     const { usageEventBySource: e } = await g.ok(
       `query($s: String!) { usageEventBySource(source: $s, eventId: "c1") {
         correlationId
-        aggregate { ratedCharges { revision invoiceLines { lineNo invoice { id number erpPostings { status erpDocument { system documentId } } } } } }
+        aggregate { ratedCharges { totalCount nodes { revision invoiceLines { lineNo invoice { id number erpPostings { status erpDocument { system documentId } } } } } } }
       } }`,
       { s: source },
     );
     expect(e.correlationId).toBe(flow);
-    const invoiced = e.aggregate.ratedCharges.filter((c: any) => c.invoiceLines.length > 0);
+    expect(e.aggregate.ratedCharges.totalCount).toBe(e.aggregate.ratedCharges.nodes.length);
+    const invoiced = e.aggregate.ratedCharges.nodes.filter((c: any) => c.invoiceLines.length > 0);
     expect(invoiced.map((c: any) => c.revision)).toEqual([2]);
     const line = invoiced[0].invoiceLines[0];
     expect(line.invoice.id).toBe(invoiceId);

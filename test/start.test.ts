@@ -77,9 +77,14 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   // Run the printed curl command's request as printed.
   const gatewayUrl = /curl -s (\S+) /.exec(out)![1]!;
   const body = /--data '(.+)'/.exec(out)![1]!;
+  const authorization = /-H 'authorization: (Bearer ugk_\S+)'/.exec(out)![1]!;
   const result = (await (
-    await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body })
   ).json()) as any;
+  // Without the printed key, the same request is refused with no data.
+  const anonymous = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  expect(anonymous.status).toBe(401);
+  expect(((await anonymous.json()) as any).data).toBeUndefined();
   const invoice = result.data.invoiceByNumber;
   expect(invoice.status).toBe('FINALIZED');
   expect(invoice.lines.length).toBe(2);
@@ -96,7 +101,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   const pids = (JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ pid: number }>).map(
     (p) => p.pid,
   );
-  expect(pids).toHaveLength(8); // FerretDB, hledger-web, five subgraphs, the gateway
+  expect(pids).toHaveLength(9); // FerretDB, hledger-web, six subgraphs, the gateway
   const gatewayPort = Number(new URL(gatewayUrl).port);
 
   process.kill(-app.child.pid!, 'SIGINT');
@@ -131,7 +136,7 @@ it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one',
     JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ command: string }>
   ).map((p) => p.command);
   expect(commands.some((c) => c.includes('ferretdb'))).toBe(false);
-  expect(commands).toHaveLength(7);
+  expect(commands).toHaveLength(8); // hledger-web, six subgraphs, the gateway
   process.kill(app.child.pid!, 'SIGTERM');
   expect(await app.exited).toBe(0);
 }, 120_000);

@@ -1,6 +1,8 @@
 // What the end-to-end tests share: the gateway address, a GraphQL client, and unique names per test.
 import { randomBytes } from 'node:crypto';
 import { graphql, mustGraphql, type GraphQLResult } from '../runtime/graph-client';
+import { servicePrincipal, type Principal, type Role } from '../lib/principal';
+import { signedHeaders } from '../lib/internal-auth';
 
 export const gatewayUrl = (): string => {
   const url = process.env.USAGEGRAPH_TEST_GATEWAY_URL;
@@ -11,12 +13,70 @@ export const gatewayUrl = (): string => {
 /** A short unique suffix, so tests sharing one system never see each other's data. */
 export const unique = (prefix: string): string => `${prefix}_${randomBytes(4).toString('hex')}`;
 
-export function client(correlationId?: string) {
+/** The env var a test reads for a role's key: USAGEGRAPH_TEST_KEY_CUSTOMER_SUCCESS, … (minted by the global setup). */
+export const keyEnv = (role: Role): string => `USAGEGRAPH_TEST_KEY_${role.toUpperCase().replace(/-/g, '_')}`;
+
+/** The test suite's API key for a role. */
+export function keyFor(role: Role): string {
+  const key = process.env[keyEnv(role)];
+  if (!key) throw new Error(`the global setup minted no key for ${role}`);
+  return key;
+}
+
+/** A client of the gateway acting with a role's key (platform by default: it may do everything). */
+export function clientAs(role: Role, correlationId?: string, url = gatewayUrl()) {
+  const credential = keyFor(role);
   return {
     raw: <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> =>
-      graphql<T>(gatewayUrl(), query, variables, { correlationId }),
+      graphql<T>(url, query, variables, { correlationId, credential }),
     ok: <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> =>
-      mustGraphql<T>(gatewayUrl(), query, variables, { correlationId }),
+      mustGraphql<T>(url, query, variables, { correlationId, credential }),
+  };
+}
+
+export const client = (correlationId?: string) => clientAs('platform', correlationId);
+
+/** A request straight to a subgraph, signed with the system's internal secret as another subgraph would sign it. */
+export async function signedSubgraphRequest(
+  url: string,
+  query: string,
+  options: { variables?: Record<string, unknown>; correlationId?: string; principal?: Principal } = {},
+): Promise<Response> {
+  const correlationId = options.correlationId ?? `test-${randomBytes(4).toString('hex')}`;
+  const body = JSON.stringify({ query, variables: options.variables ?? {} });
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-correlation-id': correlationId,
+      ...signedHeaders({
+        method: 'POST',
+        url,
+        body,
+        principal: options.principal ?? servicePrincipal('test'),
+        correlationId,
+      }),
+    },
+    body,
+  });
+}
+
+/** A client that talks to one subgraph directly (as another subgraph would: signed), bypassing the gateway. */
+export function subgraphClient(url: string, correlationId?: string) {
+  const raw = async <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> => {
+    const response = await signedSubgraphRequest(url, query, { variables, correlationId });
+    const body = (await response.json()) as Omit<GraphQLResult<T>, 'status' | 'correlationId'>;
+    return { ...body, status: response.status, correlationId: response.headers.get('x-correlation-id') };
+  };
+  return {
+    raw,
+    ok: async <T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
+      const result = await raw<T>(query, variables);
+      if (result.errors?.length || !result.data) {
+        throw new Error(`GraphQL request failed (HTTP ${result.status}): ${JSON.stringify(result.errors)}`);
+      }
+      return result.data;
+    },
   };
 }
 

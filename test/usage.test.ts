@@ -1,10 +1,11 @@
 // The usage subgraph as product teams, telemetry pipelines and finance use it, through the gateway over HTTP.
 import fc from 'fast-check';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
-import { client, eventually, firstError, gatewayUrl, unique } from './support';
+import { client, eventually, firstError, gatewayUrl, keyFor, unique } from './support';
 
 const g = client('usage-test');
 const eventsUrl = () => gatewayUrl().replace(/\/graphql$/, '/v1/events');
+const auth = () => ({ authorization: `Bearer ${keyFor('product')}` });
 
 const INGEST = `mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) {
   accepted duplicates held rejected
@@ -128,12 +129,19 @@ describe('usage types are versioned contracts with a lifecycle', () => {
     });
     expect(major.data.registerUsageType.version).toBe('2.0');
     expect(major.data.registerUsageType.changes.filter((c: any) => c.breaking).length).toBeGreaterThan(0);
-    const { usageTypeVersions } = await g.ok(`query { usageTypeVersions(key: "${key}") { version status } }`);
-    expect(usageTypeVersions).toEqual([
-      { version: '2.0', status: 'ACTIVE' },
-      { version: '1.1', status: 'ACTIVE' },
-      { version: '1.0', status: 'ACTIVE' },
-    ]);
+    const VERSIONS = `query($after: String) { usageTypeVersions(key: "${key}", first: 2, after: $after) {
+      nodes { version status } pageInfo { hasNextPage endCursor } totalCount } }`;
+    const { usageTypeVersions: newest } = await g.ok(VERSIONS);
+    expect(newest).toMatchObject({
+      nodes: [
+        { version: '2.0', status: 'ACTIVE' },
+        { version: '1.1', status: 'ACTIVE' },
+      ],
+      pageInfo: { hasNextPage: true },
+      totalCount: 3,
+    });
+    const { usageTypeVersions: oldest } = await g.ok(VERSIONS, { after: newest.pageInfo.endCursor });
+    expect(oldest).toMatchObject({ nodes: [{ version: '1.0', status: 'ACTIVE' }], pageInfo: { hasNextPage: false } });
   });
 
   it('resolves the version an event names: newest active, the newest of a major, or exact', async () => {
@@ -355,9 +363,10 @@ describe('aggregation', () => {
     const { ingestUsageEvents: late } = await g.ok(INGEST, { e: [e(seats, 's4', 28, { seats: 30 })] });
     expect(late.results[0]).toMatchObject({ status: 'ACCEPTED', late: true });
     const { lateUsage } = await g.ok(
-      `query { lateUsage(period: "2026-03") { pendingEventCount aggregate { usageType { key } quantity } } }`,
+      `query { lateUsage(period: "2026-03", first: 500) { nodes { pendingEventCount aggregate { usageType { key } quantity } } pageInfo { hasNextPage } } }`,
     );
-    expect(lateUsage.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([
+    expect(lateUsage.pageInfo.hasNextPage).toBe(false);
+    expect(lateUsage.nodes.filter((l: any) => l.aggregate.usageType.key === seats)).toEqual([
       { pendingEventCount: 1, aggregate: { usageType: { key: seats }, quantity: '14' } },
     ]);
 
@@ -464,7 +473,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   it('takes a single event from the CloudEvents SDK, in structured and in binary mode', async () => {
     for (const mode of [Mode.STRUCTURED, Mode.BINARY]) {
       const emit = emitterFor(httpTransport(eventsUrl()), { mode });
-      const response = (await emit(cloudEvent(`one-${mode}`, { calls: 5 }))) as { body: string };
+      const response = (await emit(cloudEvent(`one-${mode}`, { calls: 5 }), { headers: auth() })) as { body: string };
       const body = JSON.parse(response.body);
       expect(body).toMatchObject({ accepted: 1, rejected: 0, results: [{ status: 'ACCEPTED' }] });
     }
@@ -485,7 +494,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
     ];
     const res = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1' },
+      headers: { 'content-type': 'application/cloudevents-batch+json', 'x-correlation-id': 'ce-batch-1', ...auth() },
       body: JSON.stringify(batch.map((e) => e.toJSON())),
     });
     expect(res.status).toBe(200);
@@ -504,7 +513,7 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
     ].join('\n');
     const res = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
+      headers: { 'content-type': 'application/x-ndjson', ...auth() },
       body: lines,
     });
     const body = (await res.json()) as any;
@@ -514,13 +523,17 @@ describe('HTTP bulk ingestion with CloudEvents', () => {
   });
 
   it('says which content types it takes, and refuses too many events with the limit', async () => {
-    const wrong = await fetch(eventsUrl(), { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' });
+    const wrong = await fetch(eventsUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', ...auth() },
+      body: 'a,b',
+    });
     expect(wrong.status).toBe(415);
     expect(((await wrong.json()) as any).error).toContain('application/cloudevents-batch+json');
     const many = Array.from({ length: 10_001 }, (_, i) => ({ specversion: '1.0', id: `m${i}`, source: 's', type }));
     const tooMany = await fetch(eventsUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      headers: { 'content-type': 'application/cloudevents-batch+json', ...auth() },
       body: JSON.stringify(many),
     });
     expect(tooMany.status).toBe(413);

@@ -4,7 +4,7 @@ import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { fromMinorUnits } from '../../lib/money';
-import { pageById } from '../../lib/pagination';
+import { pageBy, pageById, withCount } from '../../lib/pagination';
 import { accountingPeriod, closeAccountingPeriod, reopenAccountingPeriod } from './accounting-periods';
 import { connectorFromEnvironment, type ErpConnector } from './connectors';
 import { deliveryPolicyFromEnvironment, startPostingWorker, type DeliveryPolicy } from './deliver-posting';
@@ -45,20 +45,28 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
   resolvers: {
     Query: {
       erpPosting: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.postings.load(id),
-      erpPostings: (_: unknown, args: { status?: PostingStatus; first?: number; after?: string }, ctx: Context) =>
-        pageById(
+      erpPostings: async (
+        _: unknown,
+        args: { status?: PostingStatus | null; first?: number; after?: string },
+        ctx: Context,
+      ) => {
+        const filter = (args.status ? { status: args.status } : {}) as Filter<ErpPostingDoc>;
+        return withCount(
+          await pageById(ctx.store.postings, filter, args.first, args.after),
           ctx.store.postings,
-          (args.status ? { status: args.status } : {}) as Filter<ErpPostingDoc>,
-          args.first,
-          args.after,
-        ),
+          args.status ? filter : null,
+        );
+      },
       accountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) => accountingPeriod(ctx.store, key),
-      accountingPeriods: async (_: unknown, __: unknown, ctx: Context) =>
-        (await ctx.store.periods.find().sort({ _id: 1 }).toArray()).map((p) => ({
-          key: p._id,
-          status: p.status,
-          changedAt: p.changedAt,
-        })),
+      accountingPeriods: async (_: unknown, args: { first?: number; after?: string }, ctx: Context) => {
+        // Newest first; the table holds at most one row per month ever closed, so counting it is cheap.
+        const page = await pageBy(ctx.store.periods, {}, [['_id', -1]], args.first, args.after);
+        return {
+          ...page,
+          nodes: page.nodes.map((p) => ({ key: p._id, status: p.status, changedAt: p.changedAt })),
+          totalCount: () => ctx.store.periods.countDocuments({}),
+        };
+      },
       erpConnection: (_: unknown, __: unknown, ctx: Context) => ({
         system: ctx.connector.system,
         location: ctx.connector.location,

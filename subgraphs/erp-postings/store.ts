@@ -7,16 +7,30 @@ import type { JournalEntry } from './journal';
 
 export type PostingStatus = 'PENDING' | 'SENDING' | 'POSTED' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD';
 
+/** Who must act on an error; the API's PostingErrorKind enum lists the same values. */
+export const POSTING_ERROR_KINDS = ['TECHNICAL', 'BUSINESS'] as const;
+
+/** What a delivery step came to; the API's PostingOutcome enum lists the same values. */
+export const POSTING_OUTCOMES = [
+  'POSTED',
+  'ALREADY_IN_ERP',
+  'RETRY_SCHEDULED',
+  'DEAD_LETTER',
+  'HELD',
+  'REPLAY_REQUESTED',
+  'RELEASED',
+] as const;
+
 export interface PostingError {
   code: string;
   message: string;
-  kind: 'TECHNICAL' | 'BUSINESS';
+  kind: (typeof POSTING_ERROR_KINDS)[number];
   remedy: string | null;
 }
 
 export interface PostingAttempt {
   at: Date;
-  outcome: 'POSTED' | 'ALREADY_IN_ERP' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD' | 'REPLAY_REQUESTED' | 'RELEASED';
+  outcome: (typeof POSTING_OUTCOMES)[number];
   code: string | null;
   message: string | null;
 }

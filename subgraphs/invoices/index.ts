@@ -2,6 +2,7 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { finalizeInvoice } from './finalize-invoice';
 import { generateInvoice } from './generate-invoice';
@@ -21,7 +22,6 @@ import {
 interface Context extends BaseContext {
   store: InvoicesStore;
   invoices: DataLoader<string, InvoiceDoc | null>;
-  invoicesOfCustomer: DataLoader<string, InvoiceDoc[]>;
   invoicesBillingCharge: DataLoader<string, InvoiceDoc[]>;
 }
 
@@ -29,6 +29,12 @@ interface Context extends BaseContext {
 interface LineView extends InvoiceLineDoc {
   invoice: InvoiceDoc;
 }
+
+/** A customer's invoices: newest period first, then by id (the {customerId, periodKey} index serves it). */
+const NEWEST_PERIOD_FIRST: SortOrder = [
+  ['periodKey', -1],
+  ['_id', 1],
+];
 
 const withInvoice = (invoice: InvoiceDoc, line: InvoiceLineDoc): LineView => ({ ...line, invoice });
 
@@ -53,7 +59,6 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
     ...base,
     store,
     invoices: invoiceLoader(store),
-    invoicesOfCustomer: invoicesByLoader(store, 'customerId', (inv) => [inv.customerId], { periodKey: -1 }),
     invoicesBillingCharge: invoicesByLoader(
       store,
       'lines.ratedChargeId',
@@ -108,7 +113,8 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
     },
     Customer: {
       __resolveReference: (ref: { id: string }) => ref,
-      invoices: (c: { id: string }, _: unknown, ctx: Context) => ctx.invoicesOfCustomer.load(c.id),
+      invoices: (c: { id: string }, args: { first?: number; after?: string }, ctx: Context) =>
+        pageInvoices(ctx.store, { customerId: c.id }, args.first, args.after, NEWEST_PERIOD_FIRST),
     },
     RatedCharge: {
       __resolveReference: (ref: { id: string }) => ref,

@@ -6,7 +6,7 @@ import DataLoader from 'dataloader';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
-import { afterCursor, pageSize, toPage, type Page } from '../../lib/pagination';
+import { afterPosition, BY_ID, pageSize, sortFor, toPage, type Page, type SortOrder } from '../../lib/pagination';
 import type { Money } from '../../lib/money';
 
 export type InvoiceLineKind = 'USAGE' | 'FEE' | 'COMMITMENT';
@@ -139,13 +139,18 @@ export function invoiceIdOfLine(id: string): string {
   return id.replace(/-l\d+$/, '');
 }
 
-/** Keyset pagination over finalized invoices and drafts together. */
+/** Keyset pagination over finalized invoices and drafts together: one sorted, limited query on each collection. */
 export async function pageInvoices(
   store: InvoicesStore,
   filter: Filter<InvoiceDoc>,
   first: number | null | undefined,
   after: string | null | undefined,
+  order: SortOrder = BY_ID,
 ): Promise<Page<InvoiceDoc>> {
   const size = pageSize(first);
-  return toPage(await findInvoices(store, afterCursor(filter, after), { sort: { _id: 1 }, limit: size + 1 }), size);
+  const rows = await findInvoices(store, afterPosition(filter, order, after), {
+    sort: sortFor(order),
+    limit: size + 1,
+  });
+  return toPage(rows, size, order);
 }

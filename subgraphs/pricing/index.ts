@@ -1,10 +1,10 @@
 // The pricing subgraph: price plans, rated charges, the pricing policy and its exceptions, adjustments.
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
-import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Logger } from '../../lib/logger';
-import { loaderByField, loaderOfMany } from '../../lib/loaders';
-import { pageById } from '../../lib/pagination';
+import { loaderByField } from '../../lib/loaders';
+import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { createPricePlan, revisePricePlan } from './create-price-plan';
 import { approvePricingException, setPricingPolicy } from './pricing-policy';
@@ -30,8 +30,13 @@ interface Services {
 interface Context extends BaseContext, Services {
   plans: DataLoader<string, PricePlanDoc | null>;
   ratedCharges: DataLoader<string, RatedChargeDoc | null>;
-  chargesOfAggregate: DataLoader<string, RatedChargeDoc[]>;
 }
+
+/** Work queues and the record of adjustments: oldest first. */
+const OLDEST_FIRST: SortOrder = [
+  ['createdAt', 1],
+  ['_id', 1],
+];
 
 const issue = (r: SubscriptionRating) => ({
   subscription: { id: r.subscriptionId },
@@ -50,14 +55,17 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
     ...services,
     plans: loaderByField(services.store.pricePlans),
     ratedCharges: loaderByField(services.store.ratedCharges),
-    chargesOfAggregate: loaderOfMany(services.store.ratedCharges, 'aggregateId', { revision: 1 }),
   }),
   startBackground: (s, log) => startHeldRatingWorker(s.store, log),
   resolvers: {
     Query: {
       pricePlan: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.plans.load(id),
-      pricePlanVersions: (_: unknown, { key }: { key: string }, ctx: Context) =>
-        ctx.store.pricePlans.find({ key }).sort({ version: 1 }).toArray(),
+      pricePlanVersions: async (_: unknown, a: { key: string; first?: number; after?: string }, ctx: Context) =>
+        withCount(
+          await pageBy(ctx.store.pricePlans, { key: a.key }, [['version', 1]], a.first, a.after),
+          ctx.store.pricePlans,
+          { key: a.key },
+        ),
       pricePlans: (_: unknown, args: { first?: number; after?: string }, ctx: Context) =>
         pageById(ctx.store.pricePlans, {}, args.first, args.after),
       ratedCharge: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.ratedCharges.load(id),
@@ -67,23 +75,48 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
             .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
             .toArray(),
         ).filter((c) => !c.voided),
-      ratedChargeHistory: async (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
-        (
-          await ctx.store.ratedCharges
-            .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
-            .toArray()
-        ).sort((a, b) => a.chargeKey.localeCompare(b.chargeKey) || a.revision - b.revision),
+      ratedChargeHistory: async (
+        _: unknown,
+        args: { subscriptionId: string; period: string; first?: number; after?: string },
+        ctx: Context,
+      ) => {
+        const filter = { subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key };
+        const order: SortOrder = [
+          ['chargeKey', 1],
+          ['revision', 1],
+        ];
+        return withCount(
+          await pageBy(ctx.store.ratedCharges, filter, order, args.first, args.after),
+          ctx.store.ratedCharges,
+          filter,
+        );
+      },
       pricingPolicy: (_: unknown, __: unknown, ctx: Context) => ctx.store.policy.findOne({ _id: 'policy' }),
-      pricingExceptions: (_: unknown, { status }: { status?: PricingExceptionDoc['status'] }, ctx: Context) =>
-        ctx.store.exceptions
-          .find(status ? { status } : {})
-          .sort({ createdAt: 1 })
-          .toArray(),
-      ratingAdjustments: (_: unknown, args: { subscriptionId?: string; period?: string }, ctx: Context) => {
+      pricingExceptions: async (
+        _: unknown,
+        args: { status?: PricingExceptionDoc['status'] | null; first?: number; after?: string },
+        ctx: Context,
+      ) => {
+        const filter = args.status ? { status: args.status } : {};
+        return withCount(
+          await pageBy(ctx.store.exceptions, filter, OLDEST_FIRST, args.first, args.after),
+          ctx.store.exceptions,
+          args.status ? filter : null,
+        );
+      },
+      ratingAdjustments: async (
+        _: unknown,
+        args: { subscriptionId?: string; period?: string; first?: number; after?: string },
+        ctx: Context,
+      ) => {
         const q: Filter<AdjustmentDoc> = {};
         if (args.subscriptionId) q.subscriptionId = args.subscriptionId;
         if (args.period) q.periodKey = parsePeriod(args.period).key;
-        return ctx.store.adjustments.find(q).sort({ createdAt: 1 }).toArray();
+        return withCount(
+          await pageBy(ctx.store.adjustments, q, OLDEST_FIRST, args.first, args.after),
+          ctx.store.adjustments,
+          args.subscriptionId ? q : null,
+        );
       },
     },
     Mutation: {
@@ -96,8 +129,8 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       rateBillingPeriodForAll: (_: unknown, { period }: { period: string }, ctx: Context) =>
         rateBillingPeriodForAll(ctx.store, period, ctx.correlationId, ctx.log),
       setPricingPolicy: (_: unknown, { input }: { input: unknown }, ctx: Context) => setPricingPolicy(ctx.store, input),
-      approvePricingException: async (_: unknown, args: { id: string; approvedBy: string }, ctx: Context) => {
-        const approved = await approvePricingException(ctx.store, args.id, args.approvedBy);
+      approvePricingException: async (_: unknown, args: { id: string }, ctx: Context) => {
+        const approved = await approvePricingException(ctx.store, args.id, actingSubject(ctx));
         await rateHeldPeriods(ctx.store, approved, ctx.correlationId, ctx.log);
         return (await ctx.store.exceptions.findOne({ _id: args.id }))!;
       },
@@ -129,6 +162,7 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
       subscription: (r: RatingResult) => ({ id: r.subscriptionId }),
     },
     BillingRun: {
+      totals: (r: BillingRun) => [...r.totals].sort((a, b) => (a.currency < b.currency ? -1 : 1)),
       heldSubscriptions: (r: BillingRun) => r.heldSubscriptions.map(issue),
       failures: (r: BillingRun) => r.failures.map(issue),
     },
@@ -155,7 +189,12 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context> = {
     },
     UsageAggregate: {
       __resolveReference: (ref: { id: string }) => ref,
-      ratedCharges: (a: { id: string }, _: unknown, ctx: Context) => ctx.chargesOfAggregate.load(a.id),
+      ratedCharges: async (a: { id: string }, args: { first?: number; after?: string }, ctx: Context) =>
+        withCount(
+          await pageBy(ctx.store.ratedCharges, { aggregateId: a.id }, [['revision', 1]], args.first, args.after),
+          ctx.store.ratedCharges,
+          { aggregateId: a.id },
+        ),
     },
   },
 };

@@ -106,6 +106,9 @@ export interface PricingExceptionDoc {
   correlationId: string;
 }
 
+/** Where an adjustment stands; the API's RatingAdjustmentStatus enum lists the same values. */
+export const ADJUSTMENT_STATUSES = ['OPEN'] as const;
+
 /** What an invoiced line should have been, once re-rated: a credit (negative) or debit note to issue. */
 export interface AdjustmentDoc {
   _id: string;
@@ -118,7 +121,7 @@ export interface AdjustmentDoc {
   currentRatedChargeId: string | null;
   difference: Money;
   explanation: string;
-  status: 'OPEN';
+  status: (typeof ADJUSTMENT_STATUSES)[number];
   createdAt: Date;
   correlationId: string;
 }
@@ -129,7 +132,11 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { aggregateId: 1 } },
   { collection: 'pricing_exceptions', keys: { subscriptionId: 1 } },
+  // The work queue pages by status, oldest first.
+  { collection: 'pricing_exceptions', keys: { status: 1, createdAt: 1, _id: 1 } },
   { collection: 'rating_adjustments', keys: { subscriptionId: 1, periodKey: 1 } },
+  // Every adjustment, oldest first (finance's list); adjustments are rare, so the index costs little.
+  { collection: 'rating_adjustments', keys: { createdAt: 1, _id: 1 } },
 ];
 
 export interface PricingStore {

@@ -167,7 +167,7 @@ export async function repairSubscriptionLists(store: SubscriptionsStore): Promis
   return repaired;
 }
 
-/** Each customer's subscriptions, by start, with one _id look-up for the lists and one for the subscriptions. */
+/** Each customer's subscriptions, by start then id, with one _id look-up for the lists and one for the subscriptions. */
 export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLoader<string, SubscriptionDoc[]> {
   return new DataLoader(
     async (customerIds) => {
@@ -184,7 +184,7 @@ export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLo
       return customerIds.map((c) =>
         (lists.get(c) ?? [])
           .flatMap((id) => subs.get(id) ?? [])
-          .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime()),
+          .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a._id < b._id ? -1 : 1)),
       );
     },
     { maxBatchSize: MAX_KEYS_PER_QUERY },

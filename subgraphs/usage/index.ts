@@ -4,7 +4,7 @@ import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Logger } from '../../lib/logger';
 import { loaderByField } from '../../lib/loaders';
-import { pageById } from '../../lib/pagination';
+import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
@@ -27,6 +27,7 @@ import {
   type UsageExceptionDoc,
   type UsageStore,
   type UsageTypeDoc,
+  type UsageTypeStatus,
 } from './store';
 import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
 import { notFound } from '../../lib/errors';
@@ -60,7 +61,22 @@ function eventFilter(f: EventFilter | null | undefined): Filter<UsageEventDoc> {
 }
 
 const asDimensions = (d: Record<string, string> | undefined) =>
-  Object.entries(d ?? {}).map(([name, value]) => ({ name, value }));
+  Object.entries(d ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => ({ name, value }));
+
+/** Versions of a key, newest first: the {key, major, minor} index. */
+const NEWEST_VERSION_FIRST: SortOrder = [
+  ['major', -1],
+  ['minor', -1],
+];
+
+/** The stored documents whose status in force now is `status` (a deprecated version past its sunset is retired). */
+function usageTypesIn(status: UsageTypeStatus | null | undefined, now = new Date()): Filter<UsageTypeDoc> {
+  if (status === 'DEPRECATED') return { status, $or: [{ sunsetAt: null }, { sunsetAt: { $gt: now } }] };
+  if (status === 'RETIRED') return { $or: [{ status }, { status: 'DEPRECATED', sunsetAt: { $lte: now } }] };
+  return status ? { status } : {};
+}
 const groups = (g: AggregateGroup[]) => g.map((x) => ({ ...x, dimensions: asDimensions(x.dimensions) }));
 
 export const usageSubgraph: SubgraphDefinition<Services, Context> = {
@@ -88,13 +104,16 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
           ? r.type
           : ((await ctx.registry.versionsOf(args.key)).find((v) => v.version === args.version) ?? null);
       },
-      usageTypeVersions: (_: unknown, { key }: { key: string }, ctx: Context) => ctx.registry.versionsOf(key),
+      usageTypeVersions: async (_: unknown, a: { key: string; first?: number; after?: string }, ctx: Context) =>
+        withCount(
+          await pageBy(ctx.store.usageTypes, { key: a.key }, NEWEST_VERSION_FIRST, a.first, a.after),
+          ctx.store.usageTypes,
+          { key: a.key },
+        ),
       usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) =>
         Promise.all(keys.map((k) => ctx.registry.newest(k))),
-      usageTypes: async (_: unknown, { status }: { status?: string }, ctx: Context) =>
-        (await ctx.store.usageTypes.find().sort({ key: 1, major: 1, minor: 1 }).toArray()).filter(
-          (t) => !status || effectiveStatus(t) === status,
-        ),
+      usageTypes: (_: unknown, a: { status?: UsageTypeStatus | null; first?: number; after?: string }, ctx: Context) =>
+        pageBy(ctx.store.usageTypes, usageTypesIn(a.status), [['key', 1], ...NEWEST_VERSION_FIRST], a.first, a.after),
       usageEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.events.load(id),
       usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) =>
         ctx.events.load(eventId(args.source, args.eventId)),
@@ -103,18 +122,33 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
       usageAggregate: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.aggregates.load(id),
       customerUsage: (_: unknown, args: { customerKey: string; period?: string }, ctx: Context) =>
         customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
-      lateUsage: (_: unknown, { period }: { period: string }, ctx: Context) => lateUsage(ctx.store, period),
-      usageExceptions: (
+      lateUsage: (_: unknown, a: { period: string; first?: number; after?: string }, ctx: Context) =>
+        lateUsage(ctx.store, a.period, a.first, a.after),
+      usageExceptions: async (
         _: unknown,
         args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
         ctx: Context,
-      ) => pageById(ctx.store.exceptions, args.status ? { status: args.status } : {}, args.first, args.after),
+      ) => {
+        const filter = args.status ? { status: args.status } : {};
+        return withCount(
+          await pageById(ctx.store.exceptions, filter, args.first, args.after),
+          ctx.store.exceptions,
+          args.status ? filter : null,
+        );
+      },
       usageException: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: id }),
-      quarantinedEvents: (
+      quarantinedEvents: async (
         _: unknown,
         args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
         ctx: Context,
-      ) => pageById(ctx.store.quarantine, args.status ? { status: args.status } : {}, args.first, args.after),
+      ) => {
+        const filter = args.status ? { status: args.status } : {};
+        return withCount(
+          await pageById(ctx.store.quarantine, filter, args.first, args.after),
+          ctx.store.quarantine,
+          args.status ? filter : null,
+        );
+      },
       quarantinedEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.quarantine.findOne({ _id: id }),
     },
     Mutation: {
@@ -220,8 +254,10 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
           : `create a subscription for customer "${e.customerKey}" that covers ${e.periodKey}; the held events then flow on by themselves`,
       heldEventCount: (e: UsageExceptionDoc, _: unknown, ctx: Context) =>
         ctx.store.held.countDocuments({ exceptionId: e._id }),
-      heldEvents: (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after),
+      heldEvents: async (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) =>
+        withCount(await pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after), ctx.store.held, {
+          exceptionId: e._id,
+        }),
     },
     QuarantinedEvent: {
       id: (q: QuarantinedEventDoc) => q._id,

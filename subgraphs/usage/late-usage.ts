@@ -1,28 +1,33 @@
 // Query: the aggregates of a period that received events after they were computed — what re-rating should pick up.
+import { BY_ID, pageBy, type Page } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import type { UsageAggregateDoc, UsageStore } from './store';
 
+export interface LateUsage {
+  aggregate: UsageAggregateDoc;
+  pendingEventCount: number;
+}
+
+/**
+ * A page of the period's aggregates (one indexed query on {periodKey, _id}), keeping those with events received after
+ * they were computed. Reading late events instead would scan the period's events, which have no period index.
+ */
 export async function lateUsage(
   store: UsageStore,
   periodKey: string,
-): Promise<Array<{ aggregate: UsageAggregateDoc; pendingEventCount: number }>> {
+  first?: number | null,
+  after?: string | null,
+): Promise<Page<LateUsage>> {
   const period = parsePeriod(periodKey);
-  const late = await store.events
-    .find({ periodKey: period.key, late: true }, { projection: { aggregateId: 1 } })
-    .toArray();
-  const ids = [...new Set(late.map((e) => e.aggregateId))];
-  if (ids.length === 0) return [];
-  const aggregates = await store.aggregates
-    .find({ _id: { $in: ids } })
-    .sort({ _id: 1 })
-    .toArray();
-  const out: Array<{ aggregate: UsageAggregateDoc; pendingEventCount: number }> = [];
-  for (const aggregate of aggregates) {
-    const pendingEventCount = await store.events.countDocuments({
-      aggregateId: aggregate._id,
-      receivedAt: { $gt: aggregate.lastReceivedAt ?? new Date(0) },
-    });
-    if (pendingEventCount > 0) out.push({ aggregate, pendingEventCount });
-  }
-  return out;
+  const page = await pageBy(store.aggregates, { periodKey: period.key }, BY_ID, first, after);
+  const counted = await Promise.all(
+    page.nodes.map(async (aggregate) => ({
+      aggregate,
+      pendingEventCount: await store.events.countDocuments({
+        aggregateId: aggregate._id,
+        receivedAt: { $gt: aggregate.lastReceivedAt ?? new Date(0) },
+      }),
+    })),
+  );
+  return { pageInfo: page.pageInfo, nodes: counted.filter((c) => c.pendingEventCount > 0) };
 }

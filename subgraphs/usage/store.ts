@@ -49,7 +49,9 @@ export interface UsageEventDoc {
   receivedAt: Date;
 }
 
-export type HoldReason = 'CUSTOMER_UNKNOWN' | 'SUBSCRIPTION_NOT_ACTIVE';
+/** Why events are held; the API's UsageExceptionCode enum lists the same values. */
+export const HOLD_REASONS = ['CUSTOMER_UNKNOWN', 'SUBSCRIPTION_NOT_ACTIVE'] as const;
+export type HoldReason = (typeof HOLD_REASONS)[number];
 
 /** A valid event that cannot be attributed yet; it flows on by itself once the customer mapping is fixed. */
 export type HeldEventDoc = Omit<
@@ -125,8 +127,10 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
   // Every index slows every insert (measured on FerretDB: five secondary indexes made 1,000-event inserts 3× slower,
   // two 1.7×), so events get one: by aggregate, which serves rating, lineage, pending counts and a customer's usage
-  // (through the customer's aggregate ids). The admin filters and lateUsage read the period's events without one.
+  // (through the customer's aggregate ids). The admin filters read the period's events without one.
   { collection: 'usage_events', keys: { aggregateId: 1, _id: 1 } },
+  // A period's aggregates in id order: lateUsage pages through them.
+  { collection: 'usage_aggregates', keys: { periodKey: 1, _id: 1 } },
   { collection: 'stale_marks', keys: { aggregateId: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },

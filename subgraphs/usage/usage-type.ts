@@ -200,8 +200,30 @@ export function definitionFromInput(input: UsageTypeInput): UsageTypeDefinition 
 // ---------------------------------------------------------------------------------------------------------------
 // Compatibility between consecutive versions.
 
+/** Every kind of change between versions; the API's SchemaChangeKind enum lists the same values. */
+export const SCHEMA_CHANGE_KINDS = [
+  'FIELD_REMOVED',
+  'FIELD_TYPE_CHANGED',
+  'FIELD_MADE_REQUIRED',
+  'FIELD_MADE_OPTIONAL',
+  'ALLOWED_VALUES_NARROWED',
+  'ALLOWED_VALUES_WIDENED',
+  'MINIMUM_RAISED',
+  'MINIMUM_RELAXED',
+  'MAXIMUM_LOWERED',
+  'MAXIMUM_RELAXED',
+  'REQUIRED_FIELD_ADDED',
+  'OPTIONAL_FIELD_ADDED',
+  'AGGREGATION_CHANGED',
+  'UNIT_CHANGED',
+  'PRODUCT_LINE_CHANGED',
+  'DIMENSION_REMOVED',
+  'DIMENSION_ADDED',
+] as const;
+export type SchemaChangeKind = (typeof SCHEMA_CHANGE_KINDS)[number];
+
 export interface SchemaChange {
-  kind: string;
+  kind: SchemaChangeKind;
   field: string | null;
   breaking: boolean;
   description: string;
@@ -212,7 +234,7 @@ const listed = (values: readonly string[]) => values.map((v) => `"${v}"`).join('
 /** What changes from `before` to `after`, each marked breaking when events valid for `before` could fail `after` or mean something else. */
 export function schemaChanges(before: UsageTypeDefinition, after: UsageTypeDefinition): SchemaChange[] {
   const changes: SchemaChange[] = [];
-  const add = (kind: string, field: string | null, breaking: boolean, description: string) =>
+  const add = (kind: SchemaChangeKind, field: string | null, breaking: boolean, description: string) =>
     changes.push({ kind, field, breaking, description });
   const old = new Map(before.fields.map((f) => [f.name, f]));
   const neu = new Map(after.fields.map((f) => [f.name, f]));
