@@ -5,11 +5,12 @@ const transform = {
     '@swc/jest',
     { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
   ],
-  // jose ships only ES modules, which Jest cannot require on Node 20: compile them to CommonJS for the tests.
-  '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  // jose and auto-bind (graphql-codegen's) ship only ES modules, which Jest cannot require on Node 20: compile them to
+  // CommonJS for the tests.
+  '/node_modules/(jose|auto-bind)/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
 };
-// Everything in node_modules is used as is, except jose (above).
-const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
+// Everything in node_modules is used as is, except jose and auto-bind (above).
+const transformIgnorePatterns = ['/node_modules/(?!(jose|auto-bind)/)'];
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -16,6 +16,7 @@ import { AUDIENCES } from './audiences';
 import { composeContracts, composeSupergraph, composerDisagreements, subgraphServices } from './composition';
 import { latestRelease, supportedReleases } from './releases';
 import { schemaRuleViolations } from './schema-rules';
+import { checkUsageTypeFiles } from './usage-type-files';
 
 /** An operation clients sent, as the access subgraph's operationUsage returns it. */
 export interface RecordedOperation {
@@ -94,6 +95,8 @@ export async function checkSchema(options: {
   expectedArtefacts?: Record<string, string>;
   /** A release being cut: its contract may break its latest version by starting a new major. */
   cuttingMajor?: string;
+  /** Where product teams' usage-type files are (schema/usage-types by default). */
+  usageTypesDir?: string;
 }): Promise<SchemaCheckReport> {
   const report: SchemaCheckReport = { failures: [], dangerous: [], safe: [], notes: [], contracts: {}, apiSdl: '' };
   const services = subgraphServices();
@@ -102,6 +105,9 @@ export async function checkSchema(options: {
     for (const v of schemaRuleViolations(ownSubgraphSdl(name), name)) report.failures.push(v.message);
   }
   for (const v of schemaRuleViolations(commonSdl(), 'lib/graphql/common.graphql')) report.failures.push(v.message);
+  for (const p of checkUsageTypeFiles(options.usageTypesDir).problems) {
+    report.failures.push(`schema/usage-types/${p.file}: ${p.where}: ${p.message}`);
+  }
 
   const graph = composeSupergraph(services);
   report.apiSdl = graph.apiSdl;
@@ -130,19 +136,20 @@ export async function checkSchema(options: {
       report.notes.push(`${audience.name}: no version released yet (npm run schema:release ${audience.name})`);
       continue;
     }
-    const changes = await diff(buildSchema(latest.sdl), buildSchema(current));
-    for (const c of changes) {
-      if (c.criticality.level === CriticalityLevel.Breaking && options.cuttingMajor !== audience.name) {
+    const changes = await contractChanges(`${audience.name} ${latest.version}`, latest.sdl, current);
+    if (options.cuttingMajor !== audience.name) {
+      for (const b of changes.breaking) {
         report.failures.push(
-          `${audience.name} ${latest.version}: ${describe(c)} — breaks the released contract; keep it and deprecate with a sunset, or cut a new major (npm run schema:release ${audience.name} -- --major)`,
+          `${b} — breaks the released contract; keep it and deprecate it with a sunset, or cut a new major (npm run schema:release ${audience.name} -- --major)`,
         );
-      } else if (c.criticality.level === CriticalityLevel.Dangerous) {
-        report.dangerous.push(`${audience.name}: ${describe(c)}`);
       }
     }
-    const pending = changes.filter((c) => c.criticality.level === CriticalityLevel.NonBreaking).length;
-    if (pending > 0)
-      report.notes.push(`${audience.name}: ${pending} compatible changes since ${latest.version}, not yet released`);
+    report.dangerous.push(...changes.dangerous);
+    if (changes.compatible > 0) {
+      report.notes.push(
+        `${audience.name}: ${changes.compatible} compatible changes since ${latest.version}, not yet released`,
+      );
+    }
     // Every supported major is served on today's graph: it must still have everything the major promised.
     for (const release of supportedReleases(audience.name)) {
       for (const c of await diff(buildSchema(release.sdl), api)) {
@@ -159,33 +166,66 @@ export async function checkSchema(options: {
   if (!baseline) {
     report.notes.push('full graph: no baseline released yet (npm run schema:release full)');
   } else {
-    const old = buildSchema(baseline.sdl);
-    for (const c of await diff(old, api)) {
-      if (c.criticality.level === CriticalityLevel.Dangerous) report.dangerous.push(`full graph: ${describe(c)}`);
-      if (c.criticality.level !== CriticalityLevel.Breaking) continue;
-      if (!options.operations) {
-        report.failures.push(
-          `full graph: ${describe(c)} — no operation record was given, so who it breaks is unknown (pass --operations or --from-database, or accept it with npm run schema:release full)`,
-        );
-        continue;
-      }
-      const broken = operationsBrokenBy(c, options.operations, old);
-      if (broken.length === 0) {
-        report.safe.push(
-          `full graph: ${describe(c)} — safe: no operation used it in the last ${options.days ?? 30} days`,
-        );
-      } else {
-        const who = broken
-          .slice(0, 10)
-          .map(
-            (op) =>
-              `${op.operationName ?? op.signature.slice(0, 12)} by ${op.client} via ${op.contract} (${op.count}×, last ${op.lastSeen})`,
-          );
-        report.failures.push(
-          `full graph: ${describe(c)} — breaks ${broken.length} recorded operation(s): ${who.join('; ')}${broken.length > 10 ? '; …' : ''}`,
-        );
-      }
-    }
+    const full = await fullGraphChanges(baseline.sdl, graph.apiSdl, options.operations, options.days ?? 30);
+    report.failures.push(...full.failures);
+    report.safe.push(...full.safe);
+    report.dangerous.push(...full.dangerous);
   }
   return report;
+}
+
+/**
+ * Changes to the unversioned full graph since its baseline: a breaking one fails if a recorded operation uses what it
+ * changes (naming the operations and clients), is safe if none did in the last `days`, and fails when there is no
+ * record to tell.
+ */
+export async function fullGraphChanges(
+  baselineSdl: string,
+  currentApiSdl: string,
+  operations: RecordedOperation[] | undefined,
+  days: number,
+): Promise<{ failures: string[]; safe: string[]; dangerous: string[] }> {
+  const out = { failures: [] as string[], safe: [] as string[], dangerous: [] as string[] };
+  const old = buildSchema(baselineSdl);
+  for (const c of await diff(old, buildSchema(currentApiSdl))) {
+    if (c.criticality.level === CriticalityLevel.Dangerous) out.dangerous.push(`full graph: ${describe(c)}`);
+    if (c.criticality.level !== CriticalityLevel.Breaking) continue;
+    if (!operations) {
+      out.failures.push(
+        `full graph: ${describe(c)} — no operation record was given, so who it breaks is unknown (pass --operations or --from-database, or accept it with npm run schema:release full)`,
+      );
+      continue;
+    }
+    const broken = operationsBrokenBy(c, operations, old);
+    if (broken.length === 0) {
+      out.safe.push(`full graph: ${describe(c)} — safe: no operation used it in the last ${days} days`);
+      continue;
+    }
+    const who = broken
+      .slice(0, 10)
+      .map(
+        (op) =>
+          `${op.operationName ?? op.signature.slice(0, 12)} by ${op.client} via ${op.contract} (${op.count}×, last ${op.lastSeen})`,
+      );
+    out.failures.push(
+      `full graph: ${describe(c)} — breaks ${broken.length} recorded operation(s): ${who.join('; ')}${broken.length > 10 ? '; …' : ''}`,
+    );
+  }
+  return out;
+}
+
+/** What a contract's current schema changes against one of its released versions. */
+export async function contractChanges(
+  contract: string,
+  releasedSdl: string,
+  currentSdl: string,
+): Promise<{ breaking: string[]; dangerous: string[]; compatible: number }> {
+  const changes = await diff(buildSchema(releasedSdl), buildSchema(currentSdl));
+  const described = (level: CriticalityLevel) =>
+    changes.filter((c) => c.criticality.level === level).map((c) => `${contract}: ${describe(c)}`);
+  return {
+    breaking: described(CriticalityLevel.Breaking),
+    dangerous: described(CriticalityLevel.Dangerous),
+    compatible: changes.filter((c) => c.criticality.level === CriticalityLevel.NonBreaking).length,
+  };
 }

@@ -74,8 +74,20 @@ export function requestPolicy(options: {
           if (!operation) return;
           if (contract !== 'full') {
             const schema = schemas.contract(contract);
-            if (!schema) refuse(`the contract version ${contract} is not served`, 'NOT_FOUND', 404);
-            const errors = validate(schema, document);
+            if (!schema) {
+              refuse(
+                `the contract version ${contract} is not served: never released, or past its sunset`,
+                'NOT_FOUND',
+                404,
+                {
+                  expected: 'a released, supported version (see schema/releases/<contract>/versions.json)',
+                },
+              );
+            }
+            // graphql-js 16 validates fields only: a contract without mutations must refuse a mutation itself.
+            const errors = schema.getRootType(operation.operation)
+              ? validate(schema, document)
+              : [{ message: `the contract has no ${operation.operation} operations` }];
             if (errors.length > 0) {
               refuse(
                 `not part of the ${contract} contract: ${errors.map((e) => e.message).join('; ')}`,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Supergraph } from '@apollo/federation-internals';
 import { buildASTSchema, buildSchema, parse, type GraphQLSchema } from 'graphql';
 import type { Logger } from '../lib/logger';
+import { versionsFile } from '../contracts/releases';
 
 export interface LoadedArtefacts {
   supergraphSdl: string;
@@ -64,6 +65,9 @@ export function loadArtefacts(
   }
   const contracts = new Map<string, { version: string; schema: GraphQLSchema }>();
   for (const [path, { minor, file }] of newest) {
+    const [audience, major] = path.split('/') as [string, string];
+    const sunset = versionsFile(audience, join(schemaDir, 'releases')).sunsets[major.slice(1)];
+    if (sunset && new Date(`${sunset}T23:59:59Z`) < new Date()) continue; // past its sunset: no longer served
     try {
       contracts.set(path, { version: `${path}.${minor}`, schema: buildSchema(readFileSync(file, 'utf8')) });
     } catch (error) {
@@ -72,6 +76,8 @@ export function loadArtefacts(
   }
   return { supergraphSdl, review, contracts, fingerprint: print };
 }
+
+const RETRY_AFTER_HEALTH_FAILURE_MS = 5_000;
 
 /** Polls the folder; calls `apply` with new artefacts when they change and load. Returns a stop function. */
 export function watchArtefacts(options: {
@@ -84,6 +90,7 @@ export function watchArtefacts(options: {
 }): () => void {
   let busy = false;
   let refused: string | undefined;
+  let retryAt = 0;
   const timer = setInterval(
     async () => {
       if (busy) return;
@@ -92,14 +99,23 @@ export function watchArtefacts(options: {
         const supergraphPath = options.supergraphPath ?? join(options.schemaDir, 'supergraph.graphql');
         const print = fingerprint(options.schemaDir, supergraphPath);
         if (print === options.current().fingerprint || print === refused) return;
+        if (Date.now() < retryAt) return;
+        let next: LoadedArtefacts;
         try {
-          const next = loadArtefacts(options.schemaDir, supergraphPath);
+          next = loadArtefacts(options.schemaDir, supergraphPath);
+        } catch (error) {
+          refused = print; // a broken file stays refused until it changes
+          options.log.error({ err: error }, 'refused new schema artefacts; the previous ones keep serving');
+          return;
+        }
+        try {
           await options.apply(next);
           refused = undefined;
           options.log.info({ contracts: [...next.contracts.keys()] }, 'serving newly released schema artefacts');
         } catch (error) {
-          refused = print;
-          options.log.error({ err: error }, 'refused new schema artefacts; the previous ones keep serving');
+          // A subgraph did not answer the health check: the same release is tried again a little later.
+          retryAt = Date.now() + RETRY_AFTER_HEALTH_FAILURE_MS;
+          options.log.error({ err: error }, 'new schema artefacts wait: a subgraph did not pass the health check');
         }
       } catch (error) {
         options.log.warn({ err: error }, 'could not read the schema folder; will look again');

@@ -21,6 +21,10 @@ import { loadArtefacts, watchArtefacts } from './schema-artefacts';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
 
+// Apollo Gateway 2.14 sends usage metrics to Apollo (OTLP, after probing cloud metadata addresses) unless told not to:
+// nothing leaves this system unless its operator asks for it.
+process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+
 export const SCHEMA_DIR = join(__dirname, '..', 'schema');
 export const SUPERGRAPH_PATH = join(SCHEMA_DIR, 'supergraph.graphql');
 export const FINANCE_CONSOLE = join(__dirname, 'finance-console.html');
@@ -100,12 +104,16 @@ export async function startGateway(options: {
     },
     // The supergraph file names default addresses; the environment decides where each subgraph really is.
     buildService: ({ name, url }) =>
-      new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs),
+      new SubgraphDataSource(name, isSubgraphName(name) ? subgraphUrl(name) : url!, timeoutMs, log),
   });
   const authenticator = new Authenticator(oidcSettingsFromEnvironment());
   const record = new OperationRecord(log);
   const app = express();
   const httpServer = http.createServer(app);
+  // Idle connections stay open longer than any client keeps them (undici: 4 s), so a client never sends on a socket
+  // the server is closing ("other side closed").
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   const server = new ApolloServer<GatewayContext>({
     gateway,
     plugins: [

@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql';
 import { CORRELATION_HEADER, currentRequestScope } from '../lib/correlation';
 import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
 import type { Principal } from '../lib/principal';
+import type { Logger } from '../lib/logger';
 
 export interface GatewayContext {
   correlationId: string;
@@ -21,6 +22,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     readonly serviceName: string,
     url: string,
     timeoutMs: number,
+    private readonly log?: Logger,
   ) {
     super({ url, fetcher: signingFetcher(timeoutMs) });
   }
@@ -35,6 +37,13 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     if (error instanceof GraphQLError) throw error;
     const timedOut = error.name === 'TimeoutError' || /aborted due to timeout/i.test(error.message);
     const cancelled = !timedOut && error.name === 'AbortError';
+    this.log?.warn(
+      {
+        serviceName: this.serviceName,
+        err: { name: error.name, message: error.message, cause: String(error.cause ?? '') },
+      },
+      'a subgraph request failed',
+    );
     throw new GraphQLError(
       timedOut
         ? `the ${this.serviceName} subgraph did not answer in time`

@@ -53,3 +53,13 @@ export function loaderOfMany<T extends Document>(
     { maxBatchSize: MAX_KEYS_PER_QUERY },
   );
 }
+
+/**
+ * Loads a record another one refers to, for a non-null field: a dangling reference is a broken invariant, so it is an
+ * internal error that names what is missing, instead of GraphQL's bare "cannot return null".
+ */
+export async function loadReferenced<T>(loader: DataLoader<string, T | null>, key: string, what: string): Promise<T> {
+  const found = await loader.load(key);
+  if (found === null) throw new Error(`${what} "${key}" is referenced but does not exist`);
+  return found;
+}

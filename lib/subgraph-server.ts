@@ -37,14 +37,22 @@ export interface BaseContext {
 /** Who did something, for records that say so: the person behind a service call, else the caller itself. */
 export const actingSubject = (ctx: BaseContext): string => ctx.principal.onBehalfOf ?? ctx.principal.subject;
 
-export interface SubgraphDefinition<Services, Context extends BaseContext> {
+/**
+ * `Resolvers` is the subgraph's generated resolver map (subgraphs/<name>/generated/resolvers-types.ts), so resolvers are
+ * checked against its schema; Apollo's own map type is the default.
+ */
+export interface SubgraphDefinition<
+  Services,
+  Context extends BaseContext,
+  Resolvers extends object = GraphQLResolverMap<Context>,
+> {
   name: SubgraphName;
   indexes: readonly IndexDeclaration[];
   /** Builds the long-lived services (stores, use cases, workers) once the database is connected. */
   createServices(db: Db, log: Logger): Promise<Services> | Services;
   /** Builds the per-request context: fresh DataLoaders for every request, never shared. */
   createContext(services: Services, base: BaseContext): Context;
-  resolvers: GraphQLResolverMap<Context>;
+  resolvers: Resolvers;
   /** Extra HTTP routes beside /graphql (e.g. a bulk ingestion endpoint). */
   routes?(app: express.Express, services: Services): void;
   /** Background work (workers, pollers) started after the server listens; returns a stop function. */
@@ -58,8 +66,8 @@ export interface RunningSubgraph {
   stop(): Promise<void>;
 }
 
-export async function startSubgraph<S, C extends BaseContext>(
-  definition: SubgraphDefinition<S, C>,
+export async function startSubgraph<S, C extends BaseContext, R extends object>(
+  definition: SubgraphDefinition<S, C, R>,
   options: { port: number; host?: string; mongoClient?: MongoClient },
 ): Promise<RunningSubgraph> {
   const log = createLogger(definition.name);
@@ -71,10 +79,15 @@ export async function startSubgraph<S, C extends BaseContext>(
 
   const app = express();
   const httpServer = http.createServer(app);
+  // Idle connections stay open longer than any client keeps them (undici: 4 s), so a client never sends on a socket
+  // the server is closing ("other side closed").
+  httpServer.keepAliveTimeout = 65_000;
+  httpServer.headersTimeout = 66_000;
   // Representations are checked against each entity's key types before any __resolveReference reads the database.
   const schema = guardEntityRepresentations(
     buildSubgraphSchema({
       typeDefs: subgraphTypeDefs(definition.name),
+      // Apollo's map type has no place for the generated one's shapes, e.g. __resolveReference(reference, context, info).
       resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
     }),
   );
@@ -204,8 +217,8 @@ export async function startSubgraph<S, C extends BaseContext>(
 }
 
 /** Entry point for `tsx subgraphs/<name>/main.ts`: listens on PORT and stops cleanly on SIGINT/SIGTERM. */
-export function runSubgraphProcess<S, C extends BaseContext>(
-  definition: SubgraphDefinition<S, C>,
+export function runSubgraphProcess<S, C extends BaseContext, R extends object>(
+  definition: SubgraphDefinition<S, C, R>,
   defaultPort: number,
 ): void {
   const port = Number(process.env.PORT ?? defaultPort);

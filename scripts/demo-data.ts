@@ -1,6 +1,7 @@
 // Loads a small, realistic demo through the gateway — idempotently: deterministic ids make a second load change nothing.
 import { mustGraphql } from '../runtime/graph-client';
 import { seededRandom } from '../runtime/seeded-random';
+import { applyUsageTypes } from '../contracts/usage-type-files';
 
 export interface DemoResult {
   period: string;
@@ -34,34 +35,8 @@ export async function loadDemoData(
   await gql(
     `mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`,
   );
-  await gql(
-    `mutation($api: RegisterUsageTypeInput!, $storage: RegisterUsageTypeInput!) { api: registerUsageType(input: $api, activate: true) { id } storage: registerUsageType(input: $storage, activate: true) { id } }`,
-    {
-      api: {
-        key: 'api_calls',
-        description: 'Calls to the public API, reported per minute by the API gateway',
-        unit: 'call',
-        productLine: 'api',
-        fields: [
-          { name: 'calls', type: 'INTEGER', required: true },
-          { name: 'endpoint', type: 'STRING', required: false },
-          { name: 'region', type: 'STRING', required: false },
-        ],
-        aggregation: { type: 'SUM', field: 'calls' },
-      },
-      storage: {
-        key: 'storage_gb_hours',
-        description: 'Stored data, reported hourly in GB-hours',
-        unit: 'GB-hour',
-        productLine: 'storage',
-        fields: [
-          { name: 'gb_hours', type: 'DECIMAL', required: true },
-          { name: 'bucket', type: 'STRING', required: false },
-        ],
-        aggregation: { type: 'SUM', field: 'gb_hours' },
-      },
-    },
-  );
+  // The demo's usage types are schema files, applied the way a product team applies its own.
+  await applyUsageTypes({ graphql: gql, writeLock: false });
   const { createPricePlan: plan } = await gql<{ createPricePlan: { id: string } }>(
     `mutation { createPricePlan(input: { key: "growth-usd", name: "Growth (USD)", currency: "USD", charges: [
         { usageTypeKey: "api_calls", unitPrice: "0.0004", includedQuantity: "100000" },

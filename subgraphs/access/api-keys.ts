@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { UserFacingError, notFound, parseInput } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { pageById, type Page } from '../../lib/pagination';
-import type { Principal } from '../../lib/principal';
-import type { AccessStore, ApiKeyDoc, ApiKeyRevocationDoc } from './store';
+import type { Principal, Role } from '../../lib/principal';
+import type { AccessStore, ApiKeyDoc, ApiKeyRevocationDoc, KeyScope } from './store';
 
 const scryptAsync = promisify(scrypt) as (
   secret: string,
@@ -20,16 +20,19 @@ const SCRYPT = { N: 16_384, r: 8, p: 1 };
 const KEY_FORMAT = /^ugk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$/;
 
 /** GraphQL enum values (FINANCE, CUSTOMER_SUCCESS) ↔ the role and category names the code uses (finance, …). */
-export const fromEnum = (value: string): string => value.toLowerCase().replace(/_/g, '-');
-export const toEnum = (value: string): string => value.toUpperCase().replace(/-/g, '_');
+type FromEnum<E extends string> = E extends `${infer A}_${infer B}` ? `${Lowercase<A>}-${FromEnum<B>}` : Lowercase<E>;
+type ToEnum<V extends string> = V extends `${infer A}-${infer B}` ? `${Uppercase<A>}_${ToEnum<B>}` : Uppercase<V>;
+// String methods return a plain string; the casts name what they did, so the names stay checked against the schema.
+export const fromEnum = <E extends string>(value: E) => value.toLowerCase().replace(/_/g, '-') as FromEnum<E>;
+export const toEnum = <V extends string>(value: V) => value.toUpperCase().replace(/-/g, '_') as ToEnum<V>;
 
 export interface ApiKeyView {
   id: string;
   prefix: string;
   owner: string;
   description: string;
-  roles: string[];
-  scopes: string[];
+  roles: ToEnum<Role>[];
+  scopes: ToEnum<KeyScope>[];
   expiresAt: Date | null;
   status: 'ACTIVE' | 'EXPIRED' | 'REVOKED';
   createdAt: Date;
@@ -185,8 +188,8 @@ export async function authenticateApiKey(store: AccessStore, secret: string): Pr
   return {
     subject: `key:${doc._id}`,
     name: doc.owner,
-    roles: doc.roles as Principal['roles'],
-    scopes: doc.scopes as Principal['scopes'],
+    roles: doc.roles,
+    scopes: doc.scopes,
     via: 'api-key',
   };
 }

@@ -1,19 +1,20 @@
 // The access subgraph: API keys, the audit trail and the record of operations; the gateway authenticates through it.
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { Resolvers } from './generated/resolvers-types';
 import { repeatInBackground } from '../../lib/background';
 import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { apiKey, apiKeys, authenticateApiKey, createApiKey, revokeApiKey, toEnum } from './api-keys';
-import { auditEvents, completeAuditEvent, recordAuditEvent, type AuditEventInput } from './audit-log';
-import { operationUsage, pruneOperationUsage, recordOperationUsage, type OperationUsageInput } from './operation-usage';
-import { accessStore, indexes, type AccessStore } from './store';
+import { auditEvents, completeAuditEvent, recordAuditEvent } from './audit-log';
+import { operationUsage, pruneOperationUsage, recordOperationUsage } from './operation-usage';
+import { accessStore, indexes, type AccessStore, type KeyScope } from './store';
 
 interface Services {
   store: AccessStore;
   log: Logger;
 }
 
-type Context = BaseContext & Services;
+export type Context = BaseContext & Services;
 
 /** Internal fields answer only the system's own services (the gateway signs as one). */
 function requireService(ctx: Context): void {
@@ -22,7 +23,7 @@ function requireService(ctx: Context): void {
   }
 }
 
-export const accessSubgraph: SubgraphDefinition<Services, Context> = {
+export const accessSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
   name: 'access',
   indexes,
   createServices: (db, log) => ({ store: accessStore(db), log }),
@@ -34,48 +35,50 @@ export const accessSubgraph: SubgraphDefinition<Services, Context> = {
     }),
   resolvers: {
     Query: {
-      viewer: (_: unknown, __: unknown, ctx: Context) => ({
+      viewer: (_, __, ctx) => ({
         subject: ctx.principal.onBehalfOf ?? ctx.principal.subject,
         name: ctx.principal.name,
         authenticatedBy:
           ctx.principal.via === 'oidc' ? 'OIDC' : ctx.principal.via === 'api-key' ? 'API_KEY' : 'SERVICE',
         roles: ctx.principal.roles.map(toEnum),
-        scopes: ctx.principal.scopes.filter((s) => !['audit', 'platform', 'internal'].includes(s)).map(toEnum),
+        scopes: ctx.principal.scopes
+          .filter((s): s is KeyScope => !['audit', 'platform', 'internal'].includes(s))
+          .map(toEnum),
       }),
-      apiKeys: (_: unknown, args: { includeInactive?: boolean; first?: number; after?: string }, ctx: Context) =>
-        apiKeys(ctx.store, args),
-      apiKey: (_: unknown, { id }: { id: string }, ctx: Context) => apiKey(ctx.store, id),
-      auditEvents: (_: unknown, args: Parameters<typeof auditEvents>[1], ctx: Context) => auditEvents(ctx.store, args),
-      operationUsage: (_: unknown, { days }: { days: number }, ctx: Context) => operationUsage(ctx.store, days),
-      authenticateApiKey: async (_: unknown, { secret }: { secret: string }, ctx: Context) => {
+      apiKeys: (_, args, ctx) => apiKeys(ctx.store, args),
+      apiKey: (_, { id }, ctx) => apiKey(ctx.store, id),
+      auditEvents: (_, args, ctx) => auditEvents(ctx.store, args),
+      operationUsage: (_, { days }, ctx) => operationUsage(ctx.store, days),
+      authenticateApiKey: async (_, { secret }, ctx) => {
         requireService(ctx);
         return authenticateApiKey(ctx.store, secret);
       },
     },
     Mutation: {
-      createApiKey: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
-        createApiKey(ctx.store, input, ctx.principal, ctx.correlationId),
-      revokeApiKey: (_: unknown, { id, reason }: { id: string; reason: string }, ctx: Context) =>
-        revokeApiKey(ctx.store, id, reason, ctx.principal),
-      recordAuditEvent: (_: unknown, { input }: { input: AuditEventInput }, ctx: Context) => {
+      createApiKey: (_, { input }, ctx) => createApiKey(ctx.store, input, ctx.principal, ctx.correlationId),
+      revokeApiKey: (_, { id, reason }, ctx) => revokeApiKey(ctx.store, id, reason, ctx.principal),
+      recordAuditEvent: (_, { input }, ctx) => {
         requireService(ctx);
         return recordAuditEvent(ctx.store, input, ctx.correlationId);
       },
-      completeAuditEvent: (
-        _: unknown,
-        a: { id: string; outcome: 'SUCCEEDED' | 'FAILED'; errorCodes: string[] },
-        ctx: Context,
-      ) => {
+      completeAuditEvent: (_, a, ctx) => {
         requireService(ctx);
+        // UNKNOWN is what a read shows when no outcome was recorded; recording it would say the opposite.
+        if (a.outcome === 'UNKNOWN') {
+          throw new UserFacingError('VALIDATION_FAILED', 'outcome: UNKNOWN is not an outcome to record', {
+            field: 'outcome',
+            expected: 'SUCCEEDED or FAILED',
+          });
+        }
         return completeAuditEvent(ctx.store, a.id, a.outcome, a.errorCodes);
       },
-      recordOperationUsage: (_: unknown, { records }: { records: OperationUsageInput[] }, ctx: Context) => {
+      recordOperationUsage: (_, { records }, ctx) => {
         requireService(ctx);
         return recordOperationUsage(ctx.store, records);
       },
     },
     ApiKey: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => apiKey(ctx.store, ref.id),
+      __resolveReference: (ref, ctx) => apiKey(ctx.store, ref.id),
     },
   },
 };

@@ -2,6 +2,11 @@
 // operation usage (one record per gateway instance, operation and day, written only by that instance).
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
+import type { Role } from '../../lib/principal';
+import type { Category } from '../../contracts/audiences';
+
+/** The categories an internal-tool key can be limited to (the API's Scope enum); the others are never a key's scope. */
+export type KeyScope = Exclude<Category, 'audit' | 'platform' | 'internal'>;
 
 export interface ApiKeyDoc {
   _id: string; // key_<8 hex>
@@ -10,8 +15,8 @@ export interface ApiKeyDoc {
   hash: { algorithm: 'scrypt'; salt: string; digest: string; N: number; r: number; p: number };
   owner: string;
   description: string;
-  roles: string[];
-  scopes: string[];
+  roles: Role[];
+  scopes: KeyScope[];
   expiresAt: Date | null;
   createdAt: Date;
   createdBy: string;

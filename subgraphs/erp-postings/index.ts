@@ -2,16 +2,17 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { Resolvers } from './generated/resolvers-types';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { fromMinorUnits } from '../../lib/money';
 import { pageBy, pageById, withCount } from '../../lib/pagination';
 import { accountingPeriod, closeAccountingPeriod, reopenAccountingPeriod } from './accounting-periods';
 import { connectorFromEnvironment, type ErpConnector } from './connectors';
 import { deliveryPolicyFromEnvironment, startPostingWorker, type DeliveryPolicy } from './deliver-posting';
-import { totals, type JournalEntry, type JournalLine } from './journal';
+import { totals } from './journal';
 import { postInvoice } from './post-invoice';
 import { replayErpPosting } from './replay-posting';
-import { indexes, postingsStore, type ErpPostingDoc, type PostingStatus, type PostingsStore } from './store';
+import { indexes, postingsStore, type ErpPostingDoc, type PostingsStore } from './store';
 import type { Logger } from '../../lib/logger';
 
 interface Services {
@@ -21,12 +22,12 @@ interface Services {
   log: Logger;
 }
 
-interface Context extends BaseContext, Services {
+export interface Context extends BaseContext, Services {
   postings: DataLoader<string, ErpPostingDoc | null>;
   postingsOfInvoice: DataLoader<string, ErpPostingDoc[]>;
 }
 
-export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
+export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
   name: 'erp-postings',
   indexes,
   createServices: (db, log) => ({
@@ -44,21 +45,17 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
   startBackground: (s, log) => startPostingWorker(s.store, s.connector, s.policy, log),
   resolvers: {
     Query: {
-      erpPosting: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.postings.load(id),
-      erpPostings: async (
-        _: unknown,
-        args: { status?: PostingStatus | null; first?: number; after?: string },
-        ctx: Context,
-      ) => {
-        const filter = (args.status ? { status: args.status } : {}) as Filter<ErpPostingDoc>;
+      erpPosting: (_, { id }, ctx) => ctx.postings.load(id),
+      erpPostings: async (_, args, ctx) => {
+        const filter: Filter<ErpPostingDoc> = args.status ? { status: args.status } : {};
         return withCount(
           await pageById(ctx.store.postings, filter, args.first, args.after),
           ctx.store.postings,
           args.status ? filter : null,
         );
       },
-      accountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) => accountingPeriod(ctx.store, key),
-      accountingPeriods: async (_: unknown, args: { first?: number; after?: string }, ctx: Context) => {
+      accountingPeriod: (_, { key }, ctx) => accountingPeriod(ctx.store, key),
+      accountingPeriods: async (_, args, ctx) => {
         // Newest first; the table holds at most one row per month ever closed, so counting it is cheap.
         const page = await pageBy(ctx.store.periods, {}, [['_id', -1]], args.first, args.after);
         return {
@@ -67,37 +64,34 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context> = {
           totalCount: () => ctx.store.periods.countDocuments({}),
         };
       },
-      erpConnection: (_: unknown, __: unknown, ctx: Context) => ({
+      erpConnection: (_, __, ctx) => ({
         system: ctx.connector.system,
         location: ctx.connector.location,
       }),
     },
     Mutation: {
-      postInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) =>
+      postInvoice: (_, { invoiceId }, ctx) =>
         postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
-      replayErpPosting: (_: unknown, { id }: { id: string }, ctx: Context) =>
-        replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
-      closeAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) =>
-        closeAccountingPeriod(ctx.store, key),
-      reopenAccountingPeriod: (_: unknown, { key }: { key: string }, ctx: Context) =>
-        reopenAccountingPeriod(ctx.store, key),
+      replayErpPosting: (_, { id }, ctx) => replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
+      closeAccountingPeriod: (_, { key }, ctx) => closeAccountingPeriod(ctx.store, key),
+      reopenAccountingPeriod: (_, { key }, ctx) => reopenAccountingPeriod(ctx.store, key),
     },
     ErpPosting: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.postings.load(ref.id),
-      id: (p: ErpPostingDoc) => p._id,
-      invoice: (p: ErpPostingDoc) => ({ id: p.invoiceId }),
-      journalEntry: (p: ErpPostingDoc) => p.entry,
+      __resolveReference: (ref, ctx) => ctx.postings.load(ref.id),
+      id: (p) => p._id,
+      invoice: (p) => ({ id: p.invoiceId }),
+      journalEntry: (p) => p.entry,
     },
     JournalEntry: {
-      totalDebits: (e: JournalEntry) => fromMinorUnits(totals(e).debits, e.currency),
-      totalCredits: (e: JournalEntry) => fromMinorUnits(totals(e).credits, e.currency),
+      totalDebits: (e) => fromMinorUnits(totals(e).debits, e.currency),
+      totalCredits: (e) => fromMinorUnits(totals(e).credits, e.currency),
     },
     JournalLine: {
-      invoiceLines: (l: JournalLine) => l.invoiceLineIds.map((id) => ({ id })),
+      invoiceLines: (l) => l.invoiceLineIds.map((id) => ({ id })),
     },
     Invoice: {
-      __resolveReference: (ref: { id: string }) => ref,
-      erpPostings: (i: { id: string }, _: unknown, ctx: Context) => ctx.postingsOfInvoice.load(i.id),
+      __resolveReference: (ref) => ref,
+      erpPostings: (i, _, ctx) => ctx.postingsOfInvoice.load(i.id),
     },
   },
 };

@@ -2,6 +2,7 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { Resolvers } from './generated/resolvers-types';
 import type { SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { finalizeInvoice } from './finalize-invoice';
@@ -19,14 +20,14 @@ import {
   type InvoicesStore,
 } from './store';
 
-interface Context extends BaseContext {
+export interface Context extends BaseContext {
   store: InvoicesStore;
   invoices: DataLoader<string, InvoiceDoc | null>;
   invoicesBillingCharge: DataLoader<string, InvoiceDoc[]>;
 }
 
 /** A line as resolvers see it: the stored line plus the invoice it belongs to. */
-interface LineView extends InvoiceLineDoc {
+export interface LineView extends InvoiceLineDoc {
   invoice: InvoiceDoc;
 }
 
@@ -44,14 +45,7 @@ async function loadLine(ctx: Context, id: string): Promise<LineView | null> {
   return invoice && line ? withInvoice(invoice, line) : null;
 }
 
-interface InvoiceFilter {
-  customerId?: string | null;
-  subscriptionId?: string | null;
-  period?: string | null;
-  status?: InvoiceDoc['status'] | null;
-}
-
-export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
+export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolvers> = {
   name: 'invoices',
   indexes,
   createServices: (db) => invoicesStore(db),
@@ -68,10 +62,9 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
   }),
   resolvers: {
     Query: {
-      invoice: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.invoices.load(id),
-      invoiceByNumber: (_: unknown, { number }: { number: string }, ctx: Context) =>
-        ctx.store.invoices.findOne({ number }),
-      invoices: (_: unknown, args: { filter?: InvoiceFilter; first?: number; after?: string }, ctx: Context) => {
+      invoice: (_, { id }, ctx) => ctx.invoices.load(id),
+      invoiceByNumber: (_, { number }, ctx) => ctx.store.invoices.findOne({ number }),
+      invoices: (_, args, ctx) => {
         const q: Filter<InvoiceDoc> = {};
         if (args.filter?.customerId) q.customerId = args.filter.customerId;
         if (args.filter?.subscriptionId) q.subscriptionId = args.filter.subscriptionId;
@@ -79,12 +72,8 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
         if (args.filter?.status) q.status = args.filter.status;
         return pageInvoices(ctx.store, q, args.first, args.after);
       },
-      invoiceLine: (_: unknown, { id }: { id: string }, ctx: Context) => loadLine(ctx, id),
-      invoicesForSubscriptions: (
-        _: unknown,
-        args: { period: string; subscriptionIds: string[]; status?: InvoiceDoc['status'] },
-        ctx: Context,
-      ) =>
+      invoiceLine: (_, { id }, ctx) => loadLine(ctx, id),
+      invoicesForSubscriptions: (_, args, ctx) =>
         findInvoices(ctx.store, {
           periodKey: parsePeriod(args.period).key,
           subscriptionId: { $in: args.subscriptionIds },
@@ -92,33 +81,32 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context> = {
         }),
     },
     Mutation: {
-      generateInvoice: (_: unknown, args: { subscriptionId: string; period: string }, ctx: Context) =>
+      generateInvoice: (_, args, ctx) =>
         generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
-      finalizeInvoice: (_: unknown, { invoiceId }: { invoiceId: string }, ctx: Context) =>
-        finalizeInvoice(ctx.store, invoiceId),
+      finalizeInvoice: (_, { invoiceId }, ctx) => finalizeInvoice(ctx.store, invoiceId),
     },
     Invoice: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.invoices.load(ref.id),
-      id: (i: InvoiceDoc) => i._id,
-      customer: (i: InvoiceDoc) => ({ id: i.customerId }),
-      subscription: (i: InvoiceDoc) => ({ id: i.subscriptionId }),
-      period: (i: InvoiceDoc) => parsePeriod(i.periodKey),
-      lines: (i: InvoiceDoc) => i.lines.map((l) => withInvoice(i, l)),
+      __resolveReference: (ref, ctx) => ctx.invoices.load(ref.id),
+      id: (i) => i._id,
+      customer: (i) => ({ id: i.customerId }),
+      subscription: (i) => ({ id: i.subscriptionId }),
+      period: (i) => parsePeriod(i.periodKey),
+      lines: (i) => i.lines.map((l) => withInvoice(i, l)),
     },
     InvoiceLine: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => loadLine(ctx, ref.id),
-      ratedCharge: (l: LineView) => ({ id: l.ratedChargeId }),
-      kind: (l: LineView) => l.kind ?? 'USAGE',
-      correlationId: (l: LineView) => l.invoice.correlationId,
+      __resolveReference: (ref, ctx) => loadLine(ctx, ref.id),
+      ratedCharge: (l) => ({ id: l.ratedChargeId }),
+      kind: (l) => l.kind ?? 'USAGE',
+      correlationId: (l) => l.invoice.correlationId,
     },
     Customer: {
-      __resolveReference: (ref: { id: string }) => ref,
-      invoices: (c: { id: string }, args: { first?: number; after?: string }, ctx: Context) =>
+      __resolveReference: (ref) => ref,
+      invoices: (c, args, ctx) =>
         pageInvoices(ctx.store, { customerId: c.id }, args.first, args.after, NEWEST_PERIOD_FIRST),
     },
     RatedCharge: {
-      __resolveReference: (ref: { id: string }) => ref,
-      invoiceLines: async (c: { id: string }, _: unknown, ctx: Context) =>
+      __resolveReference: (ref) => ref,
+      invoiceLines: async (c, _, ctx) =>
         (await ctx.invoicesBillingCharge.load(c.id)).flatMap((inv) =>
           inv.lines.filter((l) => l.ratedChargeId === c.id).map((l) => withInvoice(inv, l)),
         ),

@@ -1,7 +1,8 @@
 // The subscriptions subgraph: customers, legal entities and subscriptions; the origin of Customer and PlanSubscription.
 import type DataLoader from 'dataloader';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
-import { loaderByField, loaderOfMany } from '../../lib/loaders';
+import type { Resolvers } from './generated/resolvers-types';
+import { loadReferenced, loaderByField, loaderOfMany } from '../../lib/loaders';
 import { pageById } from '../../lib/pagination';
 import { createSubscription } from './create-subscription';
 import { cancelSubscription, changeSubscriptionPlan, setContractTerms } from './change-subscription';
@@ -25,7 +26,7 @@ import {
   type SubscriptionsStore,
 } from './store';
 
-interface Context extends BaseContext {
+export interface Context extends BaseContext {
   store: SubscriptionsStore;
   customers: DataLoader<string, CustomerDoc | null>;
   customersByKey: DataLoader<string, CustomerDoc | null>;
@@ -42,7 +43,7 @@ async function changingDirectory<T>(store: SubscriptionsStore, write: () => Prom
   return result;
 }
 
-export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Context> = {
+export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Context, Resolvers> = {
   name: 'subscriptions',
   indexes,
   async createServices(db, log) {
@@ -64,15 +65,14 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
   }),
   resolvers: {
     Query: {
-      customer: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.customers.load(id),
-      customerByExternalKey: (_: unknown, { externalKey }: { externalKey: string }, ctx: Context) =>
-        ctx.customersByKey.load(externalKey),
-      customersByExternalKeys: (_: unknown, { externalKeys }: { externalKeys: string[] }, ctx: Context) =>
-        ctx.customersByKey.loadMany(externalKeys),
-      customers: (_: unknown, args: { first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.customers, {}, args.first, args.after),
-      subscription: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.subscriptions.load(id),
-      subscriptionsActiveIn: (_: unknown, args: { period: string; first?: number; after?: string }, ctx: Context) => {
+      customer: (_, { id }, ctx) => ctx.customers.load(id),
+      customerByExternalKey: (_, { externalKey }, ctx) => ctx.customersByKey.load(externalKey),
+      // A failed key's Error stays in its place and graphql-js reports it as that item's error; the types have no Error.
+      customersByExternalKeys: (_, { externalKeys }, ctx) =>
+        ctx.customersByKey.loadMany(externalKeys) as Promise<Array<CustomerDoc | null>>,
+      customers: (_, args, ctx) => pageById(ctx.store.customers, {}, args.first, args.after),
+      subscription: (_, { id }, ctx) => ctx.subscriptions.load(id),
+      subscriptionsActiveIn: (_, args, ctx) => {
         const period = parsePeriod(args.period);
         return pageById(
           ctx.store.subscriptions,
@@ -81,57 +81,49 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
           args.after,
         );
       },
-      legalEntity: (_: unknown, { code }: { code: string }, ctx: Context) => ctx.legalEntities.load(code),
-      legalEntities: (_: unknown, __: unknown, ctx: Context) =>
-        ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
-      customerDirectoryVersion: (_: unknown, __: unknown, ctx: Context) => directoryVersion(ctx.store),
+      legalEntity: (_, { code }, ctx) => ctx.legalEntities.load(code),
+      legalEntities: (_, __, ctx) => ctx.store.legalEntities.find().sort({ _id: 1 }).toArray(),
+      customerDirectoryVersion: (_, __, ctx) => directoryVersion(ctx.store),
     },
     Mutation: {
-      upsertLegalEntity: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
-        upsertLegalEntity(ctx.store, input),
-      upsertCustomer: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+      upsertLegalEntity: (_, { input }, ctx) => upsertLegalEntity(ctx.store, input),
+      upsertCustomer: (_, { input }, ctx) =>
         changingDirectory(ctx.store, () => upsertCustomer(ctx.store, input, ctx.correlationId)),
-      createSubscription: (_: unknown, { input }: { input: unknown }, ctx: Context) =>
+      createSubscription: (_, { input }, ctx) =>
         changingDirectory(ctx.store, () => createSubscription(ctx.store, input, ctx.correlationId)),
-      addCustomerAlias: (_: unknown, a: { customerId: string; alias: string }, ctx: Context) =>
+      addCustomerAlias: (_, a, ctx) =>
         changingDirectory(ctx.store, () => addCustomerAlias(ctx.store, a.customerId, a.alias, ctx.correlationId)),
-      changeSubscriptionPlan: (
-        _: unknown,
-        a: { subscriptionId: string; pricePlanId: string; effectiveAt: Date },
-        ctx: Context,
-      ) =>
+      changeSubscriptionPlan: (_, a, ctx) =>
         changingDirectory(ctx.store, () =>
           changeSubscriptionPlan(ctx.store, a.subscriptionId, a.pricePlanId, a.effectiveAt),
         ),
-      cancelSubscription: (_: unknown, a: { subscriptionId: string; endsAt: Date }, ctx: Context) =>
+      cancelSubscription: (_, a, ctx) =>
         changingDirectory(ctx.store, () => cancelSubscription(ctx.store, a.subscriptionId, a.endsAt)),
-      setContractTerms: (_: unknown, a: { subscriptionId: string; terms: unknown }, ctx: Context) =>
-        setContractTerms(ctx.store, a.subscriptionId, a.terms),
+      setContractTerms: (_, a, ctx) => setContractTerms(ctx.store, a.subscriptionId, a.terms),
     },
     LegalEntity: {
-      __resolveReference: (ref: { code: string }, ctx: Context) => ctx.legalEntities.load(ref.code),
-      code: (e: LegalEntityDoc) => e._id,
+      __resolveReference: (ref, ctx) => ctx.legalEntities.load(ref.code),
+      code: (e) => e._id,
     },
     Customer: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.customers.load(ref.id),
-      id: (c: CustomerDoc) => c._id,
-      legalEntity: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.legalEntities.load(c.legalEntityCode),
-      subscriptions: (c: CustomerDoc, _: unknown, ctx: Context) => ctx.subscriptionsOfCustomer.load(c._id),
-      aliases: async (c: CustomerDoc, _: unknown, ctx: Context) =>
-        (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
+      __resolveReference: (ref, ctx) => ctx.customers.load(ref.id),
+      id: (c) => c._id,
+      legalEntity: (c, _, ctx) => loadReferenced(ctx.legalEntities, c.legalEntityCode, 'legal entity'),
+      subscriptions: (c, _, ctx) => ctx.subscriptionsOfCustomer.load(c._id),
+      aliases: async (c, _, ctx) => (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
     },
     PlanSubscription: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.subscriptions.load(ref.id),
-      id: (s: SubscriptionDoc) => s._id,
-      customer: (s: SubscriptionDoc, _: unknown, ctx: Context) => ctx.customers.load(s.customerId),
-      pricePlan: (s: SubscriptionDoc) => {
+      __resolveReference: (ref, ctx) => ctx.subscriptions.load(ref.id),
+      id: (s) => s._id,
+      customer: (s, _, ctx) => loadReferenced(ctx.customers, s.customerId, 'customer'),
+      pricePlan: (s) => {
         const now = new Date();
         const phases = phasesOf(s);
         return { id: ([...phases].reverse().find((p) => p.startsAt <= now) ?? phases[0]!).pricePlanId };
       },
-      phases: (s: SubscriptionDoc) => phasesOf(s).map((p) => ({ ...p, pricePlan: { id: p.pricePlanId } })),
-      contractTerms: (s: SubscriptionDoc) => s.terms ?? null,
-      status: (s: SubscriptionDoc) => (s.endsAt && s.endsAt <= new Date() ? 'ENDED' : 'ACTIVE'),
+      phases: (s) => phasesOf(s).map((p) => ({ ...p, pricePlan: { id: p.pricePlanId } })),
+      contractTerms: (s) => s.terms ?? null,
+      status: (s) => (s.endsAt && s.endsAt <= new Date() ? 'ENDED' : 'ACTIVE'),
     },
   },
 };

@@ -15,9 +15,9 @@ export interface AggregateRequest {
   subscriptionId: string;
   usageTypeKeys: readonly string[];
   /** Instants inside the period where the usage must be split (plan changes, new plan versions). */
-  boundaries?: readonly Date[];
+  boundaries?: readonly Date[] | null;
   /** Usage types whose per-event values rating needs (percentage charges), in time order. */
-  valuesFor?: readonly string[];
+  valuesFor?: readonly string[] | null;
 }
 
 export interface UsageSegment {

@@ -2,8 +2,9 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import type { Resolvers, UsageEventFilter } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
-import { loaderByField } from '../../lib/loaders';
+import { loadReferenced, loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
@@ -21,10 +22,8 @@ import {
   indexes,
   usageStore,
   type AggregateGroup,
-  type QuarantinedEventDoc,
   type UsageAggregateDoc,
   type UsageEventDoc,
-  type UsageExceptionDoc,
   type UsageStore,
   type UsageTypeDoc,
   type UsageTypeStatus,
@@ -38,20 +37,13 @@ interface Services {
   log: Logger;
 }
 
-interface Context extends BaseContext, Services {
+export interface Context extends BaseContext, Services {
   usageTypes: DataLoader<string, UsageTypeDoc | null>;
   events: DataLoader<string, UsageEventDoc | null>;
   aggregates: DataLoader<string, UsageAggregateDoc | null>;
 }
 
-interface EventFilter {
-  subscriptionId?: string | null;
-  customerKey?: string | null;
-  usageTypeKey?: string | null;
-  period?: string | null;
-}
-
-function eventFilter(f: EventFilter | null | undefined): Filter<UsageEventDoc> {
+function eventFilter(f: UsageEventFilter | null | undefined): Filter<UsageEventDoc> {
   const q: Filter<UsageEventDoc> = {};
   if (f?.subscriptionId) q.subscriptionId = f.subscriptionId;
   if (f?.customerKey) q.customerKey = f.customerKey;
@@ -79,7 +71,7 @@ function usageTypesIn(status: UsageTypeStatus | null | undefined, now = new Date
 }
 const groups = (g: AggregateGroup[]) => g.map((x) => ({ ...x, dimensions: asDimensions(x.dimensions) }));
 
-export const usageSubgraph: SubgraphDefinition<Services, Context> = {
+export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
   name: 'usage',
   indexes,
   createServices(db, log) {
@@ -97,38 +89,29 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
   startBackground: (s, log) => startReleaseWorker(s.store, log),
   resolvers: {
     Query: {
-      usageType: async (_: unknown, args: { key: string; version?: string }, ctx: Context) => {
+      usageType: async (_, args, ctx) => {
         if (!args.version) return ctx.registry.newest(args.key);
         const r = await ctx.registry.resolve(args.key, args.version);
         return r.ok
           ? r.type
           : ((await ctx.registry.versionsOf(args.key)).find((v) => v.version === args.version) ?? null);
       },
-      usageTypeVersions: async (_: unknown, a: { key: string; first?: number; after?: string }, ctx: Context) =>
+      usageTypeVersions: async (_, a, ctx) =>
         withCount(
           await pageBy(ctx.store.usageTypes, { key: a.key }, NEWEST_VERSION_FIRST, a.first, a.after),
           ctx.store.usageTypes,
           { key: a.key },
         ),
-      usageTypesByKeys: (_: unknown, { keys }: { keys: string[] }, ctx: Context) =>
-        Promise.all(keys.map((k) => ctx.registry.newest(k))),
-      usageTypes: (_: unknown, a: { status?: UsageTypeStatus | null; first?: number; after?: string }, ctx: Context) =>
+      usageTypesByKeys: (_, { keys }, ctx) => Promise.all(keys.map((k) => ctx.registry.newest(k))),
+      usageTypes: (_, a, ctx) =>
         pageBy(ctx.store.usageTypes, usageTypesIn(a.status), [['key', 1], ...NEWEST_VERSION_FIRST], a.first, a.after),
-      usageEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.events.load(id),
-      usageEventBySource: (_: unknown, args: { source: string; eventId: string }, ctx: Context) =>
-        ctx.events.load(eventId(args.source, args.eventId)),
-      usageEvents: (_: unknown, args: { filter?: EventFilter; first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
-      usageAggregate: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.aggregates.load(id),
-      customerUsage: (_: unknown, args: { customerKey: string; period?: string }, ctx: Context) =>
-        customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
-      lateUsage: (_: unknown, a: { period: string; first?: number; after?: string }, ctx: Context) =>
-        lateUsage(ctx.store, a.period, a.first, a.after),
-      usageExceptions: async (
-        _: unknown,
-        args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
-        ctx: Context,
-      ) => {
+      usageEvent: (_, { id }, ctx) => ctx.events.load(id),
+      usageEventBySource: (_, args, ctx) => ctx.events.load(eventId(args.source, args.eventId)),
+      usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
+      usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
+      customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      lateUsage: (_, a, ctx) => lateUsage(ctx.store, a.period, a.first, a.after),
+      usageExceptions: async (_, args, ctx) => {
         const filter = args.status ? { status: args.status } : {};
         return withCount(
           await pageById(ctx.store.exceptions, filter, args.first, args.after),
@@ -136,12 +119,8 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
           args.status ? filter : null,
         );
       },
-      usageException: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: id }),
-      quarantinedEvents: async (
-        _: unknown,
-        args: { status?: 'OPEN' | 'RESOLVED'; first?: number; after?: string },
-        ctx: Context,
-      ) => {
+      usageException: (_, { id }, ctx) => ctx.store.exceptions.findOne({ _id: id }),
+      quarantinedEvents: async (_, args, ctx) => {
         const filter = args.status ? { status: args.status } : {};
         return withCount(
           await pageById(ctx.store.quarantine, filter, args.first, args.after),
@@ -149,24 +128,17 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
           args.status ? filter : null,
         );
       },
-      quarantinedEvent: (_: unknown, { id }: { id: string }, ctx: Context) => ctx.store.quarantine.findOne({ _id: id }),
+      quarantinedEvent: (_, { id }, ctx) => ctx.store.quarantine.findOne({ _id: id }),
     },
     Mutation: {
-      registerUsageType: (_: unknown, { input, activate }: { input: unknown; activate?: boolean }, ctx: Context) =>
+      registerUsageType: (_, { input, activate }, ctx) =>
         registerUsageType(ctx.store, ctx.registry, input, ctx.correlationId, activate ?? false),
-      activateUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) =>
-        changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'ACTIVE'),
-      deprecateUsageType: (_: unknown, a: { key: string; version: string; sunsetAt: Date }, ctx: Context) =>
+      activateUsageType: (_, a, ctx) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'ACTIVE'),
+      deprecateUsageType: (_, a, ctx) =>
         changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'DEPRECATED', a.sunsetAt),
-      retireUsageType: (_: unknown, a: { key: string; version: string }, ctx: Context) =>
-        changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'RETIRED'),
-      ingestUsageEvents: (_: unknown, { events }: { events: unknown[] }, ctx: Context) =>
-        ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
-      aggregateUsage: (
-        _: unknown,
-        args: { subscriptionId: string; period: string; usageTypeKeys: string[] },
-        ctx: Context,
-      ) =>
+      retireUsageType: (_, a, ctx) => changeLifecycle(ctx.store, ctx.registry, a.key, a.version, 'RETIRED'),
+      ingestUsageEvents: (_, { events }, ctx) => ingestUsageEvents(ctx.store, ctx.registry, events, ctx.correlationId),
+      aggregateUsage: (_, args, ctx) =>
         aggregateUsage(
           ctx.store,
           ctx.registry,
@@ -175,19 +147,7 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
           args.usageTypeKeys,
           ctx.correlationId,
         ),
-      usageForRating: async (
-        _: unknown,
-        args: {
-          period: string;
-          requests: Array<{
-            subscriptionId: string;
-            usageTypeKeys: string[];
-            boundaries?: Date[];
-            valuesFor?: string[];
-          }>;
-        },
-        ctx: Context,
-      ) =>
+      usageForRating: async (_, args, ctx) =>
         (await aggregatesForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map(
           (a) => ({
             subscriptionId: a.aggregate.subscriptionId,
@@ -198,79 +158,83 @@ export const usageSubgraph: SubgraphDefinition<Services, Context> = {
             segments: a.segments,
           }),
         ),
-      releaseHeldEvents: async (_: unknown, { exceptionId }: { exceptionId: string }, ctx: Context) => {
+      releaseHeldEvents: async (_, { exceptionId }, ctx) => {
         if (!(await ctx.store.exceptions.findOne({ _id: exceptionId })))
           throw notFound('usage exception', 'exceptionId', exceptionId);
         await releaseHeldEvents(ctx.store, ctx.log, exceptionId);
-        return ctx.store.exceptions.findOne({ _id: exceptionId });
+        const released = await ctx.store.exceptions.findOne({ _id: exceptionId });
+        if (!released) throw notFound('usage exception', 'exceptionId', exceptionId);
+        return released;
       },
-      replayQuarantinedEvents: (_: unknown, { ids }: { ids: string[] }, ctx: Context) =>
+      replayQuarantinedEvents: (_, { ids }, ctx) =>
         replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
     },
     UsageType: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.usageTypes.load(ref.id),
-      id: (t: UsageTypeDoc) => t._id,
-      status: (t: UsageTypeDoc) => effectiveStatus(t),
+      __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
+      id: (t) => t._id,
+      status: (t) => effectiveStatus(t),
     },
     UsageEvent: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.events.load(ref.id),
-      id: (e: UsageEventDoc) => e._id,
-      usageType: (e: UsageEventDoc, _: unknown, ctx: Context) => ctx.usageTypes.load(e.usageTypeId),
-      customer: (e: UsageEventDoc) => ({ id: e.customerId }),
-      subscription: (e: UsageEventDoc) => ({ id: e.subscriptionId }),
-      period: (e: UsageEventDoc) => parsePeriod(e.periodKey),
-      quantity: (e: UsageEventDoc) => (/^-?\d+(\.\d+)?$/.test(e.value) ? e.value : null),
-      dimensions: (e: UsageEventDoc) => asDimensions(e.dimensions),
-      aggregate: (e: UsageEventDoc, _: unknown, ctx: Context) =>
+      __resolveReference: (ref, ctx) => ctx.events.load(ref.id),
+      id: (e) => e._id,
+      usageType: (e, _, ctx) => loadReferenced(ctx.usageTypes, e.usageTypeId, 'usage type'),
+      customer: (e) => ({ id: e.customerId }),
+      subscription: (e) => ({ id: e.subscriptionId }),
+      period: (e) => parsePeriod(e.periodKey),
+      quantity: (e) => (/^-?\d+(\.\d+)?$/.test(e.value) ? e.value : null),
+      dimensions: (e) => asDimensions(e.dimensions),
+      aggregate: (e, _, ctx) =>
         ctx.aggregates.load(e.aggregateId ?? aggregateId(e.subscriptionId, e.usageTypeKey, e.periodKey)),
     },
     UsageAggregate: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.aggregates.load(ref.id),
-      id: (a: UsageAggregateDoc) => a._id,
-      subscription: (a: UsageAggregateDoc) => ({ id: a.subscriptionId }),
-      usageType: (a: UsageAggregateDoc, _: unknown, ctx: Context) => ctx.registry.newest(a.usageTypeKey),
-      period: (a: UsageAggregateDoc) => parsePeriod(a.periodKey),
-      groups: (a: UsageAggregateDoc) => groups(a.groups ?? []),
-      events: (a: UsageAggregateDoc, args: { first?: number; after?: string }, ctx: Context) =>
-        pageById(ctx.store.events, { aggregateId: a._id }, args.first, args.after),
-      pendingEventCount: (a: UsageAggregateDoc, _: unknown, ctx: Context) =>
+      __resolveReference: (ref, ctx) => ctx.aggregates.load(ref.id),
+      id: (a) => a._id,
+      subscription: (a) => ({ id: a.subscriptionId }),
+      // Once every version of the key is retired none is the newest usable, yet the usage was counted by one of them.
+      usageType: async (a, _, ctx) => {
+        const type = (await ctx.registry.newest(a.usageTypeKey)) ?? (await ctx.registry.forAggregation(a.usageTypeKey));
+        if (!type) throw new Error(`usage type "${a.usageTypeKey}" of aggregate "${a._id}" does not exist`);
+        return type;
+      },
+      period: (a) => parsePeriod(a.periodKey),
+      groups: (a) => groups(a.groups ?? []),
+      events: (a, args, ctx) => pageById(ctx.store.events, { aggregateId: a._id }, args.first, args.after),
+      pendingEventCount: (a, _, ctx) =>
         ctx.store.events.countDocuments({ aggregateId: a._id, receivedAt: { $gt: a.lastReceivedAt ?? new Date(0) } }),
     },
     CustomerUsage: {
-      period: (u: { periodKey: string }) => parsePeriod(u.periodKey),
+      period: (u) => parsePeriod(u.periodKey),
     },
     UsageTypeUsage: {
-      groups: (u: { groups: AggregateGroup[] }) => groups(u.groups),
+      groups: (u) => groups(u.groups),
     },
     UsageException: {
-      __resolveReference: (ref: { id: string }, ctx: Context) => ctx.store.exceptions.findOne({ _id: ref.id }),
-      id: (e: UsageExceptionDoc) => e._id,
-      period: (e: UsageExceptionDoc) => parsePeriod(e.periodKey),
-      message: (e: UsageExceptionDoc) =>
-        heldReason({ reason: e.code, customerKey: e.customerKey, periodKey: e.periodKey }),
-      remedy: (e: UsageExceptionDoc) =>
+      __resolveReference: (ref, ctx) => ctx.store.exceptions.findOne({ _id: ref.id }),
+      id: (e) => e._id,
+      period: (e) => parsePeriod(e.periodKey),
+      message: (e) => heldReason({ reason: e.code, customerKey: e.customerKey, periodKey: e.periodKey }),
+      remedy: (e) =>
         e.code === 'CUSTOMER_UNKNOWN'
           ? `create the customer with upsertCustomer(externalKey: "${e.customerKey}"), or map "${e.customerKey}" to an existing customer with addCustomerAlias; the held events then flow on by themselves`
           : `create a subscription for customer "${e.customerKey}" that covers ${e.periodKey}; the held events then flow on by themselves`,
-      heldEventCount: (e: UsageExceptionDoc, _: unknown, ctx: Context) =>
-        ctx.store.held.countDocuments({ exceptionId: e._id }),
-      heldEvents: async (e: UsageExceptionDoc, args: { first?: number; after?: string }, ctx: Context) =>
+      heldEventCount: (e, _, ctx) => ctx.store.held.countDocuments({ exceptionId: e._id }),
+      heldEvents: async (e, args, ctx) =>
         withCount(await pageById(ctx.store.held, { exceptionId: e._id }, args.first, args.after), ctx.store.held, {
           exceptionId: e._id,
         }),
     },
     QuarantinedEvent: {
-      id: (q: QuarantinedEventDoc) => q._id,
+      id: (q) => q._id,
       // As sent when it can be answered as JSON; a payload nested too deep for that (or cut short) shows its safe view.
-      payload: (q: QuarantinedEventDoc) => {
+      payload: (q) => {
         const sent = sentPayload(q);
         return sent.ok && nestsWithin(sent.payload, MAX_BODY_DEPTH) ? sent.payload : q.payload;
       },
-      payloadText: (q: QuarantinedEventDoc) => q.payloadText ?? JSON.stringify(q.payload ?? null),
-      payloadTruncated: (q: QuarantinedEventDoc) => q.payloadTruncated ?? false,
-      status: (q: QuarantinedEventDoc) => q.status ?? 'OPEN',
-      resolvedAs: (q: QuarantinedEventDoc) => q.resolution?.status ?? null,
-      usageEventId: (q: QuarantinedEventDoc) => q.resolution?.usageEventId ?? null,
+      payloadText: (q) => q.payloadText ?? JSON.stringify(q.payload ?? null),
+      payloadTruncated: (q) => q.payloadTruncated ?? false,
+      status: (q) => q.status ?? 'OPEN',
+      resolvedAs: (q) => q.resolution?.status ?? null,
+      usageEventId: (q) => q.resolution?.usageEventId ?? null,
     },
   },
 };

@@ -4,6 +4,7 @@ import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
+import type { IngestStatus } from './ingest-usage-events';
 
 export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
@@ -86,7 +87,7 @@ export interface QuarantinedEventDoc {
   problems: Problem[];
   status: 'OPEN' | 'RESOLVED';
   /** How it was resolved by a replay: the stored or held event. */
-  resolution: { status: string; usageEventId: string | null; at: Date } | null;
+  resolution: { status: IngestStatus; usageEventId: string | null; at: Date } | null;
   receivedCount: number;
   firstReceivedAt: Date;
   lastReceivedAt: Date;
