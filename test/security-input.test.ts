@@ -297,6 +297,12 @@ describe('POST /v1/events with hostile CloudEvents', () => {
     expect(json.results[1].problems[0].field).toBe('[1].data["$gt"]');
     expect(json.results[2].problems[0].field).toBe('[2].id["$ne"]');
     expect(json.results[8].problems[0].code).toBe('LIMIT_EXCEEDED');
+    // Every entry can be read back, a bare null included (items that are not CloudEvents are kept as they came).
+    for (const i of [2, 3, 4, 5, 6, 7, 8]) {
+      const { quarantinedEvent: q } = await g.ok(QUARANTINED, { id: json.results[i].quarantineId });
+      expect(q.payload).toBeDefined();
+      if (i >= 4 && i <= 7) expect(JSON.parse(q.payloadText)).toEqual(batch[i]);
+    }
     expect((await stored(source, 'ce-ok-2')).usageEventBySource).not.toBeNull();
   });
 

@@ -170,7 +170,7 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, l
             },
           ]);
         }
-        if (!e || typeof e !== 'object') return e;
+        if (!e || typeof e !== 'object' || Array.isArray(e)) return e;
         const { specversion: _v, ...input } = e as Record<string, unknown>;
         return input;
       });

@@ -225,10 +225,12 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     },
     QuarantinedEvent: {
       id: (q) => q._id,
-      // As sent when it can be answered as JSON; a payload nested too deep for that (or cut short) shows its safe view.
+      // As sent when it can be answered as JSON; nested too deep or cut short, its storable view; a bare null (never
+      // a valid event, but a batch may hold one) as its text, since the field cannot be null.
       payload: (q) => {
         const sent = sentPayload(q);
-        return sent.ok && nestsWithin(sent.payload, MAX_BODY_DEPTH) ? sent.payload : q.payload;
+        const shown = sent.ok && nestsWithin(sent.payload, MAX_BODY_DEPTH) ? sent.payload : q.payload;
+        return shown ?? q.payloadText ?? 'null';
       },
       payloadText: (q) => q.payloadText ?? JSON.stringify(q.payload ?? null),
       payloadTruncated: (q) => q.payloadTruncated ?? false,
