@@ -15,6 +15,7 @@ import { identifyRequest, setRequestSignal } from './correlation';
 import { verifySignedRequest } from './internal-auth';
 import { excludedCategories, isPlatform, type Principal } from './principal';
 import { reviewOperation } from './authorization';
+import { Outbox } from './outbox';
 import { UNLIMITED } from './operation-limits';
 import { createLogger, type Logger } from './logger';
 import { runUntilSignalled } from './lifecycle';
@@ -201,6 +202,9 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}/graphql`;
   const stopBackground = definition.startBackground?.(services, log);
+  // Business events this subgraph raised wait in its outbox until the events subgraph has them.
+  const stopForwarding =
+    definition.name === 'events' ? undefined : new Outbox(db, definition.name).startForwarding(log);
   log.info({ url, database: db.databaseName }, `${definition.name} subgraph ready`);
 
   return {
@@ -209,6 +213,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
     port,
     async stop() {
       await stopBackground?.();
+      await stopForwarding?.();
       await server.stop();
       if (ownsClient) await client.close();
       log.info(`${definition.name} subgraph stopped`);

@@ -1,5 +1,13 @@
 // Where each part listens. Defaults for `npm start`; every address can be overridden by the environment.
-export const SUBGRAPH_NAMES = ['usage', 'subscriptions', 'pricing', 'invoices', 'erp-postings', 'access'] as const;
+export const SUBGRAPH_NAMES = [
+  'usage',
+  'subscriptions',
+  'pricing',
+  'invoices',
+  'erp-postings',
+  'access',
+  'events',
+] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
@@ -10,6 +18,7 @@ export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
   invoices: 4004,
   'erp-postings': 4005,
   access: 4006,
+  events: 4007,
 };
 
 export function subgraphUrlEnv(name: SubgraphName): string {

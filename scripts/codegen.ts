@@ -93,6 +93,14 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     Invoice: REFERENCE,
   },
   access: {},
+  events: {
+    BusinessEvent: '../store#BusinessEventDoc',
+    BusinessEventConnection: `${PAGE}<BusinessEventDoc>`,
+    WebhookEndpoint: '../store#WebhookEndpointDoc',
+    WebhookEndpointConnection: `${PAGE}<WebhookEndpointDoc>`,
+    WebhookDelivery: '../store#WebhookDeliveryDoc',
+    WebhookDeliveryConnection: `${PAGE}<WebhookDeliveryDoc>`,
+  },
 };
 
 /** The schema codegen reads: the subgraph's SDL with the federation directives, types and fields sorted by name. */

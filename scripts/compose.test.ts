@@ -14,6 +14,7 @@ describe('the governed supergraph', () => {
       'contracts/product.graphql',
       'subgraphs/access.graphql',
       'subgraphs/erp-postings.graphql',
+      'subgraphs/events.graphql',
       'subgraphs/invoices.graphql',
       'subgraphs/pricing.graphql',
       'subgraphs/subscriptions.graphql',

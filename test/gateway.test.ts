@@ -19,6 +19,7 @@ it('answers health and readiness, naming every subgraph', async () => {
       invoices: 'ready',
       'erp-postings': 'ready',
       access: 'ready',
+      events: 'ready',
     },
   });
 });
@@ -83,6 +84,7 @@ describe('with a subgraph down', () => {
       usage: 'unreachable',
       pricing: 'ready',
       access: 'ready',
+      events: 'ready',
     });
   });
 

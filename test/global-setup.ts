@@ -25,6 +25,10 @@ export default async function globalSetup(): Promise<void> {
       USAGE_RELEASE_MS: '300',
       PRICING_RECHECK_MS: '300',
       USAGEGRAPH_OPERATION_FLUSH_MS: '500',
+      USAGEGRAPH_OUTBOX_POLL_MS: '200',
+      USAGEGRAPH_WEBHOOK_POLL_MS: '200',
+      USAGEGRAPH_WEBHOOK_RETRY_BASE_MS: '200',
+      USAGEGRAPH_WEBHOOK_MAX_ATTEMPTS: '3',
       // Revocation takes effect within this: short, so a test can watch it happen.
       USAGEGRAPH_CREDENTIAL_CACHE_MS: '1000',
       USAGEGRAPH_OIDC_ISSUER: issuer.issuer,

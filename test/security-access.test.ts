@@ -312,7 +312,7 @@ describe('bounded cost', () => {
 });
 
 describe('a client that gives up', () => {
-  /** User + system CPU ticks of the process serving a subgraph (found in the test system's process registry). */
+  /** User + system CPU ticks of a process of the test system (found in its process registry by its command line). */
   const cpuTicks = (script: string) => {
     const registry = JSON.parse(
       readFileSync(join(process.env.USAGEGRAPH_TEST_DATA_DIR!, 'run', 'processes.json'), 'utf8'),
@@ -389,21 +389,20 @@ describe('a client that gives up', () => {
       () => 'answered',
       (e: Error) => e.name,
     );
-    await new Promise((r) => setTimeout(r, 1_000));
-    const busy = cpuTicks('subgraphs/usage/main.ts');
+    // CPU the subgraph and its database spend per second: while they work on the query, and once the client left.
+    const ticks = () => cpuTicks('subgraphs/usage/main.ts') + cpuTicks('ferretdb');
+    const rate = async (ms: number) => {
+      const before = ticks();
+      await new Promise((r) => setTimeout(r, ms));
+      return ((ticks() - before) * 1_000) / ms;
+    };
+    await new Promise((r) => setTimeout(r, 500));
+    const busy = await rate(1_000);
     abort.abort();
     expect(await request).toBe('AbortError'); // it was still running when the client left
-    // Within a few seconds the subgraph stops spending CPU on it: less than 5 % of one core over two seconds.
-    await eventually(
-      'the usage subgraph to go idle',
-      async () => {
-        const before = cpuTicks('subgraphs/usage/main.ts');
-        await new Promise((r) => setTimeout(r, 2_000));
-        return cpuTicks('subgraphs/usage/main.ts') - before < 10;
-      },
-      10_000,
-    );
-    expect(cpuTicks('subgraphs/usage/main.ts')).toBeGreaterThanOrEqual(busy);
+    expect(busy).toBeGreaterThan(40); // ticks per second (100 = one core): it really was working
+    // Within a few seconds it stops: what it spends then is background work (workers polling), a fraction of busy.
+    await eventually('the usage subgraph to go idle', async () => (await rate(2_000)) < busy / 4, 10_000);
   }, 60_000);
 });
 

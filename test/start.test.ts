@@ -101,7 +101,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   const pids = (JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ pid: number }>).map(
     (p) => p.pid,
   );
-  expect(pids).toHaveLength(9); // FerretDB, hledger-web, six subgraphs, the gateway
+  expect(pids).toHaveLength(10); // FerretDB, hledger-web, seven subgraphs, the gateway
   const gatewayPort = Number(new URL(gatewayUrl).port);
 
   process.kill(-app.child.pid!, 'SIGINT');
@@ -136,7 +136,7 @@ it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one',
     JSON.parse(readFileSync(join(dataDir, 'run', 'processes.json'), 'utf8')) as Array<{ command: string }>
   ).map((p) => p.command);
   expect(commands.some((c) => c.includes('ferretdb'))).toBe(false);
-  expect(commands).toHaveLength(8); // hledger-web, six subgraphs, the gateway
+  expect(commands).toHaveLength(9); // hledger-web, seven subgraphs, the gateway
   process.kill(app.child.pid!, 'SIGTERM');
   expect(await app.exited).toBe(0);
 }, 120_000);

@@ -6,16 +6,50 @@
 //    (EXPLAIN QUERY PLAN said SCAN, not SEARCH … USING INDEX …__id_). Measured on 20,000 documents: 7.6 ms per
 //    look-up scanning, 0.005 ms with the index. Both expressions select the same value.
 // 2. Only a filter that is exactly {_id: <string>} was pushed down to SQL; any other filter made FerretDB decode
-//    every document of the collection in Go (~65 µs each) and test it there. Now:
-//      - {_id: {$in: [...]}} (every DataLoader batch) becomes `_id IN (...)`, on the _id index;
-//      - a top-level field compared with a string, or $in of strings, becomes a condition on the same expression
-//        FerretDB builds that field's index on, so SQLite can use the index: for {aggregateId: "a"},
-//        `(doc->"aggregateId" = '"a"' OR (doc->"aggregateId" >= '[' AND doc->"aggregateId" < '\'))`.
-//    FerretDB still applies the whole filter to the rows SQL returns, so a pushed-down condition only has to keep
-//    every document that could match: the value is compared as the JSON text FerretDB itself stored (same encoder),
-//    and a field holding an array — JSON text starting with "[" — is always kept, because MongoDB matches an array
-//    that contains the value. Keys that are not plain identifiers, operators other than $in, and non-string values
-//    are left to FerretDB as before. test/database.test.ts checks the answers, arrays and odd characters included.
+//    every document of the collection in Go (~65 µs each) and test it there. Now the conditions below, at the top
+//    level or inside a top-level $and (pageById's cursor), become conditions on the very expression FerretDB indexes
+//    the key on (`_ferretdb_sjson->"key"`), so SQLite answers them from the index:
+//      - _id or a field equal to a string (or ObjectID), or $in of them (every DataLoader batch);
+//      - _id or a field (with an index that starts with it) $gt/$gte/$lt/$lte a string.
+//    FerretDB still applies the whole filter to the rows SQL returns, so a condition only has to keep every document
+//    that could match: values are compared as the JSON text FerretDB itself stored (same encoder), and a field
+//    holding an array — JSON text starting with "[" — is kept, because MongoDB matches an array by its elements.
+// 3. Ranges and order. SQLite compares that JSON text bytewise; MongoDB compares strings bytewise (UTF-8). They
+//    agree on "safe" strings: no character Go's JSON encoder escapes (" \ controls < > & U+2028 U+2029, stored as
+//    \", \u003c…) and none below '#' (space and ! sort below the closing quote: "a!" before "a"). Generated ASCII ids
+//    (uev_…, sub_…, 2026-01, pst_…#2) are safe. Where the orders disagree, the other string lies in a "hole" of the
+//    safe one: the JSON text right after one of its prefixes followed by space, ! or a backslash (one index seek
+//    each). A range is pushed only with a safe bound (≤ 512 bytes) and when no document has its key in the bound's
+//    holes (one probe query first); `< '#'` caps a $gt at strings, whose JSON text starts with '"', as MongoDB
+//    compares strings only with strings.
+// 4. Sort and limit. A find with a limit, sorted by _id (or not sorted; a sort key before _id only when the filter
+//    pins it to one string, e.g. {status: "x"} sorted {status: 1, _id: 1}), is answered by a page: SQL reads
+//    `… WHERE <conditions> ORDER BY _id` in index order and the backend applies the whole filter in Go as it reads,
+//    stopping at `limit` (+ skip) matches; FerretDB's handler then filters, sorts and limits those again. Rows SQL
+//    keeps that the filter drops never shorten the page (reading goes on); SQL gets `LIMIT n` only when its WHERE is
+//    the whole filter, and a page that then comes out short (an ObjectID stored as the hex of a string it was
+//    compared with) is not used. The page is MongoDB's answer when no document it did not read could belong to it,
+//    so one probe query after it checks, or it is thrown away and the query runs as in 2:
+//      - every match on a full page has a safe string _id, and no document's _id is in the holes of the page's last
+//        _id or of a range bound (see 3);
+//      - when the filter does not restrict _id to strings, no document has a non-string _id (MongoDB sorts numbers
+//        and null before strings; such JSON text starts from '#' on); a descending page needs that restriction
+//        ($lt/$lte/$gt/$gte/$eq/$in with strings): ObjectIDs, which MongoDB puts first, are stored as hex strings
+//        among the strings and could not be found without reading them all;
+//      - on an indexed field the WHERE leaves out the array branch of 2, so that SQLite reads one index range in _id
+//        order; no document may hold an array in that field (one seek on '[' … '\').
+//    Without a sort any `limit` matches are MongoDB's answer, so a full unsorted page needs no check. The page and
+//    its probe are two statements, not one snapshot: a write between them either makes the probe give the page up or
+//    is returned or not, as a write during any MongoDB query is.
+//    So `find({aggregateId: a, _id: {$gt: cursor}}).sort({_id: 1}).limit(51)` (pageById, also as the `$and` it
+//    sends) reads 51 documents from the index {aggregateId: 1, _id: 1} — the index shape a page of {field: value}
+//    sorted by _id needs; with only {field: 1} SQLite sorts the whole group, with only _id it walks past other groups.
+// 5. Explain (FerretDB reports SQLite's plan) explains the statement a find runs and, like MongoDB's executionStats,
+//    runs it: queryPlanner.pushdown = {sql, page, rowsRead}, rowsRead being the documents the backend decoded.
+// The Go code is in pushdown.go beside this file; test/database.test.ts checks plans and answers.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface SourcePatch {
   file: string;
@@ -23,16 +57,65 @@ export interface SourcePatch {
   replace: string;
 }
 
-const QUERY_PUSHDOWN = `	if params.Filter.Len() == 1 {
+const MARKER = '// ---- usagegraph pushdown: appended to collection.go ----\n';
+const pushdownSource = readFileSync(join(__dirname, 'pushdown.go'), 'utf8');
+if (!pushdownSource.includes(MARKER)) throw new Error(`runtime/ferretdb-patches/pushdown.go lacks the line ${MARKER}`);
+const PUSHDOWN_CODE = pushdownSource.slice(pushdownSource.indexOf(MARKER));
+
+const QUERY_ORIGINAL = `	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
+
+	var whereClause string
+	var args []any
+
+	// that logic should exist in one place
+	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	if params.Filter.Len() == 1 {
 		v, _ := params.Filter.Get("_id")
 		switch v.(type) {
 		case string, types.ObjectID:
 			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
 			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 		}
-	}`;
+	}
 
-const EXPLAIN_PUSHDOWN = `	if params.Filter.Len() == 1 {
+	q += whereClause
+	q += prepareOrderByClause(params.Sort)
+
+	if params.Limit != 0 {
+		q += \` LIMIT ?\`
+		args = append(args, params.Limit)
+	}
+
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	return &backends.QueryResult{
+		Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+	}, nil
+}`;
+
+const QUERY_PATCHED = `	// usagegraph patch: conditions, ranges, sort and limit pushed down (see pdQuery).
+	read, err := pdQuery(ctx, db, meta, params)
+	if err != nil {
+		return nil, err
+	}
+
+	return &backends.QueryResult{
+		Iter: read.iter,
+	}, nil
+}`;
+
+const EXPLAIN_ORIGINAL = `	selectClause := prepareSelectClause(meta.TableName, "", meta.Capped(), false)
+
+	var filterPushdown bool
+	var whereClause string
+	var args []any
+
+	// that logic should exist in one place
+	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	if params.Filter.Len() == 1 {
 		v, _ := params.Filter.Get("_id")
 		switch v.(type) {
 		case string, types.ObjectID:
@@ -40,115 +123,68 @@ const EXPLAIN_PUSHDOWN = `	if params.Filter.Len() == 1 {
 			whereClause = fmt.Sprintf(\` WHERE %s = ?\`, metadata.IDColumn)
 			args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
 		}
-	}`;
-
-const PUSHDOWN_HELPERS = `// pushdownWhere turns the parts of a filter SQLite can check into a WHERE clause that keeps every document the
-// whole filter could match (usagegraph patch; FerretDB applies the whole filter to what is read afterwards).
-func pushdownWhere(filter *types.Document) (string, []any) {
-	if filter == nil {
-		return "", nil
 	}
 
-	var conds []string
-	var args []any
+	orderByClause := prepareOrderByClause(params.Sort)
+	sortPushdown := orderByClause != ""
 
-	for _, k := range filter.Keys() {
-		v := must.NotFail(filter.Get(k))
+	q := \`EXPLAIN QUERY PLAN \` + selectClause + whereClause + orderByClause
 
-		if k == "_id" {
-			switch v.(type) {
-			case string, types.ObjectID:
-				conds = append(conds, fmt.Sprintf(\`%s = ?\`, metadata.IDColumn))
-				args = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))
-			default:
-				if ids := inValues(v, true); ids != nil {
-					conds = append(conds, fmt.Sprintf(\`%s IN (%s)\`, metadata.IDColumn, placeholders(len(ids))))
-					args = append(args, ids...)
-				}
-			}
+	var limitPushdown bool
 
-			continue
-		}
-
-		if !plainKey.MatchString(k) {
-			continue
-		}
-
-		// The very expression the index on this field is built on (see metadata.Registry.IndexesCreate).
-		field := fmt.Sprintf("%s->%s", metadata.DefaultColumn, fmt.Sprintf("%q", k))
-		isArray := fmt.Sprintf(\`(%s >= '[' AND %s < '\\')\`, field, field)
-
-		if s, ok := v.(string); ok {
-			conds = append(conds, fmt.Sprintf(\`(%s = ? OR %s)\`, field, isArray))
-			args = append(args, string(must.NotFail(sjson.MarshalSingleValue(s))))
-
-			continue
-		}
-
-		if values := inValues(v, true); values != nil {
-			conds = append(conds, fmt.Sprintf(\`(%s IN (%s) OR %s)\`, field, placeholders(len(values)), isArray))
-			args = append(args, values...)
-		}
+	if params.Limit != 0 {
+		q += \` LIMIT ?\`
+		args = append(args, params.Limit)
+		limitPushdown = true
 	}
+`;
 
-	if len(conds) == 0 {
-		return "", nil
-	}
-
-	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// plainKey matches top-level field names that are safe to put in a JSON path as they are.
-var plainKey = regexp.MustCompile(\`^[A-Za-z_][A-Za-z0-9_]{0,63}$\`)
-
-// inValues returns the SQL arguments of {$in: [...]} when every element is a string (or, for _id, an ObjectID).
-func inValues(v any, id bool) []any {
-	d, ok := v.(*types.Document)
-	if !ok || d.Len() != 1 {
-		return nil
-	}
-
-	in, err := d.Get("$in")
+const EXPLAIN_PATCHED = `	// usagegraph patch: explain the statement the query runs, and run it (as MongoDB's executionStats does) to report
+	// the documents it read.
+	read, err := pdQuery(ctx, db, meta, &backends.QueryParams{
+		Filter: params.Filter, Sort: params.Sort, Limit: params.Limit,
+		FindFilter: params.FindFilter, FindSort: params.FindSort, FindLimit: params.FindLimit,
+	})
 	if err != nil {
-		return nil
+		return nil, err
 	}
 
-	arr, ok := in.(*types.Array)
-	if !ok || arr.Len() == 0 || arr.Len() > 30000 {
-		return nil
+	returned, err := iterator.ConsumeCount(read.iter)
+	read.iter.Close()
+
+	if err != nil {
+		return nil, lazyerrors.Error(err)
 	}
 
-	values := make([]any, 0, arr.Len())
-
-	for i := 0; i < arr.Len(); i++ {
-		e := must.NotFail(arr.Get(i))
-
-		switch e := e.(type) {
-		case string:
-			if id {
-				values = append(values, string(must.NotFail(sjson.MarshalSingleValue(e))))
-			} else {
-				values = append(values, e)
-			}
-		case types.ObjectID:
-			if !id {
-				return nil
-			}
-
-			values = append(values, string(must.NotFail(sjson.MarshalSingleValue(e))))
-		default:
-			return nil
-		}
+	rowsRead := read.pageRows
+	if !read.page {
+		rowsRead = returned
 	}
 
-	return values
-}
+	filterPushdown, sortPushdown, limitPushdown := read.where, read.sorted, read.limited
+	q := \`EXPLAIN QUERY PLAN \` + read.sql
+	args := read.args
+`;
 
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
+// The find's whole filter, sort and limit reach the backend, which applies them only where it proves the same answer.
+const FIND_PARAMS = `
+	// usagegraph patch: the whole filter, sort and limit (+ skip), for the SQLite backend's page (see pdPage).
+	FindFilter *types.Document
+	FindSort   *types.Document
+	FindLimit  int64
+`;
 
-// check interfaces`;
+const LIMIT_PUSHDOWN = `	if !h.DisablePushdown && params.Filter.Len() == 0 && params.Sort.Len() == 0 && params.Skip == 0 {
+		qp.Limit = params.Limit
+	}
+`;
+
+const handlerFindParams = (condition: string) => `${LIMIT_PUSHDOWN}
+	// usagegraph patch: offer the sort and limit to the backend; FerretDB still filters, sorts, skips and limits here.
+	if ${condition} {
+		qp.FindFilter, qp.FindSort, qp.FindLimit = params.Filter, params.Sort, params.Limit+params.Skip
+	}
+`;
 
 export const FERRETDB_PATCHES: SourcePatch[] = [
   {
@@ -156,25 +192,49 @@ export const FERRETDB_PATCHES: SourcePatch[] = [
     find: `IDColumn = DefaultColumn + "->'$._id'"`,
     replace: `IDColumn = DefaultColumn + "->\\"_id\\""`,
   },
+  { file: 'internal/backends/sqlite/collection.go', find: QUERY_ORIGINAL, replace: QUERY_PATCHED },
+  { file: 'internal/backends/sqlite/collection.go', find: EXPLAIN_ORIGINAL, replace: EXPLAIN_PATCHED },
   {
     file: 'internal/backends/sqlite/collection.go',
-    find: QUERY_PUSHDOWN,
-    replace: `	whereClause, args = pushdownWhere(params.Filter)`,
+    find: `		QueryPlanner:   must.NotFail(types.NewDocument("Plan", queryPlan)),`,
+    replace: `		QueryPlanner: must.NotFail(types.NewDocument("Plan", queryPlan, "pushdown", must.NotFail(types.NewDocument(
+			"sql", read.sql, "page", read.page, "rowsRead", int64(rowsRead),
+		)))),`,
+  },
+  { file: 'internal/backends/sqlite/collection.go', find: '// check interfaces\n', replace: PUSHDOWN_CODE },
+  {
+    file: 'internal/backends/sqlite/collection.go',
+    find: `	"context"\n	"errors"\n	"fmt"\n	"sort"\n	"strings"\n`,
+    replace: `	"context"\n	"encoding/json"\n	"errors"\n	"fmt"\n	"regexp"\n	"slices"\n	"sort"\n	"strings"\n	"unicode/utf8"\n`,
   },
   {
     file: 'internal/backends/sqlite/collection.go',
-    find: EXPLAIN_PUSHDOWN,
-    replace: `	whereClause, args = pushdownWhere(params.Filter)
-	filterPushdown = whereClause != ""`,
+    find: `	"github.com/FerretDB/FerretDB/internal/handler/sjson"\n`,
+    replace: `	"github.com/FerretDB/FerretDB/internal/handler/common"\n	"github.com/FerretDB/FerretDB/internal/handler/sjson"\n`,
   },
   {
     file: 'internal/backends/sqlite/collection.go',
-    find: '// check interfaces',
-    replace: PUSHDOWN_HELPERS,
+    find: `	"github.com/FerretDB/FerretDB/internal/util/fsql"\n`,
+    replace: `	"github.com/FerretDB/FerretDB/internal/util/fsql"\n	"github.com/FerretDB/FerretDB/internal/util/iterator"\n`,
   },
   {
-    file: 'internal/backends/sqlite/collection.go',
-    find: `	"fmt"\n	"sort"\n	"strings"\n`,
-    replace: `	"fmt"\n	"regexp"\n	"sort"\n	"strings"\n`,
+    file: 'internal/backends/collection.go',
+    find: `type QueryParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n`,
+    replace: `type QueryParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n${FIND_PARAMS}`,
+  },
+  {
+    file: 'internal/backends/collection.go',
+    find: `type ExplainParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n`,
+    replace: `type ExplainParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n${FIND_PARAMS}`,
+  },
+  {
+    file: 'internal/handler/msg_find.go',
+    find: LIMIT_PUSHDOWN,
+    replace: handlerFindParams('!h.DisablePushdown && params.Limit > 0'),
+  },
+  {
+    file: 'internal/handler/msg_explain.go',
+    find: LIMIT_PUSHDOWN,
+    replace: handlerFindParams('!h.DisablePushdown && !params.Aggregate && params.Limit > 0'),
   },
 ];

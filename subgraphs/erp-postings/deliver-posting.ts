@@ -3,8 +3,9 @@ import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 import { withCorrelationId } from '../../lib/correlation';
 import { ErpError, type ErpConnector } from './connectors';
-import { isDuplicateKeyError } from '../../lib/mongo';
-import type { DeliveryClaimDoc, ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
+import { claimRecord, releaseClaim } from '../../lib/claims';
+import { retryDelayMs } from '../../lib/retry';
+import type { ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
 
 export interface DeliveryPolicy {
   maxAttempts: number;
@@ -22,11 +23,7 @@ export function deliveryPolicyFromEnvironment(): DeliveryPolicy {
   };
 }
 
-/** Exponential backoff with ±20 % jitter, so retries from many postings do not arrive together. */
-export function retryDelayMs(attempts: number, policy: DeliveryPolicy, random = Math.random): number {
-  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
-  return Math.round(exponential * (0.8 + 0.4 * random()));
-}
+export { retryDelayMs };
 
 const attempt = (
   outcome: PostingAttempt['outcome'],
@@ -36,33 +33,6 @@ const attempt = (
 const isDue = (p: ErpPostingDoc, now: Date) =>
   ((p.status === 'PENDING' || p.status === 'RETRY_SCHEDULED') && p.nextAttemptAt !== null && p.nextAttemptAt <= now) ||
   (p.status === 'SENDING' && p.lockedUntil !== null && p.lockedUntil < now);
-
-/** Inserts the next claim unless a live one exists; null when another sender holds the posting. */
-async function claimDelivery(
-  store: PostingsStore,
-  postingId: string,
-  now: Date,
-  leaseMs: number,
-): Promise<DeliveryClaimDoc | null> {
-  const [latest] = await store.claims.find({ postingId }).sort({ sequence: -1 }).limit(1).toArray();
-  if (latest && !latest.releasedAt && latest.expiresAt > now) return null;
-  const sequence = (latest?.sequence ?? 0) + 1;
-  const claim: DeliveryClaimDoc = {
-    _id: `${postingId}#${sequence}`,
-    postingId,
-    sequence,
-    claimedAt: now,
-    expiresAt: new Date(now.getTime() + leaseMs),
-    releasedAt: null,
-  };
-  try {
-    await store.claims.insertOne(claim);
-    return claim;
-  } catch (error) {
-    if (isDuplicateKeyError(error)) return null;
-    throw error;
-  }
-}
 
 /**
  * Delivers the posting if it is due (or a sender's lease ran out) and nobody else holds it. Only the holder of the
@@ -79,7 +49,7 @@ export async function deliverPosting(
     const posting = await store.postings.findOne({ _id: postingId });
     const now = new Date();
     if (!posting || !isDue(posting, now)) return posting;
-    const claim = await claimDelivery(store, postingId, now, policy.leaseMs);
+    const claim = await claimRecord(store.claims, 'postingId', postingId, policy.leaseMs, now);
     if (!claim) return posting;
     const sending: ErpPostingDoc = {
       ...posting,
@@ -91,7 +61,7 @@ export async function deliverPosting(
     try {
       return await withCorrelationId(posting.correlationId, () => send(store, connector, policy, sending, log));
     } finally {
-      await store.claims.updateOne({ _id: claim._id }, { $set: { releasedAt: new Date() } });
+      await releaseClaim(store.claims, claim);
     }
   });
 }
@@ -105,6 +75,26 @@ async function send(
 ): Promise<ErpPostingDoc> {
   const finish = async (set: Partial<ErpPostingDoc>, entry: PostingAttempt) => {
     const done: ErpPostingDoc = { ...posting, ...set, lockedUntil: null, history: [...posting.history, entry] };
+    // Told before it is written: should the write be cut short, the next delivery tells again under the same id.
+    if (done.status === 'POSTED' || done.status === 'HELD' || done.status === 'DEAD_LETTER') {
+      const type = { POSTED: 'posting.posted', HELD: 'posting.held', DEAD_LETTER: 'posting.dead_lettered' }[
+        done.status
+      ];
+      await store.outbox.raise({
+        id: `${type}:${done._id}:${done.attempts}`,
+        type,
+        subject: done._id,
+        data: {
+          postingId: done._id,
+          postingKey: done.postingKey,
+          invoiceId: done.invoiceId,
+          invoiceNumber: done.invoiceNumber,
+          status: done.status,
+          erpDocument: done.erpDocument,
+          error: done.lastError,
+        },
+      });
+    }
     await store.postings.replaceOne({ _id: posting._id }, done);
     return done;
   };

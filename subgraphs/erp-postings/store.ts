@@ -2,6 +2,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { Outbox } from '../../lib/outbox';
 import type { ErpDocument } from './connectors';
 import type { JournalEntry } from './journal';
 
@@ -82,6 +83,8 @@ export const indexes: IndexDeclaration[] = [
 
 export interface PostingsStore {
   locks: KeyedMutex;
+  /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
+  outbox: Outbox;
   postings: Collection<ErpPostingDoc>;
   claims: Collection<DeliveryClaimDoc>;
   periods: Collection<AccountingPeriodDoc>;
@@ -90,6 +93,7 @@ export interface PostingsStore {
 export function postingsStore(db: Db): PostingsStore {
   return {
     locks: new KeyedMutex(),
+    outbox: new Outbox(db, 'erp-postings'),
     postings: db.collection<ErpPostingDoc>('erp_postings'),
     claims: db.collection<DeliveryClaimDoc>('erp_delivery_claims'),
     periods: db.collection<AccountingPeriodDoc>('accounting_periods'),

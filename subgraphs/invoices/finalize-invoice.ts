@@ -8,7 +8,8 @@ import type { InvoiceDoc, InvoiceNumberDoc, InvoicesStore } from './store';
 export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, now = new Date()): Promise<InvoiceDoc> {
   return store.locks.run(invoiceId, async () => {
     const finalized = await store.invoices.findOne({ _id: invoiceId });
-    if (finalized) return finalized;
+    // Raised on every call: a finalize cut short after the insert still tells the world once.
+    if (finalized) return announced(store, finalized);
     const draft = await store.drafts.findOne({ _id: invoiceId });
     if (!draft) throw notFound('invoice', 'invoiceId', invoiceId);
 
@@ -25,11 +26,11 @@ export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, n
       await store.invoices.insertOne(invoice);
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
-      return (await store.invoices.findOne({ _id: invoiceId }))!;
+      return announced(store, (await store.invoices.findOne({ _id: invoiceId }))!);
     }
     // The draft has served its purpose; readers prefer the finalized invoice should this delete not happen.
     await store.drafts.deleteOne({ _id: invoiceId });
-    return invoice;
+    return announced(store, invoice);
   });
 }
 
@@ -56,4 +57,24 @@ async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date)
       if (!isDuplicateKeyError(error)) throw error;
     }
   }
+}
+
+/** `invoice.finalized`, once per invoice (the event id is the invoice's). */
+async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<InvoiceDoc> {
+  await store.outbox.raise({
+    id: `invoice.finalized:${invoice._id}`,
+    type: 'invoice.finalized',
+    subject: invoice._id,
+    occurredAt: invoice.finalizedAt ?? undefined,
+    data: {
+      invoiceId: invoice._id,
+      number: invoice.number,
+      customerId: invoice.customerId,
+      legalEntityCode: invoice.legalEntityCode,
+      period: invoice.periodKey,
+      issueDate: invoice.issueDate,
+      total: invoice.total,
+    },
+  });
+  return invoice;
 }

@@ -6,6 +6,7 @@ import DataLoader from 'dataloader';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { Outbox } from '../../lib/outbox';
 import { afterPosition, BY_ID, pageSize, sortFor, toPage, type Page, type SortOrder } from '../../lib/pagination';
 import type { Money } from '../../lib/money';
 
@@ -66,6 +67,8 @@ export const indexes: IndexDeclaration[] = [
 
 export interface InvoicesStore {
   locks: KeyedMutex;
+  /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
+  outbox: Outbox;
   /** Finalized invoices: inserted once, never updated. */
   invoices: Collection<InvoiceDoc>;
   drafts: Collection<InvoiceDoc>;
@@ -75,6 +78,7 @@ export interface InvoicesStore {
 export function invoicesStore(db: Db): InvoicesStore {
   return {
     locks: new KeyedMutex(),
+    outbox: new Outbox(db, 'invoices'),
     invoices: db.collection<InvoiceDoc>('invoices'),
     drafts: db.collection<InvoiceDoc>('invoice_drafts'),
     numbers: db.collection<InvoiceNumberDoc>('invoice_numbers'),

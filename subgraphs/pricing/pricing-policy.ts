@@ -118,9 +118,37 @@ export async function holdForPolicy(
           correlationId,
         };
     await store.exceptions.replaceOne({ _id }, doc, { upsert: true });
+    await store.outbox.raise({
+      id: `exception.raised:${_id}`,
+      type: 'exception.raised',
+      subject: _id,
+      data: {
+        exceptionId: _id,
+        kind: 'PRICING_POLICY',
+        subscriptionId,
+        customerId,
+        violations,
+        periods: doc.heldPeriods,
+      },
+    });
     return doc;
   });
 }
+
+/** `exception.resolved`, once per pricing exception, saying how. */
+const announceResolved = (store: PricingStore, doc: PricingExceptionDoc, resolution: string) =>
+  store.outbox.raise({
+    id: `exception.resolved:${doc._id}`,
+    type: 'exception.resolved',
+    subject: doc._id,
+    data: {
+      exceptionId: doc._id,
+      kind: 'PRICING_POLICY',
+      resolution,
+      subscriptionId: doc.subscriptionId,
+      decidedBy: doc.decidedBy,
+    },
+  });
 
 /** Finance approves the terms as they are: the held periods are rated by themselves. */
 export async function approvePricingException(
@@ -140,6 +168,7 @@ export async function approvePricingException(
     }
     const approved: PricingExceptionDoc = { ...doc, status: 'APPROVED', decidedAt: new Date(), decidedBy: approvedBy };
     await store.exceptions.replaceOne({ _id: id }, approved);
+    await announceResolved(store, approved, 'APPROVED');
     return approved;
   });
 }
@@ -153,14 +182,13 @@ export async function releaseHeldPeriod(
   await store.locks.run(id, async () => {
     const doc = await store.exceptions.findOne({ _id: id });
     if (!doc) return;
-    await store.exceptions.replaceOne(
-      { _id: id },
-      {
-        ...doc,
-        status: resolved && doc.status === 'OPEN' ? 'RESOLVED' : doc.status,
-        decidedAt: resolved && doc.status === 'OPEN' ? new Date() : doc.decidedAt,
-        heldPeriods: doc.heldPeriods.filter((p) => p !== periodKey),
-      },
-    );
+    const next: PricingExceptionDoc = {
+      ...doc,
+      status: resolved && doc.status === 'OPEN' ? 'RESOLVED' : doc.status,
+      decidedAt: resolved && doc.status === 'OPEN' ? new Date() : doc.decidedAt,
+      heldPeriods: doc.heldPeriods.filter((p) => p !== periodKey),
+    };
+    await store.exceptions.replaceOne({ _id: id }, next);
+    if (next.status === 'RESOLVED') await announceResolved(store, next, 'TERMS_CORRECTED');
   });
 }

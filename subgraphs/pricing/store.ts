@@ -3,6 +3,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { Outbox } from '../../lib/outbox';
 import type { Money, RoundingMode } from '../../lib/money';
 import type { BreakdownStep } from './rating';
 import type { LineKind, PlanCharge, PlanVersion, RecurringFee } from './rate-subscription-period';
@@ -141,6 +142,8 @@ export const indexes: IndexDeclaration[] = [
 
 export interface PricingStore {
   locks: KeyedMutex;
+  /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
+  outbox: Outbox;
   pricePlans: Collection<PricePlanDoc>;
   ratedCharges: Collection<RatedChargeDoc>;
   policy: Collection<PricingPolicyDoc>;
@@ -151,6 +154,7 @@ export interface PricingStore {
 export function pricingStore(db: Db): PricingStore {
   return {
     locks: new KeyedMutex(),
+    outbox: new Outbox(db, 'pricing'),
     pricePlans: db.collection<PricePlanDoc>('price_plans'),
     ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),
     policy: db.collection<PricingPolicyDoc>('pricing_policy'),

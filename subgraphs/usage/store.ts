@@ -2,6 +2,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
+import { Outbox } from '../../lib/outbox';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
 import type { IngestStatus } from './ingest-usage-events';
@@ -140,6 +141,8 @@ export const indexes: IndexDeclaration[] = [
 
 export interface UsageStore {
   locks: KeyedMutex;
+  /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
+  outbox: Outbox;
   usageTypes: Collection<UsageTypeDoc>;
   events: Collection<UsageEventDoc>;
   held: Collection<HeldEventDoc>;
@@ -152,6 +155,7 @@ export interface UsageStore {
 export function usageStore(db: Db): UsageStore {
   return {
     locks: new KeyedMutex(),
+    outbox: new Outbox(db, 'usage'),
     usageTypes: db.collection<UsageTypeDoc>('usage_types'),
     events: db.collection<UsageEventDoc>('usage_events'),
     held: db.collection<HeldEventDoc>('held_events'),

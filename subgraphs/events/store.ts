@@ -1,0 +1,94 @@
+// The events subgraph's collections: the business event log (insert-only), webhook endpoints, deliveries (each one a
+// state machine written only by the holder of its claim) and the delivery claims.
+import type { Collection, Db } from 'mongodb';
+import type { Claim } from '../../lib/claims';
+import type { IndexDeclaration } from '../../lib/mongo';
+
+export interface BusinessEventDoc {
+  _id: string;
+  type: string;
+  subject: string;
+  source: string;
+  data: Record<string, unknown>;
+  occurredAt: Date;
+  correlationId: string;
+  actor: string | null;
+  recordedAt: Date;
+}
+
+/** A signing secret at rest: AES-256-GCM under a key derived from the system's internal secret. */
+export interface SealedSecret {
+  iv: string;
+  tag: string;
+  ciphertext: string;
+}
+
+export interface WebhookEndpointDoc {
+  _id: string;
+  url: string;
+  description: string;
+  eventTypes: string[];
+  secret: SealedSecret;
+  status: 'ACTIVE' | 'DISABLED';
+  createdAt: Date;
+  createdBy: string;
+  disabledAt: Date | null;
+}
+
+export const DELIVERY_STATUSES = [
+  'PENDING',
+  'SENDING',
+  'DELIVERED',
+  'RETRY_SCHEDULED',
+  'DEAD_LETTER',
+  'CANCELLED',
+] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface WebhookAttempt {
+  at: Date;
+  httpStatus: number | null;
+  outcome: string;
+  durationMs: number;
+}
+
+export interface WebhookDeliveryDoc {
+  _id: string;
+  eventId: string;
+  endpointId: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lockedUntil: Date | null;
+  history: WebhookAttempt[];
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+export interface DeliveryClaimDoc extends Claim {
+  deliveryId: string;
+}
+
+export interface EventsStore {
+  events: Collection<BusinessEventDoc>;
+  endpoints: Collection<WebhookEndpointDoc>;
+  deliveries: Collection<WebhookDeliveryDoc>;
+  claims: Collection<DeliveryClaimDoc>;
+}
+
+export const indexes: IndexDeclaration[] = [
+  { collection: 'business_events', keys: { recordedAt: -1, _id: -1 } },
+  { collection: 'business_events', keys: { subject: 1 } },
+  { collection: 'webhook_deliveries', keys: { status: 1 } },
+  { collection: 'webhook_deliveries', keys: { createdAt: -1, _id: -1 } },
+  { collection: 'webhook_delivery_claims', keys: { deliveryId: 1, sequence: -1 } },
+];
+
+export function eventsStore(db: Db): EventsStore {
+  return {
+    events: db.collection('business_events'),
+    endpoints: db.collection('webhook_endpoints'),
+    deliveries: db.collection('webhook_deliveries'),
+    claims: db.collection('webhook_delivery_claims'),
+  };
+}
