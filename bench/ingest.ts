@@ -3,6 +3,7 @@
 // stored documents into the same database. Prints events/s for both, their ratio, batch latency and peak memory.
 import { MongoClient } from 'mongodb';
 import { mustGraphql } from '../runtime/graph-client';
+import { querySubgraph } from '../lib/subgraph-client';
 import { fmt, freshSystem, peakRssMb, percentile, seeded } from './support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -13,10 +14,10 @@ async function main(): Promise<void> {
   console.log(
     `bench:ingest — ${fmt(TOTAL)} events in batches of ${fmt(BATCH)}, ${CUSTOMERS} customers; machine: ${require('node:os').cpus().length} cores`,
   );
-  const { system, cleanup } = await freshSystem('ingest');
+  const { system, credential, cleanup } = await freshSystem('ingest');
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
-      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-ingest' });
+      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-ingest', credential });
     await gql(
       `mutation { registerUsageType(input: { key: "bench_calls", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER, minimum: "0" }, { name: "region", type: STRING, allowedValues: ["eu", "us", "ap"] }], dimensions: ["region"], aggregation: { type: SUM, field: "calls" } }, activate: true) { id } }`,
     );
@@ -85,8 +86,8 @@ async function main(): Promise<void> {
     const aggregateMs: number[] = [];
     for (const c of customers.nodes) {
       const started = performance.now();
-      await mustGraphql(
-        system.subgraphUrls.usage,
+      await querySubgraph(
+        'usage',
         `mutation($s: ID!) { aggregateUsage(subscriptionId: $s, period: "2026-10", usageTypeKeys: ["bench_calls"]) { eventCount } }`,
         { s: c.subscriptions[0].id },
       );

@@ -17,11 +17,11 @@ async function main(): Promise<void> {
   console.log(
     `bench:rate — one period for ${fmt(SUBSCRIPTIONS)} subscriptions × ${TYPES.length} usage types, aggregates already stored`,
   );
-  const { system, cleanup } = await freshSystem('rate');
+  const { system, credential, cleanup } = await freshSystem('rate');
   try {
     for (const name of SUBGRAPH_NAMES) process.env[subgraphUrlEnv(name)] = system.subgraphUrls[name];
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
-      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-rate' });
+      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-rate', credential });
 
     // Setup through the graph where it is one call, straight into the databases where it is thousands.
     await gql(`mutation { a: registerUsageType(input: { key: "bench_api", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }, activate: true) { id }

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSystem, type RunningSystem } from '../runtime/system';
 
-export async function freshSystem(name: string): Promise<{ system: RunningSystem; cleanup(): Promise<void> }> {
+export async function freshSystem(
+  name: string,
+): Promise<{ system: RunningSystem; credential: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
   const system = await startSystem({
     dataDir,
@@ -14,8 +16,17 @@ export async function freshSystem(name: string): Promise<{ system: RunningSystem
     env: { LOG_LEVEL: 'warn' },
     progress: (m) => console.error(`  [setup] ${m}`),
   });
+  // The benchmark acts as a platform engineer, and (for its baselines) talks to subgraphs as a subgraph would.
+  const { secret: credential } = await system.mintApiKey({
+    owner: `bench ${name}`,
+    description: 'benchmark',
+    roles: ['platform'],
+  });
+  process.env.USAGEGRAPH_INTERNAL_SECRET_FILE = system.env.USAGEGRAPH_INTERNAL_SECRET_FILE;
+  for (const [key, value] of Object.entries(system.env)) if (key.startsWith('SUBGRAPH_URL_')) process.env[key] = value;
   return {
     system,
+    credential,
     async cleanup() {
       await system.stop();
       if (process.env.BENCH_KEEP === '1') console.error(`  [cleanup] kept ${dataDir}`);
