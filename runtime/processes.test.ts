@@ -22,7 +22,9 @@ describe('process logs', () => {
     expect(files.length).toBeLessThanOrEqual(3);
     for (const f of files) {
       expect(mode(join(folder, f))).toBe('600');
-      expect(statSync(join(folder, f)).size).toBeLessThan(64 * 1024 + 20_000);
+      // pino-roll checks the size after writes land, so a busy moment can carry a file past 64k; without rolling,
+      // one file would hold all 400 kB.
+      expect(statSync(join(folder, f)).size).toBeLessThan(3 * 64 * 1024);
     }
     expect(mode(join(dir, 'logs'))).toBe('700');
     expect(mode(folder)).toBe('700');
