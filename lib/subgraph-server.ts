@@ -119,7 +119,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
                     code: review.refusal.code,
                     field: review.refusal.field,
                     ...review.refusal.extensions,
-                    http: { status: 403 },
+                    http: { status: review.refusal.code === 'FORBIDDEN' ? 403 : 400 },
                   },
                 });
               }
