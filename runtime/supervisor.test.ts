@@ -37,6 +37,6 @@ it('gives up a child that keeps crashing, naming it, how often, and its last exi
     void supervisor.add('worker', child('setTimeout(() => process.exit(3), 50)'));
   });
   const reason = await gaveUp;
-  expect(reason).toMatch(/^worker crashed 4 times within 10s \(last: exit code 3\); see .*worker\.log$/);
+  expect(reason).toMatch(/^worker crashed 4 times within 10s \(last: exit code 3\); see .*worker\.\d+\.log$/);
   expect(reports.filter((r) => r.includes('stopped unexpectedly'))).toHaveLength(3);
 });

@@ -8,6 +8,7 @@ import { ADDRESS_BOOK_ENV, DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type S
 import { ensureFerretDb, startFerretDb, type Progress } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
 import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
+import { clearSystemState, writeSystemState } from './system-state';
 import type { Role } from '../lib/principal';
 import { ProcessRegistry, spawnManaged, type ManagedProcess } from './processes';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisionPolicy } from './supervisor';
@@ -202,6 +203,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const stopAll = (): Promise<void> =>
     (stopped ??= (async () => {
       supervisor.stopSupervising();
+      clearSystemState(options.dataDir);
       // Gateway first, database last: nothing is cut off from what it depends on while it drains.
       for (const p of supervisor.processes().reverse()) await p.stop().catch(() => undefined);
       registry.clear();
@@ -320,6 +322,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       anyPortOnConflict: options.gatewayPort === undefined,
     });
     if (gaveUp) throw new Error('a process kept crashing while the system started; see the launcher log');
+    writeSystemState(options.dataDir, {
+      gatewayUrl,
+      mongoUri: mongoUri!,
+      dbPrefix,
+      startedAt: new Date().toISOString(),
+    });
 
     return {
       gatewayUrl,

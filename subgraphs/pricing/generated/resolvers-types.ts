@@ -225,7 +225,7 @@ export type Mutation = {
   /**
    * Rates every subscription active in the period (a billing run) within this one request; one that fails never stops
    * the others. A large period outlasts the gateway's timeout: use startBillingRun.
-   * @deprecated Use startBillingRun, which returns a job at once; sunset 2027-06-30
+   * @deprecated use startBillingRun, which returns a job at once; sunset 2027-03-31
    */
   rateBillingPeriodForAll: BillingRun;
   /** A new version of a plan in force from effectiveFrom; subscriptions on the plan are rated with it from then on. */
