@@ -1,5 +1,6 @@
 // Who is calling: an API key (checked by the access subgraph, which holds only hashes) or an OIDC bearer token (a JWT
 // verified against the configured issuer's keys). No credential, or a wrong one, is a 401 before any GraphQL runs.
+import { config, type Config } from '../lib/config';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { querySubgraph } from '../lib/subgraph-client';
@@ -8,7 +9,7 @@ import { isCategory, isRole, type Principal } from '../lib/principal';
 export type Authentication = { ok: true; principal: Principal } | { ok: false; status: 401; message: string };
 
 /** A verified key is trusted this long before it is checked again: also how long a revocation takes to bite. */
-export const CREDENTIAL_CACHE_MS = Number(process.env.USAGEGRAPH_CREDENTIAL_CACHE_MS ?? 30_000);
+export const CREDENTIAL_CACHE_MS = config().USAGEGRAPH_CREDENTIAL_CACHE_MS;
 const NEGATIVE_CACHE_MS = Math.min(5_000, CREDENTIAL_CACHE_MS);
 const MAX_CACHED = 10_000;
 
@@ -20,14 +21,14 @@ export interface OidcSettings {
   rolesClaim: string;
 }
 
-export function oidcSettingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): OidcSettings | undefined {
-  const issuer = env.USAGEGRAPH_OIDC_ISSUER;
+export function oidcSettingsFromEnvironment(settings: Config = config()): OidcSettings | undefined {
+  const issuer = settings.USAGEGRAPH_OIDC_ISSUER;
   if (!issuer) return undefined;
   return {
     issuer,
-    jwksUrl: env.USAGEGRAPH_OIDC_JWKS_URL ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
-    audience: env.USAGEGRAPH_OIDC_AUDIENCE || undefined,
-    rolesClaim: env.USAGEGRAPH_OIDC_ROLES_CLAIM ?? 'roles',
+    jwksUrl: settings.USAGEGRAPH_OIDC_JWKS_URL ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+    audience: settings.USAGEGRAPH_OIDC_AUDIENCE,
+    rolesClaim: settings.USAGEGRAPH_OIDC_ROLES_CLAIM,
   };
 }
 

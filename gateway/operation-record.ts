@@ -1,6 +1,7 @@
 // The record of what clients really send: each distinct operation (a normalized signature), the schema coordinates it
 // uses, the client and the contract path, counted per day. Counted in memory and written every few seconds by this
 // gateway instance to its own records in the access subgraph, so schema checks can say which clients a change breaks.
+import { config } from '../lib/config';
 import { createHash, randomUUID } from 'node:crypto';
 import type { DocumentNode } from 'graphql';
 import { usageReportingSignature } from '@apollo/utils.usagereporting';
@@ -30,7 +31,7 @@ export class OperationRecord {
 
   constructor(
     private readonly log: Logger,
-    private readonly flushMs = Number(process.env.USAGEGRAPH_OPERATION_FLUSH_MS ?? 10_000),
+    private readonly flushMs = config().USAGEGRAPH_OPERATION_FLUSH_MS,
   ) {}
 
   count(input: {

@@ -1,6 +1,7 @@
 // The governed artefacts the gateway serves, read from the schema folder: the supergraph it executes and the released
 // contract versions it validates against. Watched while running: a new release is picked up without a restart, after
 // it loads and the subgraphs answer; an artefact that fails to load is refused and the old one keeps serving.
+import { config } from '../lib/config';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,40 +92,37 @@ export function watchArtefacts(options: {
   let busy = false;
   let refused: string | undefined;
   let retryAt = 0;
-  const timer = setInterval(
-    async () => {
-      if (busy) return;
-      busy = true;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const supergraphPath = options.supergraphPath ?? join(options.schemaDir, 'supergraph.graphql');
+      const print = fingerprint(options.schemaDir, supergraphPath);
+      if (print === options.current().fingerprint || print === refused) return;
+      if (Date.now() < retryAt) return;
+      let next: LoadedArtefacts;
       try {
-        const supergraphPath = options.supergraphPath ?? join(options.schemaDir, 'supergraph.graphql');
-        const print = fingerprint(options.schemaDir, supergraphPath);
-        if (print === options.current().fingerprint || print === refused) return;
-        if (Date.now() < retryAt) return;
-        let next: LoadedArtefacts;
-        try {
-          next = loadArtefacts(options.schemaDir, supergraphPath);
-        } catch (error) {
-          refused = print; // a broken file stays refused until it changes
-          options.log.error({ err: error }, 'refused new schema artefacts; the previous ones keep serving');
-          return;
-        }
-        try {
-          await options.apply(next);
-          refused = undefined;
-          options.log.info({ contracts: [...next.contracts.keys()] }, 'serving newly released schema artefacts');
-        } catch (error) {
-          // A subgraph did not answer the health check: the same release is tried again a little later.
-          retryAt = Date.now() + RETRY_AFTER_HEALTH_FAILURE_MS;
-          options.log.error({ err: error }, 'new schema artefacts wait: a subgraph did not pass the health check');
-        }
+        next = loadArtefacts(options.schemaDir, supergraphPath);
       } catch (error) {
-        options.log.warn({ err: error }, 'could not read the schema folder; will look again');
-      } finally {
-        busy = false;
+        refused = print; // a broken file stays refused until it changes
+        options.log.error({ err: error }, 'refused new schema artefacts; the previous ones keep serving');
+        return;
       }
-    },
-    options.intervalMs ?? Number(process.env.USAGEGRAPH_SCHEMA_POLL_MS ?? 2_000),
-  );
+      try {
+        await options.apply(next);
+        refused = undefined;
+        options.log.info({ contracts: [...next.contracts.keys()] }, 'serving newly released schema artefacts');
+      } catch (error) {
+        // A subgraph did not answer the health check: the same release is tried again a little later.
+        retryAt = Date.now() + RETRY_AFTER_HEALTH_FAILURE_MS;
+        options.log.error({ err: error }, 'new schema artefacts wait: a subgraph did not pass the health check');
+      }
+    } catch (error) {
+      options.log.warn({ err: error }, 'could not read the schema folder; will look again');
+    } finally {
+      busy = false;
+    }
+  }, options.intervalMs ?? config().USAGEGRAPH_SCHEMA_POLL_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

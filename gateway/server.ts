@@ -1,4 +1,5 @@
 // The gateway: serves the governed supergraph file over HTTP, with health, readiness and correlation ids.
+import { config } from '../lib/config';
 import http from 'node:http';
 import { join } from 'node:path';
 import express from 'express';
@@ -97,8 +98,8 @@ export async function startGateway(options: {
   const log = createLogger('gateway');
   initTracing('gateway');
   initMetrics('gateway');
-  const timeoutMs = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
-  const schemaDir = options.schemaDir ?? process.env.USAGEGRAPH_SCHEMA_DIR ?? SCHEMA_DIR;
+  const timeoutMs = config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS;
+  const schemaDir = options.schemaDir ?? config().USAGEGRAPH_SCHEMA_DIR ?? SCHEMA_DIR;
   let artefacts = loadArtefacts(schemaDir, options.supergraphPath);
   let stopWatching = () => undefined as void;
   const gateway = new ApolloGateway({
@@ -146,7 +147,7 @@ export async function startGateway(options: {
         },
         record,
         log,
-        introspectionForAll: process.env.USAGEGRAPH_INTROSPECTION === 'all',
+        introspectionForAll: config().USAGEGRAPH_INTROSPECTION === 'all',
       }),
     ],
     formatError: formatErrorForClients(log),

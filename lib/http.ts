@@ -1,4 +1,5 @@
 // HTTP plumbing shared by the gateway and the subgraphs: JSON bodies with a stated limit, errors as JSON.
+import { config } from './config';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { CORRELATION_HEADER, acceptCorrelationId, withCorrelationId } from './correlation';
 import { CORRELATION_ATTRIBUTE, annotateCurrentSpan } from './tracing';
@@ -6,7 +7,7 @@ import { httpRequestDuration } from './metrics';
 import type { Logger } from './logger';
 import { jsonTextDepth } from './untrusted-json';
 
-export const BODY_LIMIT = process.env.USAGEGRAPH_BODY_LIMIT ?? '32mb';
+export const BODY_LIMIT = config().USAGEGRAPH_BODY_LIMIT;
 
 /** Levels of objects and arrays a request body may nest: far above any real request, far below what breaks recursion. */
 export const MAX_BODY_DEPTH = 64;

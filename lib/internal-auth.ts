@@ -1,5 +1,6 @@
 // Subgraphs trust only the gateway and each other: every internal request is signed with HMAC-SHA256 over the method,
 // path, time, body digest, the caller's principal and correlation id, with a secret only the system's processes hold.
+import { config } from './config';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isCategory, isRole, type Principal } from './principal';
@@ -15,8 +16,8 @@ let cachedSecret: Buffer | undefined;
 /** The shared secret: USAGEGRAPH_INTERNAL_SECRET (hex), or the file USAGEGRAPH_INTERNAL_SECRET_FILE names. */
 export function internalSecret(): Buffer {
   if (cachedSecret) return cachedSecret;
-  const inline = process.env.USAGEGRAPH_INTERNAL_SECRET;
-  const file = process.env.USAGEGRAPH_INTERNAL_SECRET_FILE;
+  const inline = config().USAGEGRAPH_INTERNAL_SECRET;
+  const file = config().USAGEGRAPH_INTERNAL_SECRET_FILE;
   const text = inline ?? (file ? readFileSync(file, 'utf8').trim() : undefined);
   if (!text) {
     throw new Error(

@@ -2,6 +2,7 @@
 // holds its claim, each step an append-only checkpoint (where the next step continues, what this one did), so progress is
 // a query and a crashed run resumes after its last checkpoint. Everything that must be exclusive is an insert: a second
 // start of the same run finds the first, two runners meet on the claim and on the checkpoint's id.
+import { config } from './config';
 import type { Collection, Db } from 'mongodb';
 import { claimRecord, releaseClaim, type Claim } from './claims';
 import { isDuplicateKeyError, type IndexDeclaration } from './mongo';
@@ -94,8 +95,8 @@ export interface JobSettings {
 }
 
 export const DEFAULT_JOB_SETTINGS: JobSettings = {
-  leaseMs: Number(process.env.USAGEGRAPH_JOB_LEASE_MS ?? 30_000),
-  pollMs: Number(process.env.USAGEGRAPH_JOB_POLL_MS ?? 2_000),
+  leaseMs: config().USAGEGRAPH_JOB_LEASE_MS,
+  pollMs: config().USAGEGRAPH_JOB_POLL_MS,
   maxAttempts: 5,
 };
 

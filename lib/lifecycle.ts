@@ -1,4 +1,5 @@
 // Runs a server as a process: starts it, stops it cleanly on SIGINT/SIGTERM, exits non-zero if it cannot start.
+import { config } from './config';
 import type { Logger } from './logger';
 import { shutdownTracing } from './tracing';
 
@@ -30,7 +31,7 @@ export function runUntilSignalled(start: () => Promise<{ stop(): Promise<void> }
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       // Started by the runtime with a pipe on stdin: when the parent dies, even by SIGKILL, the pipe closes and we stop.
-      if (process.env.USAGEGRAPH_STOP_WITH_PARENT === '1') {
+      if (config().USAGEGRAPH_STOP_WITH_PARENT) {
         process.stdin.on('end', stop);
         process.stdin.on('close', stop);
         process.stdin.resume();

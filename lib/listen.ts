@@ -1,5 +1,6 @@
 // How a server takes its port: it binds it itself (no check-then-bind race with another system), retries a port still
 // held by its own predecessor, falls back to any free port when the launcher allows it, and reports what it got.
+import { config } from './config';
 import type http from 'node:http';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
 /** This process's identity: the launcher names it, so what answers on a port can be checked to be its own child. */
-export const INSTANCE_ID = process.env.USAGEGRAPH_INSTANCE_ID ?? `inst-${randomUUID()}`;
+export const INSTANCE_ID = config().USAGEGRAPH_INSTANCE_ID ?? `inst-${randomUUID()}`;
 
 function bind(server: http.Server, port: number, host: string): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
@@ -55,16 +56,12 @@ export async function listenOn(
 
 /** The port settings of a service process: PORT (0 for any), and whether the launcher lets it move when PORT is taken. */
 export function portFromEnvironment(defaultPort: number): { port: number; anyPortOnConflict: boolean } {
-  const raw = process.env.PORT;
-  const port = raw === undefined || raw === '' ? defaultPort : Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`PORT=${raw} is not a port; expected an integer from 0 (any free port) to 65535`);
-  return { port, anyPortOnConflict: process.env.USAGEGRAPH_PORT_FALLBACK === '1' };
+  return { port: config().PORT ?? defaultPort, anyPortOnConflict: config().USAGEGRAPH_PORT_FALLBACK };
 }
 
 /** Tells the launcher where this process listens: a file named by its instance id in the run folder, if it has one. */
 export function announceListening(service: string, url: string, port: number): void {
-  const runDir = process.env.USAGEGRAPH_RUN_DIR;
+  const runDir = config().USAGEGRAPH_RUN_DIR;
   if (!runDir) return;
   const dir = join(runDir, 'instances');
   mkdirSync(dir, { recursive: true });

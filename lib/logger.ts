@@ -1,5 +1,6 @@
 // Structured JSON logs (pino); every line carries the service and the current correlation id. Logs never hold payloads,
 // credentials or the install's paths: errors are reduced to a labelled excerpt, known secret fields are redacted.
+import { config } from './config';
 import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { currentCorrelationId } from './correlation';
@@ -88,7 +89,7 @@ export function safeError(error: unknown, depth = 0): Record<string, unknown> | 
 export function createLogger(service: string): Logger {
   return pino({
     name: service,
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: config().LOG_LEVEL,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

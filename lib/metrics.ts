@@ -1,6 +1,7 @@
 // Prometheus metrics of one process (prom-client): requests by operation and outcome with latency histograms, usage
 // events by outcome, the durations of rating, invoicing and posting, queue depths read from the database on scrape,
 // Kafka consumer lag, and the process's own metrics. Served at /metrics (see metricsEndpoint for who may read them).
+import { config } from './config';
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import client from 'prom-client';
@@ -103,10 +104,7 @@ export interface QueueDepth {
 }
 
 /** A gauge read from the database when scraped, cached so frequent scrapes do not load the database. */
-export function registerQueueDepth(
-  depth: QueueDepth,
-  cacheMs = Number(process.env.USAGEGRAPH_METRICS_CACHE_MS ?? 10_000),
-): void {
+export function registerQueueDepth(depth: QueueDepth, cacheMs = config().USAGEGRAPH_METRICS_CACHE_MS): void {
   if (registry.getSingleMetric(depth.name)) return; // a second server of the same subgraph in one process (tests)
   let cached: { at: number; values: Array<{ labels: Record<string, string>; value: number }> } | undefined;
   new client.Gauge({
@@ -133,7 +131,7 @@ const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
  * GET /metrics. With USAGEGRAPH_METRICS_TOKEN set, a scraper sends `Authorization: Bearer <token>`, from anywhere;
  * without it, only clients on this machine (loopback) may read — metrics name operations and volumes, not for the world.
  */
-export function metricsEndpoint(token = process.env.USAGEGRAPH_METRICS_TOKEN): RequestHandler {
+export function metricsEndpoint(token = config().USAGEGRAPH_METRICS_TOKEN): RequestHandler {
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
   return async (req, res) => {
     if (expected) {

@@ -1,4 +1,5 @@
 // The MongoDB connection. One database per subgraph (`<prefix>_<subgraph>`), so ownership is visible in the server.
+import { config } from './config';
 import {
   MongoClient,
   MongoServerError,
@@ -17,13 +18,12 @@ export interface IndexDeclaration {
 }
 
 export function mongoUri(): string {
-  const uri = process.env.MONGODB_URI;
+  const uri = config().MONGODB_URI;
   if (!uri) throw new Error('MONGODB_URI is not set: start through `npm start`, or point it at a MongoDB server');
   return uri;
 }
 
-export function databaseName(subgraph: string): string {
-  const prefix = process.env.USAGEGRAPH_DB_PREFIX ?? 'usagegraph';
+export function databaseName(subgraph: string, prefix = config().USAGEGRAPH_DB_PREFIX): string {
   return `${prefix}_${subgraph.replace(/-/g, '_')}`;
 }
 
@@ -65,7 +65,7 @@ export function decodeCursor(cursor: string | null | undefined): string | undefi
 }
 
 /** The longest any one read may run: a query that would scan for minutes is stopped by the database. */
-export const QUERY_TIME_LIMIT_MS = Number(process.env.USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS ?? 30_000);
+export const QUERY_TIME_LIMIT_MS = config().USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS;
 
 /** Reads whose options take a time limit and an abort signal, and where those options are. */
 const READS: Record<string, number> = { find: 1, findOne: 1, aggregate: 1, countDocuments: 1, distinct: 2 };

@@ -2,6 +2,7 @@
 // it (idempotent by the event's deterministic id), and a forwarder hands the outbox to the events subgraph, which owns
 // the event log, the webhooks and the work queue. An event is deleted from the outbox only after the events subgraph
 // stored it, so a crash in between sends it again, and the events subgraph keeps it once.
+import { config } from './config';
 import type { Collection, Db } from 'mongodb';
 import { repeatInBackground } from './background';
 import { currentCorrelationId, currentRequestScope, withCorrelationId } from './correlation';
@@ -74,10 +75,7 @@ export class Outbox {
   }
 
   /** Forwards every `intervalMs` until stopped; a failure is logged and tried again on the next round. */
-  startForwarding(
-    log: Logger,
-    intervalMs = Number(process.env.USAGEGRAPH_OUTBOX_POLL_MS ?? 1_000),
-  ): () => Promise<void> {
+  startForwarding(log: Logger, intervalMs = config().USAGEGRAPH_OUTBOX_POLL_MS): () => Promise<void> {
     return repeatInBackground(`forwarding ${this.source}'s business events`, intervalMs, log, async (job) => {
       while (!job.stopped && (await this.forward()) > 0) {
         // keep going while there is a backlog

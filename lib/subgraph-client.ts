@@ -1,4 +1,5 @@
 // How a subgraph asks another for data it does not own: GraphQL over HTTP to the owner, never its collections.
+import { config } from './config';
 import { GraphQLError } from 'graphql';
 import { CORRELATION_HEADER, currentCorrelationId, currentRequestScope, newCorrelationId } from './correlation';
 import { signedHeaders } from './internal-auth';
@@ -7,7 +8,7 @@ import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
 import { withClientSpan } from './tracing';
 
-const TIMEOUT_MS = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
+const TIMEOUT_MS = config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS;
 
 interface GraphQLResponse<T> {
   data?: T | null;

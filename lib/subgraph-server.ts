@@ -1,4 +1,5 @@
 // Runs one subgraph: Apollo Server over Express, its own MongoDB database, health and readiness, correlation ids.
+import { config } from './config';
 import http from 'node:http';
 import express from 'express';
 import { ApolloServer } from '@apollo/server';
@@ -268,8 +269,7 @@ export function runSubgraphProcess<S, C extends BaseContext, R extends object>(
   defaultPort: number,
 ): void {
   runUntilSignalled(
-    async () =>
-      startSubgraph(definition, { ...portFromEnvironment(defaultPort), host: process.env.HOST ?? '127.0.0.1' }),
+    async () => startSubgraph(definition, { ...portFromEnvironment(defaultPort), host: config().HOST }),
     createLogger(definition.name),
     `${definition.name} subgraph`,
   );

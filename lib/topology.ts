@@ -1,17 +1,10 @@
 // Where each part listens. Defaults for a subgraph run by hand; the launcher keeps an address book of where its own
 // children really listen, and `SUBGRAPH_URL_<NAME>` overrides both.
 import { readFileSync, statSync } from 'node:fs';
+import { config } from './config';
+import { SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from './subgraph-names';
 
-export const SUBGRAPH_NAMES = [
-  'usage',
-  'subscriptions',
-  'pricing',
-  'invoices',
-  'erp-postings',
-  'access',
-  'events',
-] as const;
-export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
+export { SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName };
 
 /** Ports `npm start` prefers (and falls back from when taken); a subgraph run by hand listens here unless PORT says. */
 export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
@@ -27,10 +20,6 @@ export const DEFAULT_PORTS: Record<SubgraphName | 'gateway', number> = {
 
 /** The file the launcher keeps current with each child's address, rewritten (atomically) when a child moves. */
 export const ADDRESS_BOOK_ENV = 'USAGEGRAPH_ADDRESS_BOOK';
-
-export function subgraphUrlEnv(name: SubgraphName): string {
-  return `SUBGRAPH_URL_${name.toUpperCase().replace(/-/g, '_')}`;
-}
 
 let cachedBook:
   { file: string; mtimeMs: number; size: number; urls: Partial<Record<SubgraphName, string>> } | undefined;
@@ -59,9 +48,9 @@ function addressBook(file: string): Partial<Record<SubgraphName, string>> {
  * never a default port, which could belong to another system on this machine); else the default port on loopback.
  */
 export function subgraphUrl(name: SubgraphName): string {
-  const explicit = process.env[subgraphUrlEnv(name)];
+  const explicit = (config() as Record<string, unknown>)[subgraphUrlEnv(name)] as string | undefined;
   if (explicit) return explicit;
-  const book = process.env[ADDRESS_BOOK_ENV];
+  const book = config().USAGEGRAPH_ADDRESS_BOOK;
   if (book) {
     const url = addressBook(book)[name];
     if (!url) throw new Error(`the address of the ${name} subgraph is not known yet (it is starting or restarting)`);

@@ -1,6 +1,7 @@
 // OpenTelemetry tracing: gateway → subgraph → database in one trace, carried between processes by the W3C
 // `traceparent` header (so it joins whatever gateway or caller sent it), with the correlation id on every server span.
 // Spans are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, and not recorded otherwise.
+import { config } from './config';
 import {
   SpanKind,
   SpanStatusCode,
@@ -35,10 +36,10 @@ export function initTracing(service: string, exporter?: SpanExporter): void {
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     propagationReady = true;
   }
-  const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const endpoint = config().OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? config().OTEL_EXPORTER_OTLP_ENDPOINT;
   if (provider || (!exporter && !endpoint)) return;
   provider = new BasicTracerProvider({
-    resource: new Resource({ 'service.name': process.env.OTEL_SERVICE_NAME ?? `usagegraph-${service}` }),
+    resource: new Resource({ 'service.name': config().OTEL_SERVICE_NAME ?? `usagegraph-${service}` }),
   });
   // OTLPTraceExporter reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
   provider.addSpanProcessor(

@@ -1,4 +1,5 @@
 // The embedded database: FerretDB 1.24 (MongoDB wire protocol, SQLite backend), built once with Go into a cache.
+import { config } from '../lib/config';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -26,9 +27,7 @@ export const FERRETDB_VERSION = 'v1.24.2';
 export type Progress = (message: string) => void;
 
 export function cacheDir(): string {
-  return (
-    process.env.USAGEGRAPH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'usagegraph')
-  );
+  return config().USAGEGRAPH_CACHE_DIR ?? join(config().XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'usagegraph');
 }
 
 /** The patches are part of the build's identity: changing one builds a new binary beside the old. */

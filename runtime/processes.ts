@@ -1,4 +1,5 @@
 // Child processes the runtime starts and must stop: output to rotated private log files, a clean SIGTERM, SIGKILL last.
+import { config } from '../lib/config';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -15,8 +16,8 @@ export interface ManagedProcess {
 }
 
 /** Size of one log file before it rolls over, and how many rolled files are kept besides the current one. */
-export const LOG_FILE_SIZE = process.env.USAGEGRAPH_LOG_FILE_SIZE ?? '20m';
-export const LOG_FILES_KEPT = Number(process.env.USAGEGRAPH_LOG_FILES_KEPT ?? 4);
+export const LOG_FILE_SIZE = config().USAGEGRAPH_LOG_FILE_SIZE;
+export const LOG_FILES_KEPT = config().USAGEGRAPH_LOG_FILES_KEPT;
 
 /** Logs can hold business data: readable by the owner only. */
 const PRIVATE_DIR = 0o700;

@@ -1,5 +1,6 @@
 // Where a running system can be found by the commands that work on it (schema:operations, usage-types:apply): the
 // launcher writes <data>/run/system.json when everything is up and removes it when it stops. No secrets in it.
+import { config } from '../lib/config';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -22,7 +23,7 @@ export function clearSystemState(dataDir: string): void {
 }
 
 /** The system `npm start` runs from this data folder (USAGEGRAPH_DATA_DIR, else ./data), if one runs. */
-export function runningSystemState(dataDir = process.env.USAGEGRAPH_DATA_DIR ?? join(__dirname, '..', 'data')) {
+export function runningSystemState(dataDir = config().USAGEGRAPH_DATA_DIR ?? join(__dirname, '..', 'data')) {
   const file = stateFile(dataDir);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as SystemState) : undefined;
 }

@@ -4,6 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { readConfig } from '../lib/config';
 import { ADDRESS_BOOK_ENV, DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
 import { ensureFerretDb, startFerretDb, type Progress } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
@@ -167,13 +168,15 @@ async function startNodeService(
 }
 
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  // The children's configuration is checked once, here, so a bad value stops the start before anything runs.
+  const settings = readConfig({ ...process.env, ...options.env });
   const logDir = join(options.dataDir, 'logs');
   const runDir = join(options.dataDir, 'run');
   mkdirSync(logDir, { recursive: true });
   mkdirSync(runDir, { recursive: true });
   const launcherLog = join(logDir, 'launcher.log');
   const progress: Progress = (message) => {
-    appendFileSync(launcherLog, `${new Date().toISOString()} ${message}\n`);
+    appendFileSync(launcherLog, `${new Date().toISOString()} ${message}\n`, { mode: 0o600 });
     options.progress(message);
   };
   const registry = new ProcessRegistry(join(runDir, 'processes.json'));
@@ -260,7 +263,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     Object.assign(env, options.env);
 
     // Kafka ingestion is optional: USAGEGRAPH_KAFKA_BROKERS names the brokers, or `embedded` starts a local one.
-    if (env.USAGEGRAPH_KAFKA_BROKERS === 'embedded') {
+    if (settings.USAGEGRAPH_KAFKA_BROKERS === 'embedded') {
       progress('starting the embedded Kafka broker (KRaft, one node)…');
       const classpath = await ensureKafka(progress);
       let ports: { broker: number; controller: number } | undefined;

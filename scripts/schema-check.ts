@@ -1,6 +1,7 @@
 // `npm run schema:check [-- --operations <file> | --from-database] [--days N]`: every governance check, in one run.
 // The operation record comes from an exported file (npm run schema:operations) or straight from the database
 // (MONGODB_URI and USAGEGRAPH_DB_PREFIX of the running system).
+import { config } from '../lib/config';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSchema, type RecordedOperation } from '../contracts/schema-check';
@@ -15,7 +16,7 @@ function argument(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const days = Number(argument('days') ?? process.env.USAGEGRAPH_SCHEMA_CHECK_DAYS ?? 30);
+  const days = Number(argument('days') ?? config().USAGEGRAPH_SCHEMA_CHECK_DAYS);
   let operations: RecordedOperation[] | undefined;
   const file = argument('operations');
   if (file) operations = JSON.parse(readFileSync(file, 'utf8')) as RecordedOperation[];

@@ -1,6 +1,7 @@
 // `npm run schema:operations -- [--days N] [--out file]`: exports the record of operations clients sent (from the
 // running system's database) for `schema:check --operations <file>` in CI.
 import { writeFileSync } from 'node:fs';
+import { config, isConfigured } from '../lib/config';
 import { connectMongo, databaseName } from '../lib/mongo';
 import { runningSystemState } from '../runtime/system-state';
 import { operationUsage } from '../subgraphs/access/operation-usage';
@@ -10,13 +11,15 @@ import type { RecordedOperation } from '../contracts/schema-check';
 /** From MONGODB_URI (and USAGEGRAPH_DB_PREFIX), else from the system `npm start` runs from this data folder. */
 export async function readOperationRecord(days: number): Promise<RecordedOperation[]> {
   const running = runningSystemState();
-  const uri = process.env.MONGODB_URI ?? running?.mongoUri;
+  const uri = config().MONGODB_URI ?? running?.mongoUri;
   if (!uri) throw new Error('no database: set MONGODB_URI, or run this while `npm start` runs from this folder');
-  const prefix = process.env.USAGEGRAPH_DB_PREFIX ?? running?.dbPrefix;
-  if (prefix) process.env.USAGEGRAPH_DB_PREFIX = prefix;
+  // A prefix set in the environment wins; else the running system's (config's default is 'usagegraph').
+  const prefix =
+    (isConfigured('USAGEGRAPH_DB_PREFIX') ? config().USAGEGRAPH_DB_PREFIX : running?.dbPrefix) ??
+    config().USAGEGRAPH_DB_PREFIX;
   const client = await connectMongo(uri);
   try {
-    return await operationUsage(accessStore(client.db(databaseName('access'))), days);
+    return await operationUsage(accessStore(client.db(databaseName('access', prefix))), days);
   } finally {
     await client.close();
   }

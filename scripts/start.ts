@@ -1,4 +1,5 @@
 // `npm start`: the whole system on this machine — embedded database, ledger, five subgraphs, gateway — plus demo data.
+import { config } from '../lib/config';
 import { join } from 'node:path';
 import { startSystem, type RunningSystem } from '../runtime/system';
 import type { MintedKey } from '../runtime/access';
@@ -22,8 +23,8 @@ async function stop(code: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const dataDir = process.env.USAGEGRAPH_DATA_DIR ?? join(ROOT, 'data');
-  const mongoUri = process.env.MONGODB_URI;
+  const dataDir = config().USAGEGRAPH_DATA_DIR ?? join(ROOT, 'data');
+  const mongoUri = config().MONGODB_URI;
   progress(
     mongoUri
       ? `using the MongoDB at MONGODB_URI (${redact(mongoUri)})`
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     mongoUri,
     ports: 'default',
     gatewayPort: gatewayPortFromEnvironment(),
-    dbPrefix: process.env.USAGEGRAPH_DB_PREFIX,
+    dbPrefix: config().USAGEGRAPH_DB_PREFIX,
     progress,
     // A child that crashes is restarted by the launcher; one that keeps crashing stops everything, with the reason.
     onGiveUp: (reason) => {
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     }),
   };
   let invoiceNumber: string | undefined;
-  if (process.env.USAGEGRAPH_DEMO !== 'off') {
+  if (config().USAGEGRAPH_DEMO !== 'off') {
     progress('loading demo data (idempotent: a second start changes nothing)…');
     const demo = await loadDemoData(system.gatewayUrl, keys.platform.secret, undefined, progress);
     invoiceNumber = demo.invoiceNumbers[0];
@@ -79,12 +80,7 @@ const KEY_DAYS = 7;
 
 /** PORT is the gateway's port, exactly (an error names it when it is taken); unset, 4000 or the next free one. */
 function gatewayPortFromEnvironment(): number | undefined {
-  const raw = process.env.PORT;
-  if (raw === undefined || raw === '') return undefined;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`PORT=${raw} is not a port; expected an integer from 0 (any free port) to 65535`);
-  return port;
+  return config().PORT;
 }
 
 function redact(uri: string): string {

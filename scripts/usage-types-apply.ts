@@ -1,6 +1,7 @@
 // `npm run usage-types:apply`: registers and activates the usage types declared in schema/usage-types/ through the
 // graph, as USAGEGRAPH_API_KEY (a product or platform key), at USAGEGRAPH_GATEWAY_URL (the local gateway by default).
 // Idempotent; records what it applied in schema/usage-types/applied.json, which the team commits.
+import { config } from '../lib/config';
 import { applyUsageTypes } from '../contracts/usage-type-files';
 import { mustGraphql } from '../runtime/graph-client';
 import { DEFAULT_PORTS } from '../lib/topology';
@@ -8,10 +9,10 @@ import { runningSystemState } from '../runtime/system-state';
 
 async function main(): Promise<void> {
   const gatewayUrl =
-    process.env.USAGEGRAPH_GATEWAY_URL ??
+    config().USAGEGRAPH_GATEWAY_URL ??
     runningSystemState()?.gatewayUrl ??
     `http://127.0.0.1:${DEFAULT_PORTS.gateway}/graphql`;
-  const credential = process.env.USAGEGRAPH_API_KEY;
+  const credential = config().USAGEGRAPH_API_KEY;
   if (!credential) {
     console.error('set USAGEGRAPH_API_KEY to a product (or platform) API key; npm start prints a platform key');
     process.exit(2);

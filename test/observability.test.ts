@@ -1,6 +1,6 @@
 // What an operator sees of the running system: Prometheus metrics on the gateway and every subgraph, and access logs
 // (method, path, status, duration, operation, client, correlation id — never a body).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
 import { client, gatewayUrl, unique } from './support';
@@ -81,7 +81,9 @@ it('writes one access log line per request with its operation, client and correl
     k: secretLooking,
   });
   await new Promise((r) => setTimeout(r, 300));
-  const lines = readFileSync(join(process.env.USAGEGRAPH_TEST_DATA_DIR!, 'logs', 'gateway.log'), 'utf8').split('\n');
+  // The gateway's log rolls over: <data>/logs/gateway/gateway.<n>.log.
+  const folder = join(process.env.USAGEGRAPH_TEST_DATA_DIR!, 'logs', 'gateway');
+  const lines = readdirSync(folder).flatMap((f) => readFileSync(join(folder, f), 'utf8').split('\n'));
   const line = lines.find((l) => l.includes(correlationId) && l.includes('"access"'));
   expect(line).toBeDefined();
   const { access } = JSON.parse(line!) as { access: Record<string, unknown> };

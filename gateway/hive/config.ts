@@ -1,6 +1,7 @@
 // Hive Gateway on our committed supergraph, unchanged: where each subgraph really is (the file names the default
 // ports), and our plugins for what the subgraphs depend on — the caller authenticated, the correlation id, the role
 // policy, every upstream request signed.
+import { config } from '../../lib/config';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildASTSchema, parse } from 'graphql';
@@ -47,12 +48,12 @@ export function hiveGatewayConfig(options: HiveGatewayOptions = {}): HiveGateway
       useSubgraphSigning({ subgraphUrls: urls.map(([, url]) => url) }),
     ],
     graphqlEndpoint: GRAPHQL_ENDPOINT,
-    upstreamTimeout: options.timeoutMs ?? Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000),
+    upstreamTimeout: options.timeoutMs ?? config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS,
     // A client that goes away cancels its subgraph requests, as with our gateway.
     upstreamCancellation: true,
     multipart: false,
     landingPage: false,
     graphiql: false,
-    logging: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn',
+    logging: config().LOG_LEVEL === 'debug' ? 'debug' : 'warn',
   };
 }

@@ -2,6 +2,7 @@
 // on PORT (default 4100); subgraph addresses and the OIDC issuer from the same environment as our gateway.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { config as settings } from '../../lib/config';
 import { createLogger } from '../../lib/logger';
 import { runUntilSignalled } from '../../lib/lifecycle';
 import { hiveGatewayConfig, type HiveGatewayOptions } from './config';
@@ -39,8 +40,8 @@ if (require.main === module) {
   runUntilSignalled(
     async () => {
       const running = await startHiveGateway({
-        port: Number(process.env.PORT ?? 4100),
-        host: process.env.HOST ?? '127.0.0.1',
+        port: settings().PORT ?? 4100,
+        host: settings().HOST,
       });
       log.info({ url: running.url }, 'hive gateway ready');
       return running;

@@ -1,6 +1,7 @@
 // Use cases: the record of operations clients send, for schema checks against real traffic. Each gateway instance
 // counts in memory and writes its own records (one per operation, client, contract and day); no two processes ever
 // write the same record, so a plain upsert is safe on every database, and readers sum across instances.
+import { config } from '../../lib/config';
 import { deterministicId } from '../../lib/ids';
 import { UserFacingError } from '../../lib/errors';
 import type { AccessStore, OperationUsageDoc } from './store';
@@ -19,7 +20,7 @@ export interface OperationUsageInput {
 
 /** Records kept per instance and day at most; the gateway stops adding new operations beyond it (bounded size). */
 export const MAX_OPERATIONS_PER_DAY = 5_000;
-export const RETENTION_DAYS = Number(process.env.USAGEGRAPH_OPERATION_RETENTION_DAYS ?? 90);
+export const RETENTION_DAYS = config().USAGEGRAPH_OPERATION_RETENTION_DAYS;
 
 export async function recordOperationUsage(store: AccessStore, records: OperationUsageInput[]): Promise<number> {
   const now = new Date();

@@ -1,4 +1,5 @@
 // Delivery of a posting to the ERP: claim with a lease, check the period, send once, then POSTED, retry, dead letter or hold.
+import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 import { withCorrelationId } from '../../lib/correlation';
@@ -17,10 +18,10 @@ export interface DeliveryPolicy {
 
 export function deliveryPolicyFromEnvironment(): DeliveryPolicy {
   return {
-    maxAttempts: Number(process.env.ERP_MAX_ATTEMPTS ?? 8),
-    baseDelayMs: Number(process.env.ERP_RETRY_BASE_MS ?? 2_000),
-    maxDelayMs: Number(process.env.ERP_RETRY_MAX_MS ?? 300_000),
-    leaseMs: Number(process.env.ERP_LEASE_MS ?? 60_000),
+    maxAttempts: config().ERP_MAX_ATTEMPTS,
+    baseDelayMs: config().ERP_RETRY_BASE_MS,
+    maxDelayMs: config().ERP_RETRY_MAX_MS,
+    leaseMs: config().ERP_LEASE_MS,
   };
 }
 
@@ -173,7 +174,7 @@ export function startPostingWorker(
   connector: ErpConnector,
   policy: DeliveryPolicy,
   log: Logger,
-  intervalMs = Number(process.env.ERP_POLL_MS ?? 1_000),
+  intervalMs = config().ERP_POLL_MS,
 ): () => Promise<void> {
   return repeatInBackground('posting worker', intervalMs, log, async (job) => {
     const now = new Date();

@@ -1,6 +1,7 @@
 // Delivery of business events to webhook endpoints: a CloudEvent (structured JSON) signed the Standard Webhooks way
 // (webhook-id, webhook-timestamp, webhook-signature), retried with backoff and jitter, dead-lettered after the last
 // attempt, replayable. Only the holder of a delivery's claim writes it, so two workers never send it at once.
+import { config } from '../../lib/config';
 import { createHmac } from 'node:crypto';
 import { repeatInBackground } from '../../lib/background';
 import { claimRecord, releaseClaim } from '../../lib/claims';
@@ -20,10 +21,10 @@ export interface WebhookPolicy {
 
 export function webhookPolicyFromEnvironment(): WebhookPolicy {
   return {
-    maxAttempts: Number(process.env.USAGEGRAPH_WEBHOOK_MAX_ATTEMPTS ?? 8),
-    baseDelayMs: Number(process.env.USAGEGRAPH_WEBHOOK_RETRY_BASE_MS ?? 2_000),
-    maxDelayMs: Number(process.env.USAGEGRAPH_WEBHOOK_RETRY_MAX_MS ?? 3_600_000),
-    timeoutMs: Number(process.env.USAGEGRAPH_WEBHOOK_TIMEOUT_MS ?? 10_000),
+    maxAttempts: config().USAGEGRAPH_WEBHOOK_MAX_ATTEMPTS,
+    baseDelayMs: config().USAGEGRAPH_WEBHOOK_RETRY_BASE_MS,
+    maxDelayMs: config().USAGEGRAPH_WEBHOOK_RETRY_MAX_MS,
+    timeoutMs: config().USAGEGRAPH_WEBHOOK_TIMEOUT_MS,
     leaseMs: 60_000,
   };
 }
@@ -172,23 +173,18 @@ export async function replayWebhookDelivery(
 
 /** The worker: due deliveries, oldest first, a batch at a time. */
 export function startWebhookWorker(store: EventsStore, policy: WebhookPolicy, log: Logger): () => Promise<void> {
-  return repeatInBackground(
-    'webhook delivery',
-    Number(process.env.USAGEGRAPH_WEBHOOK_POLL_MS ?? 1_000),
-    log,
-    async (job) => {
-      const now = new Date();
-      const due = await store.deliveries
-        .find(
-          { status: { $in: ['PENDING', 'RETRY_SCHEDULED', 'SENDING'] } },
-          { projection: { _id: 1, status: 1, nextAttemptAt: 1, lockedUntil: 1 } },
-        )
-        .limit(500)
-        .toArray();
-      for (const d of due) {
-        if (job.stopped) return;
-        if (isDue(d as WebhookDeliveryDoc, now)) await deliverWebhook(store, policy, d._id, log);
-      }
-    },
-  );
+  return repeatInBackground('webhook delivery', config().USAGEGRAPH_WEBHOOK_POLL_MS, log, async (job) => {
+    const now = new Date();
+    const due = await store.deliveries
+      .find(
+        { status: { $in: ['PENDING', 'RETRY_SCHEDULED', 'SENDING'] } },
+        { projection: { _id: 1, status: 1, nextAttemptAt: 1, lockedUntil: 1 } },
+      )
+      .limit(500)
+      .toArray();
+    for (const d of due) {
+      if (job.stopped) return;
+      if (isDue(d as WebhookDeliveryDoc, now)) await deliverWebhook(store, policy, d._id, log);
+    }
+  });
 }

@@ -1,4 +1,5 @@
 // Charges held on a pricing exception are rated by themselves once the exception is approved or the terms corrected.
+import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 import { withCorrelationId } from '../../lib/correlation';
@@ -23,7 +24,7 @@ export async function rateHeldPeriods(
 export function startHeldRatingWorker(
   store: PricingStore,
   log: Logger,
-  intervalMs = Number(process.env.PRICING_RECHECK_MS ?? 10_000),
+  intervalMs = config().PRICING_RECHECK_MS,
 ): () => Promise<void> {
   return repeatInBackground('retrying held ratings', intervalMs, log, async (job) => {
     const waiting = await store.exceptions.find({ status: { $in: ['OPEN', 'APPROVED'] } }).toArray();

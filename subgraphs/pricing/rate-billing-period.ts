@@ -1,4 +1,5 @@
 // Use cases: rate one subscription's period, or every subscription active in a period (a billing run).
+import { config } from '../../lib/config';
 import { UserFacingError, notFound } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { sumMoney, type Money } from '../../lib/money';
@@ -65,7 +66,7 @@ export interface BillingRun {
 }
 
 /** Subscriptions rated per page of a billing run (and per step of its job). */
-export const BILLING_RUN_PAGE = Number(process.env.PRICING_RUN_PAGE_SIZE ?? 500);
+export const BILLING_RUN_PAGE = config().PRICING_RUN_PAGE_SIZE;
 
 export function emptyBillingRun(period: BillingPeriod, correlationId: string): BillingRun {
   return {

@@ -3,6 +3,7 @@
 // in a consumer group and ingested exactly like every other path (ingestUsageEvents: validated, deduplicated by
 // (source, id), held or stored). At least once: a batch's offsets are committed only after every record in it is stored,
 // held or quarantined; a record that cannot be read is quarantined with the reason and never blocks its partition.
+import { config } from '../../lib/config';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import type { Problem } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
@@ -21,19 +22,19 @@ export interface KafkaIngestSettings {
 }
 
 export function kafkaSettingsFromEnvironment(): KafkaIngestSettings | null {
-  const brokers = (process.env.USAGEGRAPH_KAFKA_BROKERS ?? '')
+  const brokers = (config().USAGEGRAPH_KAFKA_BROKERS ?? '')
     .split(',')
     .map((b) => b.trim())
     .filter(Boolean);
   if (brokers.length === 0) return null;
   return {
     brokers,
-    topics: (process.env.USAGEGRAPH_KAFKA_TOPICS ?? 'usage-events')
-      .split(',')
+    topics: config()
+      .USAGEGRAPH_KAFKA_TOPICS.split(',')
       .map((t) => t.trim())
       .filter(Boolean),
-    groupId: process.env.USAGEGRAPH_KAFKA_GROUP ?? 'usagegraph-usage',
-    clientId: process.env.USAGEGRAPH_KAFKA_CLIENT_ID ?? 'usagegraph-usage',
+    groupId: config().USAGEGRAPH_KAFKA_GROUP,
+    clientId: config().USAGEGRAPH_KAFKA_CLIENT_ID,
     chunkSize: 1_000,
   };
 }

@@ -1,6 +1,7 @@
 // `subgraphs/usage/kafka-main.ts`: the usage subgraph's Kafka ingest worker, a process of its own (it scales with the
 // topics' partitions, not with GraphQL traffic, and a stuck consumer never takes the API down). It writes the usage
 // subgraph's own database through the same ingestion as the API. /health, /ready and /metrics on PORT (0: any).
+import { config } from '../../lib/config';
 import http from 'node:http';
 import express from 'express';
 import { createLogger } from '../../lib/logger';
@@ -46,7 +47,7 @@ async function start(): Promise<{ stop(): Promise<void> }> {
     }
   });
   const server = http.createServer(app);
-  const host = process.env.HOST ?? '127.0.0.1';
+  const host = config().HOST;
   const port = await listenOn(server, { ...portFromEnvironment(0), host });
   const url = `http://${host}:${port}/graphql`; // not served; the launcher derives /ready from it like a subgraph's
   announceListening(SERVICE, url, port);

@@ -1,4 +1,5 @@
 // Use case: held events flow on by themselves once finance fixes the cause (customer created or mapped, subscription added).
+import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichment';
@@ -117,7 +118,7 @@ function heldPayload(h: HeldEventDoc): unknown {
 export function startReleaseWorker(
   store: UsageStore,
   log: Logger,
-  intervalMs = Number(process.env.USAGE_RELEASE_MS ?? 5_000),
+  intervalMs = config().USAGE_RELEASE_MS,
 ): () => Promise<void> {
   return repeatInBackground('releasing held events', intervalMs, log, () => releaseHeldEvents(store, log));
 }

@@ -1,9 +1,10 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
+import { config } from '../../../lib/config';
 import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toHledgerJson } from './hledger-format';
 
-const TIMEOUT_MS = Number(process.env.HLEDGER_TIMEOUT_MS ?? 15_000);
+const TIMEOUT_MS = config().HLEDGER_TIMEOUT_MS;
 
 interface HledgerTransaction {
   tcode: string;
