@@ -9,8 +9,8 @@ import { isCategory, isRole, type Principal } from '../lib/principal';
 export type Authentication = { ok: true; principal: Principal } | { ok: false; status: 401; message: string };
 
 /** A verified key is trusted this long before it is checked again: also how long a revocation takes to bite. */
-export const CREDENTIAL_CACHE_MS = config().USAGEGRAPH_CREDENTIAL_CACHE_MS;
-const NEGATIVE_CACHE_MS = Math.min(5_000, CREDENTIAL_CACHE_MS);
+export const CREDENTIAL_CACHE_MS = (): number => config().USAGEGRAPH_CREDENTIAL_CACHE_MS;
+const NEGATIVE_CACHE_MS = Math.min(5_000, CREDENTIAL_CACHE_MS());
 const MAX_CACHED = 10_000;
 
 export interface OidcSettings {
@@ -69,7 +69,7 @@ export class Authenticator {
     if (cached && cached.until > Date.now()) return cached.result;
     const result = credential.startsWith('ugk_') ? await this.apiKey(credential) : await this.token(credential);
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(cacheKey, { result, until: Date.now() + (result.ok ? CREDENTIAL_CACHE_MS : NEGATIVE_CACHE_MS) });
+    this.cache.set(cacheKey, { result, until: Date.now() + (result.ok ? CREDENTIAL_CACHE_MS() : NEGATIVE_CACHE_MS) });
     return result;
   }
 

@@ -191,7 +191,7 @@ export async function startGateway(options: {
 
   app.get('/metrics', metricsEndpoint());
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', service: 'gateway', instanceId: INSTANCE_ID });
+    res.json({ status: 'ok', service: 'gateway', instanceId: INSTANCE_ID() });
   });
   // Finance's work queue: held usage, out-of-policy contracts, stuck postings, periods, adjustments — one page on the graph.
   app.get('/finance', (_req, res) => res.sendFile(FINANCE_CONSOLE));
@@ -200,7 +200,7 @@ export async function startGateway(options: {
     res.status(r.ready ? 200 : 503).json({
       status: r.ready ? 'ready' : 'unavailable',
       service: 'gateway',
-      instanceId: INSTANCE_ID,
+      instanceId: INSTANCE_ID(),
       subgraphs: r.subgraphs,
     });
   });
@@ -276,7 +276,7 @@ export async function startGateway(options: {
   const host = options.host ?? '127.0.0.1';
   const port = await listenOn(httpServer, { port: options.port, host, anyPortOnConflict: options.anyPortOnConflict });
   const url = `http://${host}:${port}/graphql`;
-  log.info({ url, port, instanceId: INSTANCE_ID }, 'gateway ready');
+  log.info({ url, port, instanceId: INSTANCE_ID() }, 'gateway ready');
   announceListening('gateway', url, port);
   return {
     url,

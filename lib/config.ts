@@ -452,6 +452,16 @@ export function config(): Config {
   return (current ??= readConfig(source));
 }
 
+/**
+ * Reads the environment again. Only for tests that run services inside their own process with an environment of
+ * their own (they change process.env, start the service, and put it back); a service process reads it once.
+ */
+export function reloadConfig(): Config {
+  current = undefined;
+  source = undefined;
+  return config();
+}
+
 /** Whether the environment sets this variable itself (rather than its default applying). */
 export function isConfigured(name: keyof Config): boolean {
   config();

@@ -74,7 +74,7 @@ export function formatErrorForClients(log: Logger) {
 }
 
 /** Failures that are not bugs: the database is down or slow, or the caller gave up. Each has a stable, retryable code. */
-function knownFailure(error: unknown): { code: string; message: string } | undefined {
+export function knownFailure(error: unknown): { code: string; message: string } | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR') {
     return { code: 'REQUEST_CANCELLED', message: 'the request was cancelled because the caller went away' };

@@ -7,14 +7,14 @@ import { httpRequestDuration } from './metrics';
 import type { Logger } from './logger';
 import { jsonTextDepth } from './untrusted-json';
 
-export const BODY_LIMIT = config().USAGEGRAPH_BODY_LIMIT;
+export const BODY_LIMIT = (): string => config().USAGEGRAPH_BODY_LIMIT;
 
 /** Levels of objects and arrays a request body may nest: far above any real request, far below what breaks recursion. */
 export const MAX_BODY_DEPTH = 64;
 
 export function jsonBody(): RequestHandler {
   return express.json({
-    limit: BODY_LIMIT,
+    limit: BODY_LIMIT(),
     // Checked on the bytes before parsing: deeper bodies broke JSON.stringify when the gateway forwarded them.
     verify: (_req, _res, buf) => {
       if (jsonTextDepth(buf, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw tooDeep();
@@ -26,7 +26,7 @@ const tooDeep = () => Object.assign(new Error('request body nests too deep'), { 
 
 /** The body as bytes, whatever its type: a signature is checked over exactly what was sent. */
 export function rawBody(): RequestHandler {
-  return express.raw({ type: () => true, limit: BODY_LIMIT });
+  return express.raw({ type: () => true, limit: BODY_LIMIT() });
 }
 
 /** JSON from a body already read as bytes (by rawBody); an empty body stays empty for GET. */
@@ -75,8 +75,8 @@ export const jsonErrors: ErrorRequestHandler = (error, _req, res, next) => {
   const body =
     error?.type === 'entity.too.large'
       ? {
-          message: `request body of ${error.length} bytes is over the ${BODY_LIMIT} limit`,
-          extensions: { code: 'PAYLOAD_TOO_LARGE', expected: `a body of at most ${BODY_LIMIT}; split the batch` },
+          message: `request body of ${error.length} bytes is over the ${BODY_LIMIT()} limit`,
+          extensions: { code: 'PAYLOAD_TOO_LARGE', expected: `a body of at most ${BODY_LIMIT()}; split the batch` },
         }
       : error?.type === 'entity.too.deep'
         ? {

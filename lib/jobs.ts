@@ -255,7 +255,7 @@ export class Jobs {
           result: step.result,
           final: step.cursor === null,
           error: null,
-          instanceId: INSTANCE_ID,
+          instanceId: INSTANCE_ID(),
           at: new Date(),
         };
       } catch (error) {
@@ -274,7 +274,7 @@ export class Jobs {
           result: null,
           final: true,
           error: `${(error as Error).message} (after ${attempts} attempts)`,
-          instanceId: INSTANCE_ID,
+          instanceId: INSTANCE_ID(),
           at: new Date(),
         };
       }

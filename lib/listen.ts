@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
 /** This process's identity: the launcher names it, so what answers on a port can be checked to be its own child. */
-export const INSTANCE_ID = config().USAGEGRAPH_INSTANCE_ID ?? `inst-${randomUUID()}`;
+let ownInstanceId: string | undefined;
+/** This process's instance id: the launcher's (USAGEGRAPH_INSTANCE_ID), else a random one, fixed for its life. */
+export const INSTANCE_ID = (): string => (ownInstanceId ??= config().USAGEGRAPH_INSTANCE_ID ?? `inst-${randomUUID()}`);
 
 function bind(server: http.Server, port: number, host: string): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
@@ -65,7 +67,7 @@ export function announceListening(service: string, url: string, port: number): v
   if (!runDir) return;
   const dir = join(runDir, 'instances');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${INSTANCE_ID}.json`);
-  writeFileSync(`${file}.tmp`, JSON.stringify({ service, instanceId: INSTANCE_ID, pid: process.pid, port, url }));
+  const file = join(dir, `${INSTANCE_ID()}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify({ service, instanceId: INSTANCE_ID(), pid: process.pid, port, url }));
   renameSync(`${file}.tmp`, file);
 }

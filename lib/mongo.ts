@@ -65,13 +65,13 @@ export function decodeCursor(cursor: string | null | undefined): string | undefi
 }
 
 /** The longest any one read may run: a query that would scan for minutes is stopped by the database. */
-export const QUERY_TIME_LIMIT_MS = config().USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS;
+export const QUERY_TIME_LIMIT_MS = (): number => config().USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS;
 
 /** Reads whose options take a time limit and an abort signal, and where those options are. */
 const READS: Record<string, number> = { find: 1, findOne: 1, aggregate: 1, countDocuments: 1, distinct: 2 };
 
 /**
- * The database as every subgraph uses it: each read is bounded by QUERY_TIME_LIMIT_MS (maxTimeMS, which FerretDB
+ * The database as every subgraph uses it: each read is bounded by QUERY_TIME_LIMIT_MS() (maxTimeMS, which FerretDB
  * honours too) and, inside a request, cancelled when the caller goes away (the request's abort signal).
  */
 export function boundedDb(db: Db): Db {
@@ -101,7 +101,7 @@ function boundedCollection(collection: Collection): Collection {
       return (...args: unknown[]) => {
         const given = (args[at] ?? {}) as Record<string, unknown>;
         const signal = currentRequestScope()?.signal;
-        args[at] = { maxTimeMS: QUERY_TIME_LIMIT_MS, ...(signal ? { signal } : {}), ...given };
+        args[at] = { maxTimeMS: QUERY_TIME_LIMIT_MS(), ...(signal ? { signal } : {}), ...given };
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },

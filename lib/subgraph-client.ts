@@ -8,7 +8,7 @@ import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
 import { withClientSpan } from './tracing';
 
-const TIMEOUT_MS = config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS;
+const TIMEOUT_MS = (): number => config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS;
 
 interface GraphQLResponse<T> {
   data?: T | null;
@@ -52,8 +52,8 @@ export async function querySubgraph<T>(
         headers,
         body: requestBody,
         signal: scope?.signal
-          ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), scope.signal])
-          : AbortSignal.timeout(TIMEOUT_MS),
+          ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS()), scope.signal])
+          : AbortSignal.timeout(TIMEOUT_MS()),
       }),
     );
   } catch (error) {

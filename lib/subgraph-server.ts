@@ -182,18 +182,18 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
 
   app.get('/metrics', metricsEndpoint());
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', service: definition.name, instanceId: INSTANCE_ID });
+    res.json({ status: 'ok', service: definition.name, instanceId: INSTANCE_ID() });
   });
   app.get('/ready', async (_req, res) => {
     try {
       await db.command({ ping: 1 });
-      res.json({ status: 'ready', service: definition.name, instanceId: INSTANCE_ID, database: db.databaseName });
+      res.json({ status: 'ready', service: definition.name, instanceId: INSTANCE_ID(), database: db.databaseName });
     } catch (error) {
       log.warn({ err: error }, 'readiness check failed: database unreachable');
       res.status(503).json({
         status: 'unavailable',
         service: definition.name,
-        instanceId: INSTANCE_ID,
+        instanceId: INSTANCE_ID(),
         reason: 'database unreachable',
       });
     }
@@ -246,7 +246,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   // Business events this subgraph raised wait in its outbox until the events subgraph has them.
   const stopForwarding =
     definition.name === 'events' ? undefined : new Outbox(db, definition.name).startForwarding(log);
-  log.info({ url, port, instanceId: INSTANCE_ID, database: db.databaseName }, `${definition.name} subgraph ready`);
+  log.info({ url, port, instanceId: INSTANCE_ID(), database: db.databaseName }, `${definition.name} subgraph ready`);
   announceListening(definition.name, url, port);
 
   return {

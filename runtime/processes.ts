@@ -16,8 +16,8 @@ export interface ManagedProcess {
 }
 
 /** Size of one log file before it rolls over, and how many rolled files are kept besides the current one. */
-export const LOG_FILE_SIZE = config().USAGEGRAPH_LOG_FILE_SIZE;
-export const LOG_FILES_KEPT = config().USAGEGRAPH_LOG_FILES_KEPT;
+export const LOG_FILE_SIZE = (): string => config().USAGEGRAPH_LOG_FILE_SIZE;
+export const LOG_FILES_KEPT = (): number => config().USAGEGRAPH_LOG_FILES_KEPT;
 
 /** Logs can hold business data: readable by the owner only. */
 const PRIVATE_DIR = 0o700;
@@ -41,8 +41,8 @@ interface RotatingLog {
  */
 export function rotatingLog(
   logFile: string,
-  rollAt: string | number = LOG_FILE_SIZE,
-  keep: number = LOG_FILES_KEPT,
+  rollAt: string | number = LOG_FILE_SIZE(),
+  keep: number = LOG_FILES_KEPT(),
 ): RotatingLog {
   const name = basename(logFile, '.log');
   const folder = join(dirname(logFile), name);

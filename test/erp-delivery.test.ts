@@ -1,5 +1,6 @@
 // Delivery to the ERP when things go wrong: the ledger down, retries exhausted, a closed period, a lost response.
 // This file runs its own erp-postings subgraph (own database, own ledger it can stop and start) beside the system.
+import { reloadConfig } from '../lib/config';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,9 +53,11 @@ beforeAll(async () => {
     HLEDGER_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'silent',
   });
+  reloadConfig(); // these services run in this process, with this environment
   postings = await startSubgraph(erpPostingsSubgraph, { port: 0 });
   twin = await startSubgraph(erpPostingsSubgraph, { port: 0 });
   process.env = saved;
+  reloadConfig();
 });
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 // The gateway as an operator and a client see it: health, readiness, correlation ids, limits and errors.
+import { reloadConfig } from '../lib/config';
 import { startGateway, type RunningGateway } from '../gateway/server';
 import { freePort } from '../runtime/processes';
 import { client, clientAs, gatewayUrl, keyFor, signedSubgraphRequest } from './support';
@@ -73,10 +74,12 @@ describe('with a subgraph down', () => {
   beforeAll(async () => {
     process.env.SUBGRAPH_URL_USAGE = `http://127.0.0.1:${await freePort()}/graphql`;
     process.env.LOG_LEVEL = 'silent';
+    reloadConfig(); // this gateway runs in this process, with this environment
     gateway = await startGateway({ port: 0 });
   });
   afterAll(async () => {
     process.env.SUBGRAPH_URL_USAGE = saved;
+    reloadConfig();
     await gateway.stop();
   });
 

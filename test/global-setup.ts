@@ -22,6 +22,8 @@ export default async function globalSetup(): Promise<void> {
     env: {
       ERP_POLL_MS: '200',
       ERP_RETRY_BASE_MS: '200',
+      // A posting left SENDING by a killed sender is taken over after this (exactly once still: the ledger is asked).
+      ERP_LEASE_MS: '10000',
       USAGE_RELEASE_MS: '300',
       PRICING_RECHECK_MS: '300',
       // Billing runs in pages of 50, and a crashed runner's job resumed within seconds, so tests can watch both.

@@ -1,6 +1,7 @@
 // Governance as its users meet it: released contract versions served at their own paths, a new release picked up
 // under live traffic without a restart (and a broken one refused), product teams' usage-type files applied through
 // the graph, and the record of what clients really send.
+import { reloadConfig } from '../lib/config';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,10 +37,12 @@ describe('a gateway serving released versions from its schema folder', () => {
     }
     process.env.USAGEGRAPH_SCHEMA_POLL_MS = '200';
     process.env.LOG_LEVEL = process.env.DEBUG_RELOAD ? 'info' : 'silent';
+    reloadConfig(); // this gateway runs in this process, with this environment
     gateway = await startGateway({ port: 0, schemaDir: dir });
   });
   afterAll(async () => {
     process.env = saved;
+    reloadConfig();
     await gateway?.stop();
   });
 

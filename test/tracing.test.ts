@@ -1,6 +1,7 @@
 // Traces, gateway → subgraph → database, with an in-memory exporter: the gateway and every subgraph run in this test's
 // process (against the suite's database, in databases of their own), so one exporter sees every span of one lineage
 // query. The spans cross real HTTP between them, carried by the W3C traceparent header.
+import { reloadConfig } from '../lib/config';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,11 +51,13 @@ beforeAll(async () => {
   });
   delete process.env.ERP_HLEDGER_URL;
   delete process.env.USAGEGRAPH_ADDRESS_BOOK;
+  reloadConfig(); // these services run in this process, with this environment
   initTracing('test', exporter);
   for (const name of SUBGRAPH_NAMES) {
     const running = await startSubgraph(DEFINITIONS[name] as Parameters<typeof startSubgraph>[0], { port: 0 });
     subgraphs.push(running);
     process.env[subgraphUrlEnv(name)] = running.url;
+    reloadConfig();
   }
   gateway = await startGateway({ port: 0 });
   const url = (name: SubgraphName) => subgraphs.find((s) => s.name === name)!.url;
@@ -76,6 +79,7 @@ afterAll(async () => {
   context.disable();
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
+  reloadConfig();
 });
 
 const attr = (s: ReadableSpan, name: string) => s.attributes[name];

@@ -20,7 +20,7 @@ export interface OperationUsageInput {
 
 /** Records kept per instance and day at most; the gateway stops adding new operations beyond it (bounded size). */
 export const MAX_OPERATIONS_PER_DAY = 5_000;
-export const RETENTION_DAYS = config().USAGEGRAPH_OPERATION_RETENTION_DAYS;
+export const RETENTION_DAYS = (): number => config().USAGEGRAPH_OPERATION_RETENTION_DAYS;
 
 export async function recordOperationUsage(store: AccessStore, records: OperationUsageInput[]): Promise<number> {
   const now = new Date();
@@ -94,7 +94,7 @@ export async function operationUsage(store: AccessStore, days: number): Promise<
 
 /** Forgets days older than the retention, so the record stays bounded. */
 export async function pruneOperationUsage(store: AccessStore): Promise<number> {
-  const cutoff = dayKey(new Date(Date.now() - RETENTION_DAYS * 86_400_000));
+  const cutoff = dayKey(new Date(Date.now() - RETENTION_DAYS() * 86_400_000));
   const { deletedCount } = await store.operations.deleteMany({ day: { $lt: cutoff } });
   return deletedCount;
 }

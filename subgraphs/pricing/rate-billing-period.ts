@@ -66,7 +66,7 @@ export interface BillingRun {
 }
 
 /** Subscriptions rated per page of a billing run (and per step of its job). */
-export const BILLING_RUN_PAGE = config().PRICING_RUN_PAGE_SIZE;
+export const BILLING_RUN_PAGE = (): number => config().PRICING_RUN_PAGE_SIZE;
 
 export function emptyBillingRun(period: BillingPeriod, correlationId: string): BillingRun {
   return {
@@ -121,7 +121,7 @@ export async function rateBillingPeriodPage(
   } = await querySubgraph(
     'subscriptions',
     `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
-    { p: period.key, first: BILLING_RUN_PAGE, after },
+    { p: period.key, first: BILLING_RUN_PAGE(), after },
   );
   const results = await rateSubscriptions(store, period.key, page.subscriptionsActiveIn.nodes, correlationId, log);
   const { hasNextPage, endCursor } = page.subscriptionsActiveIn.pageInfo;

@@ -8,6 +8,7 @@ import type { Problem } from '../../lib/errors';
 import type { UsageTypeRegistry } from './usage-type-registry';
 import type { Logger } from '../../lib/logger';
 import { quoted } from '../../lib/untrusted-json';
+import { knownFailure } from '../../lib/format-error';
 
 export const ACCEPTED_TYPES = [
   'application/cloudevents+json',
@@ -131,7 +132,7 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, l
   router.post(
     '/',
     correlation(),
-    express.raw({ type: () => true, limit: BODY_LIMIT }),
+    express.raw({ type: () => true, limit: BODY_LIMIT() }),
     async (req: Request, res: Response) => {
       const parsed = parseBody(req);
       if ('error' in parsed) {
@@ -181,6 +182,18 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, l
           ),
         );
       } catch (error) {
+        // The database down or slow, the caller gone: a stable code the sender retries on, never a plain 500.
+        const known = knownFailure(error);
+        if (known) {
+          log.warn({ err: error, code: known.code }, 'bulk ingestion failed; the sender may retry the batch');
+          res.status(503).json({
+            error: known.message,
+            code: known.code,
+            retryable: true,
+            correlationId: res.locals.correlationId,
+          });
+          return;
+        }
         const code = error instanceof GraphQLError ? error.extensions.code : undefined;
         if (!code) log.error({ err: error }, 'bulk ingestion failed unexpectedly');
         res.status(code === 'SUBGRAPH_UNAVAILABLE' ? 503 : code ? 400 : 500).json({

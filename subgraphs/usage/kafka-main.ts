@@ -31,19 +31,19 @@ async function start(): Promise<{ stop(): Promise<void> }> {
 
   const app = express();
   app.get('/metrics', metricsEndpoint());
-  app.get('/health', (_req, res) => res.json({ status: 'ok', service: SERVICE, instanceId: INSTANCE_ID }));
+  app.get('/health', (_req, res) => res.json({ status: 'ok', service: SERVICE, instanceId: INSTANCE_ID() }));
   app.get('/ready', async (_req, res) => {
     try {
       await db.command({ ping: 1 });
       res.status(joined ? 200 : 503).json({
         status: joined ? 'ready' : 'joining the consumer group',
         service: SERVICE,
-        instanceId: INSTANCE_ID,
+        instanceId: INSTANCE_ID(),
         topics: settings.topics,
         groupId: settings.groupId,
       });
     } catch {
-      res.status(503).json({ status: 'unavailable', service: SERVICE, instanceId: INSTANCE_ID });
+      res.status(503).json({ status: 'unavailable', service: SERVICE, instanceId: INSTANCE_ID() });
     }
   });
   const server = http.createServer(app);
@@ -52,7 +52,7 @@ async function start(): Promise<{ stop(): Promise<void> }> {
   const url = `http://${host}:${port}/graphql`; // not served; the launcher derives /ready from it like a subgraph's
   announceListening(SERVICE, url, port);
   log.info(
-    { port, instanceId: INSTANCE_ID, topics: settings.topics, groupId: settings.groupId },
+    { port, instanceId: INSTANCE_ID(), topics: settings.topics, groupId: settings.groupId },
     'Kafka ingestion ready',
   );
   return {

@@ -4,7 +4,7 @@ import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toHledgerJson } from './hledger-format';
 
-const TIMEOUT_MS = config().HLEDGER_TIMEOUT_MS;
+const TIMEOUT_MS = (): number => config().HLEDGER_TIMEOUT_MS;
 
 interface HledgerTransaction {
   tcode: string;
@@ -54,7 +54,7 @@ export class HledgerWebConnector implements ErpConnector {
         method,
         headers: body ? { 'content-type': 'application/json' } : {},
         body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        signal: AbortSignal.timeout(TIMEOUT_MS()),
       });
     } catch (error) {
       throw new ErpError(
