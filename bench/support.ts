@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSystem, type RunningSystem } from '../runtime/system';
+import { reloadConfig } from '../lib/config';
 
 export async function freshSystem(
   name: string,
+  env: Record<string, string> = {},
 ): Promise<{ system: RunningSystem; credential: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
   const system = await startSystem({
@@ -13,7 +15,7 @@ export async function freshSystem(
     ports: 'free',
     mongoUri: process.env.MONGODB_URI,
     dbPrefix: `bench_${Date.now().toString(36)}`,
-    env: { LOG_LEVEL: 'warn' },
+    env: { LOG_LEVEL: 'warn', ...env },
     progress: (m) => console.error(`  [setup] ${m}`),
   });
   // The benchmark acts as a platform engineer, and (for its baselines) talks to subgraphs as a subgraph would.
@@ -25,6 +27,7 @@ export async function freshSystem(
   process.env.USAGEGRAPH_INTERNAL_SECRET_FILE = system.env.USAGEGRAPH_INTERNAL_SECRET_FILE;
   for (const [name, url] of Object.entries(system.subgraphUrls))
     process.env[`SUBGRAPH_URL_${name.toUpperCase().replace(/-/g, '_')}`] = url;
+  reloadConfig(); // this process now talks to the subgraphs of the system it started
   return {
     system,
     credential,
