@@ -4,8 +4,11 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { currentCorrelationId } from './correlation';
 import type { Logger } from './logger';
 import {
+  MongoError,
   MongoNetworkError,
   MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
   MongoServerError,
   MongoServerSelectionError,
   MongoTopologyClosedError,
@@ -74,7 +77,7 @@ export function formatErrorForClients(log: Logger) {
 }
 
 /** Failures that are not bugs: the database is down or slow, or the caller gave up. Each has a stable, retryable code. */
-export function knownFailure(error: unknown): { code: string; message: string } | undefined {
+export function knownFailure(error: unknown, depth = 0): { code: string; message: string } | undefined {
   if (!(error instanceof Error)) return undefined;
   if (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR') {
     return { code: 'REQUEST_CANCELLED', message: 'the request was cancelled because the caller went away' };
@@ -89,9 +92,14 @@ export function knownFailure(error: unknown): { code: string; message: string } 
     error instanceof MongoNetworkError ||
     error instanceof MongoServerSelectionError ||
     error instanceof MongoNotConnectedError ||
-    error instanceof MongoTopologyClosedError
+    error instanceof MongoTopologyClosedError ||
+    error instanceof MongoServerClosedError ||
+    error instanceof MongoOperationTimeoutError ||
+    // The driver labels what failed for want of a server (a write cut off by a dropped connection, a pool cleared).
+    (error instanceof MongoError && (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('ResetPool')))
   ) {
     return { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable; retry shortly' };
   }
-  return undefined;
+  // Our own code may wrap the driver's error: what matters is what caused it.
+  return error.cause !== undefined && depth < 5 ? knownFailure(error.cause, depth + 1) : undefined;
 }

@@ -83,6 +83,7 @@ export async function sendUntilAcknowledged(
             held?: number;
             rejected?: number;
             code?: string;
+            errors?: Array<{ extensions?: { code?: string } }>;
           };
           const settled =
             (answer.accepted ?? 0) + (answer.duplicates ?? 0) + (answer.held ?? 0) + (answer.rejected ?? 0);
@@ -94,7 +95,7 @@ export async function sendUntilAcknowledged(
             options.onAcknowledged?.(report.acknowledged);
             break;
           }
-          failed(`${res.status} ${answer.code ?? 'no code'}`);
+          failed(`${res.status} ${answer.code ?? answer.errors?.[0]?.extensions?.code ?? 'no code'}`);
         } catch (error) {
           failed(`network: ${(error as Error).cause ?? (error as Error).message}`.slice(0, 80));
         }
