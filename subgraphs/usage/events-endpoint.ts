@@ -10,6 +10,15 @@ import type { Logger } from '../../lib/logger';
 import { quoted } from '../../lib/untrusted-json';
 import { knownFailure } from '../../lib/format-error';
 
+/** Codes of failures that pass: the same batch, sent again later, is stored. */
+const RETRYABLE_CODES = new Set([
+  'DATABASE_UNAVAILABLE',
+  'DATABASE_TIMEOUT',
+  'SUBGRAPH_UNAVAILABLE',
+  'SUBGRAPH_TIMEOUT',
+  'REQUEST_CANCELLED',
+]);
+
 export const ACCEPTED_TYPES = [
   'application/cloudevents+json',
   'application/cloudevents-batch+json',
@@ -196,7 +205,10 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, l
         }
         const code = error instanceof GraphQLError ? error.extensions.code : undefined;
         if (!code) log.error({ err: error }, 'bulk ingestion failed unexpectedly');
-        res.status(code === 'SUBGRAPH_UNAVAILABLE' ? 503 : code ? 400 : 500).json({
+        // A subgraph asked on the way (customers, plans) could not answer for now: the sender should retry, not drop.
+        const retryable =
+          error instanceof GraphQLError && (error.extensions.retryable === true || RETRYABLE_CODES.has(String(code)));
+        res.status(retryable ? 503 : code ? 400 : 500).json({
           error: error instanceof GraphQLError ? error.message : 'internal error; see the usage service logs',
           code: code ?? 'INTERNAL_SERVER_ERROR',
           correlationId: res.locals.correlationId,

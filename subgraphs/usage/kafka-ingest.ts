@@ -188,6 +188,15 @@ export async function startKafkaIngestion(
   consumer.on(consumer.events.GROUP_JOIN, () => readyResolve());
   await consumer.connect();
   await admin.connect();
+  // A topic nobody has produced to yet may not exist (brokers that do not auto-create): create it, so the worker can
+  // start before its producers. Already there is fine; a broker that refuses leaves subscribe to say why.
+  const existing = new Set(await admin.listTopics());
+  const missing = settings.topics.filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    await admin
+      .createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true })
+      .catch((error: Error) => log.warn({ err: error, topics: missing }, 'could not create the Kafka topics'));
+  }
   for (const topic of settings.topics) await consumer.subscribe({ topic, fromBeginning: true });
 
   await consumer.run({
