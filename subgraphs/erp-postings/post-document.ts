@@ -194,6 +194,12 @@ export async function postInvoice(
   const postingKey = invoicePostingKey(invoiceId);
   const id = postingIdOf(postingKey);
   const existing = await store.postings.findOne({ _id: id });
+  if (existing?.status === 'WITHDRAWN') {
+    throw new UserFacingError('INVOICE_VOIDED', `invoice ${invoiceId} was voided; its posting is withdrawn`, {
+      field: 'invoiceId',
+      expected: 'the replacement invoice (Invoice.replacedBy)',
+    });
+  }
   if (existing) return (await deliverPosting(store, connector, policy, id, log)) ?? existing;
 
   const { invoice } = await querySubgraph<{

@@ -563,6 +563,8 @@ export type RatingResult = {
    * line, each current − invoiced − already corrected by notes); empty when none.
    */
   adjustments: Array<RatingAdjustment>;
+  /** How many of those adjustments this rating recorded: 0 when nothing changed since the last rating. */
+  adjustmentsRecorded: Scalars['Int']['output'];
   /** The correlation id of the rating. */
   correlationId: Scalars['String']['output'];
   /** HELD: the pricing exception it waits on; null otherwise. */
@@ -1166,6 +1168,7 @@ export type RatingIssueResolvers<ContextType = Context, ParentType extends Resol
 
 export type RatingResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RatingResult'] = ResolversParentTypes['RatingResult']> = {
   adjustments?: Resolver<Array<ResolversTypes['RatingAdjustment']>, ParentType, ContextType>;
+  adjustmentsRecorded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   exception?: Resolver<Maybe<ResolversTypes['PricingException']>, ParentType, ContextType>;
   period?: Resolver<ResolversTypes['Period'], ParentType, ContextType>;
