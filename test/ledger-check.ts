@@ -8,6 +8,8 @@ afterEach(() => {
   try {
     execFileSync('hledger', ['-f', journal, 'check'], { stdio: 'pipe' });
   } catch (error) {
-    throw new Error(`hledger check failed on ${journal}: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+    throw new Error(`hledger check failed on ${journal}: ${String((error as { stderr?: Buffer }).stderr ?? error)}`, {
+      cause: error,
+    });
   }
 });
