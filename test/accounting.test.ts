@@ -470,6 +470,49 @@ describe('revenue billed in advance', () => {
   });
 });
 
+describe('unbilled usage', () => {
+  it('accrues usage not yet invoiced when the period closes, if the entity says so, and takes it back when the invoice posts', async () => {
+    const entity = await legalEntity('ACR');
+    const unbilled = `assets:unbilled-receivable:${entity.code.toLowerCase()}`;
+    await mapAccount('UNBILLED_RECEIVABLE_ACCOUNT', entity.code, unbilled);
+    await g.ok(
+      `mutation($e: String!) { setAccountingPolicy(legalEntityCode: $e, accrueUnbilledUsage: true) { accrueUnbilledUsage } }`,
+      {
+        e: entity.code,
+      },
+    );
+    const b = await billedCustomer('accrue', entity.code, 1234, { period: '2026-07', finalize: false });
+    await g.ok(`mutation($e: String!) { closeAccountingPeriod(key: "2026-07", legalEntityCode: $e) { status } }`, {
+      e: entity.code,
+    });
+    const { invoice } = await g.ok(`query($id: ID!) { invoice(id: $id) { erpPostings { ${POSTING} } } }`, {
+      id: b.invoiceId,
+    });
+    const [accrual] = invoice.erpPostings;
+    expect(accrual).toMatchObject({ kind: 'ACCRUAL', status: 'POSTED', journalEntry: { postingDate: '2026-07-31' } });
+    expect(accrual.journalEntry.lines.map((l: any) => [l.account, l.side, l.amount.amount])).toEqual([
+      [unbilled, 'DEBIT', '12.34'],
+      [`revenue:usage:${b.productLine}`, 'CREDIT', '12.34'],
+    ]);
+
+    await g.ok(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id: b.invoiceId });
+    await posted((await post(b.invoiceId)).id);
+    const { invoice: after } = await g.ok(
+      `query($id: ID!) { invoice(id: $id) { erpPostings { kind status postingKey } } }`,
+      { id: b.invoiceId },
+    );
+    expect(after.erpPostings.map((p: any) => [p.kind, p.status])).toEqual([
+      ['INVOICE', 'POSTED'],
+      ['ACCRUAL_REVERSAL', 'POSTED'],
+      ['ACCRUAL', 'POSTED'],
+    ]);
+    const balances = await ledgerBalances();
+    expect(balances.get(unbilled) ?? 0n).toBe(0n);
+    // Revenue booked once: the accrual and its reversal cancel out.
+    expect(balances.get(`revenue:usage:${b.productLine}`)).toBe(-1234n);
+  });
+});
+
 describe('tax', () => {
   const jurisdiction = `XB-${hex()}`;
   const city = `${jurisdiction}-C1`;

@@ -4,6 +4,7 @@ import { UserFacingError, notFound } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { parsePeriod, periodOf } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
+import { policyOf } from './accruals';
 import { resolveException } from './exceptions';
 import type { AccountingPeriodDoc, ErpPostingDoc, PostingsStore } from './store';
 
@@ -51,6 +52,7 @@ export async function closeAccountingPeriod(
   key: string,
   legalEntityCode: string | null | undefined,
   log: Logger,
+  accrual?: { accrue(period: string, legalEntityCode: string): Promise<unknown> },
 ): Promise<AccountingPeriodView> {
   const k = parsePeriod(key, 'key').key;
   // What the note policy holds for period close is issued (and posted) before the period shuts.
@@ -62,6 +64,16 @@ export async function closeAccountingPeriod(
     );
   } catch (error) {
     log.warn({ err: error, period: k }, 'notes due at period close could not be issued; closing the period anyway');
+  }
+  // Usage earned but not invoiced is accrued into the period before it shuts, where the entity's policy says so.
+  const entities = legalEntityCode
+    ? [legalEntityCode]
+    : (await store.policies.find({ accrueUnbilledUsage: true }).toArray()).map((p) => p._id);
+  for (const entity of entities) {
+    if (accrual && (await policyOf(store, entity)).accrueUnbilledUsage)
+      await accrual
+        .accrue(k, entity)
+        .catch((error) => log.warn({ err: error, period: k, entity }, 'accrual at period close failed'));
   }
   return setStatus(store, k, legalEntityCode ?? null, 'CLOSED');
 }

@@ -22,6 +22,7 @@ import {
   startPostingWorker,
   type DeliveryPolicy,
 } from './deliver-posting';
+import { accrueUnbilledRevenue, setAccountingPolicy } from './accruals';
 import { totals } from './journal';
 import { seedDefaultMappings, upsertMapping } from './mappings';
 import { postInvoice, postNote, rebuildHeldPostings } from './post-document';
@@ -54,7 +55,14 @@ export interface Context extends BaseContext, Services {
 }
 
 /** An invoice's postings: its own first, then its notes', then revenue recognition, each by creation. */
-const KIND_ORDER = { INVOICE: 0, CREDIT_NOTE: 1, DEBIT_NOTE: 1, REVENUE_RECOGNITION: 2 } as const;
+const KIND_ORDER = {
+  INVOICE: 0,
+  ACCRUAL_REVERSAL: 1,
+  CREDIT_NOTE: 2,
+  DEBIT_NOTE: 2,
+  REVENUE_RECOGNITION: 3,
+  ACCRUAL: 4,
+} as const;
 
 export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
   name: 'erp-postings',
@@ -145,7 +153,24 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         postNote(ctx.store, ctx.connector, ctx.policy, noteId, ctx.correlationId, ctx.log),
       replayErpPosting: (_, { id }, ctx) => replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
       closeAccountingPeriod: (_, { key, legalEntityCode }, ctx) =>
-        closeAccountingPeriod(ctx.store, key, legalEntityCode, ctx.log),
+        closeAccountingPeriod(ctx.store, key, legalEntityCode, ctx.log, {
+          accrue: (period, entity) =>
+            accrueUnbilledRevenue(ctx.store, ctx.connector, ctx.policy, period, entity, ctx.correlationId, ctx.log),
+        }),
+      setAccountingPolicy: async (_, { legalEntityCode, accrueUnbilledUsage }, ctx) => {
+        const p = await setAccountingPolicy(ctx.store, legalEntityCode, accrueUnbilledUsage, actingSubject(ctx));
+        return { legalEntityCode: p._id, accrueUnbilledUsage: p.accrueUnbilledUsage };
+      },
+      accrueUnbilledRevenue: (_, { period, legalEntityCode }, ctx) =>
+        accrueUnbilledRevenue(
+          ctx.store,
+          ctx.connector,
+          ctx.policy,
+          period,
+          legalEntityCode,
+          ctx.correlationId,
+          ctx.log,
+        ),
       reopenAccountingPeriod: (_, { key, legalEntityCode }, ctx) =>
         reopenAccountingPeriod(ctx.store, key, legalEntityCode),
       postInNextOpenPeriod: async (_, { postingId }, ctx) => {

@@ -36,7 +36,8 @@ export type LineKind = 'USAGE' | 'FEE' | 'COMMITMENT';
 
 /** An invoice or note as it is booked: what the invoices subgraph says about it, kept on the posting. */
 export interface DocumentForPosting {
-  kind: 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE';
+  /** ACCRUAL books a draft's earned lines at period end; ACCRUAL_REVERSAL takes them back when the invoice posts. */
+  kind: 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE' | 'ACCRUAL' | 'ACCRUAL_REVERSAL';
   id: string;
   number: string;
   issueDate: string;
@@ -78,7 +79,12 @@ export interface RecognitionForPosting {
 }
 
 export type MappingKind =
-  'RECEIVABLE_ACCOUNT' | 'DEFERRED_REVENUE_ACCOUNT' | 'REVENUE_ACCOUNT' | 'TAX_PAYABLE_ACCOUNT' | 'ERP_CUSTOMER_ID';
+  | 'RECEIVABLE_ACCOUNT'
+  | 'DEFERRED_REVENUE_ACCOUNT'
+  | 'UNBILLED_RECEIVABLE_ACCOUNT'
+  | 'REVENUE_ACCOUNT'
+  | 'TAX_PAYABLE_ACCOUNT'
+  | 'ERP_CUSTOMER_ID';
 
 /** The mapping in force for a kind and key (wildcards applied), as a template; null when finance has none. */
 export type MappingLookup = (kind: MappingKind, key: string) => string | null;
@@ -203,17 +209,26 @@ class Accounts {
   }
 }
 
-export function buildDocumentEntry(doc: DocumentForPosting, lookup: MappingLookup): BuildResult {
+export function buildDocumentEntry(
+  doc: DocumentForPosting,
+  lookup: MappingLookup,
+  postingDate = doc.issueDate,
+): BuildResult {
   const accounts = new Accounts(lookup);
   const { currency } = doc;
-  const sign = doc.kind === 'CREDIT_NOTE' ? -1n : 1n;
+  const sign = doc.kind === 'CREDIT_NOTE' || doc.kind === 'ACCRUAL_REVERSAL' ? -1n : 1n;
+  const accrual = doc.kind === 'ACCRUAL' || doc.kind === 'ACCRUAL_REVERSAL';
   const common = [
     { name: 'customer', value: doc.customer.externalKey },
     { name: 'legalEntity', value: doc.legalEntityCode },
     { name: 'document', value: doc.number },
   ];
-  const erpCustomerId = accounts.optional('ERP_CUSTOMER_ID', doc.customer.id);
-  const receivableControl = accounts.get('RECEIVABLE_ACCOUNT', doc.legalEntityCode);
+  // Accrued revenue is a contract asset, not yet a claim on the customer: it has its own account, no sub-ledger.
+  const erpCustomerId = accrual ? null : accounts.optional('ERP_CUSTOMER_ID', doc.customer.id);
+  const receivableControl = accounts.get(
+    accrual ? 'UNBILLED_RECEIVABLE_ACCOUNT' : 'RECEIVABLE_ACCOUNT',
+    doc.legalEntityCode,
+  );
   const receivable = erpCustomerId ? `${receivableControl}:${erpCustomerId}` : receivableControl;
   const lines = new EntryLines();
   const portions = new Map<string, SchedulePortion['lines']>();
@@ -268,20 +283,23 @@ export function buildDocumentEntry(doc: DocumentForPosting, lookup: MappingLooku
   }
   lines.add(
     receivable,
-    `receivable from ${doc.customer.name}`,
+    accrual ? `unbilled revenue of ${doc.customer.name}` : `receivable from ${doc.customer.name}`,
     [...common, { name: 'servicePeriod', value: doc.periodKey }],
     sign * total,
     null,
   );
   if (accounts.missing.length > 0) return { ok: false, missing: accounts.missing };
-  const description =
-    doc.kind === 'INVOICE'
-      ? `Invoice ${doc.number} ${doc.customer.name}`
-      : `${doc.kind === 'CREDIT_NOTE' ? 'Credit' : 'Debit'} note ${doc.number} for invoice ${doc.invoiceNumber} ${doc.customer.name}`;
+  const description = {
+    INVOICE: `Invoice ${doc.number} ${doc.customer.name}`,
+    CREDIT_NOTE: `Credit note ${doc.number} for invoice ${doc.invoiceNumber} ${doc.customer.name}`,
+    DEBIT_NOTE: `Debit note ${doc.number} for invoice ${doc.invoiceNumber} ${doc.customer.name}`,
+    ACCRUAL: `Accrued unbilled usage ${doc.periodKey} of ${doc.customer.name}`,
+    ACCRUAL_REVERSAL: `Reversal of accrued usage ${doc.periodKey} of ${doc.customer.name}, invoiced as ${doc.invoiceNumber}`,
+  }[doc.kind];
   const entry: JournalEntry = {
     documentDate: doc.issueDate,
-    postingDate: doc.issueDate,
-    accountingPeriod: doc.issueDate.slice(0, 7),
+    postingDate,
+    accountingPeriod: postingDate.slice(0, 7),
     requestedPeriod: null,
     periodMoveReason: null,
     description,

@@ -11,6 +11,7 @@ import type { AccountMappingDoc, MappingKind, MissingMapping, PostingsStore } fr
 export const DEFAULT_MAPPINGS: Array<Pick<AccountMappingDoc, 'kind' | 'key' | 'value'>> = [
   { kind: 'RECEIVABLE_ACCOUNT', key: 'DEFAULT', value: 'assets:receivable' },
   { kind: 'DEFERRED_REVENUE_ACCOUNT', key: 'DEFAULT', value: 'liabilities:deferred-revenue' },
+  { kind: 'UNBILLED_RECEIVABLE_ACCOUNT', key: 'DEFAULT', value: 'assets:unbilled-receivable' },
   { kind: 'REVENUE_ACCOUNT', key: '*', value: 'revenue:{kind}:{productLine}' },
   { kind: 'REVENUE_ACCOUNT', key: 'commitment', value: 'revenue:commitment' },
   { kind: 'TAX_PAYABLE_ACCOUNT', key: '*', value: 'liabilities:tax:{jurisdiction}' },
@@ -64,6 +65,7 @@ const mappingInput = z
     kind: z.enum([
       'RECEIVABLE_ACCOUNT',
       'DEFERRED_REVENUE_ACCOUNT',
+      'UNBILLED_RECEIVABLE_ACCOUNT',
       'REVENUE_ACCOUNT',
       'TAX_PAYABLE_ACCOUNT',
       'ERP_CUSTOMER_ID',
@@ -132,6 +134,7 @@ export function describeMissing(missing: readonly MissingMapping[]): string {
   const what: Record<MappingKind, string> = {
     RECEIVABLE_ACCOUNT: 'receivable account of legal entity',
     DEFERRED_REVENUE_ACCOUNT: 'deferred revenue account of legal entity',
+    UNBILLED_RECEIVABLE_ACCOUNT: 'unbilled receivable account of legal entity',
     REVENUE_ACCOUNT: 'revenue account of product line',
     TAX_PAYABLE_ACCOUNT: 'tax payable account of jurisdiction',
     ERP_CUSTOMER_ID: 'ERP customer id of customer',

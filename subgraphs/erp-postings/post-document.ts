@@ -8,6 +8,7 @@ import { sumMoney, type Money } from '../../lib/money';
 import { querySubgraph } from '../../lib/subgraph-client';
 import type { Logger } from '../../lib/logger';
 import type { ErpConnector } from './connectors';
+import { reverseAccrualOf } from './accruals';
 import { deliverPosting, type DeliveryPolicy } from './deliver-posting';
 import { raiseException, resolveException } from './exceptions';
 import {
@@ -234,7 +235,7 @@ export async function postInvoice(
     );
   }
   const customer = await customerOf(invoice.customer.id);
-  return createPosting(store, connector, policy, log, {
+  const posting = await createPosting(store, connector, policy, log, {
     postingKey,
     kind: 'INVOICE',
     invoiceId,
@@ -257,6 +258,15 @@ export async function postInvoice(
       lines: invoice.lines.map((l) => asLine(l, l.id)),
     },
   });
+  await reverseAccrualOf(
+    store,
+    connector,
+    policy,
+    { id: invoiceId, number: invoice.number, issueDate: invoice.issueDate },
+    correlationId,
+    log,
+  );
+  return posting;
 }
 
 export async function postNote(

@@ -11,7 +11,8 @@ import type { DocumentForPosting, JournalEntry, RecognitionForPosting } from './
 export type PostingStatus =
   'PENDING' | 'SENDING' | 'POSTED' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD' | 'WITHDRAWN' | 'NOTHING_TO_POST';
 
-export type PostingKind = 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE' | 'REVENUE_RECOGNITION';
+export type PostingKind =
+  'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE' | 'REVENUE_RECOGNITION' | 'ACCRUAL' | 'ACCRUAL_REVERSAL';
 
 /** Who must act on an error; the API's PostingErrorKind enum lists the same values. */
 export const POSTING_ERROR_KINDS = ['TECHNICAL', 'BUSINESS'] as const;
@@ -106,7 +107,12 @@ export interface AccountingPeriodDoc {
 }
 
 export type MappingKind =
-  'RECEIVABLE_ACCOUNT' | 'DEFERRED_REVENUE_ACCOUNT' | 'REVENUE_ACCOUNT' | 'TAX_PAYABLE_ACCOUNT' | 'ERP_CUSTOMER_ID';
+  | 'RECEIVABLE_ACCOUNT'
+  | 'DEFERRED_REVENUE_ACCOUNT'
+  | 'UNBILLED_RECEIVABLE_ACCOUNT'
+  | 'REVENUE_ACCOUNT'
+  | 'TAX_PAYABLE_ACCOUNT'
+  | 'ERP_CUSTOMER_ID';
 
 /** One row of finance's mapping table: effective-dated, superseded by a later row of the same kind and key. */
 export interface AccountMappingDoc {
@@ -143,6 +149,14 @@ export interface RevenueSchedulePortionDoc {
   createdAt: Date;
 }
 
+/** A legal entity's accounting policy: whether unbilled usage is accrued at period end. */
+export interface AccountingPolicyDoc {
+  _id: string; // legal entity code
+  accrueUnbilledUsage: boolean;
+  setAt: Date;
+  setBy: string;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'erp_postings', keys: { invoiceId: 1 } },
   { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
@@ -163,6 +177,7 @@ export interface PostingsStore {
   periods: Collection<AccountingPeriodDoc>;
   mappings: Collection<AccountMappingDoc>;
   schedule: Collection<RevenueSchedulePortionDoc>;
+  policies: Collection<AccountingPolicyDoc>;
 }
 
 export function postingsStore(db: Db): PostingsStore {
@@ -174,6 +189,7 @@ export function postingsStore(db: Db): PostingsStore {
     periods: db.collection<AccountingPeriodDoc>('accounting_periods'),
     mappings: db.collection<AccountMappingDoc>('account_mappings'),
     schedule: db.collection<RevenueSchedulePortionDoc>('revenue_schedule'),
+    policies: db.collection<AccountingPolicyDoc>('accounting_policies'),
   };
 }
 

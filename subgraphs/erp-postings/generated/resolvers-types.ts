@@ -88,6 +88,15 @@ export type AccountingPeriodConnection = {
   totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** A legal entity's accounting policy. */
+export type AccountingPolicy = {
+  __typename?: 'AccountingPolicy';
+  /** Whether usage not invoiced at a period's close is accrued. */
+  accrueUnbilledUsage: Scalars['Boolean']['output'];
+  /** The legal entity's code. */
+  legalEntityCode: Scalars['String']['output'];
+};
+
 /** A named value something is broken down or booked by (region, product, customer). */
 export type Dimension = {
   __typename?: 'Dimension';
@@ -289,7 +298,9 @@ export type MappingKind =
   /** A product line (key; * for every one without its own) → its revenue account; {productLine} and {kind} fill in. */
   | 'REVENUE_ACCOUNT'
   /** A tax jurisdiction (key; * for every one without its own) → its tax payable account; {jurisdiction} fills in. */
-  | 'TAX_PAYABLE_ACCOUNT';
+  | 'TAX_PAYABLE_ACCOUNT'
+  /** A legal entity (key: its code) → its unbilled receivable (contract asset) account, for accrued usage. */
+  | 'UNBILLED_RECEIVABLE_ACCOUNT';
 
 /** An exact amount of money in one ISO 4217 currency. */
 export type Money = {
@@ -303,6 +314,12 @@ export type Money = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Accrues the usage of a billing period that is not invoiced yet (its draft invoices), dated the period's last day:
+   * one posting per draft, taken back when the invoice posts. Idempotent per invoice. closeAccountingPeriod does it by
+   * itself for entities whose policy says so. The accrual postings, in invoice id order.
+   */
+  accrueUnbilledRevenue: Array<ErpPosting>;
   /**
    * Closes an accounting period, for the group or one legal entity: postings dated in it are held (each raising a
    * business exception) until it is reopened or finance moves them to the next open period. Notes the legal entity's
@@ -341,10 +358,23 @@ export type Mutation = {
    */
   setAccountMapping: AccountMapping;
   /**
+   * Sets a legal entity's accounting policy: with accrueUnbilledUsage, closing an accounting period first accrues the
+   * usage of its billing period that is not invoiced yet (draft invoices): debit unbilled receivable, credit revenue;
+   * the invoice's posting takes the accrual back. Idempotent.
+   */
+  setAccountingPolicy: AccountingPolicy;
+  /**
    * Withdraws the posting of an invoice being voided, unless it is in the ERP (INVOICE_POSTED) or being sent
    * (CONFLICT); a posting that does not exist yet is withdrawn before it is built. For the invoices subgraph.
    */
   withdrawInvoicePosting: PostingWithdrawal;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationAccrueUnbilledRevenueArgs = {
+  legalEntityCode: Scalars['String']['input'];
+  period: Scalars['String']['input'];
 };
 
 
@@ -396,6 +426,13 @@ export type MutationReplayErpPostingArgs = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationSetAccountMappingArgs = {
   input: AccountMappingInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationSetAccountingPolicyArgs = {
+  accrueUnbilledUsage: Scalars['Boolean']['input'];
+  legalEntityCode: Scalars['String']['input'];
 };
 
 
@@ -470,6 +507,10 @@ export type PostingErrorKind =
 
 /** What a posting books. */
 export type PostingKind =
+  /** Usage earned in a period but not yet invoiced at its close: unbilled receivable to revenue. */
+  | 'ACCRUAL'
+  /** The accrual taken back when the invoice posts. */
+  | 'ACCRUAL_REVERSAL'
   /** A credit note: the reverse of the invoice lines it corrects. */
   | 'CREDIT_NOTE'
   /** A debit note: more of the invoice lines it corrects. */
@@ -749,6 +790,7 @@ export type ResolversTypes = {
   AccountingPeriod: ResolverTypeWrapper<AccountingPeriod>;
   AccountingPeriodConnection: ResolverTypeWrapper<Page<AccountingPeriod>>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  AccountingPolicy: ResolverTypeWrapper<AccountingPolicy>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Dimension: ResolverTypeWrapper<Dimension>;
@@ -794,6 +836,7 @@ export type ResolversParentTypes = {
   AccountingPeriod: AccountingPeriod;
   AccountingPeriodConnection: Page<AccountingPeriod>;
   Int: Scalars['Int']['output'];
+  AccountingPolicy: AccountingPolicy;
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Dimension: Dimension;
@@ -871,6 +914,11 @@ export type AccountingPeriodConnectionResolvers<ContextType = Context, ParentTyp
   nodes?: Resolver<Array<ResolversTypes['AccountingPeriod']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type AccountingPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccountingPolicy'] = ResolversParentTypes['AccountingPolicy']> = {
+  accrueUnbilledUsage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  legalEntityCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -983,6 +1031,7 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  accrueUnbilledRevenue?: Resolver<Array<ResolversTypes['ErpPosting']>, ParentType, ContextType, RequireFields<MutationAccrueUnbilledRevenueArgs, 'legalEntityCode' | 'period'>>;
   closeAccountingPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationCloseAccountingPeriodArgs, 'key'>>;
   postInNextOpenPeriod?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostInNextOpenPeriodArgs, 'postingId'>>;
   postInvoice?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostInvoiceArgs, 'invoiceId'>>;
@@ -991,6 +1040,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   reopenAccountingPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenAccountingPeriodArgs, 'key'>>;
   replayErpPosting?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationReplayErpPostingArgs, 'id'>>;
   setAccountMapping?: Resolver<ResolversTypes['AccountMapping'], ParentType, ContextType, RequireFields<MutationSetAccountMappingArgs, 'input'>>;
+  setAccountingPolicy?: Resolver<ResolversTypes['AccountingPolicy'], ParentType, ContextType, RequireFields<MutationSetAccountingPolicyArgs, 'accrueUnbilledUsage' | 'legalEntityCode'>>;
   withdrawInvoicePosting?: Resolver<ResolversTypes['PostingWithdrawal'], ParentType, ContextType, RequireFields<MutationWithdrawInvoicePostingArgs, 'invoiceId' | 'reason'>>;
 };
 
@@ -1061,6 +1111,7 @@ export type Resolvers<ContextType = Context> = {
   AccountMappingConnection?: AccountMappingConnectionResolvers<ContextType>;
   AccountingPeriod?: AccountingPeriodResolvers<ContextType>;
   AccountingPeriodConnection?: AccountingPeriodConnectionResolvers<ContextType>;
+  AccountingPolicy?: AccountingPolicyResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
   Dimension?: DimensionResolvers<ContextType>;
