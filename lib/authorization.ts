@@ -44,7 +44,7 @@ export const BULK_ARGUMENTS: Record<string, number> = { 'Mutation.ingestUsageEve
 export const ASSUMED_LIST_SIZE = 10;
 
 export interface Refusal {
-  code: 'FORBIDDEN' | 'QUERY_TOO_COMPLEX';
+  code: 'FORBIDDEN' | 'QUERY_TOO_COMPLEX' | 'GRAPHQL_VALIDATION_FAILED';
   message: string;
   field: string;
   extensions: Record<string, unknown>;
@@ -338,7 +338,22 @@ export function reviewOperation(input: {
     cost: 0,
   };
   const root = operation && input.schema.getRootType(operation.operation);
-  if (!operation || !root) return { coordinates: r.coordinates, depth: 0, aliases: 0, cost: 0 };
+  if (!operation) return { coordinates: r.coordinates, depth: 0, aliases: 0, cost: 0 };
+  if (!root) {
+    // graphql-js 16 does not validate the operation type against the schema's roots; the planner would fail on it.
+    return {
+      refusal: {
+        code: 'GRAPHQL_VALIDATION_FAILED',
+        field: operation.operation,
+        message: `this graph has no ${operation.operation} operations`,
+        extensions: { expected: 'a query or a mutation' },
+      },
+      coordinates: r.coordinates,
+      depth: 0,
+      aliases: 0,
+      cost: 0,
+    };
+  }
   try {
     reviewSelections(r, operation.selectionSet, root, 0, 1, []);
     return { coordinates: r.coordinates, depth: r.depth, aliases: r.aliases, cost: r.cost };

@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'QUERY_TOO_COMPLEX'
   | 'ERP_UNAVAILABLE'
   | 'ERP_REJECTED'
+  | 'LIMIT_EXCEEDED'
   | 'INTERNAL_SERVER_ERROR';
 
 /** One thing wrong with one input field. `field` is a path such as `input.charges[0].unitPrice`. */
@@ -70,10 +71,22 @@ export function notFound(what: string, field: string, id: string): UserFacingErr
   });
 }
 
-/** `a.b[2].c` from a base path and a zod issue path. */
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `a.b[2].c` from a base path and a zod issue path. A key that is not a plain name is written `["a.b"]`, JSON-escaped
+ * and cut at 64 characters, so a hostile key never forges a path or carries control characters into a message.
+ */
 export function fieldPath(base: string, path: ReadonlyArray<PropertyKey>): string {
   let out = base;
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (PLAIN_NAME.test(String(part))) out += out ? `.${String(part)}` : String(part);
+    else {
+      const key = String(part);
+      out += `[${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}]`;
+    }
+  }
   return out;
 }
 
@@ -84,7 +97,9 @@ export function zodProblems(error: ZodError, base: string): Problem[] {
         ? issue.expected
         : 'values' in issue && Array.isArray(issue.values)
           ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
-          : undefined;
+          : issue.code === 'custom' && typeof issue.params?.expected === 'string'
+            ? issue.params.expected
+            : undefined;
     return {
       code: 'VALIDATION_FAILED',
       field: fieldPath(base, issue.path),

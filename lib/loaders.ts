@@ -2,16 +2,32 @@
 import DataLoader from 'dataloader';
 import type { Collection, Document, Filter } from 'mongodb';
 
+/**
+ * Keys per `$in` query. A list argument of 200,000 keys becomes 200 queries instead of one over the 16 MB command
+ * limit, which failed every entry at once (and logged each).
+ */
+export const MAX_KEYS_PER_QUERY = 1_000;
+
+/** No stored key is longer; a longer one matches nothing and is not sent to the database. */
+export const MAX_KEY_LENGTH = 1_024;
+
+/** Keys that can match a stored string key: anything else (an object, a huge string) finds nothing. */
+export const queryableKeys = (keys: readonly unknown[]): string[] =>
+  keys.filter((k): k is string => typeof k === 'string' && k.length <= MAX_KEY_LENGTH);
+
 /** Loads documents by a unique field; missing keys resolve to null, in input order. */
 export function loaderByField<T extends Document>(
   collection: Collection<T>,
   field = '_id',
 ): DataLoader<string, T | null> {
-  return new DataLoader<string, T | null>(async (keys) => {
-    const docs = await collection.find({ [field]: { $in: [...keys] } } as Filter<T>).toArray();
-    const byKey = new Map(docs.map((d) => [String((d as Document)[field]), d as T]));
-    return keys.map((k) => byKey.get(k) ?? null);
-  });
+  return new DataLoader<string, T | null>(
+    async (keys) => {
+      const docs = await collection.find({ [field]: { $in: queryableKeys(keys) } } as Filter<T>).toArray();
+      const byKey = new Map(docs.map((d) => [String((d as Document)[field]), d as T]));
+      return keys.map((k) => byKey.get(k) ?? null);
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }
 
 /** Loads every document whose `field` equals (or, for an array field, contains) the key: a one-to-many reference. */
@@ -21,18 +37,21 @@ export function loaderOfMany<T extends Document>(
   sort: Document = { _id: 1 },
   keysOf: (doc: T) => unknown = (doc) => (doc as Document)[field],
 ): DataLoader<string, T[]> {
-  return new DataLoader<string, T[]>(async (keys) => {
-    const docs = await collection
-      .find({ [field]: { $in: [...keys] } } as Filter<T>)
-      .sort(sort)
-      .toArray();
-    const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
-    for (const d of docs) {
-      const value = keysOf(d as T);
-      for (const k of Array.isArray(value) ? value.map(String) : [String(value)]) groups.get(k)?.push(d as T);
-    }
-    return keys.map((k) => groups.get(k) ?? []);
-  });
+  return new DataLoader<string, T[]>(
+    async (keys) => {
+      const docs = await collection
+        .find({ [field]: { $in: queryableKeys(keys) } } as Filter<T>)
+        .sort(sort)
+        .toArray();
+      const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
+      for (const d of docs) {
+        const value = keysOf(d as T);
+        for (const k of Array.isArray(value) ? value.map(String) : [String(value)]) groups.get(k)?.push(d as T);
+      }
+      return keys.map((k) => groups.get(k) ?? []);
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }
 
 /**

@@ -23,6 +23,7 @@ import { boundedDb, connectMongo, databaseName, ensureIndexes, type IndexDeclara
 import { subgraphTypeDefs } from './schema-files';
 import { scalarResolvers } from './graphql/scalars';
 import { formatErrorForClients } from './format-error';
+import { guardEntityRepresentations } from './entity-representations';
 import type { SubgraphName } from './topology';
 
 export interface BaseContext {
@@ -83,11 +84,14 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   // the server is closing ("other side closed").
   httpServer.keepAliveTimeout = 65_000;
   httpServer.headersTimeout = 66_000;
-  const schema = buildSubgraphSchema({
-    typeDefs: subgraphTypeDefs(definition.name),
-    // Apollo's map type has no place for the generated one's shapes, e.g. __resolveReference(reference, context, info).
-    resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
-  });
+  // Representations are checked against each entity's key types before any __resolveReference reads the database.
+  const schema = guardEntityRepresentations(
+    buildSubgraphSchema({
+      typeDefs: subgraphTypeDefs(definition.name),
+      // Apollo's map type has no place for the generated one's shapes, e.g. __resolveReference(reference, context, info).
+      resolvers: { ...scalarResolvers, ...definition.resolvers } as GraphQLResolverMap<unknown>,
+    }),
+  );
   const server = new ApolloServer<C>({
     schema,
     plugins: [
@@ -115,7 +119,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
                     code: review.refusal.code,
                     field: review.refusal.field,
                     ...review.refusal.extensions,
-                    http: { status: 403 },
+                    http: { status: review.refusal.code === 'FORBIDDEN' ? 403 : 400 },
                   },
                 });
               }

@@ -1,15 +1,86 @@
-// Child processes the runtime starts and must stop: output to a log file, a clean SIGTERM, SIGKILL as the last resort.
+// Child processes the runtime starts and must stop: output to rotated private log files, a clean SIGTERM, SIGKILL last.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pinoRoll, { type RollingFile } from 'pino-roll';
 import net from 'node:net';
 
 export interface ManagedProcess {
   name: string;
   child: ChildProcess;
-  logFile: string;
+  /** The log file written now. */
+  readonly logFile: string;
   exited: Promise<number | null>;
   stop(): Promise<void>;
+}
+
+/** Size of one log file before it rolls over, and how many rolled files are kept besides the current one. */
+export const LOG_FILE_SIZE = process.env.USAGEGRAPH_LOG_FILE_SIZE ?? '20m';
+export const LOG_FILES_KEPT = Number(process.env.USAGEGRAPH_LOG_FILES_KEPT ?? 4);
+
+/** Logs can hold business data: readable by the owner only. */
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
+
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+  chmodSync(dir, PRIVATE_DIR);
+}
+
+interface RotatingLog {
+  write(text: string): void;
+  end(): Promise<void>;
+  /** The file written now (the folder until the first file is open). */
+  readonly file: string;
+}
+
+/**
+ * A process's output in `<dir>/<name>/<name>.<n>.log`, rolled over by size (pino-roll), the oldest removed; files 0600
+ * in 0700 folders. One folder per process: pino-roll numbers files by every `.log` in its folder.
+ */
+export function rotatingLog(
+  logFile: string,
+  rollAt: string | number = LOG_FILE_SIZE,
+  keep: number = LOG_FILES_KEPT,
+): RotatingLog {
+  const name = basename(logFile, '.log');
+  const folder = join(dirname(logFile), name);
+  privateDir(dirname(logFile));
+  privateDir(folder);
+  // Files left by an earlier run (or an older version) become private too.
+  for (const f of readdirSync(folder)) chmodSync(join(folder, f), PRIVATE_FILE);
+  let pending: string[] = [];
+  let stream: RollingFile | null = null;
+  const ready = pinoRoll({
+    file: join(folder, name),
+    extension: '.log',
+    size: rollAt,
+    limit: { count: keep, removeOtherLogFiles: true },
+    mode: PRIVATE_FILE,
+  }).then(
+    (s) => {
+      stream = s;
+      if (pending.length > 0) s.write(pending.join(''));
+      pending = [];
+      return s;
+    },
+    () => null,
+  );
+  return {
+    write: (text) => (stream ? stream.write(text) : pending.push(text)),
+    async end() {
+      const s = await ready;
+      if (!s || s.destroyed) return;
+      await new Promise<void>((resolve) => {
+        s.once('close', () => resolve());
+        s.once('error', () => resolve());
+        s.end();
+      });
+    },
+    get file() {
+      return stream?.file ?? folder;
+    },
+  };
 }
 
 export function spawnManaged(
@@ -18,18 +89,24 @@ export function spawnManaged(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string; stopWithParent?: boolean },
 ): ManagedProcess {
-  mkdirSync(dirname(options.logFile), { recursive: true });
-  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const log = rotatingLog(options.logFile);
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...(options.env ?? process.env), ...(options.stopWithParent ? { USAGEGRAPH_STOP_WITH_PARENT: '1' } : {}) },
     stdio: [options.stopWithParent ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  // Both streams, so a crash (what the runtime itself prints on stderr) is kept beside the service's own lines.
+  const drained: Array<Promise<void>> = [];
+  for (const out of [child.stdout, child.stderr]) {
+    if (!out) continue;
+    out.setEncoding('utf8');
+    out.on('data', (text: string) => log.write(text));
+    drained.push(new Promise((resolve) => out.once('close', resolve)));
+  }
+  // Output can still be in the pipes when the process exits: the log closes once both are read to the end.
+  void Promise.all(drained).then(() => log.end());
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, signal) => {
-      log.end();
       resolve(code ?? (signal ? 128 : null));
     });
     child.once('error', () => resolve(-1));
@@ -37,7 +114,9 @@ export function spawnManaged(
   return {
     name,
     child,
-    logFile: options.logFile,
+    get logFile() {
+      return log.file;
+    },
     exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -4,6 +4,7 @@ import { DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from
 import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
 import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
+import { clearSystemState, writeSystemState } from './system-state';
 import type { Role } from '../lib/principal';
 import { ProcessRegistry, freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
 
@@ -56,6 +57,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const started: ManagedProcess[] = [];
   const stopAll = async () => {
     // Gateway first, database last: nothing is cut off from what it depends on while it drains.
+    clearSystemState(options.dataDir);
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     registry.clear();
   };
@@ -124,6 +126,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     registry.record(started);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/graphql`;
     await waitForHttp(gatewayUrl.replace(/\/graphql$/, '/ready'), [gateway]);
+    writeSystemState(options.dataDir, { gatewayUrl, mongoUri, dbPrefix, startedAt: new Date().toISOString() });
 
     return {
       gatewayUrl,

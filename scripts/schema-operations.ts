@@ -2,12 +2,19 @@
 // running system's database) for `schema:check --operations <file>` in CI.
 import { writeFileSync } from 'node:fs';
 import { connectMongo, databaseName } from '../lib/mongo';
+import { runningSystemState } from '../runtime/system-state';
 import { operationUsage } from '../subgraphs/access/operation-usage';
 import { accessStore } from '../subgraphs/access/store';
 import type { RecordedOperation } from '../contracts/schema-check';
 
+/** From MONGODB_URI (and USAGEGRAPH_DB_PREFIX), else from the system `npm start` runs from this data folder. */
 export async function readOperationRecord(days: number): Promise<RecordedOperation[]> {
-  const client = await connectMongo();
+  const running = runningSystemState();
+  const uri = process.env.MONGODB_URI ?? running?.mongoUri;
+  if (!uri) throw new Error('no database: set MONGODB_URI, or run this while `npm start` runs from this folder');
+  const prefix = process.env.USAGEGRAPH_DB_PREFIX ?? running?.dbPrefix;
+  if (prefix) process.env.USAGEGRAPH_DB_PREFIX = prefix;
+  const client = await connectMongo(uri);
   try {
     return await operationUsage(accessStore(client.db(databaseName('access'))), days);
   } finally {

@@ -4,9 +4,13 @@
 import { applyUsageTypes } from '../contracts/usage-type-files';
 import { mustGraphql } from '../runtime/graph-client';
 import { DEFAULT_PORTS } from '../lib/topology';
+import { runningSystemState } from '../runtime/system-state';
 
 async function main(): Promise<void> {
-  const gatewayUrl = process.env.USAGEGRAPH_GATEWAY_URL ?? `http://127.0.0.1:${DEFAULT_PORTS.gateway}/graphql`;
+  const gatewayUrl =
+    process.env.USAGEGRAPH_GATEWAY_URL ??
+    runningSystemState()?.gatewayUrl ??
+    `http://127.0.0.1:${DEFAULT_PORTS.gateway}/graphql`;
   const credential = process.env.USAGEGRAPH_API_KEY;
   if (!credential) {
     console.error('set USAGEGRAPH_API_KEY to a product (or platform) API key; npm start prints a platform key');

@@ -209,3 +209,35 @@ describe('the record of operations clients send', () => {
     });
   });
 });
+
+describe('the released contract versions of this repository', () => {
+  it('are served at their paths by the running gateway, each to its own audience', async () => {
+    const roleOf = {
+      finance: 'finance',
+      'customer-success': 'customer-success',
+      product: 'product',
+      'internal-tools': 'internal-tool',
+    } as const;
+    for (const [audience, role] of Object.entries(roleOf)) {
+      const r = await graphql(
+        gatewayUrl().replace(/\/graphql$/, `/graphql/${audience}/v1`),
+        '{ viewer { roles } }',
+        {},
+        {
+          credential: keyFor(role),
+        },
+      );
+      expect({ audience, errors: r.errors, status: r.status }).toEqual({ audience, errors: undefined, status: 200 });
+    }
+    // What a version does not have is refused there, even for a role that may use it on the full graph.
+    const outside = await graphql(
+      gatewayUrl().replace(/\/graphql$/, '/graphql/product/v1'),
+      '{ invoices { nodes { id } } }',
+      {},
+      {
+        credential: keyFor('platform'),
+      },
+    );
+    expect(outside.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});

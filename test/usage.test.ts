@@ -402,11 +402,17 @@ describe('quarantine', () => {
       ],
     });
     const quarantineId = r.results[0].quarantineId;
-    expect(
-      (await g.ok(`query { quarantinedEvents(first: 500) { nodes { id } } }`)).quarantinedEvents.nodes.map(
-        (n: any) => n.id,
-      ),
-    ).toContain(quarantineId);
+    // Listed among the open entries (other tests quarantine thousands: read page by page until it shows up).
+    const listed: string[] = [];
+    for (let after: string | null = null, more = true; more && !listed.includes(quarantineId);) {
+      const { quarantinedEvents: page }: any = await g.ok(
+        `query($after: String) { quarantinedEvents(first: 500, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
+      listed.push(...page.nodes.map((n: any) => n.id));
+      ({ hasNextPage: more, endCursor: after } = page.pageInfo);
+    }
+    expect(listed).toContain(quarantineId);
     const { quarantinedEvent } = await g.ok(
       `query($id: ID!) { quarantinedEvent(id: $id) { status payload problems { code field } } }`,
       { id: quarantineId },

@@ -1,6 +1,7 @@
 // The invoices subgraph's collections. Drafts change; an invoice, once finalized, is a separate document that is only
 // ever inserted (never updated), so no concurrent draft refresh can touch it (see lib/keyed-mutex.ts for why).
 // Lines are embedded, so every write of an invoice or draft is one document.
+import { MAX_KEYS_PER_QUERY, queryableKeys } from '../../lib/loaders';
 import DataLoader from 'dataloader';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
@@ -313,10 +314,13 @@ export async function findInvoices(
 }
 
 export function invoiceLoader(store: InvoicesStore): DataLoader<string, InvoiceDoc | null> {
-  return new DataLoader(async (ids) => {
-    const byId = new Map((await findInvoices(store, { _id: { $in: [...ids] } })).map((d) => [d._id, d]));
-    return ids.map((id) => byId.get(id) ?? null);
-  });
+  return new DataLoader(
+    async (ids) => {
+      const byId = new Map((await findInvoices(store, { _id: { $in: queryableKeys(ids) } })).map((d) => [d._id, d]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }
 
 export function invoicesByLoader(
@@ -325,10 +329,13 @@ export function invoicesByLoader(
   keysOf: (doc: InvoiceDoc) => string[],
   sort: Record<string, 1 | -1>,
 ): DataLoader<string, InvoiceDoc[]> {
-  return new DataLoader(async (keys) => {
-    const docs = await findInvoices(store, { [field]: { $in: [...keys] } } as Filter<InvoiceDoc>, { sort });
-    return keys.map((k) => docs.filter((d) => keysOf(d).includes(k)));
-  });
+  return new DataLoader(
+    async (keys) => {
+      const docs = await findInvoices(store, { [field]: { $in: queryableKeys(keys) } } as Filter<InvoiceDoc>, { sort });
+      return keys.map((k) => docs.filter((d) => keysOf(d).includes(k)));
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }
 
 /** Line ids embed their invoice id, so a line resolves with one indexed lookup of its invoice. */

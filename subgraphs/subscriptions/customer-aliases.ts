@@ -1,10 +1,10 @@
 // Use cases: map another key to a customer (how finance resolves "unknown customer"), and look customers up by either.
 import DataLoader from 'dataloader';
+import { CUSTOMER_KEY_EXPECTED, customerKeyProblem } from '../../lib/customer-key';
 import { UserFacingError, notFound } from '../../lib/errors';
+import { MAX_KEYS_PER_QUERY, queryableKeys } from '../../lib/loaders';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { customerId as customerIdOf, type CustomerAliasDoc, type CustomerDoc, type SubscriptionsStore } from './store';
-
-const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 export async function addCustomerAlias(
   store: SubscriptionsStore,
@@ -12,10 +12,11 @@ export async function addCustomerAlias(
   alias: string,
   correlationId: string,
 ): Promise<CustomerDoc> {
-  if (!ALIAS.test(alias)) {
-    throw new UserFacingError('VALIDATION_FAILED', `alias: "${alias}" is not a usable key`, {
+  const problem = customerKeyProblem(alias);
+  if (problem) {
+    throw new UserFacingError('VALIDATION_FAILED', `alias: ${JSON.stringify(alias.slice(0, 200))} ${problem}`, {
       field: 'alias',
-      expected: '1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
+      expected: CUSTOMER_KEY_EXPECTED,
     });
   }
   const customer = await store.customers.findOne({ _id: customerId });
@@ -46,23 +47,27 @@ export async function addCustomerAlias(
 
 /** Customers by external key or alias, in input order; every read is by _id (a customer's _id derives from its key). */
 export function customerByKeyLoader(store: SubscriptionsStore): DataLoader<string, CustomerDoc | null> {
-  return new DataLoader(async (keys) => {
-    const direct = await store.customers.find({ _id: { $in: keys.map(customerIdOf) } }).toArray();
-    const byKey = new Map(direct.map((c) => [c.externalKey, c]));
-    const rest = keys.filter((k) => !byKey.has(k));
-    if (rest.length > 0) {
-      const aliases = await store.aliases.find({ _id: { $in: rest } }).toArray();
-      const owners = new Map(
-        (await store.customers.find({ _id: { $in: aliases.map((a) => a.customerId) } }).toArray()).map((c) => [
-          c._id,
-          c,
-        ]),
-      );
-      for (const a of aliases) {
-        const owner = owners.get(a.customerId);
-        if (owner) byKey.set(a._id, owner);
+  return new DataLoader(
+    async (asked) => {
+      const keys = queryableKeys(asked);
+      const direct = await store.customers.find({ _id: { $in: keys.map(customerIdOf) } }).toArray();
+      const byKey = new Map(direct.map((c) => [c.externalKey, c]));
+      const rest = keys.filter((k) => !byKey.has(k));
+      if (rest.length > 0) {
+        const aliases = await store.aliases.find({ _id: { $in: rest } }).toArray();
+        const owners = new Map(
+          (await store.customers.find({ _id: { $in: aliases.map((a) => a.customerId) } }).toArray()).map((c) => [
+            c._id,
+            c,
+          ]),
+        );
+        for (const a of aliases) {
+          const owner = owners.get(a.customerId);
+          if (owner) byKey.set(a._id, owner);
+        }
       }
-    }
-    return keys.map((k) => byKey.get(k) ?? null);
-  });
+      return asked.map((k) => byKey.get(k) ?? null);
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }

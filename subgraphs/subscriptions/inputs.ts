@@ -1,16 +1,11 @@
 // Input rules for the subscriptions mutations, stated once, reported field by field.
 import { z } from 'zod';
+import { customerKey } from '../../lib/customer-key';
 import { ROUNDING_MODES, canonicalDecimal, isCurrency, isDecimalString } from '../../lib/money';
 
 const currency = z
   .string()
   .refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
-const key = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
-    'must be 1–128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit',
-  );
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
 const optionalText = (max: number) =>
@@ -63,7 +58,8 @@ export const legalEntityInput = z.object({
 });
 
 export const customerInput = z.object({
-  externalKey: key,
+  // The same rule as a usage event's customer key and an alias: every key an event may carry can be a customer's.
+  externalKey: customerKey,
   name: z.string().trim().min(1, 'must not be empty').max(200),
   currency,
   legalEntityCode: z.string().default('DEFAULT'),

@@ -1,4 +1,5 @@
 // The subscriptions subgraph's collections: legal entities, customers, subscriptions.
+import { MAX_KEYS_PER_QUERY, queryableKeys } from '../../lib/loaders';
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Collection, Db } from 'mongodb';
@@ -220,23 +221,26 @@ export async function repairSubscriptionLists(store: SubscriptionsStore): Promis
 
 /** Each customer's subscriptions, by start then id, with one _id look-up for the lists and one for the subscriptions. */
 export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLoader<string, SubscriptionDoc[]> {
-  return new DataLoader(async (customerIds) => {
-    const lists = new Map(
-      (await store.subscriptionsByCustomer.find({ _id: { $in: [...customerIds] } }).toArray()).map((d) => [
-        d._id,
-        d.subscriptionIds,
-      ]),
-    );
-    const ids = [...lists.values()].flat();
-    const subs = new Map(
-      (ids.length ? await store.subscriptions.find({ _id: { $in: ids } }).toArray() : []).map((s) => [s._id, s]),
-    );
-    return customerIds.map((c) =>
-      (lists.get(c) ?? [])
-        .flatMap((id) => subs.get(id) ?? [])
-        .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a._id < b._id ? -1 : 1)),
-    );
-  });
+  return new DataLoader(
+    async (customerIds) => {
+      const lists = new Map(
+        (await store.subscriptionsByCustomer.find({ _id: { $in: queryableKeys(customerIds) } }).toArray()).map((d) => [
+          d._id,
+          d.subscriptionIds,
+        ]),
+      );
+      const ids = [...lists.values()].flat();
+      const subs = new Map(
+        (ids.length ? await store.subscriptions.find({ _id: { $in: ids } }).toArray() : []).map((s) => [s._id, s]),
+      );
+      return customerIds.map((c) =>
+        (lists.get(c) ?? [])
+          .flatMap((id) => subs.get(id) ?? [])
+          .sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a._id < b._id ? -1 : 1)),
+      );
+    },
+    { maxBatchSize: MAX_KEYS_PER_QUERY },
+  );
 }
 
 /** Called after every write that changes how usage is attributed; the new token tells caches to refetch. */

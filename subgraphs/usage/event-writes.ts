@@ -2,8 +2,16 @@
 import type { Collection, Document, MongoBulkWriteError } from 'mongodb';
 import { contentHash, deterministicId } from '../../lib/ids';
 import type { Problem } from '../../lib/errors';
-import type { HeldEventDoc, HoldReason, UsageEventDoc, UsageExceptionDoc, UsageStore } from './store';
+import type {
+  HeldEventDoc,
+  HoldReason,
+  QuarantinedEventDoc,
+  UsageEventDoc,
+  UsageExceptionDoc,
+  UsageStore,
+} from './store';
 import { markStale } from './freshness';
+import { EVENT_LIMITS, boundedJsonText, nestsWithin, storableView } from '../../lib/untrusted-json';
 
 export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
 
@@ -109,29 +117,110 @@ export async function openExceptions(store: UsageStore, held: HeldEventDoc[], co
   }
 }
 
-/** Keeps rejected events with their raw payload and problems; the same payload sent again only counts again. */
+/** The most of a rejected payload a quarantine entry keeps as text (anything longer was over the event limit anyway). */
+export const QUARANTINE_TEXT_LIMIT = EVENT_LIMITS.maxEventBytes;
+
+/** What a quarantine entry keeps of a payload: its JSON text (what replay parses) and a storable view of it. */
+export function quarantinedPayload(
+  payload: unknown,
+): Pick<QuarantinedEventDoc, 'payload' | 'payloadText' | 'payloadTruncated'> & { hash: string } {
+  const { text, truncated } = boundedJsonText(payload ?? null, QUARANTINE_TEXT_LIMIT);
+  // Same payload, same entry: hashed by content (key order aside) when it is shallow enough to walk, else by its text.
+  const hash =
+    !truncated && nestsWithin(payload, EVENT_LIMITS.maxDepth) ? contentHash(payload ?? null) : contentHash(text);
+  return { payload: storableView(payload ?? null), payloadText: text, payloadTruncated: truncated, hash };
+}
+
+/**
+ * Keeps rejected events with their payload and problems; the same payload sent again only counts again. The payload
+ * is kept as JSON text plus a sanitised view, so keys such as "$where", "a.b" or NUL are stored by every
+ * MongoDB-compatible database and never read as operators or paths.
+ *
+ * New entries are inserted, arrivals of known ones counted with one updateMany per count: a bulk of 100 update
+ * statements on existing documents deadlocks FerretDB 1.24 (SQLite), measured here, which a producer retrying a
+ * rejected batch would trigger. The first arrival's problems stand; a replay refreshes them.
+ */
 export async function quarantine(
   store: UsageStore,
   rejected: Array<{ payload: unknown; problems: Problem[] }>,
   correlationId: string,
 ): Promise<string[]> {
   const now = new Date();
-  const ids = rejected.map((r) => deterministicId('qev', contentHash(r.payload ?? null)));
+  const kept = rejected.map((r) => quarantinedPayload(r.payload));
+  const ids = kept.map((k) => deterministicId('qev', k.hash));
   if (rejected.length === 0) return ids;
-  const ops = rejected.map((r, i) => ({
-    updateOne: {
-      filter: { _id: ids[i]! },
-      update: {
-        $setOnInsert: { payload: r.payload ?? null, firstReceivedAt: now, correlationId },
-        $set: { lastReceivedAt: now, problems: r.problems, status: 'OPEN' as const, resolution: null },
-        $inc: { receivedCount: 1 },
-      },
-      upsert: true,
-    },
-  }));
+  const arrivals = new Map<string, { first: number; count: number }>();
+  ids.forEach((id, i) => {
+    const a = arrivals.get(id);
+    if (a) a.count++;
+    else arrivals.set(id, { first: i, count: 1 });
+  });
+  const entry = (id: string, withView: boolean): QuarantinedEventDoc => {
+    const { first, count } = arrivals.get(id)!;
+    const { hash: _hash, ...payload } = kept[first]!;
+    return {
+      _id: id,
+      ...payload,
+      ...(withView ? {} : { payload: null }),
+      problems: rejected[first]!.problems,
+      status: 'OPEN',
+      resolution: null,
+      receivedCount: count,
+      firstReceivedAt: now,
+      lastReceivedAt: now,
+      correlationId,
+    };
+  };
   // One quarantine writer at a time in this process, so receivedCount counts every arrival (see lib/keyed-mutex.ts).
-  await store.locks.run('quarantine', () => store.quarantine.bulkWrite(ops, { ordered: false }));
+  await store.locks.run('quarantine', async () => {
+    const known = new Set(
+      (await store.quarantine.find({ _id: { $in: [...arrivals.keys()] } }, { projection: { _id: 1 } }).toArray()).map(
+        (d) => d._id,
+      ),
+    );
+    const fresh = [...arrivals.keys()].filter((id) => !known.has(id));
+    const first = await insertEntries(
+      store,
+      fresh.map((id) => entry(id, true)),
+    );
+    // A database that takes the text but not the view (each has its quirks) still keeps the event.
+    const textOnly = await insertEntries(
+      store,
+      first.refused.map((id) => entry(id, false)),
+    );
+    if (textOnly.refused.length > 0) throw new Error(`quarantine refused ${textOnly.refused.length} entries`);
+    for (const id of [...first.existing, ...textOnly.existing]) known.add(id); // inserted by another process meanwhile
+    const byCount = new Map<number, string[]>();
+    for (const id of known) {
+      const { count } = arrivals.get(id)!;
+      if (!byCount.has(count)) byCount.set(count, []);
+      byCount.get(count)!.push(id);
+    }
+    for (const [count, sameCount] of byCount)
+      await store.quarantine.updateMany(
+        { _id: { $in: sameCount } },
+        { $set: { lastReceivedAt: now, status: 'OPEN', resolution: null }, $inc: { receivedCount: count } },
+      );
+  });
   return ids;
+}
+
+/** Inserts quarantine entries; says which were already there and which the database refused. */
+async function insertEntries(
+  store: UsageStore,
+  docs: QuarantinedEventDoc[],
+): Promise<{ existing: string[]; refused: string[] }> {
+  const outcome = { existing: [] as string[], refused: [] as string[] };
+  if (docs.length === 0) return outcome;
+  try {
+    await store.quarantine.insertMany(docs, { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as MongoBulkWriteError).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0) throw error;
+    for (const w of list) (w.code === 11000 ? outcome.existing : outcome.refused).push(docs[w.index]!._id);
+  }
+  return outcome;
 }
 
 /** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */

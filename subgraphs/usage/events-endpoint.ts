@@ -6,6 +6,8 @@ import { ingestUsageEvents, MAX_EVENTS_PER_CALL, type IngestResult } from './ing
 import type { UsageStore } from './store';
 import type { Problem } from '../../lib/errors';
 import type { UsageTypeRegistry } from './usage-type-registry';
+import type { Logger } from '../../lib/logger';
+import { quoted } from '../../lib/untrusted-json';
 
 export const ACCEPTED_TYPES = [
   'application/cloudevents+json',
@@ -46,6 +48,14 @@ function toInput(ce: unknown): unknown {
   };
 }
 
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 function parseBody(req: Request): Parsed | { error: string; status: number } {
   const type = String(req.headers['content-type'] ?? '')
     .split(';')[0]!
@@ -67,7 +77,8 @@ function parseBody(req: Request): Parsed | { error: string; status: number } {
             subject: h('subject'),
             time: h('time'),
             usagetypeversion: h('usagetypeversion'),
-            data: text ? json() : undefined,
+            // Data that is not JSON is still this one event's data: rejected and quarantined, not a failed request.
+            data: text ? jsonOrText(text) : undefined,
           }),
         ],
         unreadable: new Map(),
@@ -115,7 +126,7 @@ function inCloudEventTerms(result: IngestResult): IngestResult {
   return result;
 }
 
-export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry): express.Router {
+export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, log: Logger): express.Router {
   const router = express.Router();
   router.post(
     '/',
@@ -151,12 +162,15 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry): 
             {
               code: 'VALIDATION_FAILED',
               field: `events[${i}].specversion`,
-              reason: `specversion ${JSON.stringify(specversion)} is not supported`,
+              reason:
+                specversion === undefined
+                  ? 'specversion is missing'
+                  : `specversion ${quoted(String(JSON.stringify(specversion)))} is not supported`,
               expected: '"1.0"',
             },
           ]);
         }
-        if (!e || typeof e !== 'object') return e;
+        if (!e || typeof e !== 'object' || Array.isArray(e)) return e;
         const { specversion: _v, ...input } = e as Record<string, unknown>;
         return input;
       });
@@ -168,6 +182,7 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry): 
         );
       } catch (error) {
         const code = error instanceof GraphQLError ? error.extensions.code : undefined;
+        if (!code) log.error({ err: error }, 'bulk ingestion failed unexpectedly');
         res.status(code === 'SUBGRAPH_UNAVAILABLE' ? 503 : code ? 400 : 500).json({
           error: error instanceof GraphQLError ? error.message : 'internal error; see the usage service logs',
           code: code ?? 'INTERNAL_SERVER_ERROR',

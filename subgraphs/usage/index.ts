@@ -14,7 +14,9 @@ import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
 import { changeLifecycle, registerUsageType } from './register-usage-type';
 import { releaseHeldEvents, startReleaseWorker } from './release-held-events';
-import { replayQuarantinedEvents } from './replay-quarantined-events';
+import { replayQuarantinedEvents, sentPayload } from './replay-quarantined-events';
+import { nestsWithin } from '../../lib/untrusted-json';
+import { MAX_BODY_DEPTH } from '../../lib/http';
 import { eventsEndpoint } from './events-endpoint';
 import {
   indexes,
@@ -83,7 +85,7 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     events: loaderByField(services.store.events),
     aggregates: loaderByField(services.store.aggregates),
   }),
-  routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry)),
+  routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry, services.log)),
   startBackground: (s, log) => startReleaseWorker(s.store, log),
   resolvers: {
     Query: {
@@ -223,6 +225,15 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     },
     QuarantinedEvent: {
       id: (q) => q._id,
+      // As sent when it can be answered as JSON; nested too deep or cut short, its storable view; a bare null (never
+      // a valid event, but a batch may hold one) as its text, since the field cannot be null.
+      payload: (q) => {
+        const sent = sentPayload(q);
+        const shown = sent.ok && nestsWithin(sent.payload, MAX_BODY_DEPTH) ? sent.payload : q.payload;
+        return shown ?? q.payloadText ?? 'null';
+      },
+      payloadText: (q) => q.payloadText ?? JSON.stringify(q.payload ?? null),
+      payloadTruncated: (q) => q.payloadTruncated ?? false,
       status: (q) => q.status ?? 'OPEN',
       resolvedAs: (q) => q.resolution?.status ?? null,
       usageEventId: (q) => q.resolution?.usageEventId ?? null,

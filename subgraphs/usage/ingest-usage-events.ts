@@ -1,7 +1,9 @@
 // Use case: validate, enrich, deduplicate and store a batch of usage events, with a result per event.
 import { z } from 'zod';
 import { contentHash } from '../../lib/ids';
+import { customerKey } from '../../lib/customer-key';
 import { UserFacingError, fieldPath, zodProblems, type Problem } from '../../lib/errors';
+import { inspectUntrustedJson } from '../../lib/untrusted-json';
 import { periodOf } from '../../lib/period';
 import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
 import { flagLate, holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
@@ -36,16 +38,28 @@ export interface IngestResult {
 }
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const identity = z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters');
+const MAX_IDENTITY_LENGTH = 256;
+// Ids and sources end up in logs, messages and ERP tags: printable text only.
+const identity = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_IDENTITY_LENGTH, `must be at most ${MAX_IDENTITY_LENGTH} characters`)
+  .refine((v) => !/\p{C}/u.test(v), { message: 'must not contain control or unprintable characters' });
 const envelope = z.object({
   id: identity,
   source: identity,
-  type: z.string().min(1, 'must not be empty'),
-  typeVersion: z.union([z.string(), z.number().int()]).transform(String).nullish(),
-  customer: z.string().min(1, 'must not be empty').max(128),
-  timestamp: z.string().refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), {
-    message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"',
-  }),
+  type: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters'),
+  typeVersion: z
+    .union([z.string().max(16, 'must be at most 16 characters'), z.number().int()])
+    .transform(String)
+    .nullish(),
+  customer: customerKey,
+  timestamp: z
+    .string()
+    .max(64, 'must be at most 64 characters')
+    .refine((v) => ISO_INSTANT.test(v) && !Number.isNaN(Date.parse(v)), {
+      message: 'must be an ISO 8601 instant with a time zone, e.g. "2026-10-01T12:00:00Z"',
+    }),
   data: z.unknown(),
 });
 type Envelope = z.infer<typeof envelope>;
@@ -71,12 +85,14 @@ export async function ingestUsageEvents(
     });
   }
   const receivedAt = new Date();
+  // Echoed back only when it could be an identity: a hostile megabyte-long id is not sent back.
+  const echo = (v: unknown) => (typeof v === 'string' && v.length <= MAX_IDENTITY_LENGTH ? v : null);
   const results: EventResult[] = rawEvents.map((raw, index) => {
     const r = raw as Partial<Envelope> | null;
     return {
       index,
-      eventId: typeof r?.id === 'string' ? r.id : null,
-      source: typeof r?.source === 'string' ? r.source : null,
+      eventId: echo(r?.id),
+      source: echo(r?.source),
       status: 'ACCEPTED',
       usageEventId: null,
       quarantineId: null,
@@ -103,6 +119,12 @@ export async function ingestUsageEvents(
       const upfront = options.rejectedUpfront?.get(i);
       if (upfront) {
         reject(i, upfront);
+        return null;
+      }
+      // Limits, unsafe keys and unstorable strings first: nothing below hashes, stores or logs a value that fails them.
+      const unfit = inspectUntrustedJson(raw, `events[${i}]`);
+      if (unfit.length > 0) {
+        reject(i, unfit);
         return null;
       }
       const parsed = envelope.safeParse(raw);

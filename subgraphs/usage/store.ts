@@ -79,7 +79,12 @@ export interface UsageExceptionDoc {
 
 export interface QuarantinedEventDoc {
   _id: string;
+  /** A storable view (unsafe key characters replaced, cut short); entries from before payloadText: the payload itself. */
   payload: unknown;
+  /** The payload as JSON text, exactly as sent unless payloadTruncated: what replay parses. */
+  payloadText?: string;
+  /** The text was cut at the event size limit (the event was over it), so it cannot be replayed. */
+  payloadTruncated?: boolean;
   problems: Problem[];
   status: 'OPEN' | 'RESOLVED';
   /** How it was resolved by a replay: the stored or held event. */

@@ -389,6 +389,10 @@ export type QuarantinedEvent = {
   lastReceivedAt: Scalars['DateTime']['output'];
   /** The event exactly as it was sent. */
   payload: Scalars['JSON']['output'];
+  /** The event as sent, as JSON text (what a replay reads); cut at the event size limit when it was over it. */
+  payloadText: Scalars['String']['output'];
+  /** The text was cut because the event was over the size limit: it cannot be replayed, only sent again. */
+  payloadTruncated: Scalars['Boolean']['output'];
   /** Everything wrong with it, one entry per problem in the order found. */
   problems: Array<FieldProblem>;
   /** Times this same payload was sent. */
@@ -1341,6 +1345,8 @@ export type QuarantinedEventResolvers<ContextType = Context, ParentType extends 
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastReceivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  payloadText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payloadTruncated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   problems?: Resolver<Array<ResolversTypes['FieldProblem']>, ParentType, ContextType>;
   receivedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   resolvedAs?: Resolver<Maybe<ResolversTypes['IngestStatus']>, ParentType, ContextType>;
