@@ -166,7 +166,7 @@ export const rate = async (b: Pick<Billed, 'subscriptionId'>, period = '2026-09'
 
 export const POSTING = `id postingKey kind status documentNumber legalEntityCode exceptionId
   lastError { code kind message remedy } history { outcome code }
-  journalEntry { documentDate postingDate accountingPeriod requestedPeriod periodMoveReason lines { account side amount { amount } dimensions { name value } } }`;
+  journalEntry: entry { documentDate postingDate accountingPeriod requestedPeriod periodMoveReason lines { account side amount { amount } dimensions { name value } } }`;
 
 export async function posted(id: string) {
   return eventually(

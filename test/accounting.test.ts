@@ -259,6 +259,13 @@ describe('corrections after invoicing', () => {
       { id: b.invoiceId },
     );
     expect(voidInvoice).toMatchObject({ status: 'VOIDED', voidReason: 'billed to the wrong entity' });
+    const { invoice: voided } = await g.ok(
+      `query($id: ID!) { invoice(id: $id) { erpPostings { status entry { lines { lineNo } } journalEntry { currency lines { lineNo } } } } }`,
+      { id: b.invoiceId },
+    );
+    expect(voided.erpPostings).toEqual([
+      { status: 'WITHDRAWN', entry: null, journalEntry: { currency: 'USD', lines: [] } },
+    ]);
     expect(
       firstError(await g.raw(`mutation($id: ID!) { postInvoice(invoiceId: $id) { id } }`, { id: b.invoiceId }))
         .extensions,
@@ -325,6 +332,12 @@ describe('business exceptions on postings, resolved through the graph', () => {
     expect(held.lastError.message).toBe(
       `no account mapping for the receivable account of legal entity "${entity.code}"`,
     );
+    // v1.0 clients read the deprecated journalEntry, never null: an entry with no lines, dated by the invoice.
+    const { erpPosting: asReleased } = await g.ok(
+      `query($id: ID!) { erpPosting(id: $id) { journalEntry { documentDate accountingPeriod currency lines { lineNo } totalDebits { amount } } } }`,
+      { id: held.id },
+    );
+    expect(asReleased.journalEntry).toMatchObject({ currency: 'USD', lines: [], totalDebits: { amount: '0.00' } });
     expect(held.lastError.remedy).toContain(
       `setAccountMapping(input: { kind: RECEIVABLE_ACCOUNT, key: "${entity.code}"`,
     );

@@ -23,7 +23,7 @@ import {
   type DeliveryPolicy,
 } from './deliver-posting';
 import { accrueUnbilledRevenue, setAccountingPolicy } from './accruals';
-import { totals } from './journal';
+import { totals, type JournalEntry } from './journal';
 import { seedDefaultMappings, upsertMapping } from './mappings';
 import { postInvoice, postNote, rebuildHeldPostings } from './post-document';
 import { replayErpPosting } from './replay-posting';
@@ -55,6 +55,23 @@ export interface Context extends BaseContext, Services {
 }
 
 /** An invoice's postings: its own first, then its notes', then revenue recognition, each by creation. */
+/** The v1.0 journalEntry is never null: a posting with no entry built yet shows one with no lines, dated by its document. */
+function entryNotBuilt(p: ErpPostingDoc): JournalEntry {
+  const source = p.source ?? null;
+  const date =
+    source?.kind === 'REVENUE_RECOGNITION'
+      ? source.documentPostingDate
+      : (source?.issueDate ?? p.createdAt.toISOString().slice(0, 10));
+  return {
+    documentDate: date,
+    postingDate: date,
+    accountingPeriod: date.slice(0, 7),
+    description: `No entry built (${p.status}${p.lastError ? `: ${p.lastError.message}` : ''})`,
+    currency: source?.currency ?? p.currency ?? 'USD',
+    lines: [],
+  };
+}
+
 const KIND_ORDER = {
   INVOICE: 0,
   ACCRUAL_REVERSAL: 1,
@@ -185,8 +202,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
       },
       recognizeRevenue: (_, { month, legalEntityCode }, ctx) =>
         recognizeRevenue(ctx.store, ctx.connector, ctx.policy, month, legalEntityCode, ctx.correlationId, ctx.log),
-      withdrawInvoicePosting: (_, { invoiceId, reason }, ctx) =>
-        withdrawInvoicePosting(ctx.store, ctx.policy, invoiceId, reason, ctx.correlationId),
+      withdrawInvoicePosting: (_, { invoiceId, reason, currency }, ctx) =>
+        withdrawInvoicePosting(ctx.store, ctx.policy, invoiceId, reason, ctx.correlationId, currency ?? null),
     },
     ErpPosting: {
       __resolveReference: (ref, ctx) => ctx.postings.load(ref.id),
@@ -196,7 +213,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
       note: (p) => (p.noteId ? { id: p.noteId } : null),
       documentNumber: (p) => documentNumberOf(p),
       legalEntityCode: (p) => p.legalEntityCode ?? 'DEFAULT',
-      journalEntry: (p) => p.entry,
+      journalEntry: (p) => p.entry ?? entryNotBuilt(p),
+      entry: (p) => p.entry,
       exceptionId: (p) => p.openException?.id ?? null,
       mappingVersion: (p) => p.mappingVersion ?? null,
     },

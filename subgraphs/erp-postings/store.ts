@@ -65,6 +65,8 @@ export interface ErpPostingDoc {
   /** What the entry is built from, kept so it can be built again once a missing mapping is added. */
   source?: DocumentForPosting | RecognitionForPosting | null;
   entry: JournalEntry | null;
+  /** A posting withdrawn before it was built has no source: its invoice's currency, for the entry it shows. */
+  currency?: string;
   /** The rows of the mapping table the entry was built with (a hash). */
   mappingVersion?: string | null;
   /** The receivable sub-account of a customer with an ERP id: the ERP must know it. */

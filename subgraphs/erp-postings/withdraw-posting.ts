@@ -3,6 +3,7 @@
 import { UserFacingError } from '../../lib/errors';
 import { claimRecord, releaseClaim } from '../../lib/claims';
 import { isDuplicateKeyError } from '../../lib/mongo';
+import { isCurrency } from '../../lib/money';
 import type { DeliveryPolicy } from './deliver-posting';
 import { resolveException } from './exceptions';
 import { invoicePostingKey, postingIdOf } from './post-document';
@@ -14,6 +15,7 @@ export async function withdrawInvoicePosting(
   invoiceId: string,
   reason: string,
   correlationId: string,
+  currency: string | null = null,
 ): Promise<{ withdrawn: boolean }> {
   const postingKey = invoicePostingKey(invoiceId);
   const id = postingIdOf(postingKey);
@@ -33,6 +35,7 @@ export async function withdrawInvoicePosting(
         documentNumber: '',
         customerId: '',
         source: null,
+        ...(currency && isCurrency(currency) ? { currency } : {}),
         entry: null,
         status: 'WITHDRAWN',
         attempts: 0,

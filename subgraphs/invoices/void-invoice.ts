@@ -47,8 +47,8 @@ export async function voidInvoice(
     // Withdrawn first: from here on erp-postings will not send it, and refuses to post it again.
     await querySubgraph<{ withdrawInvoicePosting: { withdrawn: boolean } }>(
       'erp-postings',
-      'mutation($id: ID!, $r: String!) { withdrawInvoicePosting(invoiceId: $id, reason: $r) { withdrawn } }',
-      { id: invoiceId, r: why },
+      'mutation($id: ID!, $r: String!, $c: String) { withdrawInvoicePosting(invoiceId: $id, reason: $r, currency: $c) { withdrawn } }',
+      { id: invoiceId, r: why, c: invoice.currency },
     );
     const now = new Date();
     const voided: InvoiceDoc = {

@@ -146,6 +146,8 @@ export type ErpPosting = {
   createdAt: Scalars['DateTime']['output'];
   /** The number of the document it books (the invoice's or the note's). */
   documentNumber: Scalars['String']['output'];
+  /** The entry sent to the ERP; null while a mapping it needs is missing (see lastError) or when withdrawn before built. */
+  entry?: Maybe<JournalEntry>;
   /** Where the entry landed in the ERP; null until posted. */
   erpDocument?: Maybe<ErpDocument>;
   /** The id of the business exception raised while it is held (exception.raised); null when none is open. */
@@ -159,8 +161,12 @@ export type ErpPosting = {
   id: Scalars['ID']['output'];
   /** The invoice posted, corrected (by a note) or recognized. */
   invoice: Invoice;
-  /** The entry sent to the ERP; null while a mapping it needs is missing (see lastError) or when withdrawn. */
-  journalEntry?: Maybe<JournalEntry>;
+  /**
+   * The entry sent to the ERP, as released in v1.0: never null, so while no entry is built (a mapping it needs is
+   * missing, see lastError, or it was withdrawn before it was built) it is an entry with no lines.
+   * @deprecated use entry, which is null while no entry is built; sunset 2027-03-31
+   */
+  journalEntry: JournalEntry;
   /** What it books. */
   kind: PostingKind;
   /** The latest failure; null when none. */
@@ -438,6 +444,7 @@ export type MutationSetAccountingPolicyArgs = {
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationWithdrawInvoicePostingArgs = {
+  currency?: InputMaybe<Scalars['String']['input']>;
   invoiceId: Scalars['ID']['input'];
   reason: Scalars['String']['input'];
 };
@@ -952,12 +959,13 @@ export type ErpPostingResolvers<ContextType = Context, ParentType extends Resolv
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   documentNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entry?: Resolver<Maybe<ResolversTypes['JournalEntry']>, ParentType, ContextType>;
   erpDocument?: Resolver<Maybe<ResolversTypes['ErpDocument']>, ParentType, ContextType>;
   exceptionId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   history?: Resolver<Array<ResolversTypes['PostingAttempt']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   invoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType>;
-  journalEntry?: Resolver<Maybe<ResolversTypes['JournalEntry']>, ParentType, ContextType>;
+  journalEntry?: Resolver<ResolversTypes['JournalEntry'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['PostingKind'], ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['PostingError']>, ParentType, ContextType>;
   legalEntityCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
