@@ -1,7 +1,7 @@
 // Use cases: turn a finalized invoice or an issued note into a balanced ERP posting with the accounts finance mapped,
 // and deliver it at most once. A posting whose mapping is missing is held with a business exception, and built again
 // by itself once finance adds the mapping.
-import { deterministicId } from '../../lib/ids';
+import { contentHash, deterministicId } from '../../lib/ids';
 import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { sumMoney, type Money } from '../../lib/money';
@@ -20,7 +20,14 @@ import {
   type RecognitionForPosting,
 } from './journal';
 import { allMappings, describeMissing, mappingsAt, remedyFor } from './mappings';
-import { documentNumberOf, type ErpPostingDoc, type PostingError, type PostingKind, type PostingsStore } from './store';
+import {
+  documentNumberOf,
+  type AccountMappingDoc,
+  type ErpPostingDoc,
+  type PostingError,
+  type PostingKind,
+  type PostingsStore,
+} from './store';
 
 /** The ERP's idempotency key: one per source document and version, never per attempt or period. */
 export function invoicePostingKey(invoiceId: string): string {
@@ -67,8 +74,9 @@ export async function build(
   store: PostingsStore,
   source: DocumentForPosting | RecognitionForPosting,
   postingDate?: string,
+  mappingRows?: readonly AccountMappingDoc[],
 ): Promise<{ result: BuildResult; mappingVersion: string }> {
-  const rows = await allMappings(store);
+  const rows = mappingRows ?? (await allMappings(store));
   const day = postingDate ?? (source.kind === 'REVENUE_RECOGNITION' ? source.documentPostingDate : source.issueDate);
   const { lookup, version } = mappingsAt(rows, day);
   const result =
@@ -331,20 +339,33 @@ export async function postNote(
  * Builds again every posting held for a missing mapping or an ERP customer the ERP did not know, after a mapping
  * changed: those that are complete now are released and sent by the posting worker.
  */
+/** The mapping table each store's last pass saw: a posting held for a missing mapping waits until it changes. */
+const mappingsSeen = new WeakMap<PostingsStore, string>();
+
 export async function rebuildHeldPostings(store: PostingsStore, connector: ErpConnector, log: Logger): Promise<number> {
   const held = await store.postings
     .find(
       { status: 'HELD', 'lastError.code': { $in: ['MAPPING_MISSING', 'ERP_CUSTOMER_UNKNOWN'] } },
-      { projection: { _id: 1 } },
+      { projection: { _id: 1, 'lastError.code': 1, 'openException.raisedAt': 1 } },
     )
     .toArray();
+  if (held.length === 0) return 0;
+  // One read of the table per pass, not one per posting: the periodic pass must stay cheap with many held postings.
+  const rows = await allMappings(store);
+  const table = contentHash(rows.map((r) => `${r._id}=${r.value}`).sort());
+  const mappingsChanged = mappingsSeen.get(store) !== table;
+  mappingsSeen.set(store, table);
   let released = 0;
-  for (const { _id } of held) {
+  const settled = Date.now() - 60_000;
+  for (const { _id, lastError, openException } of held) {
+    // A hold raised just now may have been built from the table before a mapping added meanwhile: look at it anyway.
+    const raisedAt = openException?.raisedAt ? new Date(openException.raisedAt).getTime() : 0;
+    if (lastError?.code === 'MAPPING_MISSING' && !mappingsChanged && raisedAt < settled) continue;
     released += await store.locks.run(_id, async () => {
       const posting = await store.postings.findOne({ _id });
       if (posting?.status !== 'HELD' || !posting.source) return 0;
       const code = posting.lastError?.code;
-      const { result, mappingVersion } = await build(store, posting.source, posting.entry?.postingDate);
+      const { result, mappingVersion } = await build(store, posting.source, posting.entry?.postingDate, rows);
       if (!result.ok) return 0;
       if (code === 'ERP_CUSTOMER_UNKNOWN' && result.erpCustomerAccount) {
         // The same unknown id, and the ERP still does not know it: nothing changed for this posting.
