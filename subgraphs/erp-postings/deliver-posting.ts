@@ -82,6 +82,26 @@ export async function deliverPosting(
   });
 }
 
+/**
+ * Delivers like deliverPosting and, when another process holds the claim and is sending it right now, waits (at most
+ * a lease, 10 s) for that attempt's outcome: the caller gets what became of it rather than a PENDING that is stale.
+ */
+export async function deliverAndAwait(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  postingId: string,
+  log: Logger,
+): Promise<ErpPostingDoc | null> {
+  let posting = await deliverPosting(store, connector, policy, postingId, log);
+  const deadline = Date.now() + Math.min(policy.leaseMs, 10_000);
+  while (posting && (posting.status === 'PENDING' || posting.status === 'SENDING') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    posting = await store.postings.findOne({ _id: postingId });
+  }
+  return posting;
+}
+
 const EVENT_OF = { POSTED: 'posting.posted', HELD: 'posting.held', DEAD_LETTER: 'posting.dead_lettered' } as const;
 
 async function send(

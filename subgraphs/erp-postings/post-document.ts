@@ -9,7 +9,7 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import type { Logger } from '../../lib/logger';
 import type { ErpConnector } from './connectors';
 import { reverseAccrualOf } from './accruals';
-import { deliverPosting, type DeliveryPolicy } from './deliver-posting';
+import { deliverAndAwait, type DeliveryPolicy } from './deliver-posting';
 import { raiseException, resolveException } from './exceptions';
 import {
   buildDocumentEntry,
@@ -156,7 +156,7 @@ export async function createPosting(
     // A concurrent request built the same posting first; deliver that one.
     if (!isDuplicateKeyError(error)) throw error;
   }
-  return (await deliverPosting(store, connector, policy, id, log)) ?? doc;
+  return (await deliverAndAwait(store, connector, policy, id, log)) ?? doc;
 }
 
 /** The months a document's deferred lines are recognized in: inserted once (deterministic ids). */
@@ -209,7 +209,7 @@ export async function postInvoice(
       expected: 'the replacement invoice (Invoice.replacedBy)',
     });
   }
-  if (existing) return (await deliverPosting(store, connector, policy, id, log)) ?? existing;
+  if (existing) return (await deliverAndAwait(store, connector, policy, id, log)) ?? existing;
 
   const { invoice } = await querySubgraph<{
     invoice: {
@@ -288,7 +288,7 @@ export async function postNote(
   const postingKey = notePostingKey(noteId);
   const id = postingIdOf(postingKey);
   const existing = await store.postings.findOne({ _id: id });
-  if (existing) return (await deliverPosting(store, connector, policy, id, log)) ?? existing;
+  if (existing) return (await deliverAndAwait(store, connector, policy, id, log)) ?? existing;
   const { note } = await querySubgraph<{
     note: {
       id: string;
