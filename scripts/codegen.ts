@@ -100,6 +100,9 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     WebhookEndpointConnection: `${PAGE}<WebhookEndpointDoc>`,
     WebhookDelivery: '../store#WebhookDeliveryDoc',
     WebhookDeliveryConnection: `${PAGE}<WebhookDeliveryDoc>`,
+    WorkItem: '../store#WorkItemDoc',
+    WorkItemConnection: `${PAGE}<WorkItemDoc>`,
+    WebhookDeadLetterConnection: "Omit<WebhookDeadLetterConnection, 'totalCount'> & { totalCount: () => Promise<number> }",
   },
 };
 
