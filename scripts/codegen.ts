@@ -91,6 +91,7 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     // A page of the generated AccountingPeriod itself: the rows are built in the shape of the schema's type.
     AccountingPeriodConnection: `${PAGE}<AccountingPeriod>`,
     Invoice: REFERENCE,
+    PeriodReconciliation: '../reconcile-period#ReconciliationReport',
   },
   access: {},
   events: {
@@ -102,7 +103,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     WebhookDeliveryConnection: `${PAGE}<WebhookDeliveryDoc>`,
     WorkItem: '../store#WorkItemDoc',
     WorkItemConnection: `${PAGE}<WorkItemDoc>`,
-    WebhookDeadLetterConnection: "Omit<WebhookDeadLetterConnection, 'totalCount'> & { totalCount: () => Promise<number> }",
+    WebhookDeadLetterConnection:
+      "Omit<WebhookDeadLetterConnection, 'totalCount'> & { totalCount: () => Promise<number> }",
   },
 };
 

@@ -1,7 +1,7 @@
 // The erp-postings subgraph: origin of ErpPosting; contributes erpPostings to Invoice.
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
-import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Resolvers } from './generated/resolvers-types';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { fromMinorUnits } from '../../lib/money';
@@ -12,6 +12,7 @@ import { deliveryPolicyFromEnvironment, startPostingWorker, type DeliveryPolicy 
 import { totals } from './journal';
 import { postInvoice } from './post-invoice';
 import { replayErpPosting } from './replay-posting';
+import { reconciliationOf, signOffReconciliation } from './reconcile-period';
 import { indexes, postingsStore, type ErpPostingDoc, type PostingsStore } from './store';
 import type { Logger } from '../../lib/logger';
 
@@ -68,6 +69,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         system: ctx.connector.system,
         location: ctx.connector.location,
       }),
+      reconciliation: (_, args, ctx) =>
+        reconciliationOf(ctx.store, ctx.connector, args.period, args.legalEntityCode ?? null),
     },
     Mutation: {
       postInvoice: (_, { invoiceId }, ctx) =>
@@ -75,6 +78,20 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
       replayErpPosting: (_, { id }, ctx) => replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
       closeAccountingPeriod: (_, { key }, ctx) => closeAccountingPeriod(ctx.store, key),
       reopenAccountingPeriod: (_, { key }, ctx) => reopenAccountingPeriod(ctx.store, key),
+      signOffReconciliation: (_, args, ctx) =>
+        signOffReconciliation(
+          ctx.store,
+          ctx.connector,
+          args.period,
+          args.legalEntityCode ?? null,
+          actingSubject(ctx),
+          ctx.correlationId,
+        ),
+    },
+    PeriodReconciliation: {
+      status: (r) => (r.reconciled ? 'RECONCILED' : 'UNRECONCILED'),
+      ledger: (r) => ({ system: r.ledgerSystem, location: r.ledgerLocation }),
+      signOff: (r) => (r.signOff ? { ...r.signOff, current: r.signOff.digest === r.digest } : null),
     },
     ErpPosting: {
       __resolveReference: (ref, ctx) => ctx.postings.load(ref.id),

@@ -79,6 +79,7 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
   { collection: 'erp_postings', keys: { postingKey: 1 }, options: { unique: true } },
   { collection: 'erp_delivery_claims', keys: { postingId: 1, sequence: -1 } },
+  { collection: 'reconciliation_sign_offs', keys: { scope: 1, signedOffAt: -1 } },
 ];
 
 export interface PostingsStore {
@@ -88,6 +89,22 @@ export interface PostingsStore {
   postings: Collection<ErpPostingDoc>;
   claims: Collection<DeliveryClaimDoc>;
   periods: Collection<AccountingPeriodDoc>;
+  signOffs: Collection<ReconciliationSignOffDoc>;
+}
+
+/** Finance's sign-off of a reconciled period: append-only, the latest per scope counts. */
+export interface ReconciliationSignOffDoc {
+  _id: string; // `${scope}#${signedOffAt ms}#${random}`
+  /** `${period}|${legalEntityCode ?? '*'}` */
+  scope: string;
+  period: string;
+  legalEntityCode: string | null;
+  signedOffBy: string;
+  signedOffAt: Date;
+  /** The digest of the figures signed off (PeriodReconciliation.digest). */
+  digest: string;
+  totals: Array<{ currency: string; rated: string; invoiced: string; posted: string; ledger: string }>;
+  correlationId: string;
 }
 
 export function postingsStore(db: Db): PostingsStore {
@@ -97,5 +114,6 @@ export function postingsStore(db: Db): PostingsStore {
     postings: db.collection<ErpPostingDoc>('erp_postings'),
     claims: db.collection<DeliveryClaimDoc>('erp_delivery_claims'),
     periods: db.collection<AccountingPeriodDoc>('accounting_periods'),
+    signOffs: db.collection<ReconciliationSignOffDoc>('reconciliation_sign_offs'),
   };
 }

@@ -33,6 +33,21 @@ export interface ErpConnector {
   /** The document already posted under this key, if any: checked before every write, so a retry never posts twice. */
   findDocument(postingKey: string): Promise<ErpDocument | null>;
   post(posting: PostingForErp): Promise<ErpDocument>;
+  /** Every transaction as the ERP itself holds it (hledger's JSON), for reconciliation against its own balances. */
+  readTransactions(): Promise<LedgerTransaction[]>;
+}
+
+/** A transaction as hledger returns it (GET /transactions, or `hledger print -O json`); only what reconciliation reads. */
+export interface LedgerTransaction {
+  tcode: string;
+  tdate: string;
+  tdescription: string;
+  ttags: Array<[string, string]>;
+  tpostings: Array<{
+    paccount: string;
+    pamount: Array<{ acommodity: string; aquantity: { decimalMantissa: number; decimalPlaces: number } }>;
+    ptags: Array<[string, string]>;
+  }>;
 }
 
 /** Runs writes one after another: ledgers with a single-writer file lock (hledger) must not see two at once. */

@@ -410,6 +410,11 @@ export type Query = {
    */
   ratedCharges: Array<RatedCharge>;
   /**
+   * The current rated charges of every subscription for a period (latest revision of each line, voided lines left
+   * out), ordered by subscription id, then line key. For the erp-postings subgraph's reconciliation.
+   */
+  ratedChargesForPeriod: Array<RatedCharge>;
+  /**
    * Differences between invoiced charges and the charges after re-rating: what credit and debit notes must carry.
    * Oldest first (by creation, then id).
    */
@@ -465,6 +470,12 @@ export type QueryRatedChargeHistoryArgs = {
 export type QueryRatedChargesArgs = {
   period: Scalars['String']['input'];
   subscriptionId: Scalars['ID']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryRatedChargesForPeriodArgs = {
+  period: Scalars['String']['input'];
 };
 
 
@@ -1174,6 +1185,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   ratedCharge?: Resolver<Maybe<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargeArgs, 'id'>>;
   ratedChargeHistory?: Resolver<ResolversTypes['RatedChargeConnection'], ParentType, ContextType, RequireFields<QueryRatedChargeHistoryArgs, 'first' | 'period' | 'subscriptionId'>>;
   ratedCharges?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesArgs, 'period' | 'subscriptionId'>>;
+  ratedChargesForPeriod?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesForPeriodArgs, 'period'>>;
   ratingAdjustments?: Resolver<ResolversTypes['RatingAdjustmentConnection'], ParentType, ContextType, RequireFields<QueryRatingAdjustmentsArgs, 'first'>>;
 };
 
