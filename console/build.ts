@@ -59,7 +59,8 @@ export async function ensureConsoleBuild(
         '--logLevel',
         'warn',
       ],
-      { cwd: ROOT, encoding: 'utf8' },
+      // A production build whatever the caller runs under (Jest sets NODE_ENV=test, which keeps Preact's debug code).
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
     );
     if (result.status !== 0) throw new Error(`the console build failed:\n${result.stdout}\n${result.stderr}`);
     rmSync(dir, { recursive: true, force: true });
