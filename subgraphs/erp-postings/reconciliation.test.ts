@@ -121,3 +121,13 @@ it('keeps a formula out of the CSV and digests the same figures the same way', (
   expect(r.csv.split('\r\n')[1]).toContain(`"'=acme"`);
   expect(reconcilePeriod(base()).digest).toBe(r.digest);
 });
+
+it('reads a zero amount hledger wrote without a commodity as nothing', () => {
+  const inputs = base();
+  inputs.ledger[0]!.tpostings.push({
+    paccount: 'revenue:fees:api',
+    pamount: [{ acommodity: '', aquantity: { decimalMantissa: 0, decimalPlaces: 0 } }],
+    ptags: [],
+  });
+  expect(reconcilePeriod(inputs).reconciled).toBe(true);
+});

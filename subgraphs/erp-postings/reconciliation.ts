@@ -1,7 +1,7 @@
 // Pure: a billing period reconciled from usage to the ERP's own balances, per customer and revenue line, with every
 // difference between two stages named by a reason the system can tell. No I/O: reconcile-period.ts loads the inputs.
 import { createHash } from 'node:crypto';
-import { fromMinorUnits, minorDigits, toMinorUnits, type Money } from '../../lib/money';
+import { fromMinorUnits, isCurrency, minorDigits, toMinorUnits, type Money } from '../../lib/money';
 import { revenueAccount } from './journal';
 import type { LedgerTransaction } from './connectors';
 import type { PostingStatus } from './store';
@@ -211,6 +211,10 @@ function ledgerMinor(quantity: { decimalMantissa: number; decimalPlaces: number 
   return shift >= 0 ? mantissa * 10n ** BigInt(shift) : mantissa / 10n ** BigInt(-shift);
 }
 
+/** hledger writes a zero amount without a commodity ("0"): only amounts in a currency count (a zero adds nothing). */
+const moneyAmounts = (amounts: LedgerTransaction['tpostings'][number]['pamount']) =>
+  amounts.filter((a) => isCurrency(a.acommodity));
+
 const sample = (ids: Iterable<string>): string[] => [...ids].slice(0, 20);
 
 /** Reconciles one period from its inputs; the same inputs always give the same report and digest. */
@@ -365,7 +369,7 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
     if (ours) {
       const byAccount = ledgerByPosting.get(ours.id) ?? new Map<string, bigint>();
       for (const p of revenue)
-        for (const a of p.pamount)
+        for (const a of moneyAmounts(p.pamount))
           byAccount.set(p.paccount, (byAccount.get(p.paccount) ?? 0n) - ledgerMinor(a.aquantity, a.acommodity));
       ledgerByPosting.set(ours.id, byAccount);
       continue;
@@ -376,7 +380,7 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
       if (servicePeriod ? servicePeriod !== inputs.period : !t.tdate.startsWith(inputs.period)) continue;
       const customer = customerByKey.get(tagOf(p.ptags, 'customer') ?? tagOf(t.ttags, 'customer') ?? '');
       if (customer && !inScope(customer.id)) continue;
-      for (const a of p.pamount) {
+      for (const a of moneyAmounts(p.pamount)) {
         const acc = customer ? lineByAccount(customer.id, p.paccount, a.acommodity) : undefined;
         const bucket = manual.get(acc ?? null) ?? { minor: new Map<string, bigint>(), codes: [] };
         const minor = -ledgerMinor(a.aquantity, a.acommodity);
