@@ -165,7 +165,19 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
     },
   ]);
   expect(rejected.status).toBe('REJECTED');
-  const page = await signedIn('finance', '#/quarantine');
+  const { quarantinedEvent: entry } = await clientAs('finance').ok(
+    `query($id: ID!) { quarantinedEvent(id: $id) { groupId } }`,
+    { id: rejected.quarantineId },
+  );
+  await eventually('the rejected event in the work queue', async () => {
+    const { workItem } = await clientAs('finance').ok(`query($id: ID!) { workItem(id: $id) { status } }`, {
+      id: entry.groupId,
+    });
+    return workItem?.status === 'OPEN';
+  });
+  // From the exception in the queue to its events in the quarantine, as finance would go.
+  const page = await signedIn('finance', `#/queue?kind=INVALID_USAGE&item=${entry.groupId}`);
+  await page.locator('[data-testid=open-quarantine]').click();
   const card = page.locator(`[data-quarantine-id="${rejected.quarantineId}"]`);
   await card.waitFor();
   expect(await card.textContent()).toMatch(/data\.calls/);
@@ -184,6 +196,9 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
   );
   expect(quarantinedEvent.status).toBe('RESOLVED');
   expect(quarantinedEvent.usageEventId).toBeTruthy();
+  // The exception resolves by itself once its only event went through.
+  await page.goto(`${base()}/console/#/queue?status=RESOLVED&item=${entry.groupId}`);
+  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
   await page.context().close();
 }, 90_000);
 

@@ -12,7 +12,11 @@ export function QuarantinePage({ viewer, route }: { viewer: Viewer; route: Route
   const p = route.params;
   const status = p.get('status') ?? 'OPEN';
   const group = p.get('group');
-  const list = useGraph('quarantine', { status: status === 'ALL' ? null : status, groupId: group }, 15_000);
+  const list = useGraph(
+    'quarantine',
+    { status: status === 'ALL' ? null : status, groupId: group, after: p.get('after') },
+    15_000,
+  );
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [reason, setReason] = usePersisted('quarantine.discard');
   const [message, setMessage] = useState('');
@@ -75,6 +79,14 @@ export function QuarantinePage({ viewer, route }: { viewer: Viewer; route: Route
             done={() => after('Discarded (kept, with the reason).')}
           />
         </div>
+      )}
+      {list.data?.quarantinedEvents.pageInfo.hasNextPage && (
+        <button
+          type="button"
+          onClick={() => setParams({ ...params, after: list.data.quarantinedEvents.pageInfo.endCursor })}
+        >
+          Next 100
+        </button>
       )}
       <div class="cards">
         {entries.map((q) => (
