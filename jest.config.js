@@ -20,7 +20,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       transformIgnorePatterns,
-      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts,console}/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
     },
     {

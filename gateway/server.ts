@@ -6,7 +6,10 @@ import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../lib/logger';
 import { formatErrorForClients } from '../lib/format-error';
@@ -20,6 +23,7 @@ import { requestPolicy } from './request-policy';
 import { loadArtefacts, watchArtefacts } from './schema-artefacts';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
+import { consoleRoutes } from './console-routes';
 
 // Apollo Gateway 2.14 sends usage metrics to Apollo (OTLP, after probing cloud metadata addresses) unless told not to:
 // nothing leaves this system unless its operator asks for it.
@@ -27,7 +31,6 @@ process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
 
 export const SCHEMA_DIR = join(__dirname, '..', 'schema');
 export const SUPERGRAPH_PATH = join(SCHEMA_DIR, 'supergraph.graphql');
-export const FINANCE_CONSOLE = join(__dirname, 'finance-console.html');
 
 export interface RunningGateway {
   url: string;
@@ -118,6 +121,8 @@ export async function startGateway(options: {
     gateway,
     plugins: [
       ApolloServerPluginUsageReportingDisabled(),
+      // Apollo's default landing page loads a sandbox from the internet; the bundled explorer is at /explorer instead.
+      ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
       requestLog(log),
       requestPolicy({
@@ -172,8 +177,8 @@ export async function startGateway(options: {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway' });
   });
-  // Finance's work queue: held usage, out-of-policy contracts, stuck postings, periods, adjustments — one page on the graph.
-  app.get('/finance', (_req, res) => res.sendFile(FINANCE_CONSOLE));
+  // The finance console and the GraphQL explorer: static pages that use the graph with the caller's own credential.
+  app.use(consoleRoutes(log));
   app.get('/ready', async (_req, res) => {
     const r = await readiness();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', subgraphs: r.subgraphs });

@@ -5,6 +5,7 @@ import { ensureFerretDb, startFerretDb, type Progress, type RunningDatabase } fr
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
 import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
 import { clearSystemState, writeSystemState } from './system-state';
+import { ensureConsoleBuild } from '../console/build';
 import type { Role } from '../lib/principal';
 import { ProcessRegistry, freePort, isPortFree, spawnManaged, waitForHttp, type ManagedProcess } from './processes';
 
@@ -24,6 +25,8 @@ export interface SystemOptions {
 }
 
 export interface RunningSystem {
+  /** Bytes of script and style each console page loads (index.html is the console, explorer.html GraphiQL). */
+  consoleBundleBytes: Record<string, number>;
   gatewayUrl: string;
   subgraphUrls: Record<SubgraphName, string>;
   mongoUri: string;
@@ -63,9 +66,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   };
   try {
     let database: RunningDatabase | undefined;
-    const [ferretBinary, hledgerBinary] = await Promise.all([
+    const [ferretBinary, hledgerBinary, consoleBuild] = await Promise.all([
       options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress),
       ensureHledgerWeb(progress),
+      ensureConsoleBuild(progress),
     ]);
     if (ferretBinary) {
       progress('starting the embedded database (FerretDB)…');
@@ -100,6 +104,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       MONGODB_URI: mongoUri,
       USAGEGRAPH_DB_PREFIX: dbPrefix,
       ERP_HLEDGER_URL: ledger.url,
+      USAGEGRAPH_CONSOLE_DIR: consoleBuild.dir,
       ...Object.fromEntries(SUBGRAPH_NAMES.map((n) => [subgraphUrlEnv(n), subgraphUrls[n]])),
       ...options.env,
     };
@@ -136,6 +141,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ledger,
       logDir,
       env,
+      consoleBundleBytes: consoleBuild.bytes,
       processes: [...started],
       mintApiKey: (input) => mintApiKey(subgraphUrls.access, readSecret(secretFile), input),
       stop: stopAll,

@@ -106,6 +106,7 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     RevenueSchedulePortion: '../store#RevenueSchedulePortionDoc',
     RevenueSchedulePortionConnection: `${PAGE}<RevenueSchedulePortionDoc>`,
     RevenueRecognitionRun: '../revenue-recognition#RecognitionRun as RecognitionRunModel',
+    PeriodReconciliation: '../reconcile-period#ReconciliationReport',
   },
   access: {},
   events: {
@@ -115,6 +116,10 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     WebhookEndpointConnection: `${PAGE}<WebhookEndpointDoc>`,
     WebhookDelivery: '../store#WebhookDeliveryDoc',
     WebhookDeliveryConnection: `${PAGE}<WebhookDeliveryDoc>`,
+    WorkItem: '../store#WorkItemDoc',
+    WorkItemConnection: `${PAGE}<WorkItemDoc>`,
+    WebhookDeadLetterConnection:
+      "Omit<WebhookDeadLetterConnection, 'totalCount'> & { totalCount: () => Promise<number> }",
   },
 };
 

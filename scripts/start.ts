@@ -78,6 +78,8 @@ async function main(): Promise<void> {
 
 const KEY_DAYS = 7;
 
+const kb = (bytes = 0) => `${Math.round(bytes / 1024)} KB`;
+
 function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, '//***@');
 }
@@ -98,7 +100,8 @@ function printBanner(
     '',
     `  Gateway (GraphQL)   ${system.gatewayUrl}`,
     `  Health / readiness  ${base}/health   ${base}/ready`,
-    `  Finance work queue  ${base}/finance`,
+    `  Finance console     ${base}/console   (sign in with the finance key below; ${kb(system.consoleBundleBytes['index.html'])} to load)`,
+    `  GraphQL explorer    ${base}/explorer  (GraphiQL, bundled: works offline)`,
     `  Telemetry (bulk)    POST ${base}/v1/events   (CloudEvents or NDJSON)`,
     ...Object.entries(system.subgraphUrls).map(([name, url]) => `  subgraph ${name.padEnd(14)} ${url}`),
     `  Ledger (hledger-web) ${system.ledger.url}/transactions`,
@@ -107,7 +110,7 @@ function printBanner(
     '',
     `API keys for this start (valid ${KEY_DAYS} days; shown once, stored only as hashes):`,
     `  platform  ${keys.platform.secret}`,
-    `  finance   ${keys.finance.secret}   (paste it into the finance page)`,
+    `  finance   ${keys.finance.secret}   (sign in to the finance console with it)`,
     '',
     `Trace an invoice from its lines back to the usage events and forward to the ERP document:`,
     '',

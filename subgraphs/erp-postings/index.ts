@@ -38,6 +38,7 @@ import {
   type ErpPostingDoc,
   type PostingsStore,
 } from './store';
+import { reconciliationOf, signOffReconciliation } from './reconcile-period';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 
@@ -162,6 +163,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
           args.first,
           args.after,
         ),
+      reconciliation: (_, args, ctx) =>
+        reconciliationOf(ctx.store, ctx.connector, args.period, args.legalEntityCode ?? null),
     },
     Mutation: {
       postInvoice: (_, { invoiceId }, ctx) =>
@@ -204,6 +207,20 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         recognizeRevenue(ctx.store, ctx.connector, ctx.policy, month, legalEntityCode, ctx.correlationId, ctx.log),
       withdrawInvoicePosting: (_, { invoiceId, reason, currency }, ctx) =>
         withdrawInvoicePosting(ctx.store, ctx.policy, invoiceId, reason, ctx.correlationId, currency ?? null),
+      signOffReconciliation: (_, args, ctx) =>
+        signOffReconciliation(
+          ctx.store,
+          ctx.connector,
+          args.period,
+          args.legalEntityCode ?? null,
+          actingSubject(ctx),
+          ctx.correlationId,
+        ),
+    },
+    PeriodReconciliation: {
+      status: (r) => (r.reconciled ? 'RECONCILED' : 'UNRECONCILED'),
+      ledger: (r) => ({ system: r.ledgerSystem, location: r.ledgerLocation }),
+      signOff: (r) => (r.signOff ? { ...r.signOff, current: r.signOff.digest === r.digest } : null),
     },
     ErpPosting: {
       __resolveReference: (ref, ctx) => ctx.postings.load(ref.id),

@@ -190,6 +190,12 @@ class EntryLines {
   }
 }
 
+/** The revenue account a line books to under a mapping table (as buildDocumentEntry picks it), for reconciliation. */
+export function revenueAccountOf(lookup: MappingLookup, productLine: string, kind: LineKind): string {
+  const found = lookup('REVENUE_ACCOUNT', productLine);
+  return found === null ? `?REVENUE_ACCOUNT:${productLine}` : render(found, { productLine, kind: KIND_WORD[kind]! });
+}
+
 /** The accounts an entry needs; what is missing is reported all at once, so finance adds every mapping in one go. */
 class Accounts {
   readonly missing: Array<{ kind: MappingKind; key: string }> = [];

@@ -168,6 +168,7 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'revenue_schedule', keys: { month: 1, _id: 1 } },
   { collection: 'revenue_schedule', keys: { status: 1, month: 1 } },
   { collection: 'revenue_schedule', keys: { invoiceId: 1 } },
+  { collection: 'reconciliation_sign_offs', keys: { scope: 1, signedOffAt: -1 } },
 ];
 
 export interface PostingsStore {
@@ -180,6 +181,22 @@ export interface PostingsStore {
   mappings: Collection<AccountMappingDoc>;
   schedule: Collection<RevenueSchedulePortionDoc>;
   policies: Collection<AccountingPolicyDoc>;
+  signOffs: Collection<ReconciliationSignOffDoc>;
+}
+
+/** Finance's sign-off of a reconciled period: append-only, the latest per scope counts. */
+export interface ReconciliationSignOffDoc {
+  _id: string; // `${scope}#${signedOffAt ms}#${random}`
+  /** `${period}|${legalEntityCode ?? '*'}` */
+  scope: string;
+  period: string;
+  legalEntityCode: string | null;
+  signedOffBy: string;
+  signedOffAt: Date;
+  /** The digest of the figures signed off (PeriodReconciliation.digest). */
+  digest: string;
+  totals: Array<{ currency: string; rated: string; invoiced: string; posted: string; ledger: string }>;
+  correlationId: string;
 }
 
 export function postingsStore(db: Db): PostingsStore {
@@ -192,6 +209,7 @@ export function postingsStore(db: Db): PostingsStore {
     mappings: db.collection<AccountMappingDoc>('account_mappings'),
     schedule: db.collection<RevenueSchedulePortionDoc>('revenue_schedule'),
     policies: db.collection<AccountingPolicyDoc>('accounting_policies'),
+    signOffs: db.collection<ReconciliationSignOffDoc>('reconciliation_sign_offs'),
   };
 }
 

@@ -72,6 +72,24 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
             .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
             .toArray(),
         ).filter((c) => !c.voided),
+      ratedChargesForPeriod: async (_, args, ctx) => {
+        const periodKey = parsePeriod(args.period).key;
+        const all: RatedChargeDoc[] = [];
+        // Keyset pages on the period index, so each read is bounded however large the period is.
+        for (let after: string | null = null; ;) {
+          const page: RatedChargeDoc[] = await ctx.store.ratedCharges
+            .find(after === null ? { periodKey } : { periodKey, _id: { $gt: after } })
+            .sort({ _id: 1 })
+            .limit(1_000)
+            .toArray();
+          all.push(...page);
+          if (page.length < 1_000) break;
+          after = page[page.length - 1]!._id;
+        }
+        return currentRevisions(all)
+          .filter((c) => !c.voided)
+          .sort((a, b) => a.subscriptionId.localeCompare(b.subscriptionId) || a.lineKey.localeCompare(b.lineKey));
+      },
       ratedChargeHistory: async (_, args, ctx) => {
         const filter = { subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key };
         const order: SortOrder = [

@@ -112,6 +112,8 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { aggregateId: 1 } },
+  // Reconciliation reads a whole period's charges, a page at a time.
+  { collection: 'rated_charges', keys: { periodKey: 1, _id: 1 } },
   { collection: 'pricing_exceptions', keys: { subscriptionId: 1 } },
   // The work queue pages by status, oldest first.
   { collection: 'pricing_exceptions', keys: { status: 1, createdAt: 1, _id: 1 } },

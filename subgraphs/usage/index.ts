@@ -1,7 +1,7 @@
 // The usage subgraph: usage types, events, held events, quarantine and aggregates; origin of UsageEvent and UsageAggregate.
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
-import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Resolvers, UsageEventFilter } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
 import { loadReferenced, loaderByField } from '../../lib/loaders';
@@ -18,11 +18,15 @@ import { replayQuarantinedEvents, sentPayload } from './replay-quarantined-event
 import { nestsWithin } from '../../lib/untrusted-json';
 import { MAX_BODY_DEPTH } from '../../lib/http';
 import { eventsEndpoint } from './events-endpoint';
+import { correctQuarantinedEvent, discardQuarantinedEvents } from './quarantine-decisions';
+import { resolveUsageException } from './resolve-usage-exception';
 import {
   indexes,
   usageStore,
   type AggregateGroup,
+  type QuarantinedEventDoc,
   type UsageAggregateDoc,
+  type UsageExceptionDoc,
   type UsageEventDoc,
   type UsageStore,
   type UsageTypeDoc,
@@ -112,7 +116,10 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
       lateUsage: (_, a, ctx) => lateUsage(ctx.store, a.period, a.first, a.after),
       usageExceptions: async (_, args, ctx) => {
-        const filter = args.status ? { status: args.status } : {};
+        // Only quarantine entries are ever DISCARDED: asking for discarded exceptions finds none.
+        const filter: Filter<UsageExceptionDoc> = args.status
+          ? { status: args.status as UsageExceptionDoc['status'] }
+          : {};
         return withCount(
           await pageById(ctx.store.exceptions, filter, args.first, args.after),
           ctx.store.exceptions,
@@ -121,7 +128,8 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       },
       usageException: (_, { id }, ctx) => ctx.store.exceptions.findOne({ _id: id }),
       quarantinedEvents: async (_, args, ctx) => {
-        const filter = args.status ? { status: args.status } : {};
+        const filter: Filter<QuarantinedEventDoc> = args.status ? { status: args.status } : {};
+        if (args.groupId) filter.groupId = args.groupId;
         return withCount(
           await pageById(ctx.store.quarantine, filter, args.first, args.after),
           ctx.store.quarantine,
@@ -167,7 +175,13 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
         return released;
       },
       replayQuarantinedEvents: (_, { ids }, ctx) =>
-        replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
+        replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId, actingSubject(ctx)),
+      resolveUsageException: (_, { id, resolution }, ctx) =>
+        resolveUsageException(ctx.store, ctx.log, id, resolution, actingSubject(ctx)),
+      correctQuarantinedEvent: (_, { id, event }, ctx) =>
+        correctQuarantinedEvent(ctx.store, ctx.registry, id, event, actingSubject(ctx), ctx.correlationId),
+      discardQuarantinedEvents: (_, { ids, reason }, ctx) =>
+        discardQuarantinedEvents(ctx.store, ids, reason, actingSubject(ctx), ctx.correlationId),
     },
     UsageType: {
       __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
@@ -236,6 +250,13 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       payloadTruncated: (q) => q.payloadTruncated ?? false,
       status: (q) => q.status ?? 'OPEN',
       resolvedAs: (q) => q.resolution?.status ?? null,
+      groupId: (q) => q.groupId ?? null,
+      discard: (q) =>
+        q.discard ? { reason: q.discard.reason, discardedBy: q.discard.by, discardedAt: q.discard.at } : null,
+      correction: (q) =>
+        q.correction
+          ? { payloadText: q.correction.payloadText, correctedBy: q.correction.by, correctedAt: q.correction.at }
+          : null,
       usageEventId: (q) => q.resolution?.usageEventId ?? null,
     },
   },

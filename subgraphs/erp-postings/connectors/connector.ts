@@ -40,6 +40,21 @@ export interface ErpConnector {
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }>;
   /** Whether the ERP knows a customer (here: its receivable sub-account); an unknown one is a business exception. */
   customerExists(receivableAccount: string): Promise<boolean>;
+  /** Every transaction as the ERP itself holds it (hledger's JSON), for reconciliation against its own balances. */
+  readTransactions(): Promise<LedgerTransaction[]>;
+}
+
+/** A transaction as hledger returns it (GET /transactions, or `hledger print -O json`); only what reconciliation reads. */
+export interface LedgerTransaction {
+  tcode: string;
+  tdate: string;
+  tdescription: string;
+  ttags: Array<[string, string]>;
+  tpostings: Array<{
+    paccount: string;
+    pamount: Array<{ acommodity: string; aquantity: { decimalMantissa: number; decimalPlaces: number } }>;
+    ptags: Array<[string, string]>;
+  }>;
 }
 
 /** Runs writes one after another: ledgers with a single-writer file lock (hledger) must not see two at once. */

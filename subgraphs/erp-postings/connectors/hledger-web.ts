@@ -1,5 +1,5 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
-import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toHledgerJson } from './hledger-format';
 
@@ -27,6 +27,10 @@ export class HledgerWebConnector implements ErpConnector {
     return found
       ? { system: this.system, documentId: found.tcode, location: `${this.baseUrl}/transactions`, postedAt: new Date() }
       : null;
+  }
+
+  async readTransactions(): Promise<LedgerTransaction[]> {
+    return (await this.request('GET', '/transactions')) as LedgerTransaction[];
   }
 
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */

@@ -1,7 +1,9 @@
 // An append-only hledger journal file as the ERP, for setups without a ledger server: `hledger -f <file> balance` reads it.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname } from 'node:path';
-import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toJournalText } from './hledger-format';
 
@@ -32,6 +34,29 @@ export class JournalFileConnector implements ErpConnector {
       .some(
         (line) => line.trim().split(/\s+/)[0] === receivableAccount || line.startsWith(`account ${receivableAccount}`),
       );
+  }
+
+  /** hledger itself reads the file, so the balances are the ledger's, not a second parser's. */
+  async readTransactions(): Promise<LedgerTransaction[]> {
+    if (
+      !(await access(this.path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return [];
+    try {
+      const { stdout } = await promisify(execFile)('hledger', ['-f', this.path, 'print', '-O', 'json'], {
+        maxBuffer: 512 * 1024 * 1024,
+      });
+      return JSON.parse(stdout) as LedgerTransaction[];
+    } catch (error) {
+      throw new ErpError(
+        'TECHNICAL',
+        'ERP_UNAVAILABLE',
+        `hledger cannot read ${this.path}: ${(error as Error).message}`,
+      );
+    }
   }
 
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {

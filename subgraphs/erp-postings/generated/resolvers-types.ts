@@ -4,6 +4,7 @@ import type { ErpPostingDoc, AccountMappingDoc, RevenueSchedulePortionDoc } from
 import type { Page } from '../../../lib/pagination';
 import type { JournalEntry as JournalEntryModel, JournalLine as JournalLineModel } from '../journal';
 import type { RecognitionRun as RecognitionRunModel } from '../revenue-recognition';
+import type { ReconciliationReport } from '../reconcile-period';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -95,6 +96,25 @@ export type AccountingPolicy = {
   accrueUnbilledUsage: Scalars['Boolean']['output'];
   /** The legal entity's code. */
   legalEntityCode: Scalars['String']['output'];
+};
+
+/** One customer's part of a period's reconciliation. */
+export type CustomerReconciliation = {
+  __typename?: 'CustomerReconciliation';
+  /** The customer's id. */
+  customerId: Scalars['ID']['output'];
+  /** The customer's key. */
+  customerKey: Scalars['String']['output'];
+  /** The customer's name. */
+  customerName: Scalars['String']['output'];
+  /** Differences not tied to one line (held or late events), in the order found. */
+  differences: Array<ReconciliationDifference>;
+  /** The entity billing it. */
+  legalEntityCode: Scalars['String']['output'];
+  /** Its revenue lines, by account A–Z (bounded by its plans' lines). */
+  lines: Array<ReconciliationLine>;
+  /** Every difference explained or zero. */
+  reconciled: Scalars['Boolean']['output'];
 };
 
 /** A named value something is broken down or booked by (region, product, customer). */
@@ -234,6 +254,15 @@ export type InvoiceLine = {
   id: Scalars['ID']['output'];
 };
 
+/** What an invoice line bills. */
+export type InvoiceLineKind =
+  /** A top-up to the minimum commitment. */
+  | 'COMMITMENT'
+  /** A recurring fee. */
+  | 'FEE'
+  /** Usage of one usage type. */
+  | 'USAGE';
+
 /** A credit or debit note: a separate, numbered document correcting one finalized invoice; never changed once issued. */
 export type InvoiceNote = {
   __typename?: 'InvoiceNote';
@@ -370,6 +399,11 @@ export type Mutation = {
    */
   setAccountingPolicy: AccountingPolicy;
   /**
+   * Signs a reconciled period off (recorded with the caller and the figures' digest, and in the audit trail). Refused
+   * with RECONCILIATION_OPEN while a difference is unexplained. Signing the same figures again changes nothing.
+   */
+  signOffReconciliation: PeriodReconciliation;
+  /**
    * Withdraws the posting of an invoice being voided, unless it is in the ERP (INVOICE_POSTED) or being sent
    * (CONFLICT); a posting that does not exist yet is withdrawn before it is built. For the invoices subgraph.
    */
@@ -443,6 +477,13 @@ export type MutationSetAccountingPolicyArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationSignOffReconciliationArgs = {
+  legalEntityCode?: InputMaybe<Scalars['String']['input']>;
+  period: Scalars['String']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationWithdrawInvoicePostingArgs = {
   currency?: InputMaybe<Scalars['String']['input']>;
   invoiceId: Scalars['ID']['input'];
@@ -470,6 +511,38 @@ export type Period = {
   key: Scalars['String']['output'];
   /** The first instant of the month (inclusive), e.g. 2026-10-01T00:00:00.000Z. */
   start: Scalars['DateTime']['output'];
+};
+
+/** A billing period reconciled down to the ERP's own balances. */
+export type PeriodReconciliation = {
+  __typename?: 'PeriodReconciliation';
+  /** The same report as CSV (RFC 4180, one row per customer and line, then difference rows). */
+  csv: Scalars['String']['output'];
+  /**
+   * Every customer rated, invoiced or with held usage in the period, in customer key order. Not paged: a report over one
+   * period, exported whole as csv.
+   */
+  customers: Array<CustomerReconciliation>;
+  /** Differences not tied to a known customer (events of unknown customers, untagged manual ERP entries), in the order found. */
+  differences: Array<ReconciliationDifference>;
+  /** A digest of the figures (SHA-256 of the CSV). */
+  digest: Scalars['String']['output'];
+  /** The ledger read. */
+  ledger: ErpConnection;
+  /** The legal entity, or null for every entity. */
+  legalEntityCode?: Maybe<Scalars['String']['output']>;
+  /** YYYY-MM. */
+  period: Scalars['String']['output'];
+  /** When the figures were read. */
+  readAt: Scalars['DateTime']['output'];
+  /** The latest sign-off of this period and entity; null when never signed off. */
+  signOff?: Maybe<ReconciliationSignOff>;
+  /** Reconciled when every difference is explained or zero. */
+  status: ReconciliationStatus;
+  /** Totals per currency, A–Z. */
+  totals: Array<ReconciliationTotals>;
+  /** How many differences are unexplained. */
+  unexplainedCount: Scalars['Int']['output'];
 };
 
 /** Whether postings may be booked in an accounting period. */
@@ -591,6 +664,11 @@ export type Query = {
   /** Postings, ordered by posting id (stable across pages). */
   erpPostings: ErpPostingConnection;
   /**
+   * A billing period reconciled from usage to the ERP's own balances (read from the ledger server now): per customer
+   * and revenue line, usage quantity → rated → invoiced → posted → ledger, with every difference named by its reason.
+   */
+  reconciliation: PeriodReconciliation;
+  /**
    * The revenue schedule of deferred lines: what is recognized in which month, in order of month, then portion id.
    * Each portion becomes a recognition entry once its month has ended.
    */
@@ -638,11 +716,156 @@ export type QueryErpPostingsArgs = {
 
 
 /** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryReconciliationArgs = {
+  legalEntityCode?: InputMaybe<Scalars['String']['input']>;
+  period: Scalars['String']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
 export type QueryRevenueScheduleArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   invoiceId?: InputMaybe<Scalars['ID']['input']>;
   month?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** One difference between two stages, and why. */
+export type ReconciliationDifference = {
+  __typename?: 'ReconciliationDifference';
+  /** The amount it accounts for (earlier minus later stage); null when not money yet (held or late events). */
+  amount?: Maybe<Money>;
+  /** How many records it concerns (events, invoices, postings, ledger transactions). */
+  count: Scalars['Int']['output'];
+  /** What it is, in words. */
+  detail: Scalars['String']['output'];
+  /** False for MISSING_IN_ERP and UNEXPLAINED: the period cannot be signed off while such a difference stands. */
+  explained: Scalars['Boolean']['output'];
+  /** The earlier stage. */
+  from: ReconciliationStage;
+  /** Why they differ. */
+  reason: ReconciliationReason;
+  /** Ids of the records concerned (exception, invoice, posting, aggregate ids, ledger codes), up to 20, in the order found. */
+  recordIds: Array<Scalars['String']['output']>;
+  /** The later stage. */
+  to: ReconciliationStage;
+};
+
+/** One customer's revenue line (a ledger revenue account in one currency) through every stage. */
+export type ReconciliationLine = {
+  __typename?: 'ReconciliationLine';
+  /** The revenue account, e.g. revenue:usage:api. */
+  account: Scalars['String']['output'];
+  /** ISO 4217 currency. */
+  currency: Scalars['String']['output'];
+  /** Every difference between stages, in stage order (bounded: a few per invoice of the line). */
+  differences: Array<ReconciliationDifference>;
+  /** The invoices on this line, in id order (one per subscription of the customer). */
+  invoiceIds: Array<Scalars['ID']['output']>;
+  /** On finalized invoices. */
+  invoiced: Money;
+  /** What the line bills. */
+  kind: InvoiceLineKind;
+  /** The ERP's own balance, read from the ledger. */
+  ledger: Money;
+  /** Booked by the ERP, per our postings. */
+  posted: Money;
+  /** The product line. */
+  productLine: Scalars['String']['output'];
+  /** Current rated charges. */
+  rated: Money;
+  /** Every difference explained or zero. */
+  reconciled: Scalars['Boolean']['output'];
+  /** Usage rated on this line, by usage type A–Z (bounded by the plan's usage types). */
+  usage: Array<ReconciliationUsage>;
+};
+
+/** Why two stages differ. */
+export type ReconciliationReason =
+  /** Re-rated after the invoice was finalized; no note carries the difference yet. */
+  | 'ADJUSTMENT_WITHOUT_NOTE'
+  /** The invoice is still a draft. */
+  | 'DRAFT_INVOICE'
+  /** Events held in the work queue (unknown customer, no subscription): not rated yet. */
+  | 'HELD_EVENTS'
+  /** Revenue entered in the ERP by hand, not by UsageGraph. */
+  | 'MANUAL_ERP_ENTRY'
+  /** Posted per our records, but the ERP has no such transaction (unexplained). */
+  | 'MISSING_IN_ERP'
+  /** Rated, but no invoice drafted yet. */
+  | 'NOT_INVOICED'
+  /** The invoice is finalized but not posted. */
+  | 'NOT_POSTED'
+  /** The posting ran out of retries. */
+  | 'POSTING_DEAD_LETTERED'
+  /** The posting is held (e.g. a closed period). */
+  | 'POSTING_HELD'
+  /** The posting is on its way to the ERP. */
+  | 'POSTING_IN_FLIGHT'
+  /** A difference the system cannot name (unexplained). */
+  | 'UNEXPLAINED'
+  /** Events that arrived after the period was rated: re-rating adds them. */
+  | 'UNRATED_LATE_USAGE';
+
+/** Finance's sign-off of a reconciled period. */
+export type ReconciliationSignOff = {
+  __typename?: 'ReconciliationSignOff';
+  /** False when the figures have changed since (e.g. a late posting): sign off again. */
+  current: Scalars['Boolean']['output'];
+  /** The digest of the figures signed off. */
+  digest: Scalars['String']['output'];
+  /** When. */
+  signedOffAt: Scalars['DateTime']['output'];
+  /** The authenticated subject who signed off. */
+  signedOffBy: Scalars['String']['output'];
+};
+
+/** A stage of the way from usage to the ERP. */
+export type ReconciliationStage =
+  /** Lines of finalized invoices. */
+  | 'INVOICED'
+  /** Revenue as the ERP itself holds it. */
+  | 'LEDGER'
+  /** Revenue lines of postings the ERP booked, per our records. */
+  | 'POSTED'
+  /** Rated charges (current revisions). */
+  | 'RATED'
+  /** Usage events received. */
+  | 'USAGE';
+
+/** Whether a period's figures are reconciled. */
+export type ReconciliationStatus =
+  /** Every difference is explained or zero. */
+  | 'RECONCILED'
+  /** At least one difference is unexplained. */
+  | 'UNRECONCILED';
+
+/** A period's totals in one currency at every stage. */
+export type ReconciliationTotals = {
+  __typename?: 'ReconciliationTotals';
+  /** ISO 4217 currency. */
+  currency: Scalars['String']['output'];
+  /** Invoiced (finalized). */
+  invoiced: Money;
+  /** In the ERP's ledger (manual entries included). */
+  ledger: Money;
+  /** Posted. */
+  posted: Money;
+  /** Rated. */
+  rated: Money;
+};
+
+/** Usage of one type on a revenue line. */
+export type ReconciliationUsage = {
+  __typename?: 'ReconciliationUsage';
+  /** Events counted. */
+  eventCount: Scalars['Int']['output'];
+  /** Quantity rated. */
+  quantity: Scalars['Decimal']['output'];
+  /** Its unit. */
+  unit: Scalars['String']['output'];
+  /** The usage type. */
+  usageTypeKey: Scalars['String']['output'];
 };
 
 /** What a recognition run did. */
@@ -798,6 +1021,7 @@ export type ResolversTypes = {
   AccountingPeriodConnection: ResolverTypeWrapper<Page<AccountingPeriod>>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   AccountingPolicy: ResolverTypeWrapper<AccountingPolicy>;
+  CustomerReconciliation: ResolverTypeWrapper<CustomerReconciliation>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Dimension: ResolverTypeWrapper<Dimension>;
@@ -809,6 +1033,7 @@ export type ResolversTypes = {
   FieldProblem: ResolverTypeWrapper<FieldProblem>;
   Invoice: ResolverTypeWrapper<{ id: string }>;
   InvoiceLine: ResolverTypeWrapper<InvoiceLine>;
+  InvoiceLineKind: InvoiceLineKind;
   InvoiceNote: ResolverTypeWrapper<{ id: string }>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   JournalEntry: ResolverTypeWrapper<JournalEntryModel>;
@@ -818,6 +1043,7 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Period: ResolverTypeWrapper<Period>;
+  PeriodReconciliation: ResolverTypeWrapper<ReconciliationReport>;
   PeriodStatus: PeriodStatus;
   PostingAttempt: ResolverTypeWrapper<PostingAttempt>;
   PostingError: ResolverTypeWrapper<PostingError>;
@@ -827,6 +1053,14 @@ export type ResolversTypes = {
   PostingStatus: PostingStatus;
   PostingWithdrawal: ResolverTypeWrapper<PostingWithdrawal>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReconciliationDifference: ResolverTypeWrapper<ReconciliationDifference>;
+  ReconciliationLine: ResolverTypeWrapper<ReconciliationLine>;
+  ReconciliationReason: ReconciliationReason;
+  ReconciliationSignOff: ResolverTypeWrapper<ReconciliationSignOff>;
+  ReconciliationStage: ReconciliationStage;
+  ReconciliationStatus: ReconciliationStatus;
+  ReconciliationTotals: ResolverTypeWrapper<ReconciliationTotals>;
+  ReconciliationUsage: ResolverTypeWrapper<ReconciliationUsage>;
   RevenueRecognitionRun: ResolverTypeWrapper<RecognitionRunModel>;
   RevenueSchedulePortion: ResolverTypeWrapper<RevenueSchedulePortionDoc>;
   RevenueSchedulePortionConnection: ResolverTypeWrapper<Page<RevenueSchedulePortionDoc>>;
@@ -844,6 +1078,7 @@ export type ResolversParentTypes = {
   AccountingPeriodConnection: Page<AccountingPeriod>;
   Int: Scalars['Int']['output'];
   AccountingPolicy: AccountingPolicy;
+  CustomerReconciliation: CustomerReconciliation;
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Dimension: Dimension;
@@ -862,10 +1097,16 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Period: Period;
+  PeriodReconciliation: ReconciliationReport;
   PostingAttempt: PostingAttempt;
   PostingError: PostingError;
   PostingWithdrawal: PostingWithdrawal;
   Query: Record<PropertyKey, never>;
+  ReconciliationDifference: ReconciliationDifference;
+  ReconciliationLine: ReconciliationLine;
+  ReconciliationSignOff: ReconciliationSignOff;
+  ReconciliationTotals: ReconciliationTotals;
+  ReconciliationUsage: ReconciliationUsage;
   RevenueRecognitionRun: RecognitionRunModel;
   RevenueSchedulePortion: RevenueSchedulePortionDoc;
   RevenueSchedulePortionConnection: Page<RevenueSchedulePortionDoc>;
@@ -926,6 +1167,16 @@ export type AccountingPeriodConnectionResolvers<ContextType = Context, ParentTyp
 export type AccountingPolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AccountingPolicy'] = ResolversParentTypes['AccountingPolicy']> = {
   accrueUnbilledUsage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   legalEntityCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type CustomerReconciliationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CustomerReconciliation'] = ResolversParentTypes['CustomerReconciliation']> = {
+  customerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  customerKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  customerName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  differences?: Resolver<Array<ResolversTypes['ReconciliationDifference']>, ParentType, ContextType>;
+  legalEntityCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['ReconciliationLine']>, ParentType, ContextType>;
+  reconciled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1049,6 +1300,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   replayErpPosting?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationReplayErpPostingArgs, 'id'>>;
   setAccountMapping?: Resolver<ResolversTypes['AccountMapping'], ParentType, ContextType, RequireFields<MutationSetAccountMappingArgs, 'input'>>;
   setAccountingPolicy?: Resolver<ResolversTypes['AccountingPolicy'], ParentType, ContextType, RequireFields<MutationSetAccountingPolicyArgs, 'accrueUnbilledUsage' | 'legalEntityCode'>>;
+  signOffReconciliation?: Resolver<ResolversTypes['PeriodReconciliation'], ParentType, ContextType, RequireFields<MutationSignOffReconciliationArgs, 'period'>>;
   withdrawInvoicePosting?: Resolver<ResolversTypes['PostingWithdrawal'], ParentType, ContextType, RequireFields<MutationWithdrawInvoicePostingArgs, 'invoiceId' | 'reason'>>;
 };
 
@@ -1061,6 +1313,21 @@ export type PeriodResolvers<ContextType = Context, ParentType extends ResolversP
   end?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   start?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type PeriodReconciliationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PeriodReconciliation'] = ResolversParentTypes['PeriodReconciliation']> = {
+  csv?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  customers?: Resolver<Array<ResolversTypes['CustomerReconciliation']>, ParentType, ContextType>;
+  differences?: Resolver<Array<ResolversTypes['ReconciliationDifference']>, ParentType, ContextType>;
+  digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ledger?: Resolver<ResolversTypes['ErpConnection'], ParentType, ContextType>;
+  legalEntityCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  readAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  signOff?: Resolver<Maybe<ResolversTypes['ReconciliationSignOff']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationStatus'], ParentType, ContextType>;
+  totals?: Resolver<Array<ResolversTypes['ReconciliationTotals']>, ParentType, ContextType>;
+  unexplainedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type PostingAttemptResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PostingAttempt'] = ResolversParentTypes['PostingAttempt']> = {
@@ -1088,7 +1355,56 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   erpConnection?: Resolver<ResolversTypes['ErpConnection'], ParentType, ContextType>;
   erpPosting?: Resolver<Maybe<ResolversTypes['ErpPosting']>, ParentType, ContextType, RequireFields<QueryErpPostingArgs, 'id'>>;
   erpPostings?: Resolver<ResolversTypes['ErpPostingConnection'], ParentType, ContextType, RequireFields<QueryErpPostingsArgs, 'first'>>;
+  reconciliation?: Resolver<ResolversTypes['PeriodReconciliation'], ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'period'>>;
   revenueSchedule?: Resolver<ResolversTypes['RevenueSchedulePortionConnection'], ParentType, ContextType, RequireFields<QueryRevenueScheduleArgs, 'first'>>;
+};
+
+export type ReconciliationDifferenceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationDifference'] = ResolversParentTypes['ReconciliationDifference']> = {
+  amount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  explained?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['ReconciliationStage'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['ReconciliationReason'], ParentType, ContextType>;
+  recordIds?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['ReconciliationStage'], ParentType, ContextType>;
+};
+
+export type ReconciliationLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationLine'] = ResolversParentTypes['ReconciliationLine']> = {
+  account?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  differences?: Resolver<Array<ResolversTypes['ReconciliationDifference']>, ParentType, ContextType>;
+  invoiceIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  invoiced?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['InvoiceLineKind'], ParentType, ContextType>;
+  ledger?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  posted?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rated?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  reconciled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  usage?: Resolver<Array<ResolversTypes['ReconciliationUsage']>, ParentType, ContextType>;
+};
+
+export type ReconciliationSignOffResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationSignOff'] = ResolversParentTypes['ReconciliationSignOff']> = {
+  current?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  signedOffAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  signedOffBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type ReconciliationTotalsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationTotals'] = ResolversParentTypes['ReconciliationTotals']> = {
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  invoiced?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  ledger?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  posted?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  rated?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+};
+
+export type ReconciliationUsageResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ReconciliationUsage'] = ResolversParentTypes['ReconciliationUsage']> = {
+  eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type RevenueRecognitionRunResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RevenueRecognitionRun'] = ResolversParentTypes['RevenueRecognitionRun']> = {
@@ -1120,6 +1436,7 @@ export type Resolvers<ContextType = Context> = {
   AccountingPeriod?: AccountingPeriodResolvers<ContextType>;
   AccountingPeriodConnection?: AccountingPeriodConnectionResolvers<ContextType>;
   AccountingPolicy?: AccountingPolicyResolvers<ContextType>;
+  CustomerReconciliation?: CustomerReconciliationResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
   Dimension?: DimensionResolvers<ContextType>;
@@ -1138,10 +1455,16 @@ export type Resolvers<ContextType = Context> = {
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Period?: PeriodResolvers<ContextType>;
+  PeriodReconciliation?: PeriodReconciliationResolvers<ContextType>;
   PostingAttempt?: PostingAttemptResolvers<ContextType>;
   PostingError?: PostingErrorResolvers<ContextType>;
   PostingWithdrawal?: PostingWithdrawalResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReconciliationDifference?: ReconciliationDifferenceResolvers<ContextType>;
+  ReconciliationLine?: ReconciliationLineResolvers<ContextType>;
+  ReconciliationSignOff?: ReconciliationSignOffResolvers<ContextType>;
+  ReconciliationTotals?: ReconciliationTotalsResolvers<ContextType>;
+  ReconciliationUsage?: ReconciliationUsageResolvers<ContextType>;
   RevenueRecognitionRun?: RevenueRecognitionRunResolvers<ContextType>;
   RevenueSchedulePortion?: RevenueSchedulePortionResolvers<ContextType>;
   RevenueSchedulePortionConnection?: RevenueSchedulePortionConnectionResolvers<ContextType>;

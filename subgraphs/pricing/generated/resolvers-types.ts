@@ -402,6 +402,11 @@ export type Query = {
    * commitment true-up).
    */
   ratedCharges: Array<RatedCharge>;
+  /**
+   * The current rated charges of every subscription for a period (latest revision of each line, voided lines left
+   * out), ordered by subscription id, then line key. For the erp-postings subgraph's reconciliation.
+   */
+  ratedChargesForPeriod: Array<RatedCharge>;
 };
 
 
@@ -453,6 +458,12 @@ export type QueryRatedChargeHistoryArgs = {
 export type QueryRatedChargesArgs = {
   period: Scalars['String']['input'];
   subscriptionId: Scalars['ID']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryRatedChargesForPeriodArgs = {
+  period: Scalars['String']['input'];
 };
 
 /** A line of a period's charges: usage of one type, a recurring fee, or a commitment true-up. Immutable: re-rating adds a revision. */
@@ -1111,6 +1122,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   ratedCharge?: Resolver<Maybe<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargeArgs, 'id'>>;
   ratedChargeHistory?: Resolver<ResolversTypes['RatedChargeConnection'], ParentType, ContextType, RequireFields<QueryRatedChargeHistoryArgs, 'first' | 'period' | 'subscriptionId'>>;
   ratedCharges?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesArgs, 'period' | 'subscriptionId'>>;
+  ratedChargesForPeriod?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesForPeriodArgs, 'period'>>;
 };
 
 export type RatedChargeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RatedCharge'] = ResolversParentTypes['RatedCharge'], FederationReferenceType extends FederationReferenceTypes['RatedCharge'] = FederationReferenceTypes['RatedCharge']> = {

@@ -121,6 +121,8 @@ export type EventResult = {
 
 /** Whether a work-queue entry still needs someone. */
 export type ExceptionStatus =
+  /** Quarantine only: discarded by a person with a reason (kept, never deleted). */
+  | 'DISCARDED'
   /** Waiting: the held or quarantined events have not gone through yet. */
   | 'OPEN'
   /** Done: the events went through (or were found to be duplicates). */
@@ -242,8 +244,18 @@ export type Mutation = {
    * type in input order. Events arriving for the period afterwards are flagged late.
    */
   aggregateUsage: Array<UsageAggregate>;
+  /**
+   * Runs a corrected version of a rejected event through ingestion in its place. The entry is resolved (keeping what
+   * was sent and the correction) only when the corrected event is accepted or held; otherwise the problems come back.
+   */
+  correctQuarantinedEvent: QuarantineCorrectionResult;
   /** ACTIVE → DEPRECATED: still accepted until sunsetAt, then treated as retired. */
   deprecateUsageType: UsageType;
+  /**
+   * Discards rejected events that should never be billed, with a reason. They are kept, marked DISCARDED with who,
+   * when and why — never deleted. Entries a replay already got through stay resolved. In input order (1 to 1,000).
+   */
+  discardQuarantinedEvents: Array<QuarantinedEvent>;
   /**
    * Ingests up to 10,000 events. Each gets its own result: ACCEPTED, DUPLICATE (a replay of a stored event), HELD
    * (valid, but its customer or subscription is unknown: it waits on a finance exception and flows on by itself) or
@@ -259,6 +271,12 @@ export type Mutation = {
   releaseHeldEvents: UsageException;
   /** Runs quarantined events through ingestion again, after the usage type or customer mapping is fixed; results in input order. */
   replayQuarantinedEvents: Array<QuarantineReplayResult>;
+  /**
+   * Resolves held usage with an action: maps the key to a customer, creates the customer, or creates the subscription
+   * that covers the period (run on the caller's behalf), records who did it and how, and releases the held events at
+   * once. Finance's work queue shows the outcome.
+   */
+  resolveUsageException: UsageException;
   /** DEPRECATED → RETIRED: events naming it are rejected with the version to use instead. */
   retireUsageType: UsageType;
   /**
@@ -286,10 +304,24 @@ export type MutationAggregateUsageArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationCorrectQuarantinedEventArgs = {
+  event: Scalars['JSON']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationDeprecateUsageTypeArgs = {
   key: Scalars['String']['input'];
   sunsetAt: Scalars['DateTime']['input'];
   version: Scalars['String']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationDiscardQuarantinedEventsArgs = {
+  ids: Array<Scalars['ID']['input']>;
+  reason: Scalars['String']['input'];
 };
 
 
@@ -319,6 +351,13 @@ export type MutationReplayQuarantinedEventsArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationResolveUsageExceptionArgs = {
+  id: Scalars['ID']['input'];
+  resolution: UsageExceptionResolutionInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationRetireUsageTypeArgs = {
   key: Scalars['String']['input'];
   version: Scalars['String']['input'];
@@ -329,6 +368,26 @@ export type MutationRetireUsageTypeArgs = {
 export type MutationUsageForRatingArgs = {
   period: Scalars['String']['input'];
   requests: Array<UsageForRatingRequest>;
+};
+
+/** A customer created for held usage; its external key is the key the events name. */
+export type NewCustomerForHeldUsage = {
+  /** ISO 4217 billing currency. */
+  currency: Scalars['String']['input'];
+  /** The legal entity that bills it; DEFAULT when omitted. */
+  legalEntityCode?: InputMaybe<Scalars['String']['input']>;
+  /** The customer's name. */
+  name: Scalars['String']['input'];
+};
+
+/** A subscription created for held usage, for the customer the events name. */
+export type NewSubscriptionForHeldUsage = {
+  /** When it ends; open-ended when omitted. */
+  endsAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The price plan (version) to subscribe to. */
+  pricePlanId: Scalars['ID']['input'];
+  /** When it starts; must cover the held events' time. */
+  startsAt: Scalars['DateTime']['input'];
 };
 
 /**
@@ -361,6 +420,45 @@ export type PlanSubscription = {
   id: Scalars['ID']['output'];
 };
 
+/** The corrected event a person replayed in place of a rejected one. */
+export type QuarantineCorrection = {
+  __typename?: 'QuarantineCorrection';
+  /** When. */
+  correctedAt: Scalars['DateTime']['output'];
+  /** The authenticated subject who corrected it. */
+  correctedBy: Scalars['String']['output'];
+  /** The corrected event as JSON text. */
+  payloadText: Scalars['String']['output'];
+};
+
+/** What a correction of a rejected event did. */
+export type QuarantineCorrectionResult = {
+  __typename?: 'QuarantineCorrectionResult';
+  /** The entry after the correction. */
+  entry: QuarantinedEvent;
+  /** HELD: the exception it waits on; null otherwise. */
+  exceptionId?: Maybe<Scalars['ID']['output']>;
+  /** Why the corrected event was rejected, one entry per problem in the order found; empty otherwise. */
+  problems: Array<FieldProblem>;
+  /** The quarantine entry. */
+  quarantineId: Scalars['ID']['output'];
+  /** What ingestion did with the corrected event. */
+  status: IngestStatus;
+  /** The stored or held event's id; null when rejected again. */
+  usageEventId?: Maybe<Scalars['ID']['output']>;
+};
+
+/** Why a rejected event was discarded. */
+export type QuarantineDiscard = {
+  __typename?: 'QuarantineDiscard';
+  /** When. */
+  discardedAt: Scalars['DateTime']['output'];
+  /** The authenticated subject who discarded it. */
+  discardedBy: Scalars['String']['output'];
+  /** The reason given. */
+  reason: Scalars['String']['output'];
+};
+
 /** What happened to one quarantined event when it was replayed. */
 export type QuarantineReplayResult = {
   __typename?: 'QuarantineReplayResult';
@@ -379,10 +477,16 @@ export type QuarantineReplayResult = {
 /** A rejected or conflicting event, kept exactly as it was sent. */
 export type QuarantinedEvent = {
   __typename?: 'QuarantinedEvent';
+  /** The corrected event a person replayed in its place; null unless corrected. */
+  correction?: Maybe<QuarantineCorrection>;
   /** The correlation id of the request that first sent it. */
   correlationId: Scalars['String']['output'];
+  /** Who discarded it, when and why; null unless DISCARDED. */
+  discard?: Maybe<QuarantineDiscard>;
   /** When it was first received. */
   firstReceivedAt: Scalars['DateTime']['output'];
+  /** Its work-queue group (one per usage type, problem and day); null for entries from before the work queue. */
+  groupId?: Maybe<Scalars['ID']['output']>;
   /** The entry's id (derived from the payload: the same payload sent again is the same entry). */
   id: Scalars['ID']['output'];
   /** When it was last received. */
@@ -488,6 +592,7 @@ export type QueryQuarantinedEventArgs = {
 export type QueryQuarantinedEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  groupId?: InputMaybe<Scalars['ID']['input']>;
   status?: InputMaybe<ExceptionStatus>;
 };
 
@@ -800,6 +905,16 @@ export type UsageExceptionConnection = {
   totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** One action that resolves held usage; give exactly one. */
+export type UsageExceptionResolutionInput = {
+  /** CUSTOMER_UNKNOWN: create a customer with the held key. */
+  createCustomer?: InputMaybe<NewCustomerForHeldUsage>;
+  /** SUBSCRIPTION_NOT_ACTIVE: create a subscription for the customer that covers the period. */
+  createSubscription?: InputMaybe<NewSubscriptionForHeldUsage>;
+  /** CUSTOMER_UNKNOWN: the key of an existing customer; the held key becomes its alias. */
+  mapToCustomerKey?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** One field a usage type's events carry. */
 export type UsageField = {
   __typename?: 'UsageField';
@@ -1099,9 +1214,14 @@ export type ResolversTypes = {
   LateUsageConnection: ResolverTypeWrapper<Omit<LateUsageConnection, 'nodes'> & { nodes: Array<ResolversTypes['LateUsage']> }>;
   Money: ResolverTypeWrapper<Money>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  NewCustomerForHeldUsage: NewCustomerForHeldUsage;
+  NewSubscriptionForHeldUsage: NewSubscriptionForHeldUsage;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Period: ResolverTypeWrapper<Period>;
   PlanSubscription: ResolverTypeWrapper<PlanSubscription>;
+  QuarantineCorrection: ResolverTypeWrapper<QuarantineCorrection>;
+  QuarantineCorrectionResult: ResolverTypeWrapper<Omit<QuarantineCorrectionResult, 'entry'> & { entry: ResolversTypes['QuarantinedEvent'] }>;
+  QuarantineDiscard: ResolverTypeWrapper<QuarantineDiscard>;
   QuarantineReplayResult: ResolverTypeWrapper<QuarantineReplayResult>;
   QuarantinedEvent: ResolverTypeWrapper<QuarantinedEventDoc>;
   QuarantinedEventConnection: ResolverTypeWrapper<Page<QuarantinedEventDoc>>;
@@ -1117,6 +1237,7 @@ export type ResolversTypes = {
   UsageException: ResolverTypeWrapper<UsageExceptionDoc>;
   UsageExceptionCode: UsageExceptionCode;
   UsageExceptionConnection: ResolverTypeWrapper<Page<UsageExceptionDoc>>;
+  UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: ResolverTypeWrapper<UsageField>;
   UsageFieldInput: UsageFieldInput;
   UsageFieldType: UsageFieldType;
@@ -1153,9 +1274,14 @@ export type ResolversParentTypes = {
   LateUsageConnection: Omit<LateUsageConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['LateUsage']> };
   Money: Money;
   Mutation: Record<PropertyKey, never>;
+  NewCustomerForHeldUsage: NewCustomerForHeldUsage;
+  NewSubscriptionForHeldUsage: NewSubscriptionForHeldUsage;
   PageInfo: PageInfo;
   Period: Period;
   PlanSubscription: PlanSubscription;
+  QuarantineCorrection: QuarantineCorrection;
+  QuarantineCorrectionResult: Omit<QuarantineCorrectionResult, 'entry'> & { entry: ResolversParentTypes['QuarantinedEvent'] };
+  QuarantineDiscard: QuarantineDiscard;
   QuarantineReplayResult: QuarantineReplayResult;
   QuarantinedEvent: QuarantinedEventDoc;
   QuarantinedEventConnection: Page<QuarantinedEventDoc>;
@@ -1169,6 +1295,7 @@ export type ResolversParentTypes = {
   UsageEventInput: UsageEventInput;
   UsageException: UsageExceptionDoc;
   UsageExceptionConnection: Page<UsageExceptionDoc>;
+  UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: UsageField;
   UsageFieldInput: UsageFieldInput;
   UsageForRating: Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversParentTypes['UsageAggregate'] };
@@ -1307,11 +1434,14 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   activateUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationActivateUsageTypeArgs, 'key' | 'version'>>;
   aggregateUsage?: Resolver<Array<ResolversTypes['UsageAggregate']>, ParentType, ContextType, RequireFields<MutationAggregateUsageArgs, 'period' | 'subscriptionId' | 'usageTypeKeys'>>;
+  correctQuarantinedEvent?: Resolver<ResolversTypes['QuarantineCorrectionResult'], ParentType, ContextType, RequireFields<MutationCorrectQuarantinedEventArgs, 'event' | 'id'>>;
   deprecateUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationDeprecateUsageTypeArgs, 'key' | 'sunsetAt' | 'version'>>;
+  discardQuarantinedEvents?: Resolver<Array<ResolversTypes['QuarantinedEvent']>, ParentType, ContextType, RequireFields<MutationDiscardQuarantinedEventsArgs, 'ids' | 'reason'>>;
   ingestUsageEvents?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestUsageEventsArgs, 'events'>>;
   registerUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationRegisterUsageTypeArgs, 'activate' | 'input'>>;
   releaseHeldEvents?: Resolver<ResolversTypes['UsageException'], ParentType, ContextType, RequireFields<MutationReleaseHeldEventsArgs, 'exceptionId'>>;
   replayQuarantinedEvents?: Resolver<Array<ResolversTypes['QuarantineReplayResult']>, ParentType, ContextType, RequireFields<MutationReplayQuarantinedEventsArgs, 'ids'>>;
+  resolveUsageException?: Resolver<ResolversTypes['UsageException'], ParentType, ContextType, RequireFields<MutationResolveUsageExceptionArgs, 'id' | 'resolution'>>;
   retireUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationRetireUsageTypeArgs, 'key' | 'version'>>;
   usageForRating?: Resolver<Array<ResolversTypes['UsageForRating']>, ParentType, ContextType, RequireFields<MutationUsageForRatingArgs, 'period' | 'requests'>>;
 };
@@ -1331,6 +1461,27 @@ export type PlanSubscriptionResolvers<ContextType = Context, ParentType extends 
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type QuarantineCorrectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineCorrection'] = ResolversParentTypes['QuarantineCorrection']> = {
+  correctedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  correctedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payloadText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type QuarantineCorrectionResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineCorrectionResult'] = ResolversParentTypes['QuarantineCorrectionResult']> = {
+  entry?: Resolver<ResolversTypes['QuarantinedEvent'], ParentType, ContextType>;
+  exceptionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['FieldProblem']>, ParentType, ContextType>;
+  quarantineId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['IngestStatus'], ParentType, ContextType>;
+  usageEventId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type QuarantineDiscardResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineDiscard'] = ResolversParentTypes['QuarantineDiscard']> = {
+  discardedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  discardedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QuarantineReplayResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineReplayResult'] = ResolversParentTypes['QuarantineReplayResult']> = {
   exceptionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   problems?: Resolver<Array<ResolversTypes['FieldProblem']>, ParentType, ContextType>;
@@ -1340,8 +1491,11 @@ export type QuarantineReplayResultResolvers<ContextType = Context, ParentType ex
 };
 
 export type QuarantinedEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantinedEvent'] = ResolversParentTypes['QuarantinedEvent']> = {
+  correction?: Resolver<Maybe<ResolversTypes['QuarantineCorrection']>, ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  discard?: Resolver<Maybe<ResolversTypes['QuarantineDiscard']>, ParentType, ContextType>;
   firstReceivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  groupId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastReceivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
@@ -1530,6 +1684,9 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Period?: PeriodResolvers<ContextType>;
   PlanSubscription?: PlanSubscriptionResolvers<ContextType>;
+  QuarantineCorrection?: QuarantineCorrectionResolvers<ContextType>;
+  QuarantineCorrectionResult?: QuarantineCorrectionResultResolvers<ContextType>;
+  QuarantineDiscard?: QuarantineDiscardResolvers<ContextType>;
   QuarantineReplayResult?: QuarantineReplayResultResolvers<ContextType>;
   QuarantinedEvent?: QuarantinedEventResolvers<ContextType>;
   QuarantinedEventConnection?: QuarantinedEventConnectionResolvers<ContextType>;
