@@ -169,6 +169,10 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       replayQuarantinedEvents: (_, { ids }, ctx) =>
         replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
     },
+    Aggregation: {
+      recurring: (a) => a.recurring ?? false,
+      operationField: (a) => a.operationField ?? null,
+    },
     UsageType: {
       __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
       id: (t) => t._id,

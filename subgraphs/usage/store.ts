@@ -6,6 +6,7 @@ import { Outbox } from '../../lib/outbox';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
 import type { IngestStatus } from './ingest-usage-events';
+import type { CarryState } from './aggregation';
 
 export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
@@ -113,6 +114,10 @@ export interface UsageAggregateDoc {
   lastReceivedAt: Date | null;
   computedAt: Date;
   correlationId: string;
+  /** Recurring usage types: the levels the period ends with, where the next period starts. */
+  carryOut?: CarryState;
+  /** Sums of data fields over the period's events, where rating asked for them (dynamic prices). */
+  fieldTotals?: Record<string, string>;
 }
 
 /**

@@ -40,6 +40,13 @@ export type Aggregation = {
   __typename?: 'Aggregation';
   /** The field read (all but COUNT); null for COUNT. */
   field?: Maybe<Scalars['String']['output']>;
+  /** Recurring UNIQUE_COUNT: the field whose value "add" or "remove" says what an event does to its unit; null otherwise. */
+  operationField?: Maybe<Scalars['String']['output']>;
+  /**
+   * True when the level carries over from one period to the next and is billed by the time it held (seats, licences,
+   * storage held); false when each period starts from zero.
+   */
+  recurring: Scalars['Boolean']['output'];
   /** The aggregation. */
   type: AggregationType;
 };
@@ -48,22 +55,48 @@ export type Aggregation = {
 export type AggregationInput = {
   /** The field read; required for all but COUNT. */
   field?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Recurring UNIQUE_COUNT: a STRING field declared with allowedValues ["add", "remove"]; an event with "remove" ends
+   * its unit (field) from that day on. Events without it add their unit.
+   */
+  operationField?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * True for a level that carries over from one period to the next (UNIQUE_COUNT, LATEST or WEIGHTED_SUM only): billed
+   * prorated by the time each unit or level held. False (the default) starts every period from zero.
+   */
+  recurring?: InputMaybe<Scalars['Boolean']['input']>;
   /** The aggregation. */
   type: AggregationType;
 };
 
 /** How a period's events of one usage type become one quantity. */
 export type AggregationType =
+  /** Mean of a numeric field over the period's events (carried to 30 decimal places when it has no finite form). */
+  | 'AVG'
   /** Number of events. */
   | 'COUNT'
-  /** The last value in the period (e.g. seats, storage); ties in time are settled by event id. */
+  /**
+   * The last value in the period (e.g. seats, storage); ties in time are settled by event id. Recurring: the level holds
+   * across periods, and the quantity is each day's level (the last reported that day) × days ÷ the period's days.
+   */
   | 'LATEST'
   /** Largest value of a numeric field. */
   | 'MAX'
+  /** Smallest value of a numeric field. */
+  | 'MIN'
   /** Sum of a numeric field. */
   | 'SUM'
-  /** Number of distinct values of a field. */
-  | 'UNIQUE_COUNT';
+  /**
+   * Number of distinct values of a field. Recurring: units (seats, licences) persist from their "add" event until a
+   * "remove" event, across periods, and the quantity is each unit's active days ÷ the period's days, summed.
+   */
+  | 'UNIQUE_COUNT'
+  /**
+   * Time-weighted sum (Lago's weighted_sum): each event adds its value (negative to take away) to a running total, and
+   * the quantity is the total × the time it held ÷ the period's length, to the millisecond. Recurring: the total carries
+   * into the next period; otherwise it starts at 0 each period.
+   */
+  | 'WEIGHTED_SUM';
 
 /** A customer: who is billed, under what external key and currency. */
 export type Customer = {
@@ -732,7 +765,10 @@ export type UsageEventFilter = {
 export type UsageEventInput = {
   /** The customer's external key (or an alias finance mapped to it). */
   customer: Scalars['String']['input'];
-  /** The event's fields, as the usage type declares them. */
+  /**
+   * The event's fields, as the usage type declares them. JSON null in an optional field means the field is absent (as
+   * if not sent); null in a required field is a problem like a missing value.
+   */
   data: Scalars['JSON']['input'];
   /** The producer's id for the event; with source, its identity for deduplication. */
   id: Scalars['String']['input'];
@@ -837,6 +873,23 @@ export type UsageFieldInput = {
   type: UsageFieldType;
 };
 
+/** The exact sum of one data field over a part of a period's events. */
+export type UsageFieldTotal = {
+  __typename?: 'UsageFieldTotal';
+  /** The data field. */
+  field: Scalars['String']['output'];
+  /** The sum (events without the field count 0). */
+  total: Scalars['Decimal']['output'];
+};
+
+/** A data field to sum over the events of one usage type. */
+export type UsageFieldTotalRequest = {
+  /** The numeric data field to sum. */
+  field: Scalars['String']['input'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['input'];
+};
+
 /** The type of a usage event field. */
 export type UsageFieldType =
   /** true or false. */
@@ -871,6 +924,10 @@ export type UsageForRating = {
 export type UsageForRatingRequest = {
   /** Instants inside the period where usage is split (e.g. a plan change). */
   boundaries?: InputMaybe<Array<Scalars['DateTime']['input']>>;
+  /** Data fields to sum over the events of a usage type (the price fields of dynamic charges). */
+  fieldTotals?: InputMaybe<Array<UsageFieldTotalRequest>>;
+  /** When the subscription started: where a recurring usage type's carry begins; looked up when omitted. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
   /** The subscription's id. */
   subscriptionId: Scalars['ID']['input'];
   /** Usage types to aggregate. */
@@ -884,6 +941,8 @@ export type UsageSegment = {
   __typename?: 'UsageSegment';
   /** Events in the part. */
   eventCount: Scalars['Int']['output'];
+  /** The sums of the data fields asked for, in request order; null when none were asked for. */
+  fieldTotals?: Maybe<Array<UsageFieldTotal>>;
   /** Start of the part (inclusive). */
   from: Scalars['DateTime']['output'];
   /** Aggregated quantity in the part. */
@@ -1119,6 +1178,8 @@ export type ResolversTypes = {
   UsageExceptionConnection: ResolverTypeWrapper<Page<UsageExceptionDoc>>;
   UsageField: ResolverTypeWrapper<UsageField>;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: ResolverTypeWrapper<UsageFieldTotal>;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageFieldType: UsageFieldType;
   UsageForRating: ResolverTypeWrapper<Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversTypes['UsageAggregate'] }>;
   UsageForRatingRequest: UsageForRatingRequest;
@@ -1171,6 +1232,8 @@ export type ResolversParentTypes = {
   UsageExceptionConnection: Page<UsageExceptionDoc>;
   UsageField: UsageField;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: UsageFieldTotal;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageForRating: Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversParentTypes['UsageAggregate'] };
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: UsageSegment;
@@ -1211,6 +1274,8 @@ export type AggregateGroupResolvers<ContextType = Context, ParentType extends Re
 
 export type AggregationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Aggregation'] = ResolversParentTypes['Aggregation']> = {
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operationField?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recurring?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['AggregationType'], ParentType, ContextType>;
 };
 
@@ -1457,6 +1522,11 @@ export type UsageFieldResolvers<ContextType = Context, ParentType extends Resolv
   type?: Resolver<ResolversTypes['UsageFieldType'], ParentType, ContextType>;
 };
 
+export type UsageFieldTotalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageFieldTotal'] = ResolversParentTypes['UsageFieldTotal']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+};
+
 export type UsageForRatingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageForRating'] = ResolversParentTypes['UsageForRating']> = {
   aggregate?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1468,6 +1538,7 @@ export type UsageForRatingResolvers<ContextType = Context, ParentType extends Re
 
 export type UsageSegmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSegment'] = ResolversParentTypes['UsageSegment']> = {
   eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fieldTotals?: Resolver<Maybe<Array<ResolversTypes['UsageFieldTotal']>>, ParentType, ContextType>;
   from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1541,6 +1612,7 @@ export type Resolvers<ContextType = Context> = {
   UsageException?: UsageExceptionResolvers<ContextType>;
   UsageExceptionConnection?: UsageExceptionConnectionResolvers<ContextType>;
   UsageField?: UsageFieldResolvers<ContextType>;
+  UsageFieldTotal?: UsageFieldTotalResolvers<ContextType>;
   UsageForRating?: UsageForRatingResolvers<ContextType>;
   UsageSegment?: UsageSegmentResolvers<ContextType>;
   UsageType?: UsageTypeResolvers<ContextType>;
