@@ -66,6 +66,7 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
   pricing: {
     PricePlan: '../store#PricePlanDoc',
     PricePlanConnection: `${PAGE}<PricePlanDoc>`,
+    UsageCharge: '../store#PlanCharge',
     RatedCharge: '../store#RatedChargeDoc',
     RatedChargeConnection: `${PAGE}<RatedChargeDoc>`,
     PricingException: '../store#PricingExceptionDoc',
