@@ -429,6 +429,12 @@ describe('the audit trail', () => {
     });
     expect(failed).toMatchObject({ fields: ['approvePricingException'], outcome: 'FAILED', errorCodes: ['NOT_FOUND'] });
     expect(closed.correlationId).toMatch(/^audit-corr_/);
+    // Keys minted outside the gateway (the launcher minted the tests' keys) are in the trail too.
+    const { auditEvents: minted } = await clientAs('platform').ok(
+      `{ auditEvents(filter: { subject: "service:launcher", field: "createApiKey" }, first: 10) { nodes { outcome variables } } }`,
+    );
+    expect(minted.nodes.length).toBeGreaterThanOrEqual(5);
+    expect(minted.nodes[0]).toMatchObject({ outcome: 'SUCCEEDED', variables: { input: { roles: expect.any(Array) } } });
     // Reads are not changes; and customer success may not read the trail at all.
     expect((await clientAs('customer-success').raw('{ auditEvents { nodes { id } } }')).status).toBe(403);
   });

@@ -16,6 +16,40 @@ interface Services {
 
 export type Context = BaseContext & Services;
 
+/**
+ * Key changes made through the gateway are in the audit trail already (the gateway writes every mutation); the
+ * launcher and operators' tools mint keys straight at this subgraph, so those calls are recorded here.
+ */
+async function audited<T>(
+  ctx: Context,
+  field: string,
+  variables: Record<string, unknown>,
+  change: () => Promise<T>,
+): Promise<T> {
+  if (ctx.principal.via !== 'service' || ctx.principal.onBehalfOf) return change();
+  const id = await recordAuditEvent(
+    ctx.store,
+    {
+      subject: ctx.principal.subject,
+      subjectName: ctx.principal.name,
+      roles: [],
+      fields: [field],
+      variables,
+      client: null,
+    },
+    ctx.correlationId,
+  );
+  try {
+    const result = await change();
+    await completeAuditEvent(ctx.store, id, 'SUCCEEDED', []);
+    return result;
+  } catch (error) {
+    const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+    await completeAuditEvent(ctx.store, id, 'FAILED', [typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR']);
+    throw error;
+  }
+}
+
 /** Internal fields answer only the system's own services (the gateway signs as one). */
 function requireService(ctx: Context): void {
   if (ctx.principal.via !== 'service') {
@@ -55,8 +89,10 @@ export const accessSubgraph: SubgraphDefinition<Services, Context, Resolvers> = 
       },
     },
     Mutation: {
-      createApiKey: (_, { input }, ctx) => createApiKey(ctx.store, input, ctx.principal, ctx.correlationId),
-      revokeApiKey: (_, { id, reason }, ctx) => revokeApiKey(ctx.store, id, reason, ctx.principal),
+      createApiKey: (_, { input }, ctx) =>
+        audited(ctx, 'createApiKey', { input }, () => createApiKey(ctx.store, input, ctx.principal, ctx.correlationId)),
+      revokeApiKey: (_, { id, reason }, ctx) =>
+        audited(ctx, 'revokeApiKey', { id, reason }, () => revokeApiKey(ctx.store, id, reason, ctx.principal)),
       recordAuditEvent: (_, { input }, ctx) => {
         requireService(ctx);
         return recordAuditEvent(ctx.store, input, ctx.correlationId);
