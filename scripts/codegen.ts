@@ -55,6 +55,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     QuarantinedEventConnection: `${PAGE}<QuarantinedEventDoc>`,
     CustomerUsage: '../customer-usage#CustomerUsage as CustomerUsageModel',
     UsageTypeUsage: "CustomerUsageModel['usage'][number]",
+    UsageSeries: '../usage-series#UsageSeries as UsageSeriesModel',
+    UsageWindow: "UsageSeriesModel['windows'][number]",
   },
   subscriptions: {
     LegalEntity: '../store#LegalEntityDoc',

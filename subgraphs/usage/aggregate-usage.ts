@@ -4,7 +4,7 @@
 import { UserFacingError, type Problem } from '../../lib/errors';
 import { Dec } from '../../lib/money';
 import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
-import { UsageAggregator, type AggregationSpec, type CarryState } from './aggregation';
+import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
 import { aggregateId, subscriptionStart } from './enrichment';
 import { clearSettledMarks, trustedAggregates } from './freshness';
 import type { UsageAggregateDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
@@ -284,4 +284,41 @@ export async function carryInFor(
     carry = aggregator.carryOut();
   });
   return carry;
+}
+
+/** One customer's carry from several subscriptions: units together, levels added up, per dimension values too. */
+export function mergeCarries(carries: ReadonlyArray<CarryState | null>): CarryState | null {
+  const present = carries.filter((c): c is CarryState => c !== null);
+  if (present.length <= 1) return present[0] ?? null;
+  const merge = (states: LevelState[]): LevelState => {
+    if (states.some((s) => s.units)) return { units: [...new Set(states.flatMap((s) => s.units ?? []))].sort() };
+    const values = states.flatMap((s) => (s.value == null ? [] : [s.value]));
+    return { value: values.length ? values.reduce((sum, v) => sum.plus(v), new Dec(0)).toFixed() : null };
+  };
+  const groups = new Map<string, { dimensions: Record<string, string>; states: LevelState[] }>();
+  for (const c of present)
+    for (const g of c.groups) {
+      const key = JSON.stringify(Object.entries(g.dimensions).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const entry = groups.get(key) ?? { dimensions: g.dimensions, states: [] };
+      entry.states.push(g.state);
+      groups.set(key, entry);
+    }
+  return {
+    total: merge(present.map((c) => c.total)),
+    groups: [...groups.values()].map((g) => ({ dimensions: g.dimensions, state: merge(g.states) })),
+  };
+}
+
+/** A customer's levels at the start of a period for a recurring usage type, over all its subscriptions. */
+export async function customerCarryIn(
+  store: UsageStore,
+  type: UsageTypeDoc,
+  subscriptions: ReadonlyArray<{ id: string; startsAt: string }>,
+  period: BillingPeriod,
+): Promise<CarryState | null> {
+  if (type.aggregation.recurring !== true) return null;
+  const started = subscriptions.filter((s) => new Date(s.startsAt) < period.start);
+  return mergeCarries(
+    await Promise.all(started.map((s) => carryInFor(store, type, s.id, period, new Date(s.startsAt)))),
+  );
 }

@@ -234,9 +234,14 @@ export class UsageAggregator {
     if (this.timeWeighted && !frame)
       throw new RangeError(`a ${this.spec.type} aggregation is time-weighted and needs the period it covers`);
     const daily = this.timeWeighted && snapsToDay(this.spec);
-    const snap = (t: Date) => (daily ? Math.floor(t.getTime() / DAY_MS) * DAY_MS : t.getTime());
+    const snap = (t: Date) => Math.floor(t.getTime() / DAY_MS) * DAY_MS;
+    // Day-based levels split at day edges; windows shorter than a day (a series by hour) are kept as they are.
+    const snapped = (w: { from: Date; to: Date }) =>
+      daily && w.to.getTime() - w.from.getTime() >= DAY_MS
+        ? { from: snap(w.from), to: snap(w.to) }
+        : { from: w.from.getTime(), to: w.to.getTime() };
     this.windows = frame
-      ? (frame.windows ?? [{ from: frame.start, to: frame.end }]).map((w) => ({ from: snap(w.from), to: snap(w.to) }))
+      ? (frame.windows ?? [{ from: frame.start, to: frame.end }]).map(snapped)
       : [{ from: -Infinity, to: Infinity }];
     this.total = this.partition({}, frame?.carryIn?.total ?? null);
     for (const g of frame?.carryIn?.groups ?? []) {
@@ -260,11 +265,13 @@ export class UsageAggregator {
   private windowOf(e: EventForAggregation): number {
     const t = e.timestamp.getTime();
     const i = this.windows.findIndex((w) => t >= w.from && t < w.to);
+    // Before the first window: a level that only sets where a time-weighted series starts, counted in none.
+    if (i < 0 && this.timeWeighted && t < this.windows[0]!.from) return -1;
     return i >= 0 ? i : this.windows.length - 1;
   }
 
   private addTo(p: Partition, e: EventForAggregation, w: number): void {
-    p.counts[w]!++;
+    if (w >= 0) p.counts[w]!++;
     p.count++;
     if (p.metered) {
       p.metered[w]!.add(e);
@@ -299,7 +306,7 @@ export class UsageAggregator {
     const { start, end, normalize } = this.frame!;
     const period = { from: start.getTime(), to: end.getTime() };
     const weighed = p.timeline!.weigh(start, end, [...this.windows, period]);
-    const share = (weight: Dec, w: Window) => canonical(weight.dividedBy(w.to - w.from));
+    const share = (weight: Dec, w: Window) => (w.to > w.from ? canonical(weight.dividedBy(w.to - w.from)) : '0');
     return {
       windows: this.windows.map((w, i) => share(weighed.weights[i]!, normalize === 'WINDOW' ? w : period)),
       whole: share(weighed.weights[this.windows.length]!, period),

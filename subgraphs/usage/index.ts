@@ -9,6 +9,7 @@ import { pageBy, pageById, withCount, type SortOrder } from '../../lib/paginatio
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
+import { usageSeries } from './usage-series';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
@@ -110,6 +111,15 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
       customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      usageSeries: (_, args, ctx) =>
+        usageSeries(ctx.store, ctx.registry, {
+          customerKey: args.customerKey,
+          usageTypeKey: args.usageTypeKey,
+          from: args.from,
+          to: args.to,
+          windowSize: args.windowSize ?? 'DAY',
+          groupBy: args.groupBy ?? [],
+        }),
       lateUsage: (_, a, ctx) => lateUsage(ctx.store, a.period, a.first, a.after),
       usageExceptions: async (_, args, ctx) => {
         const filter = args.status ? { status: args.status } : {};
@@ -211,6 +221,9 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     },
     UsageTypeUsage: {
       groups: (u) => groups(u.groups),
+    },
+    UsageWindow: {
+      groups: (w) => groups(w.groups),
     },
     UsageException: {
       __resolveReference: (ref, ctx) => ctx.store.exceptions.findOne({ _id: ref.id }),

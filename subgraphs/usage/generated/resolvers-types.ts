@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UsageTypeDoc, UsageEventDoc, UsageAggregateDoc, UsageExceptionDoc, HeldEventDoc, QuarantinedEventDoc } from '../store';
 import type { Page } from '../../../lib/pagination';
 import type { CustomerUsage as CustomerUsageModel } from '../customer-usage';
+import type { UsageSeries as UsageSeriesModel } from '../usage-series';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -485,6 +486,12 @@ export type Query = {
    * Ordered by exception id (stable across pages).
    */
   usageExceptions: UsageExceptionConnection;
+  /**
+   * A customer's usage of one type per time window (OpenMeter's meter query), for analytics and customers' usage pages.
+   * Windows are in UTC: from is rounded down and to rounded up to the window size; at most 1,000 windows. Each window's
+   * quantity is the usage type's aggregation over the window (time-weighted ones as the window's own average level).
+   */
+  usageSeries: UsageSeries;
   /** A usage type: the exact version ("1.2"), the newest usable in a major ("1"), or the newest usable version. */
   usageType?: Maybe<UsageType>;
   /** Every version of a key, newest first (highest MAJOR, then highest MINOR). */
@@ -563,6 +570,17 @@ export type QueryUsageExceptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<ExceptionStatus>;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryUsageSeriesArgs = {
+  customerKey: Scalars['String']['input'];
+  from: Scalars['DateTime']['input'];
+  groupBy?: InputMaybe<Array<Scalars['String']['input']>>;
+  to: Scalars['DateTime']['input'];
+  usageTypeKey: Scalars['String']['input'];
+  windowSize?: InputMaybe<UsageWindowSize>;
 };
 
 
@@ -953,6 +971,21 @@ export type UsageSegment = {
   values?: Maybe<Array<Scalars['String']['output']>>;
 };
 
+/** A customer's usage of one type, window by window. */
+export type UsageSeries = {
+  __typename?: 'UsageSeries';
+  /** The key asked for. */
+  customerKey: Scalars['String']['output'];
+  /** What one unit is. */
+  unit: Scalars['String']['output'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['output'];
+  /** The size of the windows. */
+  windowSize: UsageWindowSize;
+  /** The windows, ordered by start; empty windows included. */
+  windows: Array<UsageWindow>;
+};
+
 /** A kind of usage a product emits, e.g. api_calls; a contract every event is checked against. */
 export type UsageType = {
   __typename?: 'UsageType';
@@ -1028,6 +1061,32 @@ export type UsageTypeUsage = {
   /** The usage type key. */
   usageTypeKey: Scalars['String']['output'];
 };
+
+/** Usage in one window of a series. */
+export type UsageWindow = {
+  __typename?: 'UsageWindow';
+  /** Events in the window. */
+  eventCount: Scalars['Int']['output'];
+  /** Start of the window (inclusive). */
+  from: Scalars['DateTime']['output'];
+  /** The quantity per value of the groupBy dimensions, ordered by dimension names and values; empty without groupBy. */
+  groups: Array<AggregateGroup>;
+  /** The aggregated quantity in the window. */
+  quantity: Scalars['Decimal']['output'];
+  /** End of the window (exclusive). */
+  to: Scalars['DateTime']['output'];
+};
+
+/** The size of the windows of a usage series. */
+export type UsageWindowSize =
+  /** One day (UTC). */
+  | 'DAY'
+  /** One hour. */
+  | 'HOUR'
+  /** One minute. */
+  | 'MINUTE'
+  /** One calendar month (UTC). */
+  | 'MONTH';
 
 
 
@@ -1184,10 +1243,13 @@ export type ResolversTypes = {
   UsageForRating: ResolverTypeWrapper<Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversTypes['UsageAggregate'] }>;
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: ResolverTypeWrapper<UsageSegment>;
+  UsageSeries: ResolverTypeWrapper<UsageSeriesModel>;
   UsageType: ResolverTypeWrapper<UsageTypeDoc>;
   UsageTypeConnection: ResolverTypeWrapper<Page<UsageTypeDoc>>;
   UsageTypeStatus: UsageTypeStatus;
   UsageTypeUsage: ResolverTypeWrapper<CustomerUsageModel['usage'][number]>;
+  UsageWindow: ResolverTypeWrapper<UsageSeriesModel['windows'][number]>;
+  UsageWindowSize: UsageWindowSize;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
@@ -1237,9 +1299,11 @@ export type ResolversParentTypes = {
   UsageForRating: Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversParentTypes['UsageAggregate'] };
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: UsageSegment;
+  UsageSeries: UsageSeriesModel;
   UsageType: UsageTypeDoc;
   UsageTypeConnection: Page<UsageTypeDoc>;
   UsageTypeUsage: CustomerUsageModel['usage'][number];
+  UsageWindow: UsageSeriesModel['windows'][number];
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 };
@@ -1436,6 +1500,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   usageEvents?: Resolver<ResolversTypes['UsageEventConnection'], ParentType, ContextType, RequireFields<QueryUsageEventsArgs, 'first'>>;
   usageException?: Resolver<Maybe<ResolversTypes['UsageException']>, ParentType, ContextType, RequireFields<QueryUsageExceptionArgs, 'id'>>;
   usageExceptions?: Resolver<ResolversTypes['UsageExceptionConnection'], ParentType, ContextType, RequireFields<QueryUsageExceptionsArgs, 'first' | 'status'>>;
+  usageSeries?: Resolver<ResolversTypes['UsageSeries'], ParentType, ContextType, RequireFields<QueryUsageSeriesArgs, 'customerKey' | 'from' | 'groupBy' | 'to' | 'usageTypeKey' | 'windowSize'>>;
   usageType?: Resolver<Maybe<ResolversTypes['UsageType']>, ParentType, ContextType, RequireFields<QueryUsageTypeArgs, 'key'>>;
   usageTypeVersions?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypeVersionsArgs, 'first' | 'key'>>;
   usageTypes?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypesArgs, 'first'>>;
@@ -1545,6 +1610,14 @@ export type UsageSegmentResolvers<ContextType = Context, ParentType extends Reso
   values?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
 };
 
+export type UsageSeriesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSeries'] = ResolversParentTypes['UsageSeries']> = {
+  customerKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  windowSize?: Resolver<ResolversTypes['UsageWindowSize'], ParentType, ContextType>;
+  windows?: Resolver<Array<ResolversTypes['UsageWindow']>, ParentType, ContextType>;
+};
+
 export type UsageTypeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageType'] = ResolversParentTypes['UsageType'], FederationReferenceType extends FederationReferenceTypes['UsageType'] = FederationReferenceTypes['UsageType']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['UsageType']> | FederationReferenceType, FederationReferenceType, ContextType>;
   activatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1578,6 +1651,14 @@ export type UsageTypeUsageResolvers<ContextType = Context, ParentType extends Re
   quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type UsageWindowResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageWindow'] = ResolversParentTypes['UsageWindow']> = {
+  eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  groups?: Resolver<Array<ResolversTypes['AggregateGroup']>, ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = Context> = {
@@ -1615,9 +1696,11 @@ export type Resolvers<ContextType = Context> = {
   UsageFieldTotal?: UsageFieldTotalResolvers<ContextType>;
   UsageForRating?: UsageForRatingResolvers<ContextType>;
   UsageSegment?: UsageSegmentResolvers<ContextType>;
+  UsageSeries?: UsageSeriesResolvers<ContextType>;
   UsageType?: UsageTypeResolvers<ContextType>;
   UsageTypeConnection?: UsageTypeConnectionResolvers<ContextType>;
   UsageTypeUsage?: UsageTypeUsageResolvers<ContextType>;
+  UsageWindow?: UsageWindowResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = Context> = {
