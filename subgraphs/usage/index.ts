@@ -29,7 +29,7 @@ import {
   type UsageTypeDoc,
   type UsageTypeStatus,
 } from './store';
-import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
+import { UsageTypeRegistry, defaultVersion, effectiveStatus } from './usage-type-registry';
 import { notFound } from '../../lib/errors';
 
 interface Services {
@@ -187,6 +187,7 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
       id: (t) => t._id,
       status: (t) => effectiveStatus(t),
+      isDefault: async (t, _, ctx) => defaultVersion(await ctx.registry.versionsOf(t.key))?._id === t._id,
     },
     UsageEvent: {
       __resolveReference: (ref, ctx) => ctx.events.load(ref.id),

@@ -1007,6 +1007,11 @@ export type UsageType = {
   fields: Array<UsageField>;
   /** The usage type version's id (one per key and version). */
   id: Scalars['ID']['output'];
+  /**
+   * True for the version events that name no version mean: the newest ACTIVE version of the oldest major still ACTIVE.
+   * A new major becomes the default only once the old major is deprecated.
+   */
+  isDefault: Scalars['Boolean']['output'];
   /** Lower-case key events use as their type, e.g. api_calls. */
   key: Scalars['String']['output'];
   /** Product line the revenue is booked to, e.g. api. */
@@ -1629,6 +1634,7 @@ export type UsageTypeResolvers<ContextType = Context, ParentType extends Resolve
   dimensions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['UsageField']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  isDefault?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   retiredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
