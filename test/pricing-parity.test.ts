@@ -117,6 +117,15 @@ it('bills the first tier’s flat fee at zero usage by default, and nothing when
   const b = await subscribe(notBilled, '2026-04-01T00:00:00Z');
   expect(usageLines(await rate(a.subscriptionId, '2026-04'))).toEqual({ [CALLS]: '5.00' });
   expect(usageLines(await rate(b.subscriptionId, '2026-04'))[CALLS] ?? '0.00').toBe('0.00');
+  // revisePricePlan takes the option too: from May the same subscription pays nothing at zero usage.
+  await g.ok(
+    `mutation($k: String!, $c: [UsageChargeInput!]!) { revisePricePlan(key: $k, effectiveFrom: "2026-05-01T00:00:00Z", input: { name: "Zero usage billed", charges: $c }) { version } }`,
+    {
+      k: `${u}-zero-billed`,
+      c: [{ usageTypeKey: CALLS, model: 'GRADUATED', tiers, flatFeeAtZeroUsage: 'NOT_BILLED' }],
+    },
+  );
+  expect(usageLines(await rate(a.subscriptionId, '2026-05'))[CALLS] ?? '0.00').toBe('0.00');
 });
 
 it('rates graduated percentage, tiered blocks, dynamic prices and a free amount, to the cent', async () => {
@@ -154,6 +163,25 @@ it('rates graduated percentage, tiered blocks, dynamic prices and a free amount,
   ]);
   // 15,000: 10,000 × 1 % + 2 + 5,000 × 0.5 % + 3 = 130.00; 125 calls: 10 blocks × 5 + ⌈25/10⌉ = 3 × 3 = 59.00.
   expect(usageLines(await rate(s.subscriptionId, '2026-05'))).toEqual({ [PAY]: '130.00', [CALLS]: '59.00' });
+  // Invoiced and posted like any other line, each to its product line's revenue account.
+  const { generateInvoice: inv } = await g.ok(
+    `mutation($s: ID!) { generateInvoice(subscriptionId: $s, period: "2026-05") { id total { amount } } }`,
+    { s: s.subscriptionId },
+  );
+  expect(inv.total.amount).toBe('189.00');
+  await g.ok(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id: inv.id });
+  const { postInvoice } = await g.ok(
+    `mutation($id: ID!) { postInvoice(invoiceId: $id) { status journalEntry { lines { account side amount { amount } } } } }`,
+    { id: inv.id },
+  );
+  expect(postInvoice.status).toBe('POSTED');
+  expect(
+    Object.fromEntries(postInvoice.journalEntry.lines.map((l: any) => [l.account, `${l.side} ${l.amount.amount}`])),
+  ).toEqual({
+    'assets:receivable': 'DEBIT 189.00',
+    'revenue:usage:api': 'CREDIT 59.00',
+    'revenue:usage:payments': 'CREDIT 130.00',
+  });
 
   const dyn = await plan({
     key: `${u}-dynamic`,
