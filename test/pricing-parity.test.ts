@@ -245,6 +245,11 @@ it('bills a seat metric across three periods by the days each seat was active, c
     { c },
   );
   expect(customerUsage.usage).toEqual([{ usageTypeKey: SEATS, quantity: '1.32258064516129032258064516129' }]);
+
+  // A late April seat (dan from the 21st) is carried into May, whose own aggregate received nothing: 2.32258… × 10.
+  await send([event(SEATS, c, 's5', '2026-04-21T10:00:00Z', { user: 'dan' })]);
+  expect(usageLines(await rate(s.subscriptionId, '2026-05'))).toEqual({ [SEATS]: '23.23' });
+  expect(usageLines(await rate(s.subscriptionId, '2026-04'))).toEqual({ [SEATS]: '18.33' }); // 1.5 + 10/30
 });
 
 it('answers usage by window with group-by on dimensions', async () => {
@@ -321,6 +326,9 @@ it('reports an identical re-send of a stored event as DUPLICATE after a new majo
     rejected: 0,
     status: 'DUPLICATE',
   });
+  // A bad timestamp does not hide what is wrong in the data: every problem of the event at once.
+  const bad = await ingest([{ ...event(key, s.customerKey, 't9', 'yesterday', { tokens: 'many' }), typeVersion: '1' }]);
+  expect(bad.results[0].problems.map((p: any) => p.field)).toEqual(['events[0].timestamp', 'events[0].data.tokens']);
   // A different payload under the same id is still not a duplicate.
   const changed = await ingest([{ ...original, data: { tokens: 8 } }]);
   expect(changed.results[0].status).toBe('REJECTED');

@@ -2,6 +2,7 @@
 // split at the instants its plan changes. Computed from the events (indexed by aggregate id) and stored; a stored
 // aggregate is used as it is only while it can be trusted (see freshness.ts).
 import { UserFacingError, type Problem } from '../../lib/errors';
+import { stableStringify } from '../../lib/ids';
 import { Dec } from '../../lib/money';
 import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
 import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
@@ -96,7 +97,13 @@ export async function aggregatesForRating(
     const fields = [...new Set((r.fieldTotals ?? []).filter((f) => f.usageTypeKey === key).map((f) => f.field))];
     const stored = trusted.get(id);
     const storedTotals = stored?.fieldTotals ?? {};
-    if (stored && boundaries.length === 0 && !withValues && fields.every((f) => f in storedTotals)) {
+    // A recurring aggregate holds only while the levels it started from still hold (earlier periods may have changed).
+    const carryIn =
+      type.aggregation.recurring === true
+        ? await carryInFor(store, type, r.subscriptionId, period, r.since ?? null)
+        : undefined;
+    const carryHolds = carryIn === undefined || (stored !== undefined && sameCarry(stored.carryIn, carryIn));
+    if (stored && carryHolds && boundaries.length === 0 && !withValues && fields.every((f) => f in storedTotals)) {
       results.push({
         aggregate: stored,
         type,
@@ -119,7 +126,15 @@ export async function aggregatesForRating(
         { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key },
         type,
         correlationId,
-        { period, boundaries, withValues, fieldTotals: fields, since: r.since ?? null, persist: options.persist },
+        {
+          period,
+          boundaries,
+          withValues,
+          fieldTotals: fields,
+          since: r.since ?? null,
+          persist: options.persist,
+          ...(carryIn !== undefined ? { carryIn } : {}),
+        },
       );
     results.push(await (options.persist === false ? compute() : store.locks.run(id, compute)));
   }
@@ -171,6 +186,8 @@ export async function computeAggregate(
     fieldTotals?: readonly string[];
     since?: Date | null;
     persist?: boolean;
+    /** Recurring types: the levels at the period's start, when the caller already walked to them. */
+    carryIn?: CarryState | null;
   } = {},
 ): Promise<AggregateForRating> {
   const scanStart = new Date();
@@ -184,7 +201,10 @@ export async function computeAggregate(
     totals: fields.map(() => new Dec(0)),
   }));
   const spec = specOf(type);
-  const carryIn = await carryInFor(store, type, key.subscriptionId, period, split.since ?? null);
+  const carryIn =
+    split.carryIn !== undefined
+      ? split.carryIn
+      : await carryInFor(store, type, key.subscriptionId, period, split.since ?? null);
   const aggregator = new UsageAggregator(spec, {
     start: period.start,
     end: period.end,
@@ -221,7 +241,7 @@ export async function computeAggregate(
   const doc: UsageAggregateDoc = {
     ...key,
     ...result,
-    ...(carryOut ? { carryOut } : {}),
+    ...(carryOut ? { carryOut, carryIn } : {}),
     ...(periodTotals ? { fieldTotals: periodTotals } : {}),
     lastReceivedAt,
     computedAt: scanStart,
@@ -248,10 +268,15 @@ export async function computeAggregate(
   };
 }
 
+/** Two carries are the same levels (stored ones compared with what a walk arrives at). */
+export const sameCarry = (a: CarryState | null | undefined, b: CarryState | null | undefined) =>
+  stableStringify(a ?? null) === stableStringify(b ?? null);
+
 /**
- * The levels a recurring usage type starts a period with: the carry of the latest earlier period whose aggregate can
- * be trusted, then the events of the periods after it, replayed in order. Nothing for a metered type, or before the
- * subscription's first period.
+ * The levels a recurring usage type starts a period with, walking forward from the subscription's first period: a
+ * stored aggregate's carry is used only when it is trusted and was computed from the carry the walk arrives with;
+ * any other period's events are replayed. So a late event in April changes May's and June's start, even though
+ * their own aggregates received nothing. Nothing for a metered type, or before the subscription's first period.
  */
 export async function carryInFor(
   store: UsageStore,
@@ -268,21 +293,22 @@ export async function carryInFor(
   if (earlier.length === 0) return null;
   const ids = earlier.map((p) => aggregateId(subscriptionId, type.key, p.key));
   const trusted = await trustedAggregates(store, ids);
-  let from = ids.length - 1;
-  while (from >= 0 && !trusted.get(ids[from]!)?.carryOut) from--;
-  let carry: CarryState | null = from >= 0 ? trusted.get(ids[from]!)!.carryOut! : null;
-  const replay = ids.slice(from + 1);
-  if (replay.length === 0) return carry;
-  const byAggregate = new Map<string, UsageEventDoc[]>();
-  for (const e of await store.events
-    .find({ aggregateId: { $in: replay } }, { projection: eventProjection(type, false) })
-    .toArray())
-    byAggregate.set(e.aggregateId, [...(byAggregate.get(e.aggregateId) ?? []), e]);
-  earlier.slice(from + 1).forEach((p, i) => {
-    const aggregator = new UsageAggregator(specOf(type), { start: p.start, end: p.end, carryIn: carry });
-    for (const e of byAggregate.get(replay[i]!) ?? []) aggregator.add(forAggregation(type, e));
+  let carry: CarryState | null = null;
+  for (const [i, p] of earlier.entries()) {
+    const stored = trusted.get(ids[i]!);
+    if (stored?.carryOut && sameCarry(stored.carryIn, carry)) {
+      carry = stored.carryOut;
+      continue;
+    }
+    const aggregator: UsageAggregator = new UsageAggregator(specOf(type), {
+      start: p.start,
+      end: p.end,
+      carryIn: carry,
+    });
+    const cursor = store.events.find({ aggregateId: ids[i]! }, { projection: eventProjection(type, false) });
+    for await (const e of cursor) aggregator.add(forAggregation(type, e));
     carry = aggregator.carryOut();
-  });
+  }
   return carry;
 }
 

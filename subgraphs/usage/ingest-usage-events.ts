@@ -130,10 +130,23 @@ export async function ingestUsageEvents(
 
   // 1. The envelope, the usage type version it means, and its data, per event.
   const types = new Map<string, Promise<Resolution>>();
-  const resolve = (e: Envelope) => {
+  const resolve = (e: Pick<Envelope, 'type' | 'typeVersion'>) => {
     const k = `${e.type}@${e.typeVersion ?? ''}`;
     if (!types.has(k)) types.set(k, registry.resolve(e.type, e.typeVersion));
     return types.get(k)!;
+  };
+  /** The data's problems of an event whose envelope is wrong, when its type and version still say what to check. */
+  const dataProblems = async (raw: unknown, i: number): Promise<Problem[]> => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+    const r = raw as Record<string, unknown>;
+    const version = r['typeVersion'];
+    if (typeof r['type'] !== 'string' || r['type'].length === 0 || r['type'].length > 128) return [];
+    if (version != null && typeof version !== 'string') return [];
+    if (typeof version === 'string' && version.length > 16) return [];
+    const resolution = await resolve({ type: r['type'], typeVersion: version ?? null });
+    if (!resolution.ok) return [];
+    const check = registry.compile(resolution.type).validate(r['data'], fieldPath(`events[${i}]`, ['data']));
+    return check.ok ? [] : check.problems;
   };
   const validated = await Promise.all(
     rawEvents.map(async (raw, i): Promise<ValidatedEvent | null> => {
@@ -150,7 +163,8 @@ export async function ingestUsageEvents(
       }
       const parsed = envelope.safeParse(raw);
       if (!parsed.success) {
-        reject(i, zodProblems(parsed.error, `events[${i}]`));
+        // Every problem at once: a bad timestamp or id must not hide what is wrong in the data.
+        reject(i, [...zodProblems(parsed.error, `events[${i}]`), ...(await dataProblems(raw, i))]);
         return null;
       }
       const e = parsed.data;

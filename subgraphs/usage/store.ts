@@ -116,6 +116,8 @@ export interface UsageAggregateDoc {
   correlationId: string;
   /** Recurring usage types: the levels the period ends with, where the next period starts. */
   carryOut?: CarryState;
+  /** Recurring usage types: the levels the period started from; the aggregate holds only while they still do. */
+  carryIn?: CarryState | null;
   /** Sums of data fields over the period's events, where rating asked for them (dynamic prices). */
   fieldTotals?: Record<string, string>;
 }
