@@ -1,4 +1,6 @@
 // Worked examples, checked by hand, for the models and conventions shared with Lago, OpenMeter and Orb (issue 11).
+import fc from 'fast-check';
+import { Dec } from '../../lib/money';
 import { rateCharge, type ChargeModel, type RatingRules } from './rating';
 import { chargeAsStored, chargeModelInput } from './charge-input';
 
@@ -199,5 +201,40 @@ describe('dynamic: each event carries its price, summed exactly and rounded once
   it('bills zero when nothing was used or refunds exceed charges', () => {
     expect(dyn('0').amount.amount).toBe('0.00');
     expect(dyn('-4.20').amount.amount).toBe('0.00');
+  });
+});
+
+describe('properties of the new options', () => {
+  const cents = (max: number) => fc.integer({ min: 0, max }).map((n) => new Dec(n).dividedBy(100).toFixed());
+  const amounts = fc.array(cents(1_000_000), { maxLength: 12 });
+
+  it('a free amount never raises a percentage charge, and a larger one never costs more', () => {
+    fc.assert(
+      fc.property(amounts, cents(100_000), cents(100_000), (list, a, b) => {
+        const [small, large] = new Dec(a).lte(b) ? [a, b] : [b, a];
+        const base = { model: 'PERCENTAGE' as const, rate: '0.029', fixedFeePerEvent: '0.30' };
+        const none = new Dec(events(base, list).exactAmount);
+        const withSmall = new Dec(events({ ...base, freeAmount: small }, list).exactAmount);
+        const withLarge = new Dec(events({ ...base, freeAmount: large }, list).exactAmount);
+        expect(withSmall.lte(none)).toBe(true);
+        expect(withLarge.lte(withSmall)).toBe(true);
+      }),
+    );
+  });
+
+  it('BILLED and NOT_BILLED differ only at zero usage, by exactly the first tier’s flat fee', () => {
+    fc.assert(
+      fc.property(cents(100_000_000), cents(10_000), (q, fee) => {
+        const tiers = [
+          { upTo: '1000', unitPrice: '0.01', flatFee: fee },
+          { upTo: null, unitPrice: '0.005', flatFee: '1' },
+        ];
+        for (const model of ['GRADUATED', 'VOLUME'] as const) {
+          const billed = new Dec(rated({ model, tiers }, q).exactAmount);
+          const not = new Dec(rated({ model, tiers, flatFeeAtZeroUsage: 'NOT_BILLED' }, q).exactAmount);
+          expect(billed.minus(not).toFixed()).toBe(new Dec(q).isZero() ? new Dec(fee).toFixed() : '0');
+        }
+      }),
+    );
   });
 });
