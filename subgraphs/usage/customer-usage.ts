@@ -24,9 +24,10 @@ export async function customerUsage(
   const period = periodKey ? parsePeriod(periodKey) : periodOf(new Date());
   const customer = (await lookupCustomers([customerKey])).get(customerKey);
   const subscriptions = customer?.subscriptions ?? [];
-  const typeKeys = [
-    ...new Set((await store.usageTypes.find({}, { projection: { key: 1 } }).toArray()).map((t) => t.key)),
-  ];
+  const typeDocs = await store.usageTypes.find({}, { projection: { key: 1, aggregation: 1 } }).toArray();
+  const typeKeys = [...new Set(typeDocs.map((t) => t.key))];
+  // An event's data is read only when a recurring unique count needs its add/remove field.
+  const withData = typeDocs.some((t) => t.aggregation?.operationField !== undefined);
   const aggregateIds = subscriptions.flatMap((s) => typeKeys.map((k) => aggregateId(s.id, k, period.key)));
 
   const byType = new Map<string, { aggregator: UsageAggregator; type: UsageTypeDoc | null; last: Date | null }>();
@@ -54,7 +55,7 @@ export async function customerUsage(
   }
   const cursor = store.events.find(
     { aggregateId: { $in: aggregateIds } },
-    { projection: { usageTypeKey: 1, value: 1, timestamp: 1, dimensions: 1, data: 1 } },
+    { projection: { usageTypeKey: 1, value: 1, timestamp: 1, dimensions: 1, ...(withData ? { data: 1 } : {}) } },
   );
   for await (const e of aggregateIds.length ? cursor : []) {
     // An alias's events count for the customer too; events under another key of the same customer are its usage.

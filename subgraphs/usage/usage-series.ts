@@ -3,7 +3,7 @@
 import { UserFacingError } from '../../lib/errors';
 import { periodOf, type BillingPeriod } from '../../lib/period';
 import { UsageAggregator, isTimeWeighted, type AggregateResult } from './aggregation';
-import { customerCarryIn, forAggregation, specOf } from './aggregate-usage';
+import { customerCarryIn, eventProjection, forAggregation, specOf } from './aggregate-usage';
 import { aggregateId, lookupCustomers } from './enrichment';
 import type { UsageStore } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
@@ -96,7 +96,7 @@ export async function usageSeries(
     Object.fromEntries(args.groupBy.flatMap((d) => (dims?.[d] === undefined ? [] : [[d, dims[d]]])));
   const cursor = store.events.find(
     { aggregateId: { $in: ids }, timestamp: { $gte: readFrom, $lt: end } },
-    { projection: { value: 1, timestamp: 1, dimensions: 1, data: 1 } },
+    { projection: eventProjection(type, false) },
   );
   for await (const e of ids.length ? cursor : [])
     if (e.timestamp >= start || isTimeWeighted(spec))
