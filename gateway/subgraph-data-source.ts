@@ -7,6 +7,7 @@ import { CORRELATION_HEADER, currentRequestScope } from '../lib/correlation';
 import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/internal-auth';
 import type { Principal } from '../lib/principal';
 import type { Logger } from '../lib/logger';
+import { isQueryBody, postToSubgraph } from '../lib/subgraph-http';
 
 export interface GatewayContext {
   correlationId: string;
@@ -84,9 +85,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 
 const GATEWAY: Principal = { subject: 'service:gateway', name: 'gateway', roles: [], scopes: [], via: 'service' };
 
+/**
+ * Identical queries in flight at the same time are sent once (USAGEGRAPH_DEDUPE_QUERIES, on unless `false`): same
+ * subgraph, same caller, same body. Each caller parses its own copy of the answer. Mutations are never merged.
+ */
+const dedupeQueries = (): boolean => process.env.USAGEGRAPH_DEDUPE_QUERIES !== 'false';
+
 /** Signs each request over exactly the bytes sent; a request with no caller (a health check) is the gateway's own. */
 function signingFetcher(timeoutMs: number): Fetcher {
-  return (async (url: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
+  return (async (url: string, init: { method?: string; headers: Record<string, string>; body: string }) => {
     const headers = { ...init.headers };
     // The client's request scope carries its abort signal: when the client goes away, so does this fetch.
     const cancel = currentRequestScope()?.signal;
@@ -100,7 +107,8 @@ function signingFetcher(timeoutMs: number): Fetcher {
       headers,
       signedHeaders({ method: init.method ?? 'POST', url, body: init.body, principal, correlationId }),
     );
-    const timeout = AbortSignal.timeout(timeoutMs);
-    return fetch(url, { ...init, headers, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout });
+    const dedupeKey =
+      dedupeQueries() && isQueryBody(init.body) ? `${url}\n${principalHeader ?? ''}\n${init.body}` : undefined;
+    return postToSubgraph({ url, headers, body: init.body, signal: cancel, dedupeKey, timeoutMs });
   }) as unknown as Fetcher;
 }

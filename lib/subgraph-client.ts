@@ -5,8 +5,7 @@ import { signedHeaders } from './internal-auth';
 import { servicePrincipal } from './principal';
 import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
-
-const TIMEOUT_MS = Number(process.env.USAGEGRAPH_SUBGRAPH_TIMEOUT_MS ?? 30_000);
+import { postToSubgraph, type SubgraphAnswer } from './subgraph-http';
 
 interface GraphQLResponse<T> {
   data?: T | null;
@@ -28,19 +27,17 @@ export async function querySubgraph<T>(
   const requestBody = JSON.stringify({ query, variables });
   // A subgraph asks as itself, on behalf of whoever asked it (kept for the audit trail).
   const principal = servicePrincipal(scope?.service ?? 'subgraph', scope?.subject);
-  let response: Response;
+  let response: SubgraphAnswer;
   try {
-    response = await fetch(url, {
-      method: 'POST',
+    response = await postToSubgraph({
+      url,
       headers: {
         'content-type': 'application/json',
         [CORRELATION_HEADER]: correlationId,
         ...signedHeaders({ method: 'POST', url, body: requestBody, principal, correlationId }),
       },
       body: requestBody,
-      signal: scope?.signal
-        ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), scope.signal])
-        : AbortSignal.timeout(TIMEOUT_MS),
+      signal: scope?.signal,
     });
   } catch (error) {
     throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {
