@@ -31,6 +31,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
       globalSetup: '<rootDir>/test/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/ledger-check.ts'],
       globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
   ],

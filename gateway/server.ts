@@ -219,6 +219,43 @@ export async function startGateway(options: {
       });
     }
   });
+  // Invoices and notes as PDF or HTML, served by the invoices subgraph to callers who may read billing documents.
+  app.get('/documents/:collection/:file', correlation(), authenticate, async (req, res) => {
+    const principal = res.locals.principal as Principal;
+    if (excludedCategories(principal).has('billing')) {
+      refuse(
+        res,
+        403,
+        'FORBIDDEN',
+        `reading invoices and notes needs the "billing" category, which ${principal.name} may not use`,
+        {
+          field: `GET ${req.path}`,
+          category: 'billing',
+        },
+      );
+      return;
+    }
+    const correlationId = res.locals.correlationId as string;
+    const { collection, file } = req.params as { collection: string; file: string };
+    const url = `${subgraphUrl('invoices').replace(/\/graphql$/, '')}/documents/${encodeURIComponent(collection)}/${encodeURIComponent(file)}`;
+    try {
+      const upstream = await fetch(url, {
+        headers: {
+          [CORRELATION_HEADER]: correlationId,
+          ...signedHeaders({ method: 'GET', url, body: '', principal, correlationId }),
+        },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      for (const h of ['content-type', 'content-disposition'])
+        if (upstream.headers.get(h)) res.setHeader(h, upstream.headers.get(h)!);
+      res.status(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
+    } catch (error) {
+      log.warn({ err: error }, 'documents: invoices subgraph unreachable');
+      refuse(res, 503, 'SUBGRAPH_UNAVAILABLE', 'the invoices subgraph is unreachable; retry shortly', {
+        retryable: true,
+      });
+    }
+  });
   const graphqlEndpoint = (contract: string | ((req: express.Request) => string)) => [
     correlation(),
     authenticate,

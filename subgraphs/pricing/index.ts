@@ -1,6 +1,5 @@
 // The pricing subgraph: price plans, rated charges, the pricing policy and its exceptions, adjustments.
 import type DataLoader from 'dataloader';
-import type { Filter } from 'mongodb';
 import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Resolvers } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
@@ -17,7 +16,6 @@ import {
   currentRevisions,
   indexes,
   pricingStore,
-  type AdjustmentDoc,
   type PricePlanDoc,
   type PricingStore,
   type RatedChargeDoc,
@@ -96,16 +94,6 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
           args.status ? filter : null,
         );
       },
-      ratingAdjustments: async (_, args, ctx) => {
-        const q: Filter<AdjustmentDoc> = {};
-        if (args.subscriptionId) q.subscriptionId = args.subscriptionId;
-        if (args.period) q.periodKey = parsePeriod(args.period).key;
-        return withCount(
-          await pageBy(ctx.store.adjustments, q, OLDEST_FIRST, args.first, args.after),
-          ctx.store.adjustments,
-          args.subscriptionId ? q : null,
-        );
-      },
     },
     Mutation: {
       createPricePlan: (_, { input }, ctx) => createPricePlan(ctx.store, input, ctx.correlationId),
@@ -171,15 +159,6 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
         `the contract terms (version ${e.termsVersion}) are outside the pricing policy: ${e.violations.map((v) => v.reason).join('; ')}`,
       remedy: () =>
         'approve the terms with approvePricingException, or correct them with setContractTerms; the held periods are then rated by themselves',
-    },
-    RatingAdjustment: {
-      id: (a) => a._id,
-      subscription: (a) => ({ id: a.subscriptionId }),
-      customer: (a) => ({ id: a.customerId }),
-      period: (a) => parsePeriod(a.periodKey),
-      invoice: (a) => ({ id: a.invoiceId }),
-      invoicedCharge: (a, _, ctx) => (a.invoicedRatedChargeId ? ctx.ratedCharges.load(a.invoicedRatedChargeId) : null),
-      currentCharge: (a, _, ctx) => (a.currentRatedChargeId ? ctx.ratedCharges.load(a.currentRatedChargeId) : null),
     },
     UsageAggregate: {
       __resolveReference: (ref) => ref,

@@ -115,7 +115,7 @@ export async function rateBillingPeriodForAll(
         run.failures.push(r);
       }
       if (r.status === 'NOT_ACTIVE') run.notActive++;
-      run.adjustments += r.adjustments.length;
+      run.adjustments += r.adjustmentsRecorded;
       if (r.total) run.totals = mergeTotal(run.totals, r.total);
     }
     onPage?.(run.subscriptions);

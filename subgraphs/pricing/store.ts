@@ -1,5 +1,5 @@
 // The pricing subgraph's collections: plan versions, rated charges (append-only revisions), the pricing policy, its
-// exceptions and their approvals, and adjustments against invoiced charges.
+// exceptions and their approvals. Differences against invoices are the invoices subgraph's (it holds the notes).
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
@@ -108,26 +108,6 @@ export interface PricingExceptionDoc {
   correlationId: string;
 }
 
-/** Where an adjustment stands; the API's RatingAdjustmentStatus enum lists the same values. */
-export const ADJUSTMENT_STATUSES = ['OPEN'] as const;
-
-/** What an invoiced line should have been, once re-rated: a credit (negative) or debit note to issue. */
-export interface AdjustmentDoc {
-  _id: string;
-  subscriptionId: string;
-  customerId: string;
-  periodKey: string;
-  invoiceId: string;
-  lineKey: string;
-  invoicedRatedChargeId: string | null;
-  currentRatedChargeId: string | null;
-  difference: Money;
-  explanation: string;
-  status: (typeof ADJUSTMENT_STATUSES)[number];
-  createdAt: Date;
-  correlationId: string;
-}
-
 export const indexes: IndexDeclaration[] = [
   { collection: 'price_plans', keys: { key: 1, version: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
@@ -136,9 +116,6 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'pricing_exceptions', keys: { subscriptionId: 1 } },
   // The work queue pages by status, oldest first.
   { collection: 'pricing_exceptions', keys: { status: 1, createdAt: 1, _id: 1 } },
-  { collection: 'rating_adjustments', keys: { subscriptionId: 1, periodKey: 1 } },
-  // Every adjustment, oldest first (finance's list); adjustments are rare, so the index costs little.
-  { collection: 'rating_adjustments', keys: { createdAt: 1, _id: 1 } },
 ];
 
 export interface PricingStore {
@@ -149,7 +126,6 @@ export interface PricingStore {
   ratedCharges: Collection<RatedChargeDoc>;
   policy: Collection<PricingPolicyDoc>;
   exceptions: Collection<PricingExceptionDoc>;
-  adjustments: Collection<AdjustmentDoc>;
 }
 
 export function pricingStore(db: Db): PricingStore {
@@ -160,7 +136,6 @@ export function pricingStore(db: Db): PricingStore {
     ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),
     policy: db.collection<PricingPolicyDoc>('pricing_policy'),
     exceptions: db.collection<PricingExceptionDoc>('pricing_exceptions'),
-    adjustments: db.collection<AdjustmentDoc>('rating_adjustments'),
   };
 }
 

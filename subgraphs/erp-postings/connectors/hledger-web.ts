@@ -30,19 +30,28 @@ export class HledgerWebConnector implements ErpConnector {
   }
 
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */
-  post(posting: PostingForErp): Promise<ErpDocument> {
+  post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(() => this.postNow(posting));
   }
 
-  private async postNow(posting: PostingForErp): Promise<ErpDocument> {
+  /** A customer is known to hledger when its receivable account is declared (or already used). */
+  async customerExists(receivableAccount: string): Promise<boolean> {
+    const names = (await this.request('GET', '/accountnames')) as string[];
+    return names.includes(receivableAccount);
+  }
+
+  private async postNow(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     const existing = await this.findDocument(posting.postingKey);
-    if (existing) return existing;
+    if (existing) return { document: existing, alreadyInErp: true };
     await this.request('PUT', '/add', toHledgerJson(posting));
     return {
-      system: this.system,
-      documentId: posting.postingKey,
-      location: `${this.baseUrl}/transactions`,
-      postedAt: new Date(),
+      document: {
+        system: this.system,
+        documentId: posting.postingKey,
+        location: `${this.baseUrl}/transactions`,
+        postedAt: new Date(),
+      },
+      alreadyInErp: false,
     };
   }
 

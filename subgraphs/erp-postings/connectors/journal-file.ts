@@ -24,10 +24,20 @@ export class JournalFileConnector implements ErpConnector {
       : null;
   }
 
-  post(posting: PostingForErp): Promise<ErpDocument> {
+  /** Known when the journal declares its receivable account (`account …`) or has used it. */
+  async customerExists(receivableAccount: string): Promise<boolean> {
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .some(
+        (line) => line.trim().split(/\s+/)[0] === receivableAccount || line.startsWith(`account ${receivableAccount}`),
+      );
+  }
+
+  post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(async () => {
       const existing = await this.findDocument(posting.postingKey);
-      if (existing) return existing;
+      if (existing) return { document: existing, alreadyInErp: true };
       try {
         await mkdir(dirname(this.path), { recursive: true });
         await appendFile(this.path, toJournalText(posting), 'utf8');
@@ -39,7 +49,10 @@ export class JournalFileConnector implements ErpConnector {
           'retries by itself; check the disk and permissions',
         );
       }
-      return { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() };
+      return {
+        document: { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() },
+        alreadyInErp: false,
+      };
     });
   }
 }
