@@ -55,6 +55,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     QuarantinedEventConnection: `${PAGE}<QuarantinedEventDoc>`,
     CustomerUsage: '../customer-usage#CustomerUsage as CustomerUsageModel',
     UsageTypeUsage: "CustomerUsageModel['usage'][number]",
+    UsageSeries: '../usage-series#UsageSeries as UsageSeriesModel',
+    UsageWindow: "UsageSeriesModel['windows'][number]",
   },
   subscriptions: {
     LegalEntity: '../store#LegalEntityDoc',
@@ -66,6 +68,7 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
   pricing: {
     PricePlan: '../store#PricePlanDoc',
     PricePlanConnection: `${PAGE}<PricePlanDoc>`,
+    UsageCharge: '../store#PlanCharge',
     RatedCharge: '../store#RatedChargeDoc',
     RatedChargeConnection: `${PAGE}<RatedChargeDoc>`,
     PricingException: '../store#PricingExceptionDoc',

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const demo = await loadDemoData(system.gatewayUrl, keys.platform.secret, undefined, progress);
     invoiceNumber = demo.invoiceNumbers[0];
     progress(
-      `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted (Acme's taxed, each with a platform fee deferred to next month); credit note ${demo.noteNumbers.join(', ') || 'none'} posted`,
+      `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there${demo.events.rejected > 0 ? `, ${demo.events.rejected} REJECTED (see quarantinedEvents)` : ''}; invoices ${demo.invoiceNumbers.join(', ')} posted (Acme's taxed, each with a platform fee deferred to next month); credit note ${demo.noteNumbers.join(', ') || 'none'} posted`,
     );
   }
   printBanner(system, invoiceNumber, keys);

@@ -7,6 +7,7 @@ import { loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { createPricePlan, revisePricePlan } from './create-price-plan';
+import { chargeAsStored } from './charge-input';
 import { approvePricingException, setPricingPolicy } from './pricing-policy';
 import { rateBillingPeriod, rateBillingPeriodForAll } from './rate-billing-period';
 import type { SubscriptionRating } from './rating-run';
@@ -134,6 +135,16 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
       effectiveFrom: (p) => p.effectiveFrom ?? new Date(0),
       recurringFees: (p) => p.recurringFees ?? [],
       minimumCommitment: (p) => p.minimumCommitment ?? null,
+    },
+    UsageCharge: {
+      // Each tiered model keeps its tiers under `tiers`; the API shows them in the field of their own shape.
+      tiers: (c) => (c.model === 'GRADUATED' || c.model === 'VOLUME' ? c.tiers : null),
+      percentageTiers: (c) => (c.model === 'GRADUATED_PERCENTAGE' ? c.tiers : null),
+      blockTiers: (c) => (c.model === 'TIERED_BLOCKS' ? c.tiers : null),
+      flatFeeAtZeroUsage: (c) => {
+        const inForce = chargeAsStored(c);
+        return 'flatFeeAtZeroUsage' in inForce ? (inForce.flatFeeAtZeroUsage ?? null) : null;
+      },
     },
     RatedCharge: {
       __resolveReference: (ref, ctx) => ctx.ratedCharges.load(ref.id),

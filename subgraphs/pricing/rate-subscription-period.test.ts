@@ -97,6 +97,7 @@ describe('rating one subscription period', () => {
       usageTypeKeys: ['calls'],
       boundaries: [at('2026-10-11')],
       valuesFor: [],
+      since: sub.startsAt,
     });
     const lines = rateSubscriptionPeriod(sub, october, [
       usage('150', october.start, at('2026-10-11')),

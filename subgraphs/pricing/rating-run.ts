@@ -98,13 +98,20 @@ interface UsageView {
   productLine: string;
   unit: string;
   aggregate: { id: string };
-  segments: Array<{ from: string; to: string; quantity: string; eventCount: number; values: string[] | null }>;
+  segments: Array<{
+    from: string;
+    to: string;
+    quantity: string;
+    eventCount: number;
+    values: string[] | null;
+    fieldTotals?: Array<{ field: string; total: string }> | null;
+  }>;
 }
 
 type UsageRequest = { subscriptionId: string; usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] };
 
 const USAGE_QUERY =
-  'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }';
+  'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values fieldTotals { field total } } } }';
 
 /**
  * Usage of many subscriptions, in chunks. A chunk the usage subgraph refuses (e.g. a usage type it does not know) is
@@ -143,6 +150,7 @@ async function usageFor(
           quantity: s.quantity,
           eventCount: s.eventCount,
           values: s.values,
+          fieldTotals: s.fieldTotals ? Object.fromEntries(s.fieldTotals.map((t) => [t.field, t.total])) : null,
           aggregateId: u.aggregate.id,
           productLine: u.productLine,
           unit: u.unit,

@@ -6,6 +6,7 @@ import { KeyedMutex } from '../../lib/keyed-mutex';
 import { Outbox } from '../../lib/outbox';
 import type { Money, RoundingMode } from '../../lib/money';
 import type { BreakdownStep } from './rating';
+import { chargeAsStored } from './charge-input';
 import type { LineKind, PlanCharge, PlanVersion, RecurringFee } from './rate-subscription-period';
 
 export type { PlanCharge };
@@ -33,7 +34,7 @@ export function planVersionOf(doc: PricePlanDoc): PlanVersion {
     version: doc.version,
     currency: doc.currency,
     effectiveFrom: doc.effectiveFrom ?? new Date(0),
-    charges: doc.charges,
+    charges: doc.charges.map(chargeAsStored),
     recurringFees: doc.recurringFees ?? [],
     minimumCommitment: doc.minimumCommitment ?? null,
   };

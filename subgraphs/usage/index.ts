@@ -9,6 +9,7 @@ import { pageBy, pageById, withCount, type SortOrder } from '../../lib/paginatio
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
+import { usageSeries } from './usage-series';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
@@ -32,7 +33,7 @@ import {
   type UsageTypeDoc,
   type UsageTypeStatus,
 } from './store';
-import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
+import { UsageTypeRegistry, defaultVersion, effectiveStatus } from './usage-type-registry';
 import { notFound } from '../../lib/errors';
 
 interface Services {
@@ -114,6 +115,15 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
       customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      usageSeries: (_, args, ctx) =>
+        usageSeries(ctx.store, ctx.registry, {
+          customerKey: args.customerKey,
+          usageTypeKey: args.usageTypeKey,
+          from: args.from,
+          to: args.to,
+          windowSize: args.windowSize ?? 'DAY',
+          groupBy: args.groupBy ?? [],
+        }),
       lateUsage: (_, a, ctx) => lateUsage(ctx.store, a.period, a.first, a.after),
       usageExceptions: async (_, args, ctx) => {
         // Only quarantine entries are ever DISCARDED: asking for discarded exceptions finds none.
@@ -183,10 +193,15 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       discardQuarantinedEvents: (_, { ids, reason }, ctx) =>
         discardQuarantinedEvents(ctx.store, ids, reason, actingSubject(ctx), ctx.correlationId),
     },
+    Aggregation: {
+      recurring: (a) => a.recurring ?? false,
+      operationField: (a) => a.operationField ?? null,
+    },
     UsageType: {
       __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
       id: (t) => t._id,
       status: (t) => effectiveStatus(t),
+      isDefault: async (t, _, ctx) => defaultVersion(await ctx.registry.versionsOf(t.key))?._id === t._id,
     },
     UsageEvent: {
       __resolveReference: (ref, ctx) => ctx.events.load(ref.id),
@@ -221,6 +236,9 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     },
     UsageTypeUsage: {
       groups: (u) => groups(u.groups),
+    },
+    UsageWindow: {
+      groups: (w) => groups(w.groups),
     },
     UsageException: {
       __resolveReference: (ref, ctx) => ctx.store.exceptions.findOne({ _id: ref.id }),

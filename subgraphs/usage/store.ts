@@ -6,6 +6,7 @@ import { Outbox } from '../../lib/outbox';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
 import type { IngestStatus } from './ingest-usage-events';
+import type { CarryState } from './aggregation';
 
 export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
@@ -132,6 +133,12 @@ export interface UsageAggregateDoc {
   lastReceivedAt: Date | null;
   computedAt: Date;
   correlationId: string;
+  /** Recurring usage types: the levels the period ends with, where the next period starts. */
+  carryOut?: CarryState;
+  /** Recurring usage types: the levels the period started from; the aggregate holds only while they still do. */
+  carryIn?: CarryState | null;
+  /** Sums of data fields over the period's events, where rating asked for them (dynamic prices). */
+  fieldTotals?: Record<string, string>;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UsageTypeDoc, UsageEventDoc, UsageAggregateDoc, UsageExceptionDoc, HeldEventDoc, QuarantinedEventDoc } from '../store';
 import type { Page } from '../../../lib/pagination';
 import type { CustomerUsage as CustomerUsageModel } from '../customer-usage';
+import type { UsageSeries as UsageSeriesModel } from '../usage-series';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -40,6 +41,13 @@ export type Aggregation = {
   __typename?: 'Aggregation';
   /** The field read (all but COUNT); null for COUNT. */
   field?: Maybe<Scalars['String']['output']>;
+  /** Recurring UNIQUE_COUNT: the field whose value "add" or "remove" says what an event does to its unit; null otherwise. */
+  operationField?: Maybe<Scalars['String']['output']>;
+  /**
+   * True when the level carries over from one period to the next and is billed by the time it held (seats, licences,
+   * storage held); false when each period starts from zero.
+   */
+  recurring: Scalars['Boolean']['output'];
   /** The aggregation. */
   type: AggregationType;
 };
@@ -48,22 +56,48 @@ export type Aggregation = {
 export type AggregationInput = {
   /** The field read; required for all but COUNT. */
   field?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Recurring UNIQUE_COUNT: a STRING field declared with allowedValues ["add", "remove"]; an event with "remove" ends
+   * its unit (field) from that day on. Events without it add their unit.
+   */
+  operationField?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * True for a level that carries over from one period to the next (UNIQUE_COUNT, LATEST or WEIGHTED_SUM only): billed
+   * prorated by the time each unit or level held. False (the default) starts every period from zero.
+   */
+  recurring?: InputMaybe<Scalars['Boolean']['input']>;
   /** The aggregation. */
   type: AggregationType;
 };
 
 /** How a period's events of one usage type become one quantity. */
 export type AggregationType =
+  /** Mean of a numeric field over the period's events (carried to 30 decimal places when it has no finite form). */
+  | 'AVG'
   /** Number of events. */
   | 'COUNT'
-  /** The last value in the period (e.g. seats, storage); ties in time are settled by event id. */
+  /**
+   * The last value in the period (e.g. seats, storage); ties in time are settled by event id. Recurring: the level holds
+   * across periods, and the quantity is each day's level (the last reported that day) × days ÷ the period's days.
+   */
   | 'LATEST'
   /** Largest value of a numeric field. */
   | 'MAX'
+  /** Smallest value of a numeric field. */
+  | 'MIN'
   /** Sum of a numeric field. */
   | 'SUM'
-  /** Number of distinct values of a field. */
-  | 'UNIQUE_COUNT';
+  /**
+   * Number of distinct values of a field. Recurring: units (seats, licences) persist from their "add" event until a
+   * "remove" event, across periods, and the quantity is each unit's active days ÷ the period's days, summed.
+   */
+  | 'UNIQUE_COUNT'
+  /**
+   * Time-weighted sum (Lago's weighted_sum): each event adds its value (negative to take away) to a running total, and
+   * the quantity is the total × the time it held ÷ the period's length, to the millisecond. Recurring: the total carries
+   * into the next period; otherwise it starts at 0 each period.
+   */
+  | 'WEIGHTED_SUM';
 
 /** A customer: who is billed, under what external key and currency. */
 export type Customer = {
@@ -556,6 +590,12 @@ export type Query = {
    * Ordered by exception id (stable across pages).
    */
   usageExceptions: UsageExceptionConnection;
+  /**
+   * A customer's usage of one type per time window (OpenMeter's meter query), for analytics and customers' usage pages.
+   * Windows are in UTC: from is rounded down and to rounded up to the window size; at most 1,000 windows. Each window's
+   * quantity is the usage type's aggregation over the window (time-weighted ones as the window's own average level).
+   */
+  usageSeries: UsageSeries;
   /** A usage type: the exact version ("1.2"), the newest usable in a major ("1"), or the newest usable version. */
   usageType?: Maybe<UsageType>;
   /** Every version of a key, newest first (highest MAJOR, then highest MINOR). */
@@ -635,6 +675,17 @@ export type QueryUsageExceptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<ExceptionStatus>;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryUsageSeriesArgs = {
+  customerKey: Scalars['String']['input'];
+  from: Scalars['DateTime']['input'];
+  groupBy?: InputMaybe<Array<Scalars['String']['input']>>;
+  to: Scalars['DateTime']['input'];
+  usageTypeKey: Scalars['String']['input'];
+  windowSize?: InputMaybe<UsageWindowSize>;
 };
 
 
@@ -837,7 +888,10 @@ export type UsageEventFilter = {
 export type UsageEventInput = {
   /** The customer's external key (or an alias finance mapped to it). */
   customer: Scalars['String']['input'];
-  /** The event's fields, as the usage type declares them. */
+  /**
+   * The event's fields, as the usage type declares them. JSON null in an optional field means the field is absent (as
+   * if not sent); null in a required field is a problem like a missing value.
+   */
   data: Scalars['JSON']['input'];
   /** The producer's id for the event; with source, its identity for deduplication. */
   id: Scalars['String']['input'];
@@ -952,6 +1006,23 @@ export type UsageFieldInput = {
   type: UsageFieldType;
 };
 
+/** The exact sum of one data field over a part of a period's events. */
+export type UsageFieldTotal = {
+  __typename?: 'UsageFieldTotal';
+  /** The data field. */
+  field: Scalars['String']['output'];
+  /** The sum (events without the field count 0). */
+  total: Scalars['Decimal']['output'];
+};
+
+/** A data field to sum over the events of one usage type. */
+export type UsageFieldTotalRequest = {
+  /** The numeric data field to sum. */
+  field: Scalars['String']['input'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['input'];
+};
+
 /** The type of a usage event field. */
 export type UsageFieldType =
   /** true or false. */
@@ -986,6 +1057,10 @@ export type UsageForRating = {
 export type UsageForRatingRequest = {
   /** Instants inside the period where usage is split (e.g. a plan change). */
   boundaries?: InputMaybe<Array<Scalars['DateTime']['input']>>;
+  /** Data fields to sum over the events of a usage type (the price fields of dynamic charges). */
+  fieldTotals?: InputMaybe<Array<UsageFieldTotalRequest>>;
+  /** When the subscription started: where a recurring usage type's carry begins; looked up when omitted. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
   /** The subscription's id. */
   subscriptionId: Scalars['ID']['input'];
   /** Usage types to aggregate. */
@@ -999,6 +1074,8 @@ export type UsageSegment = {
   __typename?: 'UsageSegment';
   /** Events in the part. */
   eventCount: Scalars['Int']['output'];
+  /** The sums of the data fields asked for, in request order; null when none were asked for. */
+  fieldTotals?: Maybe<Array<UsageFieldTotal>>;
   /** Start of the part (inclusive). */
   from: Scalars['DateTime']['output'];
   /** Aggregated quantity in the part. */
@@ -1007,6 +1084,21 @@ export type UsageSegment = {
   to: Scalars['DateTime']['output'];
   /** Per-event values in time order, when asked for; null otherwise. */
   values?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+/** A customer's usage of one type, window by window. */
+export type UsageSeries = {
+  __typename?: 'UsageSeries';
+  /** The key asked for. */
+  customerKey: Scalars['String']['output'];
+  /** What one unit is. */
+  unit: Scalars['String']['output'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['output'];
+  /** The size of the windows. */
+  windowSize: UsageWindowSize;
+  /** The windows, ordered by start; empty windows included. */
+  windows: Array<UsageWindow>;
 };
 
 /** A kind of usage a product emits, e.g. api_calls; a contract every event is checked against. */
@@ -1030,6 +1122,11 @@ export type UsageType = {
   fields: Array<UsageField>;
   /** The usage type version's id (one per key and version). */
   id: Scalars['ID']['output'];
+  /**
+   * True for the version events that name no version mean: the newest ACTIVE version of the oldest major still ACTIVE.
+   * A new major becomes the default only once the old major is deprecated.
+   */
+  isDefault: Scalars['Boolean']['output'];
   /** Lower-case key events use as their type, e.g. api_calls. */
   key: Scalars['String']['output'];
   /** Product line the revenue is booked to, e.g. api. */
@@ -1084,6 +1181,32 @@ export type UsageTypeUsage = {
   /** The usage type key. */
   usageTypeKey: Scalars['String']['output'];
 };
+
+/** Usage in one window of a series. */
+export type UsageWindow = {
+  __typename?: 'UsageWindow';
+  /** Events in the window. */
+  eventCount: Scalars['Int']['output'];
+  /** Start of the window (inclusive). */
+  from: Scalars['DateTime']['output'];
+  /** The quantity per value of the groupBy dimensions, ordered by dimension names and values; empty without groupBy. */
+  groups: Array<AggregateGroup>;
+  /** The aggregated quantity in the window. */
+  quantity: Scalars['Decimal']['output'];
+  /** End of the window (exclusive). */
+  to: Scalars['DateTime']['output'];
+};
+
+/** The size of the windows of a usage series. */
+export type UsageWindowSize =
+  /** One day (UTC). */
+  | 'DAY'
+  /** One hour. */
+  | 'HOUR'
+  /** One minute. */
+  | 'MINUTE'
+  /** One calendar month (UTC). */
+  | 'MONTH';
 
 
 
@@ -1240,14 +1363,19 @@ export type ResolversTypes = {
   UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: ResolverTypeWrapper<UsageField>;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: ResolverTypeWrapper<UsageFieldTotal>;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageFieldType: UsageFieldType;
   UsageForRating: ResolverTypeWrapper<Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversTypes['UsageAggregate'] }>;
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: ResolverTypeWrapper<UsageSegment>;
+  UsageSeries: ResolverTypeWrapper<UsageSeriesModel>;
   UsageType: ResolverTypeWrapper<UsageTypeDoc>;
   UsageTypeConnection: ResolverTypeWrapper<Page<UsageTypeDoc>>;
   UsageTypeStatus: UsageTypeStatus;
   UsageTypeUsage: ResolverTypeWrapper<CustomerUsageModel['usage'][number]>;
+  UsageWindow: ResolverTypeWrapper<UsageSeriesModel['windows'][number]>;
+  UsageWindowSize: UsageWindowSize;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
@@ -1298,12 +1426,16 @@ export type ResolversParentTypes = {
   UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: UsageField;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: UsageFieldTotal;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageForRating: Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversParentTypes['UsageAggregate'] };
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: UsageSegment;
+  UsageSeries: UsageSeriesModel;
   UsageType: UsageTypeDoc;
   UsageTypeConnection: Page<UsageTypeDoc>;
   UsageTypeUsage: CustomerUsageModel['usage'][number];
+  UsageWindow: UsageSeriesModel['windows'][number];
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 };
@@ -1338,6 +1470,8 @@ export type AggregateGroupResolvers<ContextType = Context, ParentType extends Re
 
 export type AggregationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Aggregation'] = ResolversParentTypes['Aggregation']> = {
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operationField?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recurring?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['AggregationType'], ParentType, ContextType>;
 };
 
@@ -1525,6 +1659,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   usageEvents?: Resolver<ResolversTypes['UsageEventConnection'], ParentType, ContextType, RequireFields<QueryUsageEventsArgs, 'first'>>;
   usageException?: Resolver<Maybe<ResolversTypes['UsageException']>, ParentType, ContextType, RequireFields<QueryUsageExceptionArgs, 'id'>>;
   usageExceptions?: Resolver<ResolversTypes['UsageExceptionConnection'], ParentType, ContextType, RequireFields<QueryUsageExceptionsArgs, 'first' | 'status'>>;
+  usageSeries?: Resolver<ResolversTypes['UsageSeries'], ParentType, ContextType, RequireFields<QueryUsageSeriesArgs, 'customerKey' | 'from' | 'groupBy' | 'to' | 'usageTypeKey' | 'windowSize'>>;
   usageType?: Resolver<Maybe<ResolversTypes['UsageType']>, ParentType, ContextType, RequireFields<QueryUsageTypeArgs, 'key'>>;
   usageTypeVersions?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypeVersionsArgs, 'first' | 'key'>>;
   usageTypes?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypesArgs, 'first'>>;
@@ -1611,6 +1746,11 @@ export type UsageFieldResolvers<ContextType = Context, ParentType extends Resolv
   type?: Resolver<ResolversTypes['UsageFieldType'], ParentType, ContextType>;
 };
 
+export type UsageFieldTotalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageFieldTotal'] = ResolversParentTypes['UsageFieldTotal']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+};
+
 export type UsageForRatingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageForRating'] = ResolversParentTypes['UsageForRating']> = {
   aggregate?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1622,10 +1762,19 @@ export type UsageForRatingResolvers<ContextType = Context, ParentType extends Re
 
 export type UsageSegmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSegment'] = ResolversParentTypes['UsageSegment']> = {
   eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fieldTotals?: Resolver<Maybe<Array<ResolversTypes['UsageFieldTotal']>>, ParentType, ContextType>;
   from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   values?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+};
+
+export type UsageSeriesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSeries'] = ResolversParentTypes['UsageSeries']> = {
+  customerKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  windowSize?: Resolver<ResolversTypes['UsageWindowSize'], ParentType, ContextType>;
+  windows?: Resolver<Array<ResolversTypes['UsageWindow']>, ParentType, ContextType>;
 };
 
 export type UsageTypeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageType'] = ResolversParentTypes['UsageType'], FederationReferenceType extends FederationReferenceTypes['UsageType'] = FederationReferenceTypes['UsageType']> = {
@@ -1639,6 +1788,7 @@ export type UsageTypeResolvers<ContextType = Context, ParentType extends Resolve
   dimensions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['UsageField']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  isDefault?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   retiredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1661,6 +1811,14 @@ export type UsageTypeUsageResolvers<ContextType = Context, ParentType extends Re
   quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type UsageWindowResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageWindow'] = ResolversParentTypes['UsageWindow']> = {
+  eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  groups?: Resolver<Array<ResolversTypes['AggregateGroup']>, ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = Context> = {
@@ -1698,11 +1856,14 @@ export type Resolvers<ContextType = Context> = {
   UsageException?: UsageExceptionResolvers<ContextType>;
   UsageExceptionConnection?: UsageExceptionConnectionResolvers<ContextType>;
   UsageField?: UsageFieldResolvers<ContextType>;
+  UsageFieldTotal?: UsageFieldTotalResolvers<ContextType>;
   UsageForRating?: UsageForRatingResolvers<ContextType>;
   UsageSegment?: UsageSegmentResolvers<ContextType>;
+  UsageSeries?: UsageSeriesResolvers<ContextType>;
   UsageType?: UsageTypeResolvers<ContextType>;
   UsageTypeConnection?: UsageTypeConnectionResolvers<ContextType>;
   UsageTypeUsage?: UsageTypeUsageResolvers<ContextType>;
+  UsageWindow?: UsageWindowResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = Context> = {
