@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { client, clientAs, eventually, finalizedInvoice, keyFor, unique } from './support';
+import { legalEntity } from './accounting-support';
 
 const SCREENSHOTS = join(__dirname, '..', 'test-output', 'screenshots');
 const base = () => (process.env.USAGEGRAPH_TEST_GATEWAY_URL ?? '').replace(/\/graphql$/, '');
@@ -203,8 +204,11 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
 }, 90_000);
 
 it('traces an invoice line to its events and ERP document, and reconciles its period to zero with a CSV', async () => {
-  const period = `20${50 + Math.floor(Math.random() * 40)}-1${Math.floor(Math.random() * 3)}`;
-  const invoice = await finalizedInvoice('ui_lineage', 1_234, { period });
+  // A month that has ended (a running one cannot be invoiced), reconciled for an entity of its own: other tests bill
+  // the same month for other entities.
+  const period = '2026-02';
+  const { code: legalEntityCode } = await legalEntity('UILIN');
+  const invoice = await finalizedInvoice('ui_lineage', 1_234, { period, legalEntityCode });
   const finance = clientAs('finance');
   const { postInvoice } = await finance.ok(`mutation($i: ID!) { postInvoice(invoiceId: $i) { id } }`, {
     i: invoice.invoiceId,
@@ -226,14 +230,14 @@ it('traces an invoice line to its events and ERP document, and reconciles its pe
   expect(await page.locator('[data-testid=lineage-erp-document]').textContent()).toContain('hledger-web');
   await shot(page, '4-lineage');
 
-  await page.goto(`${base()}/console/#/reconciliation?period=${period}`);
+  await page.goto(`${base()}/console/#/reconciliation?period=${period}&entity=${legalEntityCode}`);
   await page.locator('[data-testid=reconciliation-status]', { hasText: 'Reconciled' }).waitFor({ timeout: 30_000 });
   await shot(page, '5-reconciliation');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-csv]')]);
-  expect(download.suggestedFilename()).toBe(`reconciliation-${period}.csv`);
+  expect(download.suggestedFilename()).toBe(`reconciliation-${period}-${legalEntityCode}.csv`);
   const csv = readFileSync((await download.path())!, 'utf8');
   expect(csv).toMatch(/^period,legal_entity,customer_key/);
-  expect(csv).toContain(`${period},DEFAULT,`);
+  expect(csv).toContain(`${period},${legalEntityCode},`);
   expect(csv).toContain(',revenue:usage:api,api,USD,1234 call,1,12.34,12.34,12.34,12.34,,true');
   await page.locator('[data-testid=sign-off]').click();
   await page.locator('[data-testid=reconciliation-status]', { hasText: 'Signed off by' }).waitFor();

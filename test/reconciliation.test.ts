@@ -2,9 +2,10 @@
 // from the real hledger-web, with every difference named; the CSV export; sign-off recorded in the audit trail.
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { money } from '../lib/money';
+import { legalEntity } from './accounting-support';
 import { clientAs, draftInvoice, eventually, finalizedInvoice, keyFor, unique } from './support';
 
-const RECONCILIATION = `query($p: String!) { reconciliation(period: $p) {
+const RECONCILIATION = `query($p: String!, $e: String) { reconciliation(period: $p, legalEntityCode: $e) {
   period status unexplainedCount csv digest ledger { system }
   totals { currency rated { amount } invoiced { amount } posted { amount } ledger { amount } }
   customers { customerKey reconciled
@@ -57,9 +58,12 @@ async function manualLedgerEntry(customerKey: string, period: string, amount: st
 
 it('reconciles a period down to the ledger, names every difference, exports CSV and is signed off by finance', async () => {
   const finance = clientAs('finance', unique('recon'));
-  const period = `20${50 + Math.floor(Math.random() * 40)}-0${1 + Math.floor(Math.random() * 9)}`;
-  const posted = await finalizedInvoice('recon_posted', 1_000, { period });
-  const draft = await draftInvoice('recon_draft', 250, { period });
+  // A month that has ended (a running one cannot be invoiced), reconciled for an entity of its own: other tests bill
+  // the same month for other entities.
+  const period = '2026-02';
+  const { code: legalEntityCode } = await legalEntity('RECON');
+  const posted = await finalizedInvoice('recon_posted', 1_000, { period, legalEntityCode });
+  const draft = await draftInvoice('recon_draft', 250, { period, legalEntityCode });
   const { postInvoice } = await finance.ok(`mutation($i: ID!) { postInvoice(invoiceId: $i) { id status } }`, {
     i: posted.invoiceId,
   });
@@ -70,7 +74,7 @@ it('reconciles a period down to the ledger, names every difference, exports CSV 
     return erpPosting.status === 'POSTED';
   });
 
-  const first = (await finance.ok(RECONCILIATION, { p: period })).reconciliation;
+  const first = (await finance.ok(RECONCILIATION, { p: period, e: legalEntityCode })).reconciliation;
   expect(first).toMatchObject({ period, status: 'RECONCILED', unexplainedCount: 0, ledger: { system: 'hledger-web' } });
   expect(first.customers.map((c: any) => c.customerKey)).toEqual([
     expect.stringMatching(/^recon_draft_/),
@@ -116,12 +120,12 @@ it('reconciles a period down to the ledger, names every difference, exports CSV 
     'period,legal_entity,customer_key,customer_name,account,product_line,currency,usage,events,rated,invoiced,posted,ledger,differences,reconciled',
   );
   expect(csvRows).toContainEqual(
-    `${period},DEFAULT,${postedCustomer.customerKey},Customer ${postedCustomer.customerKey.slice(0, -2)},revenue:usage:api,api,USD,1000 call,1,10.00,10.00,10.00,10.00,,true`,
+    `${period},${legalEntityCode},${postedCustomer.customerKey},Customer ${postedCustomer.customerKey.slice(0, -2)},revenue:usage:api,api,USD,1000 call,1,10.00,10.00,10.00,10.00,,true`,
   );
 
   // A revenue correction entered in the ERP by hand: the ledger now differs from our postings, for a named reason.
   await manualLedgerEntry(postedCustomer.customerKey, period, '2.50');
-  const second = (await finance.ok(RECONCILIATION, { p: period })).reconciliation;
+  const second = (await finance.ok(RECONCILIATION, { p: period, e: legalEntityCode })).reconciliation;
   expect(second.customers[1].lines[0]).toMatchObject({ posted: { amount: '10.00' }, ledger: { amount: '12.50' } });
   expect(second.customers[1].lines[0].differences).toEqual([
     expect.objectContaining({
@@ -138,19 +142,19 @@ it('reconciles a period down to the ledger, names every difference, exports CSV 
 
   // Customer success reads but cannot sign off; finance signs off, as itself, once for the same figures.
   const refused = await clientAs('customer-success').raw(
-    `mutation($p: String!) { signOffReconciliation(period: $p) { status } }`,
-    { p: period },
+    `mutation($p: String!, $e: String) { signOffReconciliation(period: $p, legalEntityCode: $e) { status } }`,
+    { p: period, e: legalEntityCode },
   );
   expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   const signed = (
     await finance.ok(
-      `mutation($p: String!) { signOffReconciliation(period: $p) { signOff { signedOffBy current digest } } }`,
-      { p: period },
+      `mutation($p: String!, $e: String) { signOffReconciliation(period: $p, legalEntityCode: $e) { signOff { signedOffBy current digest } } }`,
+      { p: period, e: legalEntityCode },
     )
   ).signOffReconciliation;
   const subject = `key:key_${keyFor('finance').slice(4, 12)}`;
   expect(signed.signOff).toEqual({ signedOffBy: subject, current: true, digest: second.digest });
-  const again = (await finance.ok(RECONCILIATION, { p: period })).reconciliation;
+  const again = (await finance.ok(RECONCILIATION, { p: period, e: legalEntityCode })).reconciliation;
   expect(again.signOff).toEqual(signed.signOff);
   const { auditEvents } = await finance.ok(
     `query($s: String!) { auditEvents(filter: { subject: $s, field: "signOffReconciliation" }, first: 1) { nodes { fields variables outcome } } }`,
@@ -158,7 +162,7 @@ it('reconciles a period down to the ledger, names every difference, exports CSV 
   );
   expect(auditEvents.nodes[0]).toMatchObject({
     fields: ['signOffReconciliation'],
-    variables: { p: period },
+    variables: { p: period, e: legalEntityCode },
     outcome: 'SUCCEEDED',
   });
 }, 90_000);
