@@ -20,7 +20,7 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       transformIgnorePatterns,
-      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{lib,gateway,subgraphs,runtime,scripts,contracts,console}/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
     },
     {
@@ -31,6 +31,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.test.ts'],
       modulePathIgnorePatterns: ['<rootDir>/data/'],
       globalSetup: '<rootDir>/test/global-setup.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/ledger-check.ts'],
       globalTeardown: '<rootDir>/test/global-teardown.ts',
     },
   ],

@@ -1,6 +1,7 @@
 // `npm run bench:rate`: a billing run rating one period for 10,000 subscriptions with three usage types each (their
-// aggregates already stored), beside a baseline in the same run: reading the same subscriptions and aggregates through
-// the same calls, without rating. Prints subscriptions/s, total time, and the ratio (aim: rating within 3× the read).
+// aggregates already stored; three plans mixing every charge model, tiered blocks, graduated percentage and dynamic
+// prices included), beside a baseline in the same run: reading the same subscriptions and aggregates through the same
+// calls, without rating. Prints subscriptions/s, total time, and the ratio (aim: rating within 3× the read).
 import { MongoClient } from 'mongodb';
 import { mustGraphql } from '../runtime/graph-client';
 import { querySubgraph } from '../lib/subgraph-client';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
       mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-rate', credential });
 
     // Setup through the graph where it is one call, straight into the databases where it is thousands.
-    await gql(`mutation { a: registerUsageType(input: { key: "bench_api", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }, activate: true) { id }
+    await gql(`mutation { a: registerUsageType(input: { key: "bench_api", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER }, { name: "price", type: DECIMAL, required: false }], aggregation: { type: SUM, field: "calls" } }, activate: true) { id }
       b: registerUsageType(input: { key: "bench_storage", unit: "GB", productLine: "storage", fields: [{ name: "gb", type: DECIMAL }], aggregation: { type: SUM, field: "gb" } }, activate: true) { id }
       c: registerUsageType(input: { key: "bench_seats", unit: "seat", productLine: "platform", fields: [{ name: "seats", type: INTEGER }], aggregation: { type: LATEST, field: "seats" } }, activate: true) { id } }`);
     const { createPricePlan: plan } =
@@ -33,6 +34,20 @@ async function main(): Promise<void> {
       { usageTypeKey: "bench_storage", unitPrice: "0.023", includedQuantity: "5" },
       { usageTypeKey: "bench_seats", model: PACKAGE, packageSize: "5", packagePrice: "40", freeUnits: "1" } ],
       recurringFees: [{ key: "platform", description: "Platform fee", amount: "99.00" }] }) { id } }`);
+    // The models of issue 11 in the mix: a third of the subscriptions on each plan.
+    const { createPricePlan: blocks } =
+      await gql(`mutation { createPricePlan(input: { key: "bench-plan-blocks", name: "Bench blocks", currency: "USD", charges: [
+      { usageTypeKey: "bench_api", model: TIERED_BLOCKS, blockSize: "1000", blockTiers: [{ upTo: "10000", blockPrice: "1", flatFee: "2" }, { upTo: null, blockPrice: "0.5" }] },
+      { usageTypeKey: "bench_storage", model: GRADUATED_PERCENTAGE, percentageTiers: [{ upTo: "40", rate: "0.05", flatFee: "1" }, { upTo: null, rate: "0.02" }] },
+      { usageTypeKey: "bench_seats", model: VOLUME, tiers: [{ upTo: "10", unitPrice: "8", flatFee: "5" }, { upTo: null, unitPrice: "6" }] } ],
+      recurringFees: [{ key: "platform", description: "Platform fee", amount: "99.00" }] }) { id } }`);
+    const { createPricePlan: dynamic } =
+      await gql(`mutation { createPricePlan(input: { key: "bench-plan-dynamic", name: "Bench dynamic", currency: "USD", charges: [
+      { usageTypeKey: "bench_api", model: DYNAMIC, priceField: "price" },
+      { usageTypeKey: "bench_storage", unitPrice: "0.023", includedQuantity: "5" },
+      { usageTypeKey: "bench_seats", model: GRADUATED, tiers: [{ upTo: "5", unitPrice: "0", flatFee: "20" }, { upTo: null, unitPrice: "7" }] } ],
+      recurringFees: [{ key: "platform", description: "Platform fee", amount: "99.00" }] }) { id } }`);
+    const plans = [plan.id as string, blocks.id as string, dynamic.id as string];
 
     const mongo = await MongoClient.connect(system.mongoUri);
     const subsDb = mongo.db(`${system.dbPrefix}_subscriptions`);
@@ -47,7 +62,8 @@ async function main(): Promise<void> {
     const aggregates: object[] = [];
     for (let i = 0; i < SUBSCRIPTIONS; i++) {
       const customerId = deterministicId('cus', `bench-${i}`);
-      const subscriptionId = deterministicId('sub', customerId, plan.id, startsAt.toISOString());
+      const pricePlanId = plans[i % plans.length]!;
+      const subscriptionId = deterministicId('sub', customerId, pricePlanId, startsAt.toISOString());
       customers.push({
         _id: customerId,
         externalKey: `bench-${i}`,
@@ -61,7 +77,7 @@ async function main(): Promise<void> {
       subscriptions.push({
         _id: subscriptionId,
         customerId,
-        pricePlanId: plan.id,
+        pricePlanId,
         startsAt,
         endsAt: null,
         createdAt: now,
@@ -81,6 +97,8 @@ async function main(): Promise<void> {
           periodKey: PERIOD,
           quantity: quantities[k],
           eventCount: 10,
+          // What a dynamic charge reads: the sum of the events' prices, stored with the aggregate.
+          ...(key === 'bench_api' ? { fieldTotals: { price: (random() * 50).toFixed(4) } } : {}),
           groups: [],
           lastReceivedAt: settled,
           computedAt: settled,

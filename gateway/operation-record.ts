@@ -34,6 +34,21 @@ export class OperationRecord {
     private readonly flushMs = config().USAGEGRAPH_OPERATION_FLUSH_MS,
   ) {}
 
+  /** Apollo Server reuses one DocumentNode per query text: its signature is worked out once. */
+  private readonly signatures = new WeakMap<DocumentNode, Map<string, { normalized: string; signature: string }>>();
+
+  private signatureOf(document: DocumentNode, operationName: string): { normalized: string; signature: string } {
+    let byName = this.signatures.get(document);
+    if (!byName) this.signatures.set(document, (byName = new Map()));
+    let known = byName.get(operationName);
+    if (!known) {
+      const normalized = usageReportingSignature(document, operationName);
+      known = { normalized, signature: createHash('sha256').update(normalized).digest('hex').slice(0, 32) };
+      byName.set(operationName, known);
+    }
+    return known;
+  }
+
   count(input: {
     document: DocumentNode;
     operationName: string | null;
@@ -42,8 +57,7 @@ export class OperationRecord {
     contract: string;
   }): void {
     const day = new Date().toISOString().slice(0, 10);
-    const normalized = usageReportingSignature(input.document, input.operationName ?? '');
-    const signature = createHash('sha256').update(normalized).digest('hex').slice(0, 32);
+    const { normalized, signature } = this.signatureOf(input.document, input.operationName ?? '');
     const key = `${day}\u001f${signature}\u001f${input.client}\u001f${input.contract}`;
     let entry = this.entries.get(key);
     if (!entry) {

@@ -43,6 +43,30 @@ export function auditableVariables(variables: Record<string, unknown> | undefine
   return text.length > MAX_AUDITED_VARIABLES ? { truncated: text.slice(0, MAX_AUDITED_VARIABLES) } : cleaned;
 }
 
+/**
+ * Apollo Server keeps one parsed DocumentNode per distinct query text, so what depends only on the document, the schema
+ * and the caller is worked out once per document and reused; a hot reload brings new schema objects and starts afresh.
+ */
+class PerDocument<T> {
+  private readonly bySchema = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, T>>>();
+
+  get(schema: GraphQLSchema, document: DocumentNode, key: string, compute: () => T): T {
+    let byDocument = this.bySchema.get(schema);
+    if (!byDocument) this.bySchema.set(schema, (byDocument = new WeakMap()));
+    let entries = byDocument.get(document);
+    if (!entries) byDocument.set(document, (entries = new Map()));
+    const known = entries.get(key);
+    if (known !== undefined) return known;
+    const value = compute();
+    if (entries.size >= 64) entries.clear(); // one document sent with ever-new variables must not grow without bound
+    entries.set(key, value);
+    return value;
+  }
+}
+
+/** Variables larger than this are reviewed afresh each time rather than kept as part of a key. */
+const MAX_REMEMBERED_VARIABLES = 2_048;
+
 const who = (p: Principal) => `${p.name} (roles: ${p.roles.join(', ') || 'none'})`;
 
 function refuse(message: string, code: string, status: number, extensions: Record<string, unknown> = {}): never {
@@ -65,6 +89,8 @@ export function requestPolicy(options: {
   introspectionForAll: boolean;
 }): ApolloServerPlugin<GatewayContext> {
   const { schemas, record, log } = options;
+  const contractErrors = new PerDocument<readonly { message: string }[]>();
+  const reviews = new PerDocument<ReturnType<typeof reviewOperation>>();
   return {
     async requestDidStart() {
       let auditId: string | undefined;
@@ -86,7 +112,7 @@ export function requestPolicy(options: {
             }
             // graphql-js 16 validates fields only: a contract without mutations must refuse a mutation itself.
             const errors = schema.getRootType(operation.operation)
-              ? validate(schema, document)
+              ? contractErrors.get(schema, document, '', () => validate(schema, document))
               : [{ message: `the contract has no ${operation.operation} operations` }];
             if (errors.length > 0) {
               refuse(
@@ -97,7 +123,7 @@ export function requestPolicy(options: {
               );
             }
           }
-          const review = reviewOperation({
+          const input = {
             schema: schemas.review(),
             document,
             operationName: request.operationName,
@@ -106,7 +132,24 @@ export function requestPolicy(options: {
             who: who(principal),
             allowIntrospection: options.introspectionForAll || isPlatform(principal),
             limits: limitsFor(principal),
-          });
+          };
+          const variables = JSON.stringify(request.variables ?? {});
+          const review =
+            variables.length > MAX_REMEMBERED_VARIABLES
+              ? reviewOperation(input)
+              : reviews.get(
+                  input.schema,
+                  document,
+                  [
+                    request.operationName ?? '',
+                    [...input.excluded].sort().join(','),
+                    input.who,
+                    input.allowIntrospection,
+                    JSON.stringify(input.limits),
+                    variables,
+                  ].join('\u001f'),
+                  () => reviewOperation(input),
+                );
           if (review.refusal) {
             const { code, message, field, extensions } = review.refusal;
             refuse(message, code, code === 'FORBIDDEN' ? 403 : 400, { field, ...extensions });

@@ -6,7 +6,10 @@ import express from 'express';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ApolloGateway } from '@apollo/gateway';
 import { createLogger, type Logger } from '../lib/logger';
 import { formatErrorForClients } from '../lib/format-error';
@@ -23,6 +26,7 @@ import { loadArtefacts, watchArtefacts } from './schema-artefacts';
 import { SUBGRAPH_NAMES, isSubgraphName, subgraphUrl } from '../lib/topology';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-data-source';
 import { INSTANCE_ID, announceListening, listenOn } from '../lib/listen';
+import { consoleRoutes } from './console-routes';
 
 // Apollo Gateway 2.14 sends usage metrics to Apollo (OTLP, after probing cloud metadata addresses) unless told not to:
 // nothing leaves this system unless its operator asks for it.
@@ -30,7 +34,6 @@ process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
 
 export const SCHEMA_DIR = join(__dirname, '..', 'schema');
 export const SUPERGRAPH_PATH = join(SCHEMA_DIR, 'supergraph.graphql');
-export const FINANCE_CONSOLE = join(__dirname, 'finance-console.html');
 
 export interface RunningGateway {
   url: string;
@@ -138,6 +141,8 @@ export async function startGateway(options: {
     gateway,
     plugins: [
       ApolloServerPluginUsageReportingDisabled(),
+      // Apollo's default landing page loads a sandbox from the internet; the bundled explorer is at /explorer instead.
+      ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: 5_000 }),
       requestLog(log),
       requestPolicy({
@@ -193,8 +198,8 @@ export async function startGateway(options: {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', service: 'gateway', instanceId: INSTANCE_ID() });
   });
-  // Finance's work queue: held usage, out-of-policy contracts, stuck postings, periods, adjustments — one page on the graph.
-  app.get('/finance', (_req, res) => res.sendFile(FINANCE_CONSOLE));
+  // The finance console and the GraphQL explorer: static pages that use the graph with the caller's own credential.
+  app.use(consoleRoutes(log));
   app.get('/ready', async (_req, res) => {
     const r = await readiness();
     res.status(r.ready ? 200 : 503).json({
@@ -250,6 +255,43 @@ export async function startGateway(options: {
         error: 'the usage subgraph is unreachable; retry shortly',
         code: 'SUBGRAPH_UNAVAILABLE',
         correlationId,
+      });
+    }
+  });
+  // Invoices and notes as PDF or HTML, served by the invoices subgraph to callers who may read billing documents.
+  app.get('/documents/:collection/:file', correlation(), authenticate, async (req, res) => {
+    const principal = res.locals.principal as Principal;
+    if (excludedCategories(principal).has('billing')) {
+      refuse(
+        res,
+        403,
+        'FORBIDDEN',
+        `reading invoices and notes needs the "billing" category, which ${principal.name} may not use`,
+        {
+          field: `GET ${req.path}`,
+          category: 'billing',
+        },
+      );
+      return;
+    }
+    const correlationId = res.locals.correlationId as string;
+    const { collection, file } = req.params as { collection: string; file: string };
+    const url = `${subgraphUrl('invoices').replace(/\/graphql$/, '')}/documents/${encodeURIComponent(collection)}/${encodeURIComponent(file)}`;
+    try {
+      const upstream = await fetch(url, {
+        headers: {
+          [CORRELATION_HEADER]: correlationId,
+          ...signedHeaders({ method: 'GET', url, body: '', principal, correlationId }),
+        },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      for (const h of ['content-type', 'content-disposition'])
+        if (upstream.headers.get(h)) res.setHeader(h, upstream.headers.get(h)!);
+      res.status(upstream.status).send(Buffer.from(await upstream.arrayBuffer()));
+    } catch (error) {
+      log.warn({ err: error }, 'documents: invoices subgraph unreachable');
+      refuse(res, 503, 'SUBGRAPH_UNAVAILABLE', 'the invoices subgraph is unreachable; retry shortly', {
+        retryable: true,
       });
     }
   });

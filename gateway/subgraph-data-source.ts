@@ -8,6 +8,8 @@ import { PRINCIPAL_HEADER, encodePrincipal, signedHeaders } from '../lib/interna
 import type { Principal } from '../lib/principal';
 import type { Logger } from '../lib/logger';
 import { withClientSpan } from '../lib/tracing';
+import { isQueryBody, postToSubgraph } from '../lib/subgraph-http';
+import { config } from '../lib/config';
 
 export interface GatewayContext {
   correlationId: string;
@@ -86,9 +88,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 
 const GATEWAY: Principal = { subject: 'service:gateway', name: 'gateway', roles: [], scopes: [], via: 'service' };
 
+/**
+ * Identical queries in flight at the same time are sent once (USAGEGRAPH_DEDUPE_QUERIES, on unless `false`): same
+ * subgraph, same caller, same body. Each caller parses its own copy of the answer. Mutations are never merged.
+ */
+const dedupeQueries = (): boolean => config().USAGEGRAPH_DEDUPE_QUERIES;
+
 /** Signs each request over exactly the bytes sent; a request with no caller (a health check) is the gateway's own. */
 function signingFetcher(serviceName: string, timeoutMs: number, currentUrl: () => string): Fetcher {
-  return (async (_placeholder: string, init: RequestInit & { headers: Record<string, string>; body: string }) => {
+  return (async (_placeholder: string, init: { method?: string; headers: Record<string, string>; body: string }) => {
     const url = currentUrl();
     const headers = { ...init.headers };
     // The client's request scope carries its abort signal: when the client goes away, so does this fetch.
@@ -103,10 +111,11 @@ function signingFetcher(serviceName: string, timeoutMs: number, currentUrl: () =
       headers,
       signedHeaders({ method: init.method ?? 'POST', url, body: init.body, principal, correlationId }),
     );
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const dedupeKey =
+      dedupeQueries() && isQueryBody(init.body) ? `${url}\n${principalHeader ?? ''}\n${init.body}` : undefined;
     // The traceparent makes the subgraph's span a child of this one; it is not signed (any gateway may set it).
     return withClientSpan(`POST ${serviceName}`, { 'usagegraph.subgraph': serviceName }, headers, () =>
-      fetch(url, { ...init, headers, signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout }),
+      postToSubgraph({ url, headers, body: init.body, signal: cancel, dedupeKey, timeoutMs }),
     );
   }) as unknown as Fetcher;
 }

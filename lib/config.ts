@@ -94,6 +94,20 @@ export const SETTINGS = {
     meaning: 'The user cache folder, under which the cache lives when USAGEGRAPH_CACHE_DIR is not set',
     group: 'launcher',
   }),
+  USAGEGRAPH_READY_TIMEOUT_MS: milliseconds(
+    1_000,
+    3_600_000,
+    'How long the launcher waits for each process (database, ledger, services) to answer ready',
+    'launcher',
+    180_000,
+  ),
+  USAGEGRAPH_CONSOLE_DIR: optional({
+    schema: text,
+    accepted: 'a folder path',
+    shown: 'a folder per console build under the cache',
+    meaning: 'Where the built finance console and GraphQL explorer are kept and served from',
+    group: 'launcher',
+  }),
   USAGEGRAPH_DEMO: withDefault('on', {
     schema: z.enum(['on', 'off']),
     accepted: '`on` or `off`',
@@ -166,6 +180,13 @@ export const SETTINGS = {
     'network',
     30_000,
   ),
+  USAGEGRAPH_DEDUPE_QUERIES: withDefault('true', {
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+    accepted: '`true` or `false`',
+    meaning:
+      'Identical subgraph queries in flight at once (same subgraph, caller and body) are sent once; mutations never',
+    group: 'network',
+  }),
   USAGEGRAPH_BODY_LIMIT: withDefault('32mb', {
     schema: z.string().regex(/^\d+(b|kb|mb|gb)?$/i),
     accepted: 'a size such as 512kb or 32mb',
@@ -328,6 +349,20 @@ export const SETTINGS = {
     60_000,
   ),
   ERP_POLL_MS: milliseconds(50, 3_600_000, "The posting worker's poll", 'erp', 1_000),
+  ERP_HELD_RECHECK_MS: milliseconds(
+    50,
+    3_600_000,
+    'How often postings held for a missing mapping or an unknown ERP customer are rechecked',
+    'erp',
+    15_000,
+  ),
+  REVENUE_RECOGNITION_POLL_MS: milliseconds(
+    50,
+    86_400_000,
+    'How often due revenue recognition (deferred fees, by month) is posted',
+    'erp',
+    60_000,
+  ),
   HLEDGER_TIMEOUT_MS: milliseconds(100, 600_000, 'How long hledger-web may take to answer', 'erp', 15_000),
 
   USAGEGRAPH_KAFKA_BROKERS: optional({

@@ -18,7 +18,12 @@ export type ErrorCode =
   | 'NOTHING_TO_INVOICE'
   | 'INVOICE_NOT_FINALIZED'
   | 'INVOICE_FINALIZED'
+  | 'INVOICE_POSTED'
+  | 'INVOICE_VOIDED'
+  | 'PERIOD_NOT_ENDED'
+  | 'NOTE_NOT_FOUND'
   | 'PERIOD_CLOSED'
+  | 'RECONCILIATION_OPEN'
   | 'SUBGRAPH_UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
@@ -52,12 +57,20 @@ export function validationFailed(problems: Problem[]): UserFacingError {
   const message =
     problems.length === 1 && first
       ? `${first.field}: ${first.reason}${first.expected ? ` (expected ${first.expected})` : ''}`
-      : `${problems.length} fields are invalid: ${problems.map((p) => p.field).join(', ')}`;
+      : headline(problems);
   return new UserFacingError('VALIDATION_FAILED', message, {
     field: first?.field,
     expected: first?.expected,
     problems,
   });
+}
+
+/** Several problems in one line: each field named once, however many problems it has. */
+function headline(problems: Problem[]): string {
+  const fields = [...new Set(problems.map((p) => p.field))];
+  return fields.length === problems.length
+    ? `${problems.length} fields are invalid: ${fields.join(', ')}`
+    : `${problems.length} problems in ${fields.length} ${fields.length === 1 ? 'field' : 'fields'}: ${fields.join(', ')}`;
 }
 
 export function notFound(what: string, field: string, id: string): UserFacingError {

@@ -86,17 +86,27 @@ export function safeError(error: unknown, depth = 0): Record<string, unknown> | 
   return out;
 }
 
+/**
+ * One asynchronous stdout writer per process: a log line never blocks a request on the pipe to the launcher; pino
+ * flushes what is pending when the process exits (a SIGKILL can lose the last few lines).
+ */
+let stdout: pino.DestinationStream | undefined;
+const destination = () => (stdout ??= pino.destination({ dest: 1, sync: false }));
+
 export function createLogger(service: string): Logger {
-  return pino({
-    name: service,
-    level: config().LOG_LEVEL,
-    base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    serializers: { err: safeError, error: safeError },
-    mixin() {
-      const correlationId = currentCorrelationId();
-      return correlationId ? { correlationId } : {};
+  return pino(
+    {
+      name: service,
+      level: config().LOG_LEVEL,
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      serializers: { err: safeError, error: safeError },
+      mixin() {
+        const correlationId = currentCorrelationId();
+        return correlationId ? { correlationId } : {};
+      },
     },
-  });
+    destination(),
+  );
 }

@@ -1,5 +1,4 @@
 // How a subgraph asks another for data it does not own: GraphQL over HTTP to the owner, never its collections.
-import { config } from './config';
 import { GraphQLError } from 'graphql';
 import { CORRELATION_HEADER, currentCorrelationId, currentRequestScope, newCorrelationId } from './correlation';
 import { signedHeaders } from './internal-auth';
@@ -7,8 +6,7 @@ import { servicePrincipal } from './principal';
 import { UserFacingError } from './errors';
 import { subgraphUrl, type SubgraphName } from './topology';
 import { withClientSpan } from './tracing';
-
-const TIMEOUT_MS = (): number => config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS;
+import { postToSubgraph, type SubgraphAnswer } from './subgraph-http';
 
 interface GraphQLResponse<T> {
   data?: T | null;
@@ -39,7 +37,7 @@ export async function querySubgraph<T>(
   const requestBody = JSON.stringify({ query, variables });
   // A subgraph asks as itself, on behalf of whoever asked it (kept for the audit trail).
   const principal = servicePrincipal(scope?.service ?? 'subgraph', scope?.subject);
-  let response: Response;
+  let response: SubgraphAnswer;
   try {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -47,14 +45,7 @@ export async function querySubgraph<T>(
       ...signedHeaders({ method: 'POST', url, body: requestBody, principal, correlationId }),
     };
     response = await withClientSpan(`POST ${owner}`, { 'usagegraph.subgraph': owner }, headers, () =>
-      fetch(url, {
-        method: 'POST',
-        headers,
-        body: requestBody,
-        signal: scope?.signal
-          ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS()), scope.signal])
-          : AbortSignal.timeout(TIMEOUT_MS()),
-      }),
+      postToSubgraph({ url, headers, body: requestBody, signal: scope?.signal }),
     );
   } catch (error) {
     throw new UserFacingError('SUBGRAPH_UNAVAILABLE', `the ${owner} subgraph is unreachable; retry shortly`, {

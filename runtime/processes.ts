@@ -129,8 +129,14 @@ export function spawnManaged(
   };
 }
 
+/** How long a process may take to become ready: generous, since a shared 2-core machine can be slow to start seven. */
+
 /** Polls a URL until it answers 2xx; fails early if the process behind it exits. */
-export async function waitForHttp(url: string, processes: ManagedProcess[], timeoutMs = 60_000): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  processes: ManagedProcess[],
+  timeoutMs = config().USAGEGRAPH_READY_TIMEOUT_MS,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitedWith: string | undefined;
   for (const p of processes)

@@ -10,6 +10,7 @@ import { ensureFerretDb, startFerretDb, type Progress } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
 import { ensureInternalSecretFile, mintApiKey, readSecret, type MintedKey } from './access';
 import { clearSystemState, writeSystemState } from './system-state';
+import { ensureConsoleBuild } from '../console/build';
 import type { Role } from '../lib/principal';
 import { ProcessRegistry, spawnManaged, type ManagedProcess } from './processes';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisionPolicy } from './supervisor';
@@ -41,6 +42,8 @@ export interface SystemOptions {
 }
 
 export interface RunningSystem {
+  /** Bytes of script and style each console page loads (index.html is the console, explorer.html GraphiQL). */
+  consoleBundleBytes: Record<string, number>;
   gatewayUrl: string;
   /** Where each subgraph listens now (a restarted subgraph may have moved). */
   readonly subgraphUrls: Record<SubgraphName, string>;
@@ -213,9 +216,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     })());
 
   try {
-    const [ferretBinary, hledgerBinary] = await Promise.all([
+    const [ferretBinary, hledgerBinary, consoleBuild] = await Promise.all([
       options.mongoUri ? Promise.resolve(null) : ensureFerretDb(progress),
       ensureHledgerWeb(progress),
+      ensureConsoleBuild(progress),
     ]);
     let mongoUri = options.mongoUri;
     if (ferretBinary) {
@@ -255,6 +259,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       USAGEGRAPH_DB_PREFIX: dbPrefix,
       ERP_HLEDGER_URL: ledger!.url,
       [ADDRESS_BOOK_ENV]: addressBookFile,
+      USAGEGRAPH_CONSOLE_DIR: consoleBuild.dir,
     };
     delete env.USAGEGRAPH_INTERNAL_SECRET; // this system's secret is the file, whatever the caller's environment holds
     delete env.PORT;
@@ -343,6 +348,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       kafkaBrokers: env.USAGEGRAPH_KAFKA_BROKERS,
       logDir,
       env,
+      consoleBundleBytes: consoleBuild.bytes,
       get processes() {
         return supervisor.processes();
       },

@@ -88,6 +88,14 @@ async function main() {
       join(ROOT, 'tsconfig.json'),
     ]);
     if (tsc !== 0) process.exit(tsc);
+    // The console runs in the browser (DOM types, Preact JSX): checked against its own configuration.
+    const consoleTsc = await runStep(node, [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '--noEmit',
+      '-p',
+      join(ROOT, 'console', 'tsconfig.json'),
+    ]);
+    if (consoleTsc !== 0) process.exit(consoleTsc);
     say('Linting (eslint) and checking the format (prettier --check)…');
     const lint = await runStep(node, [join(ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), ROOT]);
     if (lint !== 0) process.exit(lint);

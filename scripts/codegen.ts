@@ -55,6 +55,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     QuarantinedEventConnection: `${PAGE}<QuarantinedEventDoc>`,
     CustomerUsage: '../customer-usage#CustomerUsage as CustomerUsageModel',
     UsageTypeUsage: "CustomerUsageModel['usage'][number]",
+    UsageSeries: '../usage-series#UsageSeries as UsageSeriesModel',
+    UsageWindow: "UsageSeriesModel['windows'][number]",
   },
   subscriptions: {
     LegalEntity: '../store#LegalEntityDoc',
@@ -66,12 +68,12 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
   pricing: {
     PricePlan: '../store#PricePlanDoc',
     PricePlanConnection: `${PAGE}<PricePlanDoc>`,
+    UsageCharge: '../store#PlanCharge',
     RatedCharge: '../store#RatedChargeDoc',
     RatedChargeConnection: `${PAGE}<RatedChargeDoc>`,
     PricingException: '../store#PricingExceptionDoc',
     PricingExceptionConnection: `${PAGE}<PricingExceptionDoc>`,
-    RatingAdjustment: '../store#AdjustmentDoc',
-    RatingAdjustmentConnection: `${PAGE}<AdjustmentDoc>`,
+    RatingAdjustment: REFERENCE,
     RatingResult: '../rate-billing-period#RatingResult as RatingResultModel',
     BillingRun: '../rate-billing-period#BillingRun as BillingRunModel',
     BillingRunJob: '../billing-run-job#BillingRunJobView',
@@ -83,6 +85,16 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     InvoiceLine: '../index#LineView',
     Customer: REFERENCE,
     RatedCharge: REFERENCE,
+    TaxRate: '../tax/engine#TaxRateDoc',
+    TaxRateConnection: `${PAGE}<TaxRateDoc>`,
+    RatingAdjustment: '../store#AdjustmentDoc',
+    RatingAdjustmentConnection: `${PAGE}<AdjustmentDoc>`,
+    Reconciliation: '../reconcile-rated-charges#Reconciliation as ReconciliationModel',
+    InvoiceNote: '../store#NoteDoc',
+    InvoiceNoteConnection: `${PAGE}<NoteDoc>`,
+    InvoiceNoteLine: '../index#NoteLineView',
+    NoteIssue: '../issue-notes#NoteIssue as NoteIssueModel',
+    TaxLine: '../store#TaxLineDoc',
   },
   'erp-postings': {
     ErpPosting: '../store#ErpPostingDoc',
@@ -92,6 +104,13 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     // A page of the generated AccountingPeriod itself: the rows are built in the shape of the schema's type.
     AccountingPeriodConnection: `${PAGE}<AccountingPeriod>`,
     Invoice: REFERENCE,
+    InvoiceNote: REFERENCE,
+    AccountMapping: '../store#AccountMappingDoc',
+    AccountMappingConnection: `${PAGE}<AccountMappingDoc>`,
+    RevenueSchedulePortion: '../store#RevenueSchedulePortionDoc',
+    RevenueSchedulePortionConnection: `${PAGE}<RevenueSchedulePortionDoc>`,
+    RevenueRecognitionRun: '../revenue-recognition#RecognitionRun as RecognitionRunModel',
+    PeriodReconciliation: '../reconcile-period#ReconciliationReport',
   },
   access: {},
   events: {
@@ -101,6 +120,10 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     WebhookEndpointConnection: `${PAGE}<WebhookEndpointDoc>`,
     WebhookDelivery: '../store#WebhookDeliveryDoc',
     WebhookDeliveryConnection: `${PAGE}<WebhookDeliveryDoc>`,
+    WorkItem: '../store#WorkItemDoc',
+    WorkItemConnection: `${PAGE}<WorkItemDoc>`,
+    WebhookDeadLetterConnection:
+      "Omit<WebhookDeadLetterConnection, 'totalCount'> & { totalCount: () => Promise<number> }",
   },
 };
 

@@ -6,6 +6,8 @@ import { applyUsageTypes } from '../contracts/usage-type-files';
 export interface DemoResult {
   period: string;
   invoiceNumbers: string[];
+  /** The credit note the demo's late discount gave Acme. */
+  noteNumbers: string[];
   correlationId: string;
   events: { accepted: number; duplicates: number; rejected: number };
 }
@@ -16,9 +18,30 @@ export function lastCompleteMonth(now = new Date()): string {
   return `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
+// Acme is taxed where its billing address is (California); Globex buys under reverse charge, so it is billed no tax.
 const CUSTOMERS = [
-  { externalKey: 'acme-analytics', name: 'Acme Analytics', apiEvents: 380, storageEvents: 220 },
-  { externalKey: 'globex-retail', name: 'Globex Retail', apiEvents: 260, storageEvents: 140 },
+  {
+    externalKey: 'acme-analytics',
+    name: 'Acme Analytics',
+    apiEvents: 380,
+    storageEvents: 220,
+    billingAddress: {
+      line1: '500 Market Street',
+      city: 'San Francisco',
+      postalCode: '94105',
+      region: 'CA',
+      country: 'US',
+    },
+  },
+  {
+    externalKey: 'globex-retail',
+    name: 'Globex Retail',
+    apiEvents: 260,
+    storageEvents: 140,
+    billingAddress: { line1: 'Herengracht 100', city: 'Amsterdam', postalCode: '1015 BS', country: 'NL' },
+    taxId: 'NL123456789B01',
+    taxExemption: { reason: 'REVERSE_CHARGE' },
+  },
 ];
 
 export async function loadDemoData(
@@ -31,16 +54,24 @@ export async function loadDemoData(
   const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) =>
     mustGraphql<T>(gatewayUrl, query, variables, { correlationId, credential });
 
-  log('  registering usage types, a legal entity, a price plan, customers and subscriptions…');
+  log(
+    '  registering usage types, a legal entity and its accounts, a tax table, a price plan, customers, subscriptions…',
+  );
   await gql(
-    `mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP }) { code } }`,
+    `mutation { upsertLegalEntity(input: { code: "US01", name: "UsageGraph Demo Inc", functionalCurrency: "USD", roundingMode: HALF_UP,
+        taxRounding: PER_LINE, taxId: "US-EIN-12-3456789",
+        address: { line1: "1 Ledger Way", city: "San Francisco", postalCode: "94107", region: "CA", country: "US" } }) { code }
+      receivable: setAccountMapping(input: { kind: RECEIVABLE_ACCOUNT, key: "US01", value: "assets:receivable:us01" }) { id }
+      deferred: setAccountMapping(input: { kind: DEFERRED_REVENUE_ACCOUNT, key: "US01", value: "liabilities:deferred-revenue:us01" }) { id }
+      state: setTaxRate(input: { jurisdiction: "US-CA", name: "California sales tax", ratePercent: "7.25", effectiveFrom: "2026-01-01" }) { id } }`,
   );
   // The demo's usage types are schema files, applied the way a product team applies its own.
   await applyUsageTypes({ graphql: gql, writeLock: false });
   const { createPricePlan: plan } = await gql<{ createPricePlan: { id: string } }>(
     `mutation { createPricePlan(input: { key: "growth-usd", name: "Growth (USD)", currency: "USD", charges: [
         { usageTypeKey: "api_calls", unitPrice: "0.0004", includedQuantity: "100000" },
-        { usageTypeKey: "storage_gb_hours", unitPrice: "0.0125", includedQuantity: "500" } ] }) { id } }`,
+        { usageTypeKey: "storage_gb_hours", unitPrice: "0.0125", includedQuantity: "500" } ],
+      recurringFees: [{ key: "platform", description: "Platform fee", amount: "99.00", timing: IN_ADVANCE }] }) { id } }`,
   );
 
   const random = seededRandom(20261);
@@ -51,7 +82,15 @@ export async function loadDemoData(
   const subscriptionIds: string[] = [];
   for (const c of CUSTOMERS) {
     await gql(`mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id } }`, {
-      input: { externalKey: c.externalKey, name: c.name, currency: 'USD', legalEntityCode: 'US01' },
+      input: {
+        externalKey: c.externalKey,
+        name: c.name,
+        currency: 'USD',
+        legalEntityCode: 'US01',
+        billingAddress: c.billingAddress,
+        ...(c.taxId ? { taxId: c.taxId } : {}),
+        ...(c.taxExemption ? { taxExemption: c.taxExemption } : {}),
+      },
     });
     const { createSubscription } = await gql<{ createSubscription: { id: string } }>(
       `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
@@ -93,6 +132,7 @@ export async function loadDemoData(
 
   log('  rating, invoicing, finalizing and posting to the ledger…');
   const invoiceNumbers: string[] = [];
+  const invoiceIds: string[] = [];
   for (const subscriptionId of subscriptionIds) {
     await gql(
       `mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { total { amount } } }`,
@@ -108,8 +148,28 @@ export async function loadDemoData(
     );
     await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id: generateInvoice.id });
     invoiceNumbers.push(finalizeInvoice.number);
+    invoiceIds.push(generateInvoice.id);
   }
-  return { period, invoiceNumbers, correlationId, events: ingested };
+
+  log('  a 5 % discount agreed after invoicing: re-rating, and the credit note that corrects the posted invoice…');
+  const acme = subscriptionIds[0]!;
+  await gql(`mutation($s: ID!) { setContractTerms(subscriptionId: $s, terms: { discountPercent: "5" }) { id } }`, {
+    s: acme,
+  });
+  await gql(
+    `mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { adjustmentsRecorded } }`,
+    {
+      s: acme,
+      p: period,
+    },
+  );
+  await gql(`mutation($ids: [ID!]!) { issueNotes(invoiceIds: $ids) { status } }`, { ids: [invoiceIds[0]] });
+  // A second load finds nothing open to issue: the note numbers are read back, not taken from the answer.
+  const { invoice } = await gql<{ invoice: { notes: Array<{ number: string }> } }>(
+    `query($id: ID!) { invoice(id: $id) { notes { number } } }`,
+    { id: invoiceIds[0] },
+  );
+  return { period, invoiceNumbers, noteNumbers: invoice.notes.map((n) => n.number), correlationId, events: ingested };
 }
 
 export const LINEAGE_QUERY = `query Lineage($number: String!) {
@@ -128,7 +188,7 @@ export const LINEAGE_QUERY = `query Lineage($number: String!) {
     erpPostings {
       status postingKey correlationId
       erpDocument { system documentId location }
-      journalEntry { postingDate lines { account side amount { amount currency } } totalDebits { amount } totalCredits { amount } }
+      entry { postingDate lines { account side amount { amount currency } } totalDebits { amount } totalCredits { amount } }
     }
   }
 }`;

@@ -3,7 +3,7 @@ import { parse, type EnumTypeDefinitionNode } from 'graphql';
 import { subgraphSdl } from '../lib/schema-files';
 import type { SubgraphName } from '../lib/topology';
 import { POSTING_ERROR_KINDS, POSTING_OUTCOMES } from '../subgraphs/erp-postings/store';
-import { ADJUSTMENT_STATUSES } from '../subgraphs/pricing/store';
+import { ADJUSTMENT_STATUSES } from '../subgraphs/invoices/store';
 import { JOB_STATUSES } from '../lib/jobs';
 import { HOLD_REASONS } from '../subgraphs/usage/store';
 import { SCHEMA_CHANGE_KINDS } from '../subgraphs/usage/usage-type';
@@ -19,7 +19,7 @@ function enumValues(subgraph: SubgraphName, name: string): string[] {
 it.each([
   ['usage', 'SchemaChangeKind', 'SchemaChange.kind', SCHEMA_CHANGE_KINDS],
   ['usage', 'UsageExceptionCode', 'UsageException.code', HOLD_REASONS],
-  ['pricing', 'RatingAdjustmentStatus', 'RatingAdjustment.status', ADJUSTMENT_STATUSES],
+  ['invoices', 'RatingAdjustmentStatus', 'RatingAdjustment.status', ADJUSTMENT_STATUSES],
   ['pricing', 'JobStatus', 'BillingRunJob.status', JOB_STATUSES],
   ['erp-postings', 'PostingErrorKind', 'PostingError.kind', POSTING_ERROR_KINDS],
   ['erp-postings', 'PostingOutcome', 'PostingAttempt.outcome', POSTING_OUTCOMES],

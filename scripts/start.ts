@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const demo = await loadDemoData(system.gatewayUrl, keys.platform.secret, undefined, progress);
     invoiceNumber = demo.invoiceNumbers[0];
     progress(
-      `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there; invoices ${demo.invoiceNumbers.join(', ')} posted`,
+      `demo data for ${demo.period}: ${demo.events.accepted} events accepted, ${demo.events.duplicates} already there${demo.events.rejected > 0 ? `, ${demo.events.rejected} REJECTED (see quarantinedEvents)` : ''}; invoices ${demo.invoiceNumbers.join(', ')} posted (Acme's taxed, each with a platform fee deferred to next month); credit note ${demo.noteNumbers.join(', ') || 'none'} posted`,
     );
   }
   printBanner(system, invoiceNumber, keys);
@@ -82,6 +82,8 @@ const KEY_DAYS = 7;
 function gatewayPortFromEnvironment(): number | undefined {
   return config().PORT;
 }
+
+const kb = (bytes = 0) => `${Math.round(bytes / 1024)} KB`;
 
 function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, '//***@');
@@ -103,7 +105,8 @@ function printBanner(
     '',
     `  Gateway (GraphQL)   ${system.gatewayUrl}`,
     `  Health / readiness  ${base}/health   ${base}/ready`,
-    `  Finance work queue  ${base}/finance`,
+    `  Finance console     ${base}/console   (sign in with the finance key below; ${kb(system.consoleBundleBytes['index.html'])} to load)`,
+    `  GraphQL explorer    ${base}/explorer  (GraphiQL, bundled: works offline)`,
     `  Telemetry (bulk)    POST ${base}/v1/events   (CloudEvents or NDJSON)`,
     ...Object.entries(system.subgraphUrls).map(([name, url]) => `  subgraph ${name.padEnd(14)} ${url}`),
     `  Ledger (hledger-web) ${system.ledger.url}/transactions`,
@@ -112,7 +115,7 @@ function printBanner(
     '',
     `API keys for this start (valid ${KEY_DAYS} days; shown once, stored only as hashes):`,
     `  platform  ${keys.platform.secret}`,
-    `  finance   ${keys.finance.secret}   (paste it into the finance page)`,
+    `  finance   ${keys.finance.secret}   (sign in to the finance console with it)`,
     '',
     `Trace an invoice from its lines back to the usage events and forward to the ERP document:`,
     '',

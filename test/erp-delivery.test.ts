@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph-server';
 import { erpPostingsSubgraph } from '../subgraphs/erp-postings';
-import { invoicePostingKey } from '../subgraphs/erp-postings/post-invoice';
+import { invoicePostingKey } from '../subgraphs/erp-postings/post-document';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { startHledgerWeb, type RunningLedger } from '../runtime/hledger';
 import { freePort } from '../runtime/processes';
@@ -130,7 +130,7 @@ it('holds a posting dated in a closed period, and sends it by itself when the pe
     lastError: {
       code: 'PERIOD_CLOSED',
       kind: 'BUSINESS',
-      remedy: `reopen ${period} with reopenAccountingPeriod and the posting is sent by itself`,
+      remedy: `finance either books it in the next open period with postInNextOpenPeriod(postingId: "${held.id}"), or reopens ${period} with reopenAccountingPeriod and the posting is sent by itself`,
     },
   });
   expect(await transactionsWithCode(held.postingKey)).toHaveLength(0);

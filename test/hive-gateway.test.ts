@@ -216,7 +216,7 @@ describe('Hive Gateway on the committed supergraph', () => {
     const invoice = throughHive.data.invoiceByNumber;
     expect(invoice).toMatchObject({ number: finalizeInvoice.number, total: { amount: '12.34' } });
     expect(invoice.lines[0].ratedCharge.aggregate).toMatchObject({ quantity: '1234', eventCount: 2 });
-    expect(invoice.erpPostings[0].journalEntry.totalDebits).toEqual(invoice.erpPostings[0].journalEntry.totalCredits);
+    expect(invoice.erpPostings[0].entry.totalDebits).toEqual(invoice.erpPostings[0].entry.totalCredits);
     // Each record on the way, written by a different subgraph, keeps the id Hive Gateway passed on when it was made.
     expect(correlationIds(throughHive.data)).toEqual(new Set([flow]));
     // And the read itself reached each subgraph it needed with the caller's id and principal, signed.

@@ -184,7 +184,8 @@ it('rates every charge model, recurring fees and the minimum commitment, and boo
     'assets:receivable': 'DEBIT 510.00',
     'revenue:commitment': 'CREDIT 370.17',
     'revenue:fees:platform': 'CREDIT 49.00',
-    'revenue:fees:support': 'CREDIT 10.00',
+    // The support fee is billed in advance for May: a contract liability until May is served.
+    'liabilities:deferred-revenue': 'CREDIT 10.00',
     'revenue:usage:api': 'CREDIT 25.00',
     'revenue:usage:payments': 'CREDIT 3.79',
     'revenue:usage:platform': 'CREDIT 40.00',

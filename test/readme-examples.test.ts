@@ -136,6 +136,31 @@ it('runs every example in README order, each without an error', async () => {
   expect(postings.map((p: any) => p.status)).toContain('POSTED');
 }, 120_000);
 
+it('has demo data with a taxed invoice, a deferred fee and a credit note, all in the ledger', async () => {
+  const g = client('readme-examples');
+  const POSTED = `erpPostings { kind status entry { lines { account side amount { amount } } } }`;
+  const { invoiceByNumber: acme } = await g.ok(
+    `query($n: String!) { invoiceByNumber(number: $n) { taxTotal { amount } taxLines { jurisdiction } ${POSTED}
+      notes { number kind total { amount } erpPostings { status } } } }`,
+    { n: demo.invoiceNumbers[0] },
+  );
+  expect(Number(acme.taxTotal.amount)).toBeGreaterThan(0);
+  expect(acme.taxLines.map((t: any) => t.jurisdiction)).toEqual(['US-CA']);
+  const lines = acme.erpPostings[0].entry.lines.map((l: any) => [l.account, l.side]);
+  expect(lines).toContainEqual(['liabilities:deferred-revenue:us01', 'CREDIT']);
+  expect(lines).toContainEqual(['liabilities:tax:us-ca', 'CREDIT']);
+  expect(acme.notes).toEqual([expect.objectContaining({ kind: 'CREDIT', erpPostings: [{ status: 'POSTED' }] })]);
+  expect(demo.noteNumbers).toEqual([acme.notes[0].number]);
+  const { invoiceByNumber: globex } = await g.ok(
+    `query($n: String!) { invoiceByNumber(number: $n) { taxTotal { amount } ${POSTED} } }`,
+    { n: demo.invoiceNumbers[1] },
+  );
+  expect(globex.taxTotal.amount).toBe('0.00');
+  expect(globex.erpPostings[0].status).toBe('POSTED');
+  // Loading it again issues nothing new.
+  expect((await loadDemoData(gatewayUrl(), keyFor('platform'))).noteNumbers).toEqual(demo.noteNumbers);
+}, 120_000);
+
 it('runs the lineage query `npm start` prints, for a demo invoice', async () => {
   const number = demo.invoiceNumbers[0]!;
   const result = await client().raw(LINEAGE_QUERY, { number });

@@ -73,6 +73,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   const out = app.output();
   expect(out).toContain('using the embedded database');
   expect(out).toMatch(/demo data for \d{4}-\d{2}: 1000 events accepted/);
+  expect(out).toMatch(/credit note US01-CN-\d{4}-000001 posted/);
 
   // Run the printed curl command's request as printed.
   const gatewayUrl = /curl -s (\S+) /.exec(out)![1]!;
@@ -87,7 +88,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   expect(((await anonymous.json()) as any).data).toBeUndefined();
   const invoice = result.data.invoiceByNumber;
   expect(invoice.status).toBe('FINALIZED');
-  expect(invoice.lines.length).toBe(2);
+  expect(invoice.lines.length).toBe(3); // two usage lines and the platform fee billed in advance
   expect(invoice.lines[0].ratedCharge.aggregate.events.nodes.length).toBeGreaterThan(0);
   expect(invoice.erpPostings[0]).toMatchObject({ status: 'POSTED', erpDocument: { system: 'hledger-web' } });
   expect(

@@ -144,10 +144,17 @@ describe('usage types are versioned contracts with a lifecycle', () => {
     expect(oldest).toMatchObject({ nodes: [{ version: '1.0', status: 'ACTIVE' }], pageInfo: { hasNextPage: false } });
   });
 
-  it('resolves the version an event names: newest active, the newest of a major, or exact', async () => {
+  it('resolves the version an event names: the default (the old major while it is active), the newest of a major, or exact', async () => {
+    // 2.0 is active, but 1.x is not deprecated: an event naming no version still means 1.1 ("cached" is only there).
+    const DEFAULTS = `{ usageTypeVersions(key: "${key}", first: 5) { nodes { version isDefault } } }`;
+    expect((await g.ok(DEFAULTS)).usageTypeVersions.nodes).toEqual([
+      { version: '2.0', isDefault: false },
+      { version: '1.1', isDefault: true },
+      { version: '1.0', isDefault: false },
+    ]);
     const { ingestUsageEvents: r } = await g.ok(INGEST, {
       e: [
-        event('v-none', { tokens: '1.5' }),
+        event('v-none', { tokens: 1, cached: true }),
         event('v-major', { tokens: 2, cached: true }, '1'),
         event('v-exact', { tokens: 3 }, '1.0'),
         event('v-bad', { tokens: 3, cached: true }, '1.0'),
@@ -172,6 +179,14 @@ describe('usage types are versioned contracts with a lifecycle', () => {
       code: 'USAGE_TYPE_LIFECYCLE',
       expected: 'retireUsageType on a DEPRECATED version',
     });
+    // Deprecating the old major is what makes 2.0 the default: a decimal count (only 2.0 takes one) now goes through.
+    const before = await g.ok(INGEST, { e: [event('def-1', { tokens: '1.5' })] });
+    expect(before.ingestUsageEvents.results[0].status).toBe('REJECTED');
+    await g.ok(
+      `mutation { deprecateUsageType(key: "${key}", version: "1.1", sunsetAt: "2030-01-01T00:00:00Z") { status } }`,
+    );
+    const after = await g.ok(INGEST, { e: [event('def-2', { tokens: '1.5' })] });
+    expect(after.ingestUsageEvents.results[0].status).toBe('HELD');
     await g.ok(`mutation { retireUsageType(key: "${key}", version: "1.0") { status } }`);
     const { ingestUsageEvents: r } = await g.ok(INGEST, { e: [event('ret-1', { tokens: 1 }, '1.0')] });
     expect(r.results[0].problems[0]).toEqual({

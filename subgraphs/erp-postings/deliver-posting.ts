@@ -1,4 +1,5 @@
-// Delivery of a posting to the ERP: claim with a lease, check the period, send once, then POSTED, retry, dead letter or hold.
+// Delivery of a posting to the ERP: claim with a lease, check the period and the customer, send once, then POSTED,
+// retry, dead letter or hold (with a business exception).
 import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
@@ -6,8 +7,17 @@ import { withCorrelationId } from '../../lib/correlation';
 import { ErpError, type ErpConnector } from './connectors';
 import { claimRecord, releaseClaim } from '../../lib/claims';
 import { retryDelayMs } from '../../lib/retry';
-import type { ErpPostingDoc, PostingAttempt, PostingError, PostingsStore } from './store';
 import { timeWork } from '../../lib/metrics';
+import { isPeriodClosed } from './accounting-periods';
+import { raiseException, resolveException } from './exceptions';
+import {
+  documentNumberOf,
+  kindOf,
+  type ErpPostingDoc,
+  type PostingAttempt,
+  type PostingError,
+  type PostingsStore,
+} from './store';
 
 export interface DeliveryPolicy {
   maxAttempts: number;
@@ -50,23 +60,51 @@ export async function deliverPosting(
   return store.locks.run(postingId, async () => {
     const posting = await store.postings.findOne({ _id: postingId });
     const now = new Date();
-    if (!posting || !isDue(posting, now)) return posting;
+    if (!posting || !isDue(posting, now) || !posting.entry) return posting;
     const claim = await claimRecord(store.claims, 'postingId', postingId, policy.leaseMs, now);
     if (!claim) return posting;
+    // Read again under the claim: a withdrawal that took the claim before us has had its say.
+    const current = (await store.postings.findOne({ _id: postingId }))!;
+    if (!isDue(current, now)) {
+      await releaseClaim(store.claims, claim);
+      return current;
+    }
     const sending: ErpPostingDoc = {
-      ...posting,
+      ...current,
       status: 'SENDING',
-      attempts: posting.attempts + 1,
+      attempts: current.attempts + 1,
       lockedUntil: claim.expiresAt,
     };
     await store.postings.replaceOne({ _id: postingId }, sending);
     try {
-      return await withCorrelationId(posting.correlationId, () => send(store, connector, policy, sending, log));
+      return await withCorrelationId(current.correlationId, () => send(store, connector, policy, sending, log));
     } finally {
       await releaseClaim(store.claims, claim);
     }
   });
 }
+
+/**
+ * Delivers like deliverPosting and, when another process holds the claim and is sending it right now, waits (at most
+ * a lease, 10 s) for that attempt's outcome: the caller gets what became of it rather than a PENDING that is stale.
+ */
+export async function deliverAndAwait(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  postingId: string,
+  log: Logger,
+): Promise<ErpPostingDoc | null> {
+  let posting = await deliverPosting(store, connector, policy, postingId, log);
+  const deadline = Date.now() + Math.min(policy.leaseMs, 10_000);
+  while (posting && (posting.status === 'PENDING' || posting.status === 'SENDING') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    posting = await store.postings.findOne({ _id: postingId });
+  }
+  return posting;
+}
+
+const EVENT_OF = { POSTED: 'posting.posted', HELD: 'posting.held', DEAD_LETTER: 'posting.dead_lettered' } as const;
 
 async function send(
   store: PostingsStore,
@@ -75,60 +113,83 @@ async function send(
   posting: ErpPostingDoc,
   log: Logger,
 ): Promise<ErpPostingDoc> {
-  const finish = async (set: Partial<ErpPostingDoc>, entry: PostingAttempt) => {
-    const done: ErpPostingDoc = { ...posting, ...set, lockedUntil: null, history: [...posting.history, entry] };
+  const entry = posting.entry!;
+  const finish = async (set: Partial<ErpPostingDoc>, step: PostingAttempt) => {
+    let done: ErpPostingDoc = { ...posting, ...set, lockedUntil: null, history: [...posting.history, step] };
+    if (done.status === 'HELD' && done.lastError?.kind === 'BUSINESS')
+      done = { ...done, openException: await raiseException(store, posting, done.lastError) };
+    if (done.status === 'POSTED' && posting.openException) {
+      await resolveException(store, posting, 'posted');
+      done = { ...done, openException: null };
+    }
     // Told before it is written: should the write be cut short, the next delivery tells again under the same id.
     if (done.status === 'POSTED' || done.status === 'HELD' || done.status === 'DEAD_LETTER') {
-      const type = { POSTED: 'posting.posted', HELD: 'posting.held', DEAD_LETTER: 'posting.dead_lettered' }[
-        done.status
-      ];
-      await store.outbox.raise({
-        id: `${type}:${done._id}:${done.attempts}`,
-        type,
-        subject: done._id,
-        data: {
-          postingId: done._id,
-          postingKey: done.postingKey,
-          invoiceId: done.invoiceId,
-          invoiceNumber: done.invoiceNumber,
-          status: done.status,
-          erpDocument: done.erpDocument,
-          error: done.lastError,
-        },
-      });
+      const type = EVENT_OF[done.status];
+      const data = {
+        postingId: done._id,
+        postingKey: done.postingKey,
+        kind: kindOf(done),
+        invoiceId: done.invoiceId,
+        noteId: done.noteId ?? null,
+        documentNumber: documentNumberOf(done),
+        invoiceNumber: done.invoiceNumber,
+        status: done.status,
+        erpDocument: done.erpDocument,
+        error: done.lastError,
+      };
+      await store.outbox.raise({ id: `${type}:${done._id}:${done.attempts}`, type, subject: done._id, data });
+      if (done.status === 'POSTED' && kindOf(done) === 'REVENUE_RECOGNITION')
+        await store.outbox.raise({
+          id: `recognition.posted:${done._id}`,
+          type: 'recognition.posted',
+          subject: done._id,
+          data: {
+            ...data,
+            month: done.source?.kind === 'REVENUE_RECOGNITION' ? done.source.month : null,
+            entry: done.entry,
+          },
+        });
     }
     await store.postings.replaceOne({ _id: posting._id }, done);
     return done;
   };
 
-  const period = await store.periods.findOne({ _id: posting.entry.accountingPeriod });
-  if (period?.status === 'CLOSED') {
+  const entity = posting.legalEntityCode ?? 'DEFAULT';
+  if (await isPeriodClosed(store, entity, entry.accountingPeriod)) {
     const error: PostingError = {
       code: 'PERIOD_CLOSED',
       kind: 'BUSINESS',
-      message: `accounting period ${period._id} is closed; the posting is held`,
-      remedy: `reopen ${period._id} with reopenAccountingPeriod and the posting is sent by itself`,
+      message: `accounting period ${entry.accountingPeriod} of ${entity} is closed; the posting is held`,
+      remedy: `finance either books it in the next open period with postInNextOpenPeriod(postingId: "${posting._id}"), or reopens ${entry.accountingPeriod} with reopenAccountingPeriod and the posting is sent by itself`,
     };
-    log.warn({ postingId: posting._id, period: period._id }, 'posting held: accounting period closed');
+    log.warn({ postingId: posting._id, period: entry.accountingPeriod }, 'posting held: accounting period closed');
     return finish({ status: 'HELD', lastError: error, nextAttemptAt: null }, attempt('HELD', error));
   }
 
   try {
-    const already = await connector.findDocument(posting.postingKey);
-    const document =
-      already ??
-      (await connector.post({
-        postingKey: posting.postingKey,
-        correlationId: posting.correlationId,
-        entry: posting.entry,
-      }));
+    if (posting.erpCustomerAccount && !(await connector.customerExists(posting.erpCustomerAccount))) {
+      const erpId = posting.erpCustomerAccount.split(':').pop();
+      throw new ErpError(
+        'BUSINESS',
+        'ERP_CUSTOMER_UNKNOWN',
+        `the ERP does not know customer "${erpId}" (no receivable account ${posting.erpCustomerAccount} in ${connector.system})`,
+        `finance maps customer ${posting.customerId} to an id the ERP knows with setAccountMapping(input: { kind: ERP_CUSTOMER_ID, key: "${posting.customerId}", value: "<ERP id>" }), or creates the customer "${erpId}" in the ERP (hledger: declare account ${posting.erpCustomerAccount}); the posting is then sent by itself`,
+      );
+    }
+    const { document, alreadyInErp } = await connector.post({
+      postingKey: posting.postingKey,
+      correlationId: posting.correlationId,
+      entry,
+      legalEntityCode: entity,
+      kind: kindOf(posting),
+    });
     log.info(
-      { postingId: posting._id, erpDocument: document.documentId, alreadyInErp: Boolean(already) },
+      { postingId: posting._id, erpDocument: document.documentId, alreadyInErp },
       'posting delivered to the ERP',
     );
     return finish(
       { status: 'POSTED', erpDocument: document, postedAt: document.postedAt, lastError: null, nextAttemptAt: null },
-      attempt(already ? 'ALREADY_IN_ERP' : 'POSTED'),
+      attempt(alreadyInErp ? 'ALREADY_IN_ERP' : 'POSTED'),
     );
   } catch (caught) {
     const error =

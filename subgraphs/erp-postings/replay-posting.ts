@@ -3,6 +3,7 @@ import { UserFacingError, notFound } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { ErpConnector } from './connectors';
 import { deliverPosting, type DeliveryPolicy } from './deliver-posting';
+import { resolveException } from './exceptions';
 import type { ErpPostingDoc, PostingsStore } from './store';
 
 export async function replayErpPosting(
@@ -16,6 +17,16 @@ export async function replayErpPosting(
     const posting = await store.postings.findOne({ _id: id });
     if (!posting) throw notFound('ERP posting', 'id', id);
     if (posting.status === 'POSTED') return posting;
+    if (posting.status === 'HELD' && !posting.entry) {
+      throw new UserFacingError(
+        'CONFLICT',
+        `posting ${id} has no entry yet: ${posting.lastError?.message ?? 'a mapping is missing'}`,
+        {
+          field: 'id',
+          expected: posting.lastError?.remedy ?? 'the missing account mapping, added with setAccountMapping',
+        },
+      );
+    }
     if (posting.status !== 'DEAD_LETTER' && posting.status !== 'HELD') {
       throw new UserFacingError('CONFLICT', `posting ${id} is ${posting.status} and is already being delivered`, {
         field: 'id',
@@ -23,9 +34,11 @@ export async function replayErpPosting(
       });
     }
     const now = new Date();
+    await resolveException(store, posting, 'replayed');
     // A fresh retry budget; the history keeps every earlier attempt.
     const pending: ErpPostingDoc = {
       ...posting,
+      openException: null,
       status: 'PENDING',
       attempts: 0,
       nextAttemptAt: now,

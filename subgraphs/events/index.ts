@@ -16,6 +16,8 @@ import {
   type WebhookPolicy,
 } from './deliver-webhook';
 import { createWebhookEndpoint, disableWebhookEndpoint } from './webhook-endpoints';
+import { assignWorkItem, dismissWorkItem } from './work-queue';
+import { replayWebhookDeliveries, webhookDeadLetters, workQueue, workQueueSummary } from './work-queue-reads';
 import {
   eventsStore,
   indexes,
@@ -60,6 +62,10 @@ const resolvers: Resolvers = {
       return pageBy(ctx.store.events, q, NEWEST_RECORDED, first, after);
     },
     businessEvent: (_, { id }, ctx) => ctx.events.load(id),
+    workQueue: (_, { filter, first, after }, ctx) => workQueue(ctx.store, filter ?? {}, first, after),
+    workItem: (_, { id }, ctx) => ctx.store.workItems.findOne({ _id: id }),
+    workQueueSummary: (_, __, ctx) => workQueueSummary(ctx.store),
+    webhookDeadLetters: (_, { first, after }, ctx) => webhookDeadLetters(ctx.store, first, after),
     webhookEndpoints: (_, { first, after }, ctx) => pageBy(ctx.store.endpoints, {}, BY_ID, first, after),
     webhookEndpoint: (_, { id }, ctx) => ctx.endpoints.load(id),
     webhookDeliveries: (_, { filter, first, after }, ctx) => {
@@ -74,6 +80,15 @@ const resolvers: Resolvers = {
     createWebhookEndpoint: (_, { input }, ctx) => createWebhookEndpoint(ctx.store, input, actingSubject(ctx)),
     disableWebhookEndpoint: (_, { id }, ctx) => disableWebhookEndpoint(ctx.store, id),
     replayWebhookDelivery: (_, { id }, ctx) => replayWebhookDelivery(ctx.store, id, ctx.policy),
+    assignWorkItem: (_, { id, assignee, unassign }, ctx) =>
+      assignWorkItem(
+        ctx.store,
+        id,
+        unassign ? null : assignee === undefined ? actingSubject(ctx) : assignee,
+        actingSubject(ctx),
+      ),
+    dismissWorkItem: (_, { id, reason }, ctx) => dismissWorkItem(ctx.store, id, reason, actingSubject(ctx)),
+    replayWebhookDeliveries: (_, { ids }, ctx) => replayWebhookDeliveries(ctx.store, ctx.policy, ids),
     recordBusinessEvents: (_, { events }, ctx) => {
       requireService(ctx);
       return recordBusinessEvents(ctx.store, events);
@@ -85,6 +100,30 @@ const resolvers: Resolvers = {
   },
   WebhookEndpoint: {
     id: (e) => e._id,
+  },
+  WorkItem: {
+    id: (w) => w._id,
+    references: (w) =>
+      Object.entries(w.references)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, value]) => ({ name, value })),
+    customerKey: (w) => w.references.customerKey ?? null,
+    period: (w) => w.references.period ?? null,
+    details: (w) => w.data,
+    ageSeconds: (w) => {
+      const end = w.resolution?.at ?? w.dismissal?.at ?? new Date();
+      return Math.max(0, Math.floor((end.getTime() - w.raisedAt.getTime()) / 1000));
+    },
+    resolution: (w) =>
+      w.resolution && {
+        action: w.resolution.action,
+        detail: w.resolution.detail,
+        afterwards: w.resolution.afterwards,
+        resolvedBy: w.resolution.by,
+        resolvedAt: w.resolution.at,
+      },
+    dismissal: (w) =>
+      w.dismissal && { reason: w.dismissal.reason, dismissedBy: w.dismissal.by, dismissedAt: w.dismissal.at },
   },
   WebhookDelivery: {
     id: (d) => d._id,

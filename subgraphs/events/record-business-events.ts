@@ -5,6 +5,7 @@ import { deterministicId } from '../../lib/ids';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import type { BusinessEventDoc, EventsStore, WebhookDeliveryDoc } from './store';
 import { subscribes } from './webhook-endpoints';
+import { projectExceptionEvents } from './work-queue';
 
 export interface BusinessEventInput {
   id: string;
@@ -30,6 +31,7 @@ export const deliveryId = (eventId: string, endpointId: string) => deterministic
 export async function recordBusinessEvents(store: EventsStore, events: BusinessEventInput[]): Promise<number> {
   const endpoints = await store.endpoints.find({ status: 'ACTIVE' }).toArray();
   const now = new Date();
+  const stored: BusinessEventDoc[] = [];
   for (const e of events) {
     const doc: BusinessEventDoc = {
       _id: e.id,
@@ -43,6 +45,7 @@ export async function recordBusinessEvents(store: EventsStore, events: BusinessE
       recordedAt: now,
     };
     await insertOnce(() => store.events.insertOne(doc));
+    stored.push(doc);
     for (const endpoint of endpoints.filter((x) => subscribes(x, e.type))) {
       const delivery: WebhookDeliveryDoc = {
         _id: deliveryId(e.id, endpoint._id),
@@ -59,5 +62,7 @@ export async function recordBusinessEvents(store: EventsStore, events: BusinessE
       await insertOnce(() => store.deliveries.insertOne(delivery));
     }
   }
+  // Exceptions feed the work queue; projecting again what was already projected changes nothing.
+  await projectExceptionEvents(store, stored);
   return events.length;
 }

@@ -3,6 +3,8 @@
 import type { Collection, Db } from 'mongodb';
 import type { Claim } from '../../lib/claims';
 import type { IndexDeclaration } from '../../lib/mongo';
+import { KeyedMutex } from '../../lib/keyed-mutex';
+import type { Money } from '../../lib/money';
 
 export interface BusinessEventDoc {
   _id: string;
@@ -69,7 +71,53 @@ export interface DeliveryClaimDoc extends Claim {
   deliveryId: string;
 }
 
+export const WORK_ITEM_STATUSES = ['OPEN', 'IN_PROGRESS', 'RESOLVED', 'DISMISSED'] as const;
+export type WorkItemStatus = (typeof WORK_ITEM_STATUSES)[number];
+
+export interface WorkItemChange {
+  at: Date;
+  /** RAISED, RAISED_AGAIN, UPDATED, ASSIGNED, UNASSIGNED, RESOLVED, DISMISSED. */
+  what: string;
+  by: string | null;
+  detail: string;
+}
+
+/** One business exception in finance's work queue: a projection of its exception.raised/resolved events. */
+export interface WorkItemDoc {
+  _id: string;
+  kind: string;
+  /** The subgraph that raised it (the stage). */
+  source: string;
+  status: WorkItemStatus;
+  problem: string;
+  remedy: string;
+  held: { count: number; unit: string; amounts: Money[]; quantity: string | null };
+  references: Record<string, string>;
+  sampleRecordIds: string[];
+  /** The latest raise's data as the owner sent it. */
+  data: Record<string, unknown>;
+  /** When the current opening was first raised. */
+  raisedAt: Date;
+  lastRaisedAt: Date;
+  assignee: string | null;
+  assignedAt: Date | null;
+  resolution: {
+    action: string;
+    detail: string;
+    afterwards: string;
+    by: string | null;
+    at: Date;
+  } | null;
+  dismissal: { reason: string; by: string; at: Date } | null;
+  /** Newest last; bounded to the latest 50 changes. */
+  history: WorkItemChange[];
+  correlationId: string;
+  updatedAt: Date;
+}
+
 export interface EventsStore {
+  locks: KeyedMutex;
+  workItems: Collection<WorkItemDoc>;
   events: Collection<BusinessEventDoc>;
   endpoints: Collection<WebhookEndpointDoc>;
   deliveries: Collection<WebhookDeliveryDoc>;
@@ -82,10 +130,14 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'webhook_deliveries', keys: { status: 1 } },
   { collection: 'webhook_deliveries', keys: { createdAt: -1, _id: -1 } },
   { collection: 'webhook_delivery_claims', keys: { deliveryId: 1, sequence: -1 } },
+  // The queue is read by status, newest raised first.
+  { collection: 'work_items', keys: { status: 1, raisedAt: -1, _id: -1 } },
 ];
 
 export function eventsStore(db: Db): EventsStore {
   return {
+    locks: new KeyedMutex(),
+    workItems: db.collection('work_items'),
     events: db.collection('business_events'),
     endpoints: db.collection('webhook_endpoints'),
     deliveries: db.collection('webhook_deliveries'),

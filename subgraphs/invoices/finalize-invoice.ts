@@ -1,9 +1,32 @@
 // Use case: finalize a draft — a gapless number per legal entity and year, an issue date, and no more changes.
 // Every step is an insert, so even several processes racing cannot number an invoice twice or change a finalized one.
-import { notFound } from '../../lib/errors';
+import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import { isoDate } from '../../lib/period';
-import type { InvoiceDoc, InvoiceNumberDoc, InvoicesStore } from './store';
+import { isoDate, parsePeriod } from '../../lib/period';
+import { querySubgraph } from '../../lib/subgraph-client';
+import { creditorReference } from './payment-reference';
+import { amountsOf, type InvoiceDoc, type InvoiceNumberDoc, type InvoicesStore } from './store';
+
+/** A running month is invoiced only once finance has closed billing early for the legal entity. */
+async function assertPeriodInvoiceable(invoice: InvoiceDoc, now: Date): Promise<void> {
+  const period = parsePeriod(invoice.periodKey);
+  if (period.end <= now) return;
+  const { legalEntity } = await querySubgraph<{ legalEntity: { billingClosedThrough: string | null } | null }>(
+    'subscriptions',
+    'query($c: String!) { legalEntity(code: $c) { billingClosedThrough } }',
+    { c: invoice.legalEntityCode },
+  );
+  const closedThrough = legalEntity?.billingClosedThrough;
+  if (closedThrough && closedThrough >= period.key) return;
+  throw new UserFacingError(
+    'PERIOD_NOT_ENDED',
+    `billing period ${period.key} runs until ${period.end.toISOString()}; its invoice cannot be finalized before it ends`,
+    {
+      field: 'invoiceId',
+      expected: `a period that has ended, or closeBillingPeriodEarly(legalEntityCode: "${invoice.legalEntityCode}", period: "${period.key}") first`,
+    },
+  );
+}
 
 export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, now = new Date()): Promise<InvoiceDoc> {
   return store.locks.run(invoiceId, async () => {
@@ -12,6 +35,7 @@ export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, n
     if (finalized) return announced(store, finalized);
     const draft = await store.drafts.findOne({ _id: invoiceId });
     if (!draft) throw notFound('invoice', 'invoiceId', invoiceId);
+    await assertPeriodInvoiceable(draft, now);
 
     const claim = await claimNumber(store, draft, now);
     const invoice: InvoiceDoc = {
@@ -73,7 +97,11 @@ async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<Inv
       legalEntityCode: invoice.legalEntityCode,
       period: invoice.periodKey,
       issueDate: invoice.issueDate,
+      subtotal: amountsOf(invoice).subtotal,
+      taxTotal: amountsOf(invoice).taxTotal,
       total: invoice.total,
+      paymentReference: invoice.number ? creditorReference(invoice.number) : null,
+      replaces: invoice.replacesInvoiceId ?? null,
     },
   });
   return invoice;

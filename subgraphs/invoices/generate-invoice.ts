@@ -1,15 +1,53 @@
-// Use case: draft a subscription's invoice for a period from its current rated charges.
+// Use case: draft a subscription's invoice for a period from its current rated charges, taxed by the tax engine.
 import { deterministicId } from '../../lib/ids';
 import { UserFacingError, notFound } from '../../lib/errors';
+import { sumMoney, type RoundingMode } from '../../lib/money';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import { parsePeriod } from '../../lib/period';
+import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { buildInvoiceLines, type ChargeForInvoice } from './invoice-lines';
-import type { InvoiceDoc, InvoicesStore } from './store';
+import type { InvoiceDoc, InvoicesStore, TaxContextDoc } from './store';
+import type { TaxRoundingLevel } from './tax/compute';
+import type { TaxAddress, TaxExemption } from './tax/engine';
 
-export function invoiceId(subscriptionId: string, periodKey: string): string {
-  return deterministicId('inv', subscriptionId, periodKey);
+/** The first invoice of a subscription period, or its n-th replacement after voids. */
+export function invoiceId(subscriptionId: string, periodKey: string, replacement = 0): string {
+  return replacement === 0
+    ? deterministicId('inv', subscriptionId, periodKey)
+    : deterministicId('inv', subscriptionId, periodKey, 'replacement', replacement);
 }
+
+/** Which invoice bills a subscription period now: the first one that is not voided, following replacements. */
+export async function currentInvoiceOf(
+  store: InvoicesStore,
+  subscriptionId: string,
+  periodKey: string,
+): Promise<{ id: string; replacement: number; replaces: string | null; finalized: InvoiceDoc | null }> {
+  let replaces: string | null = null;
+  for (let replacement = 0; ; replacement++) {
+    const id = invoiceId(subscriptionId, periodKey, replacement);
+    const finalized = await store.invoices.findOne({ _id: id });
+    if (finalized?.status !== 'VOIDED') return { id, replacement, replaces, finalized };
+    replaces = id;
+  }
+}
+
+export interface CustomerForTax {
+  id: string;
+  currency: string;
+  taxJurisdiction: string | null;
+  taxId: string | null;
+  taxExemption: TaxExemption | null;
+  billingAddress: TaxAddress | null;
+  legalEntity: { code: string; roundingMode: RoundingMode; taxRounding: TaxRoundingLevel };
+}
+
+export const CUSTOMER_FOR_TAX = `id currency taxJurisdiction taxId taxExemption { reason certificateId }
+  billingAddress { line1 line2 city postalCode region country }
+  legalEntity { code roundingMode taxRounding }`;
+
+/** The tax point of a billing period's invoice: its last day. */
+export const taxDateOf = (periodKey: string): string => isoDate(new Date(parsePeriod(periodKey).end.getTime() - 1));
 
 export async function generateInvoice(
   store: InvoicesStore,
@@ -18,21 +56,19 @@ export async function generateInvoice(
   correlationId: string,
 ): Promise<InvoiceDoc> {
   const period = parsePeriod(periodKey);
-  const id = invoiceId(subscriptionId, period.key);
-  const finalized = await store.invoices.findOne({ _id: id });
-  if (finalized) return finalized;
+  const slot = await currentInvoiceOf(store, subscriptionId, period.key);
+  if (slot.finalized) return slot.finalized;
+  const { id } = slot;
 
   const [{ subscription }, { ratedCharges }] = await Promise.all([
-    querySubgraph<{
-      subscription: { id: string; customer: { id: string; currency: string; legalEntity: { code: string } } } | null;
-    }>(
+    querySubgraph<{ subscription: { id: string; customer: CustomerForTax } | null }>(
       'subscriptions',
-      'query($id: ID!) { subscription(id: $id) { id customer { id currency legalEntity { code } } } }',
+      `query($id: ID!) { subscription(id: $id) { id customer { ${CUSTOMER_FOR_TAX} } } }`,
       { id: subscriptionId },
     ),
     querySubgraph<{ ratedCharges: ChargeForInvoice[] }>(
       'pricing',
-      'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } } }',
+      'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } servicePeriodStart servicePeriodEnd } }',
       { s: subscriptionId, p: period.key },
     ),
   ]);
@@ -48,7 +84,33 @@ export async function generateInvoice(
     );
   }
   const currency = ratedCharges[0]!.amount.currency;
-  const { lines, total } = buildInvoiceLines(id, currency, ratedCharges);
+  const { lines, total: subtotal } = buildInvoiceLines(id, currency, ratedCharges);
+  const customer = subscription.customer;
+  const tax: TaxContextDoc = {
+    engine: store.taxEngine.name,
+    jurisdiction: customer.taxJurisdiction,
+    taxDate: taxDateOf(period.key),
+    exemption: customer.taxExemption,
+    address: customer.billingAddress,
+    customerTaxId: customer.taxId,
+    rounding: { mode: customer.legalEntity.roundingMode, level: customer.legalEntity.taxRounding },
+  };
+  const taxed = await store.taxEngine.calculate({
+    taxDate: tax.taxDate,
+    currency,
+    customer: {
+      id: customer.id,
+      jurisdiction: tax.jurisdiction,
+      address: tax.address,
+      exemption: tax.exemption,
+      taxId: tax.customerTaxId,
+    },
+    lines: lines.map((l) => ({ lineId: l.id, productLine: l.productLine, amount: l.amount })),
+    rounding: tax.rounding,
+  });
+  const taxesOf = new Map(taxed.lines.map((l) => [l.lineId, l.taxes]));
+  for (const line of lines) line.taxes = taxesOf.get(line.id) ?? [];
+  const taxLines = taxed.taxLines.map(({ lineIds: _ids, ...t }) => t);
 
   return store.locks.run(id, async () => {
     const [nowFinal, existing] = await Promise.all([
@@ -56,32 +118,32 @@ export async function generateInvoice(
       store.drafts.findOne({ _id: id }),
     ]);
     if (nowFinal) return nowFinal;
-    if (
-      existing &&
-      sameCharges(
-        existing,
-        lines.map((l) => l.ratedChargeId),
-      )
-    )
-      return existing;
     const now = new Date();
     const draft: InvoiceDoc = {
       _id: id,
       status: 'DRAFT',
       number: null,
-      customerId: subscription.customer.id,
+      customerId: customer.id,
       subscriptionId,
-      legalEntityCode: subscription.customer.legalEntity.code,
+      legalEntityCode: customer.legalEntity.code,
       periodKey: period.key,
       currency,
       lines,
-      total,
+      subtotal,
+      taxLines,
+      taxTotal: taxed.total,
+      total: sumMoney([subtotal, taxed.total], currency),
+      tax,
       issueDate: null,
       finalizedAt: null,
+      replacement: slot.replacement,
+      replacesInvoiceId: slot.replaces,
+      replacedByInvoiceId: null,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
       correlationId: existing?.correlationId ?? correlationId,
     };
+    if (existing && sameContent(existing, draft)) return existing;
     await store.drafts.replaceOne({ _id: id }, draft, { upsert: true }).catch(async (error) => {
       if (!isDuplicateKeyError(error)) throw error;
       await store.drafts.replaceOne({ _id: id }, draft);
@@ -90,9 +152,16 @@ export async function generateInvoice(
   });
 }
 
-function sameCharges(invoice: InvoiceDoc, ratedChargeIds: string[]): boolean {
-  return (
-    invoice.lines.length === ratedChargeIds.length &&
-    invoice.lines.every((l, i) => l.ratedChargeId === ratedChargeIds[i])
-  );
+/** A refresh that changes nothing (same charges, same tax) keeps the draft as it is. */
+function sameContent(a: InvoiceDoc, b: InvoiceDoc): boolean {
+  const content = (i: InvoiceDoc) =>
+    JSON.stringify([
+      i.lines,
+      i.taxLines ?? null,
+      i.tax ?? null,
+      i.legalEntityCode,
+      i.customerId,
+      i.replacesInvoiceId ?? null,
+    ]);
+  return content(a) === content(b);
 }

@@ -16,10 +16,13 @@ export interface ChargeForInvoice {
   includedQuantity: string;
   unitPrice: string;
   amount: Money;
+  /** ISO instants of the time the charge pays for; absent in tests that do not need them. */
+  servicePeriodStart?: string;
+  servicePeriodEnd?: string;
 }
 
 /** What the customer reads on the line. */
-function describe(c: ChargeForInvoice): string {
+export function describeCharge(c: ChargeForInvoice): string {
   switch (c.kind ?? 'USAGE') {
     case 'USAGE': {
       const included = c.includedQuantity === '0' ? '' : ` (${c.includedQuantity} included)`;
@@ -59,7 +62,7 @@ export function buildInvoiceLines(
       id: lineId(invoiceId, i + 1),
       lineNo: i + 1,
       kind: c.kind ?? 'USAGE',
-      description: describe(c),
+      description: describeCharge(c),
       productLine: c.productLine,
       usageTypeKey: c.usageTypeKey,
       quantity: c.billableQuantity,
@@ -67,6 +70,10 @@ export function buildInvoiceLines(
       unitPrice: c.unitPrice,
       amount: c.amount,
       ratedChargeId: c.id,
+      lineKey: c.lineKey ?? c.usageTypeKey ?? c.id,
+      ...(c.servicePeriodStart && c.servicePeriodEnd
+        ? { servicePeriod: { from: new Date(c.servicePeriodStart), to: new Date(c.servicePeriodEnd) } }
+        : {}),
     };
   });
   return {

@@ -8,9 +8,40 @@ import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { Outbox } from '../../lib/outbox';
 import { afterPosition, BY_ID, pageSize, sortFor, toPage, type Page, type SortOrder } from '../../lib/pagination';
-import type { Money } from '../../lib/money';
+import { zero, type Money, type RoundingMode } from '../../lib/money';
+import type { TaxRoundingLevel } from './tax/compute';
+import { TaxTableEngine, type TaxAddress, type TaxEngine, type TaxExemption, type TaxRateDoc } from './tax/engine';
 
 export type InvoiceLineKind = 'USAGE' | 'FEE' | 'COMMITMENT';
+
+/** One tax on one line (or note line). */
+export interface LineTaxDoc {
+  jurisdiction: string;
+  name: string;
+  ratePercent: string;
+  amount: Money;
+}
+
+/** A document's tax for one jurisdiction and rate. */
+export interface TaxLineDoc {
+  jurisdiction: string;
+  name: string;
+  ratePercent: string;
+  taxable: Money;
+  amount: Money;
+}
+
+/** How a document was taxed: kept on it, so a note corrects at the invoice's rates and context. */
+export interface TaxContextDoc {
+  engine: string;
+  jurisdiction: string | null;
+  /** YYYY-MM-DD the tax was calculated for. */
+  taxDate: string;
+  exemption: TaxExemption | null;
+  address: TaxAddress | null;
+  customerTaxId: string | null;
+  rounding: { mode: RoundingMode; level: TaxRoundingLevel };
+}
 
 export interface InvoiceLineDoc {
   id: string;
@@ -25,11 +56,19 @@ export interface InvoiceLineDoc {
   unitPrice: string;
   amount: Money;
   ratedChargeId: string;
+  /** Absent on lines written before notes existed: looked up from the rated charge. */
+  lineKey?: string;
+  /** The time the line pays for; absent on old lines (then the billing period). */
+  servicePeriod?: { from: Date; to: Date };
+  /** Absent on lines written before tax existed: none. */
+  taxes?: LineTaxDoc[];
 }
+
+export type InvoiceStatus = 'DRAFT' | 'FINALIZED' | 'VOIDED';
 
 export interface InvoiceDoc {
   _id: string;
-  status: 'DRAFT' | 'FINALIZED';
+  status: InvoiceStatus;
   number: string | null;
   customerId: string;
   subscriptionId: string;
@@ -37,12 +76,137 @@ export interface InvoiceDoc {
   periodKey: string;
   currency: string;
   lines: InvoiceLineDoc[];
+  /** Absent on invoices written before tax existed: the total (they had no tax). */
+  subtotal?: Money;
+  taxLines?: TaxLineDoc[];
+  taxTotal?: Money;
+  /** Subtotal plus tax. */
   total: Money;
+  tax?: TaxContextDoc;
   issueDate: string | null;
   finalizedAt: Date | null;
+  /** 0 for the first invoice of a subscription period, +1 for each replacement of a voided one. */
+  replacement?: number;
+  replacesInvoiceId?: string | null;
+  replacedByInvoiceId?: string | null;
+  voidedAt?: Date | null;
+  voidReason?: string | null;
   createdAt: Date;
   updatedAt: Date;
   correlationId: string;
+}
+
+/** Where an adjustment stands; the API's RatingAdjustmentStatus enum lists the same values. */
+export const ADJUSTMENT_STATUSES = ['OPEN', 'SUPERSEDED', 'ISSUED'] as const;
+export type AdjustmentStatus = (typeof ADJUSTMENT_STATUSES)[number];
+
+/** What a note line needs to say about the line as it is now. */
+export interface LineNowDoc {
+  kind: InvoiceLineKind;
+  description: string;
+  productLine: string;
+  usageTypeKey: string | null;
+  quantity: string;
+  unit: string;
+  unitPrice: string;
+  servicePeriod: { from: Date; to: Date };
+}
+
+/**
+ * The open difference of one invoice line: current − invoiced − corrected by notes. Recorded once per basis (the
+ * line's current revision and the notes that touched it), so re-rating with nothing changed records nothing; a new
+ * basis supersedes the line's open one. At most one is OPEN per invoice line.
+ */
+export interface AdjustmentDoc {
+  _id: string;
+  invoiceId: string;
+  invoiceNumber: string;
+  subscriptionId: string;
+  customerId: string;
+  legalEntityCode: string;
+  periodKey: string;
+  currency: string;
+  lineKey: string;
+  invoiceLineId: string | null;
+  invoicedRatedChargeId: string | null;
+  currentRatedChargeId: string | null;
+  invoiced: Money;
+  current: Money;
+  corrected: Money;
+  difference: Money;
+  now: LineNowDoc;
+  explanation: string;
+  status: AdjustmentStatus;
+  supersededBy: string | null;
+  noteId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  correlationId: string;
+}
+
+export type NoteKind = 'CREDIT' | 'DEBIT';
+
+export interface NoteLineDoc {
+  id: string;
+  lineNo: number;
+  invoiceLineId: string | null;
+  lineKey: string;
+  adjustmentId: string;
+  kind: InvoiceLineKind;
+  description: string;
+  productLine: string;
+  quantity: string;
+  unit: string;
+  unitPrice: string;
+  /** Positive; the note's kind says which way. */
+  amount: Money;
+  servicePeriod: { from: Date; to: Date };
+  taxes: LineTaxDoc[];
+}
+
+/**
+ * A credit or debit note. Its content is fixed when its correction slot (`${invoiceId}#${sequence}`) is inserted; it
+ * is then numbered and inserted into the notes collection once, never updated.
+ */
+export interface NoteDoc {
+  _id: string;
+  number: string;
+  kind: NoteKind;
+  invoiceId: string;
+  invoiceNumber: string;
+  /** The invoice's n-th correction. */
+  sequence: number;
+  customerId: string;
+  subscriptionId: string;
+  legalEntityCode: string;
+  periodKey: string;
+  currency: string;
+  lines: NoteLineDoc[];
+  subtotal: Money;
+  taxLines: TaxLineDoc[];
+  taxTotal: Money;
+  total: Money;
+  tax: TaxContextDoc | null;
+  issueDate: string;
+  issuedAt: Date;
+  issuedBy: string;
+  correlationId: string;
+}
+
+/** A note decided but perhaps not yet numbered: the insert that makes a correction of an invoice exclusive. */
+export interface NoteSlotDoc extends Omit<NoteDoc, '_id' | 'number' | 'issueDate' | 'issuedAt'> {
+  _id: string; // `${invoiceId}#${sequence}`
+  noteId: string;
+  plannedAt: Date;
+}
+
+/** A number taken by a note, claimed before the note is written (like invoice numbers). */
+export interface NoteNumberDoc {
+  _id: string;
+  series: string;
+  sequence: number;
+  noteId: string;
+  claimedAt: Date;
 }
 
 /** A number taken by an invoice; claimed before it is written on the invoice, so a crash in between reuses it. */
@@ -63,16 +227,34 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'invoices', keys: { number: 1 }, options: { unique: true } },
   { collection: 'invoice_numbers', keys: { invoiceId: 1 }, options: { unique: true } },
   { collection: 'invoice_numbers', keys: { series: 1, sequence: -1 } },
+  { collection: 'tax_rates', keys: { jurisdiction: 1, productLine: 1, effectiveFrom: 1 } },
+  { collection: 'rating_adjustments', keys: { invoiceId: 1 } },
+  { collection: 'rating_adjustments', keys: { subscriptionId: 1, periodKey: 1 } },
+  // Finance's list pages open adjustments, oldest first.
+  { collection: 'rating_adjustments', keys: { status: 1, createdAt: 1, _id: 1 } },
+  { collection: 'note_slots', keys: { invoiceId: 1, sequence: 1 } },
+  { collection: 'invoice_notes', keys: { number: 1 }, options: { unique: true } },
+  { collection: 'invoice_notes', keys: { invoiceId: 1 } },
+  { collection: 'invoice_notes', keys: { issuedAt: -1, _id: 1 } },
+  { collection: 'note_numbers', keys: { noteId: 1 }, options: { unique: true } },
+  { collection: 'note_numbers', keys: { series: 1, sequence: -1 } },
 ];
 
 export interface InvoicesStore {
   locks: KeyedMutex;
   /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
   outbox: Outbox;
-  /** Finalized invoices: inserted once, never updated. */
+  /** Calculates the tax of invoices: the tax table finance keeps, or an external engine behind the same interface. */
+  taxEngine: TaxEngine;
+  /** Finalized invoices: inserted once; only a void changes one afterwards (its status, never its content). */
   invoices: Collection<InvoiceDoc>;
   drafts: Collection<InvoiceDoc>;
   numbers: Collection<InvoiceNumberDoc>;
+  taxRates: Collection<TaxRateDoc>;
+  adjustments: Collection<AdjustmentDoc>;
+  noteSlots: Collection<NoteSlotDoc>;
+  notes: Collection<NoteDoc>;
+  noteNumbers: Collection<NoteNumberDoc>;
 }
 
 export function invoicesStore(db: Db): InvoicesStore {
@@ -82,6 +264,27 @@ export function invoicesStore(db: Db): InvoicesStore {
     invoices: db.collection<InvoiceDoc>('invoices'),
     drafts: db.collection<InvoiceDoc>('invoice_drafts'),
     numbers: db.collection<InvoiceNumberDoc>('invoice_numbers'),
+    taxEngine: new TaxTableEngine(db.collection<TaxRateDoc>('tax_rates')),
+    taxRates: db.collection<TaxRateDoc>('tax_rates'),
+    adjustments: db.collection<AdjustmentDoc>('rating_adjustments'),
+    noteSlots: db.collection<NoteSlotDoc>('note_slots'),
+    notes: db.collection<NoteDoc>('invoice_notes'),
+    noteNumbers: db.collection<NoteNumberDoc>('note_numbers'),
+  };
+}
+
+/** What an invoice owes, in parts; invoices written before tax existed had none. */
+export function amountsOf(invoice: InvoiceDoc): {
+  subtotal: Money;
+  taxTotal: Money;
+  total: Money;
+  taxLines: TaxLineDoc[];
+} {
+  return {
+    subtotal: invoice.subtotal ?? invoice.total,
+    taxTotal: invoice.taxTotal ?? zero(invoice.currency),
+    total: invoice.total,
+    taxLines: invoice.taxLines ?? [],
   };
 }
 
@@ -122,7 +325,7 @@ export function invoiceLoader(store: InvoicesStore): DataLoader<string, InvoiceD
 
 export function invoicesByLoader(
   store: InvoicesStore,
-  field: 'customerId' | 'lines.ratedChargeId',
+  field: 'customerId' | 'lines.ratedChargeId' | 'replacesInvoiceId',
   keysOf: (doc: InvoiceDoc) => string[],
   sort: Record<string, 1 | -1>,
 ): DataLoader<string, InvoiceDoc[]> {

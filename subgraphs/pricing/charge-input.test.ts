@@ -95,7 +95,8 @@ describe('charge definitions that are refused, with what would be accepted', () 
     expect(issues({ model: 'TIERED', unitPrice: '1' })).toEqual([
       {
         path: ['model'],
-        message: 'is not a charge model; expected one of PER_UNIT, GRADUATED, VOLUME, PACKAGE, PERCENTAGE',
+        message:
+          'is not a charge model; expected one of PER_UNIT, GRADUATED, VOLUME, PACKAGE, PERCENTAGE, GRADUATED_PERCENTAGE, TIERED_BLOCKS, DYNAMIC',
       },
     ]);
   });

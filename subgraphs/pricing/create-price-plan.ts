@@ -6,7 +6,7 @@ import { UserFacingError, notFound, parseInput, validationFailed, type Problem }
 import { canonicalDecimal, isCurrency, isDecimalString } from '../../lib/money';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { querySubgraph } from '../../lib/subgraph-client';
-import { chargeModelInput } from './charge-input';
+import { chargeAsStored, chargeModelInput } from './charge-input';
 import type { PlanCharge, PricePlanDoc, PricingStore } from './store';
 import type { RecurringFee } from './rate-subscription-period';
 
@@ -87,11 +87,9 @@ async function checkedCharges(
       }),
   );
   if (keys.length > 0) {
-    const { usageTypesByKeys } = await querySubgraph<{ usageTypesByKeys: Array<{ key: string } | null> }>(
-      'usage',
-      'query($keys: [String!]!) { usageTypesByKeys(keys: $keys) { key } }',
-      { keys },
-    );
+    const { usageTypesByKeys } = await querySubgraph<{
+      usageTypesByKeys: Array<{ key: string; fields: Array<{ name: string; type: string }> } | null>;
+    }>('usage', 'query($keys: [String!]!) { usageTypesByKeys(keys: $keys) { key fields { name type } } }', { keys });
     usageTypesByKeys.forEach((found, i) => {
       if (!found)
         problems.push({
@@ -100,6 +98,19 @@ async function checkedCharges(
           reason: `no active usage type "${keys[i]}" is registered`,
           expected: 'the key of a usage type registered and activated with registerUsageType',
         });
+      const priceField = raw[i]!['model'] === 'DYNAMIC' ? raw[i]!['priceField'] : undefined;
+      if (found && typeof priceField === 'string') {
+        const numeric = found.fields.filter((f) => f.type === 'DECIMAL' || f.type === 'INTEGER').map((f) => f.name);
+        if (!numeric.includes(priceField))
+          problems.push({
+            code: 'VALIDATION_FAILED',
+            field: `${base}.charges[${i}].priceField`,
+            reason: `usage type "${found.key}" has no numeric field "${priceField}" to carry each event's price`,
+            expected: numeric.length
+              ? `one of its DECIMAL or INTEGER fields: ${numeric.join(', ')}`
+              : 'a DECIMAL field for the price, added to the usage type first',
+          });
+      }
     });
   }
   if (raw.length === 0 && problems.length === 0) return charges;
@@ -124,7 +135,7 @@ const sameTerms = (a: PricePlanDoc, b: PricePlanDoc) =>
   stableStringify({
     n: a.name,
     c: a.currency,
-    ch: a.charges,
+    ch: a.charges.map(chargeAsStored),
     f: a.recurringFees ?? [],
     m: a.minimumCommitment ?? null,
     e: (a.effectiveFrom ?? new Date(0)).getTime(),
@@ -132,7 +143,7 @@ const sameTerms = (a: PricePlanDoc, b: PricePlanDoc) =>
   stableStringify({
     n: b.name,
     c: b.currency,
-    ch: b.charges,
+    ch: b.charges.map(chargeAsStored),
     f: b.recurringFees ?? [],
     m: b.minimumCommitment ?? null,
     e: (b.effectiveFrom ?? new Date(0)).getTime(),

@@ -1,6 +1,5 @@
 // The pricing subgraph: price plans, rated charges, the pricing policy and its exceptions, adjustments.
 import type DataLoader from 'dataloader';
-import type { Filter } from 'mongodb';
 import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Resolvers } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
@@ -8,6 +7,7 @@ import { loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { createPricePlan, revisePricePlan } from './create-price-plan';
+import { chargeAsStored } from './charge-input';
 import { approvePricingException, setPricingPolicy } from './pricing-policy';
 import { rateBillingPeriod, rateBillingPeriodForAll } from './rate-billing-period';
 import type { SubscriptionRating } from './rating-run';
@@ -18,7 +18,6 @@ import {
   currentRevisions,
   indexes,
   pricingStore,
-  type AdjustmentDoc,
   type PricePlanDoc,
   type PricingStore,
   type RatedChargeDoc,
@@ -91,6 +90,24 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
             .find({ subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key })
             .toArray(),
         ).filter((c) => !c.voided),
+      ratedChargesForPeriod: async (_, args, ctx) => {
+        const periodKey = parsePeriod(args.period).key;
+        const all: RatedChargeDoc[] = [];
+        // Keyset pages on the period index, so each read is bounded however large the period is.
+        for (let after: string | null = null; ;) {
+          const page: RatedChargeDoc[] = await ctx.store.ratedCharges
+            .find(after === null ? { periodKey } : { periodKey, _id: { $gt: after } })
+            .sort({ _id: 1 })
+            .limit(1_000)
+            .toArray();
+          all.push(...page);
+          if (page.length < 1_000) break;
+          after = page[page.length - 1]!._id;
+        }
+        return currentRevisions(all)
+          .filter((c) => !c.voided)
+          .sort((a, b) => a.subscriptionId.localeCompare(b.subscriptionId) || a.lineKey.localeCompare(b.lineKey));
+      },
       ratedChargeHistory: async (_, args, ctx) => {
         const filter = { subscriptionId: args.subscriptionId, periodKey: parsePeriod(args.period).key };
         const order: SortOrder = [
@@ -110,16 +127,6 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
           await pageBy(ctx.store.exceptions, filter, OLDEST_FIRST, args.first, args.after),
           ctx.store.exceptions,
           args.status ? filter : null,
-        );
-      },
-      ratingAdjustments: async (_, args, ctx) => {
-        const q: Filter<AdjustmentDoc> = {};
-        if (args.subscriptionId) q.subscriptionId = args.subscriptionId;
-        if (args.period) q.periodKey = parsePeriod(args.period).key;
-        return withCount(
-          await pageBy(ctx.store.adjustments, q, OLDEST_FIRST, args.first, args.after),
-          ctx.store.adjustments,
-          args.subscriptionId ? q : null,
         );
       },
     },
@@ -155,6 +162,16 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
       effectiveFrom: (p) => p.effectiveFrom ?? new Date(0),
       recurringFees: (p) => p.recurringFees ?? [],
       minimumCommitment: (p) => p.minimumCommitment ?? null,
+    },
+    UsageCharge: {
+      // Each tiered model keeps its tiers under `tiers`; the API shows them in the field of their own shape.
+      tiers: (c) => (c.model === 'GRADUATED' || c.model === 'VOLUME' ? c.tiers : null),
+      percentageTiers: (c) => (c.model === 'GRADUATED_PERCENTAGE' ? c.tiers : null),
+      blockTiers: (c) => (c.model === 'TIERED_BLOCKS' ? c.tiers : null),
+      flatFeeAtZeroUsage: (c) => {
+        const inForce = chargeAsStored(c);
+        return 'flatFeeAtZeroUsage' in inForce ? (inForce.flatFeeAtZeroUsage ?? null) : null;
+      },
     },
     RatedCharge: {
       __resolveReference: (ref, ctx) => ctx.ratedCharges.load(ref.id),
@@ -195,15 +212,6 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
         `the contract terms (version ${e.termsVersion}) are outside the pricing policy: ${e.violations.map((v) => v.reason).join('; ')}`,
       remedy: () =>
         'approve the terms with approvePricingException, or correct them with setContractTerms; the held periods are then rated by themselves',
-    },
-    RatingAdjustment: {
-      id: (a) => a._id,
-      subscription: (a) => ({ id: a.subscriptionId }),
-      customer: (a) => ({ id: a.customerId }),
-      period: (a) => parsePeriod(a.periodKey),
-      invoice: (a) => ({ id: a.invoiceId }),
-      invoicedCharge: (a, _, ctx) => (a.invoicedRatedChargeId ? ctx.ratedCharges.load(a.invoicedRatedChargeId) : null),
-      currentCharge: (a, _, ctx) => (a.currentRatedChargeId ? ctx.ratedCharges.load(a.currentRatedChargeId) : null),
     },
     UsageAggregate: {
       __resolveReference: (ref) => ref,

@@ -129,6 +129,12 @@ export async function holdForPolicy(
         customerId,
         violations,
         periods: doc.heldPeriods,
+        // The work queue's standard fields (lib/exceptions.ts).
+        problem: `the negotiated terms (version ${termsVersion}) of subscription ${subscriptionId} are outside the pricing policy: ${violations.map((v) => v.reason).join('; ')}`,
+        remedy:
+          'approve the terms as they are, or correct them within the policy; the held periods are then rated by themselves',
+        held: { count: doc.heldPeriods.length, unit: 'billing periods not rated', amounts: [] },
+        references: { subscriptionId, customerId, period: doc.heldPeriods[0] ?? periodKey, pricingExceptionId: _id },
       },
     });
     return doc;
@@ -147,6 +153,12 @@ const announceResolved = (store: PricingStore, doc: PricingExceptionDoc, resolut
       resolution,
       subscriptionId: doc.subscriptionId,
       decidedBy: doc.decidedBy,
+      detail:
+        resolution === 'APPROVED'
+          ? 'the terms were approved as they are'
+          : 'the terms were corrected within the policy',
+      afterwards: 'the held periods are rated again by themselves',
+      resolvedBy: doc.decidedBy,
     },
   });
 

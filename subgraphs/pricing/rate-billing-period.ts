@@ -99,7 +99,7 @@ export function tallyRatings(run: BillingRun, results: SubscriptionRating[]): Bi
       run.failures.push(r);
     }
     if (r.status === 'NOT_ACTIVE') run.notActive++;
-    run.adjustments += r.adjustments.length;
+    run.adjustments += r.adjustmentsRecorded;
     if (r.total) run.totals = mergeTotal(run.totals, r.total);
   }
   return run;

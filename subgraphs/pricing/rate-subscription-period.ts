@@ -58,6 +58,8 @@ export interface UsageSegment {
   quantity: string;
   eventCount: number;
   values: string[] | null;
+  /** Exact sums of data fields over the segment's events, where rating asked for them (DYNAMIC price fields). */
+  fieldTotals?: Record<string, string> | null;
   aggregateId: string;
   productLine: string;
   unit: string;
@@ -114,17 +116,34 @@ export function segmentsOf(sub: SubscriptionForRating, period: BillingPeriod): S
   return segments;
 }
 
-/** What rating needs from usage for this period: the usage types, where to split, and which need per-event values. */
+/**
+ * What rating needs from usage for this period: the usage types, where to split, which need per-event values, and
+ * which data fields must be summed (the price fields of DYNAMIC charges).
+ */
 export function usageNeeds(
   sub: SubscriptionForRating,
   period: BillingPeriod,
-): { usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] } {
+): {
+  usageTypeKeys: string[];
+  boundaries: Date[];
+  valuesFor: string[];
+  fieldTotals?: Array<{ usageTypeKey: string; field: string }>;
+  since: Date;
+} {
   const segments = segmentsOf(sub, period);
   const charges = segments.flatMap((s) => s.plan.charges);
+  const totals = new Map<string, { usageTypeKey: string; field: string }>();
+  for (const c of charges)
+    if (c.model === 'DYNAMIC')
+      totals.set(`${c.usageTypeKey}\u0000${c.priceField}`, { usageTypeKey: c.usageTypeKey, field: c.priceField });
   return {
     usageTypeKeys: [...new Set(charges.map((c) => c.usageTypeKey))],
     boundaries: segments.slice(1).map((s) => s.from),
     valuesFor: [...new Set(charges.filter((c) => c.model === 'PERCENTAGE').map((c) => c.usageTypeKey))],
+    // Left out when empty, so a usage request without dynamic charges reads exactly as it always did.
+    ...(totals.size > 0 ? { fieldTotals: [...totals.values()] } : {}),
+    // Where a recurring usage type's carry begins: no need for the usage subgraph to look it up.
+    since: sub.startsAt,
   };
 }
 
@@ -185,7 +204,12 @@ function usageLine(
   const { charge, note } = withTerms(planCharge, sub.terms);
   const rated = rateCharge(
     charge,
-    { quantity: usage.quantity, events: usage.values?.map((amount) => ({ amount })) },
+    {
+      quantity: usage.quantity,
+      events: usage.values?.map((amount) => ({ amount })),
+      fieldTotals: usage.fieldTotals ?? undefined,
+      eventCount: usage.eventCount,
+    },
     { currency, rounding: sub.rounding },
   );
   const d = discounted(new Dec(rated.exactAmount), currency, sub.rounding, sub.terms);
@@ -342,42 +366,4 @@ export function rateSubscriptionPeriod(
   }
   lines.push(...advanceFor(periodOf(period.end)));
   return lines;
-}
-
-/** The difference between what was invoiced and what the lines are now, per line key: what a credit or debit note must carry. */
-export function adjustmentsAgainst(
-  invoiced: ReadonlyArray<{ lineKey: string; ratedChargeId: string; amount: Money }>,
-  current: ReadonlyArray<{ lineKey: string; ratedChargeId: string; amount: Money }>,
-  currency: string,
-): Array<{
-  lineKey: string;
-  invoicedRatedChargeId: string | null;
-  currentRatedChargeId: string | null;
-  difference: Money;
-}> {
-  const out: Array<{
-    lineKey: string;
-    invoicedRatedChargeId: string | null;
-    currentRatedChargeId: string | null;
-    difference: Money;
-  }> = [];
-  const now = new Map(current.map((c) => [c.lineKey, c]));
-  const then = new Map(invoiced.map((c) => [c.lineKey, c]));
-  for (const key of new Set([...then.keys(), ...now.keys()])) {
-    const a = then.get(key);
-    const b = now.get(key);
-    if (a && b && a.ratedChargeId === b.ratedChargeId) continue;
-    const difference = sumMoney(
-      [b?.amount ?? money(0, currency), money(new Dec(a?.amount.amount ?? '0').negated(), currency)],
-      currency,
-    );
-    if (new Dec(difference.amount).isZero()) continue;
-    out.push({
-      lineKey: key,
-      invoicedRatedChargeId: a?.ratedChargeId ?? null,
-      currentRatedChargeId: b?.ratedChargeId ?? null,
-      difference,
-    });
-  }
-  return out.sort((x, y) => x.lineKey.localeCompare(y.lineKey));
 }

@@ -9,7 +9,6 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import type { Logger } from '../../lib/logger';
 import { exceptionId, holdForPolicy, policyViolations, releaseHeldPeriod } from './pricing-policy';
 import {
-  adjustmentsAgainst,
   rateSubscriptionPeriod,
   segmentsOf,
   usageNeeds,
@@ -21,7 +20,6 @@ import {
 import {
   currentRevisions,
   planVersionOf,
-  type AdjustmentDoc,
   type PricingExceptionDoc,
   type PricingStore,
   type RatedChargeDoc,
@@ -54,7 +52,10 @@ export interface SubscriptionRating {
   status: RatingStatus;
   ratedCharges: RatedChargeDoc[];
   total: Money | null;
-  adjustments: AdjustmentDoc[];
+  /** The open differences of the period's finalized invoice after this rating (owned by the invoices subgraph). */
+  adjustments: Array<{ id: string }>;
+  /** How many of them this rating recorded. */
+  adjustmentsRecorded: number;
   exception: PricingExceptionDoc | null;
   error: { code: string; message: string } | null;
 }
@@ -97,13 +98,20 @@ interface UsageView {
   productLine: string;
   unit: string;
   aggregate: { id: string };
-  segments: Array<{ from: string; to: string; quantity: string; eventCount: number; values: string[] | null }>;
+  segments: Array<{
+    from: string;
+    to: string;
+    quantity: string;
+    eventCount: number;
+    values: string[] | null;
+    fieldTotals?: Array<{ field: string; total: string }> | null;
+  }>;
 }
 
 type UsageRequest = { subscriptionId: string; usageTypeKeys: string[]; boundaries: Date[]; valuesFor: string[] };
 
 const USAGE_QUERY =
-  'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values } } }';
+  'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values fieldTotals { field total } } } }';
 
 /**
  * Usage of many subscriptions, in chunks. A chunk the usage subgraph refuses (e.g. a usage type it does not know) is
@@ -142,6 +150,7 @@ async function usageFor(
           quantity: s.quantity,
           eventCount: s.eventCount,
           values: s.values,
+          fieldTotals: s.fieldTotals ? Object.fromEntries(s.fieldTotals.map((t) => [t.field, t.total])) : null,
           aggregateId: u.aggregate.id,
           productLine: u.productLine,
           unit: u.unit,
@@ -283,73 +292,62 @@ async function recordRevisions(
   return current;
 }
 
-interface InvoicedView {
-  id: string;
-  subscription: { id: string };
-  lines: Array<{ ratedCharge: { id: string } }>;
-}
+/** What pricing hands the invoices subgraph for a subscription: every line's latest revision, voided ones too. */
+const chargeSnapshot = (d: RatedChargeDoc) => ({
+  id: d._id,
+  lineKey: d.lineKey ?? d.chargeKey,
+  kind: d.kind ?? 'USAGE',
+  voided: d.voided ?? false,
+  productLine: d.productLine,
+  usageTypeKey: d.usageTypeKey,
+  feeKey: d.feeKey ?? null,
+  unit: d.unit,
+  quantity: d.quantity,
+  billableQuantity: d.billableQuantity,
+  includedQuantity: d.includedQuantity,
+  unitPrice: d.unitPrice,
+  amount: d.amount.amount,
+  currency: d.amount.currency,
+  explanation: d.explanation,
+  servicePeriodStart: new Date(d.servicePeriod.from).toISOString(),
+  servicePeriodEnd: new Date(d.servicePeriod.to).toISOString(),
+});
 
-/** Differences between each finalized invoice of these subscriptions and their current lines, stored once. */
-async function recordAdjustments(
-  store: PricingStore,
+/**
+ * Hands the current charges of the subscriptions that have a finalized invoice for the period to the invoices
+ * subgraph, which owns invoices, notes and so the open difference of every invoice line.
+ */
+async function reconcileWithInvoices(
   period: BillingPeriod,
   currentBySubscription: Map<string, RatedChargeDoc[]>,
-  correlationId: string,
-): Promise<Map<string, AdjustmentDoc[]>> {
-  const out = new Map<string, AdjustmentDoc[]>();
+): Promise<Map<string, { adjustments: Array<{ id: string }>; recorded: number }>> {
+  const out = new Map<string, { adjustments: Array<{ id: string }>; recorded: number }>();
   const ids = [...currentBySubscription.keys()];
   if (ids.length === 0) return out;
-  const { invoicesForSubscriptions } = await querySubgraph<{ invoicesForSubscriptions: InvoicedView[] }>(
+  const { invoicesForSubscriptions } = await querySubgraph<{
+    invoicesForSubscriptions: Array<{ subscription: { id: string } }>;
+  }>(
     'invoices',
-    'query($p: String!, $s: [ID!]!) { invoicesForSubscriptions(period: $p, subscriptionIds: $s, status: FINALIZED) { id subscription { id } lines { ratedCharge { id } } } }',
+    'query($p: String!, $s: [ID!]!) { invoicesForSubscriptions(period: $p, subscriptionIds: $s, status: FINALIZED) { subscription { id } } }',
     { p: period.key, s: ids },
   );
-  if (invoicesForSubscriptions.length === 0) return out;
-  const invoicedIds = invoicesForSubscriptions.flatMap((i) => i.lines.map((l) => l.ratedCharge.id));
-  const invoicedDocs = new Map(
-    (await store.ratedCharges.find({ _id: { $in: invoicedIds } }).toArray()).map((d) => [d._id, d]),
+  const invoiced = [...new Set(invoicesForSubscriptions.map((i) => i.subscription.id))];
+  if (invoiced.length === 0) return out;
+  const { reconcileRatedCharges } = await querySubgraph<{
+    reconcileRatedCharges: Array<{ subscriptionId: string; openAdjustments: Array<{ id: string }>; recorded: number }>;
+  }>(
+    'invoices',
+    'mutation($p: String!, $s: [SubscriptionChargesInput!]!) { reconcileRatedCharges(period: $p, subscriptions: $s) { subscriptionId openAdjustments { id } recorded } }',
+    {
+      p: period.key,
+      s: invoiced.map((subscriptionId) => ({
+        subscriptionId,
+        charges: (currentBySubscription.get(subscriptionId) ?? []).map(chargeSnapshot),
+      })),
+    },
   );
-  const docs: AdjustmentDoc[] = [];
-  for (const invoice of invoicesForSubscriptions) {
-    const current = (currentBySubscription.get(invoice.subscription.id) ?? []).filter((c) => !c.voided);
-    const invoiced = invoice.lines.flatMap((l) => invoicedDocs.get(l.ratedCharge.id) ?? []);
-    const currency = invoiced[0]?.amount.currency ?? current[0]?.amount.currency;
-    if (!currency) continue;
-    const asLine = (d: RatedChargeDoc) => ({
-      lineKey: d.lineKey ?? d.chargeKey,
-      ratedChargeId: d._id,
-      amount: d.amount,
-    });
-    for (const a of adjustmentsAgainst(invoiced.map(asLine), current.map(asLine), currency)) {
-      const now = current.find((c) => c._id === a.currentRatedChargeId);
-      docs.push({
-        _id: deterministicId('adj', invoice.id, a.lineKey, a.currentRatedChargeId ?? 'void'),
-        subscriptionId: invoice.subscription.id,
-        customerId: current[0]?.customerId ?? invoiced[0]!.customerId,
-        periodKey: period.key,
-        invoiceId: invoice.id,
-        lineKey: a.lineKey,
-        invoicedRatedChargeId: a.invoicedRatedChargeId,
-        currentRatedChargeId: a.currentRatedChargeId,
-        difference: a.difference,
-        explanation: now
-          ? `re-rated after invoicing: ${now.explanation}`
-          : 'charged on the invoice, no longer charged after re-rating',
-        status: 'OPEN',
-        createdAt: new Date(),
-        correlationId,
-      });
-    }
-  }
-  if (docs.length > 0) {
-    await store.adjustments.insertMany(docs, { ordered: false }).catch((error) => {
-      if (!isDuplicateKeyError(error)) throw error;
-    });
-  }
-  const stored = new Map(
-    (await store.adjustments.find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((d) => [d._id, d]),
-  );
-  for (const d of docs) out.set(d.subscriptionId, [...(out.get(d.subscriptionId) ?? []), stored.get(d._id) ?? d]);
+  for (const r of reconcileRatedCharges)
+    out.set(r.subscriptionId, { adjustments: r.openAdjustments, recorded: r.recorded });
   return out;
 }
 
@@ -369,6 +367,7 @@ export async function rateSubscriptions(
     ratedCharges: [],
     total: null,
     adjustments: [],
+    adjustmentsRecorded: 0,
     exception: null,
     error: null,
   });
@@ -458,7 +457,7 @@ export async function rateSubscriptions(
   const currentBySubscription = new Map<string, RatedChargeDoc[]>();
   for (const doc of current.values())
     currentBySubscription.set(doc.subscriptionId, [...(currentBySubscription.get(doc.subscriptionId) ?? []), doc]);
-  const adjustments = await recordAdjustments(store, period, currentBySubscription, correlationId);
+  const adjustments = await reconcileWithInvoices(period, currentBySubscription);
 
   for (const { view, sub } of rateable) {
     if (outcome.has(view.id)) continue;
@@ -473,7 +472,8 @@ export async function rateSubscriptions(
         charges.map((c) => c.amount),
         currency,
       ),
-      adjustments: adjustments.get(view.id) ?? [],
+      adjustments: adjustments.get(view.id)?.adjustments ?? [],
+      adjustmentsRecorded: adjustments.get(view.id)?.recorded ?? 0,
     });
   }
   // Rated within policy (terms corrected, or the policy relaxed) or under an approval: no exception holds the period now.

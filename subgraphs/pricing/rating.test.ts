@@ -561,6 +561,34 @@ describe('rating properties across models', () => {
     }),
     tiersArb.map((t): ChargeModel => ({ model: 'GRADUATED', tiers: t })),
     tiersArb.map((t): ChargeModel => ({ model: 'VOLUME', tiers: t })),
+    tiersArb.map((t): ChargeModel => ({
+      model: 'GRADUATED_PERCENTAGE',
+      tiers: t.map(({ unitPrice, ...rest }) => ({ ...rest, rate: unitPrice })),
+    })),
+    fc
+      .tuple(
+        positive(10_000, 1),
+        fc.array(
+          fc.record({
+            blocks: fc.integer({ min: 1, max: 1_000 }),
+            blockPrice: decimal(1_000_000, 3),
+            flatFee: fc.option(decimal(10_000, 2), { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 4 },
+        ),
+      )
+      .map(([size, steps]): ChargeModel => {
+        let upTo = new Dec(0);
+        return {
+          model: 'TIERED_BLOCKS',
+          blockSize: size,
+          tiers: steps.map((s, i) => {
+            upTo = upTo.plus(new Dec(size).times(s.blocks));
+            const tier = { upTo: i === steps.length - 1 ? null : upTo.toFixed(), blockPrice: s.blockPrice };
+            return s.flatFee === undefined ? tier : { ...tier, flatFee: s.flatFee };
+          }),
+        };
+      }),
     fc.record({
       model: fc.constant('PACKAGE' as const),
       packageSize: positive(100_000, 1),
@@ -602,6 +630,8 @@ describe('rating properties across models', () => {
             expected = expected.plus(upper.minus(lower).times(tier.unitPrice)).plus(tier.flatFee ?? 0);
           if (tier.upTo !== null) lower = new Dec(tier.upTo);
         }
+        // Zero usage sits in the first tier, so its flat fee is billed (the default convention).
+        if (new Dec(q).isZero()) expected = new Dec(t[0]!.flatFee ?? 0);
         expect(rateCharge({ model: 'GRADUATED', tiers: t }, usage(q), usd).exactAmount).toBe(expected.toFixed());
       }),
     );
@@ -679,10 +709,16 @@ describe('rating properties across models', () => {
     );
   });
 
-  it('zero usage rates to zero in every model', () => {
+  it('zero usage bills only the first tier’s flat fee, and nothing at all when the charge says NOT_BILLED', () => {
     fc.assert(
       fc.property(chargeArb, rules, (charge, r) => {
-        expect(new Dec(rateCharge(charge, { quantity: '0', events: [] }, r).amount.amount).isZero()).toBe(true);
+        const zero = { quantity: '0', events: [] };
+        const firstFee = 'tiers' in charge ? (charge.tiers[0]!.flatFee ?? '0') : '0';
+        expect(rateCharge(charge, zero, r).exactAmount).toBe(new Dec(firstFee).toFixed());
+        if ('tiers' in charge) {
+          const optedOut = { ...charge, flatFeeAtZeroUsage: 'NOT_BILLED' as const };
+          expect(new Dec(rateCharge(optedOut, zero, r).amount.amount).isZero()).toBe(true);
+        }
       }),
     );
   });

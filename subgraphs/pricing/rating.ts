@@ -19,16 +19,63 @@ export interface Tier {
   flatFee?: string;
 }
 
+/**
+ * Whether a tiered charge bills the first tier's flat fee when nothing was used. BILLED (the default, as Lago and
+ * OpenMeter do): zero usage is in the first tier. NOT_BILLED: zero usage reaches no tier and costs nothing.
+ */
+export type FlatFeeAtZeroUsage = 'BILLED' | 'NOT_BILLED';
+
 /** Each unit is priced by the tier it falls in. */
 export interface GraduatedCharge {
   model: 'GRADUATED';
   tiers: Tier[];
+  flatFeeAtZeroUsage?: FlatFeeAtZeroUsage;
 }
 
 /** Every unit is priced at the tier the total quantity reaches. */
 export interface VolumeCharge {
   model: 'VOLUME';
   tiers: Tier[];
+  flatFeeAtZeroUsage?: FlatFeeAtZeroUsage;
+}
+
+/** One step of a graduated percentage charge: a rate on the part of the summed amount in the tier. */
+export interface PercentageTier {
+  /** Inclusive upper bound of the cumulative amount in this tier; null only on the last tier. */
+  upTo: string | null;
+  /** A fraction: "0.029" is 2.9 %. */
+  rate: string;
+  flatFee?: string;
+}
+
+/** The period's summed amount fills the tiers in order; each tier's part costs its rate, plus its flat fee. */
+export interface GraduatedPercentageCharge {
+  model: 'GRADUATED_PERCENTAGE';
+  tiers: PercentageTier[];
+  flatFeeAtZeroUsage?: FlatFeeAtZeroUsage;
+}
+
+/** One step of a tiered blocks charge: a price per started block of the charge's block size. */
+export interface BlockTier {
+  /** Inclusive upper bound of cumulative units, a multiple of the block size; null only on the last tier. */
+  upTo: string | null;
+  blockPrice: string;
+  flatFee?: string;
+}
+
+/** Graduated tiers priced per block of `blockSize` units; a started block in a tier counts in full. */
+export interface TieredBlocksCharge {
+  model: 'TIERED_BLOCKS';
+  blockSize: string;
+  tiers: BlockTier[];
+  flatFeeAtZeroUsage?: FlatFeeAtZeroUsage;
+}
+
+/** Each event carries its own price in a field of its data; the charge is their exact sum. */
+export interface DynamicCharge {
+  model: 'DYNAMIC';
+  /** The numeric data field holding each event's price in the plan's currency. */
+  priceField: string;
 }
 
 /** A price per block of units after the free ones; a started block is a whole block. */
@@ -39,6 +86,12 @@ export interface PackageCharge {
   freeUnits: string;
 }
 
+/**
+ * Whether an event of zero amount pays the fixed fee (and the minimum). CHARGED (the default, as Lago and card
+ * processors do: the fee is per transaction); WAIVED: an event of zero amount costs nothing.
+ */
+export type FixedFeeOnZeroAmount = 'CHARGED' | 'WAIVED';
+
 /** A fee per event: a share of the event's amount plus a fixed fee, kept between a minimum and a maximum. */
 export interface PercentageCharge {
   model: 'PERCENTAGE';
@@ -47,11 +100,36 @@ export interface PercentageCharge {
   fixedFeePerEvent?: string;
   /** The first N events of the period, in time order, cost nothing. */
   freeEvents?: number;
+  /** The first X of the period's summed amount, in time order, costs nothing (Lago's free_units_per_total_aggregation). */
+  freeAmount?: string;
   minPerEvent?: string;
   maxPerEvent?: string;
+  fixedFeeOnZeroAmount?: FixedFeeOnZeroAmount;
 }
 
-export type ChargeModel = PerUnitCharge | GraduatedCharge | VolumeCharge | PackageCharge | PercentageCharge;
+export type ChargeModel =
+  | PerUnitCharge
+  | GraduatedCharge
+  | VolumeCharge
+  | PackageCharge
+  | PercentageCharge
+  | GraduatedPercentageCharge
+  | TieredBlocksCharge
+  | DynamicCharge;
+
+export const CHARGE_MODELS = [
+  'PER_UNIT',
+  'GRADUATED',
+  'VOLUME',
+  'PACKAGE',
+  'PERCENTAGE',
+  'GRADUATED_PERCENTAGE',
+  'TIERED_BLOCKS',
+  'DYNAMIC',
+] as const satisfies ReadonlyArray<ChargeModel['model']>;
+
+/** The models whose tiers carry flat fees, and so a convention for zero usage. */
+export const TIERED_MODELS = ['GRADUATED', 'VOLUME', 'GRADUATED_PERCENTAGE', 'TIERED_BLOCKS'] as const;
 
 export interface BreakdownStep {
   description: string;
@@ -82,6 +160,10 @@ export interface UsageForRating {
   quantity: string;
   /** The period's events in time order; only PERCENTAGE needs them. */
   events?: Array<{ amount: string }>;
+  /** Exact sums of data fields over the period's events; DYNAMIC needs its price field's. */
+  fieldTotals?: Record<string, string>;
+  /** Events counted; DYNAMIC explains its sum with it. */
+  eventCount?: number;
 }
 
 export function rateCharge(charge: ChargeModel, usage: UsageForRating, rules: RatingRules): RatedAmount {
@@ -100,6 +182,18 @@ export function rateCharge(charge: ChargeModel, usage: UsageForRating, rules: Ra
           "a PERCENTAGE charge is rated from the period's events; pass usage.events (an empty list when there were none)",
         );
       return ratePercentage(charge, usage.events, rules);
+    case 'GRADUATED_PERCENTAGE':
+      return rateGraduatedPercentage(charge, usage.quantity, rules);
+    case 'TIERED_BLOCKS':
+      return rateTieredBlocks(charge, usage.quantity, rules);
+    case 'DYNAMIC': {
+      const total = usage.fieldTotals?.[charge.priceField];
+      if (total === undefined)
+        throw new RangeError(
+          `a DYNAMIC charge is rated from the sum of its price field; pass usage.fieldTotals["${charge.priceField}"]`,
+        );
+      return rateDynamic(charge, usage.quantity, total, usage.eventCount ?? null, rules);
+    }
   }
 }
 
@@ -138,46 +232,145 @@ export function ratePerUnit(charge: PerUnitCharge, quantity: string, { currency,
 }
 
 /** Units fill the tiers in order; each tier's units cost its price, plus its flat fee once it is touched. */
-export function rateGraduated(
-  charge: GraduatedCharge,
+export function rateGraduated(charge: GraduatedCharge, quantity: string, rules: RatingRules): RatedAmount {
+  const tiers = checkedTiers(charge.tiers);
+  return rateFilledTiers(
+    quantity,
+    tiers,
+    charge.flatFeeAtZeroUsage,
+    'graduated',
+    (units, tier, i, range) => {
+      const amount = units.times(tier.unitPrice);
+      return {
+        amount,
+        step: {
+          description: `tier ${i + 1} (${range})`,
+          units: units.toFixed(),
+          unitPrice: tier.unitPrice.toFixed(),
+          amount: amount.toFixed(),
+        },
+        term: `${units.toFixed()} × ${tier.unitPrice.toFixed()} ${rules.currency} (tier ${i + 1}, ${range})`,
+      };
+    },
+    rules,
+  );
+}
+
+/** The summed amount fills the tiers in order; each tier's part costs its rate, plus its flat fee once touched. */
+export function rateGraduatedPercentage(
+  charge: GraduatedPercentageCharge,
   quantity: string,
+  rules: RatingRules,
+): RatedAmount {
+  const tiers = checkedTiers(charge.tiers.map((t) => ({ upTo: t.upTo, unitPrice: t.rate, flatFee: t.flatFee })));
+  return rateFilledTiers(
+    quantity,
+    tiers,
+    charge.flatFeeAtZeroUsage,
+    'graduated percentage',
+    (part, tier, i, range) => {
+      const amount = part.times(tier.unitPrice);
+      const percent = tier.unitPrice.times(100).toFixed();
+      return {
+        amount,
+        step: {
+          description: `tier ${i + 1} (${range}): ${percent} % of the amount in it`,
+          units: part.toFixed(),
+          unitPrice: tier.unitPrice.toFixed(),
+          amount: amount.toFixed(),
+        },
+        term: `${percent} % × ${part.toFixed()} ${rules.currency} (tier ${i + 1}, ${range})`,
+      };
+    },
+    rules,
+  );
+}
+
+/** Units fill the tiers in order; each tier's units are sold in blocks, a started block counting in full. */
+export function rateTieredBlocks(charge: TieredBlocksCharge, quantity: string, rules: RatingRules): RatedAmount {
+  const size = decimal(charge.blockSize, 'blockSize');
+  if (size.lte(0)) throw new RangeError(`blockSize must be greater than 0, got ${size.toFixed()}`);
+  const tiers = checkedTiers(charge.tiers.map((t) => ({ upTo: t.upTo, unitPrice: t.blockPrice, flatFee: t.flatFee })));
+  tiers.forEach((t, i) => {
+    if (t.upTo && !t.upTo.mod(size).isZero())
+      throw new RangeError(`tier ${i + 1}: upTo ${t.upTo.toFixed()} must be a multiple of blockSize ${size.toFixed()}`);
+  });
+  return rateFilledTiers(
+    quantity,
+    tiers,
+    charge.flatFeeAtZeroUsage,
+    `tiered blocks of ${size.toFixed()}`,
+    (units, tier, i, range) => {
+      const blocks = units.dividedBy(size).ceil();
+      const amount = blocks.times(tier.unitPrice);
+      return {
+        amount,
+        step: {
+          description: `tier ${i + 1} (${range}): blocks of ${size.toFixed()} units for ${units.toFixed()} units (a started block counts in full)`,
+          units: blocks.toFixed(),
+          unitPrice: tier.unitPrice.toFixed(),
+          amount: amount.toFixed(),
+        },
+        term: `${blocks.toFixed()} × ${tier.unitPrice.toFixed()} ${rules.currency} (tier ${i + 1}, ${range}: ${units.toFixed()} units in blocks of ${size.toFixed()})`,
+      };
+    },
+    rules,
+  );
+}
+
+type TierPricing = (
+  units: Dec,
+  tier: CheckedTier,
+  index: number,
+  range: string,
+) => { amount: Dec; step: BreakdownStep; term: string };
+
+/**
+ * The graduated engine: the quantity fills the tiers in order, each touched tier is priced by `price` and adds its
+ * flat fee. Zero usage sits in the first tier when its flat fee is BILLED (the default).
+ */
+function rateFilledTiers(
+  quantity: string,
+  tiers: CheckedTier[],
+  atZero: FlatFeeAtZeroUsage | undefined,
+  name: string,
+  price: TierPricing,
   { currency, rounding }: RatingRules,
 ): RatedAmount {
   const used = decimal(quantity, 'quantity');
-  const tiers = checkedTiers(charge.tiers);
   const breakdown: BreakdownStep[] = [];
   const terms: string[] = [];
   let exact = new Dec(0);
   let lowerBound = new Dec(0);
-  tiers.forEach((tier, i) => {
-    const units = Dec.max(Dec.min(used, tier.upTo ?? used).minus(lowerBound), 0);
-    if (units.gt(0)) {
-      const tierAmount = units.times(tier.unitPrice);
-      const range = tierRange(lowerBound, tier.upTo);
-      breakdown.push({
-        description: `tier ${i + 1} (${range})`,
-        units: units.toFixed(),
-        unitPrice: tier.unitPrice.toFixed(),
-        amount: tierAmount.toFixed(),
-      });
-      terms.push(`${units.toFixed()} × ${tier.unitPrice.toFixed()} ${currency} (tier ${i + 1}, ${range})`);
-      exact = exact.plus(tierAmount);
-      if (tier.flatFee.gt(0)) {
-        breakdown.push({
-          description: `flat fee of tier ${i + 1}`,
-          units: '1',
-          unitPrice: tier.flatFee.toFixed(),
-          amount: tier.flatFee.toFixed(),
-        });
-        terms.push(`${tier.flatFee.toFixed()} ${currency} flat fee (tier ${i + 1})`);
-        exact = exact.plus(tier.flatFee);
+  const flatFee = (tier: CheckedTier, i: number, note: string) => {
+    if (!tier.flatFee.gt(0)) return;
+    breakdown.push({
+      description: `flat fee of tier ${i + 1}${note}`,
+      units: '1',
+      unitPrice: tier.flatFee.toFixed(),
+      amount: tier.flatFee.toFixed(),
+    });
+    terms.push(`${tier.flatFee.toFixed()} ${currency} flat fee (tier ${i + 1}${note})`);
+    exact = exact.plus(tier.flatFee);
+  };
+  if (used.lte(0)) {
+    if ((atZero ?? 'BILLED') === 'BILLED') flatFee(tiers[0]!, 0, ', billed at zero usage');
+  } else {
+    tiers.forEach((tier, i) => {
+      const units = Dec.max(Dec.min(used, tier.upTo ?? used).minus(lowerBound), 0);
+      if (units.gt(0)) {
+        const priced = price(units, tier, i, tierRange(lowerBound, tier.upTo));
+        breakdown.push(priced.step);
+        terms.push(priced.term);
+        exact = exact.plus(priced.amount);
+        flatFee(tier, i, '');
       }
-    }
-    if (tier.upTo) lowerBound = tier.upTo;
-  });
+      if (tier.upTo) lowerBound = tier.upTo;
+    });
+  }
   const amount = money(roundToMinorUnit(exact, currency, rounding), currency);
   const arithmetic = terms.length > 0 ? `${terms.join(' + ')} = ` : '';
-  const explanation = `${used.toFixed()} used, graduated: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
+  const explanation = `${used.toFixed()} used, ${name}: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
   return {
     quantity: used.toFixed(),
     billableQuantity: Dec.max(used, 0).toFixed(),
@@ -192,8 +385,9 @@ export function rateGraduated(
 export function rateVolume(charge: VolumeCharge, quantity: string, { currency, rounding }: RatingRules): RatedAmount {
   const used = decimal(quantity, 'quantity');
   const tiers = checkedTiers(charge.tiers);
-  if (used.lte(0)) {
-    // No usage reaches no tier, so not even the first tier's flat fee is owed.
+  const first = tiers[0]!;
+  if (used.lte(0) && ((charge.flatFeeAtZeroUsage ?? 'BILLED') === 'NOT_BILLED' || !first.flatFee.gt(0))) {
+    // Nothing is owed: either zero usage reaches no tier by the charge's choice, or its tier has no flat fee.
     const amount = money(0, currency);
     return {
       quantity: used.toFixed(),
@@ -202,6 +396,25 @@ export function rateVolume(charge: VolumeCharge, quantity: string, { currency, r
       amount,
       breakdown: [],
       explanation: `${used.toFixed()} used, volume: no tier reached = 0 ${currency}`,
+    };
+  }
+  if (used.lte(0)) {
+    const fee = first.flatFee;
+    const amount = money(roundToMinorUnit(fee, currency, rounding), currency);
+    return {
+      quantity: used.toFixed(),
+      billableQuantity: '0',
+      exactAmount: fee.toFixed(),
+      amount,
+      breakdown: [
+        {
+          description: 'flat fee of tier 1, billed at zero usage',
+          units: '1',
+          unitPrice: fee.toFixed(),
+          amount: fee.toFixed(),
+        },
+      ],
+      explanation: `${used.toFixed()} used, volume: zero usage is in tier 1 (${tierRange(new Dec(0), first.upTo)}): ${fee.toFixed()} ${currency} flat fee = ${fee.toFixed()} ${currency}${roundingNote(fee, amount, rounding)}`,
     };
   }
   const index = tiers.findIndex((t) => t.upTo === null || used.lte(t.upTo));
@@ -279,6 +492,9 @@ export function ratePackage(charge: PackageCharge, quantity: string, { currency,
 
 /**
  * Per billable event: fee = event amount × rate + fixed fee, then raised to the minimum, then capped at the maximum.
+ * Events are taken in time order; the free allowance (the first `freeEvents` events and the first `freeAmount` of
+ * their summed amounts, whichever runs out first) comes first: an event it covers entirely is free, an event it
+ * covers in part pays on the rest. An event of zero amount pays the fixed fee unless the charge waives it.
  * The charge is the exact sum of those fees, rounded once.
  */
 export function ratePercentage(
@@ -291,18 +507,45 @@ export function ratePercentage(
     charge.fixedFeePerEvent === undefined ? new Dec(0) : decimal(charge.fixedFeePerEvent, 'fixedFeePerEvent');
   const minimum = charge.minPerEvent === undefined ? null : decimal(charge.minPerEvent, 'minPerEvent');
   const maximum = charge.maxPerEvent === undefined ? null : decimal(charge.maxPerEvent, 'maxPerEvent');
-  const freeEvents = charge.freeEvents ?? 0;
-  if (!Number.isSafeInteger(freeEvents) || freeEvents < 0)
+  const freeAmount = charge.freeAmount === undefined ? null : decimal(charge.freeAmount, 'freeAmount');
+  const freeEvents = charge.freeEvents ?? null;
+  if (freeEvents !== null && (!Number.isSafeInteger(freeEvents) || freeEvents < 0))
     throw new RangeError(`freeEvents must be a whole number ≥ 0, got ${String(charge.freeEvents)}`);
+  const waiveZero = charge.fixedFeeOnZeroAmount === 'WAIVED';
 
-  const freeCount = Math.min(freeEvents, events.length);
-  const billable = events.slice(freeCount).map((e, i) => decimal(e.amount, `events[${freeCount + i}].amount`));
+  // The free allowance: with only one of the two set, the other does not limit it.
+  let freeEventsLeft = freeEvents ?? (freeAmount ? Infinity : 0);
+  let freeAmountLeft = freeAmount ?? (freeEvents !== null ? new Dec(Infinity) : new Dec(0));
+  let freeCount = 0;
+  let coveredAmount = new Dec(0);
+  let zeroWaived = 0;
+  const paying: Dec[] = [];
+  events.forEach((e, i) => {
+    const eventAmount = decimal(e.amount, `events[${i}].amount`);
+    let billable = eventAmount;
+    if (freeEventsLeft > 0 && freeAmountLeft.gt(0)) {
+      const covered = Dec.min(Dec.max(eventAmount, 0), freeAmountLeft);
+      freeEventsLeft -= 1;
+      freeAmountLeft = freeAmountLeft.minus(covered);
+      coveredAmount = coveredAmount.plus(covered);
+      billable = eventAmount.minus(covered);
+      if (billable.lte(0)) {
+        freeCount += 1;
+        return;
+      }
+    }
+    if (waiveZero && eventAmount.isZero()) {
+      zeroWaived += 1;
+      return;
+    }
+    paying.push(billable);
+  });
   // Events split into three fee groups, so every breakdown step reads as units × unit price = amount.
   let proportionalVolume = new Dec(0);
   let proportionalCount = 0;
   let raisedCount = 0;
   let cappedCount = 0;
-  for (const eventAmount of billable) {
+  for (const eventAmount of paying) {
     const fee = eventAmount.times(rate).plus(fixed);
     const raised = minimum !== null && fee.lt(minimum);
     if (maximum !== null && (raised ? minimum : fee).gt(maximum)) cappedCount += 1;
@@ -324,6 +567,20 @@ export function ratePercentage(
   const terms: string[] = [];
   if (freeCount > 0)
     breakdown.push({ description: 'free events', units: String(freeCount), unitPrice: '0', amount: '0' });
+  if (freeAmount && coveredAmount.gt(0))
+    breakdown.push({
+      description: `free amount (the first ${freeAmount.toFixed()} ${currency} of the period)`,
+      units: coveredAmount.toFixed(),
+      unitPrice: '0',
+      amount: '0',
+    });
+  if (zeroWaived > 0)
+    breakdown.push({
+      description: 'events of zero amount (fixed fee waived)',
+      units: String(zeroWaived),
+      unitPrice: '0',
+      amount: '0',
+    });
   if (proportionalCount > 0) {
     breakdown.push({
       description: `${percent} % of the amounts of ${eventCount(proportionalCount)}`,
@@ -361,10 +618,53 @@ export function ratePercentage(
     terms.push(`${cappedCount} × ${maximum.toFixed()} ${currency} maximum`);
   }
   const arithmetic = terms.length > 0 ? `${terms.join(' + ')} = ` : '';
-  const explanation = `${eventCount(events.length)} − ${freeCount} free = ${billable.length} billable: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
+  const freeNote = freeAmount
+    ? ` (free amount ${freeAmount.toFixed()} ${currency}, ${coveredAmount.toFixed()} used)`
+    : '';
+  const zeroNote = zeroWaived > 0 ? ` − ${zeroWaived} of zero amount` : '';
+  const explanation = `${eventCount(events.length)} − ${freeCount} free${zeroNote} = ${paying.length} billable${freeNote}: ${arithmetic}${exact.toFixed()} ${currency}${roundingNote(exact, amount, rounding)}`;
   return {
     quantity: String(events.length),
-    billableQuantity: String(billable.length),
+    billableQuantity: String(paying.length),
+    exactAmount: exact.toFixed(),
+    amount,
+    breakdown,
+    explanation,
+  };
+}
+
+/**
+ * The events' own prices, summed exactly and rounded once. A negative sum (credits exceeding charges) bills zero,
+ * as every other model does with negative usage.
+ */
+export function rateDynamic(
+  charge: DynamicCharge,
+  quantity: string,
+  total: string,
+  events: number | null,
+  { currency, rounding }: RatingRules,
+): RatedAmount {
+  const used = decimal(quantity, 'quantity');
+  const sum = new Dec(isDecimalString(total) ? total : 'NaN');
+  if (!sum.isFinite()) throw new RangeError(`the total of "${charge.priceField}": "${total}" is not a decimal number`);
+  const exact = Dec.max(sum, 0);
+  const amount = money(roundToMinorUnit(exact, currency, rounding), currency);
+  const counted = events === null ? 'the events' : eventCount(events);
+  const breakdown: BreakdownStep[] = exact.gt(0)
+    ? [
+        {
+          description: `prices carried by ${counted} (field "${charge.priceField}")`,
+          units: '1',
+          unitPrice: exact.toFixed(),
+          amount: exact.toFixed(),
+        },
+      ]
+    : [];
+  const floor = sum.lt(0) ? ` (negative, billed as 0)` : '';
+  const explanation = `${used.toFixed()} used, dynamic: the sum of "${charge.priceField}" over ${counted} = ${sum.toFixed()} ${currency}${floor}${roundingNote(exact, amount, rounding)}`;
+  return {
+    quantity: used.toFixed(),
+    billableQuantity: Dec.max(used, 0).toFixed(),
     exactAmount: exact.toFixed(),
     amount,
     breakdown,

@@ -1,11 +1,12 @@
 // The pricing subgraph's collections: plan versions, rated charges (append-only revisions), the pricing policy, its
-// exceptions and their approvals, and adjustments against invoiced charges.
+// exceptions and their approvals. Differences against invoices are the invoices subgraph's (it holds the notes).
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { KeyedMutex } from '../../lib/keyed-mutex';
 import { Outbox } from '../../lib/outbox';
 import type { Money, RoundingMode } from '../../lib/money';
 import type { BreakdownStep } from './rating';
+import { chargeAsStored } from './charge-input';
 import type { LineKind, PlanCharge, PlanVersion, RecurringFee } from './rate-subscription-period';
 
 export type { PlanCharge };
@@ -33,7 +34,7 @@ export function planVersionOf(doc: PricePlanDoc): PlanVersion {
     version: doc.version,
     currency: doc.currency,
     effectiveFrom: doc.effectiveFrom ?? new Date(0),
-    charges: doc.charges,
+    charges: doc.charges.map(chargeAsStored),
     recurringFees: doc.recurringFees ?? [],
     minimumCommitment: doc.minimumCommitment ?? null,
   };
@@ -107,37 +108,16 @@ export interface PricingExceptionDoc {
   correlationId: string;
 }
 
-/** Where an adjustment stands; the API's RatingAdjustmentStatus enum lists the same values. */
-export const ADJUSTMENT_STATUSES = ['OPEN'] as const;
-
-/** What an invoiced line should have been, once re-rated: a credit (negative) or debit note to issue. */
-export interface AdjustmentDoc {
-  _id: string;
-  subscriptionId: string;
-  customerId: string;
-  periodKey: string;
-  invoiceId: string;
-  lineKey: string;
-  invoicedRatedChargeId: string | null;
-  currentRatedChargeId: string | null;
-  difference: Money;
-  explanation: string;
-  status: (typeof ADJUSTMENT_STATUSES)[number];
-  createdAt: Date;
-  correlationId: string;
-}
-
 export const indexes: IndexDeclaration[] = [
   { collection: 'price_plans', keys: { key: 1, version: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { aggregateId: 1 } },
+  // Reconciliation reads a whole period's charges, a page at a time.
+  { collection: 'rated_charges', keys: { periodKey: 1, _id: 1 } },
   { collection: 'pricing_exceptions', keys: { subscriptionId: 1 } },
   // The work queue pages by status, oldest first.
   { collection: 'pricing_exceptions', keys: { status: 1, createdAt: 1, _id: 1 } },
-  { collection: 'rating_adjustments', keys: { subscriptionId: 1, periodKey: 1 } },
-  // Every adjustment, oldest first (finance's list); adjustments are rare, so the index costs little.
-  { collection: 'rating_adjustments', keys: { createdAt: 1, _id: 1 } },
 ];
 
 export interface PricingStore {
@@ -148,7 +128,6 @@ export interface PricingStore {
   ratedCharges: Collection<RatedChargeDoc>;
   policy: Collection<PricingPolicyDoc>;
   exceptions: Collection<PricingExceptionDoc>;
-  adjustments: Collection<AdjustmentDoc>;
 }
 
 export function pricingStore(db: Db): PricingStore {
@@ -159,7 +138,6 @@ export function pricingStore(db: Db): PricingStore {
     ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),
     policy: db.collection<PricingPolicyDoc>('pricing_policy'),
     exceptions: db.collection<PricingExceptionDoc>('pricing_exceptions'),
-    adjustments: db.collection<AdjustmentDoc>('rating_adjustments'),
   };
 }
 

@@ -8,7 +8,7 @@ import { createSubscription } from './create-subscription';
 import { cancelSubscription, changeSubscriptionPlan, setContractTerms } from './change-subscription';
 import { parsePeriod } from '../../lib/period';
 import { upsertCustomer } from './upsert-customer';
-import { upsertLegalEntity } from './upsert-legal-entity';
+import { closeBillingPeriodEarly, upsertLegalEntity } from './upsert-legal-entity';
 import { addCustomerAlias, customerByKeyLoader } from './customer-aliases';
 import {
   bumpDirectoryVersion,
@@ -19,6 +19,8 @@ import {
   repairSubscriptionLists,
   subscriptionsOfCustomerLoader,
   subscriptionsStore,
+  taxJurisdictionOf,
+  DEFAULT_NOTE_POLICY,
   type CustomerAliasDoc,
   type CustomerDoc,
   type LegalEntityDoc,
@@ -107,10 +109,16 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       cancelSubscription: (_, a, ctx) =>
         changingDirectory(ctx.store, () => cancelSubscription(ctx.store, a.subscriptionId, a.endsAt)),
       setContractTerms: (_, a, ctx) => setContractTerms(ctx.store, a.subscriptionId, a.terms),
+      closeBillingPeriodEarly: (_, a, ctx) => closeBillingPeriodEarly(ctx.store, a.legalEntityCode, a.period),
     },
     LegalEntity: {
       __resolveReference: (ref, ctx) => ctx.legalEntities.load(ref.code),
       code: (e) => e._id,
+      taxRounding: (e) => e.taxRounding ?? 'PER_LINE',
+      notePolicy: (e) => e.notePolicy ?? DEFAULT_NOTE_POLICY,
+      billingClosedThrough: (e) => e.billingClosedThrough ?? null,
+      address: (e) => e.address ?? null,
+      taxId: (e) => e.taxId ?? null,
     },
     Customer: {
       __resolveReference: (ref, ctx) => ctx.customers.load(ref.id),
@@ -118,6 +126,10 @@ export const subscriptionsSubgraph: SubgraphDefinition<SubscriptionsStore, Conte
       legalEntity: (c, _, ctx) => loadReferenced(ctx.legalEntities, c.legalEntityCode, 'legal entity'),
       subscriptions: (c, _, ctx) => ctx.subscriptionsOfCustomer.load(c._id),
       aliases: async (c, _, ctx) => (await ctx.aliasesOfCustomer.load(c._id)).map((a) => a._id),
+      billingAddress: (c) => c.billingAddress ?? null,
+      taxJurisdiction: (c) => taxJurisdictionOf(c),
+      taxId: (c) => c.taxId ?? null,
+      taxExemption: (c) => c.taxExemption ?? null,
     },
     PlanSubscription: {
       __resolveReference: (ref, ctx) => ctx.subscriptions.load(ref.id),

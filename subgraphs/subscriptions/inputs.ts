@@ -7,11 +7,54 @@ const currency = z
   .string()
   .refine(isCurrency, { message: 'is not an ISO 4217 currency code (expected e.g. "USD", "EUR", "JPY")' });
 
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max);
+const optionalText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .nullish()
+    .transform((v) => (v ? v : null));
+
+export const addressInput = z.object({
+  line1: text(200),
+  line2: optionalText(200),
+  city: text(100),
+  postalCode: optionalText(20),
+  region: z
+    .string()
+    .regex(/^[A-Z0-9]{1,3}$/, 'must be an ISO 3166-2 subdivision code without the country, e.g. "CA"')
+    .nullish()
+    .transform((v) => v ?? null),
+  country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code, e.g. "US"'),
+});
+
+/** Country, then up to three subdivisions: US, US-CA, US-CA-SF. */
+export const TAX_JURISDICTION = /^[A-Z]{2}(-[A-Z0-9]{1,8}){0,3}$/;
+const taxJurisdiction = z
+  .string()
+  .regex(TAX_JURISDICTION, 'must be a country code, then up to three subdivisions, e.g. "US-CA-SF" or "DE"');
+
+const nonNegativeDecimal = z
+  .string()
+  .refine(isDecimalString, { message: 'is not a decimal number (send it as a string, e.g. "1000")' })
+  .refine((v) => !v.startsWith('-'), { message: 'must not be negative' })
+  .transform(canonicalDecimal);
+
 export const legalEntityInput = z.object({
   code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,31}$/, 'must be 1–32 upper-case letters, digits, "_" or "-"'),
   name: z.string().trim().min(1, 'must not be empty').max(200),
   functionalCurrency: currency,
   roundingMode: z.enum(ROUNDING_MODES as [string, ...string[]]).default('HALF_UP'),
+  taxRounding: z.enum(['PER_LINE', 'PER_INVOICE']).nullish(),
+  notePolicy: z
+    .object({
+      issuing: z.enum(['MANUAL', 'ON_RERATING', 'AT_PERIOD_CLOSE']).default('MANUAL'),
+      minimumDifference: nonNegativeDecimal.nullish().transform((v) => v ?? '0'),
+    })
+    .nullish(),
+  address: addressInput.nullish(),
+  taxId: optionalText(64),
 });
 
 export const customerInput = z.object({
@@ -20,6 +63,19 @@ export const customerInput = z.object({
   name: z.string().trim().min(1, 'must not be empty').max(200),
   currency,
   legalEntityCode: z.string().default('DEFAULT'),
+  billingAddress: addressInput.nullish(),
+  taxJurisdiction: taxJurisdiction.nullish(),
+  taxId: optionalText(64),
+  taxExemption: z
+    .object({
+      reason: z.enum(['REVERSE_CHARGE', 'EXEMPTION_CERTIFICATE', 'EXEMPT_ORGANIZATION']),
+      certificateId: optionalText(64),
+    })
+    .refine((e) => e.reason !== 'EXEMPTION_CERTIFICATE' || e.certificateId, {
+      message: 'an EXEMPTION_CERTIFICATE needs its certificateId',
+      path: ['certificateId'],
+    })
+    .nullish(),
 });
 
 export const subscriptionInput = z
@@ -35,12 +91,6 @@ export const subscriptionInput = z
     path: ['customerId'],
   })
   .refine((v) => !v.endsAt || v.endsAt > v.startsAt, { message: 'must be after startsAt', path: ['endsAt'] });
-
-const nonNegativeDecimal = z
-  .string()
-  .refine(isDecimalString, { message: 'is not a decimal number (send it as a string, e.g. "1000")' })
-  .refine((v) => !v.startsWith('-'), { message: 'must not be negative' })
-  .transform(canonicalDecimal);
 
 export const contractTermsInput = z
   .object({

@@ -8,13 +8,47 @@ import { KeyedMutex } from '../../lib/keyed-mutex';
 import { deterministicId } from '../../lib/ids';
 import type { RoundingMode } from '../../lib/money';
 
+export interface AddressDoc {
+  line1: string;
+  line2: string | null;
+  city: string;
+  postalCode: string | null;
+  region: string | null;
+  country: string;
+}
+
+export type TaxRounding = 'PER_LINE' | 'PER_INVOICE';
+export type NoteIssuing = 'MANUAL' | 'ON_RERATING' | 'AT_PERIOD_CLOSE';
+
+export interface NotePolicyDoc {
+  issuing: NoteIssuing;
+  /** Differences smaller than this (either sign) wait. */
+  minimumDifference: string;
+}
+
+export const DEFAULT_NOTE_POLICY: NotePolicyDoc = { issuing: 'MANUAL', minimumDifference: '0' };
+
 export interface LegalEntityDoc {
   _id: string; // code
   name: string;
   functionalCurrency: string;
   roundingMode: RoundingMode;
+  /** Absent on entities written before tax existed: PER_LINE. */
+  taxRounding?: TaxRounding;
+  notePolicy?: NotePolicyDoc;
+  /** YYYY-MM: billing closed early up to and including this period. */
+  billingClosedThrough?: string | null;
+  address?: AddressDoc | null;
+  taxId?: string | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+export type TaxExemptionReason = 'REVERSE_CHARGE' | 'EXEMPTION_CERTIFICATE' | 'EXEMPT_ORGANIZATION';
+
+export interface TaxExemptionDoc {
+  reason: TaxExemptionReason;
+  certificateId: string | null;
 }
 
 export interface CustomerDoc {
@@ -23,9 +57,22 @@ export interface CustomerDoc {
   name: string;
   currency: string;
   legalEntityCode: string;
+  billingAddress?: AddressDoc | null;
+  /** Set explicitly; else derived from the billing address (see taxJurisdictionOf). */
+  taxJurisdiction?: string | null;
+  taxId?: string | null;
+  taxExemption?: TaxExemptionDoc | null;
   createdAt: Date;
   updatedAt: Date;
   correlationId: string;
+}
+
+/** The jurisdiction a customer is taxed in: the one set on it, else country and region of its billing address. */
+export function taxJurisdictionOf(c: Pick<CustomerDoc, 'taxJurisdiction' | 'billingAddress'>): string | null {
+  if (c.taxJurisdiction) return c.taxJurisdiction;
+  const a = c.billingAddress;
+  if (!a) return null;
+  return a.region ? `${a.country}-${a.region}` : a.country;
 }
 
 /** Another key events may use for a customer (e.g. a product's own account id); finance maps them. */
@@ -123,6 +170,11 @@ export const DEFAULT_LEGAL_ENTITY: Omit<LegalEntityDoc, 'createdAt' | 'updatedAt
   name: 'UsageGraph default entity',
   functionalCurrency: 'USD',
   roundingMode: 'HALF_UP',
+  taxRounding: 'PER_LINE',
+  notePolicy: DEFAULT_NOTE_POLICY,
+  billingClosedThrough: null,
+  address: null,
+  taxId: null,
 };
 
 /** The default legal entity exists from the first start, so a customer can be created without configuring one. */

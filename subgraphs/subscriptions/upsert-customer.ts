@@ -1,8 +1,12 @@
-// Use case: create or update a customer by its external key.
+// Use case: create or update a customer by its external key, with its billing address and tax details.
 import { UserFacingError, parseInput } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { customerInput } from './inputs';
 import { customerId, type CustomerDoc, type SubscriptionsStore } from './store';
+
+/** Whether the caller sent a field at all: tax details left out keep their value, an explicit null clears them. */
+const given = (raw: unknown, field: string): boolean =>
+  typeof raw === 'object' && raw !== null && field in raw && (raw as Record<string, unknown>)[field] !== undefined;
 
 export async function upsertCustomer(
   store: SubscriptionsStore,
@@ -20,15 +24,32 @@ export async function upsertCustomer(
       },
     );
   }
-  const wanted = { name: input.name, currency: input.currency, legalEntityCode: input.legalEntityCode };
   return store.locks.run(`customer:${input.externalKey}`, async () => {
     const existing = await store.customers.findOne({ _id: customerId(input.externalKey) });
+    const keepOr = <K extends 'billingAddress' | 'taxJurisdiction' | 'taxId' | 'taxExemption'>(
+      field: K,
+      value: CustomerDoc[K],
+    ): CustomerDoc[K] | null => (given(rawInput, field) ? (value ?? null) : (existing?.[field] ?? null));
+    const wanted = {
+      name: input.name,
+      currency: input.currency,
+      legalEntityCode: input.legalEntityCode,
+      billingAddress: keepOr('billingAddress', input.billingAddress),
+      taxJurisdiction: keepOr('taxJurisdiction', input.taxJurisdiction),
+      taxId: keepOr('taxId', input.taxId),
+      taxExemption: keepOr('taxExemption', input.taxExemption),
+    };
     if (existing) {
-      const unchanged =
-        existing.name === wanted.name &&
-        existing.currency === wanted.currency &&
-        existing.legalEntityCode === wanted.legalEntityCode;
-      if (unchanged) return existing;
+      const current = {
+        name: existing.name,
+        currency: existing.currency,
+        legalEntityCode: existing.legalEntityCode,
+        billingAddress: existing.billingAddress ?? null,
+        taxJurisdiction: existing.taxJurisdiction ?? null,
+        taxId: existing.taxId ?? null,
+        taxExemption: existing.taxExemption ?? null,
+      };
+      if (JSON.stringify(current) === JSON.stringify(wanted)) return existing;
       const updated: CustomerDoc = { ...existing, ...wanted, updatedAt: new Date() };
       await store.customers.replaceOne({ _id: existing._id }, updated);
       return updated;

@@ -2,11 +2,13 @@
 // split at the instants its plan changes. Computed from the events (indexed by aggregate id) and stored; a stored
 // aggregate is used as it is only while it can be trusted (see freshness.ts).
 import { UserFacingError, type Problem } from '../../lib/errors';
-import { parsePeriod, type BillingPeriod } from '../../lib/period';
-import { UsageAggregator } from './aggregation';
-import { aggregateId } from './enrichment';
+import { stableStringify } from '../../lib/ids';
+import { Dec } from '../../lib/money';
+import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
+import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
+import { aggregateId, subscriptionStart } from './enrichment';
 import { clearSettledMarks, trustedAggregates } from './freshness';
-import type { UsageAggregateDoc, UsageStore, UsageTypeDoc } from './store';
+import type { UsageAggregateDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
 export { aggregateId };
@@ -18,6 +20,10 @@ export interface AggregateRequest {
   boundaries?: readonly Date[] | null;
   /** Usage types whose per-event values rating needs (percentage charges), in time order. */
   valuesFor?: readonly string[] | null;
+  /** Data fields to sum over the events (the price fields of dynamic charges). */
+  fieldTotals?: ReadonlyArray<{ usageTypeKey: string; field: string }> | null;
+  /** When the subscription started: how far back a recurring usage type's carry goes (looked up when omitted). */
+  since?: Date | null;
 }
 
 export interface UsageSegment {
@@ -26,6 +32,7 @@ export interface UsageSegment {
   quantity: string;
   eventCount: number;
   values: string[] | null;
+  fieldTotals: Array<{ field: string; total: string }> | null;
 }
 
 export interface AggregateForRating {
@@ -56,6 +63,11 @@ async function typesByKey(registry: UsageTypeRegistry, keys: readonly string[]):
   return types;
 }
 
+export const specOf = (type: Pick<UsageTypeDoc, 'aggregation'>): AggregationSpec => ({
+  type: type.aggregation.type,
+  recurring: type.aggregation.recurring === true,
+});
+
 /** Aggregates for many subscriptions at once: one read for the trusted ones, a recompute for the rest. */
 export async function aggregatesForRating(
   store: UsageStore,
@@ -63,6 +75,7 @@ export async function aggregatesForRating(
   periodKey: string,
   requests: readonly AggregateRequest[],
   correlationId: string,
+  options: { persist?: boolean } = {},
 ): Promise<AggregateForRating[]> {
   const period = parsePeriod(periodKey);
   const types = await typesByKey(
@@ -81,8 +94,16 @@ export async function aggregatesForRating(
     const type = types.get(key)!;
     const boundaries = (r.boundaries ?? []).filter((b) => b > period.start && b < period.end);
     const withValues = r.valuesFor?.includes(key) ?? false;
+    const fields = [...new Set((r.fieldTotals ?? []).filter((f) => f.usageTypeKey === key).map((f) => f.field))];
     const stored = trusted.get(id);
-    if (stored && boundaries.length === 0 && !withValues) {
+    const storedTotals = stored?.fieldTotals ?? {};
+    // A recurring aggregate holds only while the levels it started from still hold (earlier periods may have changed).
+    const carryIn =
+      type.aggregation.recurring === true
+        ? await carryInFor(store, type, r.subscriptionId, period, r.since ?? null)
+        : undefined;
+    const carryHolds = carryIn === undefined || (stored !== undefined && sameCarry(stored.carryIn, carryIn));
+    if (stored && carryHolds && boundaries.length === 0 && !withValues && fields.every((f) => f in storedTotals)) {
       results.push({
         aggregate: stored,
         type,
@@ -93,22 +114,29 @@ export async function aggregatesForRating(
             quantity: stored.quantity,
             eventCount: stored.eventCount,
             values: null,
+            fieldTotals: fields.length ? fields.map((field) => ({ field, total: storedTotals[field]! })) : null,
           },
         ],
       });
       continue;
     }
-    results.push(
-      await store.locks.run(id, () =>
-        computeAggregate(
-          store,
-          { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key },
-          type,
-          correlationId,
-          { period, boundaries, withValues },
-        ),
-      ),
-    );
+    const compute = () =>
+      computeAggregate(
+        store,
+        { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key },
+        type,
+        correlationId,
+        {
+          period,
+          boundaries,
+          withValues,
+          fieldTotals: fields,
+          since: r.since ?? null,
+          persist: options.persist,
+          ...(carryIn !== undefined ? { carryIn } : {}),
+        },
+      );
+    results.push(await (options.persist === false ? compute() : store.locks.run(id, compute)));
   }
   return results;
 }
@@ -126,38 +154,84 @@ export async function aggregateUsage(
   ).map((a) => a.aggregate);
 }
 
-/** Streams the aggregate's events once; stores the result when it changed, and returns it split into segments. */
+/** What an aggregation reads of an event; `data` only when a field beyond the value is needed. */
+export function eventProjection(type: UsageTypeDoc, withData: boolean): Record<string, 1> {
+  const needsData = withData || type.aggregation.operationField !== undefined;
+  return { value: 1, timestamp: 1, dimensions: 1, receivedAt: 1, aggregateId: 1, ...(needsData ? { data: 1 } : {}) };
+}
+
+/** An event as the aggregator reads it: with the unit operation of a recurring unique count. */
+export function forAggregation(
+  type: UsageTypeDoc,
+  e: Pick<UsageEventDoc, '_id' | 'value' | 'timestamp' | 'dimensions' | 'data'>,
+) {
+  const field = type.aggregation.operationField;
+  const op = field ? e.data?.[field] : undefined;
+  return { ...e, operation: typeof op === 'string' ? op : null };
+}
+
+/**
+ * Streams the aggregate's events once; stores the result when it changed (unless `persist` is false), and returns it
+ * split into segments. A recurring usage type starts from the level its previous periods left (carryIn).
+ */
 export async function computeAggregate(
   store: UsageStore,
   key: Pick<UsageAggregateDoc, '_id' | 'subscriptionId' | 'usageTypeKey' | 'periodKey'>,
   type: UsageTypeDoc,
   correlationId: string,
-  split: { period?: BillingPeriod; boundaries?: readonly Date[]; withValues?: boolean } = {},
+  split: {
+    period?: BillingPeriod;
+    boundaries?: readonly Date[];
+    withValues?: boolean;
+    fieldTotals?: readonly string[];
+    since?: Date | null;
+    persist?: boolean;
+    /** Recurring types: the levels at the period's start, when the caller already walked to them. */
+    carryIn?: CarryState | null;
+  } = {},
 ): Promise<AggregateForRating> {
   const scanStart = new Date();
   const period = split.period ?? parsePeriod(key.periodKey);
   const edges = [period.start, ...[...(split.boundaries ?? [])].sort((a, b) => a.getTime() - b.getTime()), period.end];
+  const fields = split.fieldTotals ?? [];
   const segments = edges.slice(0, -1).map((from, i) => ({
     from,
     to: edges[i + 1]!,
-    aggregator: new UsageAggregator(type.aggregation.type),
     values: split.withValues ? ([] as Array<{ at: number; id: string; value: string }>) : null,
+    totals: fields.map(() => new Dec(0)),
   }));
-  const aggregator = new UsageAggregator(type.aggregation.type);
+  const spec = specOf(type);
+  const carryIn =
+    split.carryIn !== undefined
+      ? split.carryIn
+      : await carryInFor(store, type, key.subscriptionId, period, split.since ?? null);
+  const aggregator = new UsageAggregator(spec, {
+    start: period.start,
+    end: period.end,
+    windows: segments.map((s) => ({ from: s.from, to: s.to })),
+    normalize: 'PERIOD',
+    carryIn,
+  });
   let lastReceivedAt: Date | null = null;
-  const cursor = store.events.find(
-    { aggregateId: key._id },
-    { projection: { value: 1, timestamp: 1, dimensions: 1, receivedAt: 1 } },
-  );
+  const cursor = store.events.find({ aggregateId: key._id }, { projection: eventProjection(type, fields.length > 0) });
   for await (const e of cursor) {
-    aggregator.add(e);
+    aggregator.add(forAggregation(type, e));
     const segment = segments.find((s) => e.timestamp >= s.from && e.timestamp < s.to) ?? segments[segments.length - 1]!;
-    segment.aggregator.add(e);
     segment.values?.push({ at: e.timestamp.getTime(), id: e._id, value: e.value });
+    fields.forEach((f, i) => {
+      const v = e.data?.[f];
+      if (typeof v === 'string' || typeof v === 'number') segment.totals[i] = segment.totals[i]!.plus(String(v));
+    });
     if (!lastReceivedAt || e.receivedAt > lastReceivedAt) lastReceivedAt = e.receivedAt;
   }
   const result = aggregator.result();
-  const existing = await store.aggregates.findOne({ _id: key._id });
+  const carryOut = aggregator.carryOut();
+  const periodTotals = fields.length
+    ? Object.fromEntries(
+        fields.map((f, i) => [f, segments.reduce((sum, s) => sum.plus(s.totals[i]!), new Dec(0)).toFixed()]),
+      )
+    : undefined;
+  const existing = split.persist === false ? null : await store.aggregates.findOne({ _id: key._id });
   const unchanged =
     existing &&
     existing.quantity === result.quantity &&
@@ -167,26 +241,110 @@ export async function computeAggregate(
   const doc: UsageAggregateDoc = {
     ...key,
     ...result,
+    ...(carryOut ? { carryOut, carryIn } : {}),
+    ...(periodTotals ? { fieldTotals: periodTotals } : {}),
     lastReceivedAt,
     computedAt: scanStart,
     correlationId: unchanged ? existing.correlationId : correlationId,
   };
-  await store.aggregates
-    .replaceOne({ _id: key._id }, doc, { upsert: true })
-    .catch(async () => store.aggregates.replaceOne({ _id: key._id }, doc));
-  await clearSettledMarks(store, key._id, scanStart);
+  if (split.persist !== false) {
+    await store.aggregates
+      .replaceOne({ _id: key._id }, doc, { upsert: true })
+      .catch(async () => store.aggregates.replaceOne({ _id: key._id }, doc));
+    await clearSettledMarks(store, key._id, scanStart);
+  }
+  const windows = aggregator.windowResults();
   return {
     aggregate: doc,
     type,
-    segments: segments.map((s) => {
-      const r = s.aggregator.result();
-      return {
-        from: s.from,
-        to: s.to,
-        quantity: r.quantity,
-        eventCount: r.eventCount,
-        values: s.values ? s.values.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).map((v) => v.value) : null,
-      };
-    }),
+    segments: segments.map((s, i) => ({
+      from: s.from,
+      to: s.to,
+      quantity: windows[i]!.quantity,
+      eventCount: windows[i]!.eventCount,
+      values: s.values ? s.values.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).map((v) => v.value) : null,
+      fieldTotals: fields.length ? fields.map((field, k) => ({ field, total: s.totals[k]!.toFixed() })) : null,
+    })),
   };
+}
+
+/** Two carries are the same levels (stored ones compared with what a walk arrives at). */
+export const sameCarry = (a: CarryState | null | undefined, b: CarryState | null | undefined) =>
+  stableStringify(a ?? null) === stableStringify(b ?? null);
+
+/**
+ * The levels a recurring usage type starts a period with, walking forward from the subscription's first period: a
+ * stored aggregate's carry is used only when it is trusted and was computed from the carry the walk arrives with;
+ * any other period's events are replayed. So a late event in April changes May's and June's start, even though
+ * their own aggregates received nothing. Nothing for a metered type, or before the subscription's first period.
+ */
+export async function carryInFor(
+  store: UsageStore,
+  type: UsageTypeDoc,
+  subscriptionId: string,
+  period: BillingPeriod,
+  since: Date | null,
+): Promise<CarryState | null> {
+  if (type.aggregation.recurring !== true) return null;
+  const start = since ?? (await subscriptionStart(subscriptionId));
+  if (!start) return null;
+  const earlier: BillingPeriod[] = [];
+  for (let p = periodOf(start); p.start < period.start; p = periodOf(p.end)) earlier.push(p);
+  if (earlier.length === 0) return null;
+  const ids = earlier.map((p) => aggregateId(subscriptionId, type.key, p.key));
+  const trusted = await trustedAggregates(store, ids);
+  let carry: CarryState | null = null;
+  for (const [i, p] of earlier.entries()) {
+    const stored = trusted.get(ids[i]!);
+    if (stored?.carryOut && sameCarry(stored.carryIn, carry)) {
+      carry = stored.carryOut;
+      continue;
+    }
+    const aggregator: UsageAggregator = new UsageAggregator(specOf(type), {
+      start: p.start,
+      end: p.end,
+      carryIn: carry,
+    });
+    const cursor = store.events.find({ aggregateId: ids[i]! }, { projection: eventProjection(type, false) });
+    for await (const e of cursor) aggregator.add(forAggregation(type, e));
+    carry = aggregator.carryOut();
+  }
+  return carry;
+}
+
+/** One customer's carry from several subscriptions: units together, levels added up, per dimension values too. */
+export function mergeCarries(carries: ReadonlyArray<CarryState | null>): CarryState | null {
+  const present = carries.filter((c): c is CarryState => c !== null);
+  if (present.length <= 1) return present[0] ?? null;
+  const merge = (states: LevelState[]): LevelState => {
+    if (states.some((s) => s.units)) return { units: [...new Set(states.flatMap((s) => s.units ?? []))].sort() };
+    const values = states.flatMap((s) => (s.value == null ? [] : [s.value]));
+    return { value: values.length ? values.reduce((sum, v) => sum.plus(v), new Dec(0)).toFixed() : null };
+  };
+  const groups = new Map<string, { dimensions: Record<string, string>; states: LevelState[] }>();
+  for (const c of present)
+    for (const g of c.groups) {
+      const key = JSON.stringify(Object.entries(g.dimensions).sort(([a], [b]) => (a < b ? -1 : 1)));
+      const entry = groups.get(key) ?? { dimensions: g.dimensions, states: [] };
+      entry.states.push(g.state);
+      groups.set(key, entry);
+    }
+  return {
+    total: merge(present.map((c) => c.total)),
+    groups: [...groups.values()].map((g) => ({ dimensions: g.dimensions, state: merge(g.states) })),
+  };
+}
+
+/** A customer's levels at the start of a period for a recurring usage type, over all its subscriptions. */
+export async function customerCarryIn(
+  store: UsageStore,
+  type: UsageTypeDoc,
+  subscriptions: ReadonlyArray<{ id: string; startsAt: string }>,
+  period: BillingPeriod,
+): Promise<CarryState | null> {
+  if (type.aggregation.recurring !== true) return null;
+  const started = subscriptions.filter((s) => new Date(s.startsAt) < period.start);
+  return mergeCarries(
+    await Promise.all(started.map((s) => carryInFor(store, type, s.id, period, new Date(s.startsAt)))),
+  );
 }

@@ -55,6 +55,23 @@ class CustomerDirectory {
 
 const directory = new CustomerDirectory();
 
+const starts = new Map<string, Date | null>();
+
+/** When a subscription started (a start never changes, so it is kept once known); null when it does not exist. */
+export async function subscriptionStart(subscriptionId: string): Promise<Date | null> {
+  if (!starts.has(subscriptionId)) {
+    const { subscription } = await querySubgraph<{ subscription: { startsAt: string } | null }>(
+      'subscriptions',
+      'query($id: ID!) { subscription(id: $id) { startsAt } }',
+      { id: subscriptionId },
+    );
+    if (!subscription) return null;
+    if (starts.size > 100_000) starts.clear();
+    starts.set(subscriptionId, new Date(subscription.startsAt));
+  }
+  return starts.get(subscriptionId) ?? null;
+}
+
 /** Customers by the keys events use (external keys or aliases). */
 export function lookupCustomers(keys: readonly string[]): Promise<Map<string, CustomerView>> {
   return directory.lookup(keys);

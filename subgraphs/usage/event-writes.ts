@@ -12,6 +12,7 @@ import type {
 } from './store';
 import { markStale } from './freshness';
 import { EVENT_LIMITS, boundedJsonText, nestsWithin, storableView } from '../../lib/untrusted-json';
+import { quarantineGroupOf, raiseHeldUsage, settleQuarantineGroups } from './work-queue-exceptions';
 
 export type WriteOutcome = 'STORED' | 'DUPLICATE' | 'CONFLICT';
 
@@ -105,15 +106,34 @@ export async function openExceptions(store: UsageStore, held: HeldEventDoc[], co
   for (const h of held)
     exceptions.set(h.exceptionId, { code: h.reason, customerKey: h.customerKey, periodKey: h.periodKey });
   for (const [_id, e] of exceptions) {
-    await store.locks.run(_id, async () => {
+    const doc = await store.locks.run(_id, async () => {
       const existing = await store.exceptions.findOne({ _id });
+      const reopened = existing?.status === 'RESOLVED';
       const doc: UsageExceptionDoc = existing
-        ? { ...existing, status: 'OPEN', lastSeenAt: now, resolvedAt: null }
-        : { _id, ...e, status: 'OPEN', firstSeenAt: now, lastSeenAt: now, resolvedAt: null, correlationId };
+        ? {
+            ...existing,
+            status: 'OPEN',
+            lastSeenAt: now,
+            resolvedAt: null,
+            ...(reopened ? { openedAt: now, resolutionRequest: null } : {}),
+          }
+        : {
+            _id,
+            ...e,
+            status: 'OPEN',
+            firstSeenAt: now,
+            lastSeenAt: now,
+            resolvedAt: null,
+            correlationId,
+            openedAt: now,
+          };
       await store.exceptions
         .replaceOne({ _id }, doc, { upsert: true })
         .catch(async () => store.exceptions.replaceOne({ _id }, doc));
+      return doc;
     });
+    // The work queue hears of it with what it holds now (at least the events held just now).
+    await raiseHeldUsage(store, doc, held.filter((h) => h.exceptionId === _id).length);
   }
 }
 
@@ -158,10 +178,13 @@ export async function quarantine(
   const entry = (id: string, withView: boolean): QuarantinedEventDoc => {
     const { first, count } = arrivals.get(id)!;
     const { hash: _hash, ...payload } = kept[first]!;
+    const group = quarantineGroupOf(rejected[first]!.payload, rejected[first]!.problems, now);
     return {
       _id: id,
       ...payload,
       ...(withView ? {} : { payload: null }),
+      groupId: group.id,
+      group,
       problems: rejected[first]!.problems,
       status: 'OPEN',
       resolution: null,
@@ -202,6 +225,15 @@ export async function quarantine(
         { $set: { lastReceivedAt: now, status: 'OPEN', resolution: null }, $inc: { receivedCount: count } },
       );
   });
+  // The work queue holds one item per usage type, problem and day, not one per event.
+  const groups = await store.quarantine
+    .find({ _id: { $in: [...arrivals.keys()] } }, { projection: { groupId: 1 } })
+    .toArray();
+  await settleQuarantineGroups(
+    store,
+    groups.flatMap((g) => (g.groupId ? [g.groupId] : [])),
+    correlationId,
+  );
   return ids;
 }
 

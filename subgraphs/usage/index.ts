@@ -1,7 +1,7 @@
 // The usage subgraph: usage types, events, held events, quarantine and aggregates; origin of UsageEvent and UsageAggregate.
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
-import type { BaseContext, SubgraphDefinition } from '../../lib/subgraph-server';
+import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
 import type { Resolvers, UsageEventFilter } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
 import { loadReferenced, loaderByField } from '../../lib/loaders';
@@ -9,6 +9,7 @@ import { pageBy, pageById, withCount, type SortOrder } from '../../lib/paginatio
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
+import { usageSeries } from './usage-series';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
@@ -18,17 +19,21 @@ import { replayQuarantinedEvents, sentPayload } from './replay-quarantined-event
 import { nestsWithin } from '../../lib/untrusted-json';
 import { MAX_BODY_DEPTH } from '../../lib/http';
 import { eventsEndpoint } from './events-endpoint';
+import { correctQuarantinedEvent, discardQuarantinedEvents } from './quarantine-decisions';
+import { resolveUsageException } from './resolve-usage-exception';
 import {
   indexes,
   usageStore,
   type AggregateGroup,
+  type QuarantinedEventDoc,
   type UsageAggregateDoc,
+  type UsageExceptionDoc,
   type UsageEventDoc,
   type UsageStore,
   type UsageTypeDoc,
   type UsageTypeStatus,
 } from './store';
-import { UsageTypeRegistry, effectiveStatus } from './usage-type-registry';
+import { UsageTypeRegistry, defaultVersion, effectiveStatus } from './usage-type-registry';
 import { notFound } from '../../lib/errors';
 
 interface Services {
@@ -110,9 +115,21 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
       customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      usageSeries: (_, args, ctx) =>
+        usageSeries(ctx.store, ctx.registry, {
+          customerKey: args.customerKey,
+          usageTypeKey: args.usageTypeKey,
+          from: args.from,
+          to: args.to,
+          windowSize: args.windowSize ?? 'DAY',
+          groupBy: args.groupBy ?? [],
+        }),
       lateUsage: (_, a, ctx) => lateUsage(ctx.store, a.period, a.first, a.after),
       usageExceptions: async (_, args, ctx) => {
-        const filter = args.status ? { status: args.status } : {};
+        // Only quarantine entries are ever DISCARDED: asking for discarded exceptions finds none.
+        const filter: Filter<UsageExceptionDoc> = args.status
+          ? { status: args.status as UsageExceptionDoc['status'] }
+          : {};
         return withCount(
           await pageById(ctx.store.exceptions, filter, args.first, args.after),
           ctx.store.exceptions,
@@ -121,7 +138,8 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       },
       usageException: (_, { id }, ctx) => ctx.store.exceptions.findOne({ _id: id }),
       quarantinedEvents: async (_, args, ctx) => {
-        const filter = args.status ? { status: args.status } : {};
+        const filter: Filter<QuarantinedEventDoc> = args.status ? { status: args.status } : {};
+        if (args.groupId) filter.groupId = args.groupId;
         return withCount(
           await pageById(ctx.store.quarantine, filter, args.first, args.after),
           ctx.store.quarantine,
@@ -167,12 +185,23 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
         return released;
       },
       replayQuarantinedEvents: (_, { ids }, ctx) =>
-        replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId),
+        replayQuarantinedEvents(ctx.store, ctx.registry, ids, ctx.correlationId, actingSubject(ctx)),
+      resolveUsageException: (_, { id, resolution }, ctx) =>
+        resolveUsageException(ctx.store, ctx.log, id, resolution, actingSubject(ctx)),
+      correctQuarantinedEvent: (_, { id, event }, ctx) =>
+        correctQuarantinedEvent(ctx.store, ctx.registry, id, event, actingSubject(ctx), ctx.correlationId),
+      discardQuarantinedEvents: (_, { ids, reason }, ctx) =>
+        discardQuarantinedEvents(ctx.store, ids, reason, actingSubject(ctx), ctx.correlationId),
+    },
+    Aggregation: {
+      recurring: (a) => a.recurring ?? false,
+      operationField: (a) => a.operationField ?? null,
     },
     UsageType: {
       __resolveReference: (ref, ctx) => ctx.usageTypes.load(ref.id),
       id: (t) => t._id,
       status: (t) => effectiveStatus(t),
+      isDefault: async (t, _, ctx) => defaultVersion(await ctx.registry.versionsOf(t.key))?._id === t._id,
     },
     UsageEvent: {
       __resolveReference: (ref, ctx) => ctx.events.load(ref.id),
@@ -208,6 +237,9 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     UsageTypeUsage: {
       groups: (u) => groups(u.groups),
     },
+    UsageWindow: {
+      groups: (w) => groups(w.groups),
+    },
     UsageException: {
       __resolveReference: (ref, ctx) => ctx.store.exceptions.findOne({ _id: ref.id }),
       id: (e) => e._id,
@@ -236,6 +268,13 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       payloadTruncated: (q) => q.payloadTruncated ?? false,
       status: (q) => q.status ?? 'OPEN',
       resolvedAs: (q) => q.resolution?.status ?? null,
+      groupId: (q) => q.groupId ?? null,
+      discard: (q) =>
+        q.discard ? { reason: q.discard.reason, discardedBy: q.discard.by, discardedAt: q.discard.at } : null,
+      correction: (q) =>
+        q.correction
+          ? { payloadText: q.correction.payloadText, correctedBy: q.correction.by, correctedAt: q.correction.at }
+          : null,
       usageEventId: (q) => q.resolution?.usageEventId ?? null,
     },
   },

@@ -108,12 +108,46 @@ export async function ingestUsageEvents(
     results[i]!.problems.push(...problems);
   };
 
+  // 0. Events already stored under their identity: an identical re-send is a DUPLICATE whatever the registry says now,
+  // so it is checked against the version it was stored under, before any version is resolved for it.
+  const alreadyStored = await storedIdentities(
+    store,
+    rawEvents.flatMap((raw, i) => {
+      if (options.rejectedUpfront?.has(i) || inspectUntrustedJson(raw, `events[${i}]`).length > 0) return [];
+      const parsed = envelope.safeParse(raw);
+      return parsed.success ? [eventId(parsed.data.source, parsed.data.id)] : [];
+    }),
+  );
+  const replayOfStored = async (e: Envelope, i: number): Promise<boolean> => {
+    const prior = alreadyStored.get(eventId(e.source, e.id));
+    if (!prior || prior.usageTypeKey !== e.type) return false;
+    const version = (await registry.versionsOf(e.type)).find((d) => d._id === prior.usageTypeId);
+    if (!version) return false;
+    const again = validate(registry, version, e, i, correlationId, receivedAt, () => undefined);
+    if (!again || again.contentHash !== prior.contentHash) return false;
+    Object.assign(results[i]!, { status: 'DUPLICATE', usageEventId: prior._id, late: false });
+    return true;
+  };
+
   // 1. The envelope, the usage type version it means, and its data, per event.
   const types = new Map<string, Promise<Resolution>>();
-  const resolve = (e: Envelope) => {
+  const resolve = (e: Pick<Envelope, 'type' | 'typeVersion'>) => {
     const k = `${e.type}@${e.typeVersion ?? ''}`;
     if (!types.has(k)) types.set(k, registry.resolve(e.type, e.typeVersion));
     return types.get(k)!;
+  };
+  /** The data's problems of an event whose envelope is wrong, when its type and version still say what to check. */
+  const dataProblems = async (raw: unknown, i: number): Promise<Problem[]> => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+    const r = raw as Record<string, unknown>;
+    const version = r['typeVersion'];
+    if (typeof r['type'] !== 'string' || r['type'].length === 0 || r['type'].length > 128) return [];
+    if (version != null && typeof version !== 'string') return [];
+    if (typeof version === 'string' && version.length > 16) return [];
+    const resolution = await resolve({ type: r['type'], typeVersion: version ?? null });
+    if (!resolution.ok) return [];
+    const check = registry.compile(resolution.type).validate(r['data'], fieldPath(`events[${i}]`, ['data']));
+    return check.ok ? [] : check.problems;
   };
   const validated = await Promise.all(
     rawEvents.map(async (raw, i): Promise<ValidatedEvent | null> => {
@@ -130,10 +164,12 @@ export async function ingestUsageEvents(
       }
       const parsed = envelope.safeParse(raw);
       if (!parsed.success) {
-        reject(i, zodProblems(parsed.error, `events[${i}]`));
+        // Every problem at once: a bad timestamp or id must not hide what is wrong in the data.
+        reject(i, [...zodProblems(parsed.error, `events[${i}]`), ...(await dataProblems(raw, i))]);
         return null;
       }
       const e = parsed.data;
+      if (await replayOfStored(e, i)) return null;
       const resolution = await resolve(e);
       if (!resolution.ok) {
         const { on, ...problem } = resolution.problem;
@@ -295,4 +331,16 @@ export function heldReason(h: Pick<HeldEventDoc, 'reason' | 'customerKey' | 'per
   return h.reason === 'CUSTOMER_UNKNOWN'
     ? `no customer has key "${h.customerKey}"; the event is held until finance maps it`
     : `customer "${h.customerKey}" has no subscription active in ${h.periodKey}; the event is held until one covers it`;
+}
+
+/** The identity, type version and content hash of the events already stored under these ids (one indexed read). */
+async function storedIdentities(
+  store: UsageStore,
+  ids: string[],
+): Promise<Map<string, Pick<UsageEventDoc, '_id' | 'usageTypeId' | 'usageTypeKey' | 'contentHash'>>> {
+  if (ids.length === 0) return new Map();
+  const found = await store.events
+    .find({ _id: { $in: [...new Set(ids)] } }, { projection: { usageTypeId: 1, usageTypeKey: 1, contentHash: 1 } })
+    .toArray();
+  return new Map(found.map((d) => [d._id, d]));
 }

@@ -6,6 +6,7 @@ import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichme
 import { flagLate, insertByIdentity, openExceptions, quarantine } from './event-writes';
 import { withinWriteBudget } from './freshness';
 import type { HeldEventDoc, UsageExceptionDoc, UsageStore } from './store';
+import { announceHeldReleased, raiseHeldUsage } from './work-queue-exceptions';
 
 const BATCH = 1_000;
 
@@ -36,6 +37,7 @@ async function releaseOne(
   log: Logger,
 ): Promise<ReleaseOutcome> {
   let released = 0;
+  let rehomed = 0;
   const customer = customers.get(exception.customerKey);
   if (customer) {
     let after = '';
@@ -90,14 +92,22 @@ async function releaseOne(
       }));
       await openExceptions(store, moved, exception.correlationId);
       for (const m of moved) await store.held.replaceOne({ _id: m._id }, m);
+      rehomed += moved.length;
     }
   }
   const stillHeld = await store.held.countDocuments({ exceptionId: exception._id });
   if (stillHeld === 0 && exception.status === 'OPEN') {
-    await store.locks.run(exception._id, () =>
-      store.exceptions.replaceOne({ _id: exception._id }, { ...exception, status: 'RESOLVED', resolvedAt: new Date() }),
-    );
+    // Re-read under the lock: finance may have recorded its resolution since this run started.
+    const current = await store.locks.run(exception._id, async () => {
+      const latest = (await store.exceptions.findOne({ _id: exception._id })) ?? exception;
+      const resolved: UsageExceptionDoc = { ...latest, status: 'RESOLVED', resolvedAt: new Date() };
+      await store.exceptions.replaceOne({ _id: exception._id }, resolved);
+      return resolved;
+    });
+    await announceHeldReleased(store, current, released, rehomed);
     log.info({ exceptionId: exception._id, released }, 'usage exception resolved: held events released');
+  } else if (released > 0 || rehomed > 0) {
+    await raiseHeldUsage(store, exception);
   }
   return { exceptionId: exception._id, released, stillHeld };
 }

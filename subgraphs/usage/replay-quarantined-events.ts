@@ -3,6 +3,7 @@ import { notFound, type Problem } from '../../lib/errors';
 import { ingestUsageEvents, type EventResult } from './ingest-usage-events';
 import type { QuarantinedEventDoc, UsageStore } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
+import { settleQuarantineGroups } from './work-queue-exceptions';
 
 export interface ReplayResult extends EventResult {
   quarantineId: string;
@@ -13,6 +14,7 @@ export async function replayQuarantinedEvents(
   registry: UsageTypeRegistry,
   ids: readonly string[],
   correlationId: string,
+  actor: string | null = null,
 ): Promise<ReplayResult[]> {
   const docs = new Map((await store.quarantine.find({ _id: { $in: [...ids] } }).toArray()).map((d) => [d._id, d]));
   const missing = ids.findIndex((id) => !docs.has(id));
@@ -39,6 +41,12 @@ export async function replayQuarantinedEvents(
       await store.quarantine.replaceOne({ _id: entry._id }, updated);
     }
   });
+  await settleQuarantineGroups(
+    store,
+    entries.flatMap((e) => (e.groupId ? [e.groupId] : [])),
+    correlationId,
+    { action: 'REPLAYED', detail: 'replayed once the cause was fixed', by: actor },
+  );
   return results.map((r, k) => ({ ...r, quarantineId: entries[k]!._id }));
 }
 

@@ -6,6 +6,7 @@ import { Outbox } from '../../lib/outbox';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
 import type { IngestStatus } from './ingest-usage-events';
+import type { CarryState } from './aggregation';
 
 export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
@@ -75,6 +76,18 @@ export interface UsageExceptionDoc {
   lastSeenAt: Date;
   resolvedAt: Date | null;
   correlationId: string;
+  /** When its current opening began (entries from before the work queue: firstSeenAt). */
+  openedAt?: Date;
+  /** The action finance took to resolve it, recorded before the held events are released. */
+  resolutionRequest?: { action: string; detail: string; by: string; at: Date } | null;
+}
+
+/** Rejected events are grouped per usage type, problem and day in the work queue (one item, not one per event). */
+export interface QuarantineGroup {
+  id: string;
+  usageTypeKey: string;
+  problemCode: string;
+  day: string;
 }
 
 export interface QuarantinedEventDoc {
@@ -86,13 +99,20 @@ export interface QuarantinedEventDoc {
   /** The text was cut at the event size limit (the event was over it), so it cannot be replayed. */
   payloadTruncated?: boolean;
   problems: Problem[];
-  status: 'OPEN' | 'RESOLVED';
+  status: 'OPEN' | 'RESOLVED' | 'DISCARDED';
   /** How it was resolved by a replay: the stored or held event. */
   resolution: { status: IngestStatus; usageEventId: string | null; at: Date } | null;
   receivedCount: number;
   firstReceivedAt: Date;
   lastReceivedAt: Date;
   correlationId: string;
+  /** Its work-queue group's id (entries from before the work queue have none), and what the group is. */
+  groupId?: string;
+  group?: QuarantineGroup;
+  /** Kept, never deleted: who discarded it, when and why. */
+  discard?: { reason: string; by: string; at: Date } | null;
+  /** The corrected payload a person replayed in its place. */
+  correction?: { payloadText: string; by: string; at: Date } | null;
 }
 
 export interface AggregateGroup {
@@ -113,6 +133,12 @@ export interface UsageAggregateDoc {
   lastReceivedAt: Date | null;
   computedAt: Date;
   correlationId: string;
+  /** Recurring usage types: the levels the period ends with, where the next period starts. */
+  carryOut?: CarryState;
+  /** Recurring usage types: the levels the period started from; the aggregate holds only while they still do. */
+  carryIn?: CarryState | null;
+  /** Sums of data fields over the period's events, where rating asked for them (dynamic prices). */
+  fieldTotals?: Record<string, string>;
 }
 
 /**
@@ -137,6 +163,8 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
   { collection: 'quarantined_events', keys: { status: 1, _id: 1 } },
+  // A work-queue group's entries (rejections are rare next to events, so the index costs little).
+  { collection: 'quarantined_events', keys: { groupId: 1, _id: 1 } },
 ];
 
 export interface UsageStore {

@@ -15,6 +15,20 @@ const accepting = (doc: UsageTypeDoc, now: Date) => {
   return s === 'ACTIVE' || s === 'DEPRECATED';
 };
 
+/**
+ * The version an event that names none means: the newest ACTIVE version of the oldest major still ACTIVE. A new
+ * major becomes the default only when the old one is deprecated, so registering it changes no producer silently;
+ * with every version deprecated, the newest that still accepts events.
+ */
+export function defaultVersion(newestFirst: readonly UsageTypeDoc[], now = new Date()): UsageTypeDoc | null {
+  const active = newestFirst.filter((d) => effectiveStatus(d, now) === 'ACTIVE');
+  if (active.length > 0) {
+    const oldestMajor = Math.min(...active.map((d) => d.major));
+    return active.find((d) => d.major === oldestMajor) ?? null;
+  }
+  return newestFirst.find((d) => accepting(d, now)) ?? null;
+}
+
 export type Resolution =
   { ok: true; type: UsageTypeDoc } | { ok: false; problem: Omit<Problem, 'field'> & { on: 'type' | 'typeVersion' } };
 
@@ -62,13 +76,13 @@ export class UsageTypeRegistry {
         },
       };
     }
-    const live = all.filter((d) => accepting(d, now));
-    const suggestion = live[0]
-      ? `version ${live[0].version} (${effectiveStatus(live[0], now).toLowerCase()})`
+    const fallback = defaultVersion(all, now);
+    const suggestion = fallback
+      ? `version ${fallback.version} (${effectiveStatus(fallback, now).toLowerCase()})`
       : 'an active version (none is active yet; activate one with activateUsageType)';
     if (spec == null) {
-      return live[0]
-        ? { ok: true, type: live[0] }
+      return fallback
+        ? { ok: true, type: fallback }
         : {
             ok: false,
             problem: {

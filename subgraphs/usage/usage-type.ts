@@ -7,7 +7,20 @@ import { fieldPath } from '../../lib/errors';
 export const FIELD_TYPES = ['STRING', 'INTEGER', 'DECIMAL', 'BOOLEAN', 'TIMESTAMP'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
-export const AGGREGATION_TYPES = ['SUM', 'COUNT', 'MAX', 'UNIQUE_COUNT', 'LATEST'] as const;
+export const AGGREGATION_TYPES = [
+  'SUM',
+  'COUNT',
+  'MAX',
+  'UNIQUE_COUNT',
+  'LATEST',
+  'AVG',
+  'MIN',
+  'WEIGHTED_SUM',
+] as const;
+
+/** The aggregations whose level can carry over from one period to the next. */
+export const RECURRING_AGGREGATIONS: readonly AggregationType[] = ['UNIQUE_COUNT', 'LATEST', 'WEIGHTED_SUM'];
+export const UNIT_OPERATIONS = ['add', 'remove'] as const;
 export type AggregationType = (typeof AGGREGATION_TYPES)[number];
 
 export interface UsageFieldDef {
@@ -24,8 +37,15 @@ export interface UsageFieldDef {
 
 export interface AggregationDef {
   type: AggregationType;
-  /** The field read by SUM, MAX, UNIQUE_COUNT and LATEST; none for COUNT. */
+  /** The field read by every aggregation but COUNT. */
   field?: string | null;
+  /**
+   * The level carries over from one period to the next and is billed by the time it held (seats, licences, storage
+   * held). Set only when true, so definitions from before it compare equal.
+   */
+  recurring?: boolean;
+  /** Recurring UNIQUE_COUNT: a STRING field whose "add" or "remove" says what the event does to its unit. */
+  operationField?: string;
 }
 
 export interface UsageTypeDefinition {
@@ -93,7 +113,12 @@ export const usageTypeInput = z
       }),
     ),
     dimensions: z.array(z.string()).default([]),
-    aggregation: z.object({ type: z.enum(AGGREGATION_TYPES), field: z.string().nullish() }),
+    aggregation: z.object({
+      type: z.enum(AGGREGATION_TYPES),
+      field: z.string().nullish(),
+      recurring: z.boolean().nullish(),
+      operationField: z.string().nullish(),
+    }),
   })
   .superRefine((def, ctx) => {
     const byName = new Map<string, (typeof def.fields)[number]>();
@@ -137,7 +162,35 @@ export const usageTypeInput = z
           message: `a dimension must be a STRING field; "${d}" is ${f.type}`,
         });
     });
-    const { type, field } = def.aggregation;
+    const { type, field, recurring, operationField } = def.aggregation;
+    if (recurring && !RECURRING_AGGREGATIONS.includes(type))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation', 'recurring'],
+        message: `${type} starts from zero every period and cannot be recurring; expected UNIQUE_COUNT (units added and removed), LATEST (a level) or WEIGHTED_SUM (a running total)`,
+      });
+    if (operationField != null) {
+      const op = byName.get(operationField);
+      const allowed = op?.allowedValues ?? [];
+      if (type !== 'UNIQUE_COUNT' || !recurring)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregation', 'operationField'],
+          message:
+            'adds and removes units of a recurring UNIQUE_COUNT only; leave it out, or set type UNIQUE_COUNT and recurring: true',
+        });
+      else if (
+        !op ||
+        op.type !== 'STRING' ||
+        allowed.length === 0 ||
+        allowed.some((v) => !(UNIT_OPERATIONS as readonly string[]).includes(v))
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aggregation', 'operationField'],
+          message: `must name a declared STRING field with allowedValues ["add", "remove"] (declared: ${[...byName.keys()].join(', ') || 'none'})`,
+        });
+    }
     if (type === 'COUNT') {
       if (field)
         ctx.addIssue({
@@ -193,6 +246,8 @@ export function definitionFromInput(input: UsageTypeInput): UsageTypeDefinition 
     aggregation: {
       type: input.aggregation.type,
       field: input.aggregation.type === 'COUNT' ? null : input.aggregation.field!,
+      ...(input.aggregation.recurring ? { recurring: true } : {}),
+      ...(input.aggregation.operationField ? { operationField: input.aggregation.operationField } : {}),
     },
   };
 }
@@ -309,9 +364,12 @@ export function schemaChanges(before: UsageTypeDefinition, after: UsageTypeDefin
   }
   if (
     before.aggregation.type !== after.aggregation.type ||
-    (before.aggregation.field ?? null) !== (after.aggregation.field ?? null)
+    (before.aggregation.field ?? null) !== (after.aggregation.field ?? null) ||
+    (before.aggregation.recurring ?? false) !== (after.aggregation.recurring ?? false) ||
+    (before.aggregation.operationField ?? null) !== (after.aggregation.operationField ?? null)
   ) {
-    const show = (a: AggregationDef) => (a.field ? `${a.type}(${a.field})` : a.type);
+    const show = (a: AggregationDef) =>
+      `${a.recurring ? 'recurring ' : ''}${a.field ? `${a.type}(${a.field})` : a.type}${a.operationField ? ` with ${a.operationField}` : ''}`;
     add(
       'AGGREGATION_CHANGED',
       after.aggregation.field ?? null,
@@ -417,6 +475,7 @@ function expected(f: UsageFieldDef): string {
 
 export interface ValidEvent {
   ok: true;
+  /** Normalised: optional fields sent as null are left out, as if never sent. */
   data: Record<string, unknown>;
   /** What the aggregation reads: "1" for COUNT, else the aggregated field's normalised value. */
   value: string;
@@ -438,7 +497,14 @@ export function compileUsageType(definition: UsageTypeDefinition): CompiledUsage
   const byName = new Map(definition.fields.map((f) => [f.name, f]));
   return {
     definition,
-    validate(data, base) {
+    validate(raw, base) {
+      // JSON null in an optional field means the field is absent (most serializers write null for "no value").
+      const data =
+        typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+          ? Object.fromEntries(
+              Object.entries(raw).filter(([k, v]) => !(v === null && byName.has(k) && !byName.get(k)!.required)),
+            )
+          : raw;
       const parsed = schema.safeParse(data);
       if (!parsed.success) {
         const problems: Problem[] = [];
@@ -455,12 +521,17 @@ export function compileUsageType(definition: UsageTypeDefinition): CompiledUsage
           }
           const name = issue.path[0];
           const def = typeof name === 'string' ? byName.get(name) : undefined;
-          const missing =
-            def !== undefined && issue.path.length === 1 && !Object.prototype.hasOwnProperty.call(data, def.name);
+          const own = def !== undefined && issue.path.length === 1;
+          const missing = own && !Object.prototype.hasOwnProperty.call(data, def.name);
+          const isNull = own && (data as Record<string, unknown>)[def.name] === null;
           problems.push({
             code: 'VALIDATION_FAILED',
             field: fieldPath(base, issue.path),
-            reason: missing ? `required field "${def.name}" is missing` : issue.message,
+            reason: missing
+              ? `required field "${def.name}" is missing`
+              : isNull
+                ? `required field "${def.name}" is null; null means absent, and this field must have a value`
+                : issue.message,
             expected: def ? expected(def) : `an object with the fields ${declared}`,
           });
         }

@@ -13,6 +13,10 @@ export interface PostingForErp {
   postingKey: string;
   correlationId: string;
   entry: JournalEntry;
+  /** The company the entry is booked in (NetSuite subsidiary, SAP company code, BC company). */
+  legalEntityCode?: string;
+  /** What it books: picks the ERP's endpoint (journal entry, credit memo) where the ERP has several. */
+  kind?: string;
 }
 
 /** TECHNICAL failures retry with backoff; BUSINESS ones are held for a person. */
@@ -32,7 +36,25 @@ export interface ErpConnector {
   readonly location: string;
   /** The document already posted under this key, if any: checked before every write, so a retry never posts twice. */
   findDocument(postingKey: string): Promise<ErpDocument | null>;
-  post(posting: PostingForErp): Promise<ErpDocument>;
+  /** Looks the key up, then writes only when it is not there yet: one step, so a retry never posts twice. */
+  post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }>;
+  /** Whether the ERP knows a customer (here: its receivable sub-account); an unknown one is a business exception. */
+  customerExists(receivableAccount: string): Promise<boolean>;
+  /** Every transaction as the ERP itself holds it (hledger's JSON), for reconciliation against its own balances. */
+  readTransactions(): Promise<LedgerTransaction[]>;
+}
+
+/** A transaction as hledger returns it (GET /transactions, or `hledger print -O json`); only what reconciliation reads. */
+export interface LedgerTransaction {
+  tcode: string;
+  tdate: string;
+  tdescription: string;
+  ttags: Array<[string, string]>;
+  tpostings: Array<{
+    paccount: string;
+    pamount: Array<{ acommodity: string; aquantity: { decimalMantissa: number; decimalPlaces: number } }>;
+    ptags: Array<[string, string]>;
+  }>;
 }
 
 /** Runs writes one after another: ledgers with a single-writer file lock (hledger) must not see two at once. */

@@ -20,8 +20,22 @@ export function assertSafeCode(code: string): void {
 }
 
 function transactionTags(p: PostingForErp): string {
-  return `idem:${p.postingKey}, correlation:${tagValue(p.correlationId)}, period:${p.entry.accountingPeriod}`;
+  const tags = [
+    `idem:${p.postingKey}`,
+    `correlation:${tagValue(p.correlationId)}`,
+    `period:${p.entry.accountingPeriod}`,
+  ];
+  if (p.legalEntityCode) tags.push(`legalEntity:${tagValue(p.legalEntityCode)}`);
+  if (p.kind) tags.push(`kind:${tagValue(p.kind)}`);
+  // A posting moved out of a closed period says which one it was meant for (its secondary date is the document's).
+  if (p.entry.requestedPeriod)
+    tags.push(`requestedPeriod:${p.entry.requestedPeriod}`, 'moved:closed-period-to-next-open');
+  return tags.join(', ');
 }
+
+/** The document date as hledger's secondary date, when the entry is booked on another day. */
+const secondaryDate = (p: PostingForErp): string | null =>
+  p.entry.documentDate !== p.entry.postingDate ? p.entry.documentDate : null;
 
 function postingTags(line: PostingForErp['entry']['lines'][number]): string {
   return line.dimensions.map((d) => `${d.name}:${tagValue(d.value)}`).join(', ');
@@ -38,7 +52,7 @@ export function toHledgerJson(p: PostingForErp): Record<string, unknown> {
   const digits = minorDigits(p.entry.currency);
   return {
     tdate: p.entry.postingDate,
-    tdate2: null,
+    tdate2: secondaryDate(p),
     tstatus: 'Unmarked',
     tcode: p.postingKey,
     tdescription: safeText(p.entry.description),
@@ -75,7 +89,8 @@ export function toHledgerJson(p: PostingForErp): Record<string, unknown> {
 /** The same transaction as journal text, for appending to a file that hledger reads. */
 export function toJournalText(p: PostingForErp): string {
   assertSafeCode(p.postingKey);
-  const head = `${p.entry.postingDate} (${p.postingKey}) ${safeText(p.entry.description)}  ; ${transactionTags(p)}`;
+  const date2 = secondaryDate(p);
+  const head = `${p.entry.postingDate}${date2 ? `=${date2}` : ''} (${p.postingKey}) ${safeText(p.entry.description)}  ; ${transactionTags(p)}`;
   const body = p.entry.lines.map((line) => {
     const digits = minorDigits(p.entry.currency);
     const minor = signedMinor(line);

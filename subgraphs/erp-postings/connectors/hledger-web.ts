@@ -1,6 +1,6 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
 import { config } from '../../../lib/config';
-import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toHledgerJson } from './hledger-format';
 
@@ -30,20 +30,33 @@ export class HledgerWebConnector implements ErpConnector {
       : null;
   }
 
+  async readTransactions(): Promise<LedgerTransaction[]> {
+    return (await this.request('GET', '/transactions')) as LedgerTransaction[];
+  }
+
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */
-  post(posting: PostingForErp): Promise<ErpDocument> {
+  post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(() => this.postNow(posting));
   }
 
-  private async postNow(posting: PostingForErp): Promise<ErpDocument> {
+  /** A customer is known to hledger when its receivable account is declared (or already used). */
+  async customerExists(receivableAccount: string): Promise<boolean> {
+    const names = (await this.request('GET', '/accountnames')) as string[];
+    return names.includes(receivableAccount);
+  }
+
+  private async postNow(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     const existing = await this.findDocument(posting.postingKey);
-    if (existing) return existing;
+    if (existing) return { document: existing, alreadyInErp: true };
     await this.request('PUT', '/add', toHledgerJson(posting));
     return {
-      system: this.system,
-      documentId: posting.postingKey,
-      location: `${this.baseUrl}/transactions`,
-      postedAt: new Date(),
+      document: {
+        system: this.system,
+        documentId: posting.postingKey,
+        location: `${this.baseUrl}/transactions`,
+        postedAt: new Date(),
+      },
+      alreadyInErp: false,
     };
   }
 

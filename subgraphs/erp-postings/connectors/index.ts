@@ -13,5 +13,5 @@ export function connectorFromEnvironment(): ErpConnector {
   throw new Error('no ERP configured: set ERP_HLEDGER_URL (hledger-web) or ERP_JOURNAL_FILE (an hledger journal file)');
 }
 
-export type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+export type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
 export { ErpError } from './connector';

@@ -1,7 +1,9 @@
 // An append-only hledger journal file as the ERP, for setups without a ledger server: `hledger -f <file> balance` reads it.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname } from 'node:path';
-import type { ErpConnector, ErpDocument, PostingForErp } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
 import { ErpError, SingleWriter } from './connector';
 import { toJournalText } from './hledger-format';
 
@@ -24,10 +26,43 @@ export class JournalFileConnector implements ErpConnector {
       : null;
   }
 
-  post(posting: PostingForErp): Promise<ErpDocument> {
+  /** Known when the journal declares its receivable account (`account …`) or has used it. */
+  async customerExists(receivableAccount: string): Promise<boolean> {
+    const text = await readFile(this.path, 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .some(
+        (line) => line.trim().split(/\s+/)[0] === receivableAccount || line.startsWith(`account ${receivableAccount}`),
+      );
+  }
+
+  /** hledger itself reads the file, so the balances are the ledger's, not a second parser's. */
+  async readTransactions(): Promise<LedgerTransaction[]> {
+    if (
+      !(await access(this.path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return [];
+    try {
+      const { stdout } = await promisify(execFile)('hledger', ['-f', this.path, 'print', '-O', 'json'], {
+        maxBuffer: 512 * 1024 * 1024,
+      });
+      return JSON.parse(stdout) as LedgerTransaction[];
+    } catch (error) {
+      throw new ErpError(
+        'TECHNICAL',
+        'ERP_UNAVAILABLE',
+        `hledger cannot read ${this.path}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(async () => {
       const existing = await this.findDocument(posting.postingKey);
-      if (existing) return existing;
+      if (existing) return { document: existing, alreadyInErp: true };
       try {
         await mkdir(dirname(this.path), { recursive: true });
         await appendFile(this.path, toJournalText(posting), 'utf8');
@@ -39,7 +74,10 @@ export class JournalFileConnector implements ErpConnector {
           'retries by itself; check the disk and permissions',
         );
       }
-      return { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() };
+      return {
+        document: { system: this.system, documentId: posting.postingKey, location: this.path, postedAt: new Date() },
+        alreadyInErp: false,
+      };
     });
   }
 }

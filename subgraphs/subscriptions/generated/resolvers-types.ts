@@ -22,6 +22,39 @@ export type Scalars = {
   _FieldSet: { input: string; output: string; }
 };
 
+/** A postal address. */
+export type Address = {
+  __typename?: 'Address';
+  /** City or town. */
+  city: Scalars['String']['output'];
+  /** ISO 3166-1 alpha-2 country code, e.g. US. */
+  country: Scalars['String']['output'];
+  /** Street and number. */
+  line1: Scalars['String']['output'];
+  /** More of the street address; null when none. */
+  line2?: Maybe<Scalars['String']['output']>;
+  /** Postal code; null when the country has none. */
+  postalCode?: Maybe<Scalars['String']['output']>;
+  /** ISO 3166-2 subdivision code without the country, e.g. CA for California; null when none. */
+  region?: Maybe<Scalars['String']['output']>;
+};
+
+/** A postal address to set. */
+export type AddressInput = {
+  /** City or town. */
+  city: Scalars['String']['input'];
+  /** ISO 3166-1 alpha-2 country code, e.g. US. */
+  country: Scalars['String']['input'];
+  /** Street and number. */
+  line1: Scalars['String']['input'];
+  /** More of the street address. */
+  line2?: InputMaybe<Scalars['String']['input']>;
+  /** Postal code. */
+  postalCode?: InputMaybe<Scalars['String']['input']>;
+  /** ISO 3166-2 subdivision code without the country, e.g. CA. */
+  region?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** Negotiated terms of the contract. */
 export type ContractTerms = {
   __typename?: 'ContractTerms';
@@ -66,6 +99,8 @@ export type Customer = {
   __typename?: 'Customer';
   /** Other keys mapped to this customer, A–Z. Bounded: each is added by a person with addCustomerAlias. */
   aliases: Array<Scalars['String']['output']>;
+  /** Where invoices go; its country and region decide the tax jurisdiction unless one is set. Null when not set. */
+  billingAddress?: Maybe<Address>;
   /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
   /** ISO 4217 billing currency. */
@@ -83,6 +118,15 @@ export type Customer = {
    * a phase of the same subscription, not a new one), and attributing usage needs them all.
    */
   subscriptions: Array<PlanSubscription>;
+  /** Why the customer pays no tax; null when it is taxed. */
+  taxExemption?: Maybe<TaxExemption>;
+  /** The customer's tax registration number (e.g. a VAT number); null when not set. */
+  taxId?: Maybe<Scalars['String']['output']>;
+  /**
+   * The tax jurisdiction its invoices are taxed in: the one set on the customer, else derived from the billing address
+   * (country, then country-region, e.g. US-CA); null when neither is known (then no tax is charged).
+   */
+  taxJurisdiction?: Maybe<Scalars['String']['output']>;
   /** When it last changed. */
   updatedAt: Scalars['DateTime']['output'];
 };
@@ -125,14 +169,27 @@ export type FieldProblem = {
 /** The company that issues invoices and owns the ledger; its policy decides rounding. */
 export type LegalEntity = {
   __typename?: 'LegalEntity';
+  /** Registered address, printed on its invoices and notes; null when not set. */
+  address?: Maybe<Address>;
+  /**
+   * YYYY-MM: finance closed billing early up to and including this period, so its invoices may be finalized before
+   * the month ends; null when periods are invoiced only once they have ended.
+   */
+  billingClosedThrough?: Maybe<Scalars['String']['output']>;
   /** Short stable code, e.g. US01; prefixes its invoice numbers. */
   code: Scalars['String']['output'];
   /** ISO 4217 currency its books are kept in. */
   functionalCurrency: Scalars['String']['output'];
   /** Registered name. */
   name: Scalars['String']['output'];
-  /** How its rated lines are rounded. */
+  /** How credit and debit notes are issued for differences found after invoicing. */
+  notePolicy: NotePolicy;
+  /** How its rated lines and taxes are rounded. */
   roundingMode: RoundingMode;
+  /** Tax registration number (e.g. a VAT or EIN number) printed on its documents; null when not set. */
+  taxId?: Maybe<Scalars['String']['output']>;
+  /** Where tax is rounded: on each line, or on the invoice's total per jurisdiction and rate. */
+  taxRounding: TaxRounding;
 };
 
 /** An exact amount of money in one ISO 4217 currency. */
@@ -156,6 +213,11 @@ export type Mutation = {
   cancelSubscription: PlanSubscription;
   /** From effectiveAt the subscription is on another price plan (same currency). Idempotent. */
   changeSubscriptionPlan: PlanSubscription;
+  /**
+   * Closes billing early for a legal entity up to and including a period that has not ended yet: its invoices may then
+   * be finalized before the month is over (usage that arrives later is billed by a debit note). Never moves back.
+   */
+  closeBillingPeriodEarly: LegalEntity;
   /** Subscribes a customer to a price plan from a start instant. Idempotent for the same customer, plan and start. */
   createSubscription: PlanSubscription;
   /** Sets the negotiated terms; rating checks them against the pricing policy. Idempotent. */
@@ -190,6 +252,13 @@ export type MutationChangeSubscriptionPlanArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationCloseBillingPeriodEarlyArgs = {
+  legalEntityCode: Scalars['String']['input'];
+  period: Scalars['String']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationCreateSubscriptionArgs = {
   input: CreateSubscriptionInput;
 };
@@ -211,6 +280,32 @@ export type MutationUpsertCustomerArgs = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationUpsertLegalEntityArgs = {
   input: UpsertLegalEntityInput;
+};
+
+/** When credit and debit notes are issued for open adjustments without a person asking. */
+export type NoteIssuing =
+  /** When finance closes an accounting period (closeAccountingPeriod): every open difference at least the minimum. */
+  | 'AT_PERIOD_CLOSE'
+  /** Only when finance issues them (issueNotes). */
+  | 'MANUAL'
+  /** As soon as re-rating finds a difference at least as large as the minimum difference. */
+  | 'ON_RERATING';
+
+/** How a legal entity issues credit and debit notes for differences found after invoicing. */
+export type NotePolicy = {
+  __typename?: 'NotePolicy';
+  /** When notes are issued by themselves. */
+  issuing: NoteIssuing;
+  /** Differences smaller than this (in the invoice's currency, either sign) wait for finance or for more change. */
+  minimumDifference: Scalars['Decimal']['output'];
+};
+
+/** How a legal entity issues notes; omitted fields keep their value. */
+export type NotePolicyInput = {
+  /** When notes are issued by themselves. */
+  issuing?: InputMaybe<NoteIssuing>;
+  /** Differences smaller than this wait, a decimal string; 0 when omitted. */
+  minimumDifference?: InputMaybe<Scalars['Decimal']['input']>;
 };
 
 /**
@@ -389,6 +484,42 @@ export type SubscriptionStatus =
   /** Its end has passed. */
   | 'ENDED';
 
+/** A customer's exemption from tax. */
+export type TaxExemption = {
+  __typename?: 'TaxExemption';
+  /** The certificate's id (required for EXEMPTION_CERTIFICATE); null when none. */
+  certificateId?: Maybe<Scalars['String']['output']>;
+  /** Why the customer pays no tax. */
+  reason: TaxExemptionReason;
+};
+
+/** A customer's exemption from tax. */
+export type TaxExemptionInput = {
+  /** The certificate's id; required for EXEMPTION_CERTIFICATE. */
+  certificateId?: InputMaybe<Scalars['String']['input']>;
+  /** Why the customer pays no tax. */
+  reason: TaxExemptionReason;
+};
+
+/** Why a customer pays no tax. */
+export type TaxExemptionReason =
+  /** An exemption certificate (e.g. a US resale or non-profit certificate) is on file. */
+  | 'EXEMPTION_CERTIFICATE'
+  /** The customer is a body exempt by law (e.g. a government or diplomatic mission). */
+  | 'EXEMPT_ORGANIZATION'
+  /** The customer accounts for the tax itself (EU reverse charge on B2B services). */
+  | 'REVERSE_CHARGE';
+
+/** Where tax is rounded to the currency's minor unit. */
+export type TaxRounding =
+  /**
+   * The tax of each jurisdiction and rate is computed on the invoice's total and rounded once; it is then allocated to
+   * the lines by largest remainder, so the lines' taxes still add up to it exactly.
+   */
+  | 'PER_INVOICE'
+  /** Each invoice line's tax is rounded; the invoice's tax is the sum of the rounded line taxes. */
+  | 'PER_LINE';
+
 /** A negotiated per-unit price for one usage type. */
 export type UnitPriceOverride = {
   __typename?: 'UnitPriceOverride';
@@ -408,6 +539,8 @@ export type UnitPriceOverrideInput = {
 
 /** A customer to create or update, by external key. */
 export type UpsertCustomerInput = {
+  /** Where invoices go (decides the tax jurisdiction unless taxJurisdiction is set); left as it is when omitted. */
+  billingAddress?: InputMaybe<AddressInput>;
   /** ISO 4217 billing currency, e.g. USD; its plans must bill in it. */
   currency: Scalars['String']['input'];
   /** Your product's key for the customer, e.g. acme; usage events name it. */
@@ -416,18 +549,35 @@ export type UpsertCustomerInput = {
   legalEntityCode?: InputMaybe<Scalars['String']['input']>;
   /** The customer's name. */
   name: Scalars['String']['input'];
+  /** An exemption from tax; left as it is when omitted, null clears it. */
+  taxExemption?: InputMaybe<TaxExemptionInput>;
+  /** The customer's tax registration number; left as it is when omitted. */
+  taxId?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * The tax jurisdiction, e.g. US-CA-SF or DE, overriding the address: country code, then up to three subdivisions,
+   * separated by "-". Left as it is when omitted; null clears it.
+   */
+  taxJurisdiction?: InputMaybe<Scalars['String']['input']>;
 };
 
-/** A legal entity to create or update. */
+/** A legal entity to create or update. Settings left out keep their value (a new entity gets the defaults). */
 export type UpsertLegalEntityInput = {
+  /** Registered address. */
+  address?: InputMaybe<AddressInput>;
   /** Short stable code, e.g. US01. */
   code: Scalars['String']['input'];
   /** ISO 4217 currency its books are kept in, e.g. USD. */
   functionalCurrency: Scalars['String']['input'];
   /** Registered name. */
   name: Scalars['String']['input'];
-  /** How its rated lines are rounded. */
+  /** How notes are issued; MANUAL with no minimum for a new entity. */
+  notePolicy?: InputMaybe<NotePolicyInput>;
+  /** How its rated lines and taxes are rounded. */
   roundingMode?: InputMaybe<RoundingMode>;
+  /** Tax registration number. */
+  taxId?: InputMaybe<Scalars['String']['input']>;
+  /** Where tax is rounded; PER_LINE for a new entity. */
+  taxRounding?: InputMaybe<TaxRounding>;
 };
 
 
@@ -532,6 +682,8 @@ export type FederationReferenceTypes = {
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  Address: ResolverTypeWrapper<Address>;
+  AddressInput: AddressInput;
   ContractTerms: ResolverTypeWrapper<ContractTerms>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ContractTermsInput: ContractTermsInput;
@@ -547,6 +699,9 @@ export type ResolversTypes = {
   LegalEntity: ResolverTypeWrapper<LegalEntityDoc>;
   Money: ResolverTypeWrapper<Money>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  NoteIssuing: NoteIssuing;
+  NotePolicy: ResolverTypeWrapper<NotePolicy>;
+  NotePolicyInput: NotePolicyInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Period: ResolverTypeWrapper<Period>;
   PlanSubscription: ResolverTypeWrapper<SubscriptionDoc>;
@@ -556,6 +711,10 @@ export type ResolversTypes = {
   RoundingMode: RoundingMode;
   SubscriptionPhase: ResolverTypeWrapper<SubscriptionPhase>;
   SubscriptionStatus: SubscriptionStatus;
+  TaxExemption: ResolverTypeWrapper<TaxExemption>;
+  TaxExemptionInput: TaxExemptionInput;
+  TaxExemptionReason: TaxExemptionReason;
+  TaxRounding: TaxRounding;
   UnitPriceOverride: ResolverTypeWrapper<UnitPriceOverride>;
   UnitPriceOverrideInput: UnitPriceOverrideInput;
   UpsertCustomerInput: UpsertCustomerInput;
@@ -566,6 +725,8 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  Address: Address;
+  AddressInput: AddressInput;
   ContractTerms: ContractTerms;
   Int: Scalars['Int']['output'];
   ContractTermsInput: ContractTermsInput;
@@ -581,6 +742,8 @@ export type ResolversParentTypes = {
   LegalEntity: LegalEntityDoc;
   Money: Money;
   Mutation: Record<PropertyKey, never>;
+  NotePolicy: NotePolicy;
+  NotePolicyInput: NotePolicyInput;
   PageInfo: PageInfo;
   Period: Period;
   PlanSubscription: SubscriptionDoc;
@@ -588,6 +751,8 @@ export type ResolversParentTypes = {
   PricePlan: PricePlan;
   Query: Record<PropertyKey, never>;
   SubscriptionPhase: SubscriptionPhase;
+  TaxExemption: TaxExemption;
+  TaxExemptionInput: TaxExemptionInput;
   UnitPriceOverride: UnitPriceOverride;
   UnitPriceOverrideInput: UnitPriceOverrideInput;
   UpsertCustomerInput: UpsertCustomerInput;
@@ -618,6 +783,15 @@ export type TagDirectiveArgs = {
 
 export type TagDirectiveResolver<Result, Parent, ContextType = Context, Args = TagDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type AddressResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Address'] = ResolversParentTypes['Address']> = {
+  city?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  country?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  line1?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  line2?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  postalCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  region?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type ContractTermsResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ContractTerms'] = ResolversParentTypes['ContractTerms']> = {
   discountPercent?: Resolver<Maybe<ResolversTypes['Decimal']>, ParentType, ContextType>;
   minimumCommitment?: Resolver<Maybe<ResolversTypes['Decimal']>, ParentType, ContextType>;
@@ -629,6 +803,7 @@ export type ContractTermsResolvers<ContextType = Context, ParentType extends Res
 export type CustomerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Customer'] = ResolversParentTypes['Customer'], FederationReferenceType extends FederationReferenceTypes['Customer'] = FederationReferenceTypes['Customer']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Customer']> | FederationReferenceType, FederationReferenceType, ContextType>;
   aliases?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  billingAddress?: Resolver<Maybe<ResolversTypes['Address']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   externalKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -636,6 +811,9 @@ export type CustomerResolvers<ContextType = Context, ParentType extends Resolver
   legalEntity?: Resolver<ResolversTypes['LegalEntity'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   subscriptions?: Resolver<Array<ResolversTypes['PlanSubscription']>, ParentType, ContextType>;
+  taxExemption?: Resolver<Maybe<ResolversTypes['TaxExemption']>, ParentType, ContextType>;
+  taxId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  taxJurisdiction?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
@@ -670,10 +848,15 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 
 export type LegalEntityResolvers<ContextType = Context, ParentType extends ResolversParentTypes['LegalEntity'] = ResolversParentTypes['LegalEntity'], FederationReferenceType extends FederationReferenceTypes['LegalEntity'] = FederationReferenceTypes['LegalEntity']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['LegalEntity']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  address?: Resolver<Maybe<ResolversTypes['Address']>, ParentType, ContextType>;
+  billingClosedThrough?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   functionalCurrency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  notePolicy?: Resolver<ResolversTypes['NotePolicy'], ParentType, ContextType>;
   roundingMode?: Resolver<ResolversTypes['RoundingMode'], ParentType, ContextType>;
+  taxId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  taxRounding?: Resolver<ResolversTypes['TaxRounding'], ParentType, ContextType>;
 };
 
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = {
@@ -685,10 +868,16 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   addCustomerAlias?: Resolver<ResolversTypes['Customer'], ParentType, ContextType, RequireFields<MutationAddCustomerAliasArgs, 'alias' | 'customerId'>>;
   cancelSubscription?: Resolver<ResolversTypes['PlanSubscription'], ParentType, ContextType, RequireFields<MutationCancelSubscriptionArgs, 'endsAt' | 'subscriptionId'>>;
   changeSubscriptionPlan?: Resolver<ResolversTypes['PlanSubscription'], ParentType, ContextType, RequireFields<MutationChangeSubscriptionPlanArgs, 'effectiveAt' | 'pricePlanId' | 'subscriptionId'>>;
+  closeBillingPeriodEarly?: Resolver<ResolversTypes['LegalEntity'], ParentType, ContextType, RequireFields<MutationCloseBillingPeriodEarlyArgs, 'legalEntityCode' | 'period'>>;
   createSubscription?: Resolver<ResolversTypes['PlanSubscription'], ParentType, ContextType, RequireFields<MutationCreateSubscriptionArgs, 'input'>>;
   setContractTerms?: Resolver<ResolversTypes['PlanSubscription'], ParentType, ContextType, RequireFields<MutationSetContractTermsArgs, 'subscriptionId' | 'terms'>>;
   upsertCustomer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType, RequireFields<MutationUpsertCustomerArgs, 'input'>>;
   upsertLegalEntity?: Resolver<ResolversTypes['LegalEntity'], ParentType, ContextType, RequireFields<MutationUpsertLegalEntityArgs, 'input'>>;
+};
+
+export type NotePolicyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['NotePolicy'] = ResolversParentTypes['NotePolicy']> = {
+  issuing?: Resolver<ResolversTypes['NoteIssuing'], ParentType, ContextType>;
+  minimumDifference?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -743,12 +932,18 @@ export type SubscriptionPhaseResolvers<ContextType = Context, ParentType extends
   startsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
+export type TaxExemptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TaxExemption'] = ResolversParentTypes['TaxExemption']> = {
+  certificateId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['TaxExemptionReason'], ParentType, ContextType>;
+};
+
 export type UnitPriceOverrideResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UnitPriceOverride'] = ResolversParentTypes['UnitPriceOverride']> = {
   unitPrice?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = Context> = {
+  Address?: AddressResolvers<ContextType>;
   ContractTerms?: ContractTermsResolvers<ContextType>;
   Customer?: CustomerResolvers<ContextType>;
   CustomerConnection?: CustomerConnectionResolvers<ContextType>;
@@ -760,6 +955,7 @@ export type Resolvers<ContextType = Context> = {
   LegalEntity?: LegalEntityResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  NotePolicy?: NotePolicyResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Period?: PeriodResolvers<ContextType>;
   PlanSubscription?: PlanSubscriptionResolvers<ContextType>;
@@ -767,6 +963,7 @@ export type Resolvers<ContextType = Context> = {
   PricePlan?: PricePlanResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SubscriptionPhase?: SubscriptionPhaseResolvers<ContextType>;
+  TaxExemption?: TaxExemptionResolvers<ContextType>;
   UnitPriceOverride?: UnitPriceOverrideResolvers<ContextType>;
 };
 

@@ -3,6 +3,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { UsageTypeDoc, UsageEventDoc, UsageAggregateDoc, UsageExceptionDoc, HeldEventDoc, QuarantinedEventDoc } from '../store';
 import type { Page } from '../../../lib/pagination';
 import type { CustomerUsage as CustomerUsageModel } from '../customer-usage';
+import type { UsageSeries as UsageSeriesModel } from '../usage-series';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -40,6 +41,13 @@ export type Aggregation = {
   __typename?: 'Aggregation';
   /** The field read (all but COUNT); null for COUNT. */
   field?: Maybe<Scalars['String']['output']>;
+  /** Recurring UNIQUE_COUNT: the field whose value "add" or "remove" says what an event does to its unit; null otherwise. */
+  operationField?: Maybe<Scalars['String']['output']>;
+  /**
+   * True when the level carries over from one period to the next and is billed by the time it held (seats, licences,
+   * storage held); false when each period starts from zero.
+   */
+  recurring: Scalars['Boolean']['output'];
   /** The aggregation. */
   type: AggregationType;
 };
@@ -48,22 +56,48 @@ export type Aggregation = {
 export type AggregationInput = {
   /** The field read; required for all but COUNT. */
   field?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * Recurring UNIQUE_COUNT: a STRING field declared with allowedValues ["add", "remove"]; an event with "remove" ends
+   * its unit (field) from that day on. Events without it add their unit.
+   */
+  operationField?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * True for a level that carries over from one period to the next (UNIQUE_COUNT, LATEST or WEIGHTED_SUM only): billed
+   * prorated by the time each unit or level held. False (the default) starts every period from zero.
+   */
+  recurring?: InputMaybe<Scalars['Boolean']['input']>;
   /** The aggregation. */
   type: AggregationType;
 };
 
 /** How a period's events of one usage type become one quantity. */
 export type AggregationType =
+  /** Mean of a numeric field over the period's events (carried to 30 decimal places when it has no finite form). */
+  | 'AVG'
   /** Number of events. */
   | 'COUNT'
-  /** The last value in the period (e.g. seats, storage); ties in time are settled by event id. */
+  /**
+   * The last value in the period (e.g. seats, storage); ties in time are settled by event id. Recurring: the level holds
+   * across periods, and the quantity is each day's level (the last reported that day) × days ÷ the period's days.
+   */
   | 'LATEST'
   /** Largest value of a numeric field. */
   | 'MAX'
+  /** Smallest value of a numeric field. */
+  | 'MIN'
   /** Sum of a numeric field. */
   | 'SUM'
-  /** Number of distinct values of a field. */
-  | 'UNIQUE_COUNT';
+  /**
+   * Number of distinct values of a field. Recurring: units (seats, licences) persist from their "add" event until a
+   * "remove" event, across periods, and the quantity is each unit's active days ÷ the period's days, summed.
+   */
+  | 'UNIQUE_COUNT'
+  /**
+   * Time-weighted sum (Lago's weighted_sum): each event adds its value (negative to take away) to a running total, and
+   * the quantity is the total × the time it held ÷ the period's length, to the millisecond. Recurring: the total carries
+   * into the next period; otherwise it starts at 0 each period.
+   */
+  | 'WEIGHTED_SUM';
 
 /** A customer: who is billed, under what external key and currency. */
 export type Customer = {
@@ -121,6 +155,8 @@ export type EventResult = {
 
 /** Whether a work-queue entry still needs someone. */
 export type ExceptionStatus =
+  /** Quarantine only: discarded by a person with a reason (kept, never deleted). */
+  | 'DISCARDED'
   /** Waiting: the held or quarantined events have not gone through yet. */
   | 'OPEN'
   /** Done: the events went through (or were found to be duplicates). */
@@ -242,8 +278,18 @@ export type Mutation = {
    * type in input order. Events arriving for the period afterwards are flagged late.
    */
   aggregateUsage: Array<UsageAggregate>;
+  /**
+   * Runs a corrected version of a rejected event through ingestion in its place. The entry is resolved (keeping what
+   * was sent and the correction) only when the corrected event is accepted or held; otherwise the problems come back.
+   */
+  correctQuarantinedEvent: QuarantineCorrectionResult;
   /** ACTIVE → DEPRECATED: still accepted until sunsetAt, then treated as retired. */
   deprecateUsageType: UsageType;
+  /**
+   * Discards rejected events that should never be billed, with a reason. They are kept, marked DISCARDED with who,
+   * when and why — never deleted. Entries a replay already got through stay resolved. In input order (1 to 1,000).
+   */
+  discardQuarantinedEvents: Array<QuarantinedEvent>;
   /**
    * Ingests up to 10,000 events. Each gets its own result: ACCEPTED, DUPLICATE (a replay of a stored event), HELD
    * (valid, but its customer or subscription is unknown: it waits on a finance exception and flows on by itself) or
@@ -259,6 +305,12 @@ export type Mutation = {
   releaseHeldEvents: UsageException;
   /** Runs quarantined events through ingestion again, after the usage type or customer mapping is fixed; results in input order. */
   replayQuarantinedEvents: Array<QuarantineReplayResult>;
+  /**
+   * Resolves held usage with an action: maps the key to a customer, creates the customer, or creates the subscription
+   * that covers the period (run on the caller's behalf), records who did it and how, and releases the held events at
+   * once. Finance's work queue shows the outcome.
+   */
+  resolveUsageException: UsageException;
   /** DEPRECATED → RETIRED: events naming it are rejected with the version to use instead. */
   retireUsageType: UsageType;
   /**
@@ -286,10 +338,24 @@ export type MutationAggregateUsageArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationCorrectQuarantinedEventArgs = {
+  event: Scalars['JSON']['input'];
+  id: Scalars['ID']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationDeprecateUsageTypeArgs = {
   key: Scalars['String']['input'];
   sunsetAt: Scalars['DateTime']['input'];
   version: Scalars['String']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationDiscardQuarantinedEventsArgs = {
+  ids: Array<Scalars['ID']['input']>;
+  reason: Scalars['String']['input'];
 };
 
 
@@ -319,6 +385,13 @@ export type MutationReplayQuarantinedEventsArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationResolveUsageExceptionArgs = {
+  id: Scalars['ID']['input'];
+  resolution: UsageExceptionResolutionInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationRetireUsageTypeArgs = {
   key: Scalars['String']['input'];
   version: Scalars['String']['input'];
@@ -329,6 +402,26 @@ export type MutationRetireUsageTypeArgs = {
 export type MutationUsageForRatingArgs = {
   period: Scalars['String']['input'];
   requests: Array<UsageForRatingRequest>;
+};
+
+/** A customer created for held usage; its external key is the key the events name. */
+export type NewCustomerForHeldUsage = {
+  /** ISO 4217 billing currency. */
+  currency: Scalars['String']['input'];
+  /** The legal entity that bills it; DEFAULT when omitted. */
+  legalEntityCode?: InputMaybe<Scalars['String']['input']>;
+  /** The customer's name. */
+  name: Scalars['String']['input'];
+};
+
+/** A subscription created for held usage, for the customer the events name. */
+export type NewSubscriptionForHeldUsage = {
+  /** When it ends; open-ended when omitted. */
+  endsAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The price plan (version) to subscribe to. */
+  pricePlanId: Scalars['ID']['input'];
+  /** When it starts; must cover the held events' time. */
+  startsAt: Scalars['DateTime']['input'];
 };
 
 /**
@@ -361,6 +454,45 @@ export type PlanSubscription = {
   id: Scalars['ID']['output'];
 };
 
+/** The corrected event a person replayed in place of a rejected one. */
+export type QuarantineCorrection = {
+  __typename?: 'QuarantineCorrection';
+  /** When. */
+  correctedAt: Scalars['DateTime']['output'];
+  /** The authenticated subject who corrected it. */
+  correctedBy: Scalars['String']['output'];
+  /** The corrected event as JSON text. */
+  payloadText: Scalars['String']['output'];
+};
+
+/** What a correction of a rejected event did. */
+export type QuarantineCorrectionResult = {
+  __typename?: 'QuarantineCorrectionResult';
+  /** The entry after the correction. */
+  entry: QuarantinedEvent;
+  /** HELD: the exception it waits on; null otherwise. */
+  exceptionId?: Maybe<Scalars['ID']['output']>;
+  /** Why the corrected event was rejected, one entry per problem in the order found; empty otherwise. */
+  problems: Array<FieldProblem>;
+  /** The quarantine entry. */
+  quarantineId: Scalars['ID']['output'];
+  /** What ingestion did with the corrected event. */
+  status: IngestStatus;
+  /** The stored or held event's id; null when rejected again. */
+  usageEventId?: Maybe<Scalars['ID']['output']>;
+};
+
+/** Why a rejected event was discarded. */
+export type QuarantineDiscard = {
+  __typename?: 'QuarantineDiscard';
+  /** When. */
+  discardedAt: Scalars['DateTime']['output'];
+  /** The authenticated subject who discarded it. */
+  discardedBy: Scalars['String']['output'];
+  /** The reason given. */
+  reason: Scalars['String']['output'];
+};
+
 /** What happened to one quarantined event when it was replayed. */
 export type QuarantineReplayResult = {
   __typename?: 'QuarantineReplayResult';
@@ -379,10 +511,16 @@ export type QuarantineReplayResult = {
 /** A rejected or conflicting event, kept exactly as it was sent. */
 export type QuarantinedEvent = {
   __typename?: 'QuarantinedEvent';
+  /** The corrected event a person replayed in its place; null unless corrected. */
+  correction?: Maybe<QuarantineCorrection>;
   /** The correlation id of the request that first sent it. */
   correlationId: Scalars['String']['output'];
+  /** Who discarded it, when and why; null unless DISCARDED. */
+  discard?: Maybe<QuarantineDiscard>;
   /** When it was first received. */
   firstReceivedAt: Scalars['DateTime']['output'];
+  /** Its work-queue group (one per usage type, problem and day); null for entries from before the work queue. */
+  groupId?: Maybe<Scalars['ID']['output']>;
   /** The entry's id (derived from the payload: the same payload sent again is the same entry). */
   id: Scalars['ID']['output'];
   /** When it was last received. */
@@ -452,6 +590,12 @@ export type Query = {
    * Ordered by exception id (stable across pages).
    */
   usageExceptions: UsageExceptionConnection;
+  /**
+   * A customer's usage of one type per time window (OpenMeter's meter query), for analytics and customers' usage pages.
+   * Windows are in UTC: from is rounded down and to rounded up to the window size; at most 1,000 windows. Each window's
+   * quantity is the usage type's aggregation over the window (time-weighted ones as the window's own average level).
+   */
+  usageSeries: UsageSeries;
   /** A usage type: the exact version ("1.2"), the newest usable in a major ("1"), or the newest usable version. */
   usageType?: Maybe<UsageType>;
   /** Every version of a key, newest first (highest MAJOR, then highest MINOR). */
@@ -488,6 +632,7 @@ export type QueryQuarantinedEventArgs = {
 export type QueryQuarantinedEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  groupId?: InputMaybe<Scalars['ID']['input']>;
   status?: InputMaybe<ExceptionStatus>;
 };
 
@@ -530,6 +675,17 @@ export type QueryUsageExceptionsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<ExceptionStatus>;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryUsageSeriesArgs = {
+  customerKey: Scalars['String']['input'];
+  from: Scalars['DateTime']['input'];
+  groupBy?: InputMaybe<Array<Scalars['String']['input']>>;
+  to: Scalars['DateTime']['input'];
+  usageTypeKey: Scalars['String']['input'];
+  windowSize?: InputMaybe<UsageWindowSize>;
 };
 
 
@@ -732,7 +888,10 @@ export type UsageEventFilter = {
 export type UsageEventInput = {
   /** The customer's external key (or an alias finance mapped to it). */
   customer: Scalars['String']['input'];
-  /** The event's fields, as the usage type declares them. */
+  /**
+   * The event's fields, as the usage type declares them. JSON null in an optional field means the field is absent (as
+   * if not sent); null in a required field is a problem like a missing value.
+   */
   data: Scalars['JSON']['input'];
   /** The producer's id for the event; with source, its identity for deduplication. */
   id: Scalars['String']['input'];
@@ -800,6 +959,16 @@ export type UsageExceptionConnection = {
   totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** One action that resolves held usage; give exactly one. */
+export type UsageExceptionResolutionInput = {
+  /** CUSTOMER_UNKNOWN: create a customer with the held key. */
+  createCustomer?: InputMaybe<NewCustomerForHeldUsage>;
+  /** SUBSCRIPTION_NOT_ACTIVE: create a subscription for the customer that covers the period. */
+  createSubscription?: InputMaybe<NewSubscriptionForHeldUsage>;
+  /** CUSTOMER_UNKNOWN: the key of an existing customer; the held key becomes its alias. */
+  mapToCustomerKey?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** One field a usage type's events carry. */
 export type UsageField = {
   __typename?: 'UsageField';
@@ -837,6 +1006,23 @@ export type UsageFieldInput = {
   type: UsageFieldType;
 };
 
+/** The exact sum of one data field over a part of a period's events. */
+export type UsageFieldTotal = {
+  __typename?: 'UsageFieldTotal';
+  /** The data field. */
+  field: Scalars['String']['output'];
+  /** The sum (events without the field count 0). */
+  total: Scalars['Decimal']['output'];
+};
+
+/** A data field to sum over the events of one usage type. */
+export type UsageFieldTotalRequest = {
+  /** The numeric data field to sum. */
+  field: Scalars['String']['input'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['input'];
+};
+
 /** The type of a usage event field. */
 export type UsageFieldType =
   /** true or false. */
@@ -871,6 +1057,10 @@ export type UsageForRating = {
 export type UsageForRatingRequest = {
   /** Instants inside the period where usage is split (e.g. a plan change). */
   boundaries?: InputMaybe<Array<Scalars['DateTime']['input']>>;
+  /** Data fields to sum over the events of a usage type (the price fields of dynamic charges). */
+  fieldTotals?: InputMaybe<Array<UsageFieldTotalRequest>>;
+  /** When the subscription started: where a recurring usage type's carry begins; looked up when omitted. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
   /** The subscription's id. */
   subscriptionId: Scalars['ID']['input'];
   /** Usage types to aggregate. */
@@ -884,6 +1074,8 @@ export type UsageSegment = {
   __typename?: 'UsageSegment';
   /** Events in the part. */
   eventCount: Scalars['Int']['output'];
+  /** The sums of the data fields asked for, in request order; null when none were asked for. */
+  fieldTotals?: Maybe<Array<UsageFieldTotal>>;
   /** Start of the part (inclusive). */
   from: Scalars['DateTime']['output'];
   /** Aggregated quantity in the part. */
@@ -892,6 +1084,21 @@ export type UsageSegment = {
   to: Scalars['DateTime']['output'];
   /** Per-event values in time order, when asked for; null otherwise. */
   values?: Maybe<Array<Scalars['String']['output']>>;
+};
+
+/** A customer's usage of one type, window by window. */
+export type UsageSeries = {
+  __typename?: 'UsageSeries';
+  /** The key asked for. */
+  customerKey: Scalars['String']['output'];
+  /** What one unit is. */
+  unit: Scalars['String']['output'];
+  /** The usage type key. */
+  usageTypeKey: Scalars['String']['output'];
+  /** The size of the windows. */
+  windowSize: UsageWindowSize;
+  /** The windows, ordered by start; empty windows included. */
+  windows: Array<UsageWindow>;
 };
 
 /** A kind of usage a product emits, e.g. api_calls; a contract every event is checked against. */
@@ -915,6 +1122,11 @@ export type UsageType = {
   fields: Array<UsageField>;
   /** The usage type version's id (one per key and version). */
   id: Scalars['ID']['output'];
+  /**
+   * True for the version events that name no version mean: the newest ACTIVE version of the oldest major still ACTIVE.
+   * A new major becomes the default only once the old major is deprecated.
+   */
+  isDefault: Scalars['Boolean']['output'];
   /** Lower-case key events use as their type, e.g. api_calls. */
   key: Scalars['String']['output'];
   /** Product line the revenue is booked to, e.g. api. */
@@ -969,6 +1181,32 @@ export type UsageTypeUsage = {
   /** The usage type key. */
   usageTypeKey: Scalars['String']['output'];
 };
+
+/** Usage in one window of a series. */
+export type UsageWindow = {
+  __typename?: 'UsageWindow';
+  /** Events in the window. */
+  eventCount: Scalars['Int']['output'];
+  /** Start of the window (inclusive). */
+  from: Scalars['DateTime']['output'];
+  /** The quantity per value of the groupBy dimensions, ordered by dimension names and values; empty without groupBy. */
+  groups: Array<AggregateGroup>;
+  /** The aggregated quantity in the window. */
+  quantity: Scalars['Decimal']['output'];
+  /** End of the window (exclusive). */
+  to: Scalars['DateTime']['output'];
+};
+
+/** The size of the windows of a usage series. */
+export type UsageWindowSize =
+  /** One day (UTC). */
+  | 'DAY'
+  /** One hour. */
+  | 'HOUR'
+  /** One minute. */
+  | 'MINUTE'
+  /** One calendar month (UTC). */
+  | 'MONTH';
 
 
 
@@ -1099,9 +1337,14 @@ export type ResolversTypes = {
   LateUsageConnection: ResolverTypeWrapper<Omit<LateUsageConnection, 'nodes'> & { nodes: Array<ResolversTypes['LateUsage']> }>;
   Money: ResolverTypeWrapper<Money>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  NewCustomerForHeldUsage: NewCustomerForHeldUsage;
+  NewSubscriptionForHeldUsage: NewSubscriptionForHeldUsage;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Period: ResolverTypeWrapper<Period>;
   PlanSubscription: ResolverTypeWrapper<PlanSubscription>;
+  QuarantineCorrection: ResolverTypeWrapper<QuarantineCorrection>;
+  QuarantineCorrectionResult: ResolverTypeWrapper<Omit<QuarantineCorrectionResult, 'entry'> & { entry: ResolversTypes['QuarantinedEvent'] }>;
+  QuarantineDiscard: ResolverTypeWrapper<QuarantineDiscard>;
   QuarantineReplayResult: ResolverTypeWrapper<QuarantineReplayResult>;
   QuarantinedEvent: ResolverTypeWrapper<QuarantinedEventDoc>;
   QuarantinedEventConnection: ResolverTypeWrapper<Page<QuarantinedEventDoc>>;
@@ -1117,16 +1360,22 @@ export type ResolversTypes = {
   UsageException: ResolverTypeWrapper<UsageExceptionDoc>;
   UsageExceptionCode: UsageExceptionCode;
   UsageExceptionConnection: ResolverTypeWrapper<Page<UsageExceptionDoc>>;
+  UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: ResolverTypeWrapper<UsageField>;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: ResolverTypeWrapper<UsageFieldTotal>;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageFieldType: UsageFieldType;
   UsageForRating: ResolverTypeWrapper<Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversTypes['UsageAggregate'] }>;
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: ResolverTypeWrapper<UsageSegment>;
+  UsageSeries: ResolverTypeWrapper<UsageSeriesModel>;
   UsageType: ResolverTypeWrapper<UsageTypeDoc>;
   UsageTypeConnection: ResolverTypeWrapper<Page<UsageTypeDoc>>;
   UsageTypeStatus: UsageTypeStatus;
   UsageTypeUsage: ResolverTypeWrapper<CustomerUsageModel['usage'][number]>;
+  UsageWindow: ResolverTypeWrapper<UsageSeriesModel['windows'][number]>;
+  UsageWindowSize: UsageWindowSize;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
@@ -1153,9 +1402,14 @@ export type ResolversParentTypes = {
   LateUsageConnection: Omit<LateUsageConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['LateUsage']> };
   Money: Money;
   Mutation: Record<PropertyKey, never>;
+  NewCustomerForHeldUsage: NewCustomerForHeldUsage;
+  NewSubscriptionForHeldUsage: NewSubscriptionForHeldUsage;
   PageInfo: PageInfo;
   Period: Period;
   PlanSubscription: PlanSubscription;
+  QuarantineCorrection: QuarantineCorrection;
+  QuarantineCorrectionResult: Omit<QuarantineCorrectionResult, 'entry'> & { entry: ResolversParentTypes['QuarantinedEvent'] };
+  QuarantineDiscard: QuarantineDiscard;
   QuarantineReplayResult: QuarantineReplayResult;
   QuarantinedEvent: QuarantinedEventDoc;
   QuarantinedEventConnection: Page<QuarantinedEventDoc>;
@@ -1169,14 +1423,19 @@ export type ResolversParentTypes = {
   UsageEventInput: UsageEventInput;
   UsageException: UsageExceptionDoc;
   UsageExceptionConnection: Page<UsageExceptionDoc>;
+  UsageExceptionResolutionInput: UsageExceptionResolutionInput;
   UsageField: UsageField;
   UsageFieldInput: UsageFieldInput;
+  UsageFieldTotal: UsageFieldTotal;
+  UsageFieldTotalRequest: UsageFieldTotalRequest;
   UsageForRating: Omit<UsageForRating, 'aggregate'> & { aggregate: ResolversParentTypes['UsageAggregate'] };
   UsageForRatingRequest: UsageForRatingRequest;
   UsageSegment: UsageSegment;
+  UsageSeries: UsageSeriesModel;
   UsageType: UsageTypeDoc;
   UsageTypeConnection: Page<UsageTypeDoc>;
   UsageTypeUsage: CustomerUsageModel['usage'][number];
+  UsageWindow: UsageSeriesModel['windows'][number];
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 };
@@ -1211,6 +1470,8 @@ export type AggregateGroupResolvers<ContextType = Context, ParentType extends Re
 
 export type AggregationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Aggregation'] = ResolversParentTypes['Aggregation']> = {
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operationField?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recurring?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   type?: Resolver<ResolversTypes['AggregationType'], ParentType, ContextType>;
 };
 
@@ -1307,11 +1568,14 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   activateUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationActivateUsageTypeArgs, 'key' | 'version'>>;
   aggregateUsage?: Resolver<Array<ResolversTypes['UsageAggregate']>, ParentType, ContextType, RequireFields<MutationAggregateUsageArgs, 'period' | 'subscriptionId' | 'usageTypeKeys'>>;
+  correctQuarantinedEvent?: Resolver<ResolversTypes['QuarantineCorrectionResult'], ParentType, ContextType, RequireFields<MutationCorrectQuarantinedEventArgs, 'event' | 'id'>>;
   deprecateUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationDeprecateUsageTypeArgs, 'key' | 'sunsetAt' | 'version'>>;
+  discardQuarantinedEvents?: Resolver<Array<ResolversTypes['QuarantinedEvent']>, ParentType, ContextType, RequireFields<MutationDiscardQuarantinedEventsArgs, 'ids' | 'reason'>>;
   ingestUsageEvents?: Resolver<ResolversTypes['IngestResult'], ParentType, ContextType, RequireFields<MutationIngestUsageEventsArgs, 'events'>>;
   registerUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationRegisterUsageTypeArgs, 'activate' | 'input'>>;
   releaseHeldEvents?: Resolver<ResolversTypes['UsageException'], ParentType, ContextType, RequireFields<MutationReleaseHeldEventsArgs, 'exceptionId'>>;
   replayQuarantinedEvents?: Resolver<Array<ResolversTypes['QuarantineReplayResult']>, ParentType, ContextType, RequireFields<MutationReplayQuarantinedEventsArgs, 'ids'>>;
+  resolveUsageException?: Resolver<ResolversTypes['UsageException'], ParentType, ContextType, RequireFields<MutationResolveUsageExceptionArgs, 'id' | 'resolution'>>;
   retireUsageType?: Resolver<ResolversTypes['UsageType'], ParentType, ContextType, RequireFields<MutationRetireUsageTypeArgs, 'key' | 'version'>>;
   usageForRating?: Resolver<Array<ResolversTypes['UsageForRating']>, ParentType, ContextType, RequireFields<MutationUsageForRatingArgs, 'period' | 'requests'>>;
 };
@@ -1331,6 +1595,27 @@ export type PlanSubscriptionResolvers<ContextType = Context, ParentType extends 
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type QuarantineCorrectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineCorrection'] = ResolversParentTypes['QuarantineCorrection']> = {
+  correctedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  correctedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  payloadText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type QuarantineCorrectionResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineCorrectionResult'] = ResolversParentTypes['QuarantineCorrectionResult']> = {
+  entry?: Resolver<ResolversTypes['QuarantinedEvent'], ParentType, ContextType>;
+  exceptionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['FieldProblem']>, ParentType, ContextType>;
+  quarantineId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['IngestStatus'], ParentType, ContextType>;
+  usageEventId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type QuarantineDiscardResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineDiscard'] = ResolversParentTypes['QuarantineDiscard']> = {
+  discardedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  discardedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type QuarantineReplayResultResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantineReplayResult'] = ResolversParentTypes['QuarantineReplayResult']> = {
   exceptionId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   problems?: Resolver<Array<ResolversTypes['FieldProblem']>, ParentType, ContextType>;
@@ -1340,8 +1625,11 @@ export type QuarantineReplayResultResolvers<ContextType = Context, ParentType ex
 };
 
 export type QuarantinedEventResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuarantinedEvent'] = ResolversParentTypes['QuarantinedEvent']> = {
+  correction?: Resolver<Maybe<ResolversTypes['QuarantineCorrection']>, ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  discard?: Resolver<Maybe<ResolversTypes['QuarantineDiscard']>, ParentType, ContextType>;
   firstReceivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  groupId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lastReceivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
@@ -1371,6 +1659,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   usageEvents?: Resolver<ResolversTypes['UsageEventConnection'], ParentType, ContextType, RequireFields<QueryUsageEventsArgs, 'first'>>;
   usageException?: Resolver<Maybe<ResolversTypes['UsageException']>, ParentType, ContextType, RequireFields<QueryUsageExceptionArgs, 'id'>>;
   usageExceptions?: Resolver<ResolversTypes['UsageExceptionConnection'], ParentType, ContextType, RequireFields<QueryUsageExceptionsArgs, 'first' | 'status'>>;
+  usageSeries?: Resolver<ResolversTypes['UsageSeries'], ParentType, ContextType, RequireFields<QueryUsageSeriesArgs, 'customerKey' | 'from' | 'groupBy' | 'to' | 'usageTypeKey' | 'windowSize'>>;
   usageType?: Resolver<Maybe<ResolversTypes['UsageType']>, ParentType, ContextType, RequireFields<QueryUsageTypeArgs, 'key'>>;
   usageTypeVersions?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypeVersionsArgs, 'first' | 'key'>>;
   usageTypes?: Resolver<ResolversTypes['UsageTypeConnection'], ParentType, ContextType, RequireFields<QueryUsageTypesArgs, 'first'>>;
@@ -1457,6 +1746,11 @@ export type UsageFieldResolvers<ContextType = Context, ParentType extends Resolv
   type?: Resolver<ResolversTypes['UsageFieldType'], ParentType, ContextType>;
 };
 
+export type UsageFieldTotalResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageFieldTotal'] = ResolversParentTypes['UsageFieldTotal']> = {
+  field?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+};
+
 export type UsageForRatingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageForRating'] = ResolversParentTypes['UsageForRating']> = {
   aggregate?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1468,10 +1762,19 @@ export type UsageForRatingResolvers<ContextType = Context, ParentType extends Re
 
 export type UsageSegmentResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSegment'] = ResolversParentTypes['UsageSegment']> = {
   eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fieldTotals?: Resolver<Maybe<Array<ResolversTypes['UsageFieldTotal']>>, ParentType, ContextType>;
   from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
   to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   values?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+};
+
+export type UsageSeriesResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageSeries'] = ResolversParentTypes['UsageSeries']> = {
+  customerKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unit?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  windowSize?: Resolver<ResolversTypes['UsageWindowSize'], ParentType, ContextType>;
+  windows?: Resolver<Array<ResolversTypes['UsageWindow']>, ParentType, ContextType>;
 };
 
 export type UsageTypeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageType'] = ResolversParentTypes['UsageType'], FederationReferenceType extends FederationReferenceTypes['UsageType'] = FederationReferenceTypes['UsageType']> = {
@@ -1485,6 +1788,7 @@ export type UsageTypeResolvers<ContextType = Context, ParentType extends Resolve
   dimensions?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['UsageField']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  isDefault?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   productLine?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   retiredAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1509,6 +1813,14 @@ export type UsageTypeUsageResolvers<ContextType = Context, ParentType extends Re
   usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type UsageWindowResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageWindow'] = ResolversParentTypes['UsageWindow']> = {
+  eventCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  groups?: Resolver<Array<ResolversTypes['AggregateGroup']>, ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   AggregateGroup?: AggregateGroupResolvers<ContextType>;
   Aggregation?: AggregationResolvers<ContextType>;
@@ -1530,6 +1842,9 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Period?: PeriodResolvers<ContextType>;
   PlanSubscription?: PlanSubscriptionResolvers<ContextType>;
+  QuarantineCorrection?: QuarantineCorrectionResolvers<ContextType>;
+  QuarantineCorrectionResult?: QuarantineCorrectionResultResolvers<ContextType>;
+  QuarantineDiscard?: QuarantineDiscardResolvers<ContextType>;
   QuarantineReplayResult?: QuarantineReplayResultResolvers<ContextType>;
   QuarantinedEvent?: QuarantinedEventResolvers<ContextType>;
   QuarantinedEventConnection?: QuarantinedEventConnectionResolvers<ContextType>;
@@ -1541,11 +1856,14 @@ export type Resolvers<ContextType = Context> = {
   UsageException?: UsageExceptionResolvers<ContextType>;
   UsageExceptionConnection?: UsageExceptionConnectionResolvers<ContextType>;
   UsageField?: UsageFieldResolvers<ContextType>;
+  UsageFieldTotal?: UsageFieldTotalResolvers<ContextType>;
   UsageForRating?: UsageForRatingResolvers<ContextType>;
   UsageSegment?: UsageSegmentResolvers<ContextType>;
+  UsageSeries?: UsageSeriesResolvers<ContextType>;
   UsageType?: UsageTypeResolvers<ContextType>;
   UsageTypeConnection?: UsageTypeConnectionResolvers<ContextType>;
   UsageTypeUsage?: UsageTypeUsageResolvers<ContextType>;
+  UsageWindow?: UsageWindowResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = Context> = {

@@ -1,0 +1,273 @@
+// `npm run bench:gateway`: the same plans through our gateway, a bare Apollo Gateway and Hive Gateway (our plugins on
+// Hive's runtime), over the same running subgraphs and database, in one run. For each query: requests/s, latency
+// percentiles, CPU-ms per request in the gateway and in the subgraphs + database, peak RSS, and the ratios to the bare
+// gateway. autocannon drives each engine with BENCH_CONNECTIONS (20) for BENCH_SECONDS (15) after a warm-up.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { LINEAGE_QUERY, loadDemoData } from '../scripts/demo-data';
+import { freePort } from '../runtime/processes';
+import { fmt, freshSystem, peakRssMb } from './support';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const IDLE_SECONDS = 3;
+const ROOT = join(__dirname, '..');
+/** Comma-separated subsets, e.g. BENCH_QUERIES=lineage BENCH_ENGINES=ours,bare — for profiling one pair. */
+const only = (setting: string | undefined) => (name: string) =>
+  !setting || setting.split(',').some((s) => name.toLowerCase().includes(s.trim().toLowerCase()));
+const queryWanted = only(process.env.BENCH_QUERIES);
+const engineWanted = only(process.env.BENCH_ENGINES);
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime (fields 14, 15)
+  } catch {
+    return 0;
+  }
+}
+
+/** The process and everything it started (FerretDB's backend, a tsx loader): CPU is counted over the whole tree. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const tree: number[] = [];
+  const visit = (pid: number) => {
+    tree.push(pid);
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return tree;
+}
+
+const treeCpu = (pids: number[]) => pids.flatMap(processTree).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+interface Engine {
+  name: string;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string): Promise<Engine> {
+  const port = await freePort();
+  // BENCH_PROFILE=<folder>: the engines the benchmark starts write V8 CPU profiles there when they stop.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, script)], {
+    cwd: ROOT,
+    env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' },
+    // Hive Gateway logs every subgraph fetch aborted when autocannon stops; keep that out of the report.
+    stdio: ['ignore', 'ignore', openSync(join(logDir, `${name.replace(/\W+/g, '-')}.log`), 'a')],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
+    const answered = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    }).then(
+      (r) => r.status < 500,
+      () => false,
+    );
+    if (answered) break;
+    if (Date.now() > deadline) throw new Error(`${name} did not answer on ${url} within 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    name,
+    url,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+interface Measurement {
+  engine: string;
+  query: string;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+  gatewayCpuMs: number;
+  subgraphCpuMs: number;
+  peakRssMb: number | null;
+}
+
+async function drive(url: string, body: string, credential: string, seconds: number) {
+  return autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
+    body,
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `bench:gateway — ${CONNECTIONS} connections, ${SECONDS} s per query and engine after a ${WARMUP_SECONDS} s warm-up`,
+  );
+  const { system, credential, cleanup } = await freshSystem('gateway');
+  const engines: Engine[] = [];
+  try {
+    const demo = await loadDemoData(system.gatewayUrl, credential, undefined, (m) => console.error(`  [setup] ${m}`));
+    const queries: Record<string, { query: string; variables?: Record<string, unknown> }> = {
+      lineage: { query: LINEAGE_QUERY, variables: { number: demo.invoiceNumbers[0] } },
+      'two-hop list': {
+        query: `{ customers(first: 20) { nodes { externalKey invoices(first: 5) { nodes { number status total { amount currency } } } } } }`,
+      },
+      'one subgraph': { query: `{ legalEntities { code name functionalCurrency } }` },
+    };
+    const gatewayProcess = system.processes.find((p) => p.name === 'gateway');
+    if (!gatewayProcess?.child.pid) throw new Error('the system has no gateway process');
+    const env = { ...process.env, ...system.env };
+    if (!engineWanted('ours')) {
+      // not measured
+    } else if (process.env.BENCH_PROFILE) {
+      engines.push(await startChild('ours', 'gateway/main.ts', env, system.logDir)); // the same code, profiled
+    } else {
+      engines.push({
+        name: 'ours',
+        url: system.gatewayUrl,
+        pid: gatewayProcess.child.pid,
+        stop: async () => undefined,
+      });
+    }
+    // The same gateway with identical in-flight queries not merged: the like-for-like comparison with the bare one.
+    if (engineWanted('ours, no dedupe')) {
+      const name = 'ours, no dedupe';
+      engines.push(
+        await startChild(name, 'gateway/main.ts', { ...env, USAGEGRAPH_DEDUPE_QUERIES: 'false' }, system.logDir),
+      );
+    }
+    if (engineWanted('bare Apollo Gateway')) {
+      engines.push(await startChild('bare Apollo Gateway', 'bench/bare-gateway.ts', env, system.logDir));
+    }
+    if (engineWanted('Hive Gateway')) {
+      engines.push(await startChild('Hive Gateway', 'gateway/hive/serve.ts', env, system.logDir));
+    }
+    const backend = system.processes.filter((p) => p.name !== 'gateway' && p.child.pid).map((p) => p.child.pid!);
+
+    const results: Measurement[] = [];
+    for (const [queryName, { query, variables }] of Object.entries(queries)) {
+      if (!queryWanted(queryName)) continue;
+      const body = JSON.stringify({ query, variables });
+      for (const engine of engines) {
+        if (!engineWanted(engine.name)) continue;
+        const probe = (await (
+          await fetch(engine.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${credential}` },
+            body,
+          })
+        ).json()) as { data?: unknown; errors?: unknown[] };
+        if (probe.errors?.length || !probe.data) {
+          throw new Error(
+            `${engine.name} did not answer the ${queryName} query: ${JSON.stringify(probe).slice(0, 400)}`,
+          );
+        }
+        await drive(engine.url, body, credential, WARMUP_SECONDS);
+        // Background work (webhook deliveries, outbox relays, the demo's postings) is measured idle and taken off.
+        const idleStart = treeCpu(backend);
+        await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+        const idleCpuPerSecond = (treeCpu(backend) - idleStart) / IDLE_SECONDS;
+        const gatewayBefore = treeCpu([engine.pid]);
+        const backendBefore = treeCpu(backend);
+        const started = performance.now();
+        const run = await drive(engine.url, body, credential, SECONDS);
+        const requests = run.requests.total || 1;
+        results.push({
+          engine: engine.name,
+          query: queryName,
+          rps: run.requests.average,
+          p50: run.latency.p50,
+          p95: percentile95(run),
+          p99: run.latency.p99,
+          errors: run.errors + run.non2xx,
+          gatewayCpuMs: ((treeCpu([engine.pid]) - gatewayBefore) * 1000) / requests,
+          subgraphCpuMs:
+            (Math.max(0, treeCpu(backend) - backendBefore - (idleCpuPerSecond * (performance.now() - started)) / 1000) *
+              1000) /
+            requests,
+          peakRssMb: peakRssMb(engine.pid),
+        });
+        const r = results.at(-1)!;
+        console.error(`  [run] ${queryName} · ${engine.name}: ${fmt(r.rps, 1)} req/s, p95 ${r.p95} ms`);
+      }
+    }
+    report(results);
+  } finally {
+    for (const engine of engines) await engine.stop().catch(() => undefined);
+    await cleanup();
+  }
+}
+
+/** autocannon reports p90 and p97.5 but no p95; interpolate between them. */
+function percentile95(run: autocannon.Result): number {
+  const { p90, p97_5 } = run.latency;
+  return Math.round(p90 + ((p97_5 - p90) * (95 - 90)) / (97.5 - 90));
+}
+
+function report(results: Measurement[]): void {
+  const header = [
+    'query',
+    'engine',
+    'req/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    'errors',
+    'gw CPU-ms/req',
+    'subgraphs+db CPU-ms/req',
+    'peak RSS MB',
+    'gw CPU ×bare',
+  ];
+  const rows = results.map((r) => {
+    const bare = results.find((b) => b.query === r.query && b.engine === 'bare Apollo Gateway');
+    return [
+      r.query,
+      r.engine,
+      fmt(r.rps, 1),
+      String(r.p50),
+      String(r.p95),
+      String(r.p99),
+      String(r.errors),
+      fmt(r.gatewayCpuMs, 2),
+      fmt(r.subgraphCpuMs, 2),
+      r.peakRssMb === null ? '–' : String(r.peakRssMb),
+      bare ? fmt(r.gatewayCpuMs / bare.gatewayCpuMs, 2) : '–',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+  console.log(
+    'aims: lineage p95 ≤ 50 ms on the demo data; our gateway CPU per request ≤ 1.1× the bare Apollo Gateway. Hive Router is not run: no binary on this machine.',
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

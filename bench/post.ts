@@ -1,0 +1,206 @@
+// `npm run bench:post`: 300 invoices (taxed, one with a fee billed in advance each) finalized and posted to the
+// ledger server through the gateway, then 50 credit notes issued and posted — documents/s end to end — beside a
+// baseline in the same run: the very same journal entries written straight to a fresh hledger-web's API by a plain
+// loop. Prints both rates, their ratio (aim: within 1.5×) and where the rest of the time goes.
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { mustGraphql } from '../runtime/graph-client';
+import { startHledgerWeb } from '../runtime/hledger';
+import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
+import { fmt, freshSystem } from './support';
+
+const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
+const NOTES = Number(process.env.BENCH_NOTES ?? 50);
+const PERIOD = '2026-10';
+const BATCH = 25;
+/** Documents in flight at once through the gateway, as a billing run would send them; the ledger writes stay one at a time. */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+/** Runs `work` over `items` with at most `n` in flight. */
+async function pool<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+const ms = (t: number) => performance.now() - t;
+
+async function main(): Promise<void> {
+  console.log(
+    `bench:post — ${INVOICES} taxed invoices finalized and posted, then ${NOTES} credit notes; machine: ${require('node:os').cpus().length} cores`,
+  );
+  const { system, credential, cleanup } = await freshSystem('post');
+  try {
+    const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
+      mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-post', credential });
+    /** Many independent mutations in one request, as aliases. */
+    const batched = async (items: string[]) => {
+      for (let i = 0; i < items.length; i += BATCH) await gql(`mutation { ${items.slice(i, i + BATCH).join('\n')} }`);
+    };
+
+    // Setup through the graph: an entity with its accounts, a tax table, a plan, customers, usage, a rated period, drafts.
+    await gql(`mutation { upsertLegalEntity(input: { code: "BENCH", name: "Bench Inc", functionalCurrency: "USD" }) { code }
+      a: setAccountMapping(input: { kind: RECEIVABLE_ACCOUNT, key: "BENCH", value: "assets:receivable:bench" }) { id }
+      b: setAccountMapping(input: { kind: DEFERRED_REVENUE_ACCOUNT, key: "BENCH", value: "liabilities:deferred-revenue:bench" }) { id }
+      c: setTaxRate(input: { jurisdiction: "US-CA", name: "State sales tax", ratePercent: "7.25", effectiveFrom: "2026-01-01" }) { id }
+      d: setTaxRate(input: { jurisdiction: "US-CA-SF", name: "City tax", ratePercent: "1.375", effectiveFrom: "2026-01-01" }) { id }
+      registerUsageType(input: { key: "bench_calls", unit: "call", productLine: "api", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }, activate: true) { id } }`);
+    const { createPricePlan: plan } =
+      await gql(`mutation { createPricePlan(input: { key: "bench-post", name: "Bench", currency: "USD",
+      charges: [{ usageTypeKey: "bench_calls", unitPrice: "0.0123" }],
+      recurringFees: [{ key: "platform", description: "Platform fee", amount: "49.00", timing: IN_ADVANCE }] }) { id } }`);
+    const ids = Array.from({ length: INVOICES }, (_, i) => i);
+    await batched(
+      ids.map(
+        (i) =>
+          `c${i}: upsertCustomer(input: { externalKey: "bench-${i}", name: "Bench ${i}", currency: "USD", legalEntityCode: "BENCH", taxJurisdiction: "US-CA-SF" }) { id }`,
+      ),
+    );
+    const subscriptions: string[] = [];
+    for (let i = 0; i < INVOICES; i += BATCH) {
+      const page = ids.slice(i, i + BATCH);
+      const r = await gql(
+        `mutation { ${page.map((n) => `s${n}: createSubscription(input: { customerExternalKey: "bench-${n}", pricePlanId: "${plan.id}", startsAt: "2026-01-01T00:00:00Z" }) { id }`).join('\n')} }`,
+      );
+      subscriptions.push(...page.map((n) => r[`s${n}`].id as string));
+    }
+    await gql(`mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { accepted } }`, {
+      e: ids.map((i) => ({
+        id: `u${i}`,
+        source: 'bench',
+        type: 'bench_calls',
+        customer: `bench-${i}`,
+        timestamp: `${PERIOD}-15T12:00:00Z`,
+        data: { calls: 1000 + i * 37 },
+      })),
+    });
+    const run = await gql(`mutation { rateBillingPeriodForAll(period: "${PERIOD}") { rated failed } }`);
+    const invoices: string[] = [];
+    for (let i = 0; i < INVOICES; i += BATCH) {
+      const page = subscriptions.slice(i, i + BATCH);
+      const r = await gql(
+        `mutation { ${page.map((s, k) => `i${k}: generateInvoice(subscriptionId: "${s}", period: "${PERIOD}") { id }`).join('\n')} }`,
+      );
+      invoices.push(...page.map((_, k) => r[`i${k}`].id as string));
+    }
+    console.error(
+      `  [setup] ${fmt(INVOICES)} customers, subscriptions and drafts; rated ${run.rateBillingPeriodForAll.rated}`,
+    );
+
+    // The path: finalize and post each invoice through the gateway, one document at a time.
+    let finalizeMs = 0;
+    let postMs = 0;
+    const tPath = performance.now();
+    await pool(invoices, CONCURRENCY, async (id) => {
+      const t1 = performance.now();
+      await gql(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id });
+      finalizeMs += ms(t1);
+      const t2 = performance.now();
+      const { postInvoice } = await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id });
+      postMs += ms(t2);
+      if (postInvoice.status !== 'POSTED') throw new Error(`invoice ${id} posting is ${postInvoice.status}`);
+    });
+    const invoicesMs = ms(tPath);
+
+    // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued and posted.
+    const corrected = subscriptions.slice(0, NOTES);
+    await batched(
+      corrected.map(
+        (s, k) => `t${k}: setContractTerms(subscriptionId: "${s}", terms: { discountPercent: "10" }) { id }`,
+      ),
+    );
+    for (let i = 0; i < corrected.length; i += BATCH)
+      await gql(
+        `mutation { ${corrected
+          .slice(i, i + BATCH)
+          .map(
+            (s, k) => `r${k}: rateBillingPeriod(subscriptionId: "${s}", period: "${PERIOD}") { adjustmentsRecorded }`,
+          )
+          .join('\n')} }`,
+      );
+    const tNotes = performance.now();
+    let notes = 0;
+    await pool(invoices.slice(0, NOTES), CONCURRENCY, async (id) => {
+      const { issueNotes } = await gql(
+        `mutation($id: ID!) { issueNotes(invoiceIds: [$id]) { status notes { kind erpPostings { status } } } }`,
+        { id },
+      );
+      const [r] = issueNotes;
+      if (r.status !== 'ISSUED' || r.notes[0].kind !== 'CREDIT' || r.notes[0].erpPostings[0]?.status !== 'POSTED')
+        throw new Error(`credit note for ${id}: ${JSON.stringify(r)}`);
+      notes++;
+    });
+    const notesMs = ms(tNotes);
+    const pathMs = invoicesMs + notesMs;
+    const documents = INVOICES + notes;
+
+    // The baseline: the same entries, straight to a fresh hledger-web, one PUT after another.
+    const entries: Array<Record<string, unknown>> = [];
+    let after: string | null = null;
+    do {
+      const page: any = await gql(
+        `query($after: String) { erpPostings(status: POSTED, first: 500, after: $after) { nodes { postingKey kind legalEntityCode correlationId entry { documentDate postingDate accountingPeriod requestedPeriod description currency lines { lineNo account side amount { amount currency } memo dimensions { name value } } } } pageInfo { hasNextPage endCursor } } }`,
+        { after },
+      );
+      for (const p of page.erpPostings.nodes)
+        entries.push(
+          toHledgerJson({
+            postingKey: p.postingKey,
+            correlationId: p.correlationId,
+            legalEntityCode: p.legalEntityCode,
+            kind: p.kind,
+            entry: { ...p.entry, lines: p.entry.lines.map((l: any) => ({ ...l, invoiceLineIds: [] })) },
+          }),
+        );
+      after = page.erpPostings.pageInfo.hasNextPage ? page.erpPostings.pageInfo.endCursor : null;
+    } while (after);
+    const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
+    const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
+    let baselineMs = 0;
+    let lookupMs = 0;
+    try {
+      const t = performance.now();
+      for (const body of entries) {
+        const res = await fetch(`${baseline.url}/add`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (res.status !== 201) throw new Error(`baseline PUT answered ${res.status}`);
+      }
+      baselineMs = ms(t);
+      // What the path adds on the ledger side for each document: the look-up of its code before the write.
+      const tl = performance.now();
+      for (let i = 0; i < 20; i++) await (await fetch(`${baseline.url}/transactions`)).arrayBuffer();
+      lookupMs = ms(tl) / 20;
+    } finally {
+      await baseline.stop();
+    }
+
+    const rate = (n: number, t: number) => (n / t) * 1000;
+    console.log('');
+    console.log(
+      `  path      ${fmt(rate(documents, pathMs), 1)} documents/s  (${fmt(documents)} documents in ${fmt(pathMs / 1000, 1)} s: ${INVOICES} invoices ${fmt(invoicesMs / 1000, 1)} s, ${notes} credit notes ${fmt(notesMs / 1000, 1)} s)`,
+    );
+    console.log(
+      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s)`,
+    );
+    console.log(
+      `  ratio     ${fmt(pathMs / documents / (baselineMs / entries.length), 2)}× the direct loop per document (aim: ≤ 1.5)`,
+    );
+    console.log(
+      `  where it goes, per invoice: finalize ${fmt(finalizeMs / INVOICES, 0)} ms, post ${fmt(postMs / INVOICES, 0)} ms (of which PUT ≈ ${fmt(baselineMs / entries.length, 0)} ms, look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms)`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
