@@ -8,6 +8,7 @@ import { reloadConfig } from '../lib/config';
 export async function freshSystem(
   name: string,
   env: Record<string, string> = {},
+  options: { replicas?: number } = {},
 ): Promise<{ system: RunningSystem; credential: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
   const system = await startSystem({
@@ -17,6 +18,7 @@ export async function freshSystem(
     dbPrefix: `bench_${Date.now().toString(36)}`,
     env: { LOG_LEVEL: 'warn', ...env },
     progress: (m) => console.error(`  [setup] ${m}`),
+    replicas: options.replicas,
   });
   // The benchmark acts as a platform engineer, and (for its baselines) talks to subgraphs as a subgraph would.
   const { secret: credential } = await system.mintApiKey({

@@ -152,10 +152,18 @@ export const SETTINGS = {
     meaning: 'Set by the launcher: 1 makes a child stop when the launcher is gone',
     group: 'launcher',
   }),
+  USAGEGRAPH_REPLICAS: count(
+    1,
+    16,
+    '`npm start` runs this many processes of every subgraph; the gateway and the subgraphs spread their calls over them',
+    'launcher',
+    1,
+  ),
   USAGEGRAPH_ADDRESS_BOOK: optional({
     schema: text,
     accepted: 'a file path',
-    meaning: 'Set by the launcher: the file naming where each subgraph listens now (SUBGRAPH_URL_<NAME> wins over it)',
+    meaning:
+      'Set by the launcher: the file naming where each subgraph (each of its replicas) listens now (SUBGRAPH_URL_<NAME> wins over it)',
     group: 'launcher',
   }),
 

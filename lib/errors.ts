@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'ERP_UNAVAILABLE'
   | 'ERP_REJECTED'
   | 'LIMIT_EXCEEDED'
+  | 'RECORD_BUSY'
   | 'INTERNAL_SERVER_ERROR';
 
 /** One thing wrong with one input field. `field` is a path such as `input.charges[0].unitPrice`. */

@@ -39,14 +39,18 @@ export interface SystemOptions {
   supervision?: Partial<SupervisionPolicy>;
   /** A child kept crashing; the system stops itself after calling this. */
   onGiveUp?(reason: string): void;
+  /** Processes per subgraph (USAGEGRAPH_REPLICAS when not given): the gateway and the subgraphs spread calls over them. */
+  replicas?: number;
 }
 
 export interface RunningSystem {
   /** Bytes of script and style each console page loads (index.html is the console, explorer.html GraphiQL). */
   consoleBundleBytes: Record<string, number>;
   gatewayUrl: string;
-  /** Where each subgraph listens now (a restarted subgraph may have moved). */
+  /** Where each subgraph listens now (a restarted subgraph may have moved); its first replica when there are several. */
   readonly subgraphUrls: Record<SubgraphName, string>;
+  /** Every replica of each subgraph, in start order. */
+  readonly subgraphReplicaUrls: Record<SubgraphName, string[]>;
   mongoUri: string;
   dbPrefix: string;
   ledger: RunningLedger;
@@ -186,7 +190,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   await registry.stopLeftovers(progress);
   const addressBookFile = join(runDir, 'addresses.json');
   rmSync(addressBookFile, { force: true });
-  const addresses: Partial<Record<SubgraphName, string>> = {};
+  const addresses: Partial<Record<SubgraphName, string[]>> = {};
   const writeAddressBook = () => {
     writeFileSync(`${addressBookFile}.tmp`, JSON.stringify(addresses, null, 2));
     renameSync(`${addressBookFile}.tmp`, addressBookFile);
@@ -299,15 +303,24 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     };
     const preferred = (name: SubgraphName | 'gateway') => (options.ports === 'default' ? DEFAULT_PORTS[name] : 0);
 
-    progress(`starting the ${SUBGRAPH_NAMES.length} subgraphs…`);
+    const replicas = options.replicas ?? settings.USAGEGRAPH_REPLICAS;
+    progress(`starting the ${SUBGRAPH_NAMES.length} subgraphs${replicas > 1 ? ` (${replicas} processes each)` : ''}…`);
     await Promise.all(
-      SUBGRAPH_NAMES.map((name) =>
-        supervised(
-          { name, entry: `subgraphs/${name}/main`, preferredPort: preferred(name), anyPortOnConflict: true },
-          (url) => {
-            addresses[name] = url;
-            writeAddressBook();
-          },
+      SUBGRAPH_NAMES.flatMap((name) =>
+        Array.from({ length: replicas }, (_, replica) =>
+          supervised(
+            {
+              // The first replica keeps the subgraph's own name (and log folder); the others are `<name>.2`, ….
+              name: replica === 0 ? name : `${name}.${replica + 1}`,
+              entry: `subgraphs/${name}/main`,
+              preferredPort: replica === 0 ? preferred(name) : 0,
+              anyPortOnConflict: true,
+            },
+            (url) => {
+              (addresses[name] ??= [])[replica] = url;
+              writeAddressBook();
+            },
+          ),
         ),
       ),
     );
@@ -340,7 +353,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     return {
       gatewayUrl,
       get subgraphUrls() {
-        return { ...addresses } as Record<SubgraphName, string>;
+        return Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, addresses[n]![0]])) as Record<SubgraphName, string>;
+      },
+      get subgraphReplicaUrls() {
+        return Object.fromEntries(SUBGRAPH_NAMES.map((n) => [n, [...addresses[n]!]])) as Record<SubgraphName, string[]>;
       },
       mongoUri: mongoUri!,
       dbPrefix,
@@ -354,7 +370,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       },
       process: (name) => supervisor.current(name),
       nextRestart: (name) => supervisor.nextRestart(name),
-      mintApiKey: (input) => mintApiKey(addresses.access!, readSecret(secretFile), input),
+      mintApiKey: (input) => mintApiKey(addresses.access![0]!, readSecret(secretFile), input),
       stop: stopAll,
     };
   } catch (error) {

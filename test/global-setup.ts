@@ -1,6 +1,6 @@
 // Starts the real system once for the suite: embedded database (or MONGODB_URI), hledger-web, the subgraphs, the
 // gateway — secured as in production: a local OIDC issuer, and one API key per role for the tests to act with.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSystem } from '../runtime/system';
@@ -65,6 +65,10 @@ export default async function globalSetup(): Promise<void> {
   process.env.USAGEGRAPH_TEST_LEDGER_URL = system.ledger.url;
   process.env.USAGEGRAPH_TEST_JOURNAL = system.ledger.journalPath;
   process.env.USAGEGRAPH_TEST_DATA_DIR = dataDir;
+  // The processes' environment (no secret in it: the secret is a file), for tests that start one more process of it.
+  const systemEnvFile = join(dataDir, 'run', 'test-system-env.json');
+  writeFileSync(systemEnvFile, JSON.stringify(system.env), { mode: 0o600 });
+  process.env.USAGEGRAPH_TEST_SYSTEM_ENV_FILE = systemEnvFile;
   process.env.USAGEGRAPH_TEST_OIDC_ISSUER = issuer.issuer;
   process.env.USAGEGRAPH_TEST_OIDC_PRIVATE_JWK = issuer.privateJwk;
   process.env.USAGEGRAPH_INTERNAL_SECRET_FILE = system.env.USAGEGRAPH_INTERNAL_SECRET_FILE;

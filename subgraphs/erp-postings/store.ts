@@ -2,7 +2,7 @@
 // the revenue schedule of deferred lines.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { Outbox } from '../../lib/outbox';
 import type { Money } from '../../lib/money';
 import type { ErpDocument } from './connectors';
@@ -172,7 +172,8 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface PostingsStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
   outbox: Outbox;
   postings: Collection<ErpPostingDoc>;
@@ -201,7 +202,7 @@ export interface ReconciliationSignOffDoc {
 
 export function postingsStore(db: Db): PostingsStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     outbox: new Outbox(db, 'erp-postings'),
     postings: db.collection<ErpPostingDoc>('erp_postings'),
     claims: db.collection<DeliveryClaimDoc>('erp_delivery_claims'),

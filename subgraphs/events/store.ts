@@ -3,7 +3,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { Claim } from '../../lib/claims';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import type { Money } from '../../lib/money';
 
 export interface BusinessEventDoc {
@@ -116,7 +116,8 @@ export interface WorkItemDoc {
 }
 
 export interface EventsStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   workItems: Collection<WorkItemDoc>;
   events: Collection<BusinessEventDoc>;
   endpoints: Collection<WebhookEndpointDoc>;
@@ -136,7 +137,7 @@ export const indexes: IndexDeclaration[] = [
 
 export function eventsStore(db: Db): EventsStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     workItems: db.collection('work_items'),
     events: db.collection('business_events'),
     endpoints: db.collection('webhook_endpoints'),

@@ -5,7 +5,7 @@ import { MAX_KEYS_PER_QUERY, queryableKeys } from '../../lib/loaders';
 import DataLoader from 'dataloader';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { Outbox } from '../../lib/outbox';
 import { afterPosition, BY_ID, pageSize, sortFor, toPage, type Page, type SortOrder } from '../../lib/pagination';
 import { zero, type Money, type RoundingMode } from '../../lib/money';
@@ -241,7 +241,8 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface InvoicesStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
   outbox: Outbox;
   /** Calculates the tax of invoices: the tax table finance keeps, or an external engine behind the same interface. */
@@ -259,7 +260,7 @@ export interface InvoicesStore {
 
 export function invoicesStore(db: Db): InvoicesStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     outbox: new Outbox(db, 'invoices'),
     invoices: db.collection<InvoiceDoc>('invoices'),
     drafts: db.collection<InvoiceDoc>('invoice_drafts'),

@@ -2,7 +2,7 @@
 // exceptions and their approvals. Differences against invoices are the invoices subgraph's (it holds the notes).
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { Outbox } from '../../lib/outbox';
 import type { Money, RoundingMode } from '../../lib/money';
 import type { BreakdownStep } from './rating';
@@ -121,7 +121,8 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface PricingStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
   outbox: Outbox;
   pricePlans: Collection<PricePlanDoc>;
@@ -132,7 +133,7 @@ export interface PricingStore {
 
 export function pricingStore(db: Db): PricingStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     outbox: new Outbox(db, 'pricing'),
     pricePlans: db.collection<PricePlanDoc>('price_plans'),
     ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { deterministicId } from '../../lib/ids';
 import type { RoundingMode } from '../../lib/money';
 
@@ -144,7 +144,8 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface SubscriptionsStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   legalEntities: Collection<LegalEntityDoc>;
   customers: Collection<CustomerDoc>;
   aliases: Collection<CustomerAliasDoc>;
@@ -155,7 +156,7 @@ export interface SubscriptionsStore {
 
 export function subscriptionsStore(db: Db): SubscriptionsStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     legalEntities: db.collection<LegalEntityDoc>('legal_entities'),
     customers: db.collection<CustomerDoc>('customers'),
     aliases: db.collection<CustomerAliasDoc>('customer_aliases'),

@@ -1,7 +1,7 @@
 // The usage subgraph's collections: usage types, events, held events and their exceptions, quarantine, aggregates.
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
-import { KeyedMutex } from '../../lib/keyed-mutex';
+import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { Outbox } from '../../lib/outbox';
 import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
@@ -168,7 +168,8 @@ export const indexes: IndexDeclaration[] = [
 ];
 
 export interface UsageStore {
-  locks: KeyedMutex;
+  /** Read-modify-write on one record, exclusive across every process of this subgraph (lib/record-locks.ts). */
+  locks: RecordLocks;
   /** Business events raised by this subgraph, forwarded to the events subgraph (lib/outbox.ts). */
   outbox: Outbox;
   usageTypes: Collection<UsageTypeDoc>;
@@ -182,7 +183,7 @@ export interface UsageStore {
 
 export function usageStore(db: Db): UsageStore {
   return {
-    locks: new KeyedMutex(),
+    locks: new RecordLocks(db.collection<RecordLockDoc>('record_locks')),
     outbox: new Outbox(db, 'usage'),
     usageTypes: db.collection<UsageTypeDoc>('usage_types'),
     events: db.collection<UsageEventDoc>('usage_events'),
