@@ -4,7 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { readConfig } from '../lib/config';
+import { config, readConfig } from '../lib/config';
 import { ADDRESS_BOOK_ENV, DEFAULT_PORTS, SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
 import { ensureFerretDb, startFerretDb, type Progress } from './ferretdb';
 import { ensureHledgerWeb, startHledgerWeb, type RunningLedger } from './hledger';
@@ -117,7 +117,7 @@ async function startNodeService(
   env: NodeJS.ProcessEnv,
   runDir: string,
   logDir: string,
-  timeoutMs = 90_000,
+  timeoutMs = config().USAGEGRAPH_READY_TIMEOUT_MS,
 ): Promise<{ process: ManagedProcess; port: number; url: string }> {
   const instanceId = `${spec.name}-${randomUUID()}`;
   const proc = spawnManaged(spec.name, process.execPath, nodeEntryArgs(spec.entry), {

@@ -89,7 +89,7 @@ it('stores each event once when three senders send the same events through both 
     time: '2026-10-10T10:00:00Z',
     data: { calls: 1 },
   }));
-  const send = async (order: typeof events) => {
+  const send = async (order: object[]) => {
     let accepted = 0;
     for (let i = 0; i < order.length; i += 100) {
       const res = await fetch(gatewayUrl.replace(/graphql$/, 'v1/events'), {
@@ -105,8 +105,19 @@ it('stores each event once when three senders send the same events through both 
     }
     return accepted;
   };
-  const accepted = await Promise.all([send(events), send([...events].reverse()), send(events)]);
+  // Beside them, the same 20 invalid events from three senders, twice each: every arrival counted in the quarantine.
+  const invalid = Array.from({ length: 20 }, (_, i) => ({ ...events[i]!, id: `bad${i}`, data: { calls: 'many' } }));
+  const [accepted] = await Promise.all([
+    Promise.all([send(events), send([...events].reverse()), send(events)]),
+    Promise.all([1, 2, 3].map(async () => (await send(invalid)) + (await send(invalid)))),
+  ]);
   expect(accepted.reduce((a, c) => a + c, 0)).toBe(1_500);
+  const quarantined = await mongo
+    .db(`${process.env.USAGEGRAPH_DB_PREFIX}_usage`)
+    .collection('quarantined_events')
+    .find({ 'payload.source': b.customerKey })
+    .toArray();
+  expect(quarantined.map((q) => q.receivedCount)).toEqual(Array(20).fill(6));
   const stored = await mongo
     .db(`${process.env.USAGEGRAPH_DB_PREFIX}_usage`)
     .collection('usage_events')
@@ -144,18 +155,17 @@ it('creates one subscription and keeps every alias when both processes change on
   const { upsertCustomer: customer } = await ok(
     `mutation { upsertCustomer(input: { externalKey: "${u}-c", name: "c", currency: "USD" }) { id } }`,
   );
-  const create = `mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`;
+  // Eight overlapping subscriptions (each starting a day later, none ending): exactly one may exist.
+  const create = `mutation($p: ID!, $s: DateTime!) { createSubscription(input: { customerExternalKey: "${u}-c", pricePlanId: $p, startsAt: $s }) { id } }`;
   const alias = `mutation($c: ID!, $a: String!) { addCustomerAlias(customerId: $c, alias: $a) { id } }`;
   const results = await Promise.all([
-    ...[1, 2, 3, 4, 5, 6].map(() => call(create, { p: plan.id })),
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((d) => call(create, { p: plan.id, s: `2026-01-0${d}T00:00:00Z` })),
     ...[1, 2, 3, 4, 5, 6].map((i) => call(alias, { c: customer.id, a: `${u}-alias-${i}` })),
   ]);
-  const created = results.slice(0, 6).filter((r) => !r.errors);
-  expect(created.length).toBeGreaterThanOrEqual(1);
-  // Either the same subscription (idempotent) or refused as overlapping — never two.
-  for (const r of results.slice(0, 6).filter((r) => r.errors))
-    expect(r.errors![0]!.extensions?.code).not.toBe('INTERNAL_SERVER_ERROR');
-  expect(results.slice(6).every((r) => !r.errors)).toBe(true);
+  const created = results.slice(0, 8).filter((r) => !r.errors);
+  expect(created).toHaveLength(1);
+  for (const r of results.slice(0, 8).filter((r) => r.errors)) expect(r.errors![0]!.extensions?.code).toBe('CONFLICT');
+  expect(results.slice(8).every((r) => !r.errors)).toBe(true);
   const { customer: after } = await ok(`query($id: ID!) { customer(id: $id) { aliases subscriptions { id } } }`, {
     id: customer.id,
   });

@@ -38,7 +38,7 @@ function launch(env: NodeJS.ProcessEnv): Launched {
   return { child, output: () => out, exited };
 }
 
-async function waitFor(launched: Launched, text: string, timeoutMs = 120_000): Promise<void> {
+async function waitFor(launched: Launched, text: string, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!launched.output().includes(text)) {
     if (Date.now() > deadline) throw new Error(`"${text}" did not appear; output so far:\n${launched.output()}`);
@@ -117,7 +117,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
   expect(again.output()).toMatch(/0 events accepted, 1000 already there/);
   process.kill(again.child.pid!, 'SIGTERM');
   expect(await again.exited).toBe(0);
-}, 240_000);
+}, 600_000);
 
 it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
@@ -140,7 +140,7 @@ it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one',
   expect(commands).toHaveLength(9); // hledger-web, seven subgraphs, the gateway
   process.kill(app.child.pid!, 'SIGTERM');
   expect(await app.exited).toBe(0);
-}, 120_000);
+}, 400_000);
 
 /** The printed gateway URL and platform key of a started system. */
 function printed(launched: Launched): { gatewayUrl: string; authorization: string } {
@@ -194,7 +194,7 @@ it('runs two starts at once side by side, each on its own ports and its own subg
     expect(await one.exited).toBe(0);
     expect(await two.exited).toBe(0);
   }
-}, 240_000);
+}, 600_000);
 
 it('stops with the reason when the port PORT names is taken, leaving nothing running', async () => {
   const squatter = net.createServer();
@@ -209,4 +209,4 @@ it('stops with the reason when the port PORT names is taken, leaving nothing run
   } finally {
     squatter.close();
   }
-}, 120_000);
+}, 400_000);
