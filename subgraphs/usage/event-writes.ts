@@ -211,7 +211,8 @@ export async function quarantine(
       store,
       first.refused.map((id) => entry(id, false)),
     );
-    if (textOnly.refused.length > 0) throw new Error(`quarantine refused ${textOnly.refused.length} entries`);
+    if (textOnly.refused.length > 0)
+      throw new Error(`quarantine refused ${textOnly.refused.length} entries`, { cause: textOnly.error });
     for (const id of [...first.existing, ...textOnly.existing]) known.add(id); // inserted by another process meanwhile
     const byCount = new Map<number, string[]>();
     for (const id of known) {
@@ -241,8 +242,8 @@ export async function quarantine(
 async function insertEntries(
   store: UsageStore,
   docs: QuarantinedEventDoc[],
-): Promise<{ existing: string[]; refused: string[] }> {
-  const outcome = { existing: [] as string[], refused: [] as string[] };
+): Promise<{ existing: string[]; refused: string[]; error?: unknown }> {
+  const outcome: { existing: string[]; refused: string[]; error?: unknown } = { existing: [], refused: [] };
   if (docs.length === 0) return outcome;
   try {
     await store.quarantine.insertMany(docs, { ordered: false });
@@ -251,6 +252,7 @@ async function insertEntries(
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     if (list.length === 0) throw error;
     for (const w of list) (w.code === 11000 ? outcome.existing : outcome.refused).push(docs[w.index]!._id);
+    outcome.error = error;
   }
   return outcome;
 }

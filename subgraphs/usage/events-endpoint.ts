@@ -136,6 +136,18 @@ function inCloudEventTerms(result: IngestResult): IngestResult {
   return result;
 }
 
+/** DATABASE_UNAVAILABLE when the usage database does not answer a bounded probe now; undefined when it does. */
+async function databaseDown(store: UsageStore): Promise<{ code: string; message: string } | undefined> {
+  try {
+    await store.events.estimatedDocumentCount({ maxTimeMS: 2_000 });
+    return undefined;
+  } catch (probe) {
+    return (
+      knownFailure(probe) ?? { code: 'DATABASE_UNAVAILABLE', message: 'the database is unreachable; retry shortly' }
+    );
+  }
+}
+
 export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, log: Logger): express.Router {
   const router = express.Router();
   router.post(
@@ -192,7 +204,9 @@ export function eventsEndpoint(store: UsageStore, registry: UsageTypeRegistry, l
         );
       } catch (error) {
         // The database down or slow, the caller gone: a stable code the sender retries on, never a plain 500.
-        const known = knownFailure(error);
+        // An error of another kind while the database does not answer (a bulk write cut short by the outage reports
+        // per-document failures) is the outage too: the sender retries the batch and deduplication settles it.
+        const known = knownFailure(error) ?? (await databaseDown(store));
         if (known) {
           log.warn({ err: error, code: known.code }, 'bulk ingestion failed; the sender may retry the batch');
           res.status(503).json({
