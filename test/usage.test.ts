@@ -652,5 +652,5 @@ describe('properties of ingestion (generated batches)', () => {
       ),
       { numRuns: 12 },
     );
-  });
+  }, 240_000); // generated batches: minutes on a loaded 2-core machine
 });
