@@ -2,8 +2,9 @@
 // run whose process is killed outright resumes where it stopped, rating every subscription.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Decimal from 'decimal.js';
 import { MongoClient } from 'mongodb';
-import { billingRun, client, eventually, unique } from './support';
+import { billingRun, client, eventually, subgraphClient, unique } from './support';
 
 const g = client('billing-run-job-test');
 const u = unique('job');
@@ -68,8 +69,38 @@ async function seedSubscriptions(period: string, count: number): Promise<string[
 
 const RUN_FIELDS = 'subscriptions rated failed totals { amount currency }';
 
+/**
+ * Subscriptions of other tests active in a period (theirs are open-ended, so a far period covers them too): a run
+ * covers every active subscription, so this test counts on theirs plus its own.
+ */
+const activeIn = async (period: string): Promise<number> =>
+  (
+    await subgraphClient(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!).ok<{ subscriptionsActiveInCount: number }>(
+      `query($p: String!) { subscriptionsActiveInCount(period: $p) }`,
+      { p: period },
+    )
+  ).subscriptionsActiveInCount;
+
+/** The amounts of this test's own subscriptions' current charges in a period, and how many revisions they have. */
+async function ownCharges(ids: string[], period: string): Promise<{ total: string; revisions: number[] }> {
+  const mongo = await MongoClient.connect(process.env.MONGODB_URI!);
+  try {
+    const charges = await mongo
+      .db(`${process.env.USAGEGRAPH_DB_PREFIX}_pricing`)
+      .collection('rated_charges')
+      .find({ subscriptionId: { $in: ids }, periodKey: period })
+      .project<{ amount: { amount: string }; revision: number }>({ amount: 1, revision: 1 })
+      .toArray();
+    const total = charges.reduce((sum, c) => sum.plus(c.amount.amount), new Decimal(0));
+    return { total: total.toFixed(2), revisions: charges.map((c) => c.revision) };
+  } finally {
+    await mongo.close();
+  }
+}
+
 it('starts at once, is one job however often it is started, reports progress, and rates every subscription', async () => {
-  await seedSubscriptions('2031-01', 120);
+  const others = await activeIn('2031-01');
+  const ids = await seedSubscriptions('2031-01', 120);
   const start = () =>
     g.ok(`mutation { startBillingRun(period: "2031-01") { id status startedBy progress { done total } } }`);
   const [first, second] = await Promise.all([start(), start()]);
@@ -88,18 +119,21 @@ it('starts at once, is one job however often it is started, reports progress, an
     },
     60_000,
   );
-  expect(finished.progress).toMatchObject({ done: 120, total: 120, failures: 0 });
+  expect(finished.progress).toMatchObject({ done: others + 120, total: others + 120, failures: 0 });
   expect(finished.progress.ratePerSecond).toBeGreaterThan(0);
-  expect(finished.run).toMatchObject({ subscriptions: 120, rated: 120, failed: 0 });
-  expect(finished.run.totals).toEqual([{ amount: '1200.00', currency: 'USD' }]);
+  expect(finished.run).toMatchObject({ subscriptions: others + 120, failed: 0 });
+  // Its own 120 subscriptions: one fee of 10.00 each, one revision each.
+  expect(await ownCharges(ids, '2031-01')).toEqual({ total: '1200.00', revisions: Array(120).fill(1) });
 
   // Finished: starting the period again is a new run, which changes nothing (the same inputs make no new revisions).
   const again = await billingRun(g, '2031-01', RUN_FIELDS);
   expect(again.id).not.toBe(first.startBillingRun.id);
-  expect(again.run.totals).toEqual([{ amount: '1200.00', currency: 'USD' }]);
+  expect(again.run.totals).toEqual(finished.run.totals);
+  expect(await ownCharges(ids, '2031-01')).toEqual({ total: '1200.00', revisions: Array(120).fill(1) });
 }, 120_000);
 
 it('resumes a run whose process was killed outright, and rates every subscription exactly once', async () => {
+  const others = await activeIn('2031-02');
   const ids = await seedSubscriptions('2031-02', 600);
   const { startBillingRun: job } = await g.ok(`mutation { startBillingRun(period: "2031-02") { id } }`);
   const progress = async () =>
@@ -124,12 +158,12 @@ it('resumes a run whose process was killed outright, and rates every subscriptio
     },
     120_000,
   );
-  expect(done.progress).toEqual({ done: 600, total: 600 });
+  expect(done.progress).toEqual({ done: others + 600, total: others + 600 });
   expect(done.runners).toBe(2);
   const { billingRunJob } = await g.ok(`query($id: ID!) { billingRunJob(id: $id) { run { ${RUN_FIELDS} } } }`, {
     id: job.id,
   });
-  expect(billingRunJob.run).toMatchObject({ subscriptions: 600, rated: 600, failed: 0 });
+  expect(billingRunJob.run).toMatchObject({ subscriptions: others + 600, failed: 0 });
   // Each subscription has its fee once: a page rated twice (before and after the crash) made no second revision.
   const mongo = await MongoClient.connect(process.env.MONGODB_URI!);
   try {
