@@ -23,6 +23,21 @@ interface Launched {
   exited: Promise<number | null>;
 }
 
+const launchedChildren: ChildProcess[] = [];
+
+// A test that failed half-way must not leave its system running (it would also keep Jest from exiting): Ctrl-C its
+// process group, and kill it if it does not stop.
+afterEach(async () => {
+  for (const child of launchedChildren.splice(0)) {
+    if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
+    const stopped = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(-child.pid, 'SIGINT');
+    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 30_000);
+    await stopped;
+    clearTimeout(timer);
+  }
+}, 60_000);
+
 function launch(env: NodeJS.ProcessEnv): Launched {
   // Its own process group, so a signal to the group is what Ctrl-C in a terminal sends.
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'start.ts')], {
@@ -31,6 +46,7 @@ function launch(env: NodeJS.ProcessEnv): Launched {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  launchedChildren.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
