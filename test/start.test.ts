@@ -31,8 +31,15 @@ afterEach(async () => {
   for (const child of launchedChildren.splice(0)) {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) continue;
     const stopped = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-child.pid, 'SIGINT');
-    const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 30_000);
+    const signal = (name: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, name);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGINT');
+    const timer = setTimeout(() => signal('SIGKILL'), 30_000);
     await stopped;
     clearTimeout(timer);
   }
