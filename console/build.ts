@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { config } from '../lib/config';
 import { cacheDir as cacheRoot } from '../runtime/ferretdb';
 
@@ -48,7 +48,8 @@ export async function ensureConsoleBuild(
     const result = spawnSync(
       process.execPath,
       [
-        join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'),
+        // Where Node finds it (beside the sources, or above dist/ in a production build).
+        join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'),
         'build',
         '--config',
         join(CONSOLE_SOURCE, 'vite.config.mjs'),

@@ -29,7 +29,14 @@ function copyAssets(dir) {
 }
 for (const dir of SOURCES) copyAssets(join(ROOT, dir));
 cpSync(join(ROOT, 'schema'), join(DIST, 'schema'), { recursive: true });
+// The finance console is built by Vite at the first start (and cached by a digest of its sources and the lockfile),
+// so its sources travel whole.
+cpSync(join(ROOT, 'console'), join(DIST, 'console'), {
+  recursive: true,
+  filter: (src) => !src.includes('node_modules'),
+});
 cpSync(join(ROOT, 'package.json'), join(DIST, 'package.json'));
+cpSync(join(ROOT, 'package-lock.json'), join(DIST, 'package-lock.json'));
 const files = (dir) =>
   readdirSync(dir).reduce((n, f) => n + (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : 1), 0);
 process.stdout.write(`built dist/ (${files(DIST)} files); run it with \`npm run start:prod\`\n`);
