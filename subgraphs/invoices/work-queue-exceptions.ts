@@ -16,6 +16,8 @@ export const adjustmentExceptionId = (invoiceId: string): string =>
 export interface NoteAction {
   by: string | null;
   detail: string;
+  /** The action's code when it is not issuing notes (e.g. INVOICE_VOIDED). */
+  action?: string;
 }
 
 async function customerOf(id: string, log: Logger): Promise<{ externalKey: string; name: string } | null> {
@@ -67,7 +69,7 @@ export async function settleAdjustmentException(
     {
       exceptionId,
       kind: 'ADJUSTMENT_AWAITING_NOTE',
-      resolution: noteWords.length ? 'NOTE_ISSUED' : 'NO_LONGER_DIFFERENT',
+      resolution: action?.action ?? (noteWords.length ? 'NOTE_ISSUED' : 'NO_LONGER_DIFFERENT'),
       detail:
         action?.detail ??
         (noteWords.length
@@ -75,7 +77,9 @@ export async function settleAdjustmentException(
           : `a later re-rating brought invoice ${first.invoiceNumber}'s lines back to what it billed`),
       afterwards: noteWords.length
         ? `${noteWords.join(', ')} issued and sent to the ledger`
-        : 'nothing to correct: no note needed',
+        : action?.action === 'INVOICE_VOIDED'
+          ? 'no note needed: the replacement invoice bills the charges as they are'
+          : 'nothing to correct: no note needed',
       resolvedBy: action?.by ?? null,
     },
     contentHash(all.map((a) => `${a._id}:${a.status}`).sort()),
