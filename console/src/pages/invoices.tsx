@@ -4,7 +4,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { formatDate, formatNumber } from '../format';
 import { Action, Amount, ErrorBox, Field, Section, parseRoute, routeTo, setParams, useGraph } from '../ui';
-import { openDocument } from '../documents';
+import { downloadDocument } from '../documents';
 
 type Route = ReturnType<typeof parseRoute>;
 
@@ -97,7 +97,7 @@ interface DetailSection {
   body: ComponentChildren;
 }
 
-/** A document's PDF and HTML, fetched with the signed-in credential (the gateway serves them to callers only). */
+/** A document's PDF and HTML, downloaded with the signed-in credential (the gateway serves them to callers only). */
 function DocumentButtons({
   links,
   label,
@@ -110,11 +110,15 @@ function DocumentButtons({
   if (!links) return <span class="muted">No document while a draft.</span>;
   return (
     <span class="row" data-testid={testId}>
-      <Action label={`${label} (PDF)`} run={() => openDocument(links.pdf)} />
+      <Action
+        label={`${label} (PDF)`}
+        testId={testId ? `${testId}-pdf` : undefined}
+        run={() => downloadDocument(links.pdf)}
+      />
       <Action
         label={`${label} (HTML)`}
         testId={testId ? `${testId}-html` : undefined}
-        run={() => openDocument(links.html)}
+        run={() => downloadDocument(links.html)}
       />
     </span>
   );
