@@ -53,27 +53,47 @@ export interface ExceptionResolved {
   afterwards: string;
   /** The authenticated subject who acted; null when it resolved by itself. */
   resolvedBy: string | null;
+  /** The action as a code when `resolution` keeps an older stage's wording for its existing consumers. */
+  action?: string;
+}
+
+/** Fields a stage sent before it raised in this shape: kept beside it so existing consumers go on working. */
+export interface RaiseOptions {
+  occurredAt?: Date;
+  legacy?: Record<string, unknown>;
 }
 
 /**
  * Raises (or refreshes) an exception. `revision` names this state of it (e.g. the held count and the latest arrival),
  * so raising the same state twice is one event, and a changed state is a new one the queue takes as the latest.
  */
-export function raiseException(outbox: Outbox, e: ExceptionRaised, revision: string | number): Promise<void> {
+export function raiseException(
+  outbox: Outbox,
+  e: ExceptionRaised,
+  revision: string | number,
+  options: RaiseOptions = {},
+): Promise<void> {
   return outbox.raise({
     id: `exception.raised:${e.exceptionId}:${revision}`,
     type: 'exception.raised',
     subject: e.exceptionId,
-    data: { ...e },
+    occurredAt: options.occurredAt,
+    data: { ...options.legacy, ...e },
   });
 }
 
 /** Resolves an exception; `revision` names which opening of it was resolved (an exception can be raised again). */
-export function resolveException(outbox: Outbox, e: ExceptionResolved, revision: string | number): Promise<void> {
+export function resolveException(
+  outbox: Outbox,
+  e: ExceptionResolved,
+  revision: string | number,
+  options: RaiseOptions = {},
+): Promise<void> {
   return outbox.raise({
     id: `exception.resolved:${e.exceptionId}:${revision}`,
     type: 'exception.resolved',
     subject: e.exceptionId,
-    data: { ...e },
+    occurredAt: options.occurredAt,
+    data: { ...options.legacy, ...e },
   });
 }

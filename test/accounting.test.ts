@@ -48,6 +48,22 @@ const businessEvent = (type: string, subject: string) =>
     },
     20_000,
   );
+/** The work-queue item of an exception once the events subgraph has it, and (with `until`) once it is in that state. */
+const workItem = (id: string, until: (item: any) => boolean = () => true) =>
+  eventually(
+    `work item ${id}`,
+    async () => {
+      const { workItem: item } = await g.ok(
+        `query($id: ID!) { workItem(id: $id) { id kind source status problem remedy held { count unit amounts { amount currency } }
+          references { name value } resolution { action detail afterwards resolvedBy } } }`,
+        { id },
+      );
+      return item && until(item) ? item : null;
+    },
+    20_000,
+  );
+const referenceOf = (item: any, name: string) => item.references.find((r: any) => r.name === name)?.value;
+const actingSubject = async () => (await g.ok('{ viewer { subject } }')).viewer.subject as string;
 const taxRate = (jurisdiction: string, productLine: string, name: string, ratePercent: string) =>
   g.ok(`mutation($i: TaxRateInput!) { setTaxRate(input: $i) { id } }`, {
     i: { jurisdiction, productLine, name, ratePercent, effectiveFrom: '2026-01-01' },
@@ -122,6 +138,25 @@ describe('corrections after invoicing', () => {
       ['COMMITMENT', '190.00', '0.00', '-190.00'],
       ['USAGE', '10.00', '240.09', '230.09'],
     ]);
+    // Finance's queue holds one item for the invoice: both lines, net +40.09, awaiting a note.
+    const { invoice: numbered } = await g.ok(`query($id: ID!) { invoice(id: $id) { number } }`, { id: b.invoiceId });
+    const awaiting = await eventually('the adjustments in the work queue', async () => {
+      const { workQueue } = await g.ok(
+        `query($c: String!) { workQueue(filter: { kind: "ADJUSTMENT_AWAITING_NOTE", customerKey: $c }) { nodes { id held { count } } } }`,
+        { c: b.customerKey },
+      );
+      const found = workQueue.nodes.find((i: any) => i.held.count === 2);
+      return found ? workItem(found.id) : null;
+    });
+    expect(awaiting).toMatchObject({
+      kind: 'ADJUSTMENT_AWAITING_NOTE',
+      source: 'invoices',
+      status: 'OPEN',
+      held: { count: 2, unit: 'adjustments', amounts: [{ amount: '40.09', currency: 'USD' }] },
+    });
+    expect(awaiting.problem).toContain(`invoice ${numbered.number}`);
+    expect(awaiting.problem).toContain('-190.00 USD to credit, +230.09 USD to debit');
+    expect(referenceOf(awaiting, 'invoiceId')).toBe(b.invoiceId);
     const superseded = await adjustments(b.invoiceId, 'SUPERSEDED');
     expect(superseded.nodes.map((a: any) => a.supersededBy.id).sort()).toEqual(open.nodes.map((a: any) => a.id).sort());
 
@@ -138,6 +173,10 @@ describe('corrections after invoicing', () => {
       'ISSUED',
       'ISSUED',
     ]);
+    // Issuing the notes resolved the queue item by itself, naming who issued which notes.
+    const settled = await workItem(awaiting.id, (i) => i.status === 'RESOLVED');
+    expect(settled.resolution).toMatchObject({ action: 'NOTE_ISSUED', resolvedBy: await actingSubject() });
+    expect(settled.resolution.afterwards).toContain(`credit note ${entity.code}-CN-2026-000001 (209.00 USD)`);
     expect((await issueNotes([b.invoiceId]))[0]).toMatchObject({ status: 'NOTHING_OPEN', notes: [] });
     expect((await adjustments(b.invoiceId, 'OPEN')).totalCount).toBe(0);
 
@@ -350,6 +389,17 @@ describe('business exceptions on postings, resolved through the graph', () => {
       owner: 'finance',
       record: { type: 'ErpPosting', id: held.id },
     });
+    // The same hold is an item of finance's one queue, in business words, with the amount it holds back.
+    const item = await workItem(held.exceptionId);
+    expect(item).toMatchObject({
+      kind: 'ACCOUNT_MAPPING_MISSING',
+      source: 'erp-postings',
+      status: 'OPEN',
+      held: { count: 1, unit: 'posting', amounts: [{ amount: '2.50', currency: 'USD' }] },
+    });
+    expect(item.problem).toContain(`no account mapping for the receivable account of legal entity "${entity.code}"`);
+    expect(referenceOf(item, 'postingId')).toBe(held.id);
+    expect(referenceOf(item, 'missingMappings')).toBe(`RECEIVABLE_ACCOUNT:${entity.code}`);
 
     await mapAccount('RECEIVABLE_ACCOUNT', entity.code, entity.receivable);
     const done = await posted(held.id);
@@ -366,6 +416,10 @@ describe('business exceptions on postings, resolved through the graph', () => {
     expect((await businessEvent('exception.resolved', held.exceptionId)).data).toMatchObject({
       resolution: 'mapping added',
     });
+    // Resolved by itself when the mapping released it, naming who added which mapping.
+    const resolved = await workItem(held.exceptionId, (i) => i.status === 'RESOLVED');
+    expect(resolved.resolution).toMatchObject({ action: 'MAPPING_ADDED', resolvedBy: await actingSubject() });
+    expect(resolved.resolution.detail).toContain(`RECEIVABLE_ACCOUNT "${entity.code}" → ${entity.receivable}`);
   });
 
   it('holds a posting for a customer the ERP does not know, and posts it once the customer is mapped to one it knows', async () => {
@@ -432,6 +486,12 @@ describe('business exceptions on postings, resolved through the graph', () => {
     expect((await businessEvent('exception.resolved', held.exceptionId)).data.resolution).toBe(
       `booked in the next open period ${monthAfter}`,
     );
+    const resolved = await workItem(held.exceptionId, (i) => i.status === 'RESOLVED');
+    expect(resolved).toMatchObject({
+      kind: 'PERIOD_CLOSED',
+      resolution: { action: 'POSTED_IN_NEXT_OPEN_PERIOD', resolvedBy: await actingSubject() },
+    });
+    expect(referenceOf(resolved, 'period')).toBe(thisMonth);
   });
 });
 

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { client, clientAs, eventually, finalizedInvoice, keyFor, unique } from './support';
-import { legalEntity } from './accounting-support';
+import { billedCustomer, g as platform, ledgerTransactions, legalEntity, rate, sendCalls } from './accounting-support';
 
 const SCREENSHOTS = join(__dirname, '..', 'test-output', 'screenshots');
 const base = () => (process.env.USAGEGRAPH_TEST_GATEWAY_URL ?? '').replace(/\/graphql$/, '');
@@ -244,10 +244,121 @@ it('traces an invoice line to its events and ERP document, and reconciles its pe
   await page.context().close();
 }, 120_000);
 
+it('resolves a missing account mapping by clicking: the held posting is built again and reaches the ledger', async () => {
+  const period = '2026-02';
+  const entity = await legalEntity('UIMAP', { mapped: false });
+  const invoice = await finalizedInvoice('ui_map', 420, { period, legalEntityCode: entity.code });
+  const finance = clientAs('finance');
+  const { postInvoice: held } = await finance.ok(
+    `mutation($i: ID!) { postInvoice(invoiceId: $i) { id postingKey status exceptionId } }`,
+    { i: invoice.invoiceId },
+  );
+  expect(held.status).toBe('HELD');
+  await eventually('the held posting in the work queue', async () => {
+    const { workItem } = await finance.ok(`query($id: ID!) { workItem(id: $id) { status } }`, {
+      id: held.exceptionId,
+    });
+    return workItem?.status === 'OPEN';
+  });
+
+  const page = await signedIn('finance', `#/queue?kind=ACCOUNT_MAPPING_MISSING&item=${held.exceptionId}`);
+  const row = page.locator(`tr[data-item-id="${held.exceptionId}"]`);
+  await row.waitFor();
+  expect(await row.textContent()).toContain('Missing account mapping');
+  expect(await row.textContent()).toContain('$4.20');
+  await page.fill('input[name=mapping-RECEIVABLE_ACCOUNT]', entity.receivable);
+  await shot(page, '8-work-queue-missing-mapping');
+  await page.click('[data-testid=add-mapping]');
+  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  const resolution = await page.locator('[data-testid=work-item-resolution]').textContent();
+  expect(resolution).toContain('MAPPING_ADDED');
+  expect(resolution).toContain(`RECEIVABLE_ACCOUNT "${entity.code}" → ${entity.receivable}`);
+  expect(resolution).toContain(`key:key_${keyFor('finance').slice(4, 12)}`);
+  await shot(page, '9-work-queue-mapping-resolved');
+
+  // Released, the posting is sent by itself: the ledger has it, and the invoice shows it posted.
+  await eventually(
+    'the released posting in the ledger',
+    async () => (await ledgerTransactions(held.postingKey)).length === 1,
+    30_000,
+  );
+  await page.goto(`${base()}/console/#/invoice/${invoice.invoiceId}`);
+  await page.locator('[data-testid=invoice-posting][data-posting-status=POSTED]').waitFor();
+  expect(await page.locator('[data-testid=invoice-posting]').textContent()).toContain('hledger-web');
+  await page.context().close();
+}, 120_000);
+
+it('issues the note an adjustment awaits from the queue, and the invoice shows its notes, tax and documents', async () => {
+  const period = '2026-02';
+  const entity = await legalEntity('UINOTE');
+  const jurisdiction = `UI-${unique('t').slice(2).toUpperCase()}`;
+  await platform.ok(`mutation($i: TaxRateInput!) { setTaxRate(input: $i) { id } }`, {
+    i: { jurisdiction, productLine: '*', name: 'Sales tax', ratePercent: '10', effectiveFrom: '2026-01-01' },
+  });
+  // 1,000 calls at 0.01 and a true-up to a 20.00 minimum; late usage then moves 5.00 from the true-up to the calls.
+  const b = await billedCustomer('ui_note', entity.code, 1_000, {
+    period,
+    minimumCommitment: '20',
+    customer: { taxJurisdiction: jurisdiction },
+  });
+  const { invoice } = await platform.ok(`query($id: ID!) { invoice(id: $id) { number } }`, { id: b.invoiceId });
+  await platform.ok(`mutation($i: ID!) { postInvoice(invoiceId: $i) { id } }`, { i: b.invoiceId });
+  await sendCalls(b, 500, `${period}-20T10:00:00Z`);
+  await rate(b, period);
+  const item = await eventually('the adjustment in the work queue', async () => {
+    const { workQueue } = await clientAs('finance').ok(
+      `query($c: String!) { workQueue(filter: { kind: "ADJUSTMENT_AWAITING_NOTE", customerKey: $c }) { nodes { id held { count } } } }`,
+      { c: b.customerKey },
+    );
+    return workQueue.nodes.find((i: any) => i.held.count === 2);
+  });
+
+  const page = await signedIn('finance', `#/queue?kind=ADJUSTMENT_AWAITING_NOTE&item=${item.id}`);
+  await page.locator('[data-testid=work-item]').waitFor();
+  expect(await page.locator('[data-testid=work-item]').textContent()).toContain(`invoice ${invoice.number}`);
+  await page.click('[data-testid=issue-note]');
+  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  const resolution = await page.locator('[data-testid=work-item-resolution]').textContent();
+  expect(resolution).toContain('NOTE_ISSUED');
+  expect(resolution).toContain(`credit note ${entity.code}-CN-2026-`);
+
+  await page.goto(`${base()}/console/#/invoice/${b.invoiceId}`);
+  const notes = page.locator('[data-testid=invoice-note]');
+  await notes.first().waitFor();
+  const noteText = (await notes.allTextContents()).join('\n');
+  expect(noteText).toMatch(new RegExp(`Credit note ${entity.code}-CN-2026-\\d{6}`));
+  expect(noteText).toMatch(new RegExp(`Debit note ${entity.code}-DN-2026-\\d{6}`));
+  // 5.00 back at 10 % tax: the credit note is 5.50, its tax 0.50.
+  expect(noteText).toContain('$5.50');
+  const tax = await page.locator('[data-testid=invoice-tax-lines]').textContent();
+  expect(tax).toContain(jurisdiction);
+  expect(tax).toContain('10 %');
+  expect(tax).toContain('$2.00');
+  // Each note is posted: the invoice's postings include them.
+  await eventually(
+    'the notes posted',
+    async () => (await page.locator('[data-testid=invoice-posting][data-posting-status=POSTED]').count()) === 3,
+    30_000,
+  );
+  await shot(page, '10-invoice-notes-tax');
+  // The documents come with the signed-in credential (the gateway refuses them without one).
+  const [html] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=invoice-documents-html]')]);
+  expect(html.suggestedFilename()).toBe(`${b.invoiceId}.html`);
+  expect(readFileSync((await html.path())!, 'utf8')).toContain(`<h1>Invoice ${invoice.number}</h1>`);
+  const [pdf] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=invoice-documents-pdf]')]);
+  expect(
+    readFileSync((await pdf.path())!)
+      .subarray(0, 5)
+      .toString(),
+  ).toBe('%PDF-');
+  await page.context().close();
+}, 150_000);
+
 it('offers customer success no action that changes money', async () => {
   const page = await signedIn('customer-success');
   expect(await page.locator('[data-testid=viewer]').textContent()).toContain('CUSTOMER_SUCCESS');
-  const changing = /assign|map to|create|approve|dismiss|replay|discard|correct|close|reopen|sign off/i;
+  const changing =
+    /assign|map to|create|approve|dismiss|replay|discard|correct|close|reopen|sign off|issue|post in|add the mapping|set the/i;
   for (const path of ['#/queue', '#/quarantine', '#/dead-letters', '#/periods', '#/reconciliation', '#/invoices']) {
     await page.goto(`${base()}/console/${path}`);
     await page.waitForLoadState('networkidle');

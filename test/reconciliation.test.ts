@@ -2,7 +2,7 @@
 // from the real hledger-web, with every difference named; the CSV export; sign-off recorded in the audit trail.
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { money } from '../lib/money';
-import { legalEntity } from './accounting-support';
+import { billedCustomer, legalEntity, posted as postedToLedger, rate, sendCalls } from './accounting-support';
 import { clientAs, draftInvoice, eventually, finalizedInvoice, keyFor, unique } from './support';
 
 const RECONCILIATION = `query($p: String!, $e: String) { reconciliation(period: $p, legalEntityCode: $e) {
@@ -164,6 +164,55 @@ it('reconciles a period down to the ledger, names every difference, exports CSV 
     fields: ['signOffReconciliation'],
     variables: { p: period, e: legalEntityCode },
     outcome: 'SUCCEEDED',
+  });
+}, 90_000);
+
+it('reconciles net of notes: a re-rating after finalization is an adjustment without a note until the note is issued and booked', async () => {
+  const finance = clientAs('finance', unique('recon-note'));
+  const period = '2026-03';
+  const { code: legalEntityCode } = await legalEntity('RNOTE');
+  const b = await billedCustomer('recon_note', legalEntityCode, 1_000, { period });
+  const { postInvoice } = await finance.ok(`mutation($i: ID!) { postInvoice(invoiceId: $i) { id } }`, {
+    i: b.invoiceId,
+  });
+  await postedToLedger(postInvoice.id);
+  // Late usage re-rates the finalized invoice's line from 10.00 to 15.00.
+  await sendCalls(b, 500, `${period}-20T10:00:00Z`);
+  await rate(b, period);
+  const open = (await finance.ok(RECONCILIATION, { p: period, e: legalEntityCode })).reconciliation;
+  expect(open.customers[0].lines[0]).toMatchObject({
+    rated: { amount: '15.00' },
+    invoiced: { amount: '10.00' },
+    posted: { amount: '10.00' },
+    ledger: { amount: '10.00' },
+  });
+  expect(open.customers[0].lines[0].differences).toEqual([
+    expect.objectContaining({
+      from: 'RATED',
+      to: 'INVOICED',
+      reason: 'ADJUSTMENT_WITHOUT_NOTE',
+      explained: true,
+      amount: { amount: '5.00', currency: 'USD' },
+      recordIds: [b.invoiceId],
+    }),
+  ]);
+
+  const { issueNotes } = await finance.ok(
+    `mutation($i: [ID!]!) { issueNotes(invoiceIds: $i) { status notes { number kind total { amount } erpPostings { id } } } }`,
+    { i: [b.invoiceId] },
+  );
+  expect(issueNotes[0].notes).toEqual([
+    expect.objectContaining({ kind: 'DEBIT', total: { amount: '5.00' }, erpPostings: [expect.anything()] }),
+  ]);
+  await postedToLedger(issueNotes[0].notes[0].erpPostings[0].id);
+  const closed = (await finance.ok(RECONCILIATION, { p: period, e: legalEntityCode })).reconciliation;
+  expect(closed.status).toBe('RECONCILED');
+  expect(closed.customers[0].lines[0]).toMatchObject({
+    rated: { amount: '15.00' },
+    invoiced: { amount: '15.00' },
+    posted: { amount: '15.00' },
+    ledger: { amount: '15.00' },
+    differences: [],
   });
 }, 90_000);
 

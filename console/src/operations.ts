@@ -4,10 +4,17 @@ const MONEY = 'amount currency';
 
 const WORK_ITEM = `id kind source status problem remedy customerKey period raisedAt lastRaisedAt ageSeconds assignee
   held { count unit quantity amounts { ${MONEY} } }
-  references { name value } sampleRecordIds correlationId
+  references { name value } sampleRecordIds correlationId details
   resolution { action detail afterwards resolvedBy resolvedAt }
   dismissal { reason dismissedBy dismissedAt }
   history { at what by detail }`;
+
+const TAX_LINE = `jurisdiction name ratePercent taxableAmount { ${MONEY} } amount { ${MONEY} }`;
+
+const POSTING_OF_INVOICE = `id postingKey kind documentNumber status postedAt correlationId exceptionId
+  lastError { code message kind }
+  erpDocument { system documentId location postedAt }
+  journalEntry: entry { postingDate accountingPeriod lines { lineNo account side amount { ${MONEY} } memo } }`;
 
 const DIFFERENCE = `from to reason explained amount { ${MONEY} } count detail recordIds`;
 
@@ -24,6 +31,14 @@ export const OPERATIONS = {
   resolveUsageException: `mutation ResolveUsageException($id: ID!, $resolution: UsageExceptionResolutionInput!) {
     resolveUsageException(id: $id, resolution: $resolution) { id status heldEventCount } }`,
   approvePricingException: `mutation ApprovePricingException($id: ID!) { approvePricingException(id: $id) { id status } }`,
+  setAccountMapping: `mutation SetAccountMapping($input: AccountMappingInput!) {
+    setAccountMapping(input: $input) { id kind key value effectiveFrom } }`,
+  postInNextOpenPeriod: `mutation PostInNextOpenPeriod($postingId: ID!) {
+    postInNextOpenPeriod(postingId: $postingId) { id status journalEntry: entry { accountingPeriod requestedPeriod } } }`,
+  reopenEntityPeriod: `mutation ReopenEntityPeriod($key: String!, $legalEntityCode: String) {
+    reopenAccountingPeriod(key: $key, legalEntityCode: $legalEntityCode) { key legalEntityCode status changedAt } }`,
+  issueNotes: `mutation IssueNotes($invoiceIds: [ID!]!) {
+    issueNotes(invoiceIds: $invoiceIds) { invoiceId status code message notes { id number kind total { ${MONEY} } } } }`,
   pricePlans: `query PricePlans { pricePlans(first: 200) { nodes { id key version name currency } } }`,
 
   quarantine: `query Quarantine($status: ExceptionStatus, $groupId: ID, $after: String) {
@@ -72,11 +87,17 @@ export const OPERATIONS = {
     invoices(filter: $filter, first: 100, after: $after) { pageInfo { hasNextPage endCursor }
       nodes { id number status period { key } total { ${MONEY} } issueDate legalEntityCode customer { id externalKey name } } } }`,
   invoice: `query Invoice($id: ID!) { invoice(id: $id) {
-    id number status legalEntityCode currency period { key } total { ${MONEY} } issueDate finalizedAt createdAt correlationId
+    id number status legalEntityCode currency period { key } issueDate finalizedAt createdAt correlationId
+    subtotal { ${MONEY} } taxTotal { ${MONEY} } total { ${MONEY} } taxJurisdiction taxExemption { reason }
+    taxLines { ${TAX_LINE} } documents { pdf html }
     customer { id externalKey name } subscription { id }
-    lines { id lineNo kind description productLine usageTypeKey quantity unit unitPrice amount { ${MONEY} } }
-    erpPostings { id postingKey status postedAt correlationId erpDocument { system documentId location postedAt }
-      journalEntry { postingDate accountingPeriod lines { lineNo account side amount { ${MONEY} } memo } } } } }`,
+    lines { id lineNo kind description productLine usageTypeKey quantity unit unitPrice amount { ${MONEY} }
+      taxes { jurisdiction amount { ${MONEY} } } }
+    notes { id number kind issueDate subtotal { ${MONEY} } taxTotal { ${MONEY} } total { ${MONEY} } issuedBy
+      taxLines { ${TAX_LINE} } documents { pdf html }
+      lines { id lineNo description productLine quantity unit amount { ${MONEY} } invoiceLine { lineNo } } }
+    openAdjustments { id lineKey difference { ${MONEY} } }
+    erpPostings { ${POSTING_OF_INVOICE} } } }`,
   lineage: `query Lineage($id: ID!) { invoiceLine(id: $id) {
     id lineNo kind description quantity unit unitPrice amount { ${MONEY} } correlationId
     invoice { id number status issueDate finalizedAt createdAt correlationId customer { externalKey name }

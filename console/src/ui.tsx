@@ -117,7 +117,9 @@ export function Action(props: {
           setBusy(true);
           setError(null);
           try {
-            props.done?.(await props.run());
+            // Run first: `done?.(await run())` would skip the run itself when there is no `done`.
+            const result = await props.run();
+            props.done?.(result);
           } catch (e) {
             setError(e instanceof GraphError ? e : new GraphError(String(e), 'ERROR'));
           } finally {

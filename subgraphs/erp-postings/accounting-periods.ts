@@ -82,6 +82,7 @@ export async function reopenAccountingPeriod(
   store: PostingsStore,
   key: string,
   legalEntityCode: string | null | undefined,
+  reopenedBy: string | null = null,
 ): Promise<AccountingPeriodView> {
   const k = parsePeriod(key, 'key').key;
   const period = await setStatus(store, k, legalEntityCode ?? null, 'OPEN');
@@ -103,7 +104,12 @@ export async function reopenAccountingPeriod(
       // Still closed for its entity (e.g. the group reopened, the entity did not): it stays held.
       if (await isPeriodClosed(store, posting.legalEntityCode ?? 'DEFAULT', k)) return;
       const now = new Date();
-      await resolveException(store, posting, `period ${k} reopened`);
+      await resolveException(store, posting, {
+        action: 'PERIOD_REOPENED',
+        words: `period ${k} reopened`,
+        detail: `accounting period ${k}${legalEntityCode ? ` of ${legalEntityCode}` : ''} reopened`,
+        by: reopenedBy,
+      });
       // Pending again: the posting worker sends it by itself.
       await store.postings.replaceOne(
         { _id },
@@ -195,7 +201,13 @@ export async function postInNextOpenPeriod(
         },
       ],
     };
-    await resolveException(store, posting, `booked in the next open period ${effective}`);
+    await resolveException(store, posting, {
+      action: 'POSTED_IN_NEXT_OPEN_PERIOD',
+      words: `booked in the next open period ${effective}`,
+      detail: `moved from the closed period ${requested} to the next open one, ${effective} (its document date is kept)`,
+      afterwards: `sent to the ledger now, dated ${effective}-01`,
+      by: decidedBy,
+    });
     await store.postings.replaceOne({ _id: postingId }, moved);
     return moved;
   });

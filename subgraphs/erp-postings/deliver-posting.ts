@@ -119,7 +119,12 @@ async function send(
     if (done.status === 'HELD' && done.lastError?.kind === 'BUSINESS')
       done = { ...done, openException: await raiseException(store, posting, done.lastError) };
     if (done.status === 'POSTED' && posting.openException) {
-      await resolveException(store, posting, 'posted');
+      await resolveException(store, posting, {
+        action: 'POSTED',
+        words: 'posted',
+        detail: 'the ERP took it after all',
+        afterwards: `booked in the ledger as ${done.erpDocument?.documentId ?? posting.postingKey}`,
+      });
       done = { ...done, openException: null };
     }
     // Told before it is written: should the write be cut short, the next delivery tells again under the same id.

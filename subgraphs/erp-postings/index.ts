@@ -172,7 +172,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
       postNote: (_, { noteId }, ctx) =>
         postNote(ctx.store, ctx.connector, ctx.policy, noteId, ctx.correlationId, ctx.log),
-      replayErpPosting: (_, { id }, ctx) => replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log),
+      replayErpPosting: (_, { id }, ctx) =>
+        replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log, actingSubject(ctx)),
       closeAccountingPeriod: (_, { key, legalEntityCode }, ctx) =>
         closeAccountingPeriod(ctx.store, key, legalEntityCode, ctx.log, {
           accrue: (period, entity) =>
@@ -193,7 +194,7 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
           ctx.log,
         ),
       reopenAccountingPeriod: (_, { key, legalEntityCode }, ctx) =>
-        reopenAccountingPeriod(ctx.store, key, legalEntityCode),
+        reopenAccountingPeriod(ctx.store, key, legalEntityCode, actingSubject(ctx)),
       postInNextOpenPeriod: async (_, { postingId }, ctx) => {
         const moved = await postInNextOpenPeriod(ctx.store, postingId, actingSubject(ctx));
         return (await deliverPosting(ctx.store, ctx.connector, ctx.policy, postingId, ctx.log)) ?? moved;

@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/logger';
 import type { ErpConnector } from './connectors';
 import { reverseAccrualOf } from './accruals';
 import { deliverAndAwait, type DeliveryPolicy } from './deliver-posting';
-import { raiseException, resolveException } from './exceptions';
+import { raiseException, releaseByMapping, resolveException } from './exceptions';
 import {
   buildDocumentEntry,
   buildRecognitionEntry,
@@ -384,7 +384,7 @@ export async function rebuildHeldPostings(store: PostingsStore, connector: ErpCo
           }
         : result.entry;
       if (posting.source.kind !== 'REVENUE_RECOGNITION') await schedulePortions(store, posting, posting.source, result);
-      await resolveException(store, posting, code === 'MAPPING_MISSING' ? 'mapping added' : 'ERP customer id mapped');
+      await resolveException(store, posting, releaseByMapping(rows, posting, code, mappingVersion));
       await store.postings.replaceOne(
         { _id },
         {

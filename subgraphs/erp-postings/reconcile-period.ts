@@ -27,6 +27,8 @@ export interface ReconciliationReport extends PeriodReconciliation {
   signOff: ReconciliationSignOffDoc | null;
 }
 
+const DOCUMENT_KINDS: ReadonlySet<string> = new Set(['INVOICE', 'CREDIT_NOTE', 'DEBIT_NOTE']);
+
 const scopeOf = (period: string, legalEntityCode: string | null) => `${period}|${legalEntityCode ?? '*'}`;
 
 interface RatedChargeRow {
@@ -72,6 +74,12 @@ interface InvoiceRow {
   customer: { id: string };
   subscription: { id: string };
   lines: Array<{ kind: ChargeKind; productLine: string; amount: Money }>;
+  notes: Array<{
+    id: string;
+    number: string;
+    kind: 'CREDIT' | 'DEBIT';
+    lines: Array<{ kind: ChargeKind; productLine: string; amount: Money }>;
+  }>;
 }
 
 async function invoicesOf(period: string, subscriptionIds: string[]): Promise<InvoiceInput[]> {
@@ -82,7 +90,8 @@ async function invoicesOf(period: string, subscriptionIds: string[]): Promise<In
       'invoices',
       `query($p: String!, $s: [ID!]!) { invoicesForSubscriptions(period: $p, subscriptionIds: $s) {
          id number status legalEntityCode customer { id } subscription { id }
-         lines { kind productLine amount { amount currency } } } }`,
+         lines { kind productLine amount { amount currency } }
+         notes { id number kind lines { kind productLine amount { amount currency } } } } }`,
       { p: period, s: subscriptionIds.slice(i, i + 500) },
     );
     for (const inv of invoicesForSubscriptions)
@@ -94,6 +103,7 @@ async function invoicesOf(period: string, subscriptionIds: string[]): Promise<In
         subscriptionId: inv.subscription.id,
         legalEntityCode: inv.legalEntityCode,
         lines: inv.lines,
+        notes: inv.notes,
       });
   }
   return out;
@@ -204,8 +214,8 @@ export async function reconciliationOf(
     latestSignOff(store, period, legalEntityCode),
     allMappings(store),
   ]);
-  // The invoices' own postings; notes, recognition and accruals post under the same invoice id with their own kind.
-  const postings = allPostings.filter((p) => kindOf(p) === 'INVOICE');
+  // The invoices' and their notes' postings; recognition and accruals post under the same invoice id too, apart.
+  const postings = allPostings.filter((p) => DOCUMENT_KINDS.has(kindOf(p)));
   const lastDay = new Date(parsePeriod(period).end.getTime() - 1).toISOString().slice(0, 10);
   const { lookup } = mappingsAt(mappingRows, lastDay);
   const report = reconcilePeriod({
@@ -217,6 +227,7 @@ export async function reconciliationOf(
       id: p._id,
       postingKey: p.postingKey,
       invoiceId: p.invoiceId,
+      noteId: p.noteId ?? null,
       status: p.status,
       lines: (p.entry?.lines ?? []).map((l) => ({ account: l.account, side: l.side, amount: l.amount })),
     })),

@@ -133,3 +133,110 @@ it('reads a zero amount hledger wrote without a commodity as nothing', () => {
   });
   expect(reconcilePeriod(inputs).reconciled).toBe(true);
 });
+
+/** Re-rated down to 10.00 after invoicing 12.01; a credit note of 2.01 carries the difference, posted and in the ERP. */
+const creditNoted = (): ReconciliationInputs => {
+  const inputs = base();
+  inputs.ratedLines[0]!.amount = usd('10.00');
+  inputs.invoices[0]!.notes = [
+    {
+      id: 'note1',
+      number: 'US01-CN-2026-000001',
+      kind: 'CREDIT',
+      lines: [{ kind: 'USAGE', productLine: 'api', amount: usd('2.01') }],
+    },
+  ];
+  inputs.postings.push({
+    id: 'p2',
+    postingKey: 'ug:note1:v1',
+    invoiceId: 'inv1',
+    noteId: 'note1',
+    status: 'POSTED',
+    lines: [
+      { account: 'revenue:usage:api', side: 'DEBIT', amount: usd('2.01') },
+      { account: 'assets:receivable', side: 'CREDIT', amount: usd('2.01') },
+    ],
+  });
+  inputs.ledger.push({
+    tcode: 'ug:note1:v1',
+    tdate: '2026-12-01',
+    tdescription: 'Credit note',
+    ttags: [['idem', 'ug:note1:v1']],
+    tpostings: [
+      {
+        paccount: 'revenue:usage:api',
+        pamount: [{ acommodity: 'USD', aquantity: { decimalMantissa: 201, decimalPlaces: 2 } }],
+        ptags: [],
+      },
+    ],
+  });
+  return inputs;
+};
+
+it('reconciles net of a credit note: invoiced, posted and the ERP all take the note back', () => {
+  const r = reconcilePeriod(creditNoted());
+  expect(r.reconciled).toBe(true);
+  expect(r.customers[0]!.lines[0]).toMatchObject({
+    rated: usd('10.00'),
+    invoiced: usd('10.00'),
+    posted: usd('10.00'),
+    ledger: usd('10.00'),
+    differences: [],
+  });
+  expect(r.totals).toEqual([
+    { currency: 'USD', rated: usd('10.00'), invoiced: usd('10.00'), posted: usd('10.00'), ledger: usd('10.00') },
+  ]);
+});
+
+it("explains a note whose posting is held by the note's posting, and a note's missing ERP entry as unexplained", () => {
+  const held = creditNoted();
+  held.postings[1]!.status = 'HELD';
+  held.ledger.pop();
+  const r = reconcilePeriod(held);
+  expect(r.reconciled).toBe(true);
+  expect(r.customers[0]!.lines[0]).toMatchObject({ invoiced: usd('10.00'), posted: usd('12.01') });
+  expect(r.customers[0]!.lines[0]!.differences).toEqual([
+    expect.objectContaining({ from: 'INVOICED', to: 'POSTED', reason: 'POSTING_HELD', amount: usd('-2.01') }),
+  ]);
+  expect(r.customers[0]!.lines[0]!.differences[0]!.detail).toContain('credit note US01-CN-2026-000001');
+
+  const lost = creditNoted();
+  lost.ledger.pop();
+  const l = reconcilePeriod(lost);
+  expect(l.reconciled).toBe(false);
+  expect(l.customers[0]!.lines[0]!.differences).toEqual([
+    expect.objectContaining({ from: 'POSTED', to: 'LEDGER', reason: 'MISSING_IN_ERP', amount: usd('-2.01') }),
+  ]);
+});
+
+it('names what a note does not carry yet as an adjustment without a note, and counts a debit note up', () => {
+  const partly = creditNoted();
+  partly.ratedLines[0]!.amount = usd('9.00');
+  const r = reconcilePeriod(partly);
+  expect(r.customers[0]!.lines[0]!.differences).toEqual([
+    expect.objectContaining({ from: 'RATED', to: 'INVOICED', reason: 'ADJUSTMENT_WITHOUT_NOTE', amount: usd('-1.00') }),
+  ]);
+  expect(r.customers[0]!.lines[0]!.differences[0]!.detail).toContain('beyond US01-CN-2026-000001');
+
+  const debited = base();
+  debited.ratedLines[0]!.amount = usd('13.00');
+  debited.invoices[0]!.notes = [
+    {
+      id: 'n2',
+      number: 'US01-DN-2026-000001',
+      kind: 'DEBIT',
+      lines: [{ kind: 'USAGE', productLine: 'api', amount: usd('0.99') }],
+    },
+  ];
+  const d = reconcilePeriod(debited);
+  expect(d.customers[0]!.lines[0]).toMatchObject({ rated: usd('13.00'), invoiced: usd('13.00'), posted: usd('12.01') });
+  expect(d.customers[0]!.lines[0]!.differences).toEqual([
+    expect.objectContaining({
+      from: 'INVOICED',
+      to: 'POSTED',
+      reason: 'NOT_POSTED',
+      amount: usd('0.99'),
+      recordIds: ['n2'],
+    }),
+  ]);
+});

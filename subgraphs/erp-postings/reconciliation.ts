@@ -28,12 +28,23 @@ export interface InvoiceInput {
   subscriptionId: string;
   legalEntityCode: string;
   lines: Array<{ kind: ChargeKind; productLine: string; amount: Money }>;
+  /** Credit and debit notes issued on it (amounts positive; the kind says which way). Absent: none. */
+  notes?: NoteInput[];
+}
+
+export interface NoteInput {
+  id: string;
+  number: string;
+  kind: 'CREDIT' | 'DEBIT';
+  lines: Array<{ kind: ChargeKind; productLine: string; amount: Money }>;
 }
 
 export interface PostingInput {
   id: string;
   postingKey: string;
   invoiceId: string;
+  /** The note it books, for a credit or debit note's posting; absent for the invoice's own. */
+  noteId?: string | null;
   status: PostingStatus;
   lines: Array<{ account: string; side: 'DEBIT' | 'CREDIT'; amount: Money }>;
 }
@@ -218,6 +229,59 @@ const moneyAmounts = (amounts: LedgerTransaction['tpostings'][number]['pamount']
 
 const sample = (ids: Iterable<string>): string[] => [...ids].slice(0, 20);
 
+/** An invoice and its notes, each with the sign its lines carry (a credit note takes back what the invoice billed). */
+function documentsOf(inv: InvoiceInput) {
+  return [
+    { id: inv.id, name: `invoice ${inv.number ?? inv.id}`, sign: 1n, lines: inv.lines },
+    ...(inv.notes ?? []).map((n) => ({
+      id: n.id,
+      name: `${n.kind === 'CREDIT' ? 'credit' : 'debit'} note ${n.number}`,
+      sign: n.kind === 'CREDIT' ? -1n : 1n,
+      lines: n.lines,
+    })),
+  ];
+}
+
+/** A posting's revenue per account, signed as revenue: credits add, debits (a credit note's) take back. */
+function revenueOf(posting: PostingInput | undefined): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const l of posting?.lines ?? []) {
+    const minor = toMinorUnits(l.amount) * (l.side === 'CREDIT' ? 1n : -1n);
+    out.set(l.account, (out.get(l.account) ?? 0n) + minor);
+  }
+  return out;
+}
+
+/** Why a document's revenue is not (all) posted, by its posting's state. */
+function postingGap(
+  posting: PostingInput | undefined,
+  doc: { id: string; name: string },
+  account: string,
+  gap: Money,
+): Difference {
+  const document = doc.name;
+  const status = posting?.status;
+  const [reason, detail]: [ReconciliationReason, string] = !posting
+    ? ['NOT_POSTED', `${document} is issued but not posted yet`]
+    : status && IN_FLIGHT.includes(status)
+      ? ['POSTING_IN_FLIGHT', `posting ${posting.id} of ${document} is on its way to the ERP (${status})`]
+      : status === 'HELD'
+        ? ['POSTING_HELD', `posting ${posting.id} of ${document} is held (e.g. a closed period): see the work queue`]
+        : status === 'DEAD_LETTER'
+          ? ['POSTING_DEAD_LETTERED', `posting ${posting.id} of ${document} ran out of retries: replay it`]
+          : ['UNEXPLAINED', `posting ${posting.id} books ${account} differently from ${document}`];
+  return {
+    from: 'INVOICED',
+    to: 'POSTED',
+    reason,
+    explained: !UNEXPLAINED_REASONS.has(reason),
+    amount: gap,
+    count: 1,
+    detail,
+    recordIds: [posting?.id ?? doc.id],
+  };
+}
+
 /** Reconciles one period from its inputs; the same inputs always give the same report and digest. */
 export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliation {
   const customers = new Map(inputs.customers.map((c) => [c.id, c]));
@@ -280,10 +344,12 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
     const inv = invoiceOfSubscription.get(subscriptionId);
     const invoicedHere = new Map<Acc, bigint>();
     if (inv) {
-      for (const l of inv.lines) {
-        const acc = lineOf(inv.customerId, l.kind, l.productLine, l.amount.currency);
-        acc.invoiceIds.add(inv.id);
-        invoicedHere.set(acc, (invoicedHere.get(acc) ?? 0n) + toMinorUnits(l.amount));
+      for (const doc of documentsOf(inv)) {
+        for (const l of doc.lines) {
+          const acc = lineOf(inv.customerId, l.kind, l.productLine, l.amount.currency);
+          acc.invoiceIds.add(inv.id);
+          invoicedHere.set(acc, (invoicedHere.get(acc) ?? 0n) + doc.sign * toMinorUnits(l.amount));
+        }
       }
     }
     for (const acc of new Set([...perLine.keys(), ...invoicedHere.keys()])) {
@@ -298,7 +364,7 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
           ? ['DRAFT_INVOICE', `invoice ${inv.id} is still a draft: finalize it to invoice this amount`]
           : [
               'ADJUSTMENT_WITHOUT_NOTE',
-              `the charges were re-rated after invoice ${inv.number ?? inv.id} was finalized; a credit or debit note would carry the difference`,
+              `the charges were re-rated after invoice ${inv.number ?? inv.id} was finalized and no note carries the difference yet${inv.notes?.length ? ` (beyond ${inv.notes.map((n) => n.number).join(', ')})` : ''}: issue the credit or debit note`,
             ];
       acc.differences.push({
         from: 'RATED',
@@ -313,48 +379,30 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
     }
   }
 
-  // Posted: the credit lines of postings the ERP booked; the invoiced → posted gap explained by each posting's state.
-  const postingOfInvoice = new Map(inputs.postings.map((p) => [p.invoiceId, p]));
+  // Posted: the revenue lines of the postings the ERP booked, the invoice's and its notes' (a credit note's debit
+  // takes revenue back); the invoiced → posted gap is explained per document by its posting's state.
+  const postingOfDocument = new Map(inputs.postings.map((p) => [p.noteId ?? p.invoiceId, p]));
   const postingByKey = new Map<string, PostingInput>();
   for (const inv of invoiceById.values()) {
     if (inv.status !== 'FINALIZED') continue;
-    const posting = postingOfInvoice.get(inv.id);
-    if (posting) postingByKey.set(posting.postingKey, posting);
-    const invoicedByAccount = new Map<string, bigint>();
-    for (const l of inv.lines) {
-      const account = inputs.revenueAccount(l.productLine, l.kind);
-      invoicedByAccount.set(account, (invoicedByAccount.get(account) ?? 0n) + toMinorUnits(l.amount));
-    }
-    const postedByAccount = new Map<string, bigint>();
-    for (const l of posting?.lines ?? [])
-      if (l.side === 'CREDIT')
-        postedByAccount.set(l.account, (postedByAccount.get(l.account) ?? 0n) + toMinorUnits(l.amount));
-    for (const [account, invoiced] of invoicedByAccount) {
-      const acc = lineByAccount(inv.customerId, account, inv.lines[0]!.amount.currency)!;
-      const posted = posting?.status === 'POSTED' ? (postedByAccount.get(account) ?? 0n) : 0n;
-      acc.posted += posted;
-      const gap = invoiced - posted;
-      if (gap === 0n) continue;
-      const status = posting?.status;
-      const [reason, detail]: [ReconciliationReason, string] = !posting
-        ? ['NOT_POSTED', `invoice ${inv.number ?? inv.id} is finalized but not posted yet (postInvoice)`]
-        : status && IN_FLIGHT.includes(status)
-          ? ['POSTING_IN_FLIGHT', `posting ${posting.id} is on its way to the ERP (${status})`]
-          : status === 'HELD'
-            ? ['POSTING_HELD', `posting ${posting.id} is held (e.g. a closed period): see the work queue`]
-            : status === 'DEAD_LETTER'
-              ? ['POSTING_DEAD_LETTERED', `posting ${posting.id} ran out of retries: replay it`]
-              : ['UNEXPLAINED', `posting ${posting.id} books ${account} differently from invoice ${inv.number}`];
-      acc.differences.push({
-        from: 'INVOICED',
-        to: 'POSTED',
-        reason,
-        explained: !UNEXPLAINED_REASONS.has(reason),
-        amount: money(gap, acc.currency),
-        count: 1,
-        detail,
-        recordIds: [posting?.id ?? inv.id],
-      });
+    for (const doc of documentsOf(inv)) {
+      if (doc.lines.length === 0) continue;
+      const posting = postingOfDocument.get(doc.id);
+      if (posting) postingByKey.set(posting.postingKey, posting);
+      const invoicedByAccount = new Map<string, bigint>();
+      for (const l of doc.lines) {
+        const account = inputs.revenueAccount(l.productLine, l.kind);
+        invoicedByAccount.set(account, (invoicedByAccount.get(account) ?? 0n) + doc.sign * toMinorUnits(l.amount));
+      }
+      const postedByAccount = revenueOf(posting);
+      for (const [account, invoiced] of invoicedByAccount) {
+        const acc = lineByAccount(inv.customerId, account, doc.lines[0]!.amount.currency)!;
+        const posted = posting?.status === 'POSTED' ? (postedByAccount.get(account) ?? 0n) : 0n;
+        acc.posted += posted;
+        const gap = invoiced - posted;
+        if (gap === 0n) continue;
+        acc.differences.push(postingGap(posting, doc, account, money(gap, acc.currency)));
+      }
     }
   }
 
@@ -396,13 +444,13 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
     if (posting.status !== 'POSTED') continue;
     const inv = invoiceById.get(posting.invoiceId)!;
     const inLedger = ledgerByPosting.get(posting.id);
-    for (const l of posting.lines) {
-      if (l.side !== 'CREDIT') continue;
-      const acc = lineByAccount(inv.customerId, l.account, l.amount.currency);
+    const currency = posting.lines[0]?.amount.currency ?? '';
+    for (const [account, postedMinor] of revenueOf(posting)) {
+      const acc = lineByAccount(inv.customerId, account, currency);
       if (!acc) continue;
-      const ledger = inLedger?.get(l.account) ?? 0n;
+      const ledger = inLedger?.get(account) ?? 0n;
       acc.ledger += ledger;
-      const gap = toMinorUnits(l.amount) - ledger;
+      const gap = postedMinor - ledger;
       if (gap === 0n) continue;
       acc.differences.push({
         from: 'POSTED',
@@ -412,7 +460,7 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
         amount: money(gap, acc.currency),
         count: 1,
         detail: inLedger
-          ? `the ERP books ${l.account} of ${posting.postingKey} differently from the posting`
+          ? `the ERP books ${account} of ${posting.postingKey} differently from the posting`
           : `posting ${posting.postingKey} is POSTED in our records but the ERP has no such transaction`,
         recordIds: [posting.id],
       });

@@ -12,6 +12,7 @@ export async function replayErpPosting(
   policy: DeliveryPolicy,
   id: string,
   log: Logger,
+  replayedBy: string | null = null,
 ): Promise<ErpPostingDoc> {
   const released = await store.locks.run(id, async () => {
     const posting = await store.postings.findOne({ _id: id });
@@ -34,7 +35,13 @@ export async function replayErpPosting(
       });
     }
     const now = new Date();
-    await resolveException(store, posting, 'replayed');
+    await resolveException(store, posting, {
+      action: 'REPLAYED',
+      words: 'replayed',
+      detail: `replayed from ${posting.status}`,
+      afterwards: 'sent to the ledger again now',
+      by: replayedBy,
+    });
     // A fresh retry budget; the history keeps every earlier attempt.
     const pending: ErpPostingDoc = {
       ...posting,

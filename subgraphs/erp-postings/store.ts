@@ -72,7 +72,7 @@ export interface ErpPostingDoc {
   /** The receivable sub-account of a customer with an ERP id: the ERP must know it. */
   erpCustomerAccount?: string | null;
   /** The business exception raised while it is held (its id is in exception.raised / exception.resolved). */
-  openException?: { id: string; code: string; raisedAt: Date } | null;
+  openException?: { id: string; code: string; raisedAt: Date; missing?: MissingMapping[] } | null;
   status: PostingStatus;
   attempts: number;
   nextAttemptAt: Date | null;

@@ -72,7 +72,12 @@ export async function withdrawInvoicePosting(
           { field: 'invoiceId', expected: 'an invoice not yet posted; otherwise re-rate and issueNotes' },
         );
       }
-      await resolveException(store, current, 'invoice voided');
+      await resolveException(store, current, {
+        action: 'INVOICE_VOIDED',
+        words: 'invoice voided',
+        detail: 'its invoice was voided, so the posting is withdrawn',
+        afterwards: 'nothing is sent to the ledger; the replacement invoice is posted on its own',
+      });
       await store.postings.replaceOne(
         { _id: id },
         {

@@ -120,7 +120,7 @@ export function applyResolution(existing: WorkItemDoc | null, event: BusinessEve
   if (base.status === 'RESOLVED' && base.resolution && base.resolution.at >= at) return existing;
   if (at < base.lastRaisedAt) return existing; // raised again after this resolution: still open
   const resolution = {
-    action: text(data.resolution, 'RESOLVED'),
+    action: text(data.action ?? data.resolution, 'RESOLVED'),
     detail: text(data.detail, 'resolved by its owner'),
     afterwards: text(data.afterwards, ''),
     by: typeof data.resolvedBy === 'string' ? data.resolvedBy : (event.actor ?? null),

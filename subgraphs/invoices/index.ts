@@ -15,6 +15,7 @@ import { creditorReference } from './payment-reference';
 import { issueByPolicy, reconcileRatedCharges } from './reconcile-rated-charges';
 import { setTaxRate } from './tax-rates';
 import { voidInvoice } from './void-invoice';
+import { settleAdjustmentException } from './work-queue-exceptions';
 import { documentRoutes, documentLinks } from './documents';
 import {
   amountsOf,
@@ -155,7 +156,16 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       generateInvoice: (_, args, ctx) =>
         generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
       finalizeInvoice: (_, { invoiceId }, ctx) => finalizeInvoice(ctx.store, invoiceId),
-      voidInvoice: (_, args, ctx) => voidInvoice(ctx.store, args.invoiceId, args.reason, actingSubject(ctx)),
+      voidInvoice: async (_, args, ctx) => {
+        const voided = await voidInvoice(ctx.store, args.invoiceId, args.reason, actingSubject(ctx));
+        // Its open differences went with it: the queue's item for them resolves, saying so.
+        await settleAdjustmentException(ctx.store, args.invoiceId, ctx.log, {
+          action: 'INVOICE_VOIDED',
+          by: actingSubject(ctx),
+          detail: `invoice ${voided.number ?? args.invoiceId} voided: ${args.reason.trim()}`,
+        });
+        return voided;
+      },
       issueNotes: (_, { invoiceIds }, ctx) =>
         issueNotesForInvoices(ctx.store, invoiceIds, {
           issuedBy: actingSubject(ctx),

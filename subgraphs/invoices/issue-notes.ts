@@ -10,6 +10,7 @@ import { isDuplicateKeyError } from '../../lib/mongo';
 import { isoDate } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { correctionsOf, openDifferences } from './open-differences';
+import { settleAdjustmentException } from './work-queue-exceptions';
 import { computeTax, type ApplicableRate } from './tax/compute';
 import type {
   AdjustmentDoc,
@@ -293,6 +294,13 @@ async function issueForInvoice(store: InvoicesStore, invoiceId: string, options:
     });
   });
   for (const note of issued) await requestPosting(note, options.log);
+  if (issued.length > 0) {
+    const policy = options.issuedBy.startsWith('policy:');
+    await settleAdjustmentException(store, invoiceId, options.log, {
+      by: policy ? null : options.issuedBy,
+      detail: `${issued.map((n) => n.number).join(', ')} issued for invoice ${invoice.number}${policy ? ` by the note policy (${options.issuedBy.slice(7)})` : ''}`,
+    });
+  }
   return { invoiceId, status: issued.length > 0 ? 'ISSUED' : 'NOTHING_OPEN', notes: issued, code: null, message: null };
 }
 

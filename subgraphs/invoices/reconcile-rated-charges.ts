@@ -10,6 +10,7 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import { describeCharge } from './invoice-lines';
 import { issueNotesForInvoices } from './issue-notes';
 import { correctionsOf, isZero, openDifferences } from './open-differences';
+import { settleAdjustmentException } from './work-queue-exceptions';
 import type { AdjustmentDoc, InvoiceDoc, InvoiceLineKind, InvoicesStore, LineNowDoc } from './store';
 
 export interface ChargeSnapshot {
@@ -189,6 +190,8 @@ export async function reconcileRatedCharges(
     const { open, recorded } = await reconcileInvoice(store, invoice, s.charges, correlationId);
     results.push({ subscriptionId: s.subscriptionId, openAdjustments: open, recorded });
   }
+  // The queue hears of every open difference before a note policy may issue it, so the item shows who settled it.
+  for (const invoice of invoices) await settleAdjustmentException(store, invoice._id, log);
   const changed = invoices.filter((i) => results.some((r) => r.subscriptionId === i.subscriptionId && r.recorded > 0));
   if (changed.length > 0) await issueByPolicy(store, changed, 'ON_RERATING', correlationId, log);
   return results;

@@ -1,9 +1,10 @@
-// Invoices: the list with filters, and one invoice with its lines (each traced by "why this amount?") and postings.
-// The detail is a list of sections, so documents that arrive with invoicing (notes, tax, PDFs) are one more section.
+// Invoices: the list with filters, and one invoice with its lines (each traced by "why this amount?"), tax, the notes
+// that correct it, its documents (fetched with the caller's credential) and its postings, the notes' included.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { formatDate, formatNumber } from '../format';
-import { Amount, ErrorBox, Field, Section, parseRoute, routeTo, setParams, useGraph } from '../ui';
+import { Action, Amount, ErrorBox, Field, Section, parseRoute, routeTo, setParams, useGraph } from '../ui';
+import { downloadDocument } from '../documents';
 
 type Route = ReturnType<typeof parseRoute>;
 
@@ -96,6 +97,74 @@ interface DetailSection {
   body: ComponentChildren;
 }
 
+/** A document's PDF and HTML, downloaded with the signed-in credential (the gateway serves them to callers only). */
+function DocumentButtons({
+  links,
+  label,
+  testId,
+}: {
+  links: { pdf: string; html: string } | null;
+  label: string;
+  testId?: string;
+}) {
+  if (!links) return <span class="muted">No document while a draft.</span>;
+  return (
+    <span class="row" data-testid={testId}>
+      <Action
+        label={`${label} (PDF)`}
+        testId={testId ? `${testId}-pdf` : undefined}
+        run={() => downloadDocument(links.pdf)}
+      />
+      <Action
+        label={`${label} (HTML)`}
+        testId={testId ? `${testId}-html` : undefined}
+        run={() => downloadDocument(links.html)}
+      />
+    </span>
+  );
+}
+
+function TaxTable({ lines, testId }: { lines: any[]; testId?: string }) {
+  if (!lines.length) return <p class="muted">No tax.</p>;
+  return (
+    <table class="list" data-testid={testId}>
+      <thead>
+        <tr>
+          <th>Jurisdiction</th>
+          <th>Tax</th>
+          <th>Rate</th>
+          <th>Taxable</th>
+          <th>Amount</th>
+        </tr>
+      </thead>
+      <tbody>
+        {lines.map((t: any) => (
+          <tr key={`${t.jurisdiction}:${t.name}:${t.ratePercent}`}>
+            <td>{t.jurisdiction}</td>
+            <td>{t.name}</td>
+            <td class="num">{formatNumber(t.ratePercent)} %</td>
+            <td class="num">
+              <Amount value={t.taxableAmount} />
+            </td>
+            <td class="num">
+              <Amount value={t.amount} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+const POSTING_KINDS: Record<string, string> = {
+  INVOICE: 'Invoice',
+  CREDIT_NOTE: 'Credit note',
+  DEBIT_NOTE: 'Debit note',
+  REVENUE_RECOGNITION: 'Revenue recognition',
+  ACCRUAL: 'Accrual',
+  ACCRUAL_REVERSAL: 'Accrual reversal',
+};
+
 export function InvoicePage({ id }: { id: string }) {
   const invoice = useGraph('invoice', { id });
   const i = invoice.data?.invoice;
@@ -112,6 +181,7 @@ export function InvoicePage({ id }: { id: string }) {
               <th>Quantity</th>
               <th>Unit price</th>
               <th>Amount</th>
+              <th>Tax</th>
               <th />
             </tr>
           </thead>
@@ -129,6 +199,15 @@ export function InvoicePage({ id }: { id: string }) {
                 <td class="num">
                   <Amount value={l.amount} />
                 </td>
+                <td class="num">
+                  {l.taxes.length
+                    ? l.taxes.map((t: any) => (
+                        <span key={t.jurisdiction}>
+                          {t.jurisdiction} <Amount value={t.amount} />{' '}
+                        </span>
+                      ))
+                    : '—'}
+                </td>
                 <td>
                   <a href={routeTo('lineage', [l.id])} data-testid="line-lineage">
                     Why this amount?
@@ -139,39 +218,128 @@ export function InvoicePage({ id }: { id: string }) {
           </tbody>
           <tfoot>
             <tr>
-              <td colSpan={4}>Total</td>
+              <td colSpan={4}>Subtotal</td>
               <td class="num">
+                <Amount value={i.subtotal} />
+              </td>
+              <td colSpan={2} />
+            </tr>
+            <tr>
+              <td colSpan={4}>Tax</td>
+              <td class="num">
+                <Amount value={i.taxTotal} />
+              </td>
+              <td colSpan={2} />
+            </tr>
+            <tr>
+              <td colSpan={4}>Total</td>
+              <td class="num" data-testid="invoice-total">
                 <Amount value={i.total} />
               </td>
-              <td />
+              <td colSpan={2} />
             </tr>
           </tfoot>
         </table>
       ),
     },
     {
+      title: 'Tax',
+      body: (
+        <div data-testid="invoice-tax">
+          <p class="muted">
+            {i.taxJurisdiction ? `Taxed in ${i.taxJurisdiction}.` : 'The customer has no tax jurisdiction.'}
+            {i.taxExemption ? ` Exempt: ${i.taxExemption.reason}.` : ''}
+          </p>
+          <TaxTable lines={i.taxLines} testId="invoice-tax-lines" />
+        </div>
+      ),
+    },
+    {
+      title: 'Credit and debit notes',
+      body: (
+        <div data-testid="invoice-notes">
+          {i.openAdjustments.length > 0 && (
+            <p class="error">
+              {i.openAdjustments.length} line(s) were re-rated after finalization and no note carries the difference yet
+              (see the work queue: “Adjustment awaiting a note”).
+            </p>
+          )}
+          {i.notes.length === 0 ? (
+            <p class="muted">No notes correct this invoice.</p>
+          ) : (
+            i.notes.map((n: any) => (
+              <div key={n.id} class="panel" data-testid="invoice-note" data-note-number={n.number}>
+                <p>
+                  <strong>
+                    {n.kind === 'CREDIT' ? 'Credit note' : 'Debit note'} {n.number}
+                  </strong>
+                  , issued {n.issueDate} by {n.issuedBy}: subtotal <Amount value={n.subtotal} />, tax{' '}
+                  <Amount value={n.taxTotal} />, total <Amount value={n.total} />
+                </p>
+                <table class="list">
+                  <tbody>
+                    {n.lines.map((l: any) => (
+                      <tr key={l.id}>
+                        <td>{l.invoiceLine ? `corrects line ${l.invoiceLine.lineNo}` : 'new line'}</td>
+                        <td>{l.description}</td>
+                        <td class="num">
+                          {formatNumber(l.quantity)} {l.unit}
+                        </td>
+                        <td class="num">
+                          <Amount value={l.amount} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+                <TaxTable lines={n.taxLines} />
+                <DocumentButtons links={n.documents} label={n.number} />
+              </div>
+            ))
+          )}
+        </div>
+      ),
+    },
+    {
+      title: 'Documents',
+      body: (
+        <DocumentButtons links={i.documents} label={`Invoice ${i.number ?? ''}`.trim()} testId="invoice-documents" />
+      ),
+    },
+    {
       title: 'Postings to the ERP',
       body: i.erpPostings.length ? (
         i.erpPostings.map((p: any) => (
-          <div key={p.id} class="panel">
+          <div key={p.id} class="panel" data-testid="invoice-posting" data-posting-status={p.status}>
             <p>
-              {p.postingKey}: <strong>{p.status}</strong>
+              {POSTING_KINDS[p.kind] ?? p.kind} {p.documentNumber} · {p.postingKey}: <strong>{p.status}</strong>
               {p.erpDocument
                 ? ` — ${p.erpDocument.system} document ${p.erpDocument.documentId}, ${formatDate(p.erpDocument.postedAt)}`
                 : ''}
+              {p.lastError && p.status !== 'POSTED' ? ` — ${p.lastError.message}` : ''}
+              {p.exceptionId && (
+                <>
+                  {' '}
+                  <a href={routeTo('queue', [], { item: p.exceptionId, status: 'OPEN' })}>In the work queue</a>
+                </>
+              )}
             </p>
-            <table class="list">
-              <tbody>
-                {p.journalEntry.lines.map((jl: any) => (
-                  <tr key={jl.lineNo}>
-                    <td>{jl.account}</td>
-                    <td>{jl.side === 'DEBIT' ? <Amount value={jl.amount} /> : ''}</td>
-                    <td>{jl.side === 'CREDIT' ? <Amount value={jl.amount} /> : ''}</td>
-                    <td class="muted">{jl.memo}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            {p.journalEntry ? (
+              <table class="list">
+                <tbody>
+                  {p.journalEntry.lines.map((jl: any) => (
+                    <tr key={jl.lineNo}>
+                      <td>{jl.account}</td>
+                      <td>{jl.side === 'DEBIT' ? <Amount value={jl.amount} /> : ''}</td>
+                      <td>{jl.side === 'CREDIT' ? <Amount value={jl.amount} /> : ''}</td>
+                      <td class="muted">{jl.memo}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              <p class="muted">No journal entry built yet.</p>
+            )}
           </div>
         ))
       ) : (

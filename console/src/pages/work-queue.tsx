@@ -1,5 +1,6 @@
 // Finance's one work queue: every business exception, filtered, assigned, and resolved with the owning stage's
-// action (map or create the customer, create the subscription, approve the price, correct or discard usage).
+// action (map or create the customer, create the subscription, approve the price, correct or discard usage, add an
+// account mapping or an ERP customer id, post in the next open period or reopen it, issue a note).
 import { useEffect, useState } from 'preact/hooks';
 import { graph } from '../graph';
 import { download, formatAge, formatDate, formatNumber, toCsv } from '../format';
@@ -407,15 +408,165 @@ function Resolutions({ item, onDone }: { item: any; onDone: (message: string) =>
         <p class="muted">Or correct the contract terms: the rating then runs by itself and this item resolves.</p>
       </div>
     );
-  if (item.kind === 'PERIOD_CLOSED' && item.period)
+  if (item.kind === 'ACCOUNT_MAPPING_MISSING') return <AddMappings item={item} onDone={onDone} />;
+  if (item.kind === 'ERP_CUSTOMER_UNKNOWN') return <SetErpCustomer item={item} onDone={onDone} />;
+  if (item.kind === 'PERIOD_CLOSED' && item.period) {
+    const postingId = referenceOf(item, 'postingId');
+    const entity = referenceOf(item, 'legalEntityCode');
     return (
       <div class="resolutions">
-        <a class="button" href={routeTo('periods')}>
-          Reopen {item.period} on the Periods page
-        </a>
+        <div class="row">
+          {postingId && (
+            <Action
+              label="Post in the next open period"
+              kind="primary"
+              testId="post-in-next-open-period"
+              run={() => graph('postInNextOpenPeriod', { postingId })}
+              done={() => onDone('Moved to the next open period and sent to the ledger; the document date is kept.')}
+            />
+          )}
+          <Action
+            label={`Reopen ${item.period}${entity ? ` for ${entity}` : ''}`}
+            testId="reopen-period"
+            run={() => graph('reopenEntityPeriod', { key: item.period, legalEntityCode: entity ?? null })}
+            done={() => onDone(`${item.period} reopened: the held postings are sent by themselves.`)}
+          />
+        </div>
+        <p class="muted">
+          Closed for the whole group? Reopen it on the <a href={routeTo('periods')}>Periods</a> page.
+        </p>
+        <InvoiceLink item={item} />
       </div>
     );
+  }
+  if (item.kind === 'ADJUSTMENT_AWAITING_NOTE') {
+    const invoiceId = referenceOf(item, 'invoiceId');
+    return (
+      <div class="resolutions">
+        <div class="row">
+          {invoiceId && (
+            <Action
+              label="Issue the note"
+              kind="primary"
+              testId="issue-note"
+              run={async () => {
+                const { issueNotes } = await graph('issueNotes', { invoiceIds: [invoiceId] });
+                const [result] = issueNotes;
+                if (result?.status === 'FAILED') throw new Error(result.message ?? 'issuing the note failed');
+                return result;
+              }}
+              done={(r: any) =>
+                onDone(
+                  r?.notes?.length
+                    ? `Issued ${r.notes.map((n: any) => n.number).join(', ')}; it is posted to the ledger by itself.`
+                    : 'Nothing open any more.',
+                )
+              }
+            />
+          )}
+        </div>
+        <InvoiceLink item={item} />
+      </div>
+    );
+  }
   return <p class="muted">{item.remedy}</p>;
+}
+
+const referenceOf = (item: any, name: string): string | undefined =>
+  item.references.find((r: any) => r.name === name)?.value;
+
+function InvoiceLink({ item }: { item: any }) {
+  const invoiceId = referenceOf(item, 'invoiceId');
+  if (!invoiceId) return null;
+  return (
+    <p>
+      <a href={routeTo('invoice', [invoiceId])}>
+        Open invoice {referenceOf(item, 'invoiceNumber') ?? referenceOf(item, 'documentNumber') ?? invoiceId}
+      </a>
+    </p>
+  );
+}
+
+const MAPPING_LABELS: Record<string, string> = {
+  RECEIVABLE_ACCOUNT: 'Receivable account of legal entity',
+  DEFERRED_REVENUE_ACCOUNT: 'Deferred revenue account of legal entity',
+  UNBILLED_RECEIVABLE_ACCOUNT: 'Unbilled receivable account of legal entity',
+  REVENUE_ACCOUNT: 'Revenue account of product line',
+  TAX_PAYABLE_ACCOUNT: 'Tax payable account of jurisdiction',
+  ERP_CUSTOMER_ID: 'ERP customer id of customer',
+};
+
+/** One input per missing mapping: adding it releases the held posting, which is built and sent by itself. */
+function AddMappings({ item, onDone }: { item: any; onDone: (message: string) => Promise<void> }) {
+  const missing: Array<{ kind: string; key: string }> = Array.isArray(item.details?.missing)
+    ? item.details.missing
+    : [];
+  return (
+    <div class="resolutions">
+      {missing.map((m) => (
+        <AddMapping key={`${m.kind}:${m.key}`} itemId={item.id} kind={m.kind} mappingKey={m.key} onDone={onDone} />
+      ))}
+      {missing.length === 0 && <p class="muted">{item.remedy}</p>}
+      <InvoiceLink item={item} />
+    </div>
+  );
+}
+
+function AddMapping(props: {
+  itemId: string;
+  kind: string;
+  mappingKey: string;
+  onDone: (message: string) => Promise<void>;
+}) {
+  const [value, setValue] = usePersisted(`mapping.${props.itemId}.${props.kind}.${props.mappingKey}`);
+  return (
+    <div class="row">
+      <Field label={`${MAPPING_LABELS[props.kind] ?? props.kind} “${props.mappingKey}”`}>
+        <input
+          name={`mapping-${props.kind}`}
+          placeholder={props.kind === 'ERP_CUSTOMER_ID' ? 'ERP customer id' : 'ledger account, e.g. revenue:api'}
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+        />
+      </Field>
+      <Action
+        label="Add the mapping"
+        kind="primary"
+        testId="add-mapping"
+        disabled={!value.trim()}
+        run={() =>
+          graph('setAccountMapping', { input: { kind: props.kind, key: props.mappingKey, value: value.trim() } })
+        }
+        done={() => props.onDone('Mapping added: the held posting is built again and sent to the ledger by itself.')}
+      />
+    </div>
+  );
+}
+
+function SetErpCustomer({ item, onDone }: { item: any; onDone: (message: string) => Promise<void> }) {
+  const customerId = referenceOf(item, 'customerId');
+  const [erpId, setErpId] = usePersisted(`erp-customer.${item.id}`);
+  return (
+    <div class="resolutions">
+      <div class="row">
+        <Field label={`ERP customer id of ${referenceOf(item, 'customerKey') ?? customerId}`}>
+          <input name="erpCustomerId" value={erpId} onInput={(e) => setErpId(e.currentTarget.value)} />
+        </Field>
+        <Action
+          label="Set the ERP customer id"
+          kind="primary"
+          testId="set-erp-customer"
+          disabled={!erpId.trim() || !customerId}
+          run={() =>
+            graph('setAccountMapping', { input: { kind: 'ERP_CUSTOMER_ID', key: customerId, value: erpId.trim() } })
+          }
+          done={() => onDone('ERP customer id set: the held posting is sent by itself once the ERP knows it.')}
+        />
+      </div>
+      <p class="muted">Or create the customer in the ERP: the posting is then sent by itself.</p>
+      <InvoiceLink item={item} />
+    </div>
+  );
 }
 
 function Dismiss({ id, onDone }: { id: string; onDone: (message: string) => Promise<void> }) {
