@@ -9,6 +9,7 @@ import { pageBy, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { sumMoney } from '../../lib/money';
 import { finalizeInvoice } from './finalize-invoice';
+import { finalizeInvoices } from './finalize-invoices';
 import { generateInvoice } from './generate-invoice';
 import { issueNotesForInvoices } from './issue-notes';
 import { creditorReference } from './payment-reference';
@@ -155,6 +156,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       generateInvoice: (_, args, ctx) =>
         generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
       finalizeInvoice: (_, { invoiceId }, ctx) => finalizeInvoice(ctx.store, invoiceId),
+      finalizeInvoices: (_, { invoiceIds }, ctx) => finalizeInvoices(ctx.store, invoiceIds, ctx.log),
       voidInvoice: (_, args, ctx) => voidInvoice(ctx.store, args.invoiceId, args.reason, actingSubject(ctx)),
       issueNotes: (_, { invoiceIds }, ctx) =>
         issueNotesForInvoices(ctx.store, invoiceIds, {

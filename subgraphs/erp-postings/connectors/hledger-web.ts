@@ -1,6 +1,6 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
-import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
-import { ErpError, SingleWriter } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostManyResult, PostingForErp } from './connector';
+import { ErpError, SingleWriter, asErpError } from './connector';
 import { toHledgerJson } from './hledger-format';
 
 const TIMEOUT_MS = Number(process.env.HLEDGER_TIMEOUT_MS ?? 15_000);
@@ -36,6 +36,49 @@ export class HledgerWebConnector implements ErpConnector {
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(() => this.postNow(posting));
+  }
+
+  /** One GET /transactions for the whole batch, then one PUT /add per posting the ledger does not have yet. */
+  postMany(postings: readonly PostingForErp[]): Promise<PostManyResult[]> {
+    return this.writer.run(async () => {
+      let known: Set<string>;
+      try {
+        known = new Set(((await this.request('GET', '/transactions')) as HledgerTransaction[]).map((t) => t.tcode));
+      } catch (caught) {
+        return postings.map(() => ({ error: asErpError(caught) }));
+      }
+      const results: PostManyResult[] = [];
+      for (const posting of postings) {
+        const document = this.documentOf(posting.postingKey);
+        if (known.has(posting.postingKey)) {
+          results.push({ document, alreadyInErp: true });
+          continue;
+        }
+        try {
+          await this.request('PUT', '/add', toHledgerJson(posting));
+          known.add(posting.postingKey);
+          results.push({ document, alreadyInErp: false });
+        } catch (caught) {
+          results.push({ error: asErpError(caught) });
+        }
+      }
+      return results;
+    });
+  }
+
+  async knownCustomers(receivableAccounts: readonly string[]): Promise<Set<string>> {
+    if (receivableAccounts.length === 0) return new Set();
+    const names = new Set((await this.request('GET', '/accountnames')) as string[]);
+    return new Set(receivableAccounts.filter((a) => names.has(a)));
+  }
+
+  private documentOf(postingKey: string): ErpDocument {
+    return {
+      system: this.system,
+      documentId: postingKey,
+      location: `${this.baseUrl}/transactions`,
+      postedAt: new Date(),
+    };
   }
 
   /** A customer is known to hledger when its receivable account is declared (or already used). */
