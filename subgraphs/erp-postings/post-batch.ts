@@ -19,6 +19,21 @@ import { allMappings } from './mappings';
 import { build, createPosting, invoicePostingKey, notePostingKey, postingIdOf } from './post-document';
 import { documentNumberOf, kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
 
+/** Whether each batch logs how long its steps took (warn level, so a benchmark at LOG_LEVEL=warn sees it). */
+// config: ERP_BATCH_TIMINGS
+export const batchTimingsLogged = (): boolean => process.env.ERP_BATCH_TIMINGS === '1';
+
+/** Milliseconds per step of one batch, for the log line batchTimingsLogged asks for. */
+class StepTimer {
+  private last = performance.now();
+  readonly steps: Record<string, number> = {};
+  lap(step: string): void {
+    const now = performance.now();
+    this.steps[step] = Math.round((this.steps[step] ?? 0) + now - this.last);
+    this.last = now;
+  }
+}
+
 /** The most documents one call takes: a billing run sends several batches. */
 export const MAX_BATCH = 500;
 
@@ -356,6 +371,7 @@ export async function postPrepared(
   correlationId: string,
   log: Logger,
 ): Promise<BatchPostingResult[]> {
+  const timer = new StepTimer();
   const results = new Map<string, BatchPostingResult>();
   const done = (documentId: string, posting: ErpPostingDoc | null) =>
     results.set(documentId, { documentId, posting, code: null, message: null, expected: null });
@@ -437,6 +453,7 @@ export async function postPrepared(
     }
   }
 
+  timer.lap('build');
   // Claim every posting to send with one bulk insert: an id another process claimed first is not ours to send.
   const candidates = [...fresh.map((f) => ({ documentId: f.documentId, doc: f.doc })), ...due];
   const latest = new Map<string, number>();
@@ -472,6 +489,7 @@ export async function postPrepared(
       singly.push({ documentId: c.documentId, run: () => deliverAndAwait(store, connector, policy, c.doc._id, log) });
     else held.set(c.doc._id, { ...c, claim: claims[i]! });
   });
+  timer.lap('claim');
   const release = async (ids: readonly string[]) => {
     if (ids.length > 0)
       await store.claims.updateMany(
@@ -480,6 +498,7 @@ export async function postPrepared(
       );
   };
 
+  const sent = { inBatch: 0 };
   try {
     // The revenue schedules, then the postings, each one bulk insert; an id already there was built by another call.
     const claimedFresh = fresh.filter((f) => held.has(f.doc._id));
@@ -525,6 +544,7 @@ export async function postPrepared(
       }
     }
 
+    timer.lap('insert');
     // ONE period read and ONE customer look-up for the batch; a closed period or an unknown customer is held by the
     // single path (it raises the exception), after the claim is given back.
     const sending = [...held.values()];
@@ -559,8 +579,10 @@ export async function postPrepared(
       }
     }
 
+    timer.lap('periods+customers');
     // The ledger: one look-up of the codes it has, then the writes one at a time.
     const toSend = [...held.values()];
+    sent.inBatch = toSend.length;
     const outcomes = toSend.length
       ? await connector.postMany(
           toSend.map(({ doc }): PostingForErp => ({
@@ -572,6 +594,7 @@ export async function postPrepared(
           })),
         )
       : [];
+    timer.lap('ledger');
     const posted: ErpPostingDoc[] = [];
     const failed: typeof toSend = [];
     toSend.forEach((s, i) => {
@@ -637,6 +660,7 @@ export async function postPrepared(
         { ordered: false },
       );
     for (const p of posted) done(held.get(p._id)!.documentId, p);
+    timer.lap('results');
   } finally {
     await release([...held.keys()]);
   }
@@ -649,7 +673,14 @@ export async function postPrepared(
       results.set(s.documentId, failureOf(s.documentId, error, log));
     }
   }
+  timer.lap('singly');
   await reverseAccruals(store, connector, policy, prepared, correlationId, log);
+  timer.lap('accruals');
+  if (batchTimingsLogged())
+    log.warn(
+      { documents: prepared.length, sentInBatch: sent.inBatch, singly: singly.length, ms: timer.steps },
+      'batch posting timings',
+    );
   return [...results.values()];
 }
 
