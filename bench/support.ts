@@ -6,6 +6,7 @@ import { startSystem, type RunningSystem } from '../runtime/system';
 
 export async function freshSystem(
   name: string,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ system: RunningSystem; credential: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));
   const system = await startSystem({
@@ -13,7 +14,7 @@ export async function freshSystem(
     ports: 'free',
     mongoUri: process.env.MONGODB_URI,
     dbPrefix: `bench_${Date.now().toString(36)}`,
-    env: { LOG_LEVEL: 'warn' },
+    env: { LOG_LEVEL: 'warn', ...env },
     progress: (m) => console.error(`  [setup] ${m}`),
   });
   // The benchmark acts as a platform engineer, and (for its baselines) talks to subgraphs as a subgraph would.

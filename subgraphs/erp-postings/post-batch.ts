@@ -654,6 +654,7 @@ export async function postPrepared(
         },
       })),
     );
+    timer.lap('events');
     if (posted.length > 0)
       await store.postings.bulkWrite(
         posted.map((p) => ({ replaceOne: { filter: { _id: p._id }, replacement: p } })),
@@ -747,7 +748,13 @@ export async function finalizeAndPostInvoices(
   // Pipelined: two processes, two cores — finalizing the next chunk overlaps posting this one.
   let next: Promise<Finalization[]> | null = chunks.length > 0 ? finalize(chunks[0]!) : null;
   for (let k = 0; k < chunks.length; k++) {
+    const waited = performance.now();
     const finalized = await next!;
+    if (batchTimingsLogged())
+      log.warn(
+        { chunk: k, invoices: chunks[k]!.length, ms: Math.round(performance.now() - waited) },
+        'batch waited for finalization',
+      );
     next = k + 1 < chunks.length ? finalize(chunks[k + 1]!) : null;
     // Settled either way, so a failure of the next chunk is reported when it is awaited, never as unhandled.
     next?.catch(() => undefined);
