@@ -16,7 +16,7 @@ const NOTES = Number(process.env.BENCH_NOTES ?? 50);
 const PERIOD = '2026-10';
 const BATCH = 25;
 /** Documents per finalizeAndPostInvoices / issueNotes call: the batch path's batch. */
-const POST_BATCH = Number(process.env.BENCH_POST_BATCH ?? 100);
+const POST_BATCH = Number(process.env.BENCH_POST_BATCH ?? 50);
 
 const ms = (t: number) => performance.now() - t;
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   console.log(
     `bench:post — ${INVOICES} taxed invoices finalized and posted, then ${NOTES} credit notes; machine: ${require('node:os').cpus().length} cores`,
   );
-  console.log(`  batch size: ${POST_BATCH} documents per call (finalized and posted in pipelined chunks of 50)`);
+  console.log(`  batch size: ${POST_BATCH} documents per call (finalized and posted in pipelined chunks of 25)`);
   // The erp-postings subgraph logs each batch's step timings, read back below to say where the time goes.
   const { system, credential, cleanup } = await freshSystem('post', { ERP_BATCH_TIMINGS: '1' });
   try {

@@ -715,7 +715,7 @@ async function reverseAccruals(
 }
 
 /** Invoices finalized and posted per chunk: the next chunk is finalized (invoices) while this one is posted (here). */
-const FINALIZE_CHUNK = 50;
+const FINALIZE_CHUNK = 25;
 
 interface Finalization {
   invoiceId: string;
