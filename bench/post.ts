@@ -26,7 +26,11 @@ async function main(): Promise<void> {
   );
   console.log(`  batch size: ${POST_BATCH} documents per call (finalized and posted in pipelined chunks of 25)`);
   // The erp-postings subgraph logs each batch's step timings, read back below to say where the time goes.
-  const { system, credential, cleanup } = await freshSystem('post', { ERP_BATCH_TIMINGS: '1' });
+  // A call of 50 invoices must not fail the run when the shared machine stalls: subgraph timeout 120 s (30 s default).
+  const { system, credential, cleanup } = await freshSystem('post', {
+    ERP_BATCH_TIMINGS: '1',
+    USAGEGRAPH_SUBGRAPH_TIMEOUT_MS: '120000',
+  });
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
       mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-post', credential });
