@@ -48,6 +48,8 @@ export class HledgerWebConnector implements ErpConnector {
         return postings.map(() => ({ error: asErpError(caught) }));
       }
       const results: PostManyResult[] = [];
+      const last = postings.filter((p) => !known.has(p.postingKey)).at(-1);
+      let written = 0;
       for (const posting of postings) {
         const document = this.documentOf(posting.postingKey);
         if (known.has(posting.postingKey)) {
@@ -55,7 +57,9 @@ export class HledgerWebConnector implements ErpConnector {
           continue;
         }
         try {
+          if (posting === last) await this.settleBeforeLastWrite(written > 0);
           await this.request('PUT', '/add', toHledgerJson(posting));
+          written++;
           known.add(posting.postingKey);
           results.push({ document, alreadyInErp: false });
         } catch (caught) {
@@ -64,6 +68,18 @@ export class HledgerWebConnector implements ErpConnector {
       }
       return results;
     });
+  }
+
+  /**
+   * hledger-web reloads the journal when the file's mtime is newer than its last read. A PUT right after another
+   * reloads and appends within one tick of the kernel's coarse file clock, so the append's mtime can fall before that
+   * read and the server keeps serving a journal without it until the next write (measured: the last of two quick
+   * PUTs missing from GET /transactions). So the last write of a batch goes after a reload (the batch's own GET
+   * /transactions when it is the first write) and a pause of a few ticks.
+   */
+  private async settleBeforeLastWrite(reload: boolean): Promise<void> {
+    if (reload) await this.request('GET', '/accountnames');
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 
   async knownCustomers(receivableAccounts: readonly string[]): Promise<Set<string>> {
