@@ -1,9 +1,10 @@
 // `npm run bench:post`: 300 invoices (taxed, one with a fee billed in advance each) finalized and posted to the
-// ledger server through the gateway, then 50 credit notes issued and posted — documents/s end to end — beside a
+// ledger server through the gateway in batches (finalizeAndPostInvoices), then 50 credit notes issued and posted
+// (issueNotes, which posts a call's notes with postNotes) — documents/s end to end — beside a
 // baseline in the same run: the very same journal entries written straight to a fresh hledger-web's API by a plain
 // loop. Prints both rates, their ratio (aim: within 1.5×) and where the rest of the time goes.
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
@@ -14,18 +15,8 @@ const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
 const NOTES = Number(process.env.BENCH_NOTES ?? 50);
 const PERIOD = '2026-10';
 const BATCH = 25;
-/** Documents in flight at once through the gateway, as a billing run would send them; the ledger writes stay one at a time. */
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
-
-/** Runs `work` over `items` with at most `n` in flight. */
-async function pool<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
+/** Documents per finalizeAndPostInvoices / issueNotes call: the batch path's batch. */
+const POST_BATCH = Number(process.env.BENCH_POST_BATCH ?? 50);
 
 const ms = (t: number) => performance.now() - t;
 
@@ -33,7 +24,13 @@ async function main(): Promise<void> {
   console.log(
     `bench:post — ${INVOICES} taxed invoices finalized and posted, then ${NOTES} credit notes; machine: ${require('node:os').cpus().length} cores`,
   );
-  const { system, credential, cleanup } = await freshSystem('post');
+  console.log(`  batch size: ${POST_BATCH} documents per call (finalized and posted in pipelined chunks of 25)`);
+  // The erp-postings subgraph logs each batch's step timings, read back below to say where the time goes.
+  // A call of 50 invoices must not fail the run when the shared machine stalls: subgraph timeout 120 s (30 s default).
+  const { system, credential, cleanup } = await freshSystem('post', {
+    ERP_BATCH_TIMINGS: '1',
+    USAGEGRAPH_SUBGRAPH_TIMEOUT_MS: '120000',
+  });
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
       mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-post', credential });
@@ -91,22 +88,21 @@ async function main(): Promise<void> {
       `  [setup] ${fmt(INVOICES)} customers, subscriptions and drafts; rated ${run.rateBillingPeriodForAll.rated}`,
     );
 
-    // The path: finalize and post each invoice through the gateway, one document at a time.
-    let finalizeMs = 0;
-    let postMs = 0;
+    // The path: a billing run finalizes and posts the invoices in batches (finalizeAndPostInvoices), one call after another.
     const tPath = performance.now();
-    await pool(invoices, CONCURRENCY, async (id) => {
-      const t1 = performance.now();
-      await gql(`mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`, { id });
-      finalizeMs += ms(t1);
-      const t2 = performance.now();
-      const { postInvoice } = await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id });
-      postMs += ms(t2);
-      if (postInvoice.status !== 'POSTED') throw new Error(`invoice ${id} posting is ${postInvoice.status}`);
-    });
+    for (let i = 0; i < invoices.length; i += POST_BATCH) {
+      const ids = invoices.slice(i, i + POST_BATCH);
+      const { finalizeAndPostInvoices: results } = await gql(
+        `mutation($ids: [ID!]!) { finalizeAndPostInvoices(invoiceIds: $ids) { documentId code message posting { status } } }`,
+        { ids },
+      );
+      const bad = results.find((r: any) => r.posting?.status !== 'POSTED');
+      if (bad) throw new Error(`invoice ${bad.documentId}: ${JSON.stringify(bad)}`);
+    }
     const invoicesMs = ms(tPath);
 
-    // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued and posted.
+    // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued
+    // and posted in batches (issueNotes posts the notes of one call together with postNotes).
     const corrected = subscriptions.slice(0, NOTES);
     await batched(
       corrected.map(
@@ -124,16 +120,18 @@ async function main(): Promise<void> {
       );
     const tNotes = performance.now();
     let notes = 0;
-    await pool(invoices.slice(0, NOTES), CONCURRENCY, async (id) => {
+    const toCorrect = invoices.slice(0, NOTES);
+    for (let i = 0; i < toCorrect.length; i += POST_BATCH) {
       const { issueNotes } = await gql(
-        `mutation($id: ID!) { issueNotes(invoiceIds: [$id]) { status notes { kind erpPostings { status } } } }`,
-        { id },
+        `mutation($ids: [ID!]!) { issueNotes(invoiceIds: $ids) { invoiceId status notes { kind erpPostings { status } } } }`,
+        { ids: toCorrect.slice(i, i + POST_BATCH) },
       );
-      const [r] = issueNotes;
-      if (r.status !== 'ISSUED' || r.notes[0].kind !== 'CREDIT' || r.notes[0].erpPostings[0]?.status !== 'POSTED')
-        throw new Error(`credit note for ${id}: ${JSON.stringify(r)}`);
-      notes++;
-    });
+      for (const r of issueNotes) {
+        if (r.status !== 'ISSUED' || r.notes[0].kind !== 'CREDIT' || r.notes[0].erpPostings[0]?.status !== 'POSTED')
+          throw new Error(`credit note for ${r.invoiceId}: ${JSON.stringify(r)}`);
+        notes++;
+      }
+    }
     const notesMs = ms(tNotes);
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
@@ -193,7 +191,29 @@ async function main(): Promise<void> {
       `  ratio     ${fmt(pathMs / documents / (baselineMs / entries.length), 2)}× the direct loop per document (aim: ≤ 1.5)`,
     );
     console.log(
-      `  where it goes, per invoice: finalize ${fmt(finalizeMs / INVOICES, 0)} ms, post ${fmt(postMs / INVOICES, 0)} ms (of which PUT ≈ ${fmt(baselineMs / entries.length, 0)} ms, look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms)`,
+      `  ledger look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms (once per batch on the path, not per document)`,
+    );
+    // Each process logs to <logDir>/<name>/<name>.<n>.log (rolled by size).
+    const logFolder = join(system.logDir, 'erp-postings');
+    const timings = readdirSync(logFolder)
+      .map((f) => readFileSync(join(logFolder, f), 'utf8'))
+      .join('\n')
+      .split('\n')
+      .filter((l) => l.includes('"batch posting timings"') || l.includes('"batch waited for finalization"'))
+      .map((l) => JSON.parse(l) as { msg: string; documents?: number; ms: number | Record<string, number> });
+    const steps = new Map<string, number>();
+    let timedDocuments = 0;
+    let finalizeWait = 0;
+    for (const t of timings) {
+      if (typeof t.ms === 'number') finalizeWait += t.ms;
+      else {
+        timedDocuments += t.documents ?? 0;
+        for (const [step, v] of Object.entries(t.ms)) steps.set(step, (steps.get(step) ?? 0) + v);
+      }
+    }
+    const posting = [...steps.values()].reduce((a, b) => a + b, 0);
+    console.log(
+      `  where it goes (erp-postings' own timings, ${fmt(timedDocuments)} documents in ${timings.length} log lines): waiting for finalization ${fmt(finalizeWait / 1000, 1)} s; posting ${fmt(posting / 1000, 1)} s = ${[...steps].map(([k, v]) => `${k} ${fmt(v / 1000, 2)} s`).join(', ')}`,
     );
   } finally {
     await cleanup();

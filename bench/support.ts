@@ -7,7 +7,7 @@ import { reloadConfig } from '../lib/config';
 
 export async function freshSystem(
   name: string,
-  env: Record<string, string> = {},
+  env: NodeJS.ProcessEnv = {},
   options: { replicas?: number } = {},
 ): Promise<{ system: RunningSystem; credential: string; cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), `usagegraph-bench-${name}-`));

@@ -356,6 +356,12 @@ export const SETTINGS = {
     'erp',
     60_000,
   ),
+  ERP_BATCH_TIMINGS: withDefault('0', {
+    schema: flag,
+    accepted: '0 or 1',
+    meaning: '1 makes each posting batch log how long its steps took (warn level), for bench:post',
+    group: 'erp',
+  }),
   ERP_POLL_MS: milliseconds(50, 3_600_000, "The posting worker's poll", 'erp', 1_000),
   ERP_HELD_RECHECK_MS: milliseconds(
     50,

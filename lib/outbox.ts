@@ -61,6 +61,37 @@ export class Outbox {
     }
   }
 
+  /** Records several events in one insert (a batch's); ids already recorded are skipped, like raise. */
+  async raiseMany(
+    events: ReadonlyArray<{
+      id: string;
+      type: string;
+      subject: string;
+      data: Record<string, unknown>;
+      occurredAt?: Date;
+    }>,
+  ): Promise<void> {
+    if (events.length === 0) return;
+    const scope = currentRequestScope();
+    const docs: OutboxDoc[] = events.map((event) => ({
+      _id: event.id,
+      type: event.type,
+      subject: event.subject,
+      source: this.source,
+      data: event.data,
+      occurredAt: event.occurredAt ?? new Date(),
+      correlationId: currentCorrelationId() ?? 'background',
+      actor: scope?.subject && scope.subject !== 'anonymous' ? scope.subject : null,
+    }));
+    try {
+      await this.events.insertMany(docs, { ordered: false });
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: Array<{ code: number }> | { code: number } }).writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+    }
+  }
+
   /** Hands what is waiting to the events subgraph, oldest first; returns how many were handed over. */
   async forward(batchSize = 200): Promise<number> {
     const waiting = await this.events.find({}).sort({ occurredAt: 1 }).limit(batchSize).toArray();

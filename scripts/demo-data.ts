@@ -130,8 +130,7 @@ export async function loadDemoData(
     { events },
   );
 
-  log('  rating, invoicing, finalizing and posting to the ledger…');
-  const invoiceNumbers: string[] = [];
+  log('  rating and invoicing, then finalizing and posting to the ledger in one batch…');
   const invoiceIds: string[] = [];
   for (const subscriptionId of subscriptionIds) {
     await gql(
@@ -142,14 +141,22 @@ export async function loadDemoData(
       `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`,
       { s: subscriptionId, p: period },
     );
-    const { finalizeInvoice } = await gql<{ finalizeInvoice: { number: string } }>(
-      `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`,
-      { id: generateInvoice.id },
-    );
-    await gql(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, { id: generateInvoice.id });
-    invoiceNumbers.push(finalizeInvoice.number);
     invoiceIds.push(generateInvoice.id);
   }
+  // Billing's batch entry: every draft finalized (numbered in this order) and posted, one result per invoice.
+  const { finalizeAndPostInvoices: run } = await gql<{
+    finalizeAndPostInvoices: Array<{
+      documentId: string;
+      code: string | null;
+      posting: { documentNumber: string } | null;
+    }>;
+  }>(
+    `mutation($ids: [ID!]!) { finalizeAndPostInvoices(invoiceIds: $ids) { documentId code posting { documentNumber } } }`,
+    { ids: invoiceIds },
+  );
+  const failed = run.find((r) => !r.posting);
+  if (failed) throw new Error(`demo invoice ${failed.documentId} was not finalized and posted: ${failed.code}`);
+  const invoiceNumbers = run.map((r) => r.posting!.documentNumber);
 
   log('  a 5 % discount agreed after invoicing: re-rating, and the credit note that corrects the posted invoice…');
   const acme = subscriptionIds[0]!;

@@ -27,6 +27,7 @@ import { accrueUnbilledRevenue, setAccountingPolicy } from './accruals';
 import { totals, type JournalEntry } from './journal';
 import { seedDefaultMappings, upsertMapping } from './mappings';
 import { postInvoice, postNote, rebuildHeldPostings } from './post-document';
+import { finalizeAndPostInvoices, postInvoices, postNotes } from './post-batch';
 import { replayErpPosting } from './replay-posting';
 import { recognizeRevenue, startRecognitionWorker } from './revenue-recognition';
 import { withdrawInvoicePosting } from './withdraw-posting';
@@ -172,6 +173,12 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
       postNote: (_, { noteId }, ctx) =>
         postNote(ctx.store, ctx.connector, ctx.policy, noteId, ctx.correlationId, ctx.log),
+      postInvoices: (_, { invoiceIds }, ctx) =>
+        postInvoices(ctx.store, ctx.connector, ctx.policy, invoiceIds, ctx.correlationId, ctx.log),
+      postNotes: (_, { noteIds }, ctx) =>
+        postNotes(ctx.store, ctx.connector, ctx.policy, noteIds, ctx.correlationId, ctx.log),
+      finalizeAndPostInvoices: (_, { invoiceIds }, ctx) =>
+        finalizeAndPostInvoices(ctx.store, ctx.connector, ctx.policy, invoiceIds, ctx.correlationId, ctx.log),
       replayErpPosting: (_, { id }, ctx) =>
         replayErpPosting(ctx.store, ctx.connector, ctx.policy, id, ctx.log, actingSubject(ctx)),
       closeAccountingPeriod: (_, { key, legalEntityCode }, ctx) =>

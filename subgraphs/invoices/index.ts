@@ -9,6 +9,7 @@ import { pageBy, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { sumMoney } from '../../lib/money';
 import { finalizeInvoice } from './finalize-invoice';
+import { finalizeInvoices } from './finalize-invoices';
 import { generateInvoice } from './generate-invoice';
 import { issueNotesForInvoices } from './issue-notes';
 import { creditorReference } from './payment-reference';
@@ -156,6 +157,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       generateInvoice: (_, args, ctx) =>
         generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
       finalizeInvoice: (_, { invoiceId }, ctx) => finalizeInvoice(ctx.store, invoiceId),
+      finalizeInvoices: (_, { invoiceIds }, ctx) => finalizeInvoices(ctx.store, invoiceIds, ctx.log),
       voidInvoice: async (_, args, ctx) => {
         const voided = await voidInvoice(ctx.store, args.invoiceId, args.reason, actingSubject(ctx));
         // Its open differences went with it: the queue's item for them resolves, saying so.

@@ -38,6 +38,8 @@ export interface IssueOptions {
   minimumDifference?: string;
   correlationId: string;
   log: Logger;
+  /** Set by a batch: the notes are posted together once every invoice is done (one postNotes call). */
+  postLater?: boolean;
 }
 
 const abs = (m: Money): Money => fromMinorUnits(toMinorUnits(m) < 0n ? -toMinorUnits(m) : toMinorUnits(m), m.currency);
@@ -293,7 +295,7 @@ async function issueForInvoice(store: InvoicesStore, invoiceId: string, options:
       field: 'invoiceIds',
     });
   });
-  for (const note of issued) await requestPosting(note, options.log);
+  if (!options.postLater) await requestPostings(issued, options.log);
   if (issued.length > 0) {
     const policy = options.issuedBy.startsWith('policy:');
     await settleAdjustmentException(store, invoiceId, options.log, {
@@ -304,12 +306,18 @@ async function issueForInvoice(store: InvoicesStore, invoiceId: string, options:
   return { invoiceId, status: issued.length > 0 ? 'ISSUED' : 'NOTHING_OPEN', notes: issued, code: null, message: null };
 }
 
-/** Asks erp-postings to book the note; a failure leaves the note issued, and postNote books it later. */
-async function requestPosting(note: NoteDoc, log: Logger): Promise<void> {
+/** Asks erp-postings to book the notes in one batch; a failure leaves them issued, and postNote books them later. */
+async function requestPostings(notes: readonly NoteDoc[], log: Logger): Promise<void> {
+  if (notes.length === 0) return;
   try {
-    await querySubgraph('erp-postings', 'mutation($id: ID!) { postNote(noteId: $id) { id } }', { id: note._id });
+    await querySubgraph('erp-postings', 'mutation($ids: [ID!]!) { postNotes(noteIds: $ids) { documentId } }', {
+      ids: notes.map((n) => n._id),
+    });
   } catch (error) {
-    log.warn({ err: error, noteId: note._id }, 'note issued; posting it failed and is left to postNote');
+    log.warn(
+      { err: error, noteIds: notes.map((n) => n._id) },
+      'notes issued; posting them failed and is left to postNote',
+    );
   }
 }
 
@@ -322,7 +330,7 @@ export async function issueNotesForInvoices(
   const results: NoteIssue[] = [];
   for (const invoiceId of invoiceIds) {
     try {
-      results.push(await issueForInvoice(store, invoiceId, options));
+      results.push(await issueForInvoice(store, invoiceId, { ...options, postLater: true }));
     } catch (error) {
       const e = error as { message?: string; extensions?: { code?: string } };
       options.log.warn({ err: error, invoiceId }, 'issuing notes failed for an invoice; the others go on');
@@ -335,5 +343,9 @@ export async function issueNotesForInvoices(
       });
     }
   }
+  await requestPostings(
+    results.flatMap((r) => r.notes),
+    options.log,
+  );
   return results;
 }

@@ -19,6 +19,9 @@ export interface PostingForErp {
   kind?: string;
 }
 
+/** What became of one posting of postMany. */
+export type PostManyResult = { document: ErpDocument; alreadyInErp: boolean } | { error: ErpError };
+
 /** TECHNICAL failures retry with backoff; BUSINESS ones are held for a person. */
 export class ErpError extends Error {
   constructor(
@@ -31,6 +34,12 @@ export class ErpError extends Error {
   }
 }
 
+/** The error a failed write of postMany stands for: an ErpError as is, anything else an unexpected technical one. */
+export const asErpError = (caught: unknown): ErpError =>
+  caught instanceof ErpError
+    ? caught
+    : new ErpError('TECHNICAL', 'ERP_UNEXPECTED', (caught as Error).message, 'retries by itself');
+
 export interface ErpConnector {
   readonly system: string;
   readonly location: string;
@@ -38,8 +47,15 @@ export interface ErpConnector {
   findDocument(postingKey: string): Promise<ErpDocument | null>;
   /** Looks the key up, then writes only when it is not there yet: one step, so a retry never posts twice. */
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }>;
+  /**
+   * Posts several at once: the keys the ERP already has are looked up ONCE, then the rest are written one at a time.
+   * One result per posting, in order; a failed write is that posting's error and never stops the others.
+   */
+  postMany(postings: readonly PostingForErp[]): Promise<PostManyResult[]>;
   /** Whether the ERP knows a customer (here: its receivable sub-account); an unknown one is a business exception. */
   customerExists(receivableAccount: string): Promise<boolean>;
+  /** Which of these customers' receivable accounts the ERP knows, in one look-up. */
+  knownCustomers(receivableAccounts: readonly string[]): Promise<Set<string>>;
   /** Every transaction as the ERP itself holds it (hledger's JSON), for reconciliation against its own balances. */
   readTransactions(): Promise<LedgerTransaction[]>;
 }

@@ -1,7 +1,7 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
 import { config } from '../../../lib/config';
-import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
-import { ErpError, SingleWriter } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostManyResult, PostingForErp } from './connector';
+import { ErpError, SingleWriter, asErpError } from './connector';
 import { toHledgerJson } from './hledger-format';
 
 const TIMEOUT_MS = (): number => config().HLEDGER_TIMEOUT_MS;
@@ -37,6 +37,65 @@ export class HledgerWebConnector implements ErpConnector {
   /** Serialised: a second PUT while hledger reloads answers 403/500 without writing. */
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     return this.writer.run(() => this.postNow(posting));
+  }
+
+  /** One GET /transactions for the whole batch, then one PUT /add per posting the ledger does not have yet. */
+  postMany(postings: readonly PostingForErp[]): Promise<PostManyResult[]> {
+    return this.writer.run(async () => {
+      let known: Set<string>;
+      try {
+        known = new Set(((await this.request('GET', '/transactions')) as HledgerTransaction[]).map((t) => t.tcode));
+      } catch (caught) {
+        return postings.map(() => ({ error: asErpError(caught) }));
+      }
+      const results: PostManyResult[] = [];
+      const last = postings.filter((p) => !known.has(p.postingKey)).at(-1);
+      let written = 0;
+      for (const posting of postings) {
+        const document = this.documentOf(posting.postingKey);
+        if (known.has(posting.postingKey)) {
+          results.push({ document, alreadyInErp: true });
+          continue;
+        }
+        try {
+          if (posting === last) await this.settleBeforeLastWrite(written > 0);
+          await this.request('PUT', '/add', toHledgerJson(posting));
+          written++;
+          known.add(posting.postingKey);
+          results.push({ document, alreadyInErp: false });
+        } catch (caught) {
+          results.push({ error: asErpError(caught) });
+        }
+      }
+      return results;
+    });
+  }
+
+  /**
+   * hledger-web reloads the journal when the file's mtime is newer than its last read. A PUT right after another
+   * reloads and appends within one tick of the kernel's coarse file clock, so the append's mtime can fall before that
+   * read and the server keeps serving a journal without it until the next write (measured: the last of two quick
+   * PUTs missing from GET /transactions). So the last write of a batch goes after a reload (the batch's own GET
+   * /transactions when it is the first write) and a pause of a few ticks.
+   */
+  private async settleBeforeLastWrite(reload: boolean): Promise<void> {
+    if (reload) await this.request('GET', '/accountnames');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+
+  async knownCustomers(receivableAccounts: readonly string[]): Promise<Set<string>> {
+    if (receivableAccounts.length === 0) return new Set();
+    const names = new Set((await this.request('GET', '/accountnames')) as string[]);
+    return new Set(receivableAccounts.filter((a) => names.has(a)));
+  }
+
+  private documentOf(postingKey: string): ErpDocument {
+    return {
+      system: this.system,
+      documentId: postingKey,
+      location: `${this.baseUrl}/transactions`,
+      postedAt: new Date(),
+    };
   }
 
   /** A customer is known to hledger when its receivable account is declared (or already used). */

@@ -69,4 +69,25 @@ describe('the journal file connector', () => {
       '"assets:receivable","12.50 USD"',
     );
   });
+
+  it('posts a batch once per key, a key repeated or already there included, and knows the accounts it has used', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ug-journal-')), 'postings.journal');
+    const erp = new JournalFileConnector(file);
+    await erp.post(posting('ug:c:v1', '1.00'));
+    const results = await erp.postMany([
+      posting('ug:c:v1', '1.00'),
+      posting('ug:d:v1', '2.00'),
+      posting('ug:d:v1', '2.00'),
+    ]);
+    expect(results.map((r) => ('error' in r ? r.error.code : [r.document.documentId, r.alreadyInErp]))).toEqual([
+      ['ug:c:v1', true],
+      ['ug:d:v1', false],
+      ['ug:d:v1', true],
+    ]);
+    expect(readFileSync(file, 'utf8').match(/\(ug:d:v1\)/g)).toHaveLength(1);
+    execFileSync('hledger', ['-f', file, 'check']);
+    expect(await erp.knownCustomers(['assets:receivable', 'assets:receivable:nobody'])).toEqual(
+      new Set(['assets:receivable']),
+    );
+  });
 });

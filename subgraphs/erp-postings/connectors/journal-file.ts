@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
-import type { ErpConnector, ErpDocument, LedgerTransaction, PostingForErp } from './connector';
-import { ErpError, SingleWriter } from './connector';
+import type { ErpConnector, ErpDocument, LedgerTransaction, PostManyResult, PostingForErp } from './connector';
+import { ErpError, SingleWriter, asErpError } from './connector';
 import { toJournalText } from './hledger-format';
 
 export class JournalFileConnector implements ErpConnector {
@@ -79,5 +79,19 @@ export class JournalFileConnector implements ErpConnector {
         alreadyInErp: false,
       };
     });
+  }
+
+  /** A local file: each posting looked up and appended in turn is as cheap as a batch would be. */
+  async postMany(postings: readonly PostingForErp[]): Promise<PostManyResult[]> {
+    const results: PostManyResult[] = [];
+    for (const posting of postings)
+      results.push(await this.post(posting).catch((caught) => ({ error: asErpError(caught) })));
+    return results;
+  }
+
+  async knownCustomers(receivableAccounts: readonly string[]): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (const account of receivableAccounts) if (await this.customerExists(account)) known.add(account);
+    return known;
   }
 }

@@ -8,6 +8,7 @@ import type { ReconciliationReport } from '../reconcile-period';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -124,6 +125,24 @@ export type Dimension = {
   name: Scalars['String']['output'];
   /** Its value, e.g. eu-west-1. */
   value: Scalars['String']['output'];
+};
+
+/** The outcome of posting one document of a batch (postInvoices, postNotes, finalizeAndPostInvoices). */
+export type DocumentPosting = {
+  __typename?: 'DocumentPosting';
+  /**
+   * Why the document has no posting (an open set, like FieldProblem.code: NOT_FOUND, INVOICE_NOT_FINALIZED,
+   * INVOICE_VOIDED, PERIOD_NOT_ENDED, …); null when it has one.
+   */
+  code?: Maybe<Scalars['String']['output']>;
+  /** The invoice's or note's id, as asked. */
+  documentId: Scalars['ID']['output'];
+  /** What would be accepted instead; null when it has a posting. */
+  expected?: Maybe<Scalars['String']['output']>;
+  /** What went wrong, in words; null when it has a posting. */
+  message?: Maybe<Scalars['String']['output']>;
+  /** Its posting (POSTED, HELD with its exception, RETRY_SCHEDULED, …); null when it could not be posted (see code). */
+  posting?: Maybe<ErpPosting>;
 };
 
 /** The side of a journal line. */
@@ -362,6 +381,12 @@ export type Mutation = {
    */
   closeAccountingPeriod: AccountingPeriod;
   /**
+   * Finalizes drafts and posts them, in batches (finalizeInvoices, then postInvoices; the next batch is finalized while
+   * the last one is posted). A draft that cannot be finalized is reported and not posted; the others go on. At most 500
+   * ids. One result per id, in input order.
+   */
+  finalizeAndPostInvoices: Array<DocumentPosting>;
+  /**
    * Finance's answer to a posting held by a closed period: book it on the first day of the first open period after it
    * instead. The entry keeps its document date, says which period was asked for and why it moved, and keeps its
    * posting key, so it is still booked once. The business exception is resolved.
@@ -373,10 +398,19 @@ export type Mutation = {
    */
   postInvoice: ErpPosting;
   /**
+   * Posts several finalized invoices in one call (a billing run), each exactly once like postInvoice: the mappings,
+   * periods and the ERP's known codes are read once for the batch, the ledger written one entry at a time. One that
+   * cannot be posted, or is held (with its business exception, as postInvoice holds it), never stops the others. At most
+   * 500 ids. One result per id, in input order (a repeated id gets the same result).
+   */
+  postInvoices: Array<DocumentPosting>;
+  /**
    * Builds the balanced journal entry of an issued credit or debit note (reversing, or adding to, revenue, deferred
    * revenue, tax and receivable on the invoice's accounts) and sends it to the ERP. Idempotent, like postInvoice.
    */
   postNote: ErpPosting;
+  /** Posts several issued notes in one call, like postInvoices. One result per id, in input order. */
+  postNotes: Array<DocumentPosting>;
   /**
    * Recognizes deferred revenue for a month that has ended: one balanced entry per document with a portion in it
    * (debit deferred revenue, credit revenue), each with its own posting key. Idempotent: a month recognized twice posts
@@ -426,6 +460,12 @@ export type MutationCloseAccountingPeriodArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationFinalizeAndPostInvoicesArgs = {
+  invoiceIds: Array<Scalars['ID']['input']>;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationPostInNextOpenPeriodArgs = {
   postingId: Scalars['ID']['input'];
 };
@@ -438,8 +478,20 @@ export type MutationPostInvoiceArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationPostInvoicesArgs = {
+  invoiceIds: Array<Scalars['ID']['input']>;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationPostNoteArgs = {
   noteId: Scalars['ID']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationPostNotesArgs = {
+  noteIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -1025,6 +1077,7 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Dimension: ResolverTypeWrapper<Dimension>;
+  DocumentPosting: ResolverTypeWrapper<Omit<DocumentPosting, 'posting'> & { posting?: Maybe<ResolversTypes['ErpPosting']> }>;
   EntrySide: EntrySide;
   ErpConnection: ResolverTypeWrapper<ErpConnection>;
   ErpDocument: ResolverTypeWrapper<ErpDocument>;
@@ -1082,6 +1135,7 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Dimension: Dimension;
+  DocumentPosting: Omit<DocumentPosting, 'posting'> & { posting?: Maybe<ResolversParentTypes['ErpPosting']> };
   ErpConnection: ErpConnection;
   ErpDocument: ErpDocument;
   ErpPosting: ErpPostingDoc;
@@ -1192,6 +1246,14 @@ export type DimensionResolvers<ContextType = Context, ParentType extends Resolve
   value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type DocumentPostingResolvers<ContextType = Context, ParentType extends ResolversParentTypes['DocumentPosting'] = ResolversParentTypes['DocumentPosting']> = {
+  code?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  documentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  expected?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  message?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  posting?: Resolver<Maybe<ResolversTypes['ErpPosting']>, ParentType, ContextType>;
+};
+
 export type ErpConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['ErpConnection'] = ResolversParentTypes['ErpConnection']> = {
   location?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   system?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1292,9 +1354,12 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   accrueUnbilledRevenue?: Resolver<Array<ResolversTypes['ErpPosting']>, ParentType, ContextType, RequireFields<MutationAccrueUnbilledRevenueArgs, 'legalEntityCode' | 'period'>>;
   closeAccountingPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationCloseAccountingPeriodArgs, 'key'>>;
+  finalizeAndPostInvoices?: Resolver<Array<ResolversTypes['DocumentPosting']>, ParentType, ContextType, RequireFields<MutationFinalizeAndPostInvoicesArgs, 'invoiceIds'>>;
   postInNextOpenPeriod?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostInNextOpenPeriodArgs, 'postingId'>>;
   postInvoice?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostInvoiceArgs, 'invoiceId'>>;
+  postInvoices?: Resolver<Array<ResolversTypes['DocumentPosting']>, ParentType, ContextType, RequireFields<MutationPostInvoicesArgs, 'invoiceIds'>>;
   postNote?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostNoteArgs, 'noteId'>>;
+  postNotes?: Resolver<Array<ResolversTypes['DocumentPosting']>, ParentType, ContextType, RequireFields<MutationPostNotesArgs, 'noteIds'>>;
   recognizeRevenue?: Resolver<ResolversTypes['RevenueRecognitionRun'], ParentType, ContextType, RequireFields<MutationRecognizeRevenueArgs, 'month'>>;
   reopenAccountingPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenAccountingPeriodArgs, 'key'>>;
   replayErpPosting?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationReplayErpPostingArgs, 'id'>>;
@@ -1440,6 +1505,7 @@ export type Resolvers<ContextType = Context> = {
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
   Dimension?: DimensionResolvers<ContextType>;
+  DocumentPosting?: DocumentPostingResolvers<ContextType>;
   ErpConnection?: ErpConnectionResolvers<ContextType>;
   ErpDocument?: ErpDocumentResolvers<ContextType>;
   ErpPosting?: ErpPostingResolvers<ContextType>;

@@ -8,6 +8,7 @@ import type { Reconciliation as ReconciliationModel } from '../reconcile-rated-c
 import type { NoteIssue as NoteIssueModel } from '../issue-notes';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -162,6 +163,21 @@ export type InvoiceFilter = {
   status?: InputMaybe<InvoiceStatus>;
   /** Only this subscription's invoices. */
   subscriptionId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** The outcome of finalizing one invoice of a batch (finalizeInvoices). */
+export type InvoiceFinalization = {
+  __typename?: 'InvoiceFinalization';
+  /** Why it could not be finalized (an open set, like FieldProblem.code: PERIOD_NOT_ENDED, NOT_FOUND, …); null when finalized. */
+  code?: Maybe<Scalars['String']['output']>;
+  /** What would be accepted instead; null when finalized. */
+  expected?: Maybe<Scalars['String']['output']>;
+  /** The finalized invoice; null when it could not be finalized (see code). */
+  invoice?: Maybe<Invoice>;
+  /** The invoice's id, as asked. */
+  invoiceId: Scalars['ID']['output'];
+  /** What went wrong, in words; null when finalized. */
+  message?: Maybe<Scalars['String']['output']>;
 };
 
 /** One line of an invoice: one rated charge. */
@@ -352,6 +368,12 @@ export type Mutation = {
    */
   finalizeInvoice: Invoice;
   /**
+   * Finalizes several drafts in one call (a billing run), each exactly as finalizeInvoice does: gapless numbers, issue
+   * dates, idempotent. One that cannot be finalized (PERIOD_NOT_ENDED, NOT_FOUND, …) never stops the others. At most 500
+   * ids. One result per id, in input order (a repeated id gets the same result).
+   */
+  finalizeInvoices: Array<InvoiceFinalization>;
+  /**
    * Drafts (or refreshes the draft of) the invoice of a subscription for a period from its current rated charges.
    * A finalized invoice is returned unchanged.
    */
@@ -390,6 +412,12 @@ export type Mutation = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationFinalizeInvoiceArgs = {
   invoiceId: Scalars['ID']['input'];
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationFinalizeInvoicesArgs = {
+  invoiceIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -930,6 +958,7 @@ export type ResolversTypes = {
   Invoice: ResolverTypeWrapper<InvoiceDoc>;
   InvoiceConnection: ResolverTypeWrapper<Page<InvoiceDoc>>;
   InvoiceFilter: InvoiceFilter;
+  InvoiceFinalization: ResolverTypeWrapper<Omit<InvoiceFinalization, 'invoice'> & { invoice?: Maybe<ResolversTypes['Invoice']> }>;
   InvoiceLine: ResolverTypeWrapper<LineView>;
   InvoiceLineKind: InvoiceLineKind;
   InvoiceNote: ResolverTypeWrapper<NoteDoc>;
@@ -978,6 +1007,7 @@ export type ResolversParentTypes = {
   Invoice: InvoiceDoc;
   InvoiceConnection: Page<InvoiceDoc>;
   InvoiceFilter: InvoiceFilter;
+  InvoiceFinalization: Omit<InvoiceFinalization, 'invoice'> & { invoice?: Maybe<ResolversParentTypes['Invoice']> };
   InvoiceLine: LineView;
   InvoiceNote: NoteDoc;
   InvoiceNoteConnection: Page<NoteDoc>;
@@ -1099,6 +1129,14 @@ export type InvoiceConnectionResolvers<ContextType = Context, ParentType extends
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 };
 
+export type InvoiceFinalizationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['InvoiceFinalization'] = ResolversParentTypes['InvoiceFinalization']> = {
+  code?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  expected?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  invoice?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
+  invoiceId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  message?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type InvoiceLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['InvoiceLine'] = ResolversParentTypes['InvoiceLine'], FederationReferenceType extends FederationReferenceTypes['InvoiceLine'] = FederationReferenceTypes['InvoiceLine']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['InvoiceLine']> | FederationReferenceType, FederationReferenceType, ContextType>;
   amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
@@ -1191,6 +1229,7 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   finalizeInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationFinalizeInvoiceArgs, 'invoiceId'>>;
+  finalizeInvoices?: Resolver<Array<ResolversTypes['InvoiceFinalization']>, ParentType, ContextType, RequireFields<MutationFinalizeInvoicesArgs, 'invoiceIds'>>;
   generateInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationGenerateInvoiceArgs, 'period' | 'subscriptionId'>>;
   issueNotes?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesArgs, 'invoiceIds'>>;
   issueNotesByPolicy?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesByPolicyArgs, 'trigger'>>;
@@ -1308,6 +1347,7 @@ export type Resolvers<ContextType = Context> = {
   FieldProblem?: FieldProblemResolvers<ContextType>;
   Invoice?: InvoiceResolvers<ContextType>;
   InvoiceConnection?: InvoiceConnectionResolvers<ContextType>;
+  InvoiceFinalization?: InvoiceFinalizationResolvers<ContextType>;
   InvoiceLine?: InvoiceLineResolvers<ContextType>;
   InvoiceNote?: InvoiceNoteResolvers<ContextType>;
   InvoiceNoteConnection?: InvoiceNoteConnectionResolvers<ContextType>;

@@ -1,0 +1,789 @@
+// Use case: post many documents in one call — the batch path beside postInvoice/postNote. One mapping read, one period
+// read and one ERP look-up per batch instead of per document; postings, schedules and claims are bulk inserts against
+// unique ids (so exactly-once holds across processes and retries); the ledger writes stay one at a time. Anything out
+// of the ordinary (a missing mapping, a closed period, an unknown ERP customer, a failed write, a posting another
+// process holds) goes down the single-document path, which holds and raises it exactly as today.
+import { GraphQLError } from 'graphql';
+import type { Collection, Document, OptionalUnlessRequiredId } from 'mongodb';
+import { config } from '../../lib/config';
+import { deterministicId } from '../../lib/ids';
+import { UserFacingError, notFound } from '../../lib/errors';
+import { sumMoney } from '../../lib/money';
+import { querySubgraph } from '../../lib/subgraph-client';
+import type { Logger } from '../../lib/logger';
+import type { ErpConnector, PostingForErp } from './connectors';
+import { accrualPostingKey, reverseAccrualOf } from './accruals';
+import { deliverAndAwait, deliverPosting, type DeliveryPolicy } from './deliver-posting';
+import { resolveException } from './exceptions';
+import type { BuildResult, DocumentForPosting } from './journal';
+import { allMappings } from './mappings';
+import { build, createPosting, invoicePostingKey, notePostingKey, postingIdOf } from './post-document';
+import { documentNumberOf, kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
+
+/** Whether each batch logs how long its steps took (warn level, so a benchmark at LOG_LEVEL=warn sees it). */
+export const batchTimingsLogged = (): boolean => config().ERP_BATCH_TIMINGS;
+
+/** Milliseconds per step of one batch, for the log line batchTimingsLogged asks for. */
+class StepTimer {
+  private last = performance.now();
+  readonly steps: Record<string, number> = {};
+  lap(step: string): void {
+    const now = performance.now();
+    this.steps[step] = Math.round((this.steps[step] ?? 0) + now - this.last);
+    this.last = now;
+  }
+}
+
+/** The most documents one call takes: a billing run sends several batches. */
+export const MAX_BATCH = 500;
+
+/** One document's outcome: its posting, or why it has none. */
+export interface BatchPostingResult {
+  documentId: string;
+  posting: ErpPostingDoc | null;
+  code: string | null;
+  message: string | null;
+  expected: string | null;
+}
+
+/** A document ready to post, in the shape createPosting takes. */
+export interface PreparedDocument {
+  postingKey: string;
+  kind: 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE';
+  invoiceId: string;
+  noteId: string | null;
+  documentNumber: string;
+  legalEntityCode: string;
+  customerId: string;
+  source: DocumentForPosting;
+}
+
+type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
+
+interface LineView {
+  id: string;
+  kind: DocumentForPosting['lines'][number]['kind'];
+  productLine: string;
+  amount: { amount: string; currency: string };
+  servicePeriodStart: string;
+  servicePeriodEnd: string;
+  taxes: Array<{ jurisdiction: string; amount: { amount: string; currency: string } }>;
+}
+export const LINE_FIELDS =
+  'id kind productLine amount { amount currency } servicePeriodStart servicePeriodEnd taxes { jurisdiction amount { amount currency } }';
+/** What the batch reads of an invoice (postInvoices over _entities, finalizeAndPostInvoices from finalizeInvoices). */
+export const INVOICE_FIELDS = `id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} }`;
+
+export interface InvoiceView {
+  id: string;
+  number: string | null;
+  status: 'DRAFT' | 'FINALIZED' | 'VOIDED';
+  currency: string;
+  issueDate: string | null;
+  legalEntityCode: string;
+  period: { key: string };
+  customer: { id: string };
+  lines: LineView[];
+}
+
+interface NoteView {
+  id: string;
+  number: string;
+  kind: 'CREDIT' | 'DEBIT';
+  invoice: { id: string; number: string };
+  legalEntityCode: string;
+  currency: string;
+  issueDate: string;
+  period: { key: string };
+  customer: { id: string };
+  lines: Array<LineView & { invoiceLine: { id: string } | null }>;
+}
+
+const failure = (documentId: string, code: string, message: string, expected: string | null): BatchPostingResult => ({
+  documentId,
+  posting: null,
+  code,
+  message,
+  expected,
+});
+
+/** A user-facing error of the single path as one item's result; anything else is not the caller's to read. */
+function failureOf(documentId: string, error: unknown, log: Logger): BatchPostingResult {
+  if (
+    error instanceof GraphQLError &&
+    typeof error.extensions.code === 'string' &&
+    error.extensions.code !== 'INTERNAL_SERVER_ERROR'
+  )
+    return failure(documentId, error.extensions.code, error.message, (error.extensions.expected as string) ?? null);
+  log.error({ err: error, documentId }, 'batch posting: a document failed unexpectedly');
+  return failure(documentId, 'POSTING_FAILED', 'the document could not be posted now; post it again', 'a retry');
+}
+
+const asLine = (l: LineView, invoiceLineId: string | null): DocumentForPosting['lines'][number] => ({
+  id: l.id,
+  invoiceLineId,
+  kind: l.kind,
+  productLine: l.productLine,
+  amount: l.amount as DocumentForPosting['lines'][number]['amount'],
+  servicePeriod: { from: l.servicePeriodStart, to: l.servicePeriodEnd },
+  taxes: l.taxes.map((t) => ({ jurisdiction: t.jurisdiction, amount: t.amount as never })),
+});
+
+/** Every customer of the batch in one entity call to the subscriptions subgraph. */
+async function customersOf(ids: readonly string[]): Promise<Map<string, DocumentForPosting['customer']>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const { _entities } = await querySubgraph<{ _entities: Array<DocumentForPosting['customer'] | null> }>(
+    'subscriptions',
+    'query($r: [_Any!]!) { _entities(representations: $r) { ... on Customer { id externalKey name } } }',
+    { r: unique.map((id) => ({ __typename: 'Customer', id })) },
+  );
+  return new Map(_entities.filter((c): c is DocumentForPosting['customer'] => !!c).map((c) => [c.id, c]));
+}
+
+/** Finalized invoices as documents to post; drafts, voided and unknown ones as the single path's errors. */
+export function preparedInvoice(
+  invoiceId: string,
+  invoice: InvoiceView | null,
+  customers: Map<string, DocumentForPosting['customer']>,
+): Prepared {
+  if (!invoice) {
+    const e = notFound('invoice', 'invoiceIds', invoiceId);
+    return {
+      documentId: invoiceId,
+      error: failure(invoiceId, 'NOT_FOUND', e.message, `the id of an existing invoice`),
+    };
+  }
+  if (invoice.status === 'VOIDED')
+    return {
+      documentId: invoiceId,
+      error: failure(
+        invoiceId,
+        'INVOICE_VOIDED',
+        `invoice ${invoice.number} is voided; post its replacement`,
+        'a finalized invoice that is not voided',
+      ),
+    };
+  if (invoice.status !== 'FINALIZED' || !invoice.number || !invoice.issueDate)
+    return {
+      documentId: invoiceId,
+      error: failure(
+        invoiceId,
+        'INVOICE_NOT_FINALIZED',
+        `invoice ${invoiceId} is a draft; only finalized invoices are posted`,
+        'a finalized invoice (finalizeInvoice first)',
+      ),
+    };
+  const customer = customers.get(invoice.customer.id);
+  if (!customer) {
+    const e = notFound('customer', 'customer', invoice.customer.id);
+    return {
+      documentId: invoiceId,
+      error: failure(invoiceId, 'NOT_FOUND', e.message, 'the id of an existing customer'),
+    };
+  }
+  return {
+    documentId: invoiceId,
+    doc: {
+      postingKey: invoicePostingKey(invoiceId),
+      kind: 'INVOICE',
+      invoiceId,
+      noteId: null,
+      documentNumber: invoice.number,
+      legalEntityCode: invoice.legalEntityCode,
+      customerId: customer.id,
+      source: {
+        kind: 'INVOICE',
+        id: invoice.id,
+        number: invoice.number,
+        issueDate: invoice.issueDate,
+        invoiceId: invoice.id,
+        invoiceNumber: invoice.number,
+        legalEntityCode: invoice.legalEntityCode,
+        currency: invoice.currency,
+        periodKey: invoice.period.key,
+        customer,
+        lines: invoice.lines.map((l) => asLine(l, l.id)),
+      },
+    },
+  };
+}
+
+function preparedNote(
+  noteId: string,
+  note: NoteView | null,
+  customers: Map<string, DocumentForPosting['customer']>,
+): Prepared {
+  const customer = note && customers.get(note.customer.id);
+  if (!note || !customer)
+    return {
+      documentId: noteId,
+      error: failure(noteId, 'NOT_FOUND', notFound('note', 'noteIds', noteId).message, 'the id of an issued note'),
+    };
+  const kind = note.kind === 'CREDIT' ? 'CREDIT_NOTE' : 'DEBIT_NOTE';
+  return {
+    documentId: noteId,
+    doc: {
+      postingKey: notePostingKey(noteId),
+      kind,
+      invoiceId: note.invoice.id,
+      noteId: note.id,
+      documentNumber: note.number,
+      legalEntityCode: note.legalEntityCode,
+      customerId: customer.id,
+      source: {
+        kind,
+        id: note.id,
+        number: note.number,
+        issueDate: note.issueDate,
+        invoiceId: note.invoice.id,
+        invoiceNumber: note.invoice.number,
+        legalEntityCode: note.legalEntityCode,
+        currency: note.currency,
+        periodKey: note.period.key,
+        customer,
+        lines: note.lines.map((l) => asLine(l, l.invoiceLine?.id ?? null)),
+      },
+    },
+  };
+}
+
+export function assertBatchSize(ids: readonly string[], field: string): void {
+  if (ids.length > MAX_BATCH)
+    throw new UserFacingError('LIMIT_EXCEEDED', `${ids.length} documents in one call; at most ${MAX_BATCH}`, {
+      field,
+      expected: `at most ${MAX_BATCH} ids per call (send several calls)`,
+    });
+}
+
+/** postInvoices: every invoice in one entity call, every customer in another, then the batch. */
+export async function postInvoices(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  invoiceIds: readonly string[],
+  correlationId: string,
+  log: Logger,
+): Promise<BatchPostingResult[]> {
+  assertBatchSize(invoiceIds, 'invoiceIds');
+  const unique = [...new Set(invoiceIds)];
+  // Already built postings need no fetch: a retried batch costs one read and the deliveries still due.
+  const existing = await existingPostings(store, unique.map(invoicePostingKey));
+  const toFetch = unique.filter((id) => !existing.has(postingIdOf(invoicePostingKey(id))));
+  const invoices = new Map<string, InvoiceView | null>();
+  if (toFetch.length > 0) {
+    const { _entities } = await querySubgraph<{ _entities: Array<InvoiceView | null> }>(
+      'invoices',
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on Invoice { ${INVOICE_FIELDS} } } }`,
+      { r: toFetch.map((id) => ({ __typename: 'Invoice', id })) },
+    );
+    toFetch.forEach((id, i) => invoices.set(id, _entities[i] ?? null));
+  }
+  const customers = await customersOf(
+    [...invoices.values()].filter((i): i is InvoiceView => i?.status === 'FINALIZED').map((i) => i.customer.id),
+  );
+  const prepared = unique.map((id) =>
+    existing.has(postingIdOf(invoicePostingKey(id)))
+      ? { documentId: id, postingKey: invoicePostingKey(id) }
+      : preparedInvoice(id, invoices.get(id) ?? null, customers),
+  );
+  return inInputOrder(invoiceIds, await postPrepared(store, connector, policy, prepared, existing, correlationId, log));
+}
+
+/** postNotes: every note in one entity call, every customer in another, then the batch. */
+export async function postNotes(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  noteIds: readonly string[],
+  correlationId: string,
+  log: Logger,
+): Promise<BatchPostingResult[]> {
+  assertBatchSize(noteIds, 'noteIds');
+  const unique = [...new Set(noteIds)];
+  const existing = await existingPostings(store, unique.map(notePostingKey));
+  const toFetch = unique.filter((id) => !existing.has(postingIdOf(notePostingKey(id))));
+  const notes = new Map<string, NoteView | null>();
+  if (toFetch.length > 0) {
+    const { _entities } = await querySubgraph<{ _entities: Array<NoteView | null> }>(
+      'invoices',
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on InvoiceNote { id number kind invoice { id number } legalEntityCode currency issueDate period { key } customer { id } lines { ${LINE_FIELDS} invoiceLine { id } } } } }`,
+      { r: toFetch.map((id) => ({ __typename: 'InvoiceNote', id })) },
+    );
+    toFetch.forEach((id, i) => notes.set(id, _entities[i] ?? null));
+  }
+  const customers = await customersOf([...notes.values()].filter((n): n is NoteView => !!n).map((n) => n.customer.id));
+  const prepared = unique.map((id) =>
+    existing.has(postingIdOf(notePostingKey(id)))
+      ? { documentId: id, postingKey: notePostingKey(id) }
+      : preparedNote(id, notes.get(id) ?? null, customers),
+  );
+  return inInputOrder(noteIds, await postPrepared(store, connector, policy, prepared, existing, correlationId, log));
+}
+
+/** One result per id as asked, a repeated id getting the same result. */
+export function inInputOrder(ids: readonly string[], results: readonly BatchPostingResult[]): BatchPostingResult[] {
+  const byId = new Map(results.map((r) => [r.documentId, r]));
+  return ids.map((id) => byId.get(id)!);
+}
+
+export async function existingPostings(
+  store: PostingsStore,
+  postingKeys: readonly string[],
+): Promise<Map<string, ErpPostingDoc>> {
+  if (postingKeys.length === 0) return new Map();
+  const found = await store.postings.find({ _id: { $in: postingKeys.map(postingIdOf) } }).toArray();
+  return new Map(found.map((p) => [p._id, p]));
+}
+
+/** Inserts each document unless its id is taken; returns the indexes that were taken (by another process or earlier). */
+async function insertNew<T extends Document & { _id: string }>(
+  collection: Collection<T>,
+  docs: readonly T[],
+): Promise<Set<number>> {
+  const taken = new Set<number>();
+  if (docs.length === 0) return taken;
+  try {
+    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false });
+  } catch (error) {
+    const writeErrors = (
+      error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
+    ).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+    for (const w of list) taken.add(w.index);
+  }
+  return taken;
+}
+
+const periodIdOf = (key: string, entity: string) => `${key}@${entity}`;
+
+/**
+ * The batch itself. `prepared` holds documents to build (or why not), and ids whose posting exists already (then in
+ * `existing`). Returns one result per document.
+ */
+export async function postPrepared(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  prepared: ReadonlyArray<Prepared | { documentId: string; postingKey: string }>,
+  existing: Map<string, ErpPostingDoc>,
+  correlationId: string,
+  log: Logger,
+): Promise<BatchPostingResult[]> {
+  const timer = new StepTimer();
+  const results = new Map<string, BatchPostingResult>();
+  const done = (documentId: string, posting: ErpPostingDoc | null) =>
+    results.set(documentId, { documentId, posting, code: null, message: null, expected: null });
+  /** The single-document path, for whatever the batch does not handle itself; it holds and raises as always. */
+  const singly: Array<{ documentId: string; run: () => Promise<ErpPostingDoc | null> }> = [];
+  const now = new Date();
+
+  // Build what is new, with ONE read of the mapping table.
+  const fresh: Array<{ documentId: string; doc: ErpPostingDoc; result: Extract<BuildResult, { ok: true }> }> = [];
+  const due: Array<{ documentId: string; doc: ErpPostingDoc }> = [];
+  const needsBuild = prepared.filter((p): p is Extract<Prepared, { doc: PreparedDocument }> => 'doc' in p);
+  const mappingRows = needsBuild.length > 0 ? await allMappings(store) : [];
+  for (const p of prepared) {
+    if ('error' in p) {
+      results.set(p.documentId, p.error);
+    } else if ('doc' in p) {
+      const { result, mappingVersion } = await build(store, p.doc.source, undefined, mappingRows);
+      if (!result.ok || result.entry.lines.length === 0) {
+        // Held for a missing mapping (raised as today) or nothing to post: the single path writes it.
+        const d = p.doc;
+        singly.push({
+          documentId: p.documentId,
+          run: () => createPosting(store, connector, policy, log, { ...d, correlationId }),
+        });
+        continue;
+      }
+      const doc: ErpPostingDoc = {
+        _id: postingIdOf(p.doc.postingKey),
+        postingKey: p.doc.postingKey,
+        kind: p.doc.kind,
+        invoiceId: p.doc.invoiceId,
+        noteId: p.doc.noteId,
+        invoiceNumber: p.doc.documentNumber,
+        documentNumber: p.doc.documentNumber,
+        legalEntityCode: p.doc.legalEntityCode,
+        customerId: p.doc.customerId,
+        source: p.doc.source,
+        entry: result.entry,
+        mappingVersion,
+        erpCustomerAccount: result.erpCustomerAccount,
+        openException: null,
+        status: 'PENDING',
+        attempts: 0,
+        nextAttemptAt: now,
+        lockedUntil: null,
+        lastError: null,
+        history: [],
+        erpDocument: null,
+        createdAt: now,
+        postedAt: null,
+        correlationId,
+      };
+      fresh.push({ documentId: p.documentId, doc, result });
+    } else {
+      const posting = existing.get(postingIdOf(p.postingKey))!;
+      if (posting.status === 'WITHDRAWN' && posting.kind !== 'CREDIT_NOTE' && posting.kind !== 'DEBIT_NOTE')
+        results.set(
+          p.documentId,
+          failure(
+            p.documentId,
+            'INVOICE_VOIDED',
+            `invoice ${p.documentId} was voided; its posting is withdrawn`,
+            'the replacement invoice (Invoice.replacedBy)',
+          ),
+        );
+      else if (
+        (posting.status === 'PENDING' || posting.status === 'RETRY_SCHEDULED') &&
+        posting.entry &&
+        posting.nextAttemptAt !== null &&
+        posting.nextAttemptAt <= now
+      )
+        due.push({ documentId: p.documentId, doc: posting });
+      // Posted, held, dead-lettered, not due yet or being sent by someone: as the single path answers it.
+      else
+        singly.push({
+          documentId: p.documentId,
+          run: () => deliverAndAwait(store, connector, policy, posting._id, log),
+        });
+    }
+  }
+
+  timer.lap('build');
+  // Claim every posting to send with one bulk insert: an id another process claimed first is not ours to send.
+  const candidates = [...fresh.map((f) => ({ documentId: f.documentId, doc: f.doc })), ...due];
+  const latest = new Map<string, number>();
+  if (due.length > 0)
+    for (const c of await store.claims
+      .find(
+        { postingId: { $in: due.map((d) => d.doc._id) } },
+        { projection: { postingId: 1, sequence: 1, releasedAt: 1, expiresAt: 1 } },
+      )
+      .toArray())
+      if (!c.releasedAt && c.expiresAt > now) latest.set(c.postingId, Number.POSITIVE_INFINITY);
+      else latest.set(c.postingId, Math.max(latest.get(c.postingId) ?? 0, c.sequence));
+  const claimable = candidates.filter((c) => latest.get(c.doc._id) !== Number.POSITIVE_INFINITY);
+  for (const c of candidates)
+    if (latest.get(c.doc._id) === Number.POSITIVE_INFINITY)
+      singly.push({ documentId: c.documentId, run: () => deliverAndAwait(store, connector, policy, c.doc._id, log) });
+  const expiresAt = new Date(now.getTime() + policy.leaseMs);
+  const claims: DeliveryClaimDoc[] = claimable.map((c) => {
+    const sequence = (latest.get(c.doc._id) ?? 0) + 1;
+    return {
+      _id: `${c.doc._id}#${sequence}`,
+      postingId: c.doc._id,
+      sequence,
+      claimedAt: now,
+      expiresAt,
+      releasedAt: null,
+    };
+  });
+  const lost = await insertNew(store.claims, claims);
+  const held = new Map<string, { documentId: string; doc: ErpPostingDoc; claim: DeliveryClaimDoc }>();
+  claimable.forEach((c, i) => {
+    if (lost.has(i))
+      singly.push({ documentId: c.documentId, run: () => deliverAndAwait(store, connector, policy, c.doc._id, log) });
+    else held.set(c.doc._id, { ...c, claim: claims[i]! });
+  });
+  timer.lap('claim');
+  const release = async (ids: readonly string[]) => {
+    if (ids.length > 0)
+      await store.claims.updateMany(
+        { _id: { $in: ids.map((id) => held.get(id)!.claim._id) } },
+        { $set: { releasedAt: new Date() } },
+      );
+  };
+
+  const sent = { inBatch: 0 };
+  try {
+    // The revenue schedules, then the postings, each one bulk insert; an id already there was built by another call.
+    const claimedFresh = fresh.filter((f) => held.has(f.doc._id));
+    await insertNew(
+      store.schedule,
+      claimedFresh.flatMap(({ doc, result }) =>
+        result.portions.map((portion) => {
+          const source = doc.source as DocumentForPosting;
+          return {
+            _id: deterministicId('rs', source.id, portion.month),
+            documentId: source.id,
+            documentNumber: source.number,
+            documentPostingId: doc._id,
+            invoiceId: source.invoiceId,
+            legalEntityCode: source.legalEntityCode,
+            customer: source.customer,
+            currency: source.currency,
+            month: portion.month,
+            documentPostingDate: result.entry.postingDate,
+            lines: portion.lines,
+            amount: sumMoney(
+              portion.lines.map((l) => l.amount),
+              source.currency,
+            ),
+            status: 'SCHEDULED' as const,
+            recognitionPostingId: null,
+            createdAt: now,
+          };
+        }),
+      ),
+    );
+    const taken = await insertNew(
+      store.postings,
+      claimedFresh.map((f) => f.doc),
+    );
+    // Built meanwhile by another call: ours is not the stored one, so the single path delivers what is stored.
+    const raced = claimedFresh.filter((_, i) => taken.has(i));
+    if (raced.length > 0) {
+      await release(raced.map((r) => r.doc._id));
+      for (const r of raced) {
+        held.delete(r.doc._id);
+        singly.push({ documentId: r.documentId, run: () => deliverAndAwait(store, connector, policy, r.doc._id, log) });
+      }
+    }
+
+    timer.lap('insert');
+    // ONE period read and ONE customer look-up for the batch; a closed period or an unknown customer is held by the
+    // single path (it raises the exception), after the claim is given back.
+    const sending = [...held.values()];
+    const periodIds = [
+      ...new Set(
+        sending.flatMap(({ doc }) => [
+          doc.entry!.accountingPeriod,
+          periodIdOf(doc.entry!.accountingPeriod, doc.legalEntityCode ?? 'DEFAULT'),
+        ]),
+      ),
+    ];
+    const closed = new Set(
+      sending.length === 0
+        ? []
+        : (await store.periods.find({ _id: { $in: periodIds } }).toArray())
+            .filter((p) => p.status === 'CLOSED')
+            .map((p) => p._id),
+    );
+    const accounts = [...new Set(sending.map((s) => s.doc.erpCustomerAccount).filter((a): a is string => !!a))];
+    const known = await connector.knownCustomers(accounts).catch(() => new Set<string>());
+    const aside = sending.filter(
+      ({ doc }) =>
+        closed.has(doc.entry!.accountingPeriod) ||
+        closed.has(periodIdOf(doc.entry!.accountingPeriod, doc.legalEntityCode ?? 'DEFAULT')) ||
+        (doc.erpCustomerAccount && !known.has(doc.erpCustomerAccount)),
+    );
+    if (aside.length > 0) {
+      await release(aside.map((a) => a.doc._id));
+      for (const a of aside) {
+        held.delete(a.doc._id);
+        singly.push({ documentId: a.documentId, run: () => deliverPosting(store, connector, policy, a.doc._id, log) });
+      }
+    }
+
+    timer.lap('periods+customers');
+    // The ledger: one look-up of the codes it has, then the writes one at a time.
+    const toSend = [...held.values()];
+    sent.inBatch = toSend.length;
+    const outcomes = toSend.length
+      ? await connector.postMany(
+          toSend.map(({ doc }): PostingForErp => ({
+            postingKey: doc.postingKey,
+            correlationId: doc.correlationId,
+            entry: doc.entry!,
+            legalEntityCode: doc.legalEntityCode ?? 'DEFAULT',
+            kind: kindOf(doc),
+          })),
+        )
+      : [];
+    timer.lap('ledger');
+    const posted: ErpPostingDoc[] = [];
+    const failed: typeof toSend = [];
+    toSend.forEach((s, i) => {
+      const outcome = outcomes[i]!;
+      if ('error' in outcome) {
+        failed.push(s);
+        return;
+      }
+      const at = new Date();
+      posted.push({
+        ...s.doc,
+        status: 'POSTED',
+        attempts: s.doc.attempts + 1,
+        erpDocument: outcome.document,
+        postedAt: outcome.document.postedAt,
+        lastError: null,
+        nextAttemptAt: null,
+        lockedUntil: null,
+        openException: null,
+        history: [
+          ...s.doc.history,
+          { at, outcome: outcome.alreadyInErp ? 'ALREADY_IN_ERP' : 'POSTED', code: null, message: null },
+        ],
+      });
+    });
+    // A failed write: the claim goes back and the single path tries it, scheduling a retry or holding it as always.
+    if (failed.length > 0) {
+      log.warn({ postings: failed.map((f) => f.doc._id) }, 'batch posting: some ledger writes failed; sent singly');
+      await release(failed.map((f) => f.doc._id));
+      for (const f of failed) {
+        held.delete(f.doc._id);
+        singly.push({ documentId: f.documentId, run: () => deliverPosting(store, connector, policy, f.doc._id, log) });
+      }
+    }
+
+    // Told before it is written (as the single path does), then every result in one bulk write.
+    for (const p of posted) {
+      const before = held.get(p._id)!.doc;
+      if (before.openException)
+        await resolveException(store, before, {
+          action: 'POSTED',
+          words: 'posted',
+          detail: 'the ERP took it after all',
+          afterwards: `booked in the ledger as ${p.erpDocument?.documentId ?? p.postingKey}`,
+        });
+    }
+    await store.outbox.raiseMany(
+      posted.map((p) => ({
+        id: `posting.posted:${p._id}:${p.attempts}`,
+        type: 'posting.posted',
+        subject: p._id,
+        data: {
+          postingId: p._id,
+          postingKey: p.postingKey,
+          kind: kindOf(p),
+          invoiceId: p.invoiceId,
+          noteId: p.noteId ?? null,
+          documentNumber: documentNumberOf(p),
+          invoiceNumber: p.invoiceNumber,
+          status: p.status,
+          erpDocument: p.erpDocument,
+          error: null,
+        },
+      })),
+    );
+    timer.lap('events');
+    if (posted.length > 0)
+      await store.postings.bulkWrite(
+        posted.map((p) => ({ replaceOne: { filter: { _id: p._id }, replacement: p } })),
+        { ordered: false },
+      );
+    for (const p of posted) done(held.get(p._id)!.documentId, p);
+    timer.lap('results');
+  } finally {
+    await release([...held.keys()]);
+  }
+
+  // What the batch set aside, one at a time (rare: holds, retries, races).
+  for (const s of singly) {
+    try {
+      done(s.documentId, await s.run());
+    } catch (error) {
+      results.set(s.documentId, failureOf(s.documentId, error, log));
+    }
+  }
+  timer.lap('singly');
+  await reverseAccruals(store, connector, policy, prepared, correlationId, log);
+  timer.lap('accruals');
+  if (batchTimingsLogged())
+    log.warn(
+      { documents: prepared.length, sentInBatch: sent.inBatch, singly: singly.length, ms: timer.steps },
+      'batch posting timings',
+    );
+  return [...results.values()];
+}
+
+/** Invoices whose usage was accrued: the accrual is taken back now, as postInvoice does (one read for the batch). */
+async function reverseAccruals(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  prepared: ReadonlyArray<Prepared | { documentId: string; postingKey: string }>,
+  correlationId: string,
+  log: Logger,
+): Promise<void> {
+  const invoices = prepared
+    .filter((p): p is Extract<Prepared, { doc: PreparedDocument }> => 'doc' in p && p.doc.kind === 'INVOICE')
+    .map((p) => p.doc.source);
+  if (invoices.length === 0) return;
+  const accrued = await store.postings
+    .find({ _id: { $in: invoices.map((i) => postingIdOf(accrualPostingKey(i.id))) } }, { projection: { _id: 1 } })
+    .toArray();
+  const ids = new Set(accrued.map((a) => a._id));
+  for (const invoice of invoices)
+    if (ids.has(postingIdOf(accrualPostingKey(invoice.id))))
+      await reverseAccrualOf(
+        store,
+        connector,
+        policy,
+        { id: invoice.id, number: invoice.number, issueDate: invoice.issueDate },
+        correlationId,
+        log,
+      ).catch((error) => log.error({ err: error, invoiceId: invoice.id }, 'batch posting: accrual reversal failed'));
+}
+
+/** Invoices finalized and posted per chunk: the next chunk is finalized (invoices) while this one is posted (here). */
+const FINALIZE_CHUNK = 25;
+
+interface Finalization {
+  invoiceId: string;
+  invoice: InvoiceView | null;
+  code: string | null;
+  message: string | null;
+  expected: string | null;
+}
+
+/** finalizeAndPostInvoices: finalizeInvoices in the invoices subgraph returns what the posting needs (one hop). */
+export async function finalizeAndPostInvoices(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  invoiceIds: readonly string[],
+  correlationId: string,
+  log: Logger,
+): Promise<BatchPostingResult[]> {
+  assertBatchSize(invoiceIds, 'invoiceIds');
+  const unique = [...new Set(invoiceIds)];
+  const chunks: string[][] = [];
+  for (let i = 0; i < unique.length; i += FINALIZE_CHUNK) chunks.push(unique.slice(i, i + FINALIZE_CHUNK));
+  const finalize = (ids: string[]) =>
+    querySubgraph<{ finalizeInvoices: Finalization[] }>(
+      'invoices',
+      `mutation($ids: [ID!]!) { finalizeInvoices(invoiceIds: $ids) { invoiceId code message expected invoice { ${INVOICE_FIELDS} } } }`,
+      { ids },
+    ).then((r) => r.finalizeInvoices);
+  const results: BatchPostingResult[] = [];
+  // Pipelined: two processes, two cores — finalizing the next chunk overlaps posting this one.
+  let next: Promise<Finalization[]> | null = chunks.length > 0 ? finalize(chunks[0]!) : null;
+  for (let k = 0; k < chunks.length; k++) {
+    const waited = performance.now();
+    const finalized = await next!;
+    if (batchTimingsLogged())
+      log.warn(
+        { chunk: k, invoices: chunks[k]!.length, ms: Math.round(performance.now() - waited) },
+        'batch waited for finalization',
+      );
+    next = k + 1 < chunks.length ? finalize(chunks[k + 1]!) : null;
+    // Settled either way, so a failure of the next chunk is reported when it is awaited, never as unhandled.
+    next?.catch(() => undefined);
+    const existing = await existingPostings(
+      store,
+      finalized.filter((f) => f.invoice).map((f) => invoicePostingKey(f.invoiceId)),
+    );
+    const customers = await customersOf(
+      finalized
+        .filter((f) => f.invoice && !existing.has(postingIdOf(invoicePostingKey(f.invoiceId))))
+        .map((f) => f.invoice!.customer.id),
+    );
+    const prepared = finalized.map((f) =>
+      !f.invoice
+        ? {
+            documentId: f.invoiceId,
+            error: failure(f.invoiceId, f.code ?? 'FINALIZATION_FAILED', f.message ?? '', f.expected),
+          }
+        : existing.has(postingIdOf(invoicePostingKey(f.invoiceId)))
+          ? { documentId: f.invoiceId, postingKey: invoicePostingKey(f.invoiceId) }
+          : preparedInvoice(f.invoiceId, f.invoice, customers),
+    );
+    results.push(...(await postPrepared(store, connector, policy, prepared, existing, correlationId, log)));
+  }
+  return inInputOrder(invoiceIds, results);
+}
