@@ -94,6 +94,12 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     InvoiceNoteLine: '../index#NoteLineView',
     NoteIssue: '../issue-notes#NoteIssue as NoteIssueModel',
     TaxLine: '../store#TaxLineDoc',
+    PrepaidCreditWallet: '../credit-wallets#WalletView',
+    PrepaidCreditGrant: '../credit-wallets#GrantView',
+    PrepaidCreditMovement: '../prepaid-credits#CreditMovementDoc',
+    PrepaidCreditMovementConnection: `${PAGE}<CreditMovementDoc>`,
+    PrepaidCreditLine: '../credit-wallets#CreditLineView',
+    PrepaidCreditAllocation: '../credit-wallets#AllocationView',
   },
   'erp-postings': {
     ErpPosting: '../store#ErpPostingDoc',

@@ -7,8 +7,20 @@ import type { Resolvers } from './generated/resolvers-types';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { pageBy, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { sumMoney } from '../../lib/money';
+import { fromMinorUnits, sumMoney, toMinorUnits } from '../../lib/money';
 import { finalizeInvoice } from './finalize-invoice';
+import {
+  applyPrepaidCredits,
+  creditAppliedOf,
+  creditLinesOf,
+  expireDueCredits,
+  grantPrepaidCredits,
+  grantsOf,
+  setLowBalanceThreshold,
+  walletBalance,
+  walletIdOf,
+  walletView,
+} from './credit-wallets';
 import { generateInvoice } from './generate-invoice';
 import { issueNotesForInvoices } from './issue-notes';
 import { creditorReference } from './payment-reference';
@@ -140,6 +152,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
           args.subscriptionId || args.invoiceId ? q : null,
         );
       },
+      prepaidCreditWallet: (_, { customerId, currency }, ctx) => walletView(ctx.store, customerId, currency),
       note: (_, { id }, ctx) => ctx.notes.load(id),
       noteByNumber: (_, { number }, ctx) => ctx.store.notes.findOne({ number }),
       notes: (_, args, ctx) => {
@@ -155,6 +168,29 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       generateInvoice: (_, args, ctx) =>
         generateInvoice(ctx.store, args.subscriptionId, args.period, ctx.correlationId),
       finalizeInvoice: (_, { invoiceId }, ctx) => finalizeInvoice(ctx.store, invoiceId),
+      grantPrepaidCredits: async (_, { input }, ctx) =>
+        (
+          await grantPrepaidCredits(ctx.store, input, {
+            recordedBy: actingSubject(ctx),
+            correlationId: ctx.correlationId,
+          })
+        ).wallet,
+      setPrepaidCreditThreshold: (_, args, ctx) =>
+        setLowBalanceThreshold(
+          ctx.store,
+          args.customerId,
+          args.currency,
+          args.lowBalanceThreshold ?? null,
+          actingSubject(ctx),
+        ),
+      expirePrepaidCredits: async (_, { customerId, currency }, ctx) => {
+        const wallet = { id: walletIdOf(customerId, currency), customerId, currency };
+        await expireDueCredits(ctx.store, wallet, new Date(), {
+          recordedBy: actingSubject(ctx),
+          correlationId: ctx.correlationId,
+        });
+        return walletView(ctx.store, customerId, currency);
+      },
       voidInvoice: (_, args, ctx) => voidInvoice(ctx.store, args.invoiceId, args.reason, actingSubject(ctx)),
       issueNotes: (_, { invoiceIds }, ctx) =>
         issueNotesForInvoices(ctx.store, invoiceIds, {
@@ -190,6 +226,14 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       taxDate: (i) => i.tax?.taxDate ?? i.periodKey,
       taxEngine: (i) => i.tax?.engine ?? 'none',
       paymentReference: (i) => (i.number ? creditorReference(i.number) : null),
+      // Applying on read completes a finalization cut short before its credit was applied (a no-op otherwise).
+      prepaidCreditApplied: async (i, _, ctx) => creditAppliedOf(i, await applyPrepaidCredits(ctx.store, i)),
+      amountDue: async (i, _, ctx) =>
+        fromMinorUnits(
+          toMinorUnits(i.total) - toMinorUnits(creditAppliedOf(i, await applyPrepaidCredits(ctx.store, i))),
+          i.currency,
+        ),
+      prepaidCreditLines: async (i, _, ctx) => creditLinesOf(ctx.store, await applyPrepaidCredits(ctx.store, i)),
       notes: (i, _, ctx) => ctx.notesOfInvoice.load(i._id),
       openAdjustments: async (i, _, ctx) =>
         (await ctx.store.adjustments.find({ invoiceId: i._id, status: 'OPEN' }).toArray()).sort((a, b) =>
@@ -258,8 +302,43 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
     NoteIssue: {
       notes: (r) => r.notes,
     },
+    PrepaidCreditWallet: {
+      customer: (w) => ({ id: w.customerId }),
+      balance: (w) => walletBalance(w),
+      lowBalanceThreshold: (w) => w.settings?.lowBalanceThreshold ?? null,
+      grants: (w) => grantsOf(w),
+      movements: (w, args, ctx) =>
+        pageBy(
+          ctx.store.creditMovements,
+          { walletId: w.id },
+          [
+            ['sequence', 1],
+            ['_id', 1],
+          ],
+          args.first,
+          args.after,
+        ),
+    },
+    PrepaidCreditGrant: {
+      id: (g) => g.grantId,
+      amount: (g) => fromMinorUnits(g.granted, g.currency),
+      remaining: (g) => fromMinorUnits(g.remaining, g.currency),
+      expired: (g) => g.expiresAt !== null && g.expiresAt.getTime() <= g.asOf.getTime(),
+    },
+    PrepaidCreditMovement: {
+      id: (m) => m._id,
+      invoice: (m, _, ctx) => (m.invoiceId ? ctx.invoices.load(m.invoiceId) : null),
+      allocations: (m) => m.allocations.map((a) => ({ ...a, currency: m.currency })),
+    },
+    PrepaidCreditAllocation: {
+      amount: (a) => fromMinorUnits(BigInt(a.minor), a.currency),
+    },
+    PrepaidCreditLine: {
+      description: (l) => l.grant.description,
+    },
     Customer: {
       __resolveReference: (ref) => ref,
+      prepaidCreditWallet: (c, { currency }, ctx) => walletView(ctx.store, c.id, currency),
       invoices: (c, args, ctx) =>
         pageInvoices(ctx.store, { customerId: c.id }, args.first, args.after, NEWEST_PERIOD_FIRST),
     },
