@@ -223,7 +223,7 @@ export async function grantPrepaidCredits(
   rawInput: unknown,
   by: { recordedBy: string; correlationId: string },
   now = new Date(),
-): Promise<{ wallet: WalletView; grantId: string }> {
+): Promise<{ movement: CreditMovementDoc; grantId: string }> {
   const raw = rawInput as { expiresAt?: unknown } | null;
   const input = parseInput(
     grantInput,
@@ -277,12 +277,12 @@ export async function grantPrepaidCredits(
     }),
     by,
   );
-  if (movement?.grant && toMinorUnits(movement.amount) !== granted)
+  if (!movement?.grant || toMinorUnits(movement.amount) !== granted)
     throw new UserFacingError('CONFLICT', `grant ${grantKey} was already made with another amount`, {
       field: 'input.grantKey',
       expected: 'a new grantKey, or the same amount to repeat the grant',
     });
-  return { wallet: await walletView(store, customer.id, currency, now), grantId };
+  return { movement, grantId };
 }
 
 /** Sets (or clears, with null) the balance at or below which `prepaid_credits.balance_low` is raised. */

@@ -153,6 +153,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
         );
       },
       prepaidCreditWallet: (_, { customerId, currency }, ctx) => walletView(ctx.store, customerId, currency),
+      prepaidCreditMovement: (_, { id }, ctx) => ctx.store.creditMovements.findOne({ _id: id }),
       note: (_, { id }, ctx) => ctx.notes.load(id),
       noteByNumber: (_, { number }, ctx) => ctx.store.notes.findOne({ number }),
       notes: (_, args, ctx) => {
@@ -174,7 +175,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
             recordedBy: actingSubject(ctx),
             correlationId: ctx.correlationId,
           })
-        ).wallet,
+        ).movement,
       setPrepaidCreditThreshold: (_, args, ctx) =>
         setLowBalanceThreshold(
           ctx.store,
@@ -328,6 +329,14 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
     PrepaidCreditMovement: {
       id: (m) => m._id,
       invoice: (m, _, ctx) => (m.invoiceId ? ctx.invoices.load(m.invoiceId) : null),
+      customer: (m) => ({ id: m.customerId }),
+      wallet: (m, _, ctx) => walletView(ctx.store, m.customerId, m.currency),
+      grant: async (m, _, ctx) =>
+        m.kind === 'CONSUMPTION'
+          ? null
+          : (grantsOf(await walletView(ctx.store, m.customerId, m.currency)).find(
+              (g) => g.grantId === m.allocations[0]?.grantId,
+            ) ?? null),
       allocations: (m) => m.allocations.map((a) => ({ ...a, currency: m.currency })),
     },
     PrepaidCreditAllocation: {

@@ -398,9 +398,10 @@ export type Mutation = {
   /**
    * Adds prepaid credit to a customer's wallet (Lago's wallet top-up, Orb's credit block): purchased or granted, with a
    * priority and an optional expiry. Finalized invoices consume it by priority (1 first), then soonest expiry, then the
-   * oldest grant. Idempotent by grantKey. The top-up is a liability until consumed or expired (see docs/pricing.md).
+   * oldest grant. Idempotent by grantKey. Returns the GRANT movement; postPrepaidCreditMovement books it in the ledger
+   * (a liability until consumed or expired, see docs/pricing.md).
    */
-  grantPrepaidCredits: PrepaidCreditWallet;
+  grantPrepaidCredits: PrepaidCreditMovement;
   /**
    * Issues credit and debit notes for the open adjustments of these invoices: per invoice, one credit note listing its
    * lines that decreased and one debit note listing those that increased, each numbered from its own gapless series per
@@ -646,6 +647,10 @@ export type PrepaidCreditMovement = {
   balanceAfter: Money;
   /** The correlation id of the request that recorded it. */
   correlationId: Scalars['String']['output'];
+  /** The customer whose wallet it is. */
+  customer: Customer;
+  /** The grant it adds or expires; null for a consumption (see allocations). */
+  grant?: Maybe<PrepaidCreditGrant>;
   /** The movement's id: <wallet id>#<sequence>. */
   id: Scalars['ID']['output'];
   /** The invoice it paid, for a consumption; null otherwise. */
@@ -656,6 +661,8 @@ export type PrepaidCreditMovement = {
   recordedBy: Scalars['String']['output'];
   /** Its place in the wallet's chain, from 1. */
   sequence: Scalars['Int']['output'];
+  /** The wallet it belongs to, as it is now. */
+  wallet: PrepaidCreditWallet;
 };
 
 /** A page of wallet movements. */
@@ -724,6 +731,8 @@ export type Query = {
   noteByNumber?: Maybe<InvoiceNote>;
   /** Issued notes, newest first (by issue time, then id). */
   notes: InvoiceNoteConnection;
+  /** One prepaid credit movement by id; null when there is none. */
+  prepaidCreditMovement?: Maybe<PrepaidCreditMovement>;
   /**
    * A customer's prepaid credit wallet in one currency: balance, grants and movements, derived from its append-only
    * movements. A customer with no credit has an empty wallet (balance zero).
@@ -790,6 +799,12 @@ export type QueryNotesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<NoteFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryPrepaidCreditMovementArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -1415,7 +1430,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   expirePrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<MutationExpirePrepaidCreditsArgs, 'currency' | 'customerId'>>;
   finalizeInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationFinalizeInvoiceArgs, 'invoiceId'>>;
   generateInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationGenerateInvoiceArgs, 'period' | 'subscriptionId'>>;
-  grantPrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<MutationGrantPrepaidCreditsArgs, 'input'>>;
+  grantPrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditMovement'], ParentType, ContextType, RequireFields<MutationGrantPrepaidCreditsArgs, 'input'>>;
   issueNotes?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesArgs, 'invoiceIds'>>;
   issueNotesByPolicy?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesByPolicyArgs, 'trigger'>>;
   reconcileRatedCharges?: Resolver<Array<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<MutationReconcileRatedChargesArgs, 'period' | 'subscriptions'>>;
@@ -1476,11 +1491,14 @@ export type PrepaidCreditMovementResolvers<ContextType = Context, ParentType ext
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   balanceAfter?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  customer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
+  grant?: Resolver<Maybe<ResolversTypes['PrepaidCreditGrant']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   invoice?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['PrepaidCreditMovementKind'], ParentType, ContextType>;
   recordedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   sequence?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  wallet?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType>;
 };
 
 export type PrepaidCreditMovementConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditMovementConnection'] = ResolversParentTypes['PrepaidCreditMovementConnection']> = {
@@ -1507,6 +1525,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   note?: Resolver<Maybe<ResolversTypes['InvoiceNote']>, ParentType, ContextType, RequireFields<QueryNoteArgs, 'id'>>;
   noteByNumber?: Resolver<Maybe<ResolversTypes['InvoiceNote']>, ParentType, ContextType, RequireFields<QueryNoteByNumberArgs, 'number'>>;
   notes?: Resolver<ResolversTypes['InvoiceNoteConnection'], ParentType, ContextType, RequireFields<QueryNotesArgs, 'first'>>;
+  prepaidCreditMovement?: Resolver<Maybe<ResolversTypes['PrepaidCreditMovement']>, ParentType, ContextType, RequireFields<QueryPrepaidCreditMovementArgs, 'id'>>;
   prepaidCreditWallet?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<QueryPrepaidCreditWalletArgs, 'currency' | 'customerId'>>;
   ratingAdjustments?: Resolver<ResolversTypes['RatingAdjustmentConnection'], ParentType, ContextType, RequireFields<QueryRatingAdjustmentsArgs, 'first' | 'status'>>;
   taxRates?: Resolver<ResolversTypes['TaxRateConnection'], ParentType, ContextType, RequireFields<QueryTaxRatesArgs, 'first'>>;
