@@ -37,7 +37,8 @@ export function invoicePostingKey(invoiceId: string): string {
 }
 export const notePostingKey = (noteId: string): string => `ug:${noteId}:v1`;
 export const recognitionPostingKey = (documentId: string, month: string): string => `ug:rec:${documentId}:${month}:v1`;
-export const prepaidCreditPostingKey = (movementId: string): string => `ug:pcm:${movementId}:v1`;
+/** Hashed: a movement id (`wallet:<currency>:<customer>#<n>`) has characters an ERP code cannot carry. */
+export const prepaidCreditPostingKey = (movementId: string): string => `ug:${deterministicId('pcm', movementId)}:v1`;
 export const postingIdOf = (postingKey: string): string => deterministicId('post', postingKey);
 
 interface LineView {
