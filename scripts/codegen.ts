@@ -77,6 +77,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     RatingResult: '../rate-billing-period#RatingResult as RatingResultModel',
     BillingRun: '../rate-billing-period#BillingRun as BillingRunModel',
     UsageAggregate: REFERENCE,
+    SpendingAlert: '../spending-alerts#SpendingAlertDoc',
+    SpendingAlertTrigger: '../spending-alerts#SpendingAlertTriggerDoc',
   },
   invoices: {
     Invoice: '../store#InvoiceDoc',
