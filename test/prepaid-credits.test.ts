@@ -55,6 +55,39 @@ it('refuses credit that is not a positive amount in whole cents, naming the fiel
   expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'input.priority' });
 });
 
+it("gives a voided invoice's credit back, and its replacement uses it again", async () => {
+  const entity = await legalEntity('PCV');
+  // 2,000 calls at 0.01: 20.00.
+  const b = await billedCustomer('pcv', entity.code, 2_000, { finalize: false });
+  await g.ok(GRANT, { i: { customerId: b.customerId, amount: '50.00', grantKey: 'prepay' } });
+  const FINALIZE = `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { prepaidCreditApplied { amount } amountDue { amount } } }`;
+  expect((await g.ok(FINALIZE, { id: b.invoiceId })).finalizeInvoice).toEqual({
+    prepaidCreditApplied: { amount: '20.00' },
+    amountDue: { amount: '0.00' },
+  });
+  const balance = async () => (await g.ok(WALLET, { c: b.customerId })).prepaidCreditWallet;
+  expect((await balance()).balance.amount).toBe('30.00');
+  await g.ok(`mutation($id: ID!) { voidInvoice(invoiceId: $id, reason: "billed to the wrong entity") { status } }`, {
+    id: b.invoiceId,
+  });
+  // A second void changes nothing: the credit is given back once.
+  await g.ok(`mutation($id: ID!) { voidInvoice(invoiceId: $id, reason: "again") { status } }`, { id: b.invoiceId });
+  const restored = await balance();
+  expect(restored.balance.amount).toBe('50.00');
+  expect(restored.movements.nodes.map((m: any) => [m.kind, m.amount.amount, m.invoice?.id ?? null])).toEqual([
+    ['GRANT', '50.00', null],
+    ['CONSUMPTION', '-20.00', b.invoiceId],
+    ['RESTORE', '20.00', b.invoiceId],
+  ]);
+  const { generateInvoice } = await g.ok(
+    `mutation($s: ID!) { generateInvoice(subscriptionId: $s, period: "2026-09") { id } }`,
+    { s: b.subscriptionId },
+  );
+  expect(generateInvoice.id).not.toBe(b.invoiceId);
+  expect((await g.ok(FINALIZE, { id: generateInvoice.id })).finalizeInvoice.prepaidCreditApplied.amount).toBe('20.00');
+  expect((await balance()).balance.amount).toBe('30.00');
+});
+
 it('pays a finalized invoice from credit by priority, once, books it as a liability, expires the rest, warns at a low balance', async () => {
   const hooks = await receiver();
   try {

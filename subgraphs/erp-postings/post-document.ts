@@ -372,7 +372,7 @@ export async function postPrepaidCreditMovement(
   const { prepaidCreditMovement: m } = await querySubgraph<{
     prepaidCreditMovement: {
       id: string;
-      kind: 'GRANT' | 'CONSUMPTION' | 'EXPIRY';
+      kind: 'GRANT' | 'CONSUMPTION' | 'EXPIRY' | 'RESTORE';
       amount: Money;
       at: string;
       customer: { id: string };
@@ -384,10 +384,10 @@ export async function postPrepaidCreditMovement(
     { id: movementId },
   );
   if (!m) throw notFound('prepaid credit movement', 'movementId', movementId);
-  if (m.kind === 'CONSUMPTION' || !m.grant)
+  if (m.kind === 'CONSUMPTION' || m.kind === 'RESTORE' || !m.grant)
     throw new UserFacingError(
       'VALIDATION_FAILED',
-      `movement ${movementId} is a consumption: it is booked with its invoice`,
+      `movement ${movementId} is a ${m.kind.toLowerCase()}: it is booked with (or withdrawn with) its invoice`,
       {
         field: 'movementId',
         expected: 'a GRANT or EXPIRY movement (postInvoice books a consumption)',

@@ -178,14 +178,17 @@ export async function expireDueCredits(
   now: Date,
   by: { recordedBy: string; correlationId: string },
 ): Promise<CreditMovementDoc[]> {
-  const due = dueExpiries(grantStates(await movementsOf(store, wallet.id)), now);
+  const movements = await movementsOf(store, wallet.id);
+  const due = dueExpiries(grantStates(movements), now);
   const out: CreditMovementDoc[] = [];
   for (const g of due) {
     const expiresAt = g.expiresAt!;
+    // Numbered: credit restored to an expired grant (a voided invoice's) expires again under the next key.
+    const earlier = movements.filter((m) => m.kind === 'EXPIRY' && m.allocations[0]?.grantId === g.grantId).length;
     const m = await appendMovement(
       store,
       wallet,
-      `expire:${g.grantId}`,
+      `expire:${g.grantId}:${earlier}`,
       (grants) => {
         const left = grants.find((x) => x.grantId === g.grantId)?.remaining ?? 0n;
         // Booked at the grant's own expiry, so the ledger shows the credit as a liability until then.
@@ -358,6 +361,35 @@ export async function applyPrepaidCredits(
     },
     by,
   );
+}
+
+/**
+ * Gives a voided invoice's credit back to the grants it came from (a RESTORE movement, key `restore:<invoiceId>`), so
+ * its replacement can use it. Nothing reaches the ledger: the voided invoice's posting, which booked the consumption,
+ * is withdrawn. Credit given back to a grant that has expired meanwhile expires again.
+ */
+export async function restorePrepaidCredits(
+  store: InvoicesStore,
+  invoice: InvoiceDoc,
+  by: { recordedBy: string; correlationId: string },
+): Promise<CreditMovementDoc | null> {
+  const consumption = await store.creditMovements.findOne({ key: `consume:${invoice._id}` });
+  if (!consumption) return null;
+  const wallet = { id: consumption.walletId, customerId: consumption.customerId, currency: consumption.currency };
+  const restored = await appendMovement(
+    store,
+    wallet,
+    `restore:${invoice._id}`,
+    () => ({
+      kind: 'RESTORE',
+      invoiceId: invoice._id,
+      at: new Date(),
+      allocations: consumption.allocations.map((a) => ({ grantId: a.grantId, minor: (-BigInt(a.minor)).toString() })),
+    }),
+    by,
+  );
+  await expireDueCredits(store, wallet, new Date(), by);
+  return restored;
 }
 
 /** What an invoice's consumption took from credit (zero when none). */

@@ -332,7 +332,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       customer: (m) => ({ id: m.customerId }),
       wallet: (m, _, ctx) => walletView(ctx.store, m.customerId, m.currency),
       grant: async (m, _, ctx) =>
-        m.kind === 'CONSUMPTION'
+        m.kind === 'CONSUMPTION' || m.kind === 'RESTORE'
           ? null
           : (grantsOf(await walletView(ctx.store, m.customerId, m.currency)).find(
               (g) => g.grantId === m.allocations[0]?.grantId,

@@ -4,7 +4,7 @@
 import type { Money } from '../../lib/money';
 
 export type CreditGrantKind = 'PURCHASED' | 'GRANTED';
-export type CreditMovementKind = 'GRANT' | 'CONSUMPTION' | 'EXPIRY';
+export type CreditMovementKind = 'GRANT' | 'CONSUMPTION' | 'EXPIRY' | 'RESTORE';
 
 /** What a grant movement says about the credit it adds. */
 export interface CreditGrantTerms {

@@ -639,7 +639,7 @@ export type PrepaidCreditMovement = {
   __typename?: 'PrepaidCreditMovement';
   /** Each grant's share of it, in consumption order. Bounded by the wallet's grants. */
   allocations: Array<PrepaidCreditAllocation>;
-  /** Signed: positive for a grant, negative for a consumption or expiry. */
+  /** Signed: positive for a grant or restore, negative for a consumption or expiry. */
   amount: Money;
   /** When it took effect (for an expiry: the grant's expiry). */
   at: Scalars['DateTime']['output'];
@@ -649,11 +649,11 @@ export type PrepaidCreditMovement = {
   correlationId: Scalars['String']['output'];
   /** The customer whose wallet it is. */
   customer: Customer;
-  /** The grant it adds or expires; null for a consumption (see allocations). */
+  /** The grant it adds or expires; null for a consumption or restore (see allocations). */
   grant?: Maybe<PrepaidCreditGrant>;
   /** The movement's id: <wallet id>#<sequence>. */
   id: Scalars['ID']['output'];
-  /** The invoice it paid, for a consumption; null otherwise. */
+  /** The invoice it paid (a consumption) or gave back (a restore); null otherwise. */
   invoice?: Maybe<Invoice>;
   /** What it did. */
   kind: PrepaidCreditMovementKind;
@@ -681,7 +681,9 @@ export type PrepaidCreditMovementKind =
   /** Credit left on a grant when its expiry came. */
   | 'EXPIRY'
   /** Credit added by grantPrepaidCredits. */
-  | 'GRANT';
+  | 'GRANT'
+  /** Credit a voided invoice had used, given back to the grants it came from (its replacement can use it). */
+  | 'RESTORE';
 
 /** A customer's prepaid credit in one currency. Its balance is derived from its movements, never stored. */
 export type PrepaidCreditWallet = {
