@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signatureOf } from '../subgraphs/events/deliver-webhook';
 import { billedCustomer, g, hledgerCheck, ledgerBalances, legalEntity, mapAccount, posted } from './accounting-support';
-import { eventually } from './support';
+import { eventually, gatewayUrl, keyFor } from './support';
 
 const GRANT = `mutation($i: GrantPrepaidCreditsInput!) { grantPrepaidCredits(input: $i) {
   id kind amount { amount } balanceAfter { amount } grant { id priority remaining { amount } } wallet { balance { amount } } } }`;
@@ -134,7 +134,8 @@ it('pays a finalized invoice from credit by priority, once, books it as a liabil
 
     // Three finalizations at once: one consumption of 130.00 — welcome (priority 1) first, then annual.
     const FINALIZE = `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number total { amount }
-      prepaidCreditApplied { amount } amountDue { amount } prepaidCreditLines { description amount { amount } grant { id } } } }`;
+      prepaidCreditApplied { amount } amountDue { amount } prepaidCreditLines { description amount { amount } grant { id } }
+      documents { html } } }`;
     const results = await Promise.all([1, 2, 3].map(() => g.ok(FINALIZE, { id: b.invoiceId })));
     for (const { finalizeInvoice: inv } of results) {
       expect(inv).toMatchObject({
@@ -147,6 +148,15 @@ it('pays a finalized invoice from credit by priority, once, books it as a liabil
         ],
       });
     }
+    // The document the customer receives shows the credit lines and what is left to pay.
+    const html = await (
+      await fetch(`${gatewayUrl().replace(/\/graphql$/, '')}${results[0]!.finalizeInvoice.documents.html}`, {
+        headers: { authorization: `Bearer ${keyFor('customer-success')}` },
+      })
+    ).text();
+    expect(html).toMatch(/Prepaid credit: Welcome credit<\/td><td class="num">-\$30\.00/);
+    expect(html).toMatch(/Prepaid credit: Annual<\/td><td class="num">-\$100\.00/);
+    expect(html).toMatch(/Amount due USD.*\$20\.00/);
     const { prepaidCreditWallet: wallet } = await g.ok(WALLET, { c: b.customerId });
     expect(wallet.balance.amount).toBe('0.00');
     expect(wallet.lowBalanceThreshold.amount).toBe('50.00');
