@@ -78,6 +78,8 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     BillingRun: '../rate-billing-period#BillingRun as BillingRunModel',
     BillingRunJob: '../billing-run-job#BillingRunJobView',
     UsageAggregate: REFERENCE,
+    SpendingAlert: '../spending-alerts#SpendingAlertDoc',
+    SpendingAlertTrigger: '../spending-alerts#SpendingAlertTriggerDoc',
   },
   invoices: {
     Invoice: '../store#InvoiceDoc',
@@ -95,6 +97,12 @@ const MAPPERS: Record<SubgraphName, Record<string, string>> = {
     InvoiceNoteLine: '../index#NoteLineView',
     NoteIssue: '../issue-notes#NoteIssue as NoteIssueModel',
     TaxLine: '../store#TaxLineDoc',
+    PrepaidCreditWallet: '../credit-wallets#WalletView',
+    PrepaidCreditGrant: '../credit-wallets#GrantView',
+    PrepaidCreditMovement: '../prepaid-credits#CreditMovementDoc',
+    PrepaidCreditMovementConnection: `${PAGE}<CreditMovementDoc>`,
+    PrepaidCreditLine: '../credit-wallets#CreditLineView',
+    PrepaidCreditAllocation: '../credit-wallets#AllocationView',
   },
   'erp-postings': {
     ErpPosting: '../store#ErpPostingDoc',

@@ -51,6 +51,7 @@ export function amountAtStake(posting: ErpPostingDoc): Money | null {
   if (posting.entry) return fromMinorUnits(totals(posting.entry).debits, posting.entry.currency);
   const source = posting.source;
   if (!source) return null;
+  if ('movementId' in source) return source.amount; // a prepaid credit grant or expiry
   const amounts =
     source.kind === 'REVENUE_RECOGNITION'
       ? source.lines.map((l) => l.amount)

@@ -26,7 +26,7 @@ import {
 import { accrueUnbilledRevenue, setAccountingPolicy } from './accruals';
 import { totals, type JournalEntry } from './journal';
 import { seedDefaultMappings, upsertMapping } from './mappings';
-import { postInvoice, postNote, rebuildHeldPostings } from './post-document';
+import { postInvoice, postNote, postPrepaidCreditMovement, rebuildHeldPostings } from './post-document';
 import { finalizeAndPostInvoices, postInvoices, postNotes } from './post-batch';
 import { replayErpPosting } from './replay-posting';
 import { recognizeRevenue, startRecognitionWorker } from './revenue-recognition';
@@ -35,6 +35,7 @@ import {
   documentNumberOf,
   indexes,
   kindOf,
+  INVOICE_LESS_KINDS,
   postingsStore,
   type AccountingPeriodDoc,
   type ErpPostingDoc,
@@ -82,6 +83,8 @@ const KIND_ORDER = {
   DEBIT_NOTE: 2,
   REVENUE_RECOGNITION: 3,
   ACCRUAL: 4,
+  PREPAID_CREDIT_GRANT: 5,
+  PREPAID_CREDIT_EXPIRY: 5,
 } as const;
 
 export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
@@ -119,6 +122,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
         const filter: Filter<ErpPostingDoc> = {};
         if (args.status) filter.status = args.status;
         if (args.kind) filter.kind = args.kind === 'INVOICE' ? ({ $in: ['INVOICE', null] } as never) : args.kind;
+        // Their `invoice` would be null, which v1.0's Invoice! cannot say: listed only when asked for by kind.
+        else filter.kind = { $nin: [...INVOICE_LESS_KINDS] } as never;
         return withCount(
           await pageById(ctx.store.postings, filter, args.first, args.after),
           ctx.store.postings,
@@ -171,6 +176,8 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
     Mutation: {
       postInvoice: (_, { invoiceId }, ctx) =>
         postInvoice(ctx.store, ctx.connector, ctx.policy, invoiceId, ctx.correlationId, ctx.log),
+      postPrepaidCreditMovement: (_, { movementId }, ctx) =>
+        postPrepaidCreditMovement(ctx.store, ctx.connector, ctx.policy, movementId, ctx.correlationId, ctx.log),
       postNote: (_, { noteId }, ctx) =>
         postNote(ctx.store, ctx.connector, ctx.policy, noteId, ctx.correlationId, ctx.log),
       postInvoices: (_, { invoiceIds }, ctx) =>
@@ -237,6 +244,10 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
       kind: (p) => kindOf(p),
       invoice: (p) => ({ id: p.invoiceId }),
       note: (p) => (p.noteId ? { id: p.noteId } : null),
+      prepaidCreditMovementId: (p) =>
+        p.source?.kind === 'PREPAID_CREDIT_GRANT' || p.source?.kind === 'PREPAID_CREDIT_EXPIRY'
+          ? p.source.movementId
+          : null,
       documentNumber: (p) => documentNumberOf(p),
       legalEntityCode: (p) => p.legalEntityCode ?? 'DEFAULT',
       journalEntry: (p) => p.entry ?? entryNotBuilt(p),

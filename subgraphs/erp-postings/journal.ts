@@ -59,6 +59,26 @@ export interface DocumentForPosting {
     servicePeriod: { from: string; to: string };
     taxes: Array<{ jurisdiction: string; amount: Money }>;
   }>;
+  /** INVOICE: prepaid credit applied at finalization; it pays part of the total, so less is receivable. */
+  prepaidCreditApplied?: Money | null;
+}
+
+/** A prepaid credit grant or expiry (a wallet movement of the invoices subgraph), as it is booked. */
+export interface PrepaidCreditForPosting {
+  kind: 'PREPAID_CREDIT_GRANT' | 'PREPAID_CREDIT_EXPIRY';
+  movementId: string;
+  /** The grant's description and id, for the memo. */
+  grantId: string;
+  description: string;
+  /** How the credit came: purchased credit is a claim on the customer, granted credit a promotional expense. */
+  grantKind: 'PURCHASED' | 'GRANTED';
+  /** YYYY-MM-DD of the movement. */
+  issueDate: string;
+  legalEntityCode: string;
+  currency: string;
+  customer: { id: string; externalKey: string; name: string };
+  /** Positive: the credit granted, or what was left when it expired. */
+  amount: Money;
 }
 
 /** A month's share of a document's deferred lines, as it is recognized. */
@@ -84,7 +104,10 @@ export type MappingKind =
   | 'UNBILLED_RECEIVABLE_ACCOUNT'
   | 'REVENUE_ACCOUNT'
   | 'TAX_PAYABLE_ACCOUNT'
-  | 'ERP_CUSTOMER_ID';
+  | 'ERP_CUSTOMER_ID'
+  | 'PREPAID_CREDIT_ACCOUNT'
+  | 'PROMOTIONAL_CREDIT_ACCOUNT'
+  | 'EXPIRED_CREDIT_ACCOUNT';
 
 /** The mapping in force for a kind and key (wildcards applied), as a template; null when finance has none. */
 export type MappingLookup = (kind: MappingKind, key: string) => string | null;
@@ -287,11 +310,22 @@ export function buildDocumentEntry(
       );
     }
   }
+  // Prepaid credit paid part of an invoice: the liability taken on at the top-up is settled instead of a receivable.
+  const credit = doc.kind === 'INVOICE' && doc.prepaidCreditApplied ? toMinorUnits(doc.prepaidCreditApplied) : 0n;
+  if (credit > total) throw new RangeError(`prepaid credit ${credit} exceeds the invoice total ${total}`);
+  if (credit > 0n)
+    lines.add(
+      accounts.get('PREPAID_CREDIT_ACCOUNT', doc.legalEntityCode),
+      `prepaid credit applied, ${doc.customer.name}`,
+      [...common, { name: 'servicePeriod', value: doc.periodKey }],
+      credit,
+      null,
+    );
   lines.add(
     receivable,
     accrual ? `unbilled revenue of ${doc.customer.name}` : `receivable from ${doc.customer.name}`,
     [...common, { name: 'servicePeriod', value: doc.periodKey }],
-    sign * total,
+    sign * total - credit,
     null,
   );
   if (accounts.missing.length > 0) return { ok: false, missing: accounts.missing };
@@ -363,6 +397,54 @@ export function buildRecognitionEntry(r: RecognitionForPosting, lookup: MappingL
   };
   if (entry.lines.length > 0) assertBalanced(entry);
   return { ok: true, entry, erpCustomerAccount: null, portions: [] };
+}
+
+/**
+ * A prepaid credit movement's entry. Purchased: receivable → prepaid credit (a liability until used). Granted:
+ * promotional expense → prepaid credit. Expiry releases what was left: purchased credit to expired-credit income
+ * (breakage), granted credit back against the promotional expense it came from.
+ */
+export function buildPrepaidCreditEntry(m: PrepaidCreditForPosting, lookup: MappingLookup): BuildResult {
+  const accounts = new Accounts(lookup);
+  const dims = [
+    { name: 'customer', value: m.customer.externalKey },
+    { name: 'legalEntity', value: m.legalEntityCode },
+    { name: 'document', value: m.movementId },
+  ];
+  const erpCustomerId = accounts.optional('ERP_CUSTOMER_ID', m.customer.id);
+  const liability = accounts.get('PREPAID_CREDIT_ACCOUNT', m.legalEntityCode);
+  const promotional = () => accounts.get('PROMOTIONAL_CREDIT_ACCOUNT', m.legalEntityCode);
+  const minor = toMinorUnits(m.amount);
+  const lines = new EntryLines();
+  let receivable: string | null = null;
+  if (m.kind === 'PREPAID_CREDIT_GRANT') {
+    if (m.grantKind === 'PURCHASED') {
+      const control = accounts.get('RECEIVABLE_ACCOUNT', m.legalEntityCode);
+      receivable = erpCustomerId ? `${control}:${erpCustomerId}` : control;
+      lines.add(receivable, `prepaid credit bought by ${m.customer.name}`, dims, minor, null);
+    } else {
+      lines.add(promotional(), `prepaid credit granted to ${m.customer.name}`, dims, minor, null);
+    }
+    lines.add(liability, `prepaid credit, ${m.description}`, dims, -minor, null);
+  } else {
+    lines.add(liability, `prepaid credit expired, ${m.description}`, dims, minor, null);
+    const release =
+      m.grantKind === 'PURCHASED' ? accounts.get('EXPIRED_CREDIT_ACCOUNT', m.legalEntityCode) : promotional();
+    lines.add(release, `prepaid credit expired, ${m.customer.name}`, dims, -minor, null);
+  }
+  if (accounts.missing.length > 0) return { ok: false, missing: accounts.missing };
+  const entry: JournalEntry = {
+    documentDate: m.issueDate,
+    postingDate: m.issueDate,
+    accountingPeriod: m.issueDate.slice(0, 7),
+    requestedPeriod: null,
+    periodMoveReason: null,
+    description: `${m.kind === 'PREPAID_CREDIT_GRANT' ? 'Prepaid credit' : 'Expired prepaid credit'} ${m.description} ${m.customer.name}`,
+    currency: m.currency,
+    lines: lines.lines(m.currency),
+  };
+  if (entry.lines.length > 0) assertBalanced(entry);
+  return { ok: true, entry, erpCustomerAccount: receivable && erpCustomerId ? receivable : null, portions: [] };
 }
 
 export function totals(entry: JournalEntry): { debits: bigint; credits: bigint } {

@@ -15,6 +15,9 @@ export const DEFAULT_MAPPINGS: Array<Pick<AccountMappingDoc, 'kind' | 'key' | 'v
   { kind: 'REVENUE_ACCOUNT', key: '*', value: 'revenue:{kind}:{productLine}' },
   { kind: 'REVENUE_ACCOUNT', key: 'commitment', value: 'revenue:commitment' },
   { kind: 'TAX_PAYABLE_ACCOUNT', key: '*', value: 'liabilities:tax:{jurisdiction}' },
+  { kind: 'PREPAID_CREDIT_ACCOUNT', key: '*', value: 'liabilities:prepaid-credits' },
+  { kind: 'PROMOTIONAL_CREDIT_ACCOUNT', key: '*', value: 'expenses:promotional-credits' },
+  { kind: 'EXPIRED_CREDIT_ACCOUNT', key: '*', value: 'revenue:expired-credits' },
 ];
 const ALWAYS = '1970-01-01';
 
@@ -33,7 +36,13 @@ export async function seedDefaultMappings(store: PostingsStore): Promise<void> {
 }
 
 /** Which kinds fall back to a "*" row. */
-const WILDCARD: ReadonlySet<MappingKind> = new Set(['REVENUE_ACCOUNT', 'TAX_PAYABLE_ACCOUNT']);
+const WILDCARD: ReadonlySet<MappingKind> = new Set([
+  'REVENUE_ACCOUNT',
+  'TAX_PAYABLE_ACCOUNT',
+  'PREPAID_CREDIT_ACCOUNT',
+  'PROMOTIONAL_CREDIT_ACCOUNT',
+  'EXPIRED_CREDIT_ACCOUNT',
+]);
 
 /** The mappings in force on a day, and a hash of the rows an entry used (its mappingVersion). */
 export function mappingsAt(
@@ -69,6 +78,9 @@ const mappingInput = z
       'REVENUE_ACCOUNT',
       'TAX_PAYABLE_ACCOUNT',
       'ERP_CUSTOMER_ID',
+      'PREPAID_CREDIT_ACCOUNT',
+      'PROMOTIONAL_CREDIT_ACCOUNT',
+      'EXPIRED_CREDIT_ACCOUNT',
     ]),
     key: z
       .string()
@@ -138,6 +150,9 @@ export function describeMissing(missing: readonly MissingMapping[]): string {
     REVENUE_ACCOUNT: 'revenue account of product line',
     TAX_PAYABLE_ACCOUNT: 'tax payable account of jurisdiction',
     ERP_CUSTOMER_ID: 'ERP customer id of customer',
+    PREPAID_CREDIT_ACCOUNT: 'prepaid credit (liability) account of legal entity',
+    PROMOTIONAL_CREDIT_ACCOUNT: 'promotional credit (expense) account of legal entity',
+    EXPIRED_CREDIT_ACCOUNT: 'expired credit (income) account of legal entity',
   };
   return `no account mapping for the ${missing.map((m) => `${what[m.kind]} "${m.key}"`).join(', the ')}`;
 }

@@ -13,10 +13,12 @@ import { deliverAndAwait, type DeliveryPolicy } from './deliver-posting';
 import { raiseException, releaseByMapping, resolveException } from './exceptions';
 import {
   buildDocumentEntry,
+  buildPrepaidCreditEntry,
   buildRecognitionEntry,
   type BuildResult,
   type DocumentForPosting,
   type LineKind,
+  type PrepaidCreditForPosting,
   type RecognitionForPosting,
 } from './journal';
 import { allMappings, describeMissing, mappingsAt, remedyFor } from './mappings';
@@ -35,6 +37,8 @@ export function invoicePostingKey(invoiceId: string): string {
 }
 export const notePostingKey = (noteId: string): string => `ug:${noteId}:v1`;
 export const recognitionPostingKey = (documentId: string, month: string): string => `ug:rec:${documentId}:${month}:v1`;
+/** Hashed: a movement id (`wallet:<currency>:<customer>#<n>`) has characters an ERP code cannot carry. */
+export const prepaidCreditPostingKey = (movementId: string): string => `ug:${deterministicId('pcm', movementId)}:v1`;
 export const postingIdOf = (postingKey: string): string => deterministicId('post', postingKey);
 
 interface LineView {
@@ -72,7 +76,7 @@ const asLine = (l: LineView, invoiceLineId: string | null): DocumentForPosting['
 /** The entry of a source at the mappings in force on its posting date, or what is missing. */
 export async function build(
   store: PostingsStore,
-  source: DocumentForPosting | RecognitionForPosting,
+  source: DocumentForPosting | RecognitionForPosting | PrepaidCreditForPosting,
   postingDate?: string,
   mappingRows?: readonly AccountMappingDoc[],
 ): Promise<{ result: BuildResult; mappingVersion: string }> {
@@ -80,7 +84,11 @@ export async function build(
   const day = postingDate ?? (source.kind === 'REVENUE_RECOGNITION' ? source.documentPostingDate : source.issueDate);
   const { lookup, version } = mappingsAt(rows, day);
   const result =
-    source.kind === 'REVENUE_RECOGNITION' ? buildRecognitionEntry(source, lookup) : buildDocumentEntry(source, lookup);
+    source.kind === 'REVENUE_RECOGNITION'
+      ? buildRecognitionEntry(source, lookup)
+      : isDocument(source)
+        ? buildDocumentEntry(source, lookup)
+        : buildPrepaidCreditEntry(source, lookup);
   return { result, mappingVersion: version() };
 }
 
@@ -105,7 +113,7 @@ export async function createPosting(
     documentNumber: string;
     legalEntityCode: string;
     customerId: string;
-    source: DocumentForPosting | RecognitionForPosting;
+    source: DocumentForPosting | RecognitionForPosting | PrepaidCreditForPosting;
     correlationId: string;
   },
 ): Promise<ErpPostingDoc> {
@@ -147,7 +155,7 @@ export async function createPosting(
       history: [{ at: now, outcome: 'HELD', code: error.code, message: error.message }],
     };
     log.warn({ postingId: id, missing: result.missing }, 'posting held: an account mapping is missing');
-  } else if (p.source.kind !== 'REVENUE_RECOGNITION') {
+  } else if (isDocument(p.source)) {
     await schedulePortions(store, doc, p.source, result);
   }
   try {
@@ -158,6 +166,14 @@ export async function createPosting(
   }
   return (await deliverAndAwait(store, connector, policy, id, log)) ?? doc;
 }
+
+/** An invoice or note (or accrual): the sources with lines whose deferred part is scheduled for recognition. */
+const isDocument = (
+  source: DocumentForPosting | RecognitionForPosting | PrepaidCreditForPosting,
+): source is DocumentForPosting =>
+  source.kind !== 'REVENUE_RECOGNITION' &&
+  source.kind !== 'PREPAID_CREDIT_GRANT' &&
+  source.kind !== 'PREPAID_CREDIT_EXPIRY';
 
 /** The months a document's deferred lines are recognized in: inserted once (deterministic ids). */
 async function schedulePortions(
@@ -222,10 +238,11 @@ export async function postInvoice(
       period: { key: string };
       customer: { id: string };
       lines: LineView[];
+      prepaidCreditApplied: Money;
     } | null;
   }>(
     'invoices',
-    `query($id: ID!) { invoice(id: $id) { id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} } } }`,
+    `query($id: ID!) { invoice(id: $id) { id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} } prepaidCreditApplied { amount currency } } }`,
     { id: invoiceId },
   );
   if (!invoice) throw notFound('invoice', 'invoiceId', invoiceId);
@@ -264,6 +281,7 @@ export async function postInvoice(
       periodKey: invoice.period.key,
       customer,
       lines: invoice.lines.map((l) => asLine(l, l.id)),
+      prepaidCreditApplied: invoice.prepaidCreditApplied,
     },
   });
   await reverseAccrualOf(
@@ -336,6 +354,79 @@ export async function postNote(
 }
 
 /**
+ * Books a prepaid credit grant or expiry of the invoices subgraph (a consumption is booked with its invoice). Idempotent
+ * by movement: posted at most once, whatever the number of calls.
+ */
+export async function postPrepaidCreditMovement(
+  store: PostingsStore,
+  connector: ErpConnector,
+  policy: DeliveryPolicy,
+  movementId: string,
+  correlationId: string,
+  log: Logger,
+): Promise<ErpPostingDoc> {
+  const postingKey = prepaidCreditPostingKey(movementId);
+  const id = postingIdOf(postingKey);
+  const existing = await store.postings.findOne({ _id: id });
+  if (existing) return (await deliverAndAwait(store, connector, policy, id, log)) ?? existing;
+  const { prepaidCreditMovement: m } = await querySubgraph<{
+    prepaidCreditMovement: {
+      id: string;
+      kind: 'GRANT' | 'CONSUMPTION' | 'EXPIRY' | 'RESTORE';
+      amount: Money;
+      at: string;
+      customer: { id: string };
+      grant: { id: string; kind: 'PURCHASED' | 'GRANTED'; description: string } | null;
+    } | null;
+  }>(
+    'invoices',
+    'query($id: ID!) { prepaidCreditMovement(id: $id) { id kind amount { amount currency } at customer { id } grant { id kind description } } }',
+    { id: movementId },
+  );
+  if (!m) throw notFound('prepaid credit movement', 'movementId', movementId);
+  if (m.kind === 'CONSUMPTION' || m.kind === 'RESTORE' || !m.grant)
+    throw new UserFacingError(
+      'VALIDATION_FAILED',
+      `movement ${movementId} is a ${m.kind.toLowerCase()}: it is booked with (or withdrawn with) its invoice`,
+      {
+        field: 'movementId',
+        expected: 'a GRANT or EXPIRY movement (postInvoice books a consumption)',
+      },
+    );
+  const customer = await customerOf(m.customer.id);
+  const { customer: billed } = await querySubgraph<{ customer: { legalEntity: { code: string } } | null }>(
+    'subscriptions',
+    'query($id: ID!) { customer(id: $id) { legalEntity { code } } }',
+    { id: customer.id },
+  );
+  const legalEntityCode = billed?.legalEntity.code ?? 'DEFAULT';
+  const kind = m.kind === 'GRANT' ? 'PREPAID_CREDIT_GRANT' : 'PREPAID_CREDIT_EXPIRY';
+  const amount = m.amount.amount.startsWith('-') ? { ...m.amount, amount: m.amount.amount.slice(1) } : m.amount;
+  return createPosting(store, connector, policy, log, {
+    postingKey,
+    kind,
+    invoiceId: '',
+    noteId: null,
+    documentNumber: m.id,
+    legalEntityCode,
+    customerId: customer.id,
+    correlationId,
+    source: {
+      kind,
+      movementId: m.id,
+      grantId: m.grant.id,
+      description: m.grant.description,
+      grantKind: m.grant.kind,
+      issueDate: m.at.slice(0, 10),
+      legalEntityCode,
+      currency: m.amount.currency,
+      customer,
+      amount,
+    },
+  });
+}
+
+/**
  * Builds again every posting held for a missing mapping or an ERP customer the ERP did not know, after a mapping
  * changed: those that are complete now are released and sent by the posting worker.
  */
@@ -383,7 +474,7 @@ export async function rebuildHeldPostings(store: PostingsStore, connector: ErpCo
             periodMoveReason: posting.entry.periodMoveReason ?? null,
           }
         : result.entry;
-      if (posting.source.kind !== 'REVENUE_RECOGNITION') await schedulePortions(store, posting, posting.source, result);
+      if (isDocument(posting.source)) await schedulePortions(store, posting, posting.source, result);
       await resolveException(store, posting, releaseByMapping(rows, posting, code, mappingVersion));
       await store.postings.replaceOne(
         { _id },

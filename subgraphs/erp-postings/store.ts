@@ -6,13 +6,23 @@ import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { Outbox } from '../../lib/outbox';
 import type { Money } from '../../lib/money';
 import type { ErpDocument } from './connectors';
-import type { DocumentForPosting, JournalEntry, RecognitionForPosting } from './journal';
+import type { DocumentForPosting, JournalEntry, PrepaidCreditForPosting, RecognitionForPosting } from './journal';
 
 export type PostingStatus =
   'PENDING' | 'SENDING' | 'POSTED' | 'RETRY_SCHEDULED' | 'DEAD_LETTER' | 'HELD' | 'WITHDRAWN' | 'NOTHING_TO_POST';
 
 export type PostingKind =
-  'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE' | 'REVENUE_RECOGNITION' | 'ACCRUAL' | 'ACCRUAL_REVERSAL';
+  | 'INVOICE'
+  | 'CREDIT_NOTE'
+  | 'DEBIT_NOTE'
+  | 'REVENUE_RECOGNITION'
+  | 'ACCRUAL'
+  | 'ACCRUAL_REVERSAL'
+  | 'PREPAID_CREDIT_GRANT'
+  | 'PREPAID_CREDIT_EXPIRY';
+
+/** Postings that book no invoice (prepaid credit movements): listed only when asked for by kind. */
+export const INVOICE_LESS_KINDS: readonly PostingKind[] = ['PREPAID_CREDIT_GRANT', 'PREPAID_CREDIT_EXPIRY'];
 
 /** Who must act on an error; the API's PostingErrorKind enum lists the same values. */
 export const POSTING_ERROR_KINDS = ['TECHNICAL', 'BUSINESS'] as const;
@@ -63,7 +73,7 @@ export interface ErpPostingDoc {
   legalEntityCode?: string;
   customerId: string;
   /** What the entry is built from, kept so it can be built again once a missing mapping is added. */
-  source?: DocumentForPosting | RecognitionForPosting | null;
+  source?: DocumentForPosting | RecognitionForPosting | PrepaidCreditForPosting | null;
   entry: JournalEntry | null;
   /** A posting withdrawn before it was built has no source: its invoice's currency, for the entry it shows. */
   currency?: string;
@@ -114,7 +124,10 @@ export type MappingKind =
   | 'UNBILLED_RECEIVABLE_ACCOUNT'
   | 'REVENUE_ACCOUNT'
   | 'TAX_PAYABLE_ACCOUNT'
-  | 'ERP_CUSTOMER_ID';
+  | 'ERP_CUSTOMER_ID'
+  | 'PREPAID_CREDIT_ACCOUNT'
+  | 'PROMOTIONAL_CREDIT_ACCOUNT'
+  | 'EXPIRED_CREDIT_ACCOUNT';
 
 /** One row of finance's mapping table: effective-dated, superseded by a later row of the same kind and key. */
 export interface AccountMappingDoc {

@@ -4,9 +4,10 @@
 // requests the gateway signed; the gateway serves it to authenticated callers who may read billing.
 import type express from 'express';
 import PDFDocument from 'pdfkit';
-import { minorDigits, type Money } from '../../lib/money';
+import { fromMinorUnits, minorDigits, toMinorUnits, type Money } from '../../lib/money';
 import { parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
+import { applyPrepaidCredits, creditAppliedOf, creditLinesOf } from './credit-wallets';
 import { creditorReference } from './payment-reference';
 import {
   amountsOf,
@@ -56,6 +57,9 @@ export interface DocumentModel {
   subtotal: string;
   taxTotal: string;
   total: string;
+  /** Prepaid credit applied (one line per grant) and what is left to pay; none on notes or without credit. */
+  credits?: Array<{ label: string; amount: string }>;
+  amountDue?: string | null;
 }
 
 /** An amount as the customer reads it in its currency: $1,234.56, ¥15,000, KWD 1.250. */
@@ -137,7 +141,10 @@ async function parties(legalEntityCode: string, customerId: string): Promise<{ s
   };
 }
 
-export async function invoiceDocument(invoice: InvoiceDoc): Promise<DocumentModel> {
+export async function invoiceDocument(
+  invoice: InvoiceDoc,
+  credit: { lines: Array<{ description: string; amount: Money }>; due: Money } | null = null,
+): Promise<DocumentModel> {
   const { seller, buyer } = await parties(invoice.legalEntityCode, invoice.customerId);
   const amounts = amountsOf(invoice);
   const period = parsePeriod(invoice.periodKey);
@@ -169,6 +176,11 @@ export async function invoiceDocument(invoice: InvoiceDoc): Promise<DocumentMode
     subtotal: formatMoney(amounts.subtotal),
     taxTotal: formatMoney(amounts.taxTotal),
     total: formatMoney(amounts.total),
+    credits: (credit?.lines ?? []).map((c) => ({
+      label: c.description,
+      amount: formatMoney({ ...c.amount, amount: `-${c.amount.amount}` }),
+    })),
+    amountDue: credit && credit.lines.length > 0 ? formatMoney(credit.due) : null,
   };
 }
 
@@ -229,6 +241,8 @@ ${d.taxLines.map((t) => `<tr><td>${e(t.label)}</td><td class="num">${e(t.amount)
 ${d.exemption ? `<tr><td>${e(d.exemption)}</td><td class="num">${e(d.taxTotal)}</td></tr>` : ''}
 <tr><td>Tax</td><td class="num">${e(d.taxTotal)}</td></tr>
 <tr><td><strong>Total ${e(d.currency)}</strong></td><td class="num"><strong>${e(d.total)}</strong></td></tr>
+${(d.credits ?? []).map((c) => `<tr><td>Prepaid credit: ${e(c.label)}</td><td class="num">${e(c.amount)}</td></tr>`).join('\n')}
+${d.amountDue ? `<tr><td><strong>Amount due ${e(d.currency)}</strong></td><td class="num"><strong>${e(d.amountDue)}</strong></td></tr>` : ''}
 </table>
 </body></html>
 `;
@@ -327,6 +341,8 @@ export function renderPdf(d: DocumentModel): Promise<Buffer> {
     if (d.exemption) total(d.exemption, d.taxTotal);
     total('Tax', d.taxTotal);
     total(`Total ${d.currency}`, d.total, true);
+    for (const c of d.credits ?? []) total(`Prepaid credit: ${c.label}`, c.amount);
+    if (d.amountDue) total(`Amount due ${d.currency}`, d.amountDue, true);
     doc.end();
   });
 }
@@ -352,7 +368,18 @@ export function documentRoutes(app: express.Express, store: InvoicesStore): void
       let model: DocumentModel | null = null;
       if (collection === 'invoices') {
         const invoice = await store.invoices.findOne({ _id: id });
-        if (invoice) model = await invoiceDocument(invoice);
+        if (invoice) {
+          const consumption = await applyPrepaidCredits(store, invoice);
+          const lines = await creditLinesOf(store, consumption);
+          const due = fromMinorUnits(
+            toMinorUnits(invoice.total) - toMinorUnits(creditAppliedOf(invoice, consumption)),
+            invoice.currency,
+          );
+          model = await invoiceDocument(invoice, {
+            lines: lines.map((l) => ({ description: l.grant.description, amount: l.amount })),
+            due,
+          });
+        }
       } else {
         const note = await store.notes.findOne({ _id: id });
         if (note) model = await noteDocument(note);

@@ -4,6 +4,7 @@ import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
 import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
+import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
 import { creditorReference } from './payment-reference';
 import { amountsOf, type InvoiceDoc, type InvoiceNumberDoc, type InvoicesStore } from './store';
 
@@ -83,8 +84,10 @@ async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date)
   }
 }
 
-/** `invoice.finalized`, once per invoice (the event id is the invoice's). */
+/** `invoice.finalized`, once per invoice (the event id is the invoice's), after its prepaid credit is applied. */
 async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<InvoiceDoc> {
+  // Every path of a finalization passes here, so a retry completes a credit application a crash cut short.
+  const credit = creditAppliedOf(invoice, await applyPrepaidCredits(store, invoice));
   await store.outbox.raise({
     id: `invoice.finalized:${invoice._id}`,
     type: 'invoice.finalized',
@@ -100,6 +103,7 @@ async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<Inv
       subtotal: amountsOf(invoice).subtotal,
       taxTotal: amountsOf(invoice).taxTotal,
       total: invoice.total,
+      prepaidCreditApplied: credit,
       paymentReference: invoice.number ? creditorReference(invoice.number) : null,
       replaces: invoice.replacesInvoiceId ?? null,
     },

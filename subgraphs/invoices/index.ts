@@ -7,8 +7,20 @@ import type { Resolvers } from './generated/resolvers-types';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { pageBy, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { sumMoney } from '../../lib/money';
+import { fromMinorUnits, sumMoney, toMinorUnits } from '../../lib/money';
 import { finalizeInvoice } from './finalize-invoice';
+import {
+  applyPrepaidCredits,
+  creditAppliedOf,
+  creditLinesOf,
+  expireDueCredits,
+  grantPrepaidCredits,
+  grantsOf,
+  setLowBalanceThreshold,
+  walletBalance,
+  walletIdOf,
+  walletView,
+} from './credit-wallets';
 import { finalizeInvoices } from './finalize-invoices';
 import { generateInvoice } from './generate-invoice';
 import { issueNotesForInvoices } from './issue-notes';
@@ -142,6 +154,8 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
           args.subscriptionId || args.invoiceId ? q : null,
         );
       },
+      prepaidCreditWallet: (_, { customerId, currency }, ctx) => walletView(ctx.store, customerId, currency),
+      prepaidCreditMovement: (_, { id }, ctx) => ctx.store.creditMovements.findOne({ _id: id }),
       note: (_, { id }, ctx) => ctx.notes.load(id),
       noteByNumber: (_, { number }, ctx) => ctx.store.notes.findOne({ number }),
       notes: (_, args, ctx) => {
@@ -167,6 +181,29 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
           detail: `invoice ${voided.number ?? args.invoiceId} voided: ${args.reason.trim()}`,
         });
         return voided;
+      },
+      grantPrepaidCredits: async (_, { input }, ctx) =>
+        (
+          await grantPrepaidCredits(ctx.store, input, {
+            recordedBy: actingSubject(ctx),
+            correlationId: ctx.correlationId,
+          })
+        ).movement,
+      setPrepaidCreditThreshold: (_, args, ctx) =>
+        setLowBalanceThreshold(
+          ctx.store,
+          args.customerId,
+          args.currency,
+          args.lowBalanceThreshold ?? null,
+          actingSubject(ctx),
+        ),
+      expirePrepaidCredits: async (_, { customerId, currency }, ctx) => {
+        const wallet = { id: walletIdOf(customerId, currency), customerId, currency };
+        await expireDueCredits(ctx.store, wallet, new Date(), {
+          recordedBy: actingSubject(ctx),
+          correlationId: ctx.correlationId,
+        });
+        return walletView(ctx.store, customerId, currency);
       },
       issueNotes: (_, { invoiceIds }, ctx) =>
         issueNotesForInvoices(ctx.store, invoiceIds, {
@@ -202,6 +239,14 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       taxDate: (i) => i.tax?.taxDate ?? i.periodKey,
       taxEngine: (i) => i.tax?.engine ?? 'none',
       paymentReference: (i) => (i.number ? creditorReference(i.number) : null),
+      // Applying on read completes a finalization cut short before its credit was applied (a no-op otherwise).
+      prepaidCreditApplied: async (i, _, ctx) => creditAppliedOf(i, await applyPrepaidCredits(ctx.store, i)),
+      amountDue: async (i, _, ctx) =>
+        fromMinorUnits(
+          toMinorUnits(i.total) - toMinorUnits(creditAppliedOf(i, await applyPrepaidCredits(ctx.store, i))),
+          i.currency,
+        ),
+      prepaidCreditLines: async (i, _, ctx) => creditLinesOf(ctx.store, await applyPrepaidCredits(ctx.store, i)),
       notes: (i, _, ctx) => ctx.notesOfInvoice.load(i._id),
       openAdjustments: async (i, _, ctx) =>
         (await ctx.store.adjustments.find({ invoiceId: i._id, status: 'OPEN' }).toArray()).sort((a, b) =>
@@ -270,8 +315,51 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
     NoteIssue: {
       notes: (r) => r.notes,
     },
+    PrepaidCreditWallet: {
+      customer: (w) => ({ id: w.customerId }),
+      balance: (w) => walletBalance(w),
+      lowBalanceThreshold: (w) => w.settings?.lowBalanceThreshold ?? null,
+      grants: (w) => grantsOf(w),
+      movements: (w, args, ctx) =>
+        pageBy(
+          ctx.store.creditMovements,
+          { walletId: w.id },
+          [
+            ['sequence', 1],
+            ['_id', 1],
+          ],
+          args.first,
+          args.after,
+        ),
+    },
+    PrepaidCreditGrant: {
+      id: (g) => g.grantId,
+      amount: (g) => fromMinorUnits(g.granted, g.currency),
+      remaining: (g) => fromMinorUnits(g.remaining, g.currency),
+      expired: (g) => g.expiresAt !== null && g.expiresAt.getTime() <= g.asOf.getTime(),
+    },
+    PrepaidCreditMovement: {
+      id: (m) => m._id,
+      invoice: (m, _, ctx) => (m.invoiceId ? ctx.invoices.load(m.invoiceId) : null),
+      customer: (m) => ({ id: m.customerId }),
+      wallet: (m, _, ctx) => walletView(ctx.store, m.customerId, m.currency),
+      grant: async (m, _, ctx) =>
+        m.kind === 'CONSUMPTION' || m.kind === 'RESTORE'
+          ? null
+          : (grantsOf(await walletView(ctx.store, m.customerId, m.currency)).find(
+              (g) => g.grantId === m.allocations[0]?.grantId,
+            ) ?? null),
+      allocations: (m) => m.allocations.map((a) => ({ ...a, currency: m.currency })),
+    },
+    PrepaidCreditAllocation: {
+      amount: (a) => fromMinorUnits(BigInt(a.minor), a.currency),
+    },
+    PrepaidCreditLine: {
+      description: (l) => l.grant.description,
+    },
     Customer: {
       __resolveReference: (ref) => ref,
+      prepaidCreditWallet: (c, { currency }, ctx) => walletView(ctx.store, c.id, currency),
       invoices: (c, args, ctx) =>
         pageInvoices(ctx.store, { customerId: c.id }, args.first, args.after, NEWEST_PERIOD_FIRST),
     },

@@ -10,6 +10,8 @@ import { Outbox } from '../../lib/outbox';
 import { afterPosition, BY_ID, pageSize, sortFor, toPage, type Page, type SortOrder } from '../../lib/pagination';
 import { zero, type Money, type RoundingMode } from '../../lib/money';
 import type { TaxRoundingLevel } from './tax/compute';
+import type { CreditWalletDoc } from './credit-wallets';
+import type { CreditMovementDoc } from './prepaid-credits';
 import { TaxTableEngine, type TaxAddress, type TaxEngine, type TaxExemption, type TaxRateDoc } from './tax/engine';
 
 export type InvoiceLineKind = 'USAGE' | 'FEE' | 'COMMITMENT';
@@ -238,6 +240,10 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'invoice_notes', keys: { issuedAt: -1, _id: 1 } },
   { collection: 'note_numbers', keys: { noteId: 1 }, options: { unique: true } },
   { collection: 'note_numbers', keys: { series: 1, sequence: -1 } },
+  // A wallet's movements in order; the unique key is what makes a consumption, expiry or grant happen once.
+  { collection: 'prepaid_credit_movements', keys: { walletId: 1, sequence: 1 } },
+  { collection: 'prepaid_credit_movements', keys: { key: 1 }, options: { unique: true } },
+  { collection: 'prepaid_credit_movements', keys: { invoiceId: 1 } },
 ];
 
 export interface InvoicesStore {
@@ -256,6 +262,9 @@ export interface InvoicesStore {
   noteSlots: Collection<NoteSlotDoc>;
   notes: Collection<NoteDoc>;
   noteNumbers: Collection<NoteNumberDoc>;
+  /** Prepaid credit: append-only movements per wallet (balances are derived from them) and each wallet's settings. */
+  creditMovements: Collection<CreditMovementDoc>;
+  creditWallets: Collection<CreditWalletDoc>;
 }
 
 export function invoicesStore(db: Db): InvoicesStore {
@@ -271,6 +280,8 @@ export function invoicesStore(db: Db): InvoicesStore {
     noteSlots: db.collection<NoteSlotDoc>('note_slots'),
     notes: db.collection<NoteDoc>('invoice_notes'),
     noteNumbers: db.collection<NoteNumberDoc>('note_numbers'),
+    creditMovements: db.collection<CreditMovementDoc>('prepaid_credit_movements'),
+    creditWallets: db.collection<CreditWalletDoc>('prepaid_credit_wallets'),
   };
 }
 

@@ -3,6 +3,7 @@
 // credit or debit note corrects an invoice.
 import { UserFacingError, notFound } from '../../lib/errors';
 import { querySubgraph } from '../../lib/subgraph-client';
+import { restorePrepaidCredits } from './credit-wallets';
 import { invoiceId as invoiceIdOf } from './generate-invoice';
 import type { InvoiceDoc, InvoicesStore } from './store';
 
@@ -33,7 +34,11 @@ export async function voidInvoice(
         },
       );
     }
-    if (invoice.status === 'VOIDED') return invoice;
+    // Again on a repeated void: a void cut short before its credit was given back completes here.
+    if (invoice.status === 'VOIDED') {
+      await restorePrepaidCredits(store, invoice, { recordedBy: voidedBy, correlationId: invoice.correlationId });
+      return invoice;
+    }
     if (await store.noteSlots.findOne({ invoiceId })) {
       throw new UserFacingError(
         'CONFLICT',
@@ -67,6 +72,7 @@ export async function voidInvoice(
       data: { invoiceId, number: invoice.number, reason: why, voidedBy, replacedBy: voided.replacedByInvoiceId },
     });
     await store.invoices.replaceOne({ _id: invoiceId }, voided);
+    await restorePrepaidCredits(store, voided, { recordedBy: voidedBy, correlationId: invoice.correlationId });
     // Its open differences are moot: the replacement bills the charges as they are.
     for (const a of await store.adjustments.find({ invoiceId, status: 'OPEN' }).toArray())
       await store.adjustments.replaceOne(

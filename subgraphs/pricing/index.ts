@@ -10,6 +10,7 @@ import { createPricePlan, revisePricePlan } from './create-price-plan';
 import { chargeAsStored } from './charge-input';
 import { approvePricingException, setPricingPolicy } from './pricing-policy';
 import { rateBillingPeriod, rateBillingPeriodForAll } from './rate-billing-period';
+import { setSpendingAlert } from './spending-alerts';
 import type { SubscriptionRating } from './rating-run';
 import { startHeldRatingWorker, rateHeldPeriods } from './held-ratings';
 import { Jobs, jobIndexes } from '../../lib/jobs';
@@ -120,6 +121,13 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
           filter,
         );
       },
+      spendingAlerts: async (_, { customerId }, ctx) =>
+        (await ctx.store.spendingAlerts.find({ customerId }).toArray()).sort(
+          (a, b) =>
+            a.usageTypeKey.localeCompare(b.usageTypeKey) ||
+            a.metric.localeCompare(b.metric) ||
+            a._id.localeCompare(b._id),
+        ),
       pricingPolicy: (_, __, ctx) => ctx.store.policy.findOne({ _id: 'policy' }),
       pricingExceptions: async (_, args, ctx) => {
         const filter = args.status ? { status: args.status } : {};
@@ -149,11 +157,23 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
         return (await ctx.jobs.view(job._id)) as BillingRunJobView;
       },
       setPricingPolicy: (_, { input }, ctx) => setPricingPolicy(ctx.store, input),
+      setSpendingAlert: (_, { input }, ctx) => setSpendingAlert(ctx.store, input, actingSubject(ctx)),
       approvePricingException: async (_, args, ctx) => {
         const approved = await approvePricingException(ctx.store, args.id, actingSubject(ctx));
         await rateHeldPeriods(ctx.store, approved, ctx.correlationId, ctx.log);
         return (await ctx.store.exceptions.findOne({ _id: args.id }))!;
       },
+    },
+    SpendingAlert: {
+      id: (a) => a._id,
+      customer: (a) => ({ id: a.customerId }),
+      triggers: async (a, _, ctx) =>
+        (await ctx.store.spendingAlertTriggers.find({ alertId: a._id }).toArray()).sort((x, y) =>
+          y.periodKey.localeCompare(x.periodKey),
+        ),
+    },
+    SpendingAlertTrigger: {
+      period: (t) => t.periodKey,
     },
     PricePlan: {
       __resolveReference: (ref, ctx) => ctx.plans.load(ref.id),

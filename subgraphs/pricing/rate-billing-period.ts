@@ -7,6 +7,15 @@ import { parsePeriod, type BillingPeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { rateSubscriptions, SUBSCRIPTION_FIELDS, type SubscriptionRating, type SubscriptionView } from './rating-run';
 import type { PricingStore } from './store';
+import { checkSpendingAlerts } from './spending-alerts';
+
+/** Spending alerts never fail a rating: a failed check is logged and made again by the next rating. */
+async function alertsAfterRating(store: PricingStore, periodKey: string, results: SubscriptionRating[], log: Logger) {
+  const rated = results.filter((r) => r.status === 'RATED').map((r) => r.customerId);
+  await checkSpendingAlerts(store, periodKey, rated, log).catch((error: unknown) =>
+    log.error({ err: error, period: periodKey }, 'spending alerts could not be checked; the next rating checks again'),
+  );
+}
 
 export interface RatingResult extends SubscriptionRating {
   period: BillingPeriod;
@@ -40,6 +49,7 @@ export async function rateBillingPeriod(
       },
     );
   }
+  await alertsAfterRating(store, period.key, [result!], log);
   if (result!.status === 'FAILED') {
     throw new UserFacingError(
       result!.error!.code === 'NOT_FOUND' ? 'NOT_FOUND' : 'INTERNAL_SERVER_ERROR',
@@ -124,6 +134,7 @@ export async function rateBillingPeriodPage(
     { p: period.key, first: BILLING_RUN_PAGE(), after },
   );
   const results = await rateSubscriptions(store, period.key, page.subscriptionsActiveIn.nodes, correlationId, log);
+  await alertsAfterRating(store, period.key, results, log);
   const { hasNextPage, endCursor } = page.subscriptionsActiveIn.pageInfo;
   return { results, next: hasNextPage ? endCursor : null };
 }

@@ -1,5 +1,6 @@
 // The pricing subgraph's collections: plan versions, rated charges (append-only revisions), the pricing policy, its
 // exceptions and their approvals. Differences against invoices are the invoices subgraph's (it holds the notes).
+import type { SpendingAlertDoc, SpendingAlertTriggerDoc } from './spending-alerts';
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
@@ -109,6 +110,8 @@ export interface PricingExceptionDoc {
 }
 
 export const indexes: IndexDeclaration[] = [
+  { collection: 'spending_alerts', keys: { customerId: 1 } },
+  { collection: 'spending_alert_triggers', keys: { alertId: 1, periodKey: 1 } },
   { collection: 'price_plans', keys: { key: 1, version: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
@@ -129,6 +132,9 @@ export interface PricingStore {
   ratedCharges: Collection<RatedChargeDoc>;
   policy: Collection<PricingPolicyDoc>;
   exceptions: Collection<PricingExceptionDoc>;
+  spendingAlerts: Collection<SpendingAlertDoc>;
+  /** One per alert and period it fired in (the insert that makes it fire once). */
+  spendingAlertTriggers: Collection<SpendingAlertTriggerDoc>;
 }
 
 export function pricingStore(db: Db): PricingStore {
@@ -139,6 +145,8 @@ export function pricingStore(db: Db): PricingStore {
     ratedCharges: db.collection<RatedChargeDoc>('rated_charges'),
     policy: db.collection<PricingPolicyDoc>('pricing_policy'),
     exceptions: db.collection<PricingExceptionDoc>('pricing_exceptions'),
+    spendingAlerts: db.collection<SpendingAlertDoc>('spending_alerts'),
+    spendingAlertTriggers: db.collection<SpendingAlertTriggerDoc>('spending_alert_triggers'),
   };
 }
 

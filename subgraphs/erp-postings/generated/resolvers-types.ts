@@ -198,7 +198,10 @@ export type ErpPosting = {
   history: Array<PostingAttempt>;
   /** The posting's id (derived from the posting key). */
   id: Scalars['ID']['output'];
-  /** The invoice posted, corrected (by a note) or recognized. */
+  /**
+   * The invoice posted, corrected (by a note) or recognized. Prepaid credit grants and expiries book no invoice: do not
+   * ask for it on those (erpPostings lists them only when asked for by kind); see prepaidCreditMovementId.
+   */
   invoice: Invoice;
   /**
    * The entry sent to the ERP, as released in v1.0: never null, so while no entry is built (a mapping it needs is
@@ -222,6 +225,8 @@ export type ErpPosting = {
   postedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Deterministic per source document; the ERP's idempotency key (hledger transaction code). */
   postingKey: Scalars['String']['output'];
+  /** The prepaid credit movement (grant or expiry) it books; null for other kinds. */
+  prepaidCreditMovementId?: Maybe<Scalars['ID']['output']>;
   /** Where delivery stands. */
   status: PostingStatus;
 };
@@ -347,6 +352,12 @@ export type MappingKind =
   | 'DEFERRED_REVENUE_ACCOUNT'
   /** A customer (key: its id) → its id in the ERP; the ERP must know it. */
   | 'ERP_CUSTOMER_ID'
+  /** A legal entity (key; * for every one) → the income of purchased credit that expired (default revenue:expired-credits). */
+  | 'EXPIRED_CREDIT_ACCOUNT'
+  /** A legal entity (key; * for every one) → its prepaid credit liability account (default liabilities:prepaid-credits). */
+  | 'PREPAID_CREDIT_ACCOUNT'
+  /** A legal entity (key; * for every one) → the expense of credit granted free (default expenses:promotional-credits). */
+  | 'PROMOTIONAL_CREDIT_ACCOUNT'
   /** A legal entity (key: its code) → its receivable account; customers with an ERP id post to <account>:<ERP id>. */
   | 'RECEIVABLE_ACCOUNT'
   /** A product line (key; * for every one without its own) → its revenue account; {productLine} and {kind} fill in. */
@@ -411,6 +422,11 @@ export type Mutation = {
   postNote: ErpPosting;
   /** Posts several issued notes in one call, like postInvoices. One result per id, in input order. */
   postNotes: Array<DocumentPosting>;
+  /**
+   * Builds the balanced entry of a prepaid credit grant or expiry (a movement of the customer's wallet) and sends it to
+   * the ERP; a consumption is booked with its invoice by postInvoice. Idempotent, like postInvoice.
+   */
+  postPrepaidCreditMovement: ErpPosting;
   /**
    * Recognizes deferred revenue for a month that has ended: one balanced entry per document with a portion in it
    * (debit deferred revenue, credit revenue), each with its own posting key. Idempotent: a month recognized twice posts
@@ -492,6 +508,12 @@ export type MutationPostNoteArgs = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationPostNotesArgs = {
   noteIds: Array<Scalars['ID']['input']>;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationPostPrepaidCreditMovementArgs = {
+  movementId: Scalars['ID']['input'];
 };
 
 
@@ -649,6 +671,10 @@ export type PostingKind =
   | 'DEBIT_NOTE'
   /** A finalized invoice: receivable, revenue or deferred revenue, tax. */
   | 'INVOICE'
+  /** Prepaid credit left on a grant at its expiry, from the liability to expired-credit income (or back to the expense). */
+  | 'PREPAID_CREDIT_EXPIRY'
+  /** Prepaid credit bought (receivable) or granted (promotional expense), to the prepaid credit liability. */
+  | 'PREPAID_CREDIT_GRANT'
   /** A month's share of deferred revenue: deferred revenue to revenue. */
   | 'REVENUE_RECOGNITION';
 
@@ -1287,6 +1313,7 @@ export type ErpPostingResolvers<ContextType = Context, ParentType extends Resolv
   note?: Resolver<Maybe<ResolversTypes['InvoiceNote']>, ParentType, ContextType>;
   postedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   postingKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prepaidCreditMovementId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['PostingStatus'], ParentType, ContextType>;
 };
 
@@ -1360,6 +1387,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   postInvoices?: Resolver<Array<ResolversTypes['DocumentPosting']>, ParentType, ContextType, RequireFields<MutationPostInvoicesArgs, 'invoiceIds'>>;
   postNote?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostNoteArgs, 'noteId'>>;
   postNotes?: Resolver<Array<ResolversTypes['DocumentPosting']>, ParentType, ContextType, RequireFields<MutationPostNotesArgs, 'noteIds'>>;
+  postPrepaidCreditMovement?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationPostPrepaidCreditMovementArgs, 'movementId'>>;
   recognizeRevenue?: Resolver<ResolversTypes['RevenueRecognitionRun'], ParentType, ContextType, RequireFields<MutationRecognizeRevenueArgs, 'month'>>;
   reopenAccountingPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenAccountingPeriodArgs, 'key'>>;
   replayErpPosting?: Resolver<ResolversTypes['ErpPosting'], ParentType, ContextType, RequireFields<MutationReplayErpPostingArgs, 'id'>>;

@@ -6,6 +6,8 @@ import type { LineView, NoteLineView, Context } from '../index';
 import type { TaxRateDoc } from '../tax/engine';
 import type { Reconciliation as ReconciliationModel } from '../reconcile-rated-charges';
 import type { NoteIssue as NoteIssueModel } from '../issue-notes';
+import type { WalletView, GrantView, CreditLineView, AllocationView } from '../credit-wallets';
+import type { CreditMovementDoc } from '../prepaid-credits';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -33,6 +35,8 @@ export type Customer = {
   id: Scalars['ID']['output'];
   /** This customer's invoices, drafts and finalized, newest period first, then by invoice id. */
   invoices: InvoiceConnection;
+  /** This customer's prepaid credit wallet in a currency (empty when it has none). */
+  prepaidCreditWallet: PrepaidCreditWallet;
 };
 
 
@@ -40,6 +44,12 @@ export type Customer = {
 export type CustomerInvoicesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** A customer: who is billed, under what external key and currency. */
+export type CustomerPrepaidCreditWalletArgs = {
+  currency: Scalars['String']['input'];
 };
 
 /** A named value something is broken down or booked by (region, product, customer). */
@@ -77,9 +87,31 @@ export type FieldProblem = {
   reason: Scalars['String']['output'];
 };
 
+/** Credit to add to a customer's wallet. */
+export type GrantPrepaidCreditsInput = {
+  /** The credit, a decimal string of more than zero in whole minor units, e.g. "100.00". */
+  amount: Scalars['Decimal']['input'];
+  /** ISO 4217 currency of the wallet; the customer's billing currency when null. */
+  currency?: InputMaybe<Scalars['String']['input']>;
+  /** The customer's id. */
+  customerId: Scalars['ID']['input'];
+  /** Shown on the invoice's credit line, e.g. Annual prepayment; Purchased credits or Granted credits when null. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** When the credit left on it expires; null (the default) for never. Must be in the future. */
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Makes the grant idempotent: the same key grants once (1–128 letters, digits, . _ : -). A new grant when null. */
+  grantKey?: InputMaybe<Scalars['String']['input']>;
+  /** PURCHASED (the default) or GRANTED. */
+  kind?: InputMaybe<PrepaidCreditKind>;
+  /** 1 to 50; lower is consumed first (Lago's wallet priority). Default 50. */
+  priority?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /** A bill for one subscription and period: a draft until finalized, then numbered and never changed. */
 export type Invoice = {
   __typename?: 'Invoice';
+  /** Total less the prepaid credit applied: what is left to pay. */
+  amountDue: Money;
   /** The correlation id of the request that drafted it. */
   correlationId: Scalars['String']['output'];
   /** When it was first drafted. */
@@ -110,6 +142,10 @@ export type Invoice = {
   paymentReference?: Maybe<Scalars['String']['output']>;
   /** The billing period. */
   period: Period;
+  /** Prepaid credit applied at finalization (after tax, as Lago and Orb do); zero for a draft or when none was usable. */
+  prepaidCreditApplied: Money;
+  /** The prepaid credit applied, one line per grant used, in the order it was consumed. Bounded by the wallet's grants. */
+  prepaidCreditLines: Array<PrepaidCreditLine>;
   /** The invoice that replaces this voided one; null when none yet. */
   replacedBy?: Maybe<Invoice>;
   /** The voided invoice this one replaces; null when none. */
@@ -362,9 +398,12 @@ export type Money = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Records the expiry of every grant of the wallet whose expiry has come with credit left (one EXPIRY movement each). Idempotent. */
+  expirePrepaidCredits: PrepaidCreditWallet;
   /**
    * Gives a draft its number and issue date; from then on it never changes. Idempotent. A billing period that has not
-   * ended is refused (PERIOD_NOT_ENDED) unless finance closed billing early for the legal entity.
+   * ended is refused (PERIOD_NOT_ENDED) unless finance closed billing early for the legal entity. The customer's prepaid
+   * credit usable at that moment pays its total (Invoice.prepaidCreditLines, amountDue).
    */
   finalizeInvoice: Invoice;
   /**
@@ -378,6 +417,13 @@ export type Mutation = {
    * A finalized invoice is returned unchanged.
    */
   generateInvoice: Invoice;
+  /**
+   * Adds prepaid credit to a customer's wallet (Lago's wallet top-up, Orb's credit block): purchased or granted, with a
+   * priority and an optional expiry. Finalized invoices consume it by priority (1 first), then soonest expiry, then the
+   * oldest grant. Idempotent by grantKey. Returns the GRANT movement; postPrepaidCreditMovement books it in the ledger
+   * (a liability until consumed or expired, see docs/pricing.md).
+   */
+  grantPrepaidCredits: PrepaidCreditMovement;
   /**
    * Issues credit and debit notes for the open adjustments of these invoices: per invoice, one credit note listing its
    * lines that decreased and one debit note listing those that increased, each numbered from its own gapless series per
@@ -398,6 +444,11 @@ export type Mutation = {
    * order.
    */
   reconcileRatedCharges: Array<Reconciliation>;
+  /**
+   * Sets the balance at or below which prepaid_credits.balance_low is raised (a business event, delivered to webhooks),
+   * once per movement that takes the balance from above it to it or below; null clears it.
+   */
+  setPrepaidCreditThreshold: PrepaidCreditWallet;
   /** Sets a rate of the tax table, from a day on. Idempotent by jurisdiction, product line and day. */
   setTaxRate: TaxRate;
   /**
@@ -406,6 +457,13 @@ export type Mutation = {
    * (INVOICE_POSTED). Idempotent.
    */
   voidInvoice: Invoice;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationExpirePrepaidCreditsArgs = {
+  currency: Scalars['String']['input'];
+  customerId: Scalars['ID']['input'];
 };
 
 
@@ -429,6 +487,12 @@ export type MutationGenerateInvoiceArgs = {
 
 
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationGrantPrepaidCreditsArgs = {
+  input: GrantPrepaidCreditsInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationIssueNotesArgs = {
   invoiceIds: Array<Scalars['ID']['input']>;
 };
@@ -445,6 +509,14 @@ export type MutationIssueNotesByPolicyArgs = {
 export type MutationReconcileRatedChargesArgs = {
   period: Scalars['String']['input'];
   subscriptions: Array<SubscriptionChargesInput>;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationSetPrepaidCreditThresholdArgs = {
+  currency: Scalars['String']['input'];
+  customerId: Scalars['ID']['input'];
+  lowBalanceThreshold?: InputMaybe<Scalars['Decimal']['input']>;
 };
 
 
@@ -540,6 +612,133 @@ export type PlanSubscription = {
   id: Scalars['ID']['output'];
 };
 
+/** A grant's share of a movement. */
+export type PrepaidCreditAllocation = {
+  __typename?: 'PrepaidCreditAllocation';
+  /** Signed, like the movement's amount. */
+  amount: Money;
+  /** The grant's id. */
+  grantId: Scalars['ID']['output'];
+};
+
+/** One grant of prepaid credit (Orb's credit block). */
+export type PrepaidCreditGrant = {
+  __typename?: 'PrepaidCreditGrant';
+  /** The credit granted. */
+  amount: Money;
+  /** What it is called on invoices. */
+  description: Scalars['String']['output'];
+  /** Whether its expiry has come. */
+  expired: Scalars['Boolean']['output'];
+  /** When what is left of it expires; null for never. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When it was granted. */
+  grantedAt: Scalars['DateTime']['output'];
+  /** The grant's id: <wallet id>:<grant key>. */
+  id: Scalars['ID']['output'];
+  /** Purchased or granted. */
+  kind: PrepaidCreditKind;
+  /** 1 to 50; lower is consumed first. */
+  priority: Scalars['Int']['output'];
+  /** What is left of it (zero once used up or expired). */
+  remaining: Money;
+};
+
+/** How prepaid credit came to the customer. */
+export type PrepaidCreditKind =
+  /** Given free, e.g. a promotion (Lago's granted credits): booked as an expense. */
+  | 'GRANTED'
+  /** Bought by the customer (Lago's paid credits): booked against the receivable. */
+  | 'PURCHASED';
+
+/** Prepaid credit applied to an invoice from one grant: a line deducted from its total. */
+export type PrepaidCreditLine = {
+  __typename?: 'PrepaidCreditLine';
+  /** Positive: deducted from the invoice's total. */
+  amount: Money;
+  /** The grant's description, e.g. Purchased credits. */
+  description: Scalars['String']['output'];
+  /** The grant it came from. */
+  grant: PrepaidCreditGrant;
+};
+
+/** One movement of a wallet: an insert, never changed. */
+export type PrepaidCreditMovement = {
+  __typename?: 'PrepaidCreditMovement';
+  /** Each grant's share of it, in consumption order. Bounded by the wallet's grants. */
+  allocations: Array<PrepaidCreditAllocation>;
+  /** Signed: positive for a grant or restore, negative for a consumption or expiry. */
+  amount: Money;
+  /** When it took effect (for an expiry: the grant's expiry). */
+  at: Scalars['DateTime']['output'];
+  /** The wallet's balance right after it, as of its time. */
+  balanceAfter: Money;
+  /** The correlation id of the request that recorded it. */
+  correlationId: Scalars['String']['output'];
+  /** The customer whose wallet it is. */
+  customer: Customer;
+  /** The grant it adds or expires; null for a consumption or restore (see allocations). */
+  grant?: Maybe<PrepaidCreditGrant>;
+  /** The movement's id: <wallet id>#<sequence>. */
+  id: Scalars['ID']['output'];
+  /** The invoice it paid (a consumption) or gave back (a restore); null otherwise. */
+  invoice?: Maybe<Invoice>;
+  /** What it did. */
+  kind: PrepaidCreditMovementKind;
+  /** Who or what recorded it (the acting subject, or invoice-finalization). */
+  recordedBy: Scalars['String']['output'];
+  /** Its place in the wallet's chain, from 1. */
+  sequence: Scalars['Int']['output'];
+  /** The wallet it belongs to, as it is now. */
+  wallet: PrepaidCreditWallet;
+};
+
+/** A page of wallet movements. */
+export type PrepaidCreditMovementConnection = {
+  __typename?: 'PrepaidCreditMovementConnection';
+  /** The movements on this page, in the list's order. */
+  nodes: Array<PrepaidCreditMovement>;
+  /** Where this page ends. */
+  pageInfo: PageInfo;
+};
+
+/** What a wallet movement did. */
+export type PrepaidCreditMovementKind =
+  /** Credit used to pay a finalized invoice. */
+  | 'CONSUMPTION'
+  /** Credit left on a grant when its expiry came. */
+  | 'EXPIRY'
+  /** Credit added by grantPrepaidCredits. */
+  | 'GRANT'
+  /** Credit a voided invoice had used, given back to the grants it came from (its replacement can use it). */
+  | 'RESTORE';
+
+/** A customer's prepaid credit in one currency. Its balance is derived from its movements, never stored. */
+export type PrepaidCreditWallet = {
+  __typename?: 'PrepaidCreditWallet';
+  /** Credit usable now: what is left on grants that have not expired. */
+  balance: Money;
+  /** ISO 4217 currency. */
+  currency: Scalars['String']['output'];
+  /** The customer whose credit it is. */
+  customer: Customer;
+  /** Every grant, in consumption order (priority, then soonest expiry, then oldest), expired and used-up ones included. Bounded by the grants made. */
+  grants: Array<PrepaidCreditGrant>;
+  /** The wallet's id: wallet:<currency>:<customer id>. */
+  id: Scalars['ID']['output'];
+  /** The balance at or below which prepaid_credits.balance_low is raised; null when none is set. */
+  lowBalanceThreshold?: Maybe<Money>;
+  /** The wallet's movements, oldest first (by sequence). */
+  movements: PrepaidCreditMovementConnection;
+};
+
+
+/** A customer's prepaid credit in one currency. Its balance is derived from its movements, never stored. */
+export type PrepaidCreditWalletMovementsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
 export type Query = {
   __typename?: 'Query';
@@ -562,6 +761,13 @@ export type Query = {
   noteByNumber?: Maybe<InvoiceNote>;
   /** Issued notes, newest first (by issue time, then id). */
   notes: InvoiceNoteConnection;
+  /** One prepaid credit movement by id; null when there is none. */
+  prepaidCreditMovement?: Maybe<PrepaidCreditMovement>;
+  /**
+   * A customer's prepaid credit wallet in one currency: balance, grants and movements, derived from its append-only
+   * movements. A customer with no credit has an empty wallet (balance zero).
+   */
+  prepaidCreditWallet: PrepaidCreditWallet;
   /**
    * Differences between what finalized invoices billed and the charges after re-rating, less what notes already
    * corrected: at most one OPEN per invoice line. Oldest first (by creation, then id).
@@ -623,6 +829,19 @@ export type QueryNotesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<NoteFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryPrepaidCreditMovementArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QueryPrepaidCreditWalletArgs = {
+  currency: Scalars['String']['input'];
+  customerId: Scalars['ID']['input'];
 };
 
 
@@ -955,6 +1174,7 @@ export type ResolversTypes = {
   Dimension: ResolverTypeWrapper<Dimension>;
   DocumentLinks: ResolverTypeWrapper<DocumentLinks>;
   FieldProblem: ResolverTypeWrapper<FieldProblem>;
+  GrantPrepaidCreditsInput: GrantPrepaidCreditsInput;
   Invoice: ResolverTypeWrapper<InvoiceDoc>;
   InvoiceConnection: ResolverTypeWrapper<Page<InvoiceDoc>>;
   InvoiceFilter: InvoiceFilter;
@@ -978,6 +1198,14 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Period: ResolverTypeWrapper<Period>;
   PlanSubscription: ResolverTypeWrapper<PlanSubscription>;
+  PrepaidCreditAllocation: ResolverTypeWrapper<AllocationView>;
+  PrepaidCreditGrant: ResolverTypeWrapper<GrantView>;
+  PrepaidCreditKind: PrepaidCreditKind;
+  PrepaidCreditLine: ResolverTypeWrapper<CreditLineView>;
+  PrepaidCreditMovement: ResolverTypeWrapper<CreditMovementDoc>;
+  PrepaidCreditMovementConnection: ResolverTypeWrapper<Page<CreditMovementDoc>>;
+  PrepaidCreditMovementKind: PrepaidCreditMovementKind;
+  PrepaidCreditWallet: ResolverTypeWrapper<WalletView>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RatedCharge: ResolverTypeWrapper<{ id: string }>;
   RatedChargeSnapshotInput: RatedChargeSnapshotInput;
@@ -1004,6 +1232,7 @@ export type ResolversParentTypes = {
   Dimension: Dimension;
   DocumentLinks: DocumentLinks;
   FieldProblem: FieldProblem;
+  GrantPrepaidCreditsInput: GrantPrepaidCreditsInput;
   Invoice: InvoiceDoc;
   InvoiceConnection: Page<InvoiceDoc>;
   InvoiceFilter: InvoiceFilter;
@@ -1022,6 +1251,12 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Period: Period;
   PlanSubscription: PlanSubscription;
+  PrepaidCreditAllocation: AllocationView;
+  PrepaidCreditGrant: GrantView;
+  PrepaidCreditLine: CreditLineView;
+  PrepaidCreditMovement: CreditMovementDoc;
+  PrepaidCreditMovementConnection: Page<CreditMovementDoc>;
+  PrepaidCreditWallet: WalletView;
   Query: Record<PropertyKey, never>;
   RatedCharge: { id: string };
   RatedChargeSnapshotInput: RatedChargeSnapshotInput;
@@ -1063,6 +1298,7 @@ export type CustomerResolvers<ContextType = Context, ParentType extends Resolver
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Customer']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   invoices?: Resolver<ResolversTypes['InvoiceConnection'], ParentType, ContextType, RequireFields<CustomerInvoicesArgs, 'first'>>;
+  prepaidCreditWallet?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<CustomerPrepaidCreditWalletArgs, 'currency'>>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1092,6 +1328,7 @@ export type FieldProblemResolvers<ContextType = Context, ParentType extends Reso
 
 export type InvoiceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Invoice'] = ResolversParentTypes['Invoice'], FederationReferenceType extends FederationReferenceTypes['Invoice'] = FederationReferenceTypes['Invoice']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Invoice']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  amountDue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1107,6 +1344,8 @@ export type InvoiceResolvers<ContextType = Context, ParentType extends Resolvers
   openAdjustments?: Resolver<Array<ResolversTypes['RatingAdjustment']>, ParentType, ContextType>;
   paymentReference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   period?: Resolver<ResolversTypes['Period'], ParentType, ContextType>;
+  prepaidCreditApplied?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  prepaidCreditLines?: Resolver<Array<ResolversTypes['PrepaidCreditLine']>, ParentType, ContextType>;
   replacedBy?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
   replaces?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['InvoiceStatus'], ParentType, ContextType>;
@@ -1228,12 +1467,15 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
 };
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  expirePrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<MutationExpirePrepaidCreditsArgs, 'currency' | 'customerId'>>;
   finalizeInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationFinalizeInvoiceArgs, 'invoiceId'>>;
   finalizeInvoices?: Resolver<Array<ResolversTypes['InvoiceFinalization']>, ParentType, ContextType, RequireFields<MutationFinalizeInvoicesArgs, 'invoiceIds'>>;
   generateInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationGenerateInvoiceArgs, 'period' | 'subscriptionId'>>;
+  grantPrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditMovement'], ParentType, ContextType, RequireFields<MutationGrantPrepaidCreditsArgs, 'input'>>;
   issueNotes?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesArgs, 'invoiceIds'>>;
   issueNotesByPolicy?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesByPolicyArgs, 'trigger'>>;
   reconcileRatedCharges?: Resolver<Array<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<MutationReconcileRatedChargesArgs, 'period' | 'subscriptions'>>;
+  setPrepaidCreditThreshold?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<MutationSetPrepaidCreditThresholdArgs, 'currency' | 'customerId'>>;
   setTaxRate?: Resolver<ResolversTypes['TaxRate'], ParentType, ContextType, RequireFields<MutationSetTaxRateArgs, 'input'>>;
   voidInvoice?: Resolver<ResolversTypes['Invoice'], ParentType, ContextType, RequireFields<MutationVoidInvoiceArgs, 'invoiceId' | 'reason'>>;
 };
@@ -1261,6 +1503,60 @@ export type PlanSubscriptionResolvers<ContextType = Context, ParentType extends 
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type PrepaidCreditAllocationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditAllocation'] = ResolversParentTypes['PrepaidCreditAllocation']> = {
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  grantId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type PrepaidCreditGrantResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditGrant'] = ResolversParentTypes['PrepaidCreditGrant']> = {
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expired?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  grantedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['PrepaidCreditKind'], ParentType, ContextType>;
+  priority?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  remaining?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+};
+
+export type PrepaidCreditLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditLine'] = ResolversParentTypes['PrepaidCreditLine']> = {
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  grant?: Resolver<ResolversTypes['PrepaidCreditGrant'], ParentType, ContextType>;
+};
+
+export type PrepaidCreditMovementResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditMovement'] = ResolversParentTypes['PrepaidCreditMovement']> = {
+  allocations?: Resolver<Array<ResolversTypes['PrepaidCreditAllocation']>, ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  balanceAfter?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  customer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
+  grant?: Resolver<Maybe<ResolversTypes['PrepaidCreditGrant']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  invoice?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['PrepaidCreditMovementKind'], ParentType, ContextType>;
+  recordedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sequence?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  wallet?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType>;
+};
+
+export type PrepaidCreditMovementConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditMovementConnection'] = ResolversParentTypes['PrepaidCreditMovementConnection']> = {
+  nodes?: Resolver<Array<ResolversTypes['PrepaidCreditMovement']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type PrepaidCreditWalletResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PrepaidCreditWallet'] = ResolversParentTypes['PrepaidCreditWallet']> = {
+  balance?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  customer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
+  grants?: Resolver<Array<ResolversTypes['PrepaidCreditGrant']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lowBalanceThreshold?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  movements?: Resolver<ResolversTypes['PrepaidCreditMovementConnection'], ParentType, ContextType, RequireFields<PrepaidCreditWalletMovementsArgs, 'first'>>;
+};
+
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   invoice?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType, RequireFields<QueryInvoiceArgs, 'id'>>;
   invoiceByNumber?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType, RequireFields<QueryInvoiceByNumberArgs, 'number'>>;
@@ -1270,6 +1566,8 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   note?: Resolver<Maybe<ResolversTypes['InvoiceNote']>, ParentType, ContextType, RequireFields<QueryNoteArgs, 'id'>>;
   noteByNumber?: Resolver<Maybe<ResolversTypes['InvoiceNote']>, ParentType, ContextType, RequireFields<QueryNoteByNumberArgs, 'number'>>;
   notes?: Resolver<ResolversTypes['InvoiceNoteConnection'], ParentType, ContextType, RequireFields<QueryNotesArgs, 'first'>>;
+  prepaidCreditMovement?: Resolver<Maybe<ResolversTypes['PrepaidCreditMovement']>, ParentType, ContextType, RequireFields<QueryPrepaidCreditMovementArgs, 'id'>>;
+  prepaidCreditWallet?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<QueryPrepaidCreditWalletArgs, 'currency' | 'customerId'>>;
   ratingAdjustments?: Resolver<ResolversTypes['RatingAdjustmentConnection'], ParentType, ContextType, RequireFields<QueryRatingAdjustmentsArgs, 'first' | 'status'>>;
   taxRates?: Resolver<ResolversTypes['TaxRateConnection'], ParentType, ContextType, RequireFields<QueryTaxRatesArgs, 'first'>>;
 };
@@ -1361,6 +1659,12 @@ export type Resolvers<ContextType = Context> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   Period?: PeriodResolvers<ContextType>;
   PlanSubscription?: PlanSubscriptionResolvers<ContextType>;
+  PrepaidCreditAllocation?: PrepaidCreditAllocationResolvers<ContextType>;
+  PrepaidCreditGrant?: PrepaidCreditGrantResolvers<ContextType>;
+  PrepaidCreditLine?: PrepaidCreditLineResolvers<ContextType>;
+  PrepaidCreditMovement?: PrepaidCreditMovementResolvers<ContextType>;
+  PrepaidCreditMovementConnection?: PrepaidCreditMovementConnectionResolvers<ContextType>;
+  PrepaidCreditWallet?: PrepaidCreditWalletResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RatedCharge?: RatedChargeResolvers<ContextType>;
   RatingAdjustment?: RatingAdjustmentResolvers<ContextType>;

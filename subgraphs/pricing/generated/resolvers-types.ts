@@ -4,6 +4,7 @@ import type { PricePlanDoc, PlanCharge, RatedChargeDoc, PricingExceptionDoc } fr
 import type { Page } from '../../../lib/pagination';
 import type { RatingResult as RatingResultModel, BillingRun as BillingRunModel } from '../rate-billing-period';
 import type { BillingRunJobView } from '../billing-run-job';
+import type { SpendingAlertDoc, SpendingAlertTriggerDoc } from '../spending-alerts';
 import type { Context } from '../index';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -288,6 +289,13 @@ export type Mutation = {
   /** Finance's limits on negotiated terms; replaces the whole policy. */
   setPricingPolicy: PricingPolicy;
   /**
+   * Sets a spending alert: when the quantity or amount of a usage type rated for the customer so far in a period
+   * reaches the threshold, spending_alert.triggered is raised (a business event, delivered by the signed webhooks),
+   * once per alert and period. Checked after every rating of the customer's subscriptions (rateBillingPeriod, billing
+   * runs). Idempotent: the same customer, usage type, metric and threshold is the same alert.
+   */
+  setSpendingAlert: SpendingAlert;
+  /**
    * Starts a billing run of the period as a job and returns it at once: it rates every active subscription a page at a
    * time in the background, and resumes after a crash where it stopped. Starting the same period again while its run is
    * under way returns that run; once it finished, a new run starts.
@@ -332,6 +340,12 @@ export type MutationRevisePricePlanArgs = {
 /** Changes, each named for the business operation it performs; idempotent where its description says so. */
 export type MutationSetPricingPolicyArgs = {
   input: PricingPolicyInput;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationSetSpendingAlertArgs = {
+  input: SpendingAlertInput;
 };
 
 
@@ -558,6 +572,8 @@ export type Query = {
    * out), ordered by subscription id, then line key. For the erp-postings subgraph's reconciliation.
    */
   ratedChargesForPeriod: Array<RatedCharge>;
+  /** A customer's spending alerts, ordered by usage type key, then metric, then id. Bounded by the alerts set for it. */
+  spendingAlerts: Array<SpendingAlert>;
 };
 
 
@@ -621,6 +637,12 @@ export type QueryRatedChargesArgs = {
 /** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
 export type QueryRatedChargesForPeriodArgs = {
   period: Scalars['String']['input'];
+};
+
+
+/** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
+export type QuerySpendingAlertsArgs = {
+  customerId: Scalars['ID']['input'];
 };
 
 /** A line of a period's charges: usage of one type, a recurring fee, or a commitment true-up. Immutable: re-rating adds a revision. */
@@ -801,6 +823,57 @@ export type RecurringFeeInput = {
   /** Billed in advance or in arrears. */
   timing?: InputMaybe<FeeTiming>;
 };
+
+/** A threshold on a customer's usage of one type in each period. */
+export type SpendingAlert = {
+  __typename?: 'SpendingAlert';
+  /** When it was set. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The customer it watches. */
+  customer: Customer;
+  /** The alert's id (one per customer, usage type, metric and threshold). */
+  id: Scalars['ID']['output'];
+  /** What it measures. */
+  metric: SpendingMetric;
+  /** The value at which it fires. */
+  threshold: Scalars['Decimal']['output'];
+  /** The periods it fired in, newest period first. Bounded: at most one per period. */
+  triggers: Array<SpendingAlertTrigger>;
+  /** The usage type it watches. */
+  usageTypeKey: Scalars['String']['output'];
+};
+
+/** A spending alert to set. */
+export type SpendingAlertInput = {
+  /** The customer's id. */
+  customerId: Scalars['ID']['input'];
+  /** QUANTITY or AMOUNT. */
+  metric: SpendingMetric;
+  /** A decimal string of more than zero, e.g. "1000" (units) or "250.00" (money). */
+  threshold: Scalars['Decimal']['input'];
+  /** The usage type it watches. */
+  usageTypeKey: Scalars['String']['input'];
+};
+
+/** A spending alert firing in one period. */
+export type SpendingAlertTrigger = {
+  __typename?: 'SpendingAlertTrigger';
+  /** The currency of an AMOUNT; null for a QUANTITY. */
+  currency?: Maybe<Scalars['String']['output']>;
+  /** YYYY-MM. */
+  period: Scalars['String']['output'];
+  /** When it fired. */
+  triggeredAt: Scalars['DateTime']['output'];
+  /** The quantity or amount that reached the threshold. */
+  value: Scalars['Decimal']['output'];
+};
+
+/** What a spending alert measures. */
+export type SpendingMetric =
+  /** The amount rated so far in the period for the usage type, in the subscription's currency. */
+  | 'AMOUNT'
+  /** The usage type's quantity rated so far in the period, in its unit. */
+  | 'QUANTITY';
 
 /** One price tier of a GRADUATED or VOLUME charge. */
 export type Tier = {
@@ -1112,6 +1185,10 @@ export type ResolversTypes = {
   RatingStep: ResolverTypeWrapper<RatingStep>;
   RecurringFee: ResolverTypeWrapper<RecurringFee>;
   RecurringFeeInput: RecurringFeeInput;
+  SpendingAlert: ResolverTypeWrapper<SpendingAlertDoc>;
+  SpendingAlertInput: SpendingAlertInput;
+  SpendingAlertTrigger: ResolverTypeWrapper<SpendingAlertTriggerDoc>;
+  SpendingMetric: SpendingMetric;
   Tier: ResolverTypeWrapper<Tier>;
   TierInput: TierInput;
   UnitPriceRange: ResolverTypeWrapper<UnitPriceRange>;
@@ -1164,6 +1241,9 @@ export type ResolversParentTypes = {
   RatingStep: RatingStep;
   RecurringFee: RecurringFee;
   RecurringFeeInput: RecurringFeeInput;
+  SpendingAlert: SpendingAlertDoc;
+  SpendingAlertInput: SpendingAlertInput;
+  SpendingAlertTrigger: SpendingAlertTriggerDoc;
   Tier: Tier;
   TierInput: TierInput;
   UnitPriceRange: UnitPriceRange;
@@ -1278,6 +1358,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   rateBillingPeriodForAll?: Resolver<ResolversTypes['BillingRun'], ParentType, ContextType, RequireFields<MutationRateBillingPeriodForAllArgs, 'period'>>;
   revisePricePlan?: Resolver<ResolversTypes['PricePlan'], ParentType, ContextType, RequireFields<MutationRevisePricePlanArgs, 'effectiveFrom' | 'input' | 'key'>>;
   setPricingPolicy?: Resolver<ResolversTypes['PricingPolicy'], ParentType, ContextType, RequireFields<MutationSetPricingPolicyArgs, 'input'>>;
+  setSpendingAlert?: Resolver<ResolversTypes['SpendingAlert'], ParentType, ContextType, RequireFields<MutationSetSpendingAlertArgs, 'input'>>;
   startBillingRun?: Resolver<ResolversTypes['BillingRunJob'], ParentType, ContextType, RequireFields<MutationStartBillingRunArgs, 'period'>>;
 };
 
@@ -1368,6 +1449,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   ratedChargeHistory?: Resolver<ResolversTypes['RatedChargeConnection'], ParentType, ContextType, RequireFields<QueryRatedChargeHistoryArgs, 'first' | 'period' | 'subscriptionId'>>;
   ratedCharges?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesArgs, 'period' | 'subscriptionId'>>;
   ratedChargesForPeriod?: Resolver<Array<ResolversTypes['RatedCharge']>, ParentType, ContextType, RequireFields<QueryRatedChargesForPeriodArgs, 'period'>>;
+  spendingAlerts?: Resolver<Array<ResolversTypes['SpendingAlert']>, ParentType, ContextType, RequireFields<QuerySpendingAlertsArgs, 'customerId'>>;
 };
 
 export type RatedChargeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RatedCharge'] = ResolversParentTypes['RatedCharge'], FederationReferenceType extends FederationReferenceTypes['RatedCharge'] = FederationReferenceTypes['RatedCharge']> = {
@@ -1450,6 +1532,23 @@ export type RecurringFeeResolvers<ContextType = Context, ParentType extends Reso
   timing?: Resolver<ResolversTypes['FeeTiming'], ParentType, ContextType>;
 };
 
+export type SpendingAlertResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SpendingAlert'] = ResolversParentTypes['SpendingAlert']> = {
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  customer?: Resolver<ResolversTypes['Customer'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  metric?: Resolver<ResolversTypes['SpendingMetric'], ParentType, ContextType>;
+  threshold?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  triggers?: Resolver<Array<ResolversTypes['SpendingAlertTrigger']>, ParentType, ContextType>;
+  usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SpendingAlertTriggerResolvers<ContextType = Context, ParentType extends ResolversParentTypes['SpendingAlertTrigger'] = ResolversParentTypes['SpendingAlertTrigger']> = {
+  currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  triggeredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+};
+
 export type TierResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Tier'] = ResolversParentTypes['Tier']> = {
   flatFee?: Resolver<Maybe<ResolversTypes['Decimal']>, ParentType, ContextType>;
   unitPrice?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
@@ -1522,6 +1621,8 @@ export type Resolvers<ContextType = Context> = {
   RatingResult?: RatingResultResolvers<ContextType>;
   RatingStep?: RatingStepResolvers<ContextType>;
   RecurringFee?: RecurringFeeResolvers<ContextType>;
+  SpendingAlert?: SpendingAlertResolvers<ContextType>;
+  SpendingAlertTrigger?: SpendingAlertTriggerResolvers<ContextType>;
   Tier?: TierResolvers<ContextType>;
   UnitPriceRange?: UnitPriceRangeResolvers<ContextType>;
   UsageAggregate?: UsageAggregateResolvers<ContextType>;
