@@ -142,10 +142,11 @@ describe('corrections after invoicing', () => {
     const { invoice: numbered } = await g.ok(`query($id: ID!) { invoice(id: $id) { number } }`, { id: b.invoiceId });
     const awaiting = await eventually('the adjustments in the work queue', async () => {
       const { workQueue } = await g.ok(
-        `query($c: String!) { workQueue(filter: { kind: "ADJUSTMENT_AWAITING_NOTE", customerKey: $c }) { nodes { id held { count } } } }`,
+        `query($c: String!) { workQueue(filter: { kind: "ADJUSTMENT_AWAITING_NOTE", customerKey: $c }) { nodes { id held { count amounts { amount } } } } }`,
         { c: b.customerKey },
       );
-      const found = workQueue.nodes.find((i: any) => i.held.count === 2);
+      // The first re-rating's state (net 0.00) comes first: wait for the latest one.
+      const found = workQueue.nodes.find((i: any) => i.held.count === 2 && i.held.amounts[0]?.amount === '40.09');
       return found ? workItem(found.id) : null;
     });
     expect(awaiting).toMatchObject({
