@@ -113,7 +113,17 @@ async function main() {
     say('Checking the governed schema (npm run schema:check)…');
     const schema = await runStep(node, ['--import', 'tsx', join(ROOT, 'scripts', 'schema-check.ts')]);
     if (schema !== 0) process.exit(schema);
-    process.exit(await runStep(node, [join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), ...rest]));
+    const jest = join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+    if (rest.length > 0) process.exit(await runStep(node, [jest, ...rest]));
+    // The whole suite: the unit tests run beside the end-to-end ones, which spend most of their time waiting on the
+    // system they drive; each project prints its own summary, and both must pass.
+    say('Running the unit and the end-to-end tests side by side (jest, two projects)…');
+    const [unit, e2e] = await Promise.all([
+      runStep(node, [jest, '--selectProjects', 'unit']),
+      runStep(node, [jest, '--selectProjects', 'e2e']),
+    ]);
+    say(`unit tests: ${unit === 0 ? 'passed' : 'FAILED'}; end-to-end tests: ${e2e === 0 ? 'passed' : 'FAILED'}`);
+    process.exit(unit !== 0 ? unit : e2e);
   }
   if (command === 'bench' && rest[0] && /^[a-z-]+$/.test(rest[0])) {
     process.exit(await runStep(node, ['--import', 'tsx', join(ROOT, 'bench', `${rest[0]}.ts`), ...rest.slice(1)]));
