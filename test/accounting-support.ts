@@ -203,6 +203,32 @@ export async function ledgerBalances(): Promise<Map<string, bigint>> {
   return out;
 }
 
+/**
+ * Each account's balance from the ledger's transactions that UsageGraph did not make (no posting key as their code):
+ * the entries finance makes in the ERP by hand, which reconciliation tests add to the shared ledger.
+ */
+export async function manualLedgerBalances(): Promise<Map<string, bigint>> {
+  const transactions = (await (await fetch(`${ledgerUrl()}/transactions`)).json()) as Array<{
+    tcode: string;
+    tpostings: Array<{
+      paccount: string;
+      pamount: Array<{ acommodity: string; aquantity: { decimalMantissa: number; decimalPlaces: number } }>;
+    }>;
+  }>;
+  const out = new Map<string, bigint>();
+  for (const t of transactions) {
+    if (t.tcode !== '') continue;
+    for (const p of t.tpostings)
+      for (const amount of p.pamount) {
+        if (amount.acommodity !== 'USD') continue;
+        const { decimalMantissa, decimalPlaces } = amount.aquantity;
+        const minor = BigInt(decimalMantissa) * 10n ** BigInt(2 - decimalPlaces);
+        out.set(p.paccount, (out.get(p.paccount) ?? 0n) + minor);
+      }
+  }
+  return out;
+}
+
 /** Declares an account in the ledger's journal, as finance would create a customer in the ERP. */
 export function declareInLedger(account: string): void {
   appendFileSync(process.env.USAGEGRAPH_TEST_JOURNAL!, `\naccount ${account}\n`);

@@ -38,11 +38,18 @@ afterAll(async () => {
   await client.close();
 });
 
+/** A new counter at 0, created before the processes start so that neither has to insert it. */
+async function newCounter(prefix: string): Promise<string> {
+  const id = unique(prefix);
+  await client.db(DB).collection<{ _id: string; value: number }>('counters').insertOne({ _id: id, value: 0 });
+  return id;
+}
+
 const counterValue = async (id: string) =>
   (await client.db(DB).collection<{ _id: string; value: number }>('counters').findOne({ _id: id }))?.value;
 
 it('two processes incrementing one document under RecordLocks lose no update', async () => {
-  const id = unique('locked');
+  const id = await newCounter('locked');
   await Promise.all([counterProcess(id, 60, 'locked'), counterProcess(id, 60, 'locked')]);
   expect(await counterValue(id)).toBe(120);
   // Every claim was released, and sequences never repeat: one claim per increment.
@@ -52,7 +59,7 @@ it('two processes incrementing one document under RecordLocks lose no update', a
 }, 180_000);
 
 it('without the lock the same two processes lose updates (the hazard the lock removes)', async () => {
-  const id = unique('unlocked');
+  const id = await newCounter('unlocked');
   await Promise.all([counterProcess(id, 60, 'unlocked'), counterProcess(id, 60, 'unlocked')]);
   expect(await counterValue(id)).toBeLessThan(120);
 }, 180_000);

@@ -10,8 +10,10 @@ async function main(): Promise<void> {
   const counters = db.collection<{ _id: string; value: number }>('counters');
   const locks = new RecordLocks(db.collection<RecordLockDoc>('record_locks'), { holder: `test:${process.pid}` });
   const increment = async () => {
+    // The test creates the document first: an upsert here would race the other process's insert on `_id`.
     const doc = await counters.findOne({ _id: counterId });
-    await counters.replaceOne({ _id: counterId }, { value: (doc?.value ?? 0) + 1 }, { upsert: true });
+    if (!doc) throw new Error(`counter ${counterId} does not exist`);
+    await counters.replaceOne({ _id: counterId }, { value: doc.value + 1 });
   };
   // Every increment is started at once: within this process they queue on the lock (or, unlocked, race).
   await Promise.all(
