@@ -3,12 +3,12 @@
 // percentiles, CPU-ms per request in the gateway and in the subgraphs + database, peak RSS, and the ratios to the bare
 // gateway. autocannon drives each engine with BENCH_CONNECTIONS (20) for BENCH_SECONDS (15) after a warm-up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, readdirSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { LINEAGE_QUERY, loadDemoData } from '../scripts/demo-data';
 import { freePort } from '../runtime/processes';
-import { fmt, freshSystem, peakRssMb } from './support';
+import { fmt, freshSystem, peakRssMb, treeCpu } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -20,40 +20,6 @@ const only = (setting: string | undefined) => (name: string) =>
   !setting || setting.split(',').some((s) => name.toLowerCase().includes(s.trim().toLowerCase()));
 const queryWanted = only(process.env.BENCH_QUERIES);
 const engineWanted = only(process.env.BENCH_ENGINES);
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime (fields 14, 15)
-  } catch {
-    return 0;
-  }
-}
-
-/** The process and everything it started (FerretDB's backend, a tsx loader): CPU is counted over the whole tree. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const tree: number[] = [];
-  const visit = (pid: number) => {
-    tree.push(pid);
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(root);
-  return tree;
-}
-
-const treeCpu = (pids: number[]) => pids.flatMap(processTree).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
 interface Engine {
   name: string;
