@@ -363,6 +363,13 @@ export const SETTINGS = {
     group: 'erp',
   }),
   ERP_POLL_MS: milliseconds(50, 3_600_000, "The posting worker's poll", 'erp', 1_000),
+  USAGEGRAPH_RECORD_LOCK_SWEEP_MS: milliseconds(
+    1_000,
+    86_400_000,
+    'How often each subgraph deletes record-lock claims released over an hour ago and followed by a later claim',
+    'workers',
+    600_000,
+  ),
   ERP_HELD_RECHECK_MS: milliseconds(
     50,
     3_600_000,

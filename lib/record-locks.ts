@@ -12,6 +12,8 @@ import type { Collection } from 'mongodb';
 import { KeyedMutex } from './keyed-mutex';
 import { isDuplicateKeyError } from './mongo';
 import { UserFacingError } from './errors';
+import { config } from './config';
+import type { Logger } from './logger';
 
 export interface RecordLockDoc {
   /** `<key>#<sequence>`, the sequence zero-padded so that _id order is sequence order within a key. */
@@ -122,4 +124,70 @@ export class RecordLocks {
       })
       .catch(() => undefined);
   }
+}
+
+/** Claims read per page while sweeping: each page is one `_id` range with a limit, which the database pushes down. */
+const SWEEP_PAGE = 1_000;
+
+/**
+ * Deletes the claims nobody can act on any more, so the collection grows with the number of keys, not with every
+ * lock ever taken: a claim released (or, its holder gone, expired) before `olderThan` ago AND followed by a later
+ * claim on the same key. The latest claim of a key is always kept: a process that read it as the latest is about to
+ * insert the next sequence, and that insert must still collide with anyone else's (a deleted latest claim would let a
+ * newcomer start again at #1 beside it). Returns how many claims were deleted.
+ */
+export async function sweepRecordLocks(
+  claims: Collection<RecordLockDoc>,
+  olderThanMs: number,
+  now = new Date(),
+): Promise<number> {
+  const cutoff = now.getTime() - olderThanMs;
+  const done = (c: Pick<RecordLockDoc, 'releasedAt' | 'expiresAt'>) =>
+    (c.releasedAt !== null && c.releasedAt.getTime() < cutoff) ||
+    (c.releasedAt === null && c.expiresAt.getTime() < cutoff);
+  let deleted = 0;
+  let after: string | null = null;
+  let previous: Pick<RecordLockDoc, '_id' | 'key' | 'releasedAt' | 'expiresAt'> | null = null;
+  for (;;) {
+    const page: Array<Pick<RecordLockDoc, '_id' | 'key' | 'releasedAt' | 'expiresAt'>> = await claims
+      .find(after === null ? {} : { _id: { $gt: after } }, {
+        projection: { _id: 1, key: 1, releasedAt: 1, expiresAt: 1 },
+      })
+      .sort({ _id: 1 })
+      .limit(SWEEP_PAGE)
+      .toArray();
+    if (page.length === 0) break;
+    // In _id order a key's claims are consecutive and ascending: a claim followed by one of its own key is not the latest.
+    const gone: string[] = [];
+    for (const claim of page) {
+      if (previous && previous.key === claim.key && done(previous)) gone.push(previous._id);
+      previous = claim;
+    }
+    if (gone.length > 0) deleted += (await claims.deleteMany({ _id: { $in: gone } })).deletedCount;
+    after = page[page.length - 1]!._id;
+    if (page.length < SWEEP_PAGE) break;
+  }
+  return deleted;
+}
+
+/** Claims released this long ago are past any holder's stale read (a read older than half a lease is never acted on). */
+const SWEEP_AFTER_MS = 3_600_000;
+
+/** Sweeps the collection every USAGEGRAPH_RECORD_LOCK_SWEEP_MS in the background; returns the stop function. */
+export function startSweepingRecordLocks(claims: Collection<RecordLockDoc>, log: Logger): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepRecordLocks(claims, SWEEP_AFTER_MS)
+      .then((deleted) => {
+        if (deleted > 0) log.info({ deleted }, 'record locks: old claims deleted');
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'record locks: sweep failed; next time'))
+      .finally(() => {
+        running = false;
+      });
+  }, config().USAGEGRAPH_RECORD_LOCK_SWEEP_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -19,6 +19,7 @@ import { verifySignedRequest } from './internal-auth';
 import { excludedCategories, isPlatform, type Principal } from './principal';
 import { reviewOperation } from './authorization';
 import { Outbox } from './outbox';
+import { startSweepingRecordLocks, type RecordLockDoc } from './record-locks';
 import { UNLIMITED } from './operation-limits';
 import { createLogger, type Logger } from './logger';
 import { runUntilSignalled } from './lifecycle';
@@ -246,6 +247,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   // Business events this subgraph raised wait in its outbox until the events subgraph has them.
   const stopForwarding =
     definition.name === 'events' ? undefined : new Outbox(db, definition.name).startForwarding(log);
+  const stopSweeping = startSweepingRecordLocks(db.collection<RecordLockDoc>('record_locks'), log);
   log.info({ url, port, instanceId: INSTANCE_ID(), database: db.databaseName }, `${definition.name} subgraph ready`);
   announceListening(definition.name, url, port);
 
@@ -256,6 +258,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
     async stop() {
       await stopBackground?.();
       await stopForwarding?.();
+      stopSweeping();
       await server.stop();
       if (ownsClient) await client.close();
       log.info(`${definition.name} subgraph stopped`);

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { unique } from './support';
+import { RecordLocks, sweepRecordLocks, type RecordLockDoc } from '../lib/record-locks';
 
 const ROOT = join(__dirname, '..');
 const DB = 'usagegraph_record_locks_test';
@@ -63,3 +64,42 @@ it('without the lock the same two processes lose updates (the hazard the lock re
   await Promise.all([counterProcess(id, 60, 'unlocked'), counterProcess(id, 60, 'unlocked')]);
   expect(await counterValue(id)).toBeLessThan(120);
 }, 180_000);
+
+it('sweeps old claims but keeps the latest of every key, so the next claim still collides with a stale reader', async () => {
+  const claims = client.db(DB).collection<RecordLockDoc>(unique('sweep_locks'));
+  const locks = new RecordLocks(claims);
+  const [a, b] = [unique('key-a'), unique('key-b')];
+  for (let i = 0; i < 3; i++) await locks.run(a, async () => undefined);
+  await locks.run(b, async () => undefined);
+  // A claim still held (not released, not expired) is never swept, nor is anything newer than the age given.
+  const held = locks.run(a, () => new Promise((resolve) => setTimeout(resolve, 300)));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const later = new Date(Date.now() + 10);
+  expect(await sweepRecordLocks(claims, 3_600_000, later)).toBe(0); // everything is younger than an hour
+  expect(await sweepRecordLocks(claims, 0, later)).toBe(3); // a#1, a#2, a#3 are followed by a later claim; b#1 is not
+  await held;
+  const left = (await claims.find({}).sort({ _id: 1 }).toArray()).map((c) => [c.key, c.sequence]);
+  expect(left).toEqual([
+    [a, 4],
+    [b, 1],
+  ]);
+  // The kept latest claim carries the sequence on: the next claim on `a` is #5, not #1.
+  await locks.run(a, async () => undefined);
+  expect((await claims.find({ key: a }).sort({ _id: -1 }).limit(1).toArray())[0]?.sequence).toBe(5);
+  // The sweep pages through the collection: more claims than one page, all but each key's latest deleted.
+  const many = unique('key-many');
+  const now = new Date(Date.now() - 7_200_000);
+  await claims.insertMany(
+    Array.from({ length: 2_500 }, (_, i) => ({
+      _id: `${many}#${String(i + 1).padStart(12, '0')}`,
+      key: many,
+      sequence: i + 1,
+      holder: 'test',
+      claimedAt: now,
+      expiresAt: now,
+      releasedAt: i % 2 === 0 ? now : null, // released, or its holder gone and the lease long expired
+    })),
+  );
+  expect(await sweepRecordLocks(claims, 3_600_000)).toBe(2_499);
+  expect((await claims.find({ key: many }).toArray()).map((c) => c.sequence)).toEqual([2_500]);
+});
