@@ -23,11 +23,14 @@ const SUBSCRIPTION_SIZES = sizes(process.env.BENCH_SUBSCRIPTION_SIZES, '1000,100
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20);
 const CUSTOMER = 'acme-analytics'; // a demo customer
 const USAGE_TYPE = 'api_calls';
+const SLOW_MS = 5_000;
 
 interface Timing {
   medianMs: number;
   p95Ms: number;
   cpuMs: number;
+  /** Timed once: the first request took longer than SLOW_MS. */
+  once?: boolean;
   error?: string;
 }
 
@@ -44,7 +47,9 @@ async function main(): Promise<void> {
   console.log(
     `bench:scale — lineage and usage pages at ${EVENT_SIZES.map((s) => fmt(s)).join(' / ')} stored events; billing runs at ${SUBSCRIPTION_SIZES.map((s) => fmt(s)).join(' / ')} subscriptions; ${REQUESTS} sequential requests per measurement`,
   );
-  const { system, credential, cleanup } = await freshSystem('scale');
+  // Rating one aggregate of 900,000 events takes minutes: the subgraphs' own timeout is raised so that the setup can
+  // finish (a billing-run job has no client timeout); what a request costs is what is measured, not whether it fits.
+  const { system, credential, cleanup } = await freshSystem('scale', { USAGEGRAPH_SUBGRAPH_TIMEOUT_MS: '1800000' });
   const mongo = await MongoClient.connect(system.mongoUri);
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
@@ -62,7 +67,14 @@ async function main(): Promise<void> {
     /** Sequential requests after two warm-ups: latency percentiles and the whole system's CPU per request. */
     const measure = async (query: string, variables: Record<string, unknown>): Promise<Timing> => {
       try {
-        for (let i = 0; i < 2; i++) await gql(query, variables);
+        // A request that takes seconds is timed once: its figure is clear, and repeating it would take the run hours.
+        const cpuFirst = treeCpu(backend);
+        const first = performance.now();
+        await gql(query, variables);
+        const firstMs = performance.now() - first;
+        if (firstMs > SLOW_MS)
+          return { medianMs: firstMs, p95Ms: firstMs, cpuMs: (treeCpu(backend) - cpuFirst) * 1000, once: true };
+        await gql(query, variables);
         const times: number[] = [];
         const cpuBefore = treeCpu(backend);
         for (let i = 0; i < REQUESTS; i++) {
@@ -136,13 +148,7 @@ async function main(): Promise<void> {
       stored = size;
       const loadSeconds = (performance.now() - loadStarted) / 1000;
       const rateStarted = performance.now();
-      await gql(
-        `mutation($s: ID!, $p: String!) { rateBillingPeriod(subscriptionId: $s, period: $p) { total { amount } } }`,
-        {
-          s: subscription._id,
-          p: period,
-        },
-      );
+      await runBillingRun(gql, period); // the month's subscriptions: the demo's and those the billing runs seeded
       const rateSeconds = (performance.now() - rateStarted) / 1000;
       const { generateInvoice } = await gql(
         `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`,
@@ -155,7 +161,7 @@ async function main(): Promise<void> {
       const number = finalizeAndPostInvoices[0]?.posting?.documentNumber;
       if (!number) throw new Error(`the invoice for ${period} was not finalized: ${finalizeAndPostInvoices[0]?.code}`);
       console.error(
-        `  [setup] ${fmt(size)} events stored (${fmt(adding)} added in ${loadSeconds.toFixed(1)} s); ${period} rated in ${rateSeconds.toFixed(1)} s, invoice ${number}`,
+        `  [setup] ${fmt(size)} events stored (${fmt(adding)} added in ${loadSeconds.toFixed(1)} s); ${period} rated (billing-run job, one aggregate of ${fmt(adding)} events) in ${rateSeconds.toFixed(1)} s, invoice ${number}`,
       );
       const results: Record<string, Timing> = {
         lineage: await measure(LINEAGE_QUERY, { number }),
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
       usageRows.push({ size, aggregateEvents: adding, results });
       for (const [name, t] of Object.entries(results))
         console.log(
-          `  ${fmt(size).padStart(9)} events  ${name.padEnd(14)} ${t.error ? `failed: ${t.error}` : `median ${fmt(t.medianMs, 1)} ms, p95 ${fmt(t.p95Ms, 1)} ms, system CPU ${fmt(t.cpuMs, 1)} ms/request`}`,
+          `  ${fmt(size).padStart(9)} events  ${name.padEnd(14)} ${t.error ? `failed: ${t.error}` : t.once ? `${fmt(t.medianMs, 0)} ms (one request: over ${SLOW_MS / 1000} s), system CPU ${fmt(t.cpuMs, 0)} ms` : `median ${fmt(t.medianMs, 1)} ms, p95 ${fmt(t.p95Ms, 1)} ms, system CPU ${fmt(t.cpuMs, 1)} ms/request`}`,
         );
     }
 
