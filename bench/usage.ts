@@ -22,7 +22,11 @@ async function main(): Promise<void> {
   console.log(
     `bench:usage — customerUsage for one customer with ${fmt(TOTAL)} events in ${PERIOD}; machine: ${require('node:os').cpus().length} cores`,
   );
-  const { system, credential, cleanup } = await freshSystem('usage');
+  // The cold call and the baseline read every event: on a loaded machine that can pass the default 30 s limits.
+  const { system, credential, cleanup } = await freshSystem('usage', {
+    USAGEGRAPH_SUBGRAPH_TIMEOUT_MS: '300000',
+    USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS: '300000',
+  });
   const mongo = await MongoClient.connect(system.mongoUri);
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
@@ -98,7 +102,9 @@ async function main(): Promise<void> {
     };
 
     const baseline = await fullRead();
+    console.error(`  [baseline] full read ${fmt(baseline.ms)} ms`);
     const cold = await usage();
+    console.error(`  [cold] ${fmt(cold.ms)} ms`);
     check(cold, baseline, 'cold');
     const firstStoredAt = Date.now();
     console.error(
@@ -113,7 +119,9 @@ async function main(): Promise<void> {
     }
     // New events: the first read rescans once (the aggregate was first stored less than a minute before its scan).
     await post(100);
+    console.error(`  [settled] ${settled.map((ms) => fmt(ms)).join(', ')} ms`);
     const rescan = await usage();
+    console.error(`  [rescan] ${fmt(rescan.ms)} ms`);
     const folded: number[] = [];
     for (let i = 0; i < WARM; i++) {
       await post(100); // each read finds 100 events received since the one before

@@ -70,9 +70,15 @@ export async function customerUsage(
     if (a.lastEventAt === undefined) {
       // Stored before the latest event's time was kept: recomputed once, as rating would.
       const c = [...read, ...carriedOnly][i]!;
+      const key = {
+        _id: a._id,
+        subscriptionId: a.subscriptionId,
+        usageTypeKey: a.usageTypeKey,
+        periodKey: a.periodKey,
+      };
       a = (
         await store.locks.run(a._id, () =>
-          computeAggregate(store, a, type, correlationId, { period, since: new Date(c.s.startsAt) }),
+          computeAggregate(store, key, type, correlationId, { period, since: new Date(c.s.startsAt) }),
         )
       ).aggregate;
     }
