@@ -7,7 +7,8 @@ import { Dec } from '../../lib/money';
 import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
 import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
 import { aggregateId, subscriptionStart } from './enrichment';
-import { clearSettledMarks, trustedAggregates } from './freshness';
+import { clearSettledMarks, SETTLE_MS, trustedAggregates } from './freshness';
+import { tallies, UsageTally } from './usage-tally';
 import type { UsageAggregateDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
@@ -120,7 +121,16 @@ export async function aggregatesForRating(
       });
       continue;
     }
-    const compute = () =>
+    // Metered results that merge are brought up to date by folding in only the events received since (foldForward).
+    const foldable =
+      options.persist !== false && boundaries.length === 0 && !withValues && fields.length === 0 && !carryIn;
+    const fold = async () => {
+      const current = foldable ? await store.aggregates.findOne({ _id: id }) : null;
+      const folded = current ? await foldForward(store, current, type, correlationId) : null;
+      return folded && { aggregate: folded, type, segments: [wholePeriod(folded, period)] };
+    };
+    const compute = async () =>
+      (await fold()) ??
       computeAggregate(
         store,
         { _id: id, subscriptionId: r.subscriptionId, usageTypeKey: key, periodKey: period.key },
@@ -139,6 +149,87 @@ export async function aggregatesForRating(
     results.push(await (options.persist === false ? compute() : store.locks.run(id, compute)));
   }
   return results;
+}
+
+const wholePeriod = (a: UsageAggregateDoc, period: BillingPeriod): UsageSegment => ({
+  from: period.start,
+  to: period.end,
+  quantity: a.quantity,
+  eventCount: a.eventCount,
+  values: null,
+  fieldTotals: null,
+});
+
+/** Marked events a stored aggregate remembers having counted, at most: beyond that it is recomputed, not folded. */
+const MAX_COUNTED_MARKED = 20_000;
+
+/** The ids named by marks from `since` on that `counted` says were counted; undefined when too many to keep. */
+function countedMarked(
+  marks: ReadonlyArray<{ markedAt: Date; eventIds?: string[] }>,
+  since: number,
+  counted: (id: string) => boolean,
+): string[] | undefined {
+  const ids = [...new Set(marks.filter((m) => m.markedAt.getTime() >= since).flatMap((m) => m.eventIds ?? []))];
+  const kept = ids.filter(counted).sort();
+  return kept.length <= MAX_COUNTED_MARKED ? kept : undefined;
+}
+
+/**
+ * Brings a stored metered aggregate up to date by folding in only the events its stale marks name (read by id), not
+ * by reading all its events again. Exact when (1) it was first stored SETTLE_MS before its last full scan, so every
+ * event stored since that scan checked for it, was flagged late and marked stale before being stored (the write
+ * budget, freshness.ts), and (2) every mark since names its events; the events it already counted are skipped by id.
+ * Null when that does not hold, or for aggregations that do not merge: the caller recomputes from the events.
+ * Called under the aggregate's record lock, like a recompute; the stored result is replaced, never incremented.
+ */
+export async function foldForward(
+  store: UsageStore,
+  stored: UsageAggregateDoc,
+  type: UsageTypeDoc,
+  correlationId: string,
+): Promise<UsageAggregateDoc | null> {
+  const spec = specOf(type);
+  if (!tallies(spec) || !stored.tally || !stored.firstComputedAt || !stored.countedMarkedEventIds) return null;
+  if (stored.fieldTotals || stored.lastEventAt === undefined) return null;
+  if (stored.firstComputedAt.getTime() > stored.computedAt.getTime() - SETTLE_MS) return null;
+  const readAt = new Date();
+  const marks = await store.staleMarks
+    .find({ aggregateId: stored._id, markedAt: { $gte: new Date(stored.computedAt.getTime() - SETTLE_MS) } })
+    .toArray();
+  if (marks.length === 0) return stored; // nothing was stored for it since its scan (a late event marks first)
+  if (marks.some((m) => !m.eventIds)) return null;
+  const counted = new Set(stored.countedMarkedEventIds);
+  const pending = [...new Set(marks.flatMap((m) => m.eventIds!))].filter((id) => !counted.has(id));
+  const tally = new UsageTally(spec.type, stored.tally);
+  let { lastEventAt, lastReceivedAt } = stored;
+  for (let i = 0; i < pending.length; i += 1_000) {
+    const events = await store.events
+      .find({ _id: { $in: pending.slice(i, i + 1_000) } }, { projection: { ...eventProjection(type, false), late: 1 } })
+      .toArray();
+    // An event that was not flagged late was stored before the last scan, which counted it.
+    for (const e of events.filter((e) => e.aggregateId === stored._id && e.late)) {
+      tally.add(e);
+      counted.add(e._id);
+      if (!lastEventAt || e.timestamp > lastEventAt) lastEventAt = e.timestamp;
+      if (!lastReceivedAt || e.receivedAt > lastReceivedAt) lastReceivedAt = e.receivedAt;
+    }
+  }
+  const result = tally.result();
+  const unchanged = stored.quantity === result.quantity && stored.eventCount === result.eventCount;
+  const doc: UsageAggregateDoc = {
+    ...stored,
+    ...result,
+    tally: tally.stored(),
+    lastEventAt,
+    lastReceivedAt,
+    // Counts every event stored before the marks were read, so it stands as a scan started then would.
+    computedAt: readAt,
+    countedMarkedEventIds: countedMarked(marks, readAt.getTime() - SETTLE_MS, (id) => counted.has(id)),
+    correlationId: unchanged ? stored.correlationId : correlationId,
+  };
+  await store.aggregates.replaceOne({ _id: stored._id }, doc);
+  await clearSettledMarks(store, stored._id, readAt);
+  return doc;
 }
 
 export async function aggregateUsage(
@@ -213,9 +304,15 @@ export async function computeAggregate(
     carryIn,
   });
   let lastReceivedAt: Date | null = null;
+  let lastEventAt: Date | null = null;
+  const tally = tallies(spec) ? new UsageTally(spec.type) : null;
+  const counted = new Set<string>();
   const cursor = store.events.find({ aggregateId: key._id }, { projection: eventProjection(type, fields.length > 0) });
   for await (const e of cursor) {
     aggregator.add(forAggregation(type, e));
+    tally?.add(e);
+    counted.add(e._id);
+    if (!lastEventAt || e.timestamp > lastEventAt) lastEventAt = e.timestamp;
     const segment = segments.find((s) => e.timestamp >= s.from && e.timestamp < s.to) ?? segments[segments.length - 1]!;
     segment.values?.push({ at: e.timestamp.getTime(), id: e._id, value: e.value });
     fields.forEach((f, i) => {
@@ -232,6 +329,13 @@ export async function computeAggregate(
       )
     : undefined;
   const existing = split.persist === false ? null : await store.aggregates.findOne({ _id: key._id });
+  // Read after the scan: a mark written later is for events stored later, which this scan did not count.
+  const marks =
+    split.persist === false || !tally
+      ? []
+      : await store.staleMarks
+          .find({ aggregateId: key._id, markedAt: { $gte: new Date(scanStart.getTime() - SETTLE_MS) } })
+          .toArray();
   const unchanged =
     existing &&
     existing.quantity === result.quantity &&
@@ -244,6 +348,15 @@ export async function computeAggregate(
     ...(carryOut ? { carryOut, carryIn } : {}),
     ...(periodTotals ? { fieldTotals: periodTotals } : {}),
     lastReceivedAt,
+    lastEventAt,
+    // Taken before the write, so never later than when ingestion first could see it (older ones: from now on).
+    firstComputedAt: existing?.firstComputedAt ?? new Date(),
+    ...(tally
+      ? {
+          tally: tally.stored(),
+          countedMarkedEventIds: countedMarked(marks, scanStart.getTime() - SETTLE_MS, (id) => counted.has(id)),
+        }
+      : {}),
     computedAt: scanStart,
     correlationId: unchanged ? existing.correlationId : correlationId,
   };

@@ -64,7 +64,7 @@ export function isTimeWeighted(spec: AggregationSpec): boolean {
 /** Seats and levels change by the day (an addition counts its whole day, a removal frees its own day); sums by the ms. */
 const snapsToDay = (spec: AggregationSpec) => spec.type !== 'WEIGHTED_SUM';
 
-const canonical = (d: Dec) => {
+export const canonical = (d: Dec) => {
   const cut = d.toDecimalPlaces(QUANTITY_PLACES, Dec.ROUND_HALF_EVEN);
   return cut.isZero() ? '0' : cut.toFixed();
 };
@@ -358,7 +358,7 @@ export class UsageAggregator {
   }
 }
 
-function groupKey(dims: Record<string, string>): string {
+export function groupKey(dims: Record<string, string>): string {
   return JSON.stringify(Object.entries(dims).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 

@@ -1,81 +1,116 @@
-// Query: a customer's usage so far in a period, per usage type — what customer success looks at in a dispute.
+// Query: a customer's usage so far in a period, per usage type — what customer success looks at in a dispute. Read
+// from the stored aggregates (subscription × usage type × period) that rating uses, brought up to date the way rating
+// brings them (aggregatesForRating: trusted as stored, folded forward, or recomputed), never by reading every event.
 import { parsePeriod, periodOf } from '../../lib/period';
-import { UsageAggregator, type AggregateResult } from './aggregation';
-import { customerCarryIn, forAggregation, specOf } from './aggregate-usage';
-import { aggregateId, lookupCustomers } from './enrichment';
-import type { UsageStore, UsageTypeDoc } from './store';
+import type { AggregateResult } from './aggregation';
+import { aggregatesForRating, aggregateId, computeAggregate, type AggregateRequest } from './aggregate-usage';
+import { customerUsageFullRead, type CustomerUsage } from './customer-usage-full-read';
+import { lookupCustomers } from './enrichment';
+import type { UsageAggregateDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
+import { UsageTally } from './usage-tally';
 
-export interface CustomerUsage {
-  customerKey: string;
-  periodKey: string;
-  asOf: Date;
-  usage: Array<AggregateResult & { usageTypeKey: string; unit: string; lastEventAt: Date | null }>;
-  heldEventCount: number;
-}
+export type { CustomerUsage };
 
-/** Reads the customer's events through its aggregates (subscription × usage type × period), the one events index. */
 export async function customerUsage(
   store: UsageStore,
   registry: UsageTypeRegistry,
   customerKey: string,
-  periodKey?: string | null,
+  periodKey: string | null | undefined,
+  correlationId: string,
 ): Promise<CustomerUsage> {
   const period = periodKey ? parsePeriod(periodKey) : periodOf(new Date());
   const customer = (await lookupCustomers([customerKey])).get(customerKey);
   const subscriptions = customer?.subscriptions ?? [];
-  const typeDocs = await store.usageTypes.find({}, { projection: { key: 1, aggregation: 1 } }).toArray();
-  const typeKeys = [...new Set(typeDocs.map((t) => t.key))];
-  // An event's data is read only when a recurring unique count needs its add/remove field.
-  const withData = typeDocs.some((t) => t.aggregation?.operationField !== undefined);
-  const aggregateIds = subscriptions.flatMap((s) => typeKeys.map((k) => aggregateId(s.id, k, period.key)));
-
-  const byType = new Map<string, { aggregator: UsageAggregator; type: UsageTypeDoc | null; last: Date | null }>();
-  const entryFor = async (key: string, type: UsageTypeDoc | null) => {
-    let entry = byType.get(key);
-    if (!entry) {
-      // Time-weighted types need the period; recurring ones start from the levels the customer held when it began.
-      const carryIn = type ? await customerCarryIn(store, type, subscriptions, period) : null;
-      const spec = type ? specOf(type) : { type: 'SUM' as const };
-      entry = {
-        aggregator: new UsageAggregator(spec, { start: period.start, end: period.end, carryIn }),
-        type,
-        last: null,
-      };
-      byType.set(key, entry);
-    }
-    return entry;
-  };
-  // Recurring types with levels carried in count even without an event this period (seats held all month).
-  for (const key of typeKeys) {
-    const type = await registry.forAggregation(key);
-    if (type?.aggregation.recurring && subscriptions.length > 0) {
-      if ((await entryFor(key, type)).aggregator.result().quantity === '0') byType.delete(key);
-    }
+  const types = new Map<string, UsageTypeDoc>();
+  for (const { key } of await store.usageTypes.find({}, { projection: { key: 1 } }).toArray()) {
+    const type = types.has(key) ? null : await registry.forAggregation(key);
+    if (type) types.set(key, type);
   }
-  const cursor = store.events.find(
-    { aggregateId: { $in: aggregateIds } },
-    { projection: { usageTypeKey: 1, value: 1, timestamp: 1, dimensions: 1, ...(withData ? { data: 1 } : {}) } },
+  const candidates = subscriptions.flatMap((s) =>
+    [...types.values()].map((type) => ({ s, type, id: aggregateId(s.id, type.key, period.key) })),
   );
-  for await (const e of aggregateIds.length ? cursor : []) {
-    // An alias's events count for the customer too; events under another key of the same customer are its usage.
-    const entry = await entryFor(e.usageTypeKey, await registry.forAggregation(e.usageTypeKey));
-    entry.aggregator.add(entry.type ? forAggregation(entry.type, e) : e);
-    if (!entry.last || e.timestamp > entry.last) entry.last = e.timestamp;
+  const stored = new Set(
+    candidates.length === 0
+      ? []
+      : (
+          await store.aggregates
+            .find({ _id: { $in: candidates.map((c) => c.id) } }, { projection: { _id: 1 } })
+            .toArray()
+        ).map((a) => a._id),
+  );
+  // An aggregate never stored counts only with an event (one indexed look-up), or with a level carried into the period.
+  const withEvents = await Promise.all(
+    candidates.map(
+      async (c) => stored.has(c.id) || (await store.events.findOne({ aggregateId: c.id }, { projection: { _id: 1 } })),
+    ),
+  );
+  const request = (c: (typeof candidates)[number]): AggregateRequest => ({
+    subscriptionId: c.s.id,
+    usageTypeKeys: [c.type.key],
+    since: new Date(c.s.startsAt),
+  });
+  const read = candidates.filter((_, i) => withEvents[i]);
+  // Levels carried into a period without events are computed, not stored: a stored aggregate makes later events late.
+  const carriedOnly = candidates.filter(
+    (c, i) => !withEvents[i] && c.type.aggregation.recurring === true && new Date(c.s.startsAt) < period.start,
+  );
+  const aggregates = [
+    ...(await aggregatesForRating(store, registry, period.key, read.map(request), correlationId)),
+    ...(carriedOnly.length > 0
+      ? await aggregatesForRating(store, registry, period.key, carriedOnly.map(request), correlationId, {
+          persist: false,
+        })
+      : []),
+  ];
+
+  const byType = new Map<string, UsageAggregateDoc[]>();
+  for (const [i, { aggregate, type }] of aggregates.entries()) {
+    let a = aggregate;
+    if (a.lastEventAt === undefined) {
+      // Stored before the latest event's time was kept: recomputed once, as rating would.
+      const c = [...read, ...carriedOnly][i]!;
+      const key = {
+        _id: a._id,
+        subscriptionId: a.subscriptionId,
+        usageTypeKey: a.usageTypeKey,
+        periodKey: a.periodKey,
+      };
+      a = (
+        await store.locks.run(a._id, () =>
+          computeAggregate(store, key, type, correlationId, { period, since: new Date(c.s.startsAt) }),
+        )
+      ).aggregate;
+    }
+    if (a.eventCount === 0 && a.quantity === '0') continue;
+    byType.set(type.key, [...(byType.get(type.key) ?? []), a]);
+  }
+
+  const usage: CustomerUsage['usage'] = [];
+  for (const [key, parts] of [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const type = types.get(key)!;
+    let result: (AggregateResult & { lastEventAt: Date | null }) | undefined;
+    if (parts.length === 1) result = { ...resultOf(parts[0]!), lastEventAt: parts[0]!.lastEventAt ?? null };
+    else if (parts.every((p) => p.tally)) {
+      // Several subscriptions: their tallies merge into what one aggregation over all their events gives.
+      const tally = new UsageTally(type.aggregation.type, parts[0]!.tally);
+      for (const p of parts.slice(1)) tally.merge(new UsageTally(type.aggregation.type, p.tally));
+      const last = parts.flatMap((p) => (p.lastEventAt ? [p.lastEventAt] : []));
+      result = { ...tally.result(), lastEventAt: last.length ? new Date(Math.max(...last.map(Number))) : null };
+    } else {
+      // Unique counts and time-weighted levels do not add up across subscriptions (a unit held in two counts once).
+      result = (await customerUsageFullRead(store, registry, customerKey, period.key, [key])).usage.find(
+        (u) => u.usageTypeKey === key,
+      );
+    }
+    if (result) usage.push({ ...result, usageTypeKey: key, unit: type.unit });
   }
   const heldEventCount = await store.held.countDocuments({ customerKey, periodKey: period.key });
-  return {
-    customerKey,
-    periodKey: period.key,
-    asOf: new Date(),
-    heldEventCount,
-    usage: [...byType.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([usageTypeKey, e]) => ({
-        usageTypeKey,
-        unit: e.type?.unit ?? '',
-        lastEventAt: e.last,
-        ...e.aggregator.result(),
-      })),
-  };
+  return { customerKey, periodKey: period.key, asOf: new Date(), heldEventCount, usage };
 }
+
+const resultOf = (a: UsageAggregateDoc): AggregateResult => ({
+  quantity: a.quantity,
+  eventCount: a.eventCount,
+  groups: a.groups,
+});

@@ -270,7 +270,7 @@ export async function flagLate(store: UsageStore, docs: UsageEventDoc[], at: Dat
   for (const d of docs) d.late = aggregated.has(d.aggregateId);
   await markStale(
     store,
-    docs.filter((d) => d.late).map((d) => d.aggregateId),
+    docs.filter((d) => d.late),
     at,
   );
 }

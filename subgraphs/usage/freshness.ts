@@ -21,9 +21,23 @@ export function withinWriteBudget(startedAt: Date): void {
   }
 }
 
-/** Before storing late events: their aggregates must be recomputed before they are used again. */
-export async function markStale(store: UsageStore, aggregateIds: Iterable<string>, at: Date): Promise<void> {
-  const docs = [...new Set(aggregateIds)].map((aggregateId) => ({ _id: randomUUID(), aggregateId, markedAt: at }));
+/**
+ * Before storing late events: their aggregates must be brought up to date before they are used again. A mark names
+ * its events, so an aggregate can fold in just those (see foldForward in aggregate-usage.ts).
+ */
+export async function markStale(
+  store: UsageStore,
+  events: Iterable<{ aggregateId: string; _id: string }>,
+  at: Date,
+): Promise<void> {
+  const byAggregate = new Map<string, string[]>();
+  for (const e of events) byAggregate.set(e.aggregateId, [...(byAggregate.get(e.aggregateId) ?? []), e._id]);
+  const docs = [...byAggregate].map(([aggregateId, eventIds]) => ({
+    _id: randomUUID(),
+    aggregateId,
+    markedAt: at,
+    eventIds,
+  }));
   if (docs.length > 0) await store.staleMarks.insertMany(docs);
 }
 

@@ -114,7 +114,8 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
       usageEventBySource: (_, args, ctx) => ctx.events.load(eventId(args.source, args.eventId)),
       usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
       usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
-      customerUsage: (_, args, ctx) => customerUsage(ctx.store, ctx.registry, args.customerKey, args.period),
+      customerUsage: (_, args, ctx) =>
+        customerUsage(ctx.store, ctx.registry, args.customerKey, args.period, ctx.correlationId),
       usageSeries: (_, args, ctx) =>
         usageSeries(ctx.store, ctx.registry, {
           customerKey: args.customerKey,

@@ -7,6 +7,7 @@ import type { Problem } from '../../lib/errors';
 import type { SchemaChange, UsageTypeDefinition } from './usage-type';
 import type { IngestStatus } from './ingest-usage-events';
 import type { CarryState } from './aggregation';
+import type { StoredTally } from './usage-tally';
 
 export type UsageTypeStatus = 'DRAFT' | 'ACTIVE' | 'DEPRECATED' | 'RETIRED';
 
@@ -139,6 +140,17 @@ export interface UsageAggregateDoc {
   carryIn?: CarryState | null;
   /** Sums of data fields over the period's events, where rating asked for them (dynamic prices). */
   fieldTotals?: Record<string, string>;
+  /** The latest event's time (customerUsage shows it); absent on aggregates stored before it was kept. */
+  lastEventAt?: Date | null;
+  /** When the aggregate was first stored: events ingested before then could not mark it stale. */
+  firstComputedAt?: Date;
+  /** Metered aggregations that merge: their running state, so later events fold in (usage-tally.ts). */
+  tally?: StoredTally;
+  /**
+   * Events named by stale marks from SETTLE_MS before computedAt on that this result already counts; a fold skips
+   * them. Absent when there were too many to keep: the aggregate is then recomputed instead of folded.
+   */
+  countedMarkedEventIds?: string[];
 }
 
 /**
@@ -149,6 +161,8 @@ export interface StaleMarkDoc {
   _id: string;
   aggregateId: string;
   markedAt: Date;
+  /** The late events it was written for (marks from before this field name none: their aggregate is recomputed). */
+  eventIds?: string[];
 }
 
 export const indexes: IndexDeclaration[] = [

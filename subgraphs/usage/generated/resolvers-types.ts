@@ -139,7 +139,7 @@ export type EventResult = {
   exceptionId?: Maybe<Scalars['ID']['output']>;
   /** Position of the event in the input, from 0. */
   index: Scalars['Int']['output'];
-  /** ACCEPTED after its period was aggregated for rating. */
+  /** ACCEPTED after its period was aggregated (for rating, aggregateUsage or customerUsage). */
   late: Scalars['Boolean']['output'];
   /** Why it was rejected or held, one entry per problem in the order found; empty when accepted. */
   problems: Array<FieldProblem>;
@@ -557,7 +557,11 @@ export type QuarantinedEventConnection = {
 /** Reads: look-ups by id or key return null when nothing matches; lists that grow are paged (first, after → PageInfo). */
 export type Query = {
   __typename?: 'Query';
-  /** A customer's usage so far in a period (the current one by default), per usage type. */
+  /**
+   * A customer's usage so far in a period (the current one by default), per usage type. Read from the stored aggregates
+   * rating uses (stored on first use, then brought up to date with the events received since), so events arriving for
+   * the period afterwards are flagged late, as after aggregateUsage.
+   */
   customerUsage: CustomerUsage;
   /**
    * Aggregates of a period that received events after they were last computed: what re-rating should pick up. A page
@@ -843,7 +847,7 @@ export type UsageEvent = {
   eventId: Scalars['String']['output'];
   /** The event's id (derived from source and eventId). */
   id: Scalars['ID']['output'];
-  /** Arrived after its period was aggregated for rating. */
+  /** Arrived after its period was aggregated (for rating, aggregateUsage or customerUsage). */
   late: Scalars['Boolean']['output'];
   /** The billing period the timestamp falls in. */
   period: Period;
