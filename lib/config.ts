@@ -188,6 +188,13 @@ export const SETTINGS = {
     'network',
     30_000,
   ),
+  USAGEGRAPH_HIVE_PLANNER: withDefault('javascript', {
+    schema: z.enum(['javascript', 'rust']),
+    accepted: '`javascript` or `rust`',
+    meaning:
+      "Hive Gateway (gateway/hive/serve.ts) only: `rust` plans with Hive Router's Rust planner (@graphql-hive/router-runtime)",
+    group: 'network',
+  }),
   USAGEGRAPH_DEDUPE_QUERIES: withDefault('true', {
     schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
     accepted: '`true` or `false`',

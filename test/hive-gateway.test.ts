@@ -2,11 +2,14 @@
 // bills through the same subgraphs, answers the lineage query as our gateway does, refuses the same requests, and
 // passes the caller's correlation id and principal, signed, to every subgraph it calls.
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { AddressInfo } from 'node:net';
 import { graphql, type GraphQLResult } from '../runtime/graph-client';
 import { LINEAGE_QUERY } from '../scripts/demo-data';
-import { SUBGRAPH_NAMES, subgraphUrl, type SubgraphName } from '../lib/topology';
+import { SUBGRAPH_NAMES, subgraphUrl, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
 import { startHiveGateway, type RunningHiveGateway } from '../gateway/hive/serve';
 import { TEST_AUDIENCE, signTestToken } from './oidc-issuer';
 import { clientAs, gatewayUrl, keyFor, unique } from './support';
@@ -65,22 +68,62 @@ async function startTap(subgraph: SubgraphName): Promise<{ url: string; close():
   };
 }
 
+/**
+ * `gateway/hive/serve.ts` as an operator runs it, in a process of its own (the Rust planner's addon is loaded with a
+ * dynamic import, which Jest's module sandbox does not allow).
+ */
+async function startHiveProcess(planner: 'rust', subgraphUrls: Record<string, string>): Promise<RunningHiveGateway> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'gateway', 'hive', 'serve.ts')], {
+    cwd: join(__dirname, '..'),
+    env: { ...process.env, ...subgraphUrls, PORT: '0', LOG_LEVEL: 'info', USAGEGRAPH_HIVE_PLANNER: planner },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const entry = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; url?: string }) : {};
+      if (entry.msg === 'hive gateway ready' && entry.url) resolve(entry.url);
+    });
+    child.once('exit', (code) => reject(new Error(`hive gateway (${planner} planner) exited ${code} before ready`)));
+  });
+  const port = Number(new URL(url).port);
+  return {
+    url,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 let hive: RunningHiveGateway;
+/** The same gateway and plugins with Hive Router's Rust query planner (@graphql-hive/router-runtime). */
+let hiveRust: RunningHiveGateway;
+/** The invoice billed through Hive in the test below, read again through the Rust planner. */
+let billedNumber: string | undefined;
 let taps: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   const tapped = await Promise.all(SUBGRAPH_NAMES.map(async (name) => [name, await startTap(name)] as const));
   taps = tapped.map(([, tap]) => tap);
   const issuer = process.env.USAGEGRAPH_TEST_OIDC_ISSUER!;
-  hive = await startHiveGateway({
+  const options = {
     port: 0,
     subgraphUrls: Object.fromEntries(tapped.map(([name, tap]) => [name, tap.url])),
     oidc: { issuer, jwksUrl: `${issuer}/.well-known/jwks.json`, audience: TEST_AUDIENCE, rolesClaim: 'roles' },
-  });
+  };
+  hive = await startHiveGateway(options);
+  hiveRust = await startHiveProcess(
+    'rust',
+    Object.fromEntries(tapped.map(([name, tap]) => [subgraphUrlEnv(name), tap.url])),
+  );
 });
 
 afterAll(async () => {
   await hive?.stop();
+  await hiveRust?.stop();
   await Promise.all(taps.map((t) => t.close()));
 });
 
@@ -190,6 +233,7 @@ describe('Hive Gateway on the committed supergraph', () => {
       { id: generateInvoice.id },
     );
     expect(finalizeInvoice.total).toEqual({ amount: '12.34', currency: 'USD' });
+    billedNumber = finalizeInvoice.number;
     const { postInvoice } = await viaHive.ok(`mutation($id: ID!) { postInvoice(invoiceId: $id) { status } }`, {
       id: generateInvoice.id,
     });
@@ -224,6 +268,38 @@ describe('Hive Gateway on the committed supergraph', () => {
       new Set(['invoices', 'pricing', 'usage', 'erp-postings']),
     );
     expect(seenFor(read).filter((s) => !s.signed || s.subject !== viewer.subject)).toEqual([]);
+  });
+
+  it("answers the lineage query the same with Hive Router's Rust planner, every subgraph request signed", async () => {
+    expect(billedNumber).toBeDefined(); // billed through Hive by the test above
+    const read = flowId('rust');
+    const number = { number: billedNumber };
+    const throughRust = await graphql(hiveRust.url, LINEAGE_QUERY, number, {
+      credential: keyFor('platform'),
+      correlationId: read,
+    });
+    const throughOurs = await graphql(gatewayUrl(), LINEAGE_QUERY, number, { credential: keyFor('platform') });
+    expect(throughRust.errors).toBeUndefined();
+    expect(throughRust.correlationId).toBe(read);
+    expect(throughRust.data).toEqual(throughOurs.data);
+    expect(throughRust.data.invoiceByNumber.lines[0].ratedCharge.aggregate).toMatchObject({ eventCount: 2 });
+    const { viewer } = await clientAs('platform').ok('{ viewer { subject } }');
+    // The new process checks the key at the access subgraph once (nothing cached yet), then the plan's subgraphs.
+    expect(new Set(seenFor(read).map((s) => s.subgraph))).toEqual(
+      new Set(['access', 'invoices', 'pricing', 'usage', 'erp-postings']),
+    );
+    const [keyChecks, planned] = [
+      seenFor(read).filter((s) => s.subgraph === 'access'),
+      seenFor(read).filter((s) => s.subgraph !== 'access'),
+    ];
+    expect(planned.filter((s) => !s.signed || s.subject !== viewer.subject)).toEqual([]);
+    // The key itself is checked by the gateway as a service, as our gateway does.
+    expect(keyChecks.every((s) => s.signed && s.subject === 'service:hive-gateway')).toBe(true);
+    // The role policy is ours, whichever planner runs: a product key may not read invoices.
+    const refused = await graphql(hiveRust.url, LINEAGE_QUERY, number, { credential: keyFor('product') });
+    expect(outcome(refused)).toEqual(
+      outcome(await graphql(gatewayUrl(), LINEAGE_QUERY, number, { credential: keyFor('product') })),
+    );
   });
 
   it('makes a correlation id when the caller sends none or an unsafe one, and uses it at every subgraph', async () => {

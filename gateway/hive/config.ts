@@ -13,6 +13,11 @@ import type { HiveGatewayConfig } from './runtime';
 /** The HTTP transport, given rather than looked up by name at run time (which fails where it is not installed). */
 const httpTransport: unknown = require('@graphql-mesh/transport-http');
 
+/** The one export of @graphql-hive/router-runtime we use (its own declarations bring the DOM library, as runtime.ts says). */
+interface RouterRuntime {
+  unifiedGraphHandler: unknown;
+}
+
 export const SUPERGRAPH_PATH = join(__dirname, '..', '..', 'schema', 'supergraph.graphql');
 const GRAPHQL_ENDPOINT = '/graphql';
 
@@ -24,6 +29,11 @@ export interface HiveGatewayOptions {
   oidc?: OidcSettings;
   /** Per subgraph request; USAGEGRAPH_SUBGRAPH_TIMEOUT_MS or 30 s, as for our gateway. */
   timeoutMs?: number;
+  /**
+   * `rust`: Hive Router's query planner and executor (npm `@graphql-hive/router-runtime`, a native addon) in place of
+   * Hive Gateway's JavaScript one; our plugins stay the same.
+   */
+  planner?: 'javascript' | 'rust';
 }
 
 export function hiveGatewayConfig(options: HiveGatewayOptions = {}): HiveGatewayConfig {
@@ -42,6 +52,9 @@ export function hiveGatewayConfig(options: HiveGatewayOptions = {}): HiveGateway
         { location, options: { deduplicateInflightRequests: false } },
       ]),
     ),
+    ...(options.planner === 'rust'
+      ? { unifiedGraphHandler: (require('@graphql-hive/router-runtime') as RouterRuntime).unifiedGraphHandler }
+      : {}),
     plugins: () => [
       useAuthenticationAndCorrelation({ authenticator, graphqlEndpoint: GRAPHQL_ENDPOINT }),
       useRolePolicy({ reviewSchema }),

@@ -40,6 +40,8 @@ export interface HiveGatewayConfig {
   landingPage: boolean;
   graphiql: boolean;
   logging: 'debug' | 'info' | 'warn' | 'error' | boolean;
+  /** Replaces the planner and executor (Hive Router's Rust planner from @graphql-hive/router-runtime). */
+  unifiedGraphHandler?: unknown;
 }
 
 export type HiveGatewayRuntime = RequestListener & { dispose(): Promise<void> };

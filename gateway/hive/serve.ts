@@ -42,6 +42,7 @@ if (require.main === module) {
       const running = await startHiveGateway({
         port: settings().PORT ?? 4100,
         host: settings().HOST,
+        planner: settings().USAGEGRAPH_HIVE_PLANNER,
       });
       log.info({ url: running.url }, 'hive gateway ready');
       return running;
