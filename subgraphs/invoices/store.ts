@@ -64,9 +64,14 @@ export interface InvoiceLineDoc {
   servicePeriod?: { from: Date; to: Date };
   /** Absent on lines written before tax existed: none. */
   taxes?: LineTaxDoc[];
+  /** A line deducting what this progressive invoice already billed (negative amount and taxes); absent otherwise. */
+  alreadyBilledInvoiceId?: string;
 }
 
 export type InvoiceStatus = 'DRAFT' | 'FINALIZED' | 'VOIDED';
+
+/** FINAL bills a whole period (absent on invoices written before progressive billing); PROGRESSIVE, a threshold crossed. */
+export type InvoiceKind = 'FINAL' | 'PROGRESSIVE';
 
 export interface InvoiceDoc {
   _id: string;
@@ -93,6 +98,13 @@ export interface InvoiceDoc {
   replacedByInvoiceId?: string | null;
   voidedAt?: Date | null;
   voidReason?: string | null;
+  kind?: InvoiceKind;
+  /** The pre-tax amount earlier progressive invoices of the period billed, deducted here; absent: zero. */
+  alreadyBilled?: Money;
+  /** The progressive invoice whose gross lines are deducted (the period's latest when drafted); absent: none. */
+  alreadyBilledBasisId?: string | null;
+  /** PROGRESSIVE: the crossing that issued it. */
+  usageThreshold?: { crossingId: string; index: number; amount: string; accrued: string } | null;
   createdAt: Date;
   updatedAt: Date;
   correlationId: string;
