@@ -28,6 +28,7 @@ import { creditorReference } from './payment-reference';
 import { issueByPolicy, reconcileRatedCharges } from './reconcile-rated-charges';
 import { setTaxRate } from './tax-rates';
 import { voidInvoice } from './void-invoice';
+import { startCreditExpiryWorker } from './credit-expiry';
 import { issueProgressiveInvoices, type CrossingInput } from './progressive-invoices';
 import { settleAdjustmentException } from './work-queue-exceptions';
 import { documentRoutes, documentLinks } from './documents';
@@ -96,6 +97,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
   name: 'invoices',
   indexes,
   createServices: (db) => invoicesStore(db),
+  startBackground: (store, log) => startCreditExpiryWorker(store, log),
   createContext: (store, base) => ({
     ...base,
     store,

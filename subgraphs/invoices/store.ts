@@ -256,6 +256,8 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'prepaid_credit_movements', keys: { walletId: 1, sequence: 1 } },
   { collection: 'prepaid_credit_movements', keys: { key: 1 }, options: { unique: true } },
   { collection: 'prepaid_credit_movements', keys: { invoiceId: 1 } },
+  // The background expiry pass pages grants by expiry.
+  { collection: 'prepaid_credit_movements', keys: { kind: 1, 'grant.expiresAt': 1, _id: 1 } },
 ];
 
 export interface InvoicesStore {
@@ -277,6 +279,14 @@ export interface InvoicesStore {
   /** Prepaid credit: append-only movements per wallet (balances are derived from them) and each wallet's settings. */
   creditMovements: Collection<CreditMovementDoc>;
   creditWallets: Collection<CreditWalletDoc>;
+  /** One per expiry movement erp-postings took (the movement's id): the background pass posts each once. */
+  creditExpiryPostings: Collection<CreditExpiryPostingDoc>;
+}
+
+export interface CreditExpiryPostingDoc {
+  _id: string;
+  postingId: string;
+  postedAt: Date;
 }
 
 export function invoicesStore(db: Db): InvoicesStore {
@@ -294,6 +304,7 @@ export function invoicesStore(db: Db): InvoicesStore {
     noteNumbers: db.collection<NoteNumberDoc>('note_numbers'),
     creditMovements: db.collection<CreditMovementDoc>('prepaid_credit_movements'),
     creditWallets: db.collection<CreditWalletDoc>('prepaid_credit_wallets'),
+    creditExpiryPostings: db.collection<CreditExpiryPostingDoc>('prepaid_credit_expiry_postings'),
   };
 }
 
