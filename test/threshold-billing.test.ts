@@ -41,7 +41,10 @@ it('issues a progressive invoice per threshold crossed, once, and the final invo
     { amount: '500', recurring: true },
   ]);
   const invoices = async () => (await g.ok(INVOICES, { s: b.subscriptionId })).invoices.nodes as any[];
-  const progressive = async () => (await invoices()).filter((i) => i.kind === 'PROGRESSIVE');
+  const progressive = async () =>
+    (await invoices())
+      .filter((i) => i.kind === 'PROGRESSIVE')
+      .sort((a, b) => a.usageThreshold.index - b.usageThreshold.index);
 
   const [first] = await progressive();
   expect(first).toMatchObject({

@@ -253,7 +253,7 @@ describe('threshold billing', () => {
     lines: [{ kind: 'USAGE' as const, productLine: 'api', amount: usd('10.00') }],
   };
   const invoicedGaps = (r: ReturnType<typeof reconcilePeriod>) =>
-    r.customers[0]!.lines[0]!.differences.filter((d) => d.from === 'RATED').map((d) => [d.reason, d.amount.amount]);
+    r.customers[0]!.lines[0]!.differences.filter((d) => d.from === 'RATED').map((d) => [d.reason, d.amount!.amount]);
 
   it('counts a progressive invoice and the final invoice that deducts it as the period invoiced once', () => {
     const inputs = base();

@@ -60,11 +60,14 @@ export async function generateInvoice(
   const slot = await currentInvoiceOf(store, subscriptionId, period.key);
   if (slot.finalized) return slot.finalized;
 
-  const { ratedCharges } = await querySubgraph<{ ratedCharges: ChargeForInvoice[] }>(
-    'pricing',
-    'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } servicePeriodStart servicePeriodEnd } }',
-    { s: subscriptionId, p: period.key },
-  );
+  const [customer, { ratedCharges }] = await Promise.all([
+    customerOfSubscription(subscriptionId),
+    querySubgraph<{ ratedCharges: ChargeForInvoice[] }>(
+      'pricing',
+      'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } servicePeriodStart servicePeriodEnd } }',
+      { s: subscriptionId, p: period.key },
+    ),
+  ]);
   if (ratedCharges.length === 0) {
     throw new UserFacingError(
       'NOTHING_TO_INVOICE',
@@ -88,7 +91,19 @@ export async function generateInvoice(
     replaces: slot.replaces,
     usageThreshold: null,
     correlationId,
+    customer,
   });
+}
+
+/** The customer a subscription bills, with what its tax needs. */
+async function customerOfSubscription(subscriptionId: string): Promise<CustomerForTax> {
+  const { subscription } = await querySubgraph<{ subscription: { id: string; customer: CustomerForTax } | null }>(
+    'subscriptions',
+    `query($id: ID!) { subscription(id: $id) { id customer { ${CUSTOMER_FOR_TAX} } } }`,
+    { id: subscriptionId },
+  );
+  if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
+  return subscription.customer;
 }
 
 export interface DraftRequest {
@@ -103,20 +118,16 @@ export interface DraftRequest {
   replaces: string | null;
   usageThreshold: InvoiceDoc['usageThreshold'] | null;
   correlationId: string;
+  /** The subscription's customer when the caller read it already. */
+  customer?: CustomerForTax;
 }
 
 /** Writes (or refreshes) a draft from charges: lines, tax by the tax engine, and the deduction of what was billed. */
 export async function draftInvoice(store: InvoicesStore, request: DraftRequest): Promise<InvoiceDoc> {
   const { id, subscriptionId, periodKey, charges, correlationId } = request;
-  const { subscription } = await querySubgraph<{ subscription: { id: string; customer: CustomerForTax } | null }>(
-    'subscriptions',
-    `query($id: ID!) { subscription(id: $id) { id customer { ${CUSTOMER_FOR_TAX} } } }`,
-    { id: subscriptionId },
-  );
-  if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
+  const customer = request.customer ?? (await customerOfSubscription(subscriptionId));
   const currency = charges[0]!.amount.currency;
   const { lines } = buildInvoiceLines(id, currency, charges);
-  const customer = subscription.customer;
   const tax: TaxContextDoc = {
     engine: store.taxEngine.name,
     jurisdiction: customer.taxJurisdiction,

@@ -174,8 +174,9 @@ export async function checkUsageThresholds(
         existing.push((await store.usageThresholdCrossings.findOne({ _id: crossing._id }))!);
       }
     }
-    if (existing.every((c) => c.handedOver)) continue;
-    await handOver(store, r.subscriptionId, periodKey, existing);
+    // The invoices subgraph knows what it issued: only crossings it has not taken yet are sent.
+    const pending = existing.filter((c) => !c.handedOver);
+    if (pending.length > 0) await handOver(store, r.subscriptionId, periodKey, pending);
   }
   return recorded;
 }
