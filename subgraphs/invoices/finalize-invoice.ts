@@ -2,6 +2,7 @@
 // Every step is an insert, so even several processes racing cannot number an invoice twice or change a finalized one.
 import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
+import { zero } from '../../lib/money';
 import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
@@ -127,6 +128,9 @@ async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<Inv
       prepaidCreditApplied: credit,
       paymentReference: invoice.number ? creditorReference(invoice.number) : null,
       replaces: invoice.replacesInvoiceId ?? null,
+      // Threshold billing: a PROGRESSIVE invoice bills part of the period; a FINAL one deducts what those billed.
+      kind: invoice.kind ?? 'FINAL',
+      alreadyBilled: invoice.alreadyBilled ?? zero(invoice.currency),
     },
   });
   return invoice;
