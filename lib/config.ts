@@ -321,6 +321,13 @@ export const SETTINGS = {
   ),
   USAGE_RELEASE_MS: milliseconds(50, 3_600_000, 'How often held usage events are rechecked', 'workers', 5_000),
   PRICING_RECHECK_MS: milliseconds(50, 3_600_000, 'How often held ratings are rechecked', 'workers', 10_000),
+  CREDIT_EXPIRY_MS: milliseconds(
+    50,
+    3_600_000,
+    'How often prepaid credit past its expiry is closed and posted',
+    'workers',
+    60_000,
+  ),
   PRICING_RUN_PAGE_SIZE: count(1, 10_000, 'Subscriptions per checkpoint of a billing run', 'workers', 500),
   USAGEGRAPH_WEBHOOK_MAX_ATTEMPTS: count(1, 100, 'Webhook delivery attempts before a dead letter', 'workers', 8),
   USAGEGRAPH_WEBHOOK_RETRY_BASE_MS: milliseconds(

@@ -67,6 +67,7 @@ export async function billedCustomer(
     minimumCommitment?: string;
     customer?: Record<string, unknown>;
     extraUsage?: { productLine: string; calls: number };
+    usageThresholds?: Array<{ amount: string; recurring?: boolean }>;
     finalize?: boolean;
   } = {},
 ): Promise<Billed> {
@@ -95,6 +96,7 @@ export async function billedCustomer(
       charges: types.map((t) => ({ usageTypeKey: t.key, unitPrice: '0.01' })),
       recurringFees: options.fees ?? [],
       ...(options.minimumCommitment ? { minimumCommitment: options.minimumCommitment } : {}),
+      ...(options.usageThresholds ? { usageThresholds: options.usageThresholds } : {}),
     },
   });
   const customerKey = `${u}-c`;

@@ -26,6 +26,7 @@ export default async function globalSetup(): Promise<void> {
       ERP_LEASE_MS: '10000',
       USAGE_RELEASE_MS: '300',
       PRICING_RECHECK_MS: '300',
+      CREDIT_EXPIRY_MS: '500',
       // Billing runs in pages of 50, and a crashed runner's job resumed within seconds, so tests can watch both.
       PRICING_RUN_PAGE_SIZE: '50',
       USAGEGRAPH_JOB_LEASE_MS: '5000',

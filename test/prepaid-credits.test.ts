@@ -238,3 +238,49 @@ it('pays a finalized invoice from credit by priority, once, books it as a liabil
     await hooks.stop();
   }
 }, 120_000);
+
+it('expires credit in the background: the expiry movement and its posting come without anyone reading the wallet', async () => {
+  const entity = await legalEntity('PCB');
+  const code = entity.code.toLowerCase();
+  await mapAccount('PREPAID_CREDIT_ACCOUNT', entity.code, `liabilities:prepaid-credits:${code}`);
+  await mapAccount('EXPIRED_CREDIT_ACCOUNT', entity.code, `revenue:expired-credits:${code}`);
+  const b = await billedCustomer('pcb', entity.code, 1, { finalize: false });
+  // Granted for a second and a half; from then on, nothing here reads or consumes the wallet until the posting is seen.
+  await g.ok(GRANT, {
+    i: {
+      customerId: b.customerId,
+      amount: '7.00',
+      grantKey: 'brief',
+      expiresAt: new Date(Date.now() + 1_500).toISOString(),
+    },
+  });
+  const expiryPosting = await eventually(
+    'the background pass to post the expiry',
+    async () => {
+      const { erpPostings } = await g.ok(
+        `query { erpPostings(kind: PREPAID_CREDIT_EXPIRY, first: 500) { nodes { id legalEntityCode prepaidCreditMovementId } } }`,
+      );
+      return erpPostings.nodes.find((p: any) => p.legalEntityCode === entity.code);
+    },
+    20_000,
+  );
+  const booked = await posted(expiryPosting.id);
+  expect(booked.journalEntry.lines.map((l: any) => [l.account, l.side, l.amount.amount])).toEqual([
+    [`liabilities:prepaid-credits:${code}`, 'DEBIT', '7.00'],
+    [`revenue:expired-credits:${code}`, 'CREDIT', '7.00'],
+  ]);
+  const { prepaidCreditWallet: wallet } = await g.ok(WALLET, { c: b.customerId });
+  expect(wallet.balance.amount).toBe('0.00');
+  expect(wallet.movements.nodes.map((m: any) => [m.kind, m.amount.amount])).toEqual([
+    ['GRANT', '7.00'],
+    ['EXPIRY', '-7.00'],
+  ]);
+  expect(wallet.movements.nodes[1].id).toBe(expiryPosting.prepaidCreditMovementId);
+  // Every later pass finds it done: still one expiry, one posting.
+  await new Promise((r) => setTimeout(r, 1_200));
+  const { erpPostings } = await g.ok(
+    `query { erpPostings(kind: PREPAID_CREDIT_EXPIRY, first: 500) { nodes { legalEntityCode } } }`,
+  );
+  expect(erpPostings.nodes.filter((p: any) => p.legalEntityCode === entity.code)).toHaveLength(1);
+  expect((await g.ok(WALLET, { c: b.customerId })).prepaidCreditWallet.movements.nodes).toHaveLength(2);
+});

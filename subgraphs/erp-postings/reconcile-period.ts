@@ -70,6 +70,7 @@ interface InvoiceRow {
   id: string;
   number: string | null;
   status: 'DRAFT' | 'FINALIZED';
+  kind: 'FINAL' | 'PROGRESSIVE';
   legalEntityCode: string;
   customer: { id: string };
   subscription: { id: string };
@@ -89,7 +90,7 @@ async function invoicesOf(period: string, subscriptionIds: string[]): Promise<In
     const { invoicesForSubscriptions } = await querySubgraph<{ invoicesForSubscriptions: InvoiceRow[] }>(
       'invoices',
       `query($p: String!, $s: [ID!]!) { invoicesForSubscriptions(period: $p, subscriptionIds: $s) {
-         id number status legalEntityCode customer { id } subscription { id }
+         id number status kind legalEntityCode customer { id } subscription { id }
          lines { kind productLine amount { amount currency } }
          notes { id number kind lines { kind productLine amount { amount currency } } } } }`,
       { p: period, s: subscriptionIds.slice(i, i + 500) },
@@ -104,6 +105,7 @@ async function invoicesOf(period: string, subscriptionIds: string[]): Promise<In
         legalEntityCode: inv.legalEntityCode,
         lines: inv.lines,
         notes: inv.notes,
+        kind: inv.kind,
       });
   }
   return out;

@@ -240,3 +240,35 @@ it('names what a note does not carry yet as an adjustment without a note, and co
     }),
   ]);
 });
+
+describe('threshold billing', () => {
+  const progressive = {
+    id: 'prog1',
+    number: 'US01-2026-000002',
+    status: 'FINALIZED' as const,
+    kind: 'PROGRESSIVE' as const,
+    customerId: 'c1',
+    subscriptionId: 's1',
+    legalEntityCode: 'US01',
+    lines: [{ kind: 'USAGE' as const, productLine: 'api', amount: usd('10.00') }],
+  };
+  const invoicedGaps = (r: ReturnType<typeof reconcilePeriod>) =>
+    r.customers[0]!.lines[0]!.differences.filter((d) => d.from === 'RATED').map((d) => [d.reason, d.amount!.amount]);
+
+  it('counts a progressive invoice and the final invoice that deducts it as the period invoiced once', () => {
+    const inputs = base();
+    inputs.invoices[0]!.lines = [
+      { kind: 'USAGE', productLine: 'api', amount: usd('12.01') },
+      { kind: 'USAGE', productLine: 'api', amount: usd('-10.00') },
+    ];
+    const r = reconcilePeriod({ ...inputs, invoices: [progressive, ...inputs.invoices] });
+    expect(r.customers[0]!.lines[0]!.invoiced).toEqual(usd('12.01'));
+    expect(invoicedGaps(r)).toEqual([]);
+  });
+
+  it('before the final invoice, only what the progressive invoice did not bill is not invoiced', () => {
+    const r = reconcilePeriod({ ...base(), invoices: [progressive] });
+    expect(r.customers[0]!.lines[0]!.invoiced).toEqual(usd('10.00'));
+    expect(invoicedGaps(r)).toEqual([['NOT_INVOICED', '2.01']]);
+  });
+});

@@ -30,6 +30,8 @@ export interface InvoiceInput {
   lines: Array<{ kind: ChargeKind; productLine: string; amount: Money }>;
   /** Credit and debit notes issued on it (amounts positive; the kind says which way). Absent: none. */
   notes?: NoteInput[];
+  /** PROGRESSIVE: billed part of the period mid-period (threshold billing); absent or FINAL: the period's invoice. */
+  kind?: 'FINAL' | 'PROGRESSIVE';
 }
 
 export interface NoteInput {
@@ -335,26 +337,39 @@ export function reconcilePeriod(inputs: ReconciliationInputs): PeriodReconciliat
   // Invoiced (finalized invoices only), and the rated → invoiced gap explained per subscription.
   const invoiceOfSubscription = new Map<string, InvoiceInput>();
   const invoiceById = new Map<string, InvoiceInput>();
+  // Progressive invoices (threshold billing) billed part of the period already: their lines count as invoiced too.
+  const progressiveOfSubscription = new Map<string, InvoiceInput[]>();
   for (const inv of inputs.invoices) {
     if (!inScope(inv.customerId)) continue;
-    invoiceOfSubscription.set(inv.subscriptionId, inv);
+    if (inv.kind === 'PROGRESSIVE') {
+      if (inv.status === 'FINALIZED')
+        progressiveOfSubscription.set(inv.subscriptionId, [
+          ...(progressiveOfSubscription.get(inv.subscriptionId) ?? []),
+          inv,
+        ]);
+    } else invoiceOfSubscription.set(inv.subscriptionId, inv);
     invoiceById.set(inv.id, inv);
   }
   for (const [subscriptionId, perLine] of ratedBySubscription) {
     const inv = invoiceOfSubscription.get(subscriptionId);
     const invoicedHere = new Map<Acc, bigint>();
-    if (inv) {
-      for (const doc of documentsOf(inv)) {
+    const progressiveHere = new Map<Acc, bigint>();
+    const add = (into: Map<Acc, bigint>, from: InvoiceInput) => {
+      for (const doc of documentsOf(from)) {
         for (const l of doc.lines) {
-          const acc = lineOf(inv.customerId, l.kind, l.productLine, l.amount.currency);
-          acc.invoiceIds.add(inv.id);
-          invoicedHere.set(acc, (invoicedHere.get(acc) ?? 0n) + doc.sign * toMinorUnits(l.amount));
+          const acc = lineOf(from.customerId, l.kind, l.productLine, l.amount.currency);
+          acc.invoiceIds.add(from.id);
+          into.set(acc, (into.get(acc) ?? 0n) + doc.sign * toMinorUnits(l.amount));
         }
       }
-    }
-    for (const acc of new Set([...perLine.keys(), ...invoicedHere.keys()])) {
-      const rated = perLine.get(acc) ?? 0n;
+    };
+    if (inv) add(invoicedHere, inv);
+    for (const p of progressiveOfSubscription.get(subscriptionId) ?? []) add(progressiveHere, p);
+    for (const acc of new Set([...perLine.keys(), ...invoicedHere.keys(), ...progressiveHere.keys()])) {
+      const progressive = progressiveHere.get(acc) ?? 0n;
+      const rated = (perLine.get(acc) ?? 0n) - progressive;
       const invoiced = invoicedHere.get(acc) ?? 0n;
+      acc.invoiced += progressive;
       if (inv?.status === 'FINALIZED') acc.invoiced += invoiced;
       const gap = inv?.status === 'FINALIZED' ? rated - invoiced : rated;
       if (gap === 0n) continue;

@@ -2,10 +2,12 @@
 // Every step is an insert, so even several processes racing cannot number an invoice twice or change a finalized one.
 import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
+import { zero } from '../../lib/money';
 import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
 import { creditorReference } from './payment-reference';
+import { latestProgressiveInvoice, progressiveLockKey } from './progressive-invoices';
 import { amountsOf, type InvoiceDoc, type InvoiceNumberDoc, type InvoicesStore } from './store';
 
 /** A running month is invoiced only once finance has closed billing early for the legal entity. */
@@ -36,27 +38,47 @@ export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, n
     if (finalized) return announced(store, finalized);
     const draft = await store.drafts.findOne({ _id: invoiceId });
     if (!draft) throw notFound('invoice', 'invoiceId', invoiceId);
+    // A progressive invoice is issued mid-period by design; the period's final invoice waits for the period's end.
+    if (draft.kind === 'PROGRESSIVE') return finalizeDraft(store, draft, now);
     await assertPeriodInvoiceable(draft, now);
-
-    const claim = await claimNumber(store, draft, now);
-    const invoice: InvoiceDoc = {
-      ...draft,
-      status: 'FINALIZED',
-      number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
-      issueDate: isoDate(claim.claimedAt),
-      finalizedAt: claim.claimedAt,
-      updatedAt: claim.claimedAt,
-    };
-    try {
-      await store.invoices.insertOne(invoice);
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-      return announced(store, (await store.invoices.findOne({ _id: invoiceId }))!);
-    }
-    // The draft has served its purpose; readers prefer the finalized invoice should this delete not happen.
-    await store.drafts.deleteOne({ _id: invoiceId });
-    return announced(store, invoice);
+    // No progressive invoice may be issued between the check of what the draft deducts and its finalization.
+    return store.locks.run(progressiveLockKey(draft.subscriptionId, draft.periodKey), async () => {
+      const latest = await latestProgressiveInvoice(store, draft.subscriptionId, draft.periodKey);
+      if ((latest?._id ?? null) !== (draft.alreadyBilledBasisId ?? null)) {
+        throw new UserFacingError(
+          'DRAFT_OUTDATED',
+          `invoice ${invoiceId} was drafted before progressive invoice ${latest?.number ?? latest?._id ?? '(voided)'} billed part of ${draft.periodKey}`,
+          {
+            field: 'invoiceId',
+            expected: `the draft refreshed first: generateInvoice(subscriptionId: "${draft.subscriptionId}", period: "${draft.periodKey}")`,
+          },
+        );
+      }
+      return finalizeDraft(store, draft, now);
+    });
   });
+}
+
+async function finalizeDraft(store: InvoicesStore, draft: InvoiceDoc, now: Date): Promise<InvoiceDoc> {
+  const invoiceId = draft._id;
+  const claim = await claimNumber(store, draft, now);
+  const invoice: InvoiceDoc = {
+    ...draft,
+    status: 'FINALIZED',
+    number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
+    issueDate: isoDate(claim.claimedAt),
+    finalizedAt: claim.claimedAt,
+    updatedAt: claim.claimedAt,
+  };
+  try {
+    await store.invoices.insertOne(invoice);
+  } catch (error) {
+    if (!isDuplicateKeyError(error)) throw error;
+    return announced(store, (await store.invoices.findOne({ _id: invoiceId }))!);
+  }
+  // The draft has served its purpose; readers prefer the finalized invoice should this delete not happen.
+  await store.drafts.deleteOne({ _id: invoiceId });
+  return announced(store, invoice);
 }
 
 /** The invoice's own earlier claim if a previous attempt was cut short, else the next number in the series. */
@@ -106,6 +128,9 @@ async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<Inv
       prepaidCreditApplied: credit,
       paymentReference: invoice.number ? creditorReference(invoice.number) : null,
       replaces: invoice.replacesInvoiceId ?? null,
+      // Threshold billing: a PROGRESSIVE invoice bills part of the period; a FINAL one deducts what those billed.
+      kind: invoice.kind ?? 'FINAL',
+      alreadyBilled: invoice.alreadyBilled ?? zero(invoice.currency),
     },
   });
   return invoice;

@@ -6,7 +6,8 @@ import { isDuplicateKeyError } from '../../lib/mongo';
 import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { buildInvoiceLines, type ChargeForInvoice } from './invoice-lines';
-import type { InvoiceDoc, InvoicesStore, TaxContextDoc } from './store';
+import type { InvoiceDoc, InvoiceKind, InvoicesStore, TaxContextDoc } from './store';
+import { latestProgressiveInvoice, withAlreadyBilled } from './progressive-invoices';
 import type { TaxRoundingLevel } from './tax/compute';
 import type { TaxAddress, TaxExemption } from './tax/engine';
 
@@ -58,21 +59,15 @@ export async function generateInvoice(
   const period = parsePeriod(periodKey);
   const slot = await currentInvoiceOf(store, subscriptionId, period.key);
   if (slot.finalized) return slot.finalized;
-  const { id } = slot;
 
-  const [{ subscription }, { ratedCharges }] = await Promise.all([
-    querySubgraph<{ subscription: { id: string; customer: CustomerForTax } | null }>(
-      'subscriptions',
-      `query($id: ID!) { subscription(id: $id) { id customer { ${CUSTOMER_FOR_TAX} } } }`,
-      { id: subscriptionId },
-    ),
+  const [customer, { ratedCharges }] = await Promise.all([
+    customerOfSubscription(subscriptionId),
     querySubgraph<{ ratedCharges: ChargeForInvoice[] }>(
       'pricing',
       'query($s: ID!, $p: String!) { ratedCharges(subscriptionId: $s, period: $p) { id kind lineKey feeKey explanation usageTypeKey productLine unit quantity billableQuantity includedQuantity unitPrice amount { amount currency } servicePeriodStart servicePeriodEnd } }',
       { s: subscriptionId, p: period.key },
     ),
   ]);
-  if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
   if (ratedCharges.length === 0) {
     throw new UserFacingError(
       'NOTHING_TO_INVOICE',
@@ -83,13 +78,60 @@ export async function generateInvoice(
       },
     );
   }
-  const currency = ratedCharges[0]!.amount.currency;
-  const { lines, total: subtotal } = buildInvoiceLines(id, currency, ratedCharges);
-  const customer = subscription.customer;
+  // The period's final invoice deducts what its progressive invoices already billed.
+  const alreadyBilled = await latestProgressiveInvoice(store, subscriptionId, period.key);
+  return draftInvoice(store, {
+    id: slot.id,
+    kind: 'FINAL',
+    subscriptionId,
+    periodKey: period.key,
+    charges: ratedCharges,
+    alreadyBilled,
+    replacement: slot.replacement,
+    replaces: slot.replaces,
+    usageThreshold: null,
+    correlationId,
+    customer,
+  });
+}
+
+/** The customer a subscription bills, with what its tax needs. */
+async function customerOfSubscription(subscriptionId: string): Promise<CustomerForTax> {
+  const { subscription } = await querySubgraph<{ subscription: { id: string; customer: CustomerForTax } | null }>(
+    'subscriptions',
+    `query($id: ID!) { subscription(id: $id) { id customer { ${CUSTOMER_FOR_TAX} } } }`,
+    { id: subscriptionId },
+  );
+  if (!subscription) throw notFound('subscription', 'subscriptionId', subscriptionId);
+  return subscription.customer;
+}
+
+export interface DraftRequest {
+  id: string;
+  kind: InvoiceKind;
+  subscriptionId: string;
+  periodKey: string;
+  charges: ChargeForInvoice[];
+  /** The latest progressive invoice of the period, whose gross lines this one deducts; null for none. */
+  alreadyBilled: InvoiceDoc | null;
+  replacement: number;
+  replaces: string | null;
+  usageThreshold: InvoiceDoc['usageThreshold'] | null;
+  correlationId: string;
+  /** The subscription's customer when the caller read it already. */
+  customer?: CustomerForTax;
+}
+
+/** Writes (or refreshes) a draft from charges: lines, tax by the tax engine, and the deduction of what was billed. */
+export async function draftInvoice(store: InvoicesStore, request: DraftRequest): Promise<InvoiceDoc> {
+  const { id, subscriptionId, periodKey, charges, correlationId } = request;
+  const customer = request.customer ?? (await customerOfSubscription(subscriptionId));
+  const currency = charges[0]!.amount.currency;
+  const { lines } = buildInvoiceLines(id, currency, charges);
   const tax: TaxContextDoc = {
     engine: store.taxEngine.name,
     jurisdiction: customer.taxJurisdiction,
-    taxDate: taxDateOf(period.key),
+    taxDate: taxDateOf(periodKey),
     exemption: customer.taxExemption,
     address: customer.billingAddress,
     customerTaxId: customer.taxId,
@@ -110,7 +152,13 @@ export async function generateInvoice(
   });
   const taxesOf = new Map(taxed.lines.map((l) => [l.lineId, l.taxes]));
   for (const line of lines) line.taxes = taxesOf.get(line.id) ?? [];
-  const taxLines = taxed.taxLines.map(({ lineIds: _ids, ...t }) => t);
+  const billed = withAlreadyBilled(
+    id,
+    currency,
+    lines,
+    taxed.taxLines.map(({ lineIds: _ids, ...t }) => t),
+    request.alreadyBilled,
+  );
 
   return store.locks.run(id, async () => {
     const [nowFinal, existing] = await Promise.all([
@@ -126,19 +174,23 @@ export async function generateInvoice(
       customerId: customer.id,
       subscriptionId,
       legalEntityCode: customer.legalEntity.code,
-      periodKey: period.key,
+      periodKey,
       currency,
-      lines,
-      subtotal,
-      taxLines,
-      taxTotal: taxed.total,
-      total: sumMoney([subtotal, taxed.total], currency),
+      lines: billed.lines,
+      subtotal: billed.subtotal,
+      taxLines: billed.taxLines,
+      taxTotal: billed.taxTotal,
+      total: sumMoney([billed.subtotal, billed.taxTotal], currency),
       tax,
       issueDate: null,
       finalizedAt: null,
-      replacement: slot.replacement,
-      replacesInvoiceId: slot.replaces,
+      replacement: request.replacement,
+      replacesInvoiceId: request.replaces,
       replacedByInvoiceId: null,
+      kind: request.kind,
+      alreadyBilled: billed.alreadyBilled,
+      alreadyBilledBasisId: request.alreadyBilled?._id ?? null,
+      usageThreshold: request.usageThreshold,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
       correlationId: existing?.correlationId ?? correlationId,
@@ -162,6 +214,7 @@ function sameContent(a: InvoiceDoc, b: InvoiceDoc): boolean {
       i.legalEntityCode,
       i.customerId,
       i.replacesInvoiceId ?? null,
+      i.alreadyBilledBasisId ?? null,
     ]);
   return content(a) === content(b);
 }

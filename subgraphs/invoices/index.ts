@@ -7,7 +7,7 @@ import type { Resolvers } from './generated/resolvers-types';
 import { loaderByField, loaderOfMany } from '../../lib/loaders';
 import { pageBy, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { fromMinorUnits, sumMoney, toMinorUnits } from '../../lib/money';
+import { fromMinorUnits, sumMoney, toMinorUnits, zero } from '../../lib/money';
 import { finalizeInvoice } from './finalize-invoice';
 import {
   applyPrepaidCredits,
@@ -28,6 +28,8 @@ import { creditorReference } from './payment-reference';
 import { issueByPolicy, reconcileRatedCharges } from './reconcile-rated-charges';
 import { setTaxRate } from './tax-rates';
 import { voidInvoice } from './void-invoice';
+import { startCreditExpiryWorker } from './credit-expiry';
+import { issueProgressiveInvoices, type CrossingInput } from './progressive-invoices';
 import { settleAdjustmentException } from './work-queue-exceptions';
 import { documentRoutes, documentLinks } from './documents';
 import {
@@ -95,6 +97,7 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
   name: 'invoices',
   indexes,
   createServices: (db) => invoicesStore(db),
+  startBackground: (store, log) => startCreditExpiryWorker(store, log),
   createContext: (store, base) => ({
     ...base,
     store,
@@ -212,6 +215,14 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
           log: ctx.log,
         }),
       setTaxRate: (_, { input }, ctx) => setTaxRate(ctx.store, input, actingSubject(ctx), ctx.correlationId),
+      issueProgressiveInvoices: (_, args, ctx) =>
+        issueProgressiveInvoices(
+          ctx.store,
+          args.period,
+          args.subscriptionId,
+          args.crossings as unknown as CrossingInput[],
+          ctx.correlationId,
+        ),
       reconcileRatedCharges: (_, args, ctx) =>
         reconcileRatedCharges(ctx.store, args.period, args.subscriptions, ctx.correlationId, ctx.log),
       issueNotesByPolicy: async (_, args, ctx) => {
@@ -258,10 +269,14 @@ export const invoicesSubgraph: SubgraphDefinition<InvoicesStore, Context, Resolv
       replaces: (i, _, ctx) => (i.replacesInvoiceId ? ctx.invoices.load(i.replacesInvoiceId) : null),
       replacedBy: (i, _, ctx) =>
         i.status === 'VOIDED' && i.replacedByInvoiceId ? ctx.invoices.load(i.replacedByInvoiceId) : null,
+      kind: (i) => i.kind ?? 'FINAL',
+      alreadyBilled: (i) => i.alreadyBilled ?? zero(i.currency),
+      usageThreshold: (i) => i.usageThreshold ?? null,
     },
     InvoiceLine: {
       __resolveReference: (ref, ctx) => loadLine(ctx, ref.id),
       ratedCharge: (l) => ({ id: l.ratedChargeId }),
+      alreadyBilledOn: (l, _, ctx) => (l.alreadyBilledInvoiceId ? ctx.invoices.load(l.alreadyBilledInvoiceId) : null),
       kind: (l) => l.kind ?? 'USAGE',
       correlationId: (l) => l.invoice.correlationId,
       lineKey: (l) => l.lineKey ?? l.usageTypeKey ?? l.ratedChargeId,

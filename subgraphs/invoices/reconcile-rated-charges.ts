@@ -178,7 +178,8 @@ export async function reconcileRatedCharges(
   const ids = subscriptions.map((s) => s.subscriptionId);
   // The invoice that bills each subscription period now: finalized and not voided (a voided one has a replacement).
   const invoices = await store.invoices
-    .find({ periodKey: period.key, subscriptionId: { $in: ids }, status: 'FINALIZED' })
+    // Progressive invoices bill a snapshot of the period by design; only the period's final invoice is reconciled.
+    .find({ periodKey: period.key, subscriptionId: { $in: ids }, status: 'FINALIZED', kind: { $ne: 'PROGRESSIVE' } })
     .toArray();
   const results: Reconciliation[] = [];
   for (const s of subscriptions) {

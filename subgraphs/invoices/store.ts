@@ -64,9 +64,14 @@ export interface InvoiceLineDoc {
   servicePeriod?: { from: Date; to: Date };
   /** Absent on lines written before tax existed: none. */
   taxes?: LineTaxDoc[];
+  /** A line deducting what this progressive invoice already billed (negative amount and taxes); absent otherwise. */
+  alreadyBilledInvoiceId?: string;
 }
 
 export type InvoiceStatus = 'DRAFT' | 'FINALIZED' | 'VOIDED';
+
+/** FINAL bills a whole period (absent on invoices written before progressive billing); PROGRESSIVE, a threshold crossed. */
+export type InvoiceKind = 'FINAL' | 'PROGRESSIVE';
 
 export interface InvoiceDoc {
   _id: string;
@@ -93,6 +98,13 @@ export interface InvoiceDoc {
   replacedByInvoiceId?: string | null;
   voidedAt?: Date | null;
   voidReason?: string | null;
+  kind?: InvoiceKind;
+  /** The pre-tax amount earlier progressive invoices of the period billed, deducted here; absent: zero. */
+  alreadyBilled?: Money;
+  /** The progressive invoice whose gross lines are deducted (the period's latest when drafted); absent: none. */
+  alreadyBilledBasisId?: string | null;
+  /** PROGRESSIVE: the crossing that issued it. */
+  usageThreshold?: { crossingId: string; index: number; amount: string; accrued: string } | null;
   createdAt: Date;
   updatedAt: Date;
   correlationId: string;
@@ -244,6 +256,8 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'prepaid_credit_movements', keys: { walletId: 1, sequence: 1 } },
   { collection: 'prepaid_credit_movements', keys: { key: 1 }, options: { unique: true } },
   { collection: 'prepaid_credit_movements', keys: { invoiceId: 1 } },
+  // The background expiry pass pages grants by expiry.
+  { collection: 'prepaid_credit_movements', keys: { kind: 1, 'grant.expiresAt': 1, _id: 1 } },
 ];
 
 export interface InvoicesStore {
@@ -265,6 +279,14 @@ export interface InvoicesStore {
   /** Prepaid credit: append-only movements per wallet (balances are derived from them) and each wallet's settings. */
   creditMovements: Collection<CreditMovementDoc>;
   creditWallets: Collection<CreditWalletDoc>;
+  /** One per expiry movement erp-postings took (the movement's id): the background pass posts each once. */
+  creditExpiryPostings: Collection<CreditExpiryPostingDoc>;
+}
+
+export interface CreditExpiryPostingDoc {
+  _id: string;
+  postingId: string;
+  postedAt: Date;
 }
 
 export function invoicesStore(db: Db): InvoicesStore {
@@ -282,6 +304,7 @@ export function invoicesStore(db: Db): InvoicesStore {
     noteNumbers: db.collection<NoteNumberDoc>('note_numbers'),
     creditMovements: db.collection<CreditMovementDoc>('prepaid_credit_movements'),
     creditWallets: db.collection<CreditWalletDoc>('prepaid_credit_wallets'),
+    creditExpiryPostings: db.collection<CreditExpiryPostingDoc>('prepaid_credit_expiry_postings'),
   };
 }
 

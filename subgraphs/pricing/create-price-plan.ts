@@ -9,6 +9,7 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import { chargeAsStored, chargeModelInput } from './charge-input';
 import type { PlanCharge, PricePlanDoc, PricingStore } from './store';
 import type { RecurringFee } from './rate-subscription-period';
+import { usageThresholdsInput } from './usage-thresholds';
 
 const nonNegativeDecimal = z
   .string()
@@ -35,6 +36,7 @@ const terms = {
     )
     .default([]),
   minimumCommitment: nonNegativeDecimal.nullish(),
+  usageThresholds: usageThresholdsInput,
 };
 
 const planInput = z.object({
@@ -138,6 +140,7 @@ const sameTerms = (a: PricePlanDoc, b: PricePlanDoc) =>
     ch: a.charges.map(chargeAsStored),
     f: a.recurringFees ?? [],
     m: a.minimumCommitment ?? null,
+    t: a.usageThresholds ?? [],
     e: (a.effectiveFrom ?? new Date(0)).getTime(),
   }) ===
   stableStringify({
@@ -146,6 +149,7 @@ const sameTerms = (a: PricePlanDoc, b: PricePlanDoc) =>
     ch: b.charges.map(chargeAsStored),
     f: b.recurringFees ?? [],
     m: b.minimumCommitment ?? null,
+    t: b.usageThresholds ?? [],
     e: (b.effectiveFrom ?? new Date(0)).getTime(),
   });
 
@@ -197,6 +201,7 @@ export async function createPricePlan(
     charges,
     recurringFees: input.recurringFees,
     minimumCommitment: input.minimumCommitment ?? null,
+    usageThresholds: input.usageThresholds,
     createdAt: new Date(),
     correlationId,
   };
@@ -235,6 +240,7 @@ export async function revisePricePlan(
       charges,
       recurringFees: input.recurringFees,
       minimumCommitment: input.minimumCommitment ?? null,
+      usageThresholds: input.usageThresholds,
       createdAt: new Date(),
       correlationId,
     });

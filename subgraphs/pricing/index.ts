@@ -182,6 +182,7 @@ export const pricingSubgraph: SubgraphDefinition<Services, Context, Resolvers> =
       effectiveFrom: (p) => p.effectiveFrom ?? new Date(0),
       recurringFees: (p) => p.recurringFees ?? [],
       minimumCommitment: (p) => p.minimumCommitment ?? null,
+      usageThresholds: (p) => p.usageThresholds ?? [],
     },
     UsageCharge: {
       // Each tiered model keeps its tiers under `tiers`; the API shows them in the field of their own shape.

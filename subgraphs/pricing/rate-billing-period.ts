@@ -8,12 +8,16 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import { rateSubscriptions, SUBSCRIPTION_FIELDS, type SubscriptionRating, type SubscriptionView } from './rating-run';
 import type { PricingStore } from './store';
 import { checkSpendingAlerts } from './spending-alerts';
+import { checkUsageThresholds } from './usage-thresholds';
 
-/** Spending alerts never fail a rating: a failed check is logged and made again by the next rating. */
+/** Spending alerts and usage thresholds never fail a rating: a failed check is logged and made again by the next one. */
 async function alertsAfterRating(store: PricingStore, periodKey: string, results: SubscriptionRating[], log: Logger) {
   const rated = results.filter((r) => r.status === 'RATED').map((r) => r.customerId);
   await checkSpendingAlerts(store, periodKey, rated, log).catch((error: unknown) =>
     log.error({ err: error, period: periodKey }, 'spending alerts could not be checked; the next rating checks again'),
+  );
+  await checkUsageThresholds(store, periodKey, results, log).catch((error: unknown) =>
+    log.error({ err: error, period: periodKey }, 'usage thresholds could not be checked; the next rating checks again'),
   );
 }
 

@@ -293,7 +293,7 @@ async function recordRevisions(
 }
 
 /** What pricing hands the invoices subgraph for a subscription: every line's latest revision, voided ones too. */
-const chargeSnapshot = (d: RatedChargeDoc) => ({
+export const chargeSnapshot = (d: RatedChargeDoc) => ({
   id: d._id,
   lineKey: d.lineKey ?? d.chargeKey,
   kind: d.kind ?? 'USAGE',

@@ -1,6 +1,7 @@
 // The pricing subgraph's collections: plan versions, rated charges (append-only revisions), the pricing policy, its
 // exceptions and their approvals. Differences against invoices are the invoices subgraph's (it holds the notes).
 import type { SpendingAlertDoc, SpendingAlertTriggerDoc } from './spending-alerts';
+import type { UsageThreshold, UsageThresholdCrossingDoc } from './usage-thresholds';
 import type { Collection, Db } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
@@ -24,6 +25,8 @@ export interface PricePlanDoc {
   charges: PlanCharge[];
   recurringFees: RecurringFee[];
   minimumCommitment: string | null;
+  /** Progressive billing: amount thresholds of a period's accrued usage; absent on plans written before them (none). */
+  usageThresholds?: UsageThreshold[];
   createdAt: Date;
   correlationId: string;
 }
@@ -113,6 +116,7 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'spending_alerts', keys: { customerId: 1 } },
   { collection: 'spending_alert_triggers', keys: { alertId: 1, periodKey: 1 } },
   { collection: 'price_plans', keys: { key: 1, version: 1 }, options: { unique: true } },
+  { collection: 'usage_threshold_crossings', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { chargeKey: 1, revision: 1 }, options: { unique: true } },
   { collection: 'rated_charges', keys: { subscriptionId: 1, periodKey: 1 } },
   { collection: 'rated_charges', keys: { aggregateId: 1 } },
@@ -135,6 +139,8 @@ export interface PricingStore {
   spendingAlerts: Collection<SpendingAlertDoc>;
   /** One per alert and period it fired in (the insert that makes it fire once). */
   spendingAlertTriggers: Collection<SpendingAlertTriggerDoc>;
+  /** One per subscription, period and threshold crossed (the insert that makes a progressive invoice happen once). */
+  usageThresholdCrossings: Collection<UsageThresholdCrossingDoc>;
 }
 
 export function pricingStore(db: Db): PricingStore {
@@ -147,6 +153,7 @@ export function pricingStore(db: Db): PricingStore {
     exceptions: db.collection<PricingExceptionDoc>('pricing_exceptions'),
     spendingAlerts: db.collection<SpendingAlertDoc>('spending_alerts'),
     spendingAlertTriggers: db.collection<SpendingAlertTriggerDoc>('spending_alert_triggers'),
+    usageThresholdCrossings: db.collection<UsageThresholdCrossingDoc>('usage_threshold_crossings'),
   };
 }
 

@@ -110,6 +110,11 @@ export type GrantPrepaidCreditsInput = {
 /** A bill for one subscription and period: a draft until finalized, then numbered and never changed. */
 export type Invoice = {
   __typename?: 'Invoice';
+  /**
+   * The pre-tax amount the period's earlier progressive invoices already billed, deducted on this invoice by lines
+   * "Already billed on invoice N" (negative, with their tax); zero when nothing was.
+   */
+  alreadyBilled: Money;
   /** Total less the prepaid credit applied: what is left to pay. */
   amountDue: Money;
   /** The correlation id of the request that drafted it. */
@@ -128,6 +133,8 @@ export type Invoice = {
   id: Scalars['ID']['output'];
   /** YYYY-MM-DD it was issued (the day it was finalized, UTC); null while a draft. */
   issueDate?: Maybe<Scalars['String']['output']>;
+  /** FINAL bills the whole period; PROGRESSIVE was issued mid-period when its accrued usage crossed a threshold. */
+  kind: InvoiceKind;
   /** Code of the legal entity that issues it. */
   legalEntityCode: Scalars['String']['output'];
   /** The lines, in line number order. Bounded by the plan's lines (usage types and segments, fees, commitment). */
@@ -172,6 +179,8 @@ export type Invoice = {
   total: Money;
   /** When it last changed. */
   updatedAt: Scalars['DateTime']['output'];
+  /** PROGRESSIVE: the usage threshold whose crossing issued it; null for a final invoice. */
+  usageThreshold?: Maybe<InvoiceUsageThreshold>;
   /** Why it was voided; null unless VOIDED. */
   voidReason?: Maybe<Scalars['String']['output']>;
   /** When it was voided; null unless VOIDED. */
@@ -216,9 +225,21 @@ export type InvoiceFinalization = {
   message?: Maybe<Scalars['String']['output']>;
 };
 
+/** Which part of a billing period an invoice bills. */
+export type InvoiceKind =
+  /** The whole period, less what its progressive invoices already billed. */
+  | 'FINAL'
+  /** The usage accrued so far in the period, less what earlier progressive invoices billed (threshold billing). */
+  | 'PROGRESSIVE';
+
 /** One line of an invoice: one rated charge. */
 export type InvoiceLine = {
   __typename?: 'InvoiceLine';
+  /**
+   * The progressive invoice whose line this one deducts ("Already billed on invoice N": negative amount and tax); null
+   * for a line that bills.
+   */
+  alreadyBilledOn?: Maybe<Invoice>;
   /** Rounded once, when the usage was rated. */
   amount: Money;
   /** The correlation id of the invoice. */
@@ -373,6 +394,17 @@ export type InvoiceTaxExemption = {
   reason: Scalars['String']['output'];
 };
 
+/** The usage threshold crossing that issued a progressive invoice. */
+export type InvoiceUsageThreshold = {
+  __typename?: 'InvoiceUsageThreshold';
+  /** The accrued usage amount (rated, before tax) when it was crossed. */
+  accrued: Scalars['Decimal']['output'];
+  /** The threshold amount, a decimal in the invoice's currency. */
+  amount: Scalars['Decimal']['output'];
+  /** Its position among the plan's thresholds, from 0 (fixed ones ascending, then each recurring step). */
+  index: Scalars['Int']['output'];
+};
+
 /** One tax on one line. */
 export type LineTax = {
   __typename?: 'LineTax';
@@ -438,6 +470,13 @@ export type Mutation = {
    */
   issueNotesByPolicy: Array<NoteIssue>;
   /**
+   * Issues the progressive invoices of a subscription period's usage threshold crossings, in threshold order: one per
+   * crossing not superseded by a higher one and with usage accrued beyond what was billed, finalized at once; none once
+   * the period's final invoice is finalized. Idempotent (one invoice per crossing). For the pricing subgraph, after each
+   * rating. Returns the period's progressive invoices in threshold order. Bounded by the plan's thresholds.
+   */
+  issueProgressiveInvoices: Array<Invoice>;
+  /**
    * Compares the current rated charges of subscriptions with their finalized invoices for a period: records the open
    * difference of every invoice line that changed (superseding the line's earlier one), and issues notes where the
    * legal entity's policy says so. For the pricing subgraph, after each rating. One result per subscription, in input
@@ -502,6 +541,14 @@ export type MutationIssueNotesArgs = {
 export type MutationIssueNotesByPolicyArgs = {
   legalEntityCode?: InputMaybe<Scalars['String']['input']>;
   trigger: NoteTrigger;
+};
+
+
+/** Changes, each named for the business operation it performs; idempotent where its description says so. */
+export type MutationIssueProgressiveInvoicesArgs = {
+  crossings: Array<UsageThresholdCrossingInput>;
+  period: Scalars['String']['input'];
+  subscriptionId: Scalars['ID']['input'];
 };
 
 
@@ -1052,6 +1099,20 @@ export type TaxRateInput = {
   ratePercent: Scalars['Decimal']['input'];
 };
 
+/** A usage threshold a subscription period crossed, as the pricing subgraph recorded it (once, by an insert). */
+export type UsageThresholdCrossingInput = {
+  /** The accrued usage amount (rated, before tax) that crossed it. */
+  accrued: Scalars['Decimal']['input'];
+  /** The usage charges that made up the accrued amount, current revisions. */
+  charges: Array<RatedChargeSnapshotInput>;
+  /** `<subscription>:<period>:<threshold index>`. */
+  id: Scalars['ID']['input'];
+  /** The threshold amount. */
+  threshold: Scalars['Decimal']['input'];
+  /** The threshold's position among the plan's thresholds, from 0. */
+  thresholdIndex: Scalars['Int']['input'];
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -1179,6 +1240,7 @@ export type ResolversTypes = {
   InvoiceConnection: ResolverTypeWrapper<Page<InvoiceDoc>>;
   InvoiceFilter: InvoiceFilter;
   InvoiceFinalization: ResolverTypeWrapper<Omit<InvoiceFinalization, 'invoice'> & { invoice?: Maybe<ResolversTypes['Invoice']> }>;
+  InvoiceKind: InvoiceKind;
   InvoiceLine: ResolverTypeWrapper<LineView>;
   InvoiceLineKind: InvoiceLineKind;
   InvoiceNote: ResolverTypeWrapper<NoteDoc>;
@@ -1186,6 +1248,7 @@ export type ResolversTypes = {
   InvoiceNoteLine: ResolverTypeWrapper<NoteLineView>;
   InvoiceStatus: InvoiceStatus;
   InvoiceTaxExemption: ResolverTypeWrapper<InvoiceTaxExemption>;
+  InvoiceUsageThreshold: ResolverTypeWrapper<InvoiceUsageThreshold>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   LineTax: ResolverTypeWrapper<LineTax>;
   Money: ResolverTypeWrapper<Money>;
@@ -1218,6 +1281,7 @@ export type ResolversTypes = {
   TaxRate: ResolverTypeWrapper<TaxRateDoc>;
   TaxRateConnection: ResolverTypeWrapper<Page<TaxRateDoc>>;
   TaxRateInput: TaxRateInput;
+  UsageThresholdCrossingInput: UsageThresholdCrossingInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
@@ -1242,6 +1306,7 @@ export type ResolversParentTypes = {
   InvoiceNoteConnection: Page<NoteDoc>;
   InvoiceNoteLine: NoteLineView;
   InvoiceTaxExemption: InvoiceTaxExemption;
+  InvoiceUsageThreshold: InvoiceUsageThreshold;
   JSON: Scalars['JSON']['output'];
   LineTax: LineTax;
   Money: Money;
@@ -1268,6 +1333,7 @@ export type ResolversParentTypes = {
   TaxRate: TaxRateDoc;
   TaxRateConnection: Page<TaxRateDoc>;
   TaxRateInput: TaxRateInput;
+  UsageThresholdCrossingInput: UsageThresholdCrossingInput;
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 };
@@ -1328,6 +1394,7 @@ export type FieldProblemResolvers<ContextType = Context, ParentType extends Reso
 
 export type InvoiceResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Invoice'] = ResolversParentTypes['Invoice'], FederationReferenceType extends FederationReferenceTypes['Invoice'] = FederationReferenceTypes['Invoice']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Invoice']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  alreadyBilled?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   amountDue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
@@ -1337,6 +1404,7 @@ export type InvoiceResolvers<ContextType = Context, ParentType extends Resolvers
   finalizedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   issueDate?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['InvoiceKind'], ParentType, ContextType>;
   legalEntityCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['InvoiceLine']>, ParentType, ContextType>;
   notes?: Resolver<Array<ResolversTypes['InvoiceNote']>, ParentType, ContextType>;
@@ -1359,6 +1427,7 @@ export type InvoiceResolvers<ContextType = Context, ParentType extends Resolvers
   taxTotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  usageThreshold?: Resolver<Maybe<ResolversTypes['InvoiceUsageThreshold']>, ParentType, ContextType>;
   voidReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   voidedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
@@ -1378,6 +1447,7 @@ export type InvoiceFinalizationResolvers<ContextType = Context, ParentType exten
 
 export type InvoiceLineResolvers<ContextType = Context, ParentType extends ResolversParentTypes['InvoiceLine'] = ResolversParentTypes['InvoiceLine'], FederationReferenceType extends FederationReferenceTypes['InvoiceLine'] = FederationReferenceTypes['InvoiceLine']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['InvoiceLine']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  alreadyBilledOn?: Resolver<Maybe<ResolversTypes['Invoice']>, ParentType, ContextType>;
   amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   correlationId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1450,6 +1520,12 @@ export type InvoiceTaxExemptionResolvers<ContextType = Context, ParentType exten
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type InvoiceUsageThresholdResolvers<ContextType = Context, ParentType extends ResolversParentTypes['InvoiceUsageThreshold'] = ResolversParentTypes['InvoiceUsageThreshold']> = {
+  accrued?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  index?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -1474,6 +1550,7 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
   grantPrepaidCredits?: Resolver<ResolversTypes['PrepaidCreditMovement'], ParentType, ContextType, RequireFields<MutationGrantPrepaidCreditsArgs, 'input'>>;
   issueNotes?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesArgs, 'invoiceIds'>>;
   issueNotesByPolicy?: Resolver<Array<ResolversTypes['NoteIssue']>, ParentType, ContextType, RequireFields<MutationIssueNotesByPolicyArgs, 'trigger'>>;
+  issueProgressiveInvoices?: Resolver<Array<ResolversTypes['Invoice']>, ParentType, ContextType, RequireFields<MutationIssueProgressiveInvoicesArgs, 'crossings' | 'period' | 'subscriptionId'>>;
   reconcileRatedCharges?: Resolver<Array<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<MutationReconcileRatedChargesArgs, 'period' | 'subscriptions'>>;
   setPrepaidCreditThreshold?: Resolver<ResolversTypes['PrepaidCreditWallet'], ParentType, ContextType, RequireFields<MutationSetPrepaidCreditThresholdArgs, 'currency' | 'customerId'>>;
   setTaxRate?: Resolver<ResolversTypes['TaxRate'], ParentType, ContextType, RequireFields<MutationSetTaxRateArgs, 'input'>>;
@@ -1651,6 +1728,7 @@ export type Resolvers<ContextType = Context> = {
   InvoiceNoteConnection?: InvoiceNoteConnectionResolvers<ContextType>;
   InvoiceNoteLine?: InvoiceNoteLineResolvers<ContextType>;
   InvoiceTaxExemption?: InvoiceTaxExemptionResolvers<ContextType>;
+  InvoiceUsageThreshold?: InvoiceUsageThresholdResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   LineTax?: LineTaxResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;

@@ -173,6 +173,11 @@ export type CreatePricePlanInput = {
   name: Scalars['String']['input'];
   /** Recurring fees. */
   recurringFees?: InputMaybe<Array<RecurringFeeInput>>;
+  /**
+   * Progressive billing thresholds on the period's accrued usage amount (rated, before tax), in the plan's currency: at
+   * most 20, fixed amounts distinct, at most one recurring. None by default.
+   */
+  usageThresholds?: InputMaybe<Array<UsageThresholdInput>>;
 };
 
 /** A customer: who is billed, under what external key and currency. */
@@ -439,6 +444,12 @@ export type PricePlan = {
   name: Scalars['String']['output'];
   /** Recurring fees, in the order they were defined. Bounded by the plan's definition. */
   recurringFees: Array<RecurringFee>;
+  /**
+   * Progressive billing: when a subscription's accrued usage amount of a period (rated, before tax) crosses one of these,
+   * a progressive invoice bills what is not billed yet; the period's final invoice deducts it. Fixed thresholds in
+   * ascending amount order, then the recurring one. Bounded (at most 20). Empty for none.
+   */
+  usageThresholds: Array<UsageThreshold>;
   /** 1 for the first version, +1 per revision. */
   version: Scalars['Int']['output'];
 };
@@ -466,6 +477,11 @@ export type PricePlanRevisionInput = {
   name: Scalars['String']['input'];
   /** Recurring fees. */
   recurringFees?: InputMaybe<Array<RecurringFeeInput>>;
+  /**
+   * Progressive billing thresholds on the period's accrued usage amount (rated, before tax), in the plan's currency: at
+   * most 20, fixed amounts distinct, at most one recurring. None by default.
+   */
+  usageThresholds?: InputMaybe<Array<UsageThresholdInput>>;
 };
 
 /** A contract outside the pricing policy; its charges wait until finance approves or the terms are corrected. */
@@ -1031,6 +1047,26 @@ export type UsageChargeInput = {
   usageTypeKey: Scalars['String']['input'];
 };
 
+/** A usage amount threshold of a plan: crossing it issues a progressive invoice. */
+export type UsageThreshold = {
+  __typename?: 'UsageThreshold';
+  /** The amount in the plan's currency (for a recurring one: the step). */
+  amount: Scalars['Decimal']['output'];
+  /** Whether it repeats every `amount` above the highest fixed threshold. */
+  recurring: Scalars['Boolean']['output'];
+};
+
+/** A usage amount threshold of a plan (progressive billing, as Lago's usage thresholds). */
+export type UsageThresholdInput = {
+  /** The amount, a decimal string in the plan's currency, more than zero. */
+  amount: Scalars['Decimal']['input'];
+  /**
+   * True: repeats every `amount` above the highest fixed threshold (e.g. 100 with fixed 250: 350, 450, …). At most one
+   * per plan. False by default.
+   */
+  recurring?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -1196,6 +1232,8 @@ export type ResolversTypes = {
   UsageAggregate: ResolverTypeWrapper<{ id: string }>;
   UsageCharge: ResolverTypeWrapper<PlanCharge>;
   UsageChargeInput: UsageChargeInput;
+  UsageThreshold: ResolverTypeWrapper<UsageThreshold>;
+  UsageThresholdInput: UsageThresholdInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
@@ -1251,6 +1289,8 @@ export type ResolversParentTypes = {
   UsageAggregate: { id: string };
   UsageCharge: PlanCharge;
   UsageChargeInput: UsageChargeInput;
+  UsageThreshold: UsageThreshold;
+  UsageThresholdInput: UsageThresholdInput;
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
 };
@@ -1401,6 +1441,7 @@ export type PricePlanResolvers<ContextType = Context, ParentType extends Resolve
   minimumCommitment?: Resolver<Maybe<ResolversTypes['Decimal']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   recurringFees?: Resolver<Array<ResolversTypes['RecurringFee']>, ParentType, ContextType>;
+  usageThresholds?: Resolver<Array<ResolversTypes['UsageThreshold']>, ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
@@ -1590,6 +1631,11 @@ export type UsageChargeResolvers<ContextType = Context, ParentType extends Resol
   usageTypeKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type UsageThresholdResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UsageThreshold'] = ResolversParentTypes['UsageThreshold']> = {
+  amount?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+  recurring?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = Context> = {
   BillingRun?: BillingRunResolvers<ContextType>;
   BillingRunJob?: BillingRunJobResolvers<ContextType>;
@@ -1627,6 +1673,7 @@ export type Resolvers<ContextType = Context> = {
   UnitPriceRange?: UnitPriceRangeResolvers<ContextType>;
   UsageAggregate?: UsageAggregateResolvers<ContextType>;
   UsageCharge?: UsageChargeResolvers<ContextType>;
+  UsageThreshold?: UsageThresholdResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = Context> = {
