@@ -45,9 +45,17 @@ export async function createBenchPlans(gql: Gql): Promise<string[]> {
 export async function seedSubscriptions(
   system: RunningSystem,
   plans: string[],
-  options: { from?: number; count: number; period: string; seed?: number; aggregatesOnly?: boolean },
+  options: {
+    from?: number;
+    count: number;
+    period: string;
+    seed?: number;
+    aggregatesOnly?: boolean;
+    /** When the subscriptions end (none by default): a later month then bills none of them. */
+    endsAt?: Date;
+  },
 ): Promise<{ aggregates: number }> {
-  const { from = 0, count, period, aggregatesOnly = false } = options;
+  const { from = 0, count, period, aggregatesOnly = false, endsAt = null } = options;
   const mongo = await MongoClient.connect(system.mongoUri);
   try {
     const subsDb = mongo.db(`${system.dbPrefix}_subscriptions`);
@@ -79,7 +87,7 @@ export async function seedSubscriptions(
         customerId,
         pricePlanId,
         startsAt,
-        endsAt: null,
+        endsAt,
         createdAt: now,
         correlationId: 'bench',
       });

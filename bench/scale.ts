@@ -93,10 +93,14 @@ async function main(): Promise<void> {
     // Billing: plans and the smallest run before any bulk event exists.
     const billingPeriods = monthsBefore(demoPeriod, SUBSCRIPTION_SIZES.length + 1, EVENT_SIZES.length + 1);
     const plans = await createBenchPlans(gql);
+    const [lastY, lastM] = billingPeriods[billingPeriods.length - 1]!.split('-').map(Number) as [number, number];
+    const billingEnd = new Date(Date.UTC(lastY, lastM, 1));
     const billingRows: Array<{ label: string; subscriptions: number; seconds: number; perSecond: number }> = [];
     let seeded = 0;
     const billingRun = async (label: string, target: number, period: string) => {
-      if (target > seeded) await seedSubscriptions(system, plans, { from: seeded, count: target - seeded, period });
+      // They end with the last billing month, so the usage months below rate only the demo's subscriptions.
+      if (target > seeded)
+        await seedSubscriptions(system, plans, { from: seeded, count: target - seeded, period, endsAt: billingEnd });
       // The subscriptions seeded in earlier steps get this period's aggregates too, so every run rates the same mix.
       if (seeded > 0)
         await seedSubscriptions(system, plans, { count: Math.min(seeded, target), period, aggregatesOnly: true });
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
       stored = size;
       const loadSeconds = (performance.now() - loadStarted) / 1000;
       const rateStarted = performance.now();
-      await runBillingRun(gql, period); // the month's subscriptions: the demo's and those the billing runs seeded
+      await runBillingRun(gql, period); // the month's subscriptions: the demo's (the seeded ones ended before)
       const rateSeconds = (performance.now() - rateStarted) / 1000;
       const { generateInvoice } = await gql(
         `mutation($s: ID!, $p: String!) { generateInvoice(subscriptionId: $s, period: $p) { id } }`,
