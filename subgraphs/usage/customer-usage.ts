@@ -2,8 +2,8 @@
 import { parsePeriod, periodOf } from '../../lib/period';
 import { UsageAggregator, type AggregateResult } from './aggregation';
 import { customerCarryIn, forAggregation, specOf } from './aggregate-usage';
-import { aggregateId, lookupCustomers } from './enrichment';
-import type { UsageStore, UsageTypeDoc } from './store';
+import { aggregateId, exceptionId, lookupCustomers } from './enrichment';
+import { HOLD_REASONS, type UsageStore, type UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
 export interface CustomerUsage {
@@ -63,7 +63,12 @@ export async function customerUsage(
     entry.aggregator.add(entry.type ? forAggregation(entry.type, e) : e);
     if (!entry.last || e.timestamp > entry.last) entry.last = e.timestamp;
   }
-  const heldEventCount = await store.held.countDocuments({ customerKey, periodKey: period.key });
+  // A held event's exception id follows from its reason, customer and period: the {exceptionId, _id} index finds them.
+  const heldEventCount = await store.held.countDocuments({
+    exceptionId: { $in: HOLD_REASONS.map((reason) => exceptionId(reason, customerKey, period.key)) },
+    customerKey,
+    periodKey: period.key,
+  });
   return {
     customerKey,
     periodKey: period.key,
