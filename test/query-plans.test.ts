@@ -22,6 +22,7 @@ const SMALL_COLLECTIONS: Record<string, string> = {
   'invoices/tax_rates': 'one rate per jurisdiction, product line and start date, entered by finance',
   'erp-postings/account_mappings': 'ledger accounts finance maps per legal entity and product line: tens',
   'erp-postings/accounting_periods': 'one per month and legal entity, and only those closed or reopened by hand',
+  'erp-postings/accounting_policies': 'one accounting policy per legal entity',
   'pricing/jobs': 'one per billing run: a few a month',
   'events/webhook_endpoints': 'receivers an operator registers: a handful',
   'access/api_keys': 'one per integration or person: tens to hundreds',
@@ -34,26 +35,35 @@ const SMALL_COLLECTIONS: Record<string, string> = {
 };
 
 /**
- * Queries that read a whole large collection and are not fixed yet, by shape (`describeShape` without the plan), each
- * with why and what would fix it. Listed in docs/performance.md ("No hidden scans") too.
+ * Queries that read a whole large collection and are not fixed yet, each with why and what would fix it: a pattern over
+ * `shapeText` (the shape without its values). Listed in docs/performance.md ("No hidden scans") too.
  */
-const KNOWN_SCANS: Record<string, string> = {
-  'subscriptions/subscriptions find {}':
-    'repairSubscriptionLists at start-up: every subscription once per process start, to relist any a crash cut off',
-  'subscriptions/subscriptions_by_customer find {}': 'the same start-up repair: every per-customer list once',
-  'subscriptions/subscriptions find {"startsAt":{"$lt":"date"},"$or":[{"endsAt":"null"},{"endsAt":{"$gt":"date"}}]} sort {"_id":1} limited':
-    'subscriptionsActiveIn (billing-run pages): dates are not pushed down, so each page walks the _id index until it has a page of active subscriptions; issue 13 "a page costs the same at 500 rows and at 1,000,000"',
-  'usage/usage_events find {"customerKey":"str","periodKey":"str"} sort {"_id":1} limited':
-    'the usageEvents admin filter: events keep one index (aggregateId) so ingestion stays near the raw insert rate; the filter could become the customer’s aggregate ids',
-  'usage/usage_events find {"subscriptionId":"str"} sort {"_id":1} limited':
-    'the usageEvents admin filter by subscription, as above (aggregate ids derive from subscription, usage type and period)',
-  'erp-postings/erp_postings find {"kind":{"$nin":["str"]}} sort {"_id":1} limited':
-    'erpPostings without a kind: all postings but the few kinds without an invoice match, so the walk of the _id index stops after about a page',
-  'events/business_events find {} sort {"recordedAt":-1,"_id":-1} limited':
-    'newest first: the {recordedAt: -1, _id: -1} index serves it on MongoDB; the embedded database pushes only _id sorts down',
-  'events/webhook_deliveries find {} sort {"createdAt":-1,"_id":-1} limited':
-    'newest first: the {createdAt: -1, _id: -1} index serves it on MongoDB; the embedded database pushes only _id sorts down',
-};
+const KNOWN_SCANS: Array<[RegExp, string]> = [
+  [
+    /^subscriptions\/(subscriptions|subscriptions_by_customer) find \{\}$/,
+    'repairSubscriptionLists at start-up: every subscription and list once per process start, to relist any a crash cut off',
+  ],
+  [
+    /^subscriptions\/subscriptions (find|aggregate) \{"startsAt":\{"\$lt":"date"\},"\$or":\[\{"endsAt":"null"\},\{"endsAt":\{"\$gt":"date"\}\}\]\}/,
+    'subscriptionsActiveIn(Count), the billing run: dates are not pushed down, so each page walks the _id index until it has a page of active subscriptions (issue 13, first point)',
+  ],
+  [
+    /^usage\/usage_events find \{("(subscriptionId|customerKey|usageTypeKey|periodKey)":"str",?)+\} sort \{"_id":1\} limited$/,
+    'the usageEvents admin filters: events keep one index (aggregateId) so ingestion stays near the raw insert rate; the filters could become aggregate ids (they derive from subscription, usage type and period)',
+  ],
+  [
+    /^invoices\/(invoices|invoice_drafts) find \{"lines\.ratedChargeId":\{"\$in":\["str"\]\}\}/,
+    'a rated charge’s invoice line: indexed on MongoDB, but the embedded database pushes no dotted path down; a top-level ratedChargeIds array (and a backfill) would fix it',
+  ],
+  [
+    /^erp-postings\/erp_postings find \{"kind":\{"\$nin":\["str"\]\}\} sort \{"_id":1\} limited$/,
+    'erpPostings without a kind: every posting but the few kinds without an invoice matches, so the walk of the _id index stops after about a page',
+  ],
+  [
+    /^(events\/(business_events|webhook_deliveries)|invoices\/invoice_notes) find \{\} sort \{"(recordedAt|createdAt|issuedAt)":-1,"_id":-?1\} limited$/,
+    'newest first: the {recordedAt|createdAt|issuedAt: -1, _id} index serves it on MongoDB; the embedded database pushes only _id sorts down',
+  ],
+];
 
 /** A subgraph that recorded fewer shapes than this points at a recording bug, not a clean bill of health. */
 const MIN_SHAPES: Record<string, number> = {
@@ -263,7 +273,10 @@ it('records the queries of every subgraph (a recording that saw nothing would pa
 
 it('answers every query the subgraphs send from an index, except on collections that stay small', () => {
   const scans = explained.filter(
-    (e) => e.scans && !(`${e.subgraph}/${e.shape.collection}` in SMALL_COLLECTIONS) && !(shapeText(e) in KNOWN_SCANS),
+    (e) =>
+      e.scans &&
+      !(`${e.subgraph}/${e.shape.collection}` in SMALL_COLLECTIONS) &&
+      !KNOWN_SCANS.some(([pattern]) => pattern.test(shapeText(e))),
   );
   expect(scans.map(describeShape)).toEqual([]);
 });
