@@ -40,6 +40,10 @@ const SMALL_COLLECTIONS: Record<string, string> = {
  */
 const KNOWN_SCANS: Array<[RegExp, string]> = [
   [
+    /^usage\/held_events aggregate \{\} then \$group$/,
+    'the held-usage gauge on /metrics counts the whole queue (released events are deleted), at most once per USAGEGRAPH_METRICS_CACHE_MS',
+  ],
+  [
     /^subscriptions\/(subscriptions|subscriptions_by_customer) find \{\}$/,
     'repairSubscriptionLists at start-up: every subscription and list once per process start, to relist any a crash cut off',
   ],
