@@ -181,6 +181,7 @@ async function representativeWorkload(): Promise<void> {
     ],
     [`query($e: String!) { invoices(filter: { legalEntityCode: $e, status: FINALIZED }) ${page} }`, { e: entity.code }],
     [`{ invoices(filter: { status: DRAFT }, first: 2) ${page} }`, {}],
+    [`{ invoices(filter: { period: "2026-09" }, first: 2) ${page} }`, {}],
     [`query($i: ID!) { notes(filter: { invoiceId: $i }) ${page} }`, { i: billed.invoiceId }],
     [`query($s: ID!) { ratingAdjustments(subscriptionId: $s) ${page} }`, { s: billed.subscriptionId }],
     [
