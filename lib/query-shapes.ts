@@ -3,7 +3,7 @@
 // Off unless USAGEGRAPH_QUERY_SHAPES_DIR is set (the test system sets it); never on in production by default.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BSON, type Document, type MongoClient } from 'mongodb';
+import { BSON, type CommandStartedEvent, type Document, type MongoClient } from 'mongodb';
 
 /** One query as the database saw it: what the plan depends on, and one example of it with its values. */
 export interface QueryShape {
@@ -162,7 +162,7 @@ export function recordQueryShapes(client: MongoClient, dir: string, databasePref
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${process.pid}.jsonl`);
   const seen = new Set<string>();
-  client.on('commandStarted', (event) => {
+  const record = (event: CommandStartedEvent) => {
     if (seen.size >= MAX_SHAPES || !event.databaseName.startsWith(`${databasePrefix}_`)) return;
     const collection = event.command[event.commandName] as unknown;
     if (typeof collection !== 'string') return;
@@ -181,6 +181,14 @@ export function recordQueryShapes(client: MongoClient, dir: string, databasePref
       seen.add(key);
       const recorded: RecordedQuery = { ...shape, key, example: BSON.EJSON.stringify(trimmed(query.example)) };
       appendFileSync(file, `${JSON.stringify(recorded)}\n`, { mode: 0o600 });
+    }
+  };
+  // The driver emits inside the command: a recording that fails (the folder removed at teardown) must not fail it.
+  client.on('commandStarted', (event) => {
+    try {
+      record(event);
+    } catch {
+      // Nothing recorded; the query itself goes on.
     }
   });
 }
