@@ -72,6 +72,14 @@ export const SETTINGS = {
     group: 'database',
   }),
   USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS: milliseconds(100, 600_000, 'maxTimeMS of every database read', 'database', 30_000),
+  USAGEGRAPH_QUERY_SHAPES_DIR: optional({
+    schema: text,
+    accepted: 'a folder path',
+    shown: 'off',
+    meaning:
+      'Tests only: every process records each distinct query shape it sends (with one example) to `<folder>/<pid>.jsonl`, for the query-plan test',
+    group: 'database',
+  }),
 
   USAGEGRAPH_DATA_DIR: optional({
     schema: text,

@@ -22,7 +22,11 @@ export function loaderByField<T extends Document>(
 ): DataLoader<string, T | null> {
   return new DataLoader<string, T | null>(
     async (keys) => {
-      const docs = await collection.find({ [field]: { $in: queryableKeys(keys) } } as Filter<T>).toArray();
+      const queryable = queryableKeys(keys);
+      // An empty $in matches nothing, but the embedded database reads the whole table to find that out.
+      const docs = queryable.length
+        ? await collection.find({ [field]: { $in: queryable } } as Filter<T>).toArray()
+        : [];
       const byKey = new Map(docs.map((d) => [String((d as Document)[field]), d as T]));
       return keys.map((k) => byKey.get(k) ?? null);
     },
@@ -39,10 +43,13 @@ export function loaderOfMany<T extends Document>(
 ): DataLoader<string, T[]> {
   return new DataLoader<string, T[]>(
     async (keys) => {
-      const docs = await collection
-        .find({ [field]: { $in: queryableKeys(keys) } } as Filter<T>)
-        .sort(sort)
-        .toArray();
+      const queryable = queryableKeys(keys);
+      const docs = queryable.length
+        ? await collection
+            .find({ [field]: { $in: queryable } } as Filter<T>)
+            .sort(sort)
+            .toArray()
+        : [];
       const groups = new Map<string, T[]>(keys.map((k) => [k, []]));
       for (const d of docs) {
         const value = keysOf(d as T);

@@ -9,6 +9,7 @@ import {
   type IndexSpecification,
 } from 'mongodb';
 import { currentRequestScope } from './correlation';
+import { recordQueryShapes } from './query-shapes';
 import { traceMongo, tracingEnabled } from './tracing';
 
 export interface IndexDeclaration {
@@ -28,13 +29,15 @@ export function databaseName(subgraph: string, prefix = config().USAGEGRAPH_DB_P
 }
 
 export async function connectMongo(uri = mongoUri()): Promise<MongoClient> {
-  // Command monitoring costs a little on every command: only while traces are recorded.
+  // Command monitoring costs a little on every command: only while traces or query shapes are recorded.
+  const shapesDir = config().USAGEGRAPH_QUERY_SHAPES_DIR;
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: 10_000,
     appName: 'usagegraph',
-    monitorCommands: tracingEnabled(),
+    monitorCommands: tracingEnabled() || shapesDir !== undefined,
   });
   traceMongo(client);
+  if (shapesDir) recordQueryShapes(client, shapesDir, config().USAGEGRAPH_DB_PREFIX);
   await client.connect();
   return client;
 }

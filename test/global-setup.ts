@@ -44,6 +44,8 @@ export default async function globalSetup(): Promise<void> {
       USAGEGRAPH_OIDC_JWKS_URL: issuer.jwksUrl,
       USAGEGRAPH_OIDC_AUDIENCE: TEST_AUDIENCE,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      // Every process records the shapes of the queries it sends, for test/query-plans.test.ts.
+      USAGEGRAPH_QUERY_SHAPES_DIR: join(dataDir, 'query-shapes'),
     },
     progress: (m) => process.stderr.write(`[test setup] ${m}\n`),
   });
@@ -66,6 +68,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.USAGEGRAPH_TEST_LEDGER_URL = system.ledger.url;
   process.env.USAGEGRAPH_TEST_JOURNAL = system.ledger.journalPath;
   process.env.USAGEGRAPH_TEST_DATA_DIR = dataDir;
+  process.env.USAGEGRAPH_TEST_QUERY_SHAPES_DIR = join(dataDir, 'query-shapes');
   // The processes' environment (no secret in it: the secret is a file), for tests that start one more process of it.
   const systemEnvFile = join(dataDir, 'run', 'test-system-env.json');
   writeFileSync(systemEnvFile, JSON.stringify(system.env), { mode: 0o600 });

@@ -81,7 +81,9 @@ export async function auditEvents(
   if (f.from || f.to) filter.at = { ...(f.from ? { $gte: f.from } : {}), ...(f.to ? { $lt: f.to } : {}) };
   const page = await pageBy(store.audit, filter, NEWEST_FIRST, args.first, args.after);
   const outcomes = new Map(
-    (await store.outcomes.find({ _id: { $in: page.nodes.map((d) => d._id) } }).toArray()).map((o) => [o._id, o]),
+    (page.nodes.length ? await store.outcomes.find({ _id: { $in: page.nodes.map((d) => d._id) } }).toArray() : []).map(
+      (o) => [o._id, o],
+    ),
   );
   return {
     nodes: page.nodes.map(({ _id, variables, ...rest }) => {

@@ -73,7 +73,11 @@ export interface AccessStore {
   operations: Collection<OperationUsageDoc>;
 }
 
-export const indexes: IndexDeclaration[] = [{ collection: 'operation_usage', keys: { day: 1 } }];
+export const indexes: IndexDeclaration[] = [
+  { collection: 'operation_usage', keys: { day: 1 } },
+  // The audit trail of one subject, newest first (ids are time-ordered): a page read from the index.
+  { collection: 'audit_events', keys: { subject: 1, _id: 1 } },
+];
 
 export function accessStore(db: Db): AccessStore {
   return {

@@ -1,5 +1,6 @@
 // Delivery of a posting to the ERP: claim with a lease, check the period and the customer, send once, then POSTED,
 // retry, dead letter or hold (with a business exception).
+import type { Filter } from 'mongodb';
 import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
@@ -244,19 +245,20 @@ export function startPostingWorker(
 ): () => Promise<void> {
   return repeatInBackground('posting worker', intervalMs, log, async (job) => {
     const now = new Date();
-    const due = await store.postings
-      .find(
-        {
-          $or: [
-            { status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } },
-            { status: 'SENDING', lockedUntil: { $lt: now } },
-          ],
-        },
-        { projection: { _id: 1 } },
-      )
-      .sort({ nextAttemptAt: 1 })
-      .limit(50)
-      .toArray();
+    // Two queries, not one $or: each starts with a status the database looks up in the {status, nextAttemptAt} index,
+    // where the $or made the embedded database read every posting ever made on every poll.
+    const dueOf = (filter: Filter<ErpPostingDoc>) =>
+      store.postings
+        .find(filter, { projection: { _id: 1, nextAttemptAt: 1 } })
+        .sort({ nextAttemptAt: 1 })
+        .limit(50)
+        .toArray();
+    const due = [
+      ...(await dueOf({ status: { $in: ['PENDING', 'RETRY_SCHEDULED'] }, nextAttemptAt: { $lte: now } })),
+      ...(await dueOf({ status: 'SENDING', lockedUntil: { $lt: now } })),
+    ]
+      .sort((a, b) => (a.nextAttemptAt?.getTime() ?? 0) - (b.nextAttemptAt?.getTime() ?? 0))
+      .slice(0, 50);
     for (const { _id } of due) {
       if (job.stopped) return;
       await timeWork('posting', () => deliverPosting(store, connector, policy, _id, log)).catch((error) =>

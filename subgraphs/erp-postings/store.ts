@@ -174,6 +174,8 @@ export interface AccountingPolicyDoc {
 
 export const indexes: IndexDeclaration[] = [
   { collection: 'erp_postings', keys: { invoiceId: 1 } },
+  // A credit note's postings (postingsOfNote), as an invoice's are found by invoiceId.
+  { collection: 'erp_postings', keys: { noteId: 1 } },
   { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
   { collection: 'erp_postings', keys: { postingKey: 1 }, options: { unique: true } },
   { collection: 'erp_delivery_claims', keys: { postingId: 1, sequence: -1 } },

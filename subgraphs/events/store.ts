@@ -130,6 +130,9 @@ export const indexes: IndexDeclaration[] = [
   { collection: 'business_events', keys: { subject: 1 } },
   { collection: 'webhook_deliveries', keys: { status: 1 } },
   { collection: 'webhook_deliveries', keys: { createdAt: -1, _id: -1 } },
+  // The webhookDeliveries filters: an event's deliveries, an endpoint's newest first.
+  { collection: 'webhook_deliveries', keys: { eventId: 1 } },
+  { collection: 'webhook_deliveries', keys: { endpointId: 1, createdAt: -1, _id: -1 } },
   { collection: 'webhook_delivery_claims', keys: { deliveryId: 1, sequence: -1 } },
   // The queue is read by status, newest raised first.
   { collection: 'work_items', keys: { status: 1, raisedAt: -1, _id: -1 } },

@@ -70,10 +70,13 @@ export async function workQueueSummary(
 
 export async function webhookDeadLetters(store: EventsStore, first?: number | null, after?: string | null) {
   const page = await pageBy(store.deliveries, { status: 'DEAD_LETTER' }, NEWEST_CREATED, first, after);
-  const [events, endpoints] = await Promise.all([
-    store.events.find({ _id: { $in: [...new Set(page.nodes.map((d) => d.eventId))] } }).toArray(),
-    store.endpoints.find({ _id: { $in: [...new Set(page.nodes.map((d) => d.endpointId))] } }).toArray(),
-  ]);
+  // An empty page asks for nothing: an empty $in would make the embedded database read the whole table.
+  const [events, endpoints] = page.nodes.length
+    ? await Promise.all([
+        store.events.find({ _id: { $in: [...new Set(page.nodes.map((d) => d.eventId))] } }).toArray(),
+        store.endpoints.find({ _id: { $in: [...new Set(page.nodes.map((d) => d.endpointId))] } }).toArray(),
+      ])
+    : [[], []];
   const eventById = new Map(events.map((e) => [e._id, e]));
   const endpointById = new Map(endpoints.map((e) => [e._id, e]));
   return {

@@ -237,6 +237,11 @@ export const indexes: IndexDeclaration[] = [
     { collection, keys: { customerId: 1, periodKey: -1 } },
     { collection, keys: { subscriptionId: 1, periodKey: 1 } },
     { collection, keys: { 'lines.ratedChargeId': 1 } },
+    // The finance lists by status, legal entity or period, a page in id order each (test/query-plans.test.ts found them
+    // read whole).
+    { collection, keys: { status: 1, _id: 1 } },
+    { collection, keys: { periodKey: 1, _id: 1 } },
+    { collection, keys: { legalEntityCode: 1, _id: 1 } },
   ]),
   { collection: 'invoices', keys: { number: 1 }, options: { unique: true } },
   { collection: 'invoice_numbers', keys: { invoiceId: 1 }, options: { unique: true } },

@@ -50,11 +50,12 @@ export function customerByKeyLoader(store: SubscriptionsStore): DataLoader<strin
   return new DataLoader(
     async (asked) => {
       const keys = queryableKeys(asked);
-      const direct = await store.customers.find({ _id: { $in: keys.map(customerIdOf) } }).toArray();
+      // No empty $in: the embedded database reads the whole table to match nothing (an unknown key has no alias).
+      const direct = keys.length ? await store.customers.find({ _id: { $in: keys.map(customerIdOf) } }).toArray() : [];
       const byKey = new Map(direct.map((c) => [c.externalKey, c]));
       const rest = keys.filter((k) => !byKey.has(k));
-      if (rest.length > 0) {
-        const aliases = await store.aliases.find({ _id: { $in: rest } }).toArray();
+      const aliases = rest.length > 0 ? await store.aliases.find({ _id: { $in: rest } }).toArray() : [];
+      if (aliases.length > 0) {
         const owners = new Map(
           (await store.customers.find({ _id: { $in: aliases.map((a) => a.customerId) } }).toArray()).map((c) => [
             c._id,

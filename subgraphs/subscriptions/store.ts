@@ -224,11 +224,11 @@ export async function repairSubscriptionLists(store: SubscriptionsStore): Promis
 export function subscriptionsOfCustomerLoader(store: SubscriptionsStore): DataLoader<string, SubscriptionDoc[]> {
   return new DataLoader(
     async (customerIds) => {
+      const queryable = queryableKeys(customerIds);
       const lists = new Map(
-        (await store.subscriptionsByCustomer.find({ _id: { $in: queryableKeys(customerIds) } }).toArray()).map((d) => [
-          d._id,
-          d.subscriptionIds,
-        ]),
+        (queryable.length ? await store.subscriptionsByCustomer.find({ _id: { $in: queryable } }).toArray() : []).map(
+          (d) => [d._id, d.subscriptionIds],
+        ),
       );
       const ids = [...lists.values()].flat();
       const subs = new Map(

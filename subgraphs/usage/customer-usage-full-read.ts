@@ -4,8 +4,8 @@
 import { parsePeriod, periodOf } from '../../lib/period';
 import { UsageAggregator, type AggregateResult } from './aggregation';
 import { customerCarryIn, forAggregation, specOf } from './aggregate-usage';
-import { aggregateId, lookupCustomers } from './enrichment';
-import type { UsageStore, UsageTypeDoc } from './store';
+import { aggregateId, exceptionId, lookupCustomers } from './enrichment';
+import { HOLD_REASONS, type UsageStore, type UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
 export interface CustomerUsage {
@@ -71,7 +71,7 @@ export async function customerUsageFullRead(
     entry.aggregator.add(entry.type ? forAggregation(entry.type, e) : e);
     if (!entry.last || e.timestamp > entry.last) entry.last = e.timestamp;
   }
-  const heldEventCount = await store.held.countDocuments({ customerKey, periodKey: period.key });
+  const heldEventCount = await heldEventCountOf(store, customerKey, period.key);
   return {
     customerKey,
     periodKey: period.key,
@@ -86,4 +86,13 @@ export async function customerUsageFullRead(
         ...e.aggregator.result(),
       })),
   };
+}
+
+/** A held event's exception id follows from its reason, customer and period: the {exceptionId, _id} index finds them. */
+export function heldEventCountOf(store: UsageStore, customerKey: string, periodKey: string): Promise<number> {
+  return store.held.countDocuments({
+    exceptionId: { $in: HOLD_REASONS.map((reason) => exceptionId(reason, customerKey, periodKey)) },
+    customerKey,
+    periodKey,
+  });
 }

@@ -4,7 +4,7 @@
 import { parsePeriod, periodOf } from '../../lib/period';
 import type { AggregateResult } from './aggregation';
 import { aggregatesForRating, aggregateId, computeAggregate, type AggregateRequest } from './aggregate-usage';
-import { customerUsageFullRead, type CustomerUsage } from './customer-usage-full-read';
+import { customerUsageFullRead, heldEventCountOf, type CustomerUsage } from './customer-usage-full-read';
 import { lookupCustomers } from './enrichment';
 import type { UsageAggregateDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
@@ -105,7 +105,7 @@ export async function customerUsage(
     }
     if (result) usage.push({ ...result, usageTypeKey: key, unit: type.unit });
   }
-  const heldEventCount = await store.held.countDocuments({ customerKey, periodKey: period.key });
+  const heldEventCount = await heldEventCountOf(store, customerKey, period.key);
   return { customerKey, periodKey: period.key, asOf: new Date(), heldEventCount, usage };
 }
 
