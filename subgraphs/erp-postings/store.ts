@@ -177,6 +177,8 @@ export const indexes: IndexDeclaration[] = [
   // A credit note's postings (postingsOfNote), as an invoice's are found by invoiceId.
   { collection: 'erp_postings', keys: { noteId: 1 } },
   { collection: 'erp_postings', keys: { status: 1, nextAttemptAt: 1 } },
+  // erpPostings(kind:) in id order: the prepaid credit kinds are listed only this way.
+  { collection: 'erp_postings', keys: { kind: 1, _id: 1 } },
   { collection: 'erp_postings', keys: { postingKey: 1 }, options: { unique: true } },
   { collection: 'erp_delivery_claims', keys: { postingId: 1, sequence: -1 } },
   { collection: 'account_mappings', keys: { kind: 1, key: 1, effectiveFrom: 1 } },
