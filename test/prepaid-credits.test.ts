@@ -284,3 +284,23 @@ it('expires credit in the background: the expiry movement and its posting come w
   expect(erpPostings.nodes.filter((p: any) => p.legalEntityCode === entity.code)).toHaveLength(1);
   expect((await g.ok(WALLET, { c: b.customerId })).prepaidCreditWallet.movements.nodes).toHaveLength(2);
 });
+
+it('books the credited part as the liability on the batch path too (finalizeAndPostInvoices), as postInvoice does', async () => {
+  const entity = await legalEntity('PCB');
+  const code = entity.code.toLowerCase();
+  await mapAccount('PREPAID_CREDIT_ACCOUNT', entity.code, `liabilities:prepaid-credits:${code}`);
+  // 2,000 calls at 0.01: 20.00, of which 15.00 paid from credit.
+  const b = await billedCustomer('pcb', entity.code, 2_000, { finalize: false });
+  await g.ok(GRANT, { i: { customerId: b.customerId, amount: '15.00', grantKey: 'batch' } });
+  const { finalizeAndPostInvoices } = await g.ok(
+    `mutation($ids: [ID!]!) { finalizeAndPostInvoices(invoiceIds: $ids) { code posting { id } } }`,
+    { ids: [b.invoiceId] },
+  );
+  expect(finalizeAndPostInvoices[0].code).toBeNull();
+  const booked = await posted(finalizeAndPostInvoices[0].posting.id);
+  expect(booked.journalEntry.lines.map((l: any) => [l.account, l.side, l.amount.amount])).toEqual([
+    [entity.receivable, 'DEBIT', '5.00'],
+    [`liabilities:prepaid-credits:${code}`, 'DEBIT', '15.00'],
+    [`revenue:usage:${b.productLine}`, 'CREDIT', '20.00'],
+  ]);
+});

@@ -17,7 +17,19 @@ import { deliverAndAwait, deliverPosting, type DeliveryPolicy } from './deliver-
 import { resolveException } from './exceptions';
 import type { BuildResult, DocumentForPosting } from './journal';
 import { allMappings } from './mappings';
-import { build, createPosting, invoicePostingKey, notePostingKey, postingIdOf } from './post-document';
+import {
+  INVOICE_FIELDS,
+  LINE_FIELDS,
+  asLine,
+  build,
+  createPosting,
+  invoicePostingKey,
+  invoiceSource,
+  notePostingKey,
+  postingIdOf,
+  type InvoiceView,
+  type LineView,
+} from './post-document';
 import { documentNumberOf, kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
 
 /** Whether each batch logs how long its steps took (warn level, so a benchmark at LOG_LEVEL=warn sees it). */
@@ -60,32 +72,6 @@ export interface PreparedDocument {
 
 type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
 
-interface LineView {
-  id: string;
-  kind: DocumentForPosting['lines'][number]['kind'];
-  productLine: string;
-  amount: { amount: string; currency: string };
-  servicePeriodStart: string;
-  servicePeriodEnd: string;
-  taxes: Array<{ jurisdiction: string; amount: { amount: string; currency: string } }>;
-}
-export const LINE_FIELDS =
-  'id kind productLine amount { amount currency } servicePeriodStart servicePeriodEnd taxes { jurisdiction amount { amount currency } }';
-/** What the batch reads of an invoice (postInvoices over _entities, finalizeAndPostInvoices from finalizeInvoices). */
-export const INVOICE_FIELDS = `id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} }`;
-
-export interface InvoiceView {
-  id: string;
-  number: string | null;
-  status: 'DRAFT' | 'FINALIZED' | 'VOIDED';
-  currency: string;
-  issueDate: string | null;
-  legalEntityCode: string;
-  period: { key: string };
-  customer: { id: string };
-  lines: LineView[];
-}
-
 interface NoteView {
   id: string;
   number: string;
@@ -118,16 +104,6 @@ function failureOf(documentId: string, error: unknown, log: Logger): BatchPostin
   log.error({ err: error, documentId }, 'batch posting: a document failed unexpectedly');
   return failure(documentId, 'POSTING_FAILED', 'the document could not be posted now; post it again', 'a retry');
 }
-
-const asLine = (l: LineView, invoiceLineId: string | null): DocumentForPosting['lines'][number] => ({
-  id: l.id,
-  invoiceLineId,
-  kind: l.kind,
-  productLine: l.productLine,
-  amount: l.amount as DocumentForPosting['lines'][number]['amount'],
-  servicePeriod: { from: l.servicePeriodStart, to: l.servicePeriodEnd },
-  taxes: l.taxes.map((t) => ({ jurisdiction: t.jurisdiction, amount: t.amount as never })),
-});
 
 /** Every customer of the batch in one entity call to the subscriptions subgraph. */
 async function customersOf(ids: readonly string[]): Promise<Map<string, DocumentForPosting['customer']>> {
@@ -192,19 +168,7 @@ export function preparedInvoice(
       documentNumber: invoice.number,
       legalEntityCode: invoice.legalEntityCode,
       customerId: customer.id,
-      source: {
-        kind: 'INVOICE',
-        id: invoice.id,
-        number: invoice.number,
-        issueDate: invoice.issueDate,
-        invoiceId: invoice.id,
-        invoiceNumber: invoice.number,
-        legalEntityCode: invoice.legalEntityCode,
-        currency: invoice.currency,
-        periodKey: invoice.period.key,
-        customer,
-        lines: invoice.lines.map((l) => asLine(l, l.id)),
-      },
+      source: invoiceSource(invoice, invoice.number, invoice.issueDate, customer),
     },
   };
 }

@@ -41,7 +41,7 @@ export const recognitionPostingKey = (documentId: string, month: string): string
 export const prepaidCreditPostingKey = (movementId: string): string => `ug:${deterministicId('pcm', movementId)}:v1`;
 export const postingIdOf = (postingKey: string): string => deterministicId('post', postingKey);
 
-interface LineView {
+export interface LineView {
   id: string;
   kind: LineKind;
   productLine: string;
@@ -50,8 +50,46 @@ interface LineView {
   servicePeriodEnd: string;
   taxes: Array<{ jurisdiction: string; amount: Money }>;
 }
-const LINE_FIELDS =
+export const LINE_FIELDS =
   'id kind productLine amount { amount currency } servicePeriodStart servicePeriodEnd taxes { jurisdiction amount { amount currency } }';
+/** What posting reads of an invoice, one document (postInvoice) or a batch (postInvoices, finalizeAndPostInvoices). */
+export const INVOICE_FIELDS = `id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} } prepaidCreditApplied { amount currency }`;
+
+export interface InvoiceView {
+  id: string;
+  number: string | null;
+  status: 'DRAFT' | 'FINALIZED' | 'VOIDED';
+  currency: string;
+  issueDate: string | null;
+  legalEntityCode: string;
+  period: { key: string };
+  customer: { id: string };
+  lines: LineView[];
+  prepaidCreditApplied: Money | null;
+}
+
+/** A finalized invoice as the document its posting is built from. */
+export function invoiceSource(
+  invoice: InvoiceView,
+  number: string,
+  issueDate: string,
+  customer: DocumentForPosting['customer'],
+): DocumentForPosting {
+  return {
+    kind: 'INVOICE',
+    id: invoice.id,
+    number,
+    issueDate,
+    invoiceId: invoice.id,
+    invoiceNumber: number,
+    legalEntityCode: invoice.legalEntityCode,
+    currency: invoice.currency,
+    periodKey: invoice.period.key,
+    customer,
+    lines: invoice.lines.map((l) => asLine(l, l.id)),
+    prepaidCreditApplied: invoice.prepaidCreditApplied,
+  };
+}
 
 async function customerOf(id: string): Promise<DocumentForPosting['customer']> {
   const { customer } = await querySubgraph<{ customer: DocumentForPosting['customer'] | null }>(
@@ -63,7 +101,7 @@ async function customerOf(id: string): Promise<DocumentForPosting['customer']> {
   return customer;
 }
 
-const asLine = (l: LineView, invoiceLineId: string | null): DocumentForPosting['lines'][number] => ({
+export const asLine = (l: LineView, invoiceLineId: string | null): DocumentForPosting['lines'][number] => ({
   id: l.id,
   invoiceLineId,
   kind: l.kind,
@@ -227,22 +265,9 @@ export async function postInvoice(
   }
   if (existing) return (await deliverAndAwait(store, connector, policy, id, log)) ?? existing;
 
-  const { invoice } = await querySubgraph<{
-    invoice: {
-      id: string;
-      number: string | null;
-      status: 'DRAFT' | 'FINALIZED' | 'VOIDED';
-      currency: string;
-      issueDate: string | null;
-      legalEntityCode: string;
-      period: { key: string };
-      customer: { id: string };
-      lines: LineView[];
-      prepaidCreditApplied: Money;
-    } | null;
-  }>(
+  const { invoice } = await querySubgraph<{ invoice: InvoiceView | null }>(
     'invoices',
-    `query($id: ID!) { invoice(id: $id) { id number status currency issueDate legalEntityCode period { key } customer { id } lines { ${LINE_FIELDS} } prepaidCreditApplied { amount currency } } }`,
+    `query($id: ID!) { invoice(id: $id) { ${INVOICE_FIELDS} } }`,
     { id: invoiceId },
   );
   if (!invoice) throw notFound('invoice', 'invoiceId', invoiceId);
@@ -269,20 +294,7 @@ export async function postInvoice(
     legalEntityCode: invoice.legalEntityCode,
     customerId: customer.id,
     correlationId,
-    source: {
-      kind: 'INVOICE',
-      id: invoice.id,
-      number: invoice.number,
-      issueDate: invoice.issueDate,
-      invoiceId: invoice.id,
-      invoiceNumber: invoice.number,
-      legalEntityCode: invoice.legalEntityCode,
-      currency: invoice.currency,
-      periodKey: invoice.period.key,
-      customer,
-      lines: invoice.lines.map((l) => asLine(l, l.id)),
-      prepaidCreditApplied: invoice.prepaidCreditApplied,
-    },
+    source: invoiceSource(invoice, invoice.number, invoice.issueDate, customer),
   });
   await reverseAccrualOf(
     store,
