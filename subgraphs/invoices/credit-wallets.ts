@@ -318,10 +318,14 @@ export async function setLowBalanceThreshold(
     }
   }
   const id = walletIdOf(customerId, currency);
-  await store.creditWallets.replaceOne(
-    { _id: id },
-    { customerId, currency, lowBalanceThreshold: limit, updatedAt: new Date(), updatedBy },
-    { upsert: true },
+  // Last writer wins (a whole setting), under the record lock like every other settings upsert: two first writes at
+  // once would otherwise race on the insert of `_id`.
+  await store.locks.run(`wallet-settings:${id}`, () =>
+    store.creditWallets.replaceOne(
+      { _id: id },
+      { customerId, currency, lowBalanceThreshold: limit, updatedAt: new Date(), updatedBy },
+      { upsert: true },
+    ),
   );
   return walletView(store, customerId, currency);
 }
