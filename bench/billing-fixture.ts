@@ -135,6 +135,7 @@ export async function seedSubscriptions(
 export async function runBillingRun(
   gql: Gql,
   period: string,
+  onProgress?: (progress: { done: number; total: number | null; failures: number; ratePerSecond: number }) => void,
 ): Promise<{
   subscriptions: number;
   rated: number;
@@ -145,10 +146,11 @@ export async function runBillingRun(
   const { startBillingRun: job } = await gql(`mutation { startBillingRun(period: "${period}") { id } }`);
   for (;;) {
     const { billingRunJob } = await gql(
-      `query($id: ID!) { billingRunJob(id: $id) { status error run { subscriptions rated failed held totals { amount currency } } } }`,
+      `query($id: ID!) { billingRunJob(id: $id) { status error progress { done total failures ratePerSecond } run { subscriptions rated failed held totals { amount currency } } } }`,
       { id: job.id },
     );
     if (billingRunJob.status === 'FAILED') throw new Error(`the billing run failed: ${billingRunJob.error}`);
+    onProgress?.(billingRunJob.progress);
     if (billingRunJob.status === 'SUCCEEDED') return billingRunJob.run;
     await new Promise((r) => setTimeout(r, 250));
   }
