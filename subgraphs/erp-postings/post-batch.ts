@@ -19,16 +19,17 @@ import type { BuildResult, DocumentForPosting } from './journal';
 import { allMappings } from './mappings';
 import {
   INVOICE_FIELDS,
-  LINE_FIELDS,
-  asLine,
   build,
   createPosting,
   invoicePostingKey,
   invoiceSource,
+  noteKindOf,
+  noteSource,
+  NOTE_FIELDS,
+  type NoteView,
   notePostingKey,
   postingIdOf,
   type InvoiceView,
-  type LineView,
 } from './post-document';
 import { documentNumberOf, kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
 
@@ -71,19 +72,6 @@ export interface PreparedDocument {
 }
 
 type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
-
-interface NoteView {
-  id: string;
-  number: string;
-  kind: 'CREDIT' | 'DEBIT';
-  invoice: { id: string; number: string };
-  legalEntityCode: string;
-  currency: string;
-  issueDate: string;
-  period: { key: string };
-  customer: { id: string };
-  lines: Array<LineView & { invoiceLine: { id: string } | null }>;
-}
 
 const failure = (documentId: string, code: string, message: string, expected: string | null): BatchPostingResult => ({
   documentId,
@@ -184,30 +172,17 @@ function preparedNote(
       documentId: noteId,
       error: failure(noteId, 'NOT_FOUND', notFound('note', 'noteIds', noteId).message, 'the id of an issued note'),
     };
-  const kind = note.kind === 'CREDIT' ? 'CREDIT_NOTE' : 'DEBIT_NOTE';
   return {
     documentId: noteId,
     doc: {
       postingKey: notePostingKey(noteId),
-      kind,
+      kind: noteKindOf(note),
       invoiceId: note.invoice.id,
       noteId: note.id,
       documentNumber: note.number,
       legalEntityCode: note.legalEntityCode,
       customerId: customer.id,
-      source: {
-        kind,
-        id: note.id,
-        number: note.number,
-        issueDate: note.issueDate,
-        invoiceId: note.invoice.id,
-        invoiceNumber: note.invoice.number,
-        legalEntityCode: note.legalEntityCode,
-        currency: note.currency,
-        periodKey: note.period.key,
-        customer,
-        lines: note.lines.map((l) => asLine(l, l.invoiceLine?.id ?? null)),
-      },
+      source: noteSource(note, customer),
     },
   };
 }
@@ -271,7 +246,7 @@ export async function postNotes(
   if (toFetch.length > 0) {
     const { _entities } = await querySubgraph<{ _entities: Array<NoteView | null> }>(
       'invoices',
-      `query($r: [_Any!]!) { _entities(representations: $r) { ... on InvoiceNote { id number kind invoice { id number } legalEntityCode currency issueDate period { key } customer { id } lines { ${LINE_FIELDS} invoiceLine { id } } } } }`,
+      `query($r: [_Any!]!) { _entities(representations: $r) { ... on InvoiceNote { ${NOTE_FIELDS} } } }`,
       { r: toFetch.map((id) => ({ __typename: 'InvoiceNote', id })) },
     );
     toFetch.forEach((id, i) => notes.set(id, _entities[i] ?? null));

@@ -91,6 +91,41 @@ export function invoiceSource(
   };
 }
 
+/** What posting reads of a credit or debit note, one document (postNote) or a batch (postNotes). */
+export const NOTE_FIELDS = `id number kind invoice { id number } legalEntityCode currency issueDate period { key } customer { id } lines { ${LINE_FIELDS} invoiceLine { id } }`;
+
+export interface NoteView {
+  id: string;
+  number: string;
+  kind: 'CREDIT' | 'DEBIT';
+  invoice: { id: string; number: string };
+  legalEntityCode: string;
+  currency: string;
+  issueDate: string;
+  period: { key: string };
+  customer: { id: string };
+  lines: Array<LineView & { invoiceLine: { id: string } | null }>;
+}
+
+export const noteKindOf = (note: NoteView) => (note.kind === 'CREDIT' ? 'CREDIT_NOTE' : 'DEBIT_NOTE');
+
+/** An issued note as the document its posting is built from. */
+export function noteSource(note: NoteView, customer: DocumentForPosting['customer']): DocumentForPosting {
+  return {
+    kind: noteKindOf(note),
+    id: note.id,
+    number: note.number,
+    issueDate: note.issueDate,
+    invoiceId: note.invoice.id,
+    invoiceNumber: note.invoice.number,
+    legalEntityCode: note.legalEntityCode,
+    currency: note.currency,
+    periodKey: note.period.key,
+    customer,
+    lines: note.lines.map((l) => asLine(l, l.invoiceLine?.id ?? null)),
+  };
+}
+
 async function customerOf(id: string): Promise<DocumentForPosting['customer']> {
   const { customer } = await querySubgraph<{ customer: DocumentForPosting['customer'] | null }>(
     'subscriptions',
@@ -319,49 +354,23 @@ export async function postNote(
   const id = postingIdOf(postingKey);
   const existing = await store.postings.findOne({ _id: id });
   if (existing) return (await deliverAndAwait(store, connector, policy, id, log)) ?? existing;
-  const { note } = await querySubgraph<{
-    note: {
-      id: string;
-      number: string;
-      kind: 'CREDIT' | 'DEBIT';
-      invoice: { id: string; number: string };
-      legalEntityCode: string;
-      currency: string;
-      issueDate: string;
-      period: { key: string };
-      customer: { id: string };
-      lines: Array<LineView & { invoiceLine: { id: string } | null }>;
-    } | null;
-  }>(
+  const { note } = await querySubgraph<{ note: NoteView | null }>(
     'invoices',
-    `query($id: ID!) { note(id: $id) { id number kind invoice { id number } legalEntityCode currency issueDate period { key } customer { id } lines { ${LINE_FIELDS} invoiceLine { id } } } }`,
+    `query($id: ID!) { note(id: $id) { ${NOTE_FIELDS} } }`,
     { id: noteId },
   );
   if (!note) throw notFound('note', 'noteId', noteId);
   const customer = await customerOf(note.customer.id);
-  const kind = note.kind === 'CREDIT' ? 'CREDIT_NOTE' : 'DEBIT_NOTE';
   return createPosting(store, connector, policy, log, {
     postingKey,
-    kind,
+    kind: noteKindOf(note),
     invoiceId: note.invoice.id,
     noteId: note.id,
     documentNumber: note.number,
     legalEntityCode: note.legalEntityCode,
     customerId: customer.id,
     correlationId,
-    source: {
-      kind,
-      id: note.id,
-      number: note.number,
-      issueDate: note.issueDate,
-      invoiceId: note.invoice.id,
-      invoiceNumber: note.invoice.number,
-      legalEntityCode: note.legalEntityCode,
-      currency: note.currency,
-      periodKey: note.period.key,
-      customer,
-      lines: note.lines.map((l) => asLine(l, l.invoiceLine?.id ?? null)),
-    },
+    source: noteSource(note, customer),
   });
 }
 
