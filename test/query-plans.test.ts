@@ -48,10 +48,6 @@ const KNOWN_SCANS: Array<[RegExp, string]> = [
     'repairSubscriptionLists at start-up: every subscription and list once per process start, to relist any a crash cut off',
   ],
   [
-    /^subscriptions\/subscriptions (find|aggregate) \{"startsAt":\{"\$lt":"date"\},"\$or":\[\{"endsAt":"null"\},\{"endsAt":\{"\$gt":"date"\}\}\]\}/,
-    'subscriptionsActiveIn(Count), the billing run: dates are not pushed down, so each page walks the _id index until it has a page of active subscriptions (issue 13, first point)',
-  ],
-  [
     /^usage\/usage_events find \{("(subscriptionId|customerKey|usageTypeKey|periodKey)":"str",?)+\} sort \{"_id":1\} limited$/,
     'the usageEvents admin filters: events keep one index (aggregateId) so ingestion stays near the raw insert rate; the filters could become aggregate ids (they derive from subscription, usage type and period)',
   ],
