@@ -716,6 +716,7 @@ it('pages the usageEvents admin filters through aggregate ids with the results a
       { subscriptionId: second.id, customerKey: alias, period: '2026-03' },
       { subscriptionId: first.subscriptionId, period: '2026-02', usageTypeKey: types[0]! },
       { customerKey: `${u}-nobody`, period: '2026-03' },
+      { customerKey: ` ${u}-not-a-key`, period: '2026-03' },
     ];
     for (const filter of filters) {
       const { period, ...fields } = filter;
