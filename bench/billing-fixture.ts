@@ -5,6 +5,7 @@ import { MongoClient } from 'mongodb';
 import type { RunningSystem } from '../runtime/system';
 import { deterministicId } from '../lib/ids';
 import { seeded } from './support';
+import { endsAtOrOpen } from '../subgraphs/subscriptions/store';
 
 export const BENCH_TYPES = ['bench_api', 'bench_storage', 'bench_seats'] as const;
 
@@ -88,6 +89,7 @@ export async function seedSubscriptions(
         pricePlanId,
         startsAt,
         endsAt,
+        endsAtOrOpen: endsAtOrOpen(endsAt),
         createdAt: now,
         correlationId: 'bench',
       });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Decimal from 'decimal.js';
 import { MongoClient } from 'mongodb';
 import { billingRun, client, eventually, subgraphClient, unique } from './support';
+import { endsAtOrOpen } from '../subgraphs/subscriptions/store';
 
 const g = client('billing-run-job-test');
 const u = unique('job');
@@ -53,6 +54,7 @@ async function seedSubscriptions(period: string, count: number): Promise<string[
         pricePlanId: plan.id,
         startsAt,
         endsAt,
+        endsAtOrOpen: endsAtOrOpen(endsAt),
         createdAt: new Date(),
         correlationId: 'seed',
       });

@@ -1,7 +1,8 @@
 // Pricing and rating through the gateway: every charge model, fees and commitments, plan versions and changes,
 // contract terms against the pricing policy, re-rating after invoicing, and a billing run with a bad record.
 import { MongoClient } from 'mongodb';
-import { billingRun, client, clientAs, eventually, keyFor, unique } from './support';
+import { billingRun, client, clientAs, eventually, keyFor, subgraphClient, unique } from './support';
+import { repairSubscriptionLists, subscriptionsStore } from '../subgraphs/subscriptions/store';
 
 const g = client('pricing-test');
 const APRIL = '2026-04';
@@ -398,6 +399,7 @@ it('rates every subscription of a period in a billing run; a broken one is repor
       pricePlanId: 'plan_missing',
       startsAt: new Date('2026-06-01T00:00:00Z'),
       endsAt: new Date('2026-07-01T00:00:00Z'),
+      endsAtOrOpen: '2026-07-01T00:00:00.000Z',
       createdAt: new Date(),
       correlationId: 'damaged',
     } as never);
@@ -422,4 +424,77 @@ it('rates every subscription of a period in a billing run; a broken one is repor
     expect(ratedCharges).toEqual([{ amount: { amount: `${i + 1}.00` } }]);
   }
   expect(run.rated).toBeGreaterThanOrEqual(2);
+});
+
+it('lists the subscriptions active at some time in a period by id across pages, counts them, and backfills old ones', async () => {
+  const p7 = await plan({
+    key: `${u}-active`,
+    name: 'Active',
+    currency: 'USD',
+    charges: [{ usageTypeKey: CALLS, unitPrice: '0.01' }],
+  });
+  // Period 2391-04; ends and starts are exclusive: one ending at its start or starting at its end is not active in it.
+  const cases: Array<[startsAt: string, endsAt: string | null, active: boolean]> = [
+    ['2391-01-01T00:00:00Z', null, true],
+    ['2391-01-01T00:00:00Z', '2391-04-01T00:00:00Z', false],
+    ['2391-01-01T00:00:00Z', '2391-04-01T00:00:00.001Z', true],
+    ['2391-04-30T23:59:59.999Z', '2391-06-01T00:00:00Z', true],
+    ['2391-05-01T00:00:00Z', null, false],
+    ['2391-02-01T00:00:00Z', '2391-03-15T00:00:00Z', false],
+  ];
+  const ids: Array<[string, boolean]> = [];
+  for (const [startsAt, endsAt, active] of cases) {
+    const s = await subscribe(p7.id, startsAt);
+    if (endsAt)
+      await g.ok(`mutation($s: ID!, $e: DateTime!) { cancelSubscription(subscriptionId: $s, endsAt: $e) { id } }`, {
+        s: s.subscriptionId,
+        e: endsAt,
+      });
+    ids.push([s.subscriptionId, active]);
+  }
+  // One stored before endsAtOrOpen existed: the start-up repair gives it the field.
+  const mongo = await MongoClient.connect(process.env.MONGODB_URI!);
+  const db = mongo.db(`${process.env.USAGEGRAPH_DB_PREFIX}_subscriptions`);
+  const old = `sub_before_endsAtOrOpen_${u}`;
+  await db.collection<{ _id: string }>('subscriptions').insertOne({
+    _id: old,
+    customerId: `cus_before_${u}`,
+    pricePlanId: p7.id,
+    startsAt: new Date('2391-03-01T00:00:00Z'),
+    endsAt: new Date('2391-04-10T00:00:00Z'),
+    createdAt: new Date(),
+    correlationId: 'old',
+  } as never);
+  const store = subscriptionsStore(db);
+  expect(await repairSubscriptionLists(store)).toBeGreaterThanOrEqual(1);
+  expect(await repairSubscriptionLists(store)).toBe(0);
+  expect((await store.subscriptions.findOne({ _id: old }))?.endsAtOrOpen).toBe('2391-04-10T00:00:00.000Z');
+  await mongo.close();
+  ids.push([old, true]);
+
+  const listed: string[] = [];
+  let after: string | null = null;
+  do {
+    const { subscriptionsActiveIn: page } = (await g.ok(
+      `query($a: String) { subscriptionsActiveIn(period: "2391-04", first: 3, after: $a) { nodes { id } pageInfo { hasNextPage endCursor } } }`,
+      { a: after },
+    )) as {
+      subscriptionsActiveIn: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string } };
+    };
+    listed.push(...page.nodes.map((n) => n.id));
+    after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+  } while (after);
+  expect(listed).toEqual([...listed].sort());
+  expect(new Set(listed).size).toBe(listed.length);
+  const expected = ids.filter(([, active]) => active).map(([id]) => id);
+  expect(
+    ids
+      .map(([id]) => id)
+      .filter((id) => listed.includes(id))
+      .sort(),
+  ).toEqual(expected.sort());
+  const { subscriptionsActiveInCount } = await subgraphClient(process.env.SUBGRAPH_URL_SUBSCRIPTIONS!).ok<{
+    subscriptionsActiveInCount: number;
+  }>(`{ subscriptionsActiveInCount(period: "2391-04") }`);
+  expect(subscriptionsActiveInCount).toBe(listed.length);
 });

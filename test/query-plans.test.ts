@@ -45,15 +45,11 @@ const KNOWN_SCANS: Array<[RegExp, string]> = [
   ],
   [
     /^subscriptions\/(subscriptions|subscriptions_by_customer) find \{\}$/,
-    'repairSubscriptionLists at start-up: every subscription and list once per process start, to relist any a crash cut off',
+    'repairSubscriptionLists at start-up: every subscription and list once per process start, to relist any a crash cut off and store endsAtOrOpen where it is missing',
   ],
   [
-    /^subscriptions\/subscriptions (find|aggregate) \{"startsAt":\{"\$lt":"date"\},"\$or":\[\{"endsAt":"null"\},\{"endsAt":\{"\$gt":"date"\}\}\]\}/,
-    'subscriptionsActiveIn(Count), the billing run: dates are not pushed down, so each page walks the _id index until it has a page of active subscriptions (issue 13, first point)',
-  ],
-  [
-    /^usage\/usage_events find \{("(subscriptionId|customerKey|usageTypeKey|periodKey)":"str",?)+\} sort \{"_id":1\} limited$/,
-    'the usageEvents admin filters: events keep one index (aggregateId) so ingestion stays near the raw insert rate; the filters could become aggregate ids (they derive from subscription, usage type and period)',
+    /^usage\/usage_events find \{(("subscriptionId":"str",?)?("customerKey":"str",?)?("usageTypeKey":"str")?|("usageTypeKey":"str",)?"periodKey":"str")\} sort \{"_id":1\} limited$/,
+    'usageEvents filtered without a period, or by neither subscription nor customer: events keep one index (aggregateId) so ingestion stays near the raw insert rate, and such a filter names too many aggregates (a period and a subscription or customer name theirs and are read through {aggregateId, _id})',
   ],
   [
     /^invoices\/(invoices|invoice_drafts) find \{"lines\.ratedChargeId":\{"\$in":\["str"\]\}\}/,

@@ -1,6 +1,7 @@
 // The usage subgraph as product teams, telemetry pipelines and finance use it, through the gateway over HTTP.
 import fc from 'fast-check';
 import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
+import { MongoClient } from 'mongodb';
 import { client, eventually, firstError, gatewayUrl, keyFor, unique } from './support';
 
 const g = client('usage-test');
@@ -653,4 +654,98 @@ describe('properties of ingestion (generated batches)', () => {
       { numRuns: 12 },
     );
   }, 240_000); // generated batches: minutes on a loaded 2-core machine
+});
+
+it('pages the usageEvents admin filters through aggregate ids with the results and order of a read of every event', async () => {
+  const u = unique('uevf');
+  const types = [`${u}_a`, `${u}_b`];
+  for (const key of types) {
+    const { registerUsageType } = await g.ok(
+      `mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { key } }`,
+      {
+        i: {
+          key,
+          version: '1.0',
+          unit: 'call',
+          productLine: 'api',
+          fields: [{ name: 'calls', type: 'INTEGER', minimum: '0' }],
+          aggregation: { type: 'SUM', field: 'calls' },
+        },
+      },
+    );
+    expect(registerUsageType.key).toBe(key);
+  }
+  // Two subscriptions of one customer (the first ends mid-March), and events under its key and under an alias.
+  const first = await customerWithPlan('uevf', types, '2026-01-01T00:00:00Z');
+  await g.ok(`mutation($s: ID!) { cancelSubscription(subscriptionId: $s, endsAt: "2026-03-15T00:00:00Z") { id } }`, {
+    s: first.subscriptionId,
+  });
+  const { createSubscription: second } = await g.ok(
+    `mutation($k: String!, $p: ID!) { createSubscription(input: { customerExternalKey: $k, pricePlanId: $p, startsAt: "2026-03-15T00:00:00Z" }) { id customer { id } } }`,
+    { k: first.customerKey, p: first.planId },
+  );
+  const alias = `${u}-alias`;
+  await g.ok(`mutation($c: ID!, $a: String!) { addCustomerAlias(customerId: $c, alias: $a) { id } }`, {
+    c: second.customer.id,
+    a: alias,
+  });
+  const days = ['2026-02-10', '2026-03-02', '2026-03-14', '2026-03-20', '2026-03-31'];
+  const events = days.flatMap((day, d) =>
+    types.flatMap((type, t) =>
+      [first.customerKey, alias].map((customer, c) => ({
+        id: `${u}-${d}-${t}-${c}`,
+        source: u,
+        type,
+        customer,
+        timestamp: `${day}T12:00:00Z`,
+        data: { calls: 1 + d },
+      })),
+    ),
+  );
+  const { ingestUsageEvents } = await g.ok(INGEST, { e: events });
+  expect(ingestUsageEvents.accepted).toBe(events.length);
+
+  const mongo = await MongoClient.connect(process.env.MONGODB_URI!);
+  try {
+    const stored = mongo.db(`${process.env.USAGEGRAPH_DB_PREFIX}_usage`).collection<{ _id: string }>('usage_events');
+    const filters: Array<Record<string, string>> = [
+      { customerKey: first.customerKey, period: '2026-03' },
+      { customerKey: alias, period: '2026-03' },
+      { customerKey: first.customerKey, period: '2026-03', usageTypeKey: types[1]! },
+      { subscriptionId: first.subscriptionId, period: '2026-03' },
+      { subscriptionId: second.id, customerKey: alias, period: '2026-03' },
+      { subscriptionId: first.subscriptionId, period: '2026-02', usageTypeKey: types[0]! },
+      { customerKey: `${u}-nobody`, period: '2026-03' },
+      { customerKey: ` ${u}-not-a-key`, period: '2026-03' },
+    ];
+    for (const filter of filters) {
+      const { period, ...fields } = filter;
+      const everyEvent = await stored
+        .find({ ...fields, ...(period ? { periodKey: period } : {}) })
+        .sort({ _id: 1 })
+        .toArray();
+      const listed: string[] = [];
+      let after: string | null = null;
+      do {
+        const { usageEvents } = (await g.ok(
+          `query($f: UsageEventFilter, $a: String) { usageEvents(filter: $f, first: 3, after: $a) { nodes { id } pageInfo { hasNextPage endCursor } } }`,
+          { f: filter, a: after },
+        )) as { usageEvents: { nodes: Array<{ id: string }>; pageInfo: { hasNextPage: boolean; endCursor: string } } };
+        listed.push(...usageEvents.nodes.map((n) => n.id));
+        after = usageEvents.pageInfo.hasNextPage ? usageEvents.pageInfo.endCursor : null;
+      } while (after);
+      expect({ filter, listed }).toEqual({ filter, listed: everyEvent.map((e) => e._id) });
+    }
+    // The March events of the customer's key alone: two subscriptions, two types, four days.
+    expect(await stored.countDocuments({ customerKey: first.customerKey, periodKey: '2026-03' })).toBe(8);
+  } finally {
+    await mongo.close();
+  }
+  expect(
+    firstError(
+      await g.raw(
+        `{ usageEvents(filter: { customerKey: "x", period: "2026-03" }, after: "nonsense") { nodes { id } } }`,
+      ),
+    ),
+  ).toMatchObject({ extensions: { code: 'VALIDATION_FAILED' } });
 });

@@ -4,7 +4,7 @@ import { stableStringify } from '../../lib/ids';
 import { UserFacingError, notFound, parseInput } from '../../lib/errors';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { contractTermsInput } from './inputs';
-import { phasesOf, type ContractTerms, type SubscriptionDoc, type SubscriptionsStore } from './store';
+import { endsAtOrOpen, phasesOf, type ContractTerms, type SubscriptionDoc, type SubscriptionsStore } from './store';
 
 async function withSubscription(
   store: SubscriptionsStore,
@@ -17,7 +17,7 @@ async function withSubscription(
     const current = (await store.subscriptions.findOne({ _id: id }))!;
     const next = await change(current);
     if (!next) return current;
-    const updated = { ...next, updatedAt: new Date() };
+    const updated = { ...next, endsAtOrOpen: endsAtOrOpen(next.endsAt), updatedAt: new Date() };
     await store.subscriptions.replaceOne({ _id: id }, updated);
     return updated;
   });

@@ -8,6 +8,7 @@ import {
   customerId,
   listSubscription,
   subscriptionsOfCustomerLoader,
+  endsAtOrOpen,
   type SubscriptionDoc,
   type SubscriptionsStore,
 } from './store';
@@ -99,6 +100,7 @@ async function insertUnlessOverlapping(
     pricePlanId: s.pricePlanId,
     startsAt: s.startsAt,
     endsAt,
+    endsAtOrOpen: endsAtOrOpen(endsAt),
     createdAt: new Date(),
     correlationId: s.correlationId,
   };

@@ -2,11 +2,12 @@
 import { MAX_KEYS_PER_QUERY, queryableKeys } from '../../lib/loaders';
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { IndexDeclaration } from '../../lib/mongo';
 import { RecordLocks, type RecordLockDoc } from '../../lib/record-locks';
 import { deterministicId } from '../../lib/ids';
 import type { RoundingMode } from '../../lib/money';
+import type { BillingPeriod } from '../../lib/period';
 
 export interface AddressDoc {
   line1: string;
@@ -109,12 +110,30 @@ export interface SubscriptionDoc {
   pricePlanId: string;
   startsAt: Date;
   endsAt: Date | null;
+  /** endsAt as ISO text, or OPEN_ENDED: a string range the embedded database reads from an index (see activeIn). */
+  endsAtOrOpen: string;
   /** Absent on subscriptions that never changed plan: then one phase spans the whole subscription. */
   phases?: SubscriptionPhase[];
   terms?: ContractTerms | null;
   createdAt: Date;
   updatedAt?: Date;
   correlationId: string;
+}
+
+/** endsAtOrOpen of a subscription without an end (or one past year 9999): after the start of every billing period. */
+export const OPEN_ENDED = '9999-12-31T23:59:59.999Z';
+
+/** What every write of a subscription stores in endsAtOrOpen; ISO text of four-digit years orders as the instants do. */
+export function endsAtOrOpen(endsAt: Date | null): string {
+  return endsAt && endsAt.getUTCFullYear() <= 9999 ? endsAt.toISOString() : OPEN_ENDED;
+}
+
+/**
+ * Subscriptions active at some time in a period, without an $or (FerretDB pushes nothing under one): one string range
+ * on the {endsAtOrOpen, _id} index, startsAt checked beside it.
+ */
+export function activeIn(period: BillingPeriod): Filter<SubscriptionDoc> {
+  return { endsAtOrOpen: { $gt: period.start.toISOString() }, startsAt: { $lt: period.end } };
 }
 
 export function phasesOf(s: SubscriptionDoc): SubscriptionPhase[] {
@@ -140,6 +159,7 @@ export interface DirectoryVersionDoc {
 export const indexes: IndexDeclaration[] = [
   { collection: 'customers', keys: { externalKey: 1 }, options: { unique: true } },
   { collection: 'subscriptions', keys: { customerId: 1, startsAt: 1 } },
+  { collection: 'subscriptions', keys: { endsAtOrOpen: 1, _id: 1 } },
   { collection: 'customer_aliases', keys: { customerId: 1 } },
 ];
 
@@ -208,13 +228,24 @@ export async function listSubscription(
   );
 }
 
-/** At start-up: lists any subscription missing from its customer's list (written before the list existed, or cut off). */
+/**
+ * At start-up: lists any subscription missing from its customer's list (written before the list existed, or cut off),
+ * and stores endsAtOrOpen where it is missing or stale (written before the field existed). Both are idempotent.
+ */
 export async function repairSubscriptionLists(store: SubscriptionsStore): Promise<number> {
   const listed = new Set((await store.subscriptionsByCustomer.find().toArray()).flatMap((d) => d.subscriptionIds));
   let repaired = 0;
-  for await (const s of store.subscriptions.find({}, { projection: { _id: 1, customerId: 1 } })) {
-    if (listed.has(s._id)) continue;
-    await store.locks.run(`subscriptions-of:${s.customerId}`, () => listSubscription(store, s.customerId, s._id));
+  const fields = { _id: 1, customerId: 1, endsAt: 1, endsAtOrOpen: 1 };
+  for await (const s of store.subscriptions.find({}, { projection: fields })) {
+    const unlisted = !listed.has(s._id);
+    if (!unlisted && s.endsAtOrOpen === endsAtOrOpen(s.endsAt)) continue;
+    await store.locks.run(`subscriptions-of:${s.customerId}`, async () => {
+      if (unlisted) await listSubscription(store, s.customerId, s._id);
+      // Re-read under the lock: a cancellation since the walk read it may have moved endsAt.
+      const current = await store.subscriptions.findOne({ _id: s._id });
+      if (current && current.endsAtOrOpen !== endsAtOrOpen(current.endsAt))
+        await store.subscriptions.updateOne({ _id: s._id }, { $set: { endsAtOrOpen: endsAtOrOpen(current.endsAt) } });
+    });
     repaired++;
   }
   return repaired;

@@ -2,7 +2,7 @@
 import type DataLoader from 'dataloader';
 import type { Filter } from 'mongodb';
 import { actingSubject, type BaseContext, type SubgraphDefinition } from '../../lib/subgraph-server';
-import type { Resolvers, UsageEventFilter } from './generated/resolvers-types';
+import type { Resolvers } from './generated/resolvers-types';
 import type { Logger } from '../../lib/logger';
 import { loadReferenced, loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
@@ -10,6 +10,7 @@ import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
 import { customerUsage } from './customer-usage';
 import { usageSeries } from './usage-series';
+import { usageEventsPage } from './usage-events-page';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
@@ -46,15 +47,6 @@ export interface Context extends BaseContext, Services {
   usageTypes: DataLoader<string, UsageTypeDoc | null>;
   events: DataLoader<string, UsageEventDoc | null>;
   aggregates: DataLoader<string, UsageAggregateDoc | null>;
-}
-
-function eventFilter(f: UsageEventFilter | null | undefined): Filter<UsageEventDoc> {
-  const q: Filter<UsageEventDoc> = {};
-  if (f?.subscriptionId) q.subscriptionId = f.subscriptionId;
-  if (f?.customerKey) q.customerKey = f.customerKey;
-  if (f?.usageTypeKey) q.usageTypeKey = f.usageTypeKey;
-  if (f?.period) q.periodKey = parsePeriod(f.period, 'filter.period').key;
-  return q;
 }
 
 const asDimensions = (d: Record<string, string> | undefined) =>
@@ -112,7 +104,7 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
         pageBy(ctx.store.usageTypes, usageTypesIn(a.status), [['key', 1], ...NEWEST_VERSION_FIRST], a.first, a.after),
       usageEvent: (_, { id }, ctx) => ctx.events.load(id),
       usageEventBySource: (_, args, ctx) => ctx.events.load(eventId(args.source, args.eventId)),
-      usageEvents: (_, args, ctx) => pageById(ctx.store.events, eventFilter(args.filter), args.first, args.after),
+      usageEvents: (_, args, ctx) => usageEventsPage(ctx.store, args.filter, args.first, args.after),
       usageAggregate: (_, { id }, ctx) => ctx.aggregates.load(id),
       customerUsage: (_, args, ctx) =>
         customerUsage(ctx.store, ctx.registry, args.customerKey, args.period, ctx.correlationId),
