@@ -64,6 +64,8 @@ export async function seedSubscriptions(
     const random = seeded(options.seed ?? 99);
     const now = new Date();
     const settled = new Date(now.getTime() - 3_600_000);
+    // First stored a day earlier: the settled scan started long after, as a month's last scan does in a real system.
+    const firstStored = new Date(now.getTime() - 86_400_000);
     const startsAt = new Date('2026-01-01T00:00:00Z');
     const customers = [];
     const subscriptions = [];
@@ -113,6 +115,7 @@ export async function seedSubscriptions(
           groups: [],
           lastReceivedAt: settled,
           computedAt: settled,
+          firstComputedAt: firstStored,
           correlationId: 'bench',
         }),
       );

@@ -2,10 +2,11 @@
 // the one a full read of every event gives — per aggregation, across an alias and two subscriptions, with a recurring
 // type. The full read (customerUsageFullRead) and rating's recompute run in this process against the same database.
 import { MongoClient } from 'mongodb';
-import { aggregatesForRating, foldForward } from '../subgraphs/usage/aggregate-usage';
+import { aggregateId, aggregatesForRating, foldForward } from '../subgraphs/usage/aggregate-usage';
 import { customerUsageFullRead } from '../subgraphs/usage/customer-usage-full-read';
 import { usageStore, type UsageStore } from '../subgraphs/usage/store';
 import { UsageTypeRegistry } from '../subgraphs/usage/usage-type-registry';
+import { UsageTally } from '../subgraphs/usage/usage-tally';
 import { client, unique } from './support';
 
 const g = client('customer-usage-test');
@@ -212,4 +213,35 @@ it('answers a customer without usage, and a key nobody has, with no usage', asyn
   const june = await bothReads('2026-06');
   expect(june.viaAggregates).toEqual(june.fullRead);
   expect(june.viaAggregates.map((x: any) => x.usageTypeKey)).toContain(key('seats'));
+});
+
+it('does not trust an aggregate whose only scan may have missed events stored by an ingestion that checked before it existed', async () => {
+  // The race: an event is checked (no aggregate yet, so not late, no stale mark) and stored; meanwhile the aggregate's
+  // first scan ran without it. Two minutes on, that aggregate is settled and unmarked, but its scan never came after.
+  const accepted = await send([event('calls', '2026-07-03T00:00:00Z', { n: '7', user: 'u', region: 'eu' })]);
+  expect(accepted.results).toEqual([{ status: 'ACCEPTED', late: false, problems: [] }]);
+  const _id = aggregateId(subscriptions[1]!, key('calls'), '2026-07');
+  const scannedBefore = new Date(Date.now() - 120_000);
+  await store.aggregates.insertOne({
+    _id,
+    subscriptionId: subscriptions[1]!,
+    usageTypeKey: key('calls'),
+    periodKey: '2026-07',
+    quantity: '0',
+    eventCount: 0,
+    groups: [],
+    lastReceivedAt: null,
+    lastEventAt: null,
+    computedAt: scannedBefore,
+    firstComputedAt: scannedBefore,
+    tally: new UsageTally('SUM').stored(),
+    countedMarkedEventIds: [],
+    correlationId: 'customer-usage-test',
+  });
+  const request = { subscriptionId: subscriptions[1]!, usageTypeKeys: [key('calls')] };
+  const [rated] = await aggregatesForRating(store, registry, '2026-07', [request], 'customer-usage-test');
+  expect(rated!.aggregate).toMatchObject({ quantity: '7', eventCount: 1, firstComputedAt: scannedBefore });
+  // Its scan now started more than a minute after it was first stored: once settled it is used as stored.
+  const stored = (await store.aggregates.findOne({ _id }))!;
+  expect(stored.computedAt.getTime() - stored.firstComputedAt!.getTime()).toBeGreaterThan(60_000);
 });

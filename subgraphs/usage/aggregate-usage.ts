@@ -7,7 +7,7 @@ import { Dec } from '../../lib/money';
 import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
 import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
 import { aggregateId, subscriptionStart } from './enrichment';
-import { clearSettledMarks, SETTLE_MS, trustedAggregates } from './freshness';
+import { clearSettledMarks, scannedAfterFirstStored, SETTLE_MS, trustedAggregates } from './freshness';
 import { tallies, UsageTally } from './usage-tally';
 import type { UsageAggregateDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
@@ -191,7 +191,7 @@ export async function foldForward(
   const spec = specOf(type);
   if (!tallies(spec) || !stored.tally || !stored.firstComputedAt || !stored.countedMarkedEventIds) return null;
   if (stored.fieldTotals || stored.lastEventAt === undefined) return null;
-  if (stored.firstComputedAt.getTime() > stored.computedAt.getTime() - SETTLE_MS) return null;
+  if (!scannedAfterFirstStored(stored)) return null;
   const readAt = new Date();
   const marks = await store.staleMarks
     .find({ aggregateId: stored._id, markedAt: { $gte: new Date(stored.computedAt.getTime() - SETTLE_MS) } })

@@ -3,6 +3,8 @@
 // The rule rests on one bound: an ingestion stores its events within WRITE_BUDGET_MS of checking which aggregates
 // exist (it gives up otherwise). So an aggregate computed more than SETTLE_MS ago, with no stale mark from that time
 // on, has counted every event that will ever be stored for it — except late ones, which mark it before they are stored.
+// That holds only for a scan that started SETTLE_MS after the aggregate was first stored: an ingestion that checked
+// just before it existed did not flag its events late, and may store them up to WRITE_BUDGET_MS later.
 import { randomUUID } from 'node:crypto';
 import { UserFacingError } from '../../lib/errors';
 import type { UsageAggregateDoc, UsageStore } from './store';
@@ -41,7 +43,17 @@ export async function markStale(
   if (docs.length > 0) await store.staleMarks.insertMany(docs);
 }
 
-/** The stored aggregates that can be used as they are; the rest (missing, recent or marked) need recomputing. */
+/**
+ * Whether the aggregate's last scan (or fold) started SETTLE_MS after it was first stored: every event an ingestion
+ * stored without flagging it late (it checked before the aggregate existed) was stored by then and counted.
+ */
+export const scannedAfterFirstStored = (a: Pick<UsageAggregateDoc, 'firstComputedAt' | 'computedAt'>): boolean =>
+  a.firstComputedAt !== undefined && a.firstComputedAt.getTime() <= a.computedAt.getTime() - SETTLE_MS;
+
+/**
+ * The stored aggregates that can be used as they are; the rest (missing, recent, marked, or not yet scanned
+ * SETTLE_MS after first being stored) need bringing up to date.
+ */
 export async function trustedAggregates(
   store: UsageStore,
   ids: string[],
@@ -59,7 +71,7 @@ export async function trustedAggregates(
   for (const a of stored) {
     const settled = a.computedAt.getTime() < now.getTime() - SETTLE_MS;
     const marked = (latestMark.get(a._id) ?? -Infinity) >= a.computedAt.getTime() - SETTLE_MS;
-    if (settled && !marked) trusted.set(a._id, a);
+    if (settled && !marked && scannedAfterFirstStored(a)) trusted.set(a._id, a);
   }
   return trusted;
 }
