@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   console.log(
     `bench:post — ${INVOICES} taxed invoices finalized and posted, then ${NOTES} credit notes; machine: ${require('node:os').cpus().length} cores`,
   );
-  console.log(`  batch size: ${POST_BATCH} documents per call (finalized and posted in pipelined chunks of 25)`);
+  console.log(`  batch size: ${POST_BATCH} documents per call (finalized in bulk — 5 first, then the rest while those are posted)`);
   // The erp-postings subgraph logs each batch's step timings, read back below to say where the time goes.
   // A call of 50 invoices must not fail the run when the shared machine stalls: subgraph timeout 120 s (30 s default).
   const { system, credential, cleanup } = await freshSystem('post', {
