@@ -5,6 +5,7 @@
 // process took first, an unknown id — goes through finalizeInvoice unchanged, which claims one number at a time. One
 // invoice that cannot be finalized never stops the others.
 import { GraphQLError } from 'graphql';
+import { config } from '../../lib/config';
 import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { parsePeriod } from '../../lib/period';
@@ -40,13 +41,17 @@ export async function finalizeInvoices(
     );
   const outcomes = new Map<string, InvoiceFinalization>();
   const unique = [...new Set(invoiceIds)];
+  const started = performance.now();
+  const laps = new Laps();
   try {
-    for (const invoice of await finalizeInBulk(store, unique, new Date()))
+    for (const invoice of await finalizeInBulk(store, unique, new Date(), laps))
       outcomes.set(invoice._id, { invoiceId: invoice._id, invoice, code: null, message: null, expected: null });
   } catch (error) {
     // Nothing the bulk pass did is lost: the single path finds each claim, invoice and event it wrote.
     log.warn({ err: error }, 'batch finalization: the bulk pass failed; finalizing one at a time');
   }
+  const inBulk = outcomes.size;
+  const bulkMs = Math.round(performance.now() - started);
   for (const invoiceId of unique) {
     if (outcomes.has(invoiceId)) continue;
     try {
@@ -56,6 +61,15 @@ export async function finalizeInvoices(
       outcomes.set(invoiceId, failed(invoiceId, error, log));
     }
   }
+  if (config().ERP_BATCH_TIMINGS)
+    log.warn(
+      {
+        invoices: unique.length,
+        inBulk,
+        ms: { ...laps.steps, bulk: bulkMs, singly: Math.round(performance.now() - started) - bulkMs },
+      },
+      'batch finalization timings',
+    );
   return invoiceIds.map((id) => outcomes.get(id)!);
 }
 
@@ -80,11 +94,27 @@ function failed(invoiceId: string, error: unknown, log: Logger): InvoiceFinaliza
   };
 }
 
+/** Milliseconds per step of the bulk pass, for the timings ERP_BATCH_TIMINGS asks for. */
+class Laps {
+  private last = performance.now();
+  readonly steps: Record<string, number> = {};
+  lap(step: string): void {
+    const now = performance.now();
+    this.steps[step] = Math.round(now - this.last);
+    this.last = now;
+  }
+}
+
 /**
  * The ordinary drafts of the batch (final invoices of ended periods), finalized together; returns the invoices it
  * finalized (or found finalized). Whatever it leaves out is for the single path.
  */
-async function finalizeInBulk(store: InvoicesStore, ids: readonly string[], now: Date): Promise<InvoiceDoc[]> {
+async function finalizeInBulk(
+  store: InvoicesStore,
+  ids: readonly string[],
+  now: Date,
+  laps: Laps,
+): Promise<InvoiceDoc[]> {
   if (ids.length === 0) return [];
   // Read before locking only to know which locks to take; everything is read again under them.
   const candidates = (await store.drafts.find({ _id: { $in: [...ids] } }).toArray()).filter(
@@ -94,7 +124,9 @@ async function finalizeInBulk(store: InvoicesStore, ids: readonly string[], now:
   const lockKeys = new Set(candidates.map((d) => progressiveLockKey(d.subscriptionId, d.periodKey)));
   const candidateIds = candidates.map((d) => d._id);
   // The same locks as finalizeInvoice: the invoice's, and its period's so no progressive invoice is issued meanwhile.
+  laps.lap('drafts');
   return store.locks.runAll([...candidateIds, ...lockKeys], async () => {
+    laps.lap('locks');
     const alreadyFinalized = await store.invoices.find({ _id: { $in: candidateIds } }).toArray();
     const finalizedIds = new Set(alreadyFinalized.map((i) => i._id));
     const drafts = (
@@ -129,14 +161,19 @@ async function finalizeInBulk(store: InvoicesStore, ids: readonly string[], now:
         (latest.get(progressiveLockKey(d.subscriptionId, d.periodKey))?._id ?? null) ===
         (d.alreadyBilledBasisId ?? null),
     );
+    laps.lap('reads');
     const claims = await claimNumbers(store, current, now);
+    laps.lap('numbers');
     const invoices = current.filter((d) => claims.has(d._id)).map((d) => finalizedWith(d, claims.get(d._id)!));
     const written = await insertAbsent(store, invoices);
     if (written.length > 0) await store.drafts.deleteMany({ _id: { $in: written.map((i) => i._id) } });
     const lost = new Set(invoices.filter((i) => !written.includes(i)).map((i) => i._id));
     // Another writer's invoice is the one stored: read it back, like the single path.
     const stored = lost.size ? await store.invoices.find({ _id: { $in: [...lost] } }).toArray() : [];
-    return announceAll(store, [...alreadyFinalized, ...written, ...stored]);
+    laps.lap('writes');
+    const announcedAll = await announceAll(store, [...alreadyFinalized, ...written, ...stored]);
+    laps.lap('announce');
+    return announcedAll;
   });
 }
 
