@@ -82,8 +82,7 @@ export class RecordLocks {
   }
 
   private async holdingAll<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
-    const tried = await Promise.all(keys.map((key) => this.tryAcquire(key)));
-    let held = tried.filter((c): c is RecordLockDoc => c !== null);
+    let held = await this.tryAcquireAll(keys);
     if (held.length < keys.length) {
       await this.releaseAll(held);
       held = [];
@@ -114,21 +113,54 @@ export class RecordLocks {
         .catch(() => undefined);
   }
 
-  /** One attempt: the key's next claim if the latest is released or expired and our insert wins, else null. */
-  private async tryAcquire(key: string): Promise<RecordLockDoc | null> {
-    // The latest claim on the key: one index seek (an _id range in descending order, limit 1).
-    const readAt = Date.now();
-    const [latest] = await this.claims
+  /**
+   * One attempt at every key: the latest claims read side by side, then every next claim in ONE insert (each insert a
+   * database transaction: 600 one by one took 21 s under load). Returns the claims won; fewer than asked if any is busy.
+   */
+  private async tryAcquireAll(keys: readonly string[]): Promise<RecordLockDoc[]> {
+    const reads = await Promise.all(
+      keys.map(async (key) => {
+        const readAt = Date.now();
+        const [latest] = await this.latestClaim(key);
+        return { key, latest, readAt };
+      }),
+    );
+    const now = new Date();
+    const wanted: RecordLockDoc[] = [];
+    for (const { key, latest, readAt } of reads) {
+      // A read older than a lease could predate claims made and released since: that key counts as busy.
+      if (now.getTime() - readAt >= this.leaseMs / 2 || (latest && !latest.releasedAt && latest.expiresAt > now))
+        continue;
+      wanted.push(this.nextClaim(key, latest, now));
+    }
+    if (wanted.length === 0) return [];
+    try {
+      await this.claims.insertMany(wanted, { ordered: false });
+      return wanted;
+    } catch (error) {
+      const writeErrors = (
+        error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
+      ).writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+      // Another process inserted the same next claim first: it holds that key now.
+      const taken = new Set(list.map((w) => w.index));
+      return wanted.filter((_, i) => !taken.has(i));
+    }
+  }
+
+  /** The latest claim on the key: one index seek (an _id range in descending order, limit 1). */
+  private latestClaim(key: string): Promise<RecordLockDoc[]> {
+    return this.claims
       .find({ _id: { $gt: `${key}#`, $lt: `${key}#~` }, key })
       .sort({ _id: -1 })
       .limit(1)
       .toArray();
-    const now = new Date();
-    // A read older than a lease could predate claims made and released since: read again rather than act on it.
-    const fresh = now.getTime() - readAt < this.leaseMs / 2;
-    if (!fresh || (latest && !latest.releasedAt && latest.expiresAt > now)) return null;
+  }
+
+  private nextClaim(key: string, latest: RecordLockDoc | undefined, now: Date): RecordLockDoc {
     const sequence = (latest?.sequence ?? 0) + 1;
-    const claim: RecordLockDoc = {
+    return {
       _id: claimId(key, sequence),
       key,
       sequence,
@@ -137,6 +169,17 @@ export class RecordLocks {
       expiresAt: new Date(now.getTime() + this.leaseMs),
       releasedAt: null,
     };
+  }
+
+  /** One attempt: the key's next claim if the latest is released or expired and our insert wins, else null. */
+  private async tryAcquire(key: string): Promise<RecordLockDoc | null> {
+    const readAt = Date.now();
+    const [latest] = await this.latestClaim(key);
+    const now = new Date();
+    // A read older than a lease could predate claims made and released since: read again rather than act on it.
+    const fresh = now.getTime() - readAt < this.leaseMs / 2;
+    if (!fresh || (latest && !latest.releasedAt && latest.expiresAt > now)) return null;
+    const claim = this.nextClaim(key, latest, now);
     try {
       await this.claims.insertOne(claim);
       return claim;

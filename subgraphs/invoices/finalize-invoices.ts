@@ -117,9 +117,11 @@ async function finalizeInBulk(
 ): Promise<InvoiceDoc[]> {
   if (ids.length === 0) return [];
   // Read before locking only to know which locks to take; everything is read again under them.
-  const candidates = (await store.drafts.find({ _id: { $in: [...ids] } }).toArray()).filter(
-    (d) => d.kind !== 'PROGRESSIVE' && parsePeriod(d.periodKey).end <= now,
-  );
+  const candidates = (
+    await store.drafts
+      .find({ _id: { $in: [...ids] } }, { projection: { kind: 1, periodKey: 1, subscriptionId: 1 } })
+      .toArray()
+  ).filter((d) => d.kind !== 'PROGRESSIVE' && parsePeriod(d.periodKey).end <= now);
   if (candidates.length === 0) return [];
   const lockKeys = new Set(candidates.map((d) => progressiveLockKey(d.subscriptionId, d.periodKey)));
   const candidateIds = candidates.map((d) => d._id);
