@@ -381,7 +381,8 @@ export const SETTINGS = {
   ERP_BATCH_TIMINGS: withDefault('0', {
     schema: flag,
     accepted: '0 or 1',
-    meaning: '1 makes each posting batch log how long its steps took (warn level), for bench:post',
+    meaning:
+      '1 makes each posting batch and each finalizeInvoices bulk pass log how long its steps took (warn level), for bench:post',
     group: 'erp',
   }),
   ERP_POLL_MS: milliseconds(50, 3_600_000, "The posting worker's poll", 'erp', 1_000),

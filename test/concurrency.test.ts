@@ -56,6 +56,40 @@ it('numbers invoices finalized at the same time without gaps or repeats', async 
   );
 });
 
+it('numbers invoices without gaps or repeats when bulk and single finalizations of overlapping drafts run at once', async () => {
+  const entity = `B${unique('x').slice(2).toUpperCase()}`;
+  await g.ok(
+    `mutation { upsertLegalEntity(input: { code: "${entity}", name: "Bulk numbering test", functionalCurrency: "USD" }) { code } }`,
+  );
+  const ids = (
+    await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((n) => draftInvoice('bulknum', n, { legalEntityCode: entity })))
+  ).map((d) => d.invoiceId as string);
+  const many = `mutation($ids: [ID!]!) { finalizeInvoices(invoiceIds: $ids) { invoiceId code invoice { number } } }`;
+  const one = `mutation($id: ID!) { finalizeInvoice(invoiceId: $id) { number } }`;
+  // Two batches overlapping in opposite orders, and single finalizations of drafts both batches hold.
+  const [first, second, third, fourth] = await Promise.all([
+    g.ok(many, { ids: ids.slice(0, 6) }),
+    g.ok(many, { ids: ids.slice(2).reverse() }),
+    g.ok(one, { id: ids[3] }),
+    g.ok(one, { id: ids[7] }),
+  ]);
+  const numberOf = new Map<string, string>();
+  const seen = (id: string, number: string) => {
+    expect(numberOf.get(id) ?? number).toBe(number); // every answer for one invoice names the same number
+    numberOf.set(id, number);
+  };
+  for (const r of [...first.finalizeInvoices, ...second.finalizeInvoices]) {
+    expect(r.code).toBeNull();
+    seen(r.invoiceId, r.invoice.number);
+  }
+  seen(ids[3]!, third.finalizeInvoice.number);
+  seen(ids[7]!, fourth.finalizeInvoice.number);
+  const year = new Date().getUTCFullYear();
+  expect([...numberOf.values()].sort()).toEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${entity}-${year}-${String(n).padStart(6, '0')}`),
+  );
+});
+
 it('posts an invoice once when five requests ask at the same moment', async () => {
   const invoice = await finalizedInvoice('conc_post', 12);
   const post = `mutation($id: ID!) { postInvoice(invoiceId: $id) { id postingKey status } }`;

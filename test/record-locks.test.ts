@@ -103,3 +103,30 @@ it('sweeps old claims but keeps the latest of every key, so the next claim still
   expect(await sweepRecordLocks(claims, 3_600_000)).toBe(2_499);
   expect((await claims.find({ key: many }).toArray()).map((c) => c.sequence)).toEqual([2_500]);
 });
+
+it('runAll holds every key at once: two holders taking overlapping keys in opposite orders lose no update and never deadlock', async () => {
+  const claims = client.db(DB).collection<RecordLockDoc>(unique('run_all_locks'));
+  const counters = client.db(DB).collection<{ _id: string; value: number }>(unique('run_all_counters'));
+  const keys = [unique('k1'), unique('k2'), unique('k3'), unique('k4')];
+  await counters.insertMany(keys.map((k) => ({ _id: k, value: 0 })));
+  // Two holders with their own in-process queues stand for two processes sharing the collection.
+  const [one, two] = [new RecordLocks(claims, { holder: 'one' }), new RecordLocks(claims, { holder: 'two' })];
+  /** Adds 1 to each counter by read-modify-write: correct only while nobody else holds the key. */
+  const increment = (ids: readonly string[]) => async () => {
+    const before = await counters.find({ _id: { $in: [...ids] } }).toArray();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const c of before) await counters.updateOne({ _id: c._id }, { $set: { value: c.value + 1 } });
+  };
+  const rounds = 8;
+  await Promise.all(
+    Array.from({ length: rounds }, (_, i) => [
+      one.runAll(keys.slice(0, 3), increment(keys.slice(0, 3))),
+      two.runAll([...keys].reverse().slice(0, 3), increment([...keys].reverse().slice(0, 3))),
+      // A single-key holder beside them: runAll and run exclude each other too.
+      (i % 2 ? one : two).run(keys[1]!, increment([keys[1]!])),
+    ]).flat(),
+  );
+  const values = new Map((await counters.find({}).toArray()).map((c) => [c._id, c.value]));
+  expect(keys.map((k) => values.get(k))).toEqual([rounds, rounds * 3, rounds * 2, rounds]);
+  expect(await claims.countDocuments({ releasedAt: null })).toBe(0);
+}, 120_000);

@@ -1,15 +1,16 @@
 import { finalizeChunks } from './post-batch';
 
 describe('finalizeChunks', () => {
-  it('starts the pipeline with a short chunk, then takes 25 at a time, keeping every id once and in order', () => {
+  it('starts the pipeline with a short chunk, then takes the rest in one, keeping every id once and in order', () => {
     const ids = Array.from({ length: 58 }, (_, i) => `inv_${i}`);
     const chunks = finalizeChunks(ids);
-    expect(chunks.map((c) => c.length)).toEqual([5, 25, 25, 3]);
+    expect(chunks.map((c) => c.length)).toEqual([5, 53]);
     expect(chunks.flat()).toEqual(ids);
   });
 
   it('answers small and empty batches', () => {
     expect(finalizeChunks(['a', 'b'])).toEqual([['a', 'b']]);
+    expect(finalizeChunks(['a', 'b', 'c', 'd', 'e', 'f']).map((c) => c.length)).toEqual([5, 1]);
     expect(finalizeChunks([])).toEqual([]);
   });
 });

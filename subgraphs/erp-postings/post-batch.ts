@@ -309,6 +309,7 @@ export async function postPrepared(
   existing: Map<string, ErpPostingDoc>,
   correlationId: string,
   log: Logger,
+  deferred?: Array<Promise<void>>,
 ): Promise<BatchPostingResult[]> {
   const timer = new StepTimer();
   const results = new Map<string, BatchPostingResult>();
@@ -429,13 +430,11 @@ export async function postPrepared(
     else held.set(c.doc._id, { ...c, claim: claims[i]! });
   });
   timer.lap('claim');
-  const release = async (ids: readonly string[]) => {
-    if (ids.length > 0)
-      await store.claims.updateMany(
-        { _id: { $in: ids.map((id) => held.get(id)!.claim._id) } },
-        { $set: { releasedAt: new Date() } },
-      );
+  const releaseClaims = async (claimIds: readonly string[]) => {
+    if (claimIds.length > 0)
+      await store.claims.updateMany({ _id: { $in: [...claimIds] } }, { $set: { releasedAt: new Date() } });
   };
+  const release = (ids: readonly string[]) => releaseClaims(ids.map((id) => held.get(id)!.claim._id));
 
   const sent = { inBatch: 0 };
   try {
@@ -600,12 +599,33 @@ export async function postPrepared(
       })),
     );
     timer.lap('events');
-    if (posted.length > 0)
-      await store.postings.bulkWrite(
-        posted.map((p) => ({ replaceOne: { filter: { _id: p._id }, replacement: p } })),
-        { ordered: false },
-      );
+    const writeResults = async () => {
+      if (posted.length > 0)
+        await store.postings.bulkWrite(
+          posted.map((p) => ({ replaceOne: { filter: { _id: p._id }, replacement: p } })),
+          { ordered: false },
+        );
+    };
     for (const p of posted) done(held.get(p._id)!.documentId, p);
+    if (deferred) {
+      // The caller awaits it before answering: meanwhile the ledger takes the next chunk's writes. The claims are held
+      // until it is written, and a write lost with a crash finds the entry in the ledger on retry (ALREADY_IN_ERP).
+      const claimed = [...held.values()].map((h) => h.claim._id);
+      held.clear();
+      const started = performance.now();
+      const written = writeResults()
+        .finally(() => releaseClaims(claimed))
+        .then(() => {
+          if (batchTimingsLogged())
+            log.warn(
+              { documents: 0, ms: { 'results (overlapped)': Math.round(performance.now() - started) } },
+              'batch posting timings',
+            );
+        });
+      // Handled here so a failure waits, without crashing the process, for the caller's await to report it.
+      written.catch(() => undefined);
+      deferred.push(written);
+    } else await writeResults();
     timer.lap('results');
   } finally {
     await release([...held.keys()]);
@@ -659,23 +679,18 @@ async function reverseAccruals(
       ).catch((error) => log.error({ err: error, invoiceId: invoice.id }, 'batch posting: accrual reversal failed'));
 }
 
-/** Invoices finalized and posted per chunk: the next chunk is finalized (invoices) while this one is posted (here). */
-const FINALIZE_CHUNK = 25;
 /**
- * The first chunk is small: nothing overlaps its finalization, so the ledger starts writing after a few invoices
- * instead of after 25 (measured: the first chunk's wait was most of the path's "waiting for finalization").
+ * The first chunk is small: nothing overlaps its finalization, so the ledger starts writing after a few invoices. The
+ * rest is finalized in one bulk pass (finalizeInvoices claims a series' numbers with one insert) while those are posted.
  */
 const FIRST_FINALIZE_CHUNK = 5;
 
-/** The invoice ids in pipeline chunks: a short first chunk, then FINALIZE_CHUNK at a time. */
+/** The invoice ids in pipeline chunks: a short first chunk, then the rest of the call. */
 export function finalizeChunks(ids: readonly string[]): string[][] {
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length;) {
-    const size = i === 0 ? FIRST_FINALIZE_CHUNK : FINALIZE_CHUNK;
-    chunks.push(ids.slice(i, i + size));
-    i += size;
-  }
-  return chunks;
+  if (ids.length === 0) return [];
+  return ids.length <= FIRST_FINALIZE_CHUNK
+    ? [[...ids]]
+    : [ids.slice(0, FIRST_FINALIZE_CHUNK), ids.slice(FIRST_FINALIZE_CHUNK)];
 }
 
 interface Finalization {
@@ -705,39 +720,48 @@ export async function finalizeAndPostInvoices(
       { ids },
     ).then((r) => r.finalizeInvoices);
   const results: BatchPostingResult[] = [];
+  /** Each chunk's results write, overlapping the next chunk's ledger writes; all awaited before answering. */
+  const resultWrites: Array<Promise<void>> = [];
   // Pipelined: two processes, two cores — finalizing the next chunk overlaps posting this one.
   let next: Promise<Finalization[]> | null = chunks.length > 0 ? finalize(chunks[0]!) : null;
-  for (let k = 0; k < chunks.length; k++) {
-    const waited = performance.now();
-    const finalized = await next!;
-    if (batchTimingsLogged())
-      log.warn(
-        { chunk: k, invoices: chunks[k]!.length, ms: Math.round(performance.now() - waited) },
-        'batch waited for finalization',
+  try {
+    for (let k = 0; k < chunks.length; k++) {
+      const waited = performance.now();
+      const finalized = await next!;
+      if (batchTimingsLogged())
+        log.warn(
+          { chunk: k, invoices: chunks[k]!.length, ms: Math.round(performance.now() - waited) },
+          'batch waited for finalization',
+        );
+      next = k + 1 < chunks.length ? finalize(chunks[k + 1]!) : null;
+      // Settled either way, so a failure of the next chunk is reported when it is awaited, never as unhandled.
+      next?.catch(() => undefined);
+      const existing = await existingPostings(
+        store,
+        finalized.filter((f) => f.invoice).map((f) => invoicePostingKey(f.invoiceId)),
       );
-    next = k + 1 < chunks.length ? finalize(chunks[k + 1]!) : null;
-    // Settled either way, so a failure of the next chunk is reported when it is awaited, never as unhandled.
-    next?.catch(() => undefined);
-    const existing = await existingPostings(
-      store,
-      finalized.filter((f) => f.invoice).map((f) => invoicePostingKey(f.invoiceId)),
-    );
-    const customers = await customersOf(
-      finalized
-        .filter((f) => f.invoice && !existing.has(postingIdOf(invoicePostingKey(f.invoiceId))))
-        .map((f) => f.invoice!.customer.id),
-    );
-    const prepared = finalized.map((f) =>
-      !f.invoice
-        ? {
-            documentId: f.invoiceId,
-            error: failure(f.invoiceId, f.code ?? 'FINALIZATION_FAILED', f.message ?? '', f.expected),
-          }
-        : existing.has(postingIdOf(invoicePostingKey(f.invoiceId)))
-          ? { documentId: f.invoiceId, postingKey: invoicePostingKey(f.invoiceId) }
-          : preparedInvoice(f.invoiceId, f.invoice, customers),
-    );
-    results.push(...(await postPrepared(store, connector, policy, prepared, existing, correlationId, log)));
+      const customers = await customersOf(
+        finalized
+          .filter((f) => f.invoice && !existing.has(postingIdOf(invoicePostingKey(f.invoiceId))))
+          .map((f) => f.invoice!.customer.id),
+      );
+      const prepared = finalized.map((f) =>
+        !f.invoice
+          ? {
+              documentId: f.invoiceId,
+              error: failure(f.invoiceId, f.code ?? 'FINALIZATION_FAILED', f.message ?? '', f.expected),
+            }
+          : existing.has(postingIdOf(invoicePostingKey(f.invoiceId)))
+            ? { documentId: f.invoiceId, postingKey: invoicePostingKey(f.invoiceId) }
+            : preparedInvoice(f.invoiceId, f.invoice, customers),
+      );
+      results.push(
+        ...(await postPrepared(store, connector, policy, prepared, existing, correlationId, log, resultWrites)),
+      );
+    }
+  } finally {
+    // Every results write ends before the call answers, and a failed one fails the call.
+    await Promise.all(resultWrites);
   }
   return inInputOrder(invoiceIds, results);
 }

@@ -339,6 +339,20 @@ export async function applyPrepaidCredits(
   store: InvoicesStore,
   invoice: InvoiceDoc,
 ): Promise<CreditMovementDoc | null> {
+  const known = appliedTo.get(invoice);
+  if (known !== undefined) return known;
+  const movement = await applyPrepaidCreditsNow(store, invoice);
+  if (invoice.status === 'FINALIZED') appliedTo.set(invoice, movement);
+  return movement;
+}
+
+/**
+ * What was applied to a finalized invoice, kept with the very object it was applied to: finalization's answer resolves
+ * prepaidCreditApplied and amountDue without reading it again (an invoice read afresh is a new object, and checks again).
+ */
+const appliedTo = new WeakMap<InvoiceDoc, CreditMovementDoc | null>();
+
+async function applyPrepaidCreditsNow(store: InvoicesStore, invoice: InvoiceDoc): Promise<CreditMovementDoc | null> {
   if (invoice.status === 'DRAFT' || !invoice.finalizedAt) return null;
   const key = `consume:${invoice._id}`;
   const done = await store.creditMovements.findOne({ key });

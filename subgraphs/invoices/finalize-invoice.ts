@@ -2,7 +2,7 @@
 // Every step is an insert, so even several processes racing cannot number an invoice twice or change a finalized one.
 import { UserFacingError, notFound } from '../../lib/errors';
 import { isDuplicateKeyError } from '../../lib/mongo';
-import { zero } from '../../lib/money';
+import { zero, type Money } from '../../lib/money';
 import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
@@ -62,14 +62,7 @@ export async function finalizeInvoice(store: InvoicesStore, invoiceId: string, n
 async function finalizeDraft(store: InvoicesStore, draft: InvoiceDoc, now: Date): Promise<InvoiceDoc> {
   const invoiceId = draft._id;
   const claim = await claimNumber(store, draft, now);
-  const invoice: InvoiceDoc = {
-    ...draft,
-    status: 'FINALIZED',
-    number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
-    issueDate: isoDate(claim.claimedAt),
-    finalizedAt: claim.claimedAt,
-    updatedAt: claim.claimedAt,
-  };
+  const invoice = finalizedWith(draft, claim);
   try {
     await store.invoices.insertOne(invoice);
   } catch (error) {
@@ -81,9 +74,23 @@ async function finalizeDraft(store: InvoicesStore, draft: InvoiceDoc, now: Date)
   return announced(store, invoice);
 }
 
+/** The finalized invoice a draft becomes with its number claim. */
+export const finalizedWith = (draft: InvoiceDoc, claim: InvoiceNumberDoc): InvoiceDoc => ({
+  ...draft,
+  status: 'FINALIZED',
+  number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
+  issueDate: isoDate(claim.claimedAt),
+  finalizedAt: claim.claimedAt,
+  updatedAt: claim.claimedAt,
+});
+
+/** The number series an invoice finalized at `now` is numbered in: one per legal entity and year. */
+export const numberSeriesOf = (invoice: InvoiceDoc, now: Date): string =>
+  `${invoice.legalEntityCode}-${now.getUTCFullYear()}`;
+
 /** The invoice's own earlier claim if a previous attempt was cut short, else the next number in the series. */
 async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date): Promise<InvoiceNumberDoc> {
-  const series = `${invoice.legalEntityCode}-${now.getUTCFullYear()}`;
+  const series = numberSeriesOf(invoice, now);
   for (;;) {
     const mine = await store.numbers.findOne({ invoiceId: invoice._id });
     if (mine) return mine;
@@ -110,7 +117,13 @@ async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date)
 async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<InvoiceDoc> {
   // Every path of a finalization passes here, so a retry completes a credit application a crash cut short.
   const credit = creditAppliedOf(invoice, await applyPrepaidCredits(store, invoice));
-  await store.outbox.raise({
+  await store.outbox.raise(finalizedEvent(invoice, credit));
+  return invoice;
+}
+
+/** The `invoice.finalized` business event of an invoice whose prepaid credit (if any) has been applied. */
+export function finalizedEvent(invoice: InvoiceDoc, credit: Money) {
+  return {
     id: `invoice.finalized:${invoice._id}`,
     type: 'invoice.finalized',
     subject: invoice._id,
@@ -132,6 +145,5 @@ async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<Inv
       kind: invoice.kind ?? 'FINAL',
       alreadyBilled: invoice.alreadyBilled ?? zero(invoice.currency),
     },
-  });
-  return invoice;
+  };
 }
