@@ -8,6 +8,7 @@ import { loadReferenced, loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
 import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
+import { startAggregateKeeper } from './aggregate-keeper';
 import { customerUsage } from './customer-usage';
 import { usageSeries } from './usage-series';
 import { usageEventsPage } from './usage-events-page';
@@ -83,7 +84,12 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     aggregates: loaderByField(services.store.aggregates),
   }),
   routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry, services.log)),
-  startBackground: (s, log) => startReleaseWorker(s.store, log),
+  startBackground: (s, log) => {
+    const stops = [startReleaseWorker(s.store, log), startAggregateKeeper(s.store, s.registry, log)];
+    return async () => {
+      await Promise.all(stops.map((stop) => stop()));
+    };
+  },
   resolvers: {
     Query: {
       usageType: async (_, args, ctx) => {

@@ -165,6 +165,21 @@ export interface StaleMarkDoc {
   eventIds?: string[];
 }
 
+/**
+ * A request to bring one aggregate up to date in the background (aggregate-keeper.ts): `_id` is the aggregate's, so
+ * one waits per aggregate; inserted by ingestion after storing events, deleted by the keeper before it works.
+ */
+export interface AggregateRefreshDoc {
+  _id: string;
+  subscriptionId: string;
+  usageTypeKey: string;
+  periodKey: string;
+  /** Not worked before then (an aggregate first stored less than SETTLE_MS ago waits for its second scan). */
+  dueAt: Date;
+  requestedAt: Date;
+  correlationId: string;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
   // Every index slows every insert (measured on FerretDB: five secondary indexes made 1,000-event inserts 3× slower,
@@ -174,6 +189,8 @@ export const indexes: IndexDeclaration[] = [
   // A period's aggregates in id order: lateUsage pages through them.
   { collection: 'usage_aggregates', keys: { periodKey: 1, _id: 1 } },
   { collection: 'stale_marks', keys: { aggregateId: 1 } },
+  // The keeper's due page: a range on dueAt.
+  { collection: 'aggregate_refreshes', keys: { dueAt: 1, _id: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
   { collection: 'quarantined_events', keys: { status: 1, _id: 1 } },
@@ -193,6 +210,7 @@ export interface UsageStore {
   quarantine: Collection<QuarantinedEventDoc>;
   aggregates: Collection<UsageAggregateDoc>;
   staleMarks: Collection<StaleMarkDoc>;
+  refreshes: Collection<AggregateRefreshDoc>;
 }
 
 export function usageStore(db: Db): UsageStore {
@@ -206,5 +224,6 @@ export function usageStore(db: Db): UsageStore {
     quarantine: db.collection<QuarantinedEventDoc>('quarantined_events'),
     aggregates: db.collection<UsageAggregateDoc>('usage_aggregates'),
     staleMarks: db.collection<StaleMarkDoc>('stale_marks'),
+    refreshes: db.collection<AggregateRefreshDoc>('aggregate_refreshes'),
   };
 }

@@ -139,7 +139,11 @@ export type EventResult = {
   exceptionId?: Maybe<Scalars['ID']['output']>;
   /** Position of the event in the input, from 0. */
   index: Scalars['Int']['output'];
-  /** ACCEPTED after its period was aggregated (for rating, aggregateUsage or customerUsage). */
+  /**
+   * ACCEPTED after its period was aggregated (for rating, aggregateUsage or customerUsage, or by the background keeper
+   * once earlier events of the same subscription, usage type and period were stored — so usually every event after a
+   * period's first batch).
+   */
   late: Scalars['Boolean']['output'];
   /** Why it was rejected or held, one entry per problem in the order found; empty when accepted. */
   problems: Array<FieldProblem>;
@@ -559,8 +563,9 @@ export type Query = {
   __typename?: 'Query';
   /**
    * A customer's usage so far in a period (the current one by default), per usage type. Read from the stored aggregates
-   * rating uses (stored on first use, then brought up to date with the events received since), so events arriving for
-   * the period afterwards are flagged late, as after aggregateUsage.
+   * rating uses (kept up to date in the background as events arrive, else stored on first use, then brought up to date
+   * with the events received since), so events arriving for the period afterwards are flagged late, as after
+   * aggregateUsage.
    */
   customerUsage: CustomerUsage;
   /**
@@ -847,7 +852,10 @@ export type UsageEvent = {
   eventId: Scalars['String']['output'];
   /** The event's id (derived from source and eventId). */
   id: Scalars['ID']['output'];
-  /** Arrived after its period was aggregated (for rating, aggregateUsage or customerUsage). */
+  /**
+   * Arrived after its period was aggregated (for rating, aggregateUsage or customerUsage, or by the background keeper
+   * once earlier events of the same subscription, usage type and period were stored).
+   */
   late: Scalars['Boolean']['output'];
   /** The billing period the timestamp falls in. */
   period: Period;

@@ -1,0 +1,156 @@
+// Background work: keeps the stored aggregates current as events arrive, so that the first read of a period (rating,
+// customerUsage) finds an aggregate it can use as stored or fold forward, instead of reading every event itself.
+//
+// Ingestion, after storing events, inserts one refresh request per aggregate they count in (`_id` = aggregate id,
+// insert-only: a request already waiting takes the new events too). The keeper takes due requests, deletes each before
+// working — so events stored after that delete come with a request of their own — and brings the aggregate up to date
+// through aggregatesForRating, the code rating uses (under the aggregate's record lock). An aggregate not yet
+// foldable (its scan did not start SETTLE_MS after it was first stored, or it kept too many marked ids) gets a request
+// due when it will be, so its second scan also happens here and not in a customer's request.
+import type { MongoBulkWriteError } from 'mongodb';
+import { repeatInBackground } from '../../lib/background';
+import { config } from '../../lib/config';
+import type { Logger } from '../../lib/logger';
+import { aggregatesForRating } from './aggregate-usage';
+import { scannedAfterFirstStored, SETTLE_MS } from './freshness';
+import type { AggregateRefreshDoc, UsageAggregateDoc, UsageStore } from './store';
+import type { UsageTypeRegistry } from './usage-type-registry';
+
+/** Refresh requests worked off per pass, at most. */
+export const KEEPER_PAGE = 50;
+
+/** Whether ingestion requests refreshes at all: only while some process keeps them (the setting is not 0). */
+export const keeperEnabled = (): boolean => config().USAGE_AGGREGATE_KEEPER_MS > 0;
+
+/**
+ * Asks for these aggregates to be brought up to date (after their events are stored). A request already waiting
+ * for an aggregate stands for the new events too, so a duplicate key is success.
+ */
+export async function requestRefreshes(
+  store: UsageStore,
+  events: Iterable<
+    Pick<AggregateRefreshDoc, 'subscriptionId' | 'usageTypeKey' | 'periodKey'> & { aggregateId: string }
+  >,
+  correlationId: string,
+  dueAt = new Date(),
+): Promise<void> {
+  const docs = new Map<string, AggregateRefreshDoc>();
+  for (const e of events)
+    if (!docs.has(e.aggregateId))
+      docs.set(e.aggregateId, {
+        _id: e.aggregateId,
+        subscriptionId: e.subscriptionId,
+        usageTypeKey: e.usageTypeKey,
+        periodKey: e.periodKey,
+        dueAt,
+        requestedAt: new Date(),
+        correlationId,
+      });
+  if (docs.size === 0) return;
+  try {
+    await store.refreshes.insertMany([...docs.values()], { ordered: false });
+  } catch (error) {
+    const writeErrors = (error as MongoBulkWriteError).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+  }
+}
+
+/**
+ * When a stored aggregate can next be brought forward without reading all its events; null when it already can, or
+ * never can (unique counts, time-weighted, carried and field-total aggregates are recomputed by their reader).
+ */
+export function foldableFrom(a: UsageAggregateDoc): Date | null {
+  if (!a.firstComputedAt) return a.computedAt;
+  if (!scannedAfterFirstStored(a)) return new Date(a.firstComputedAt.getTime() + SETTLE_MS);
+  if (!a.tally || a.fieldTotals || a.carryOut || a.lastEventAt === undefined) return null;
+  // Too many marked events to remember: once those marks are older than a scan's window, the next scan keeps few.
+  if (!a.countedMarkedEventIds) return new Date(a.computedAt.getTime() + SETTLE_MS);
+  return null;
+}
+
+/** Whether a stored aggregate is one the keeper brings forward when its events change (it folds). */
+const keptByFolding = (a: UsageAggregateDoc) => Boolean(a.tally) && !a.fieldTotals && !a.carryOut;
+
+export interface KeeperPass {
+  refreshed: number;
+  deferred: number;
+  failed: number;
+}
+
+/** One pass: the due requests (a bounded page), each deleted, then its aggregate brought up to date. */
+export async function keepAggregates(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  log: Logger,
+  stopped: () => boolean = () => false,
+): Promise<KeeperPass> {
+  const pass: KeeperPass = { refreshed: 0, deferred: 0, failed: 0 };
+  const due = await store.refreshes
+    .find({ dueAt: { $lte: new Date() } })
+    .limit(KEEPER_PAGE)
+    .toArray();
+  for (const request of due) {
+    if (stopped()) break;
+    // Deleted first: a request inserted from now on survives, and its events are stored before this work reads.
+    const { deletedCount } = await store.refreshes.deleteOne({ _id: request._id, dueAt: request.dueAt });
+    if (deletedCount === 0) continue; // another process took it
+    try {
+      const outcome = await refreshOne(store, registry, request);
+      if (outcome === 'deferred') pass.deferred++;
+      else pass.refreshed++;
+    } catch (error) {
+      pass.failed++;
+      log.warn({ err: error, aggregateId: request._id }, 'aggregate refresh failed; asked again in a minute');
+      await requestRefreshes(store, [refreshKey(request)], request.correlationId, new Date(Date.now() + SETTLE_MS));
+    }
+  }
+  return pass;
+}
+
+const refreshKey = (r: AggregateRefreshDoc) => ({
+  aggregateId: r._id,
+  subscriptionId: r.subscriptionId,
+  usageTypeKey: r.usageTypeKey,
+  periodKey: r.periodKey,
+});
+
+async function refreshOne(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  request: AggregateRefreshDoc,
+): Promise<'refreshed' | 'deferred'> {
+  const stored = await store.aggregates.findOne({ _id: request._id });
+  const notBefore = stored && foldableFrom(stored);
+  // Still young: the scan due then counts these events too, so none is read now (a reader meanwhile recomputes).
+  if (notBefore && notBefore.getTime() > Date.now()) {
+    await requestRefreshes(store, [refreshKey(request)], request.correlationId, notBefore);
+    return 'deferred';
+  }
+  // A recompute on every batch would read every event each time: those are left to their reader.
+  if (stored && !notBefore && !keptByFolding(stored)) return 'refreshed';
+  const [result] = await aggregatesForRating(
+    store,
+    registry,
+    request.periodKey,
+    [{ subscriptionId: request.subscriptionId, usageTypeKeys: [request.usageTypeKey] }],
+    request.correlationId,
+  );
+  const next = result && foldableFrom(result.aggregate);
+  if (next) await requestRefreshes(store, [refreshKey(request)], request.correlationId, next);
+  return 'refreshed';
+}
+
+/** Starts the keeper (not when its setting is 0); returns its stop function. */
+export function startAggregateKeeper(
+  store: UsageStore,
+  registry: UsageTypeRegistry,
+  log: Logger,
+  intervalMs = config().USAGE_AGGREGATE_KEEPER_MS,
+): () => Promise<void> {
+  if (intervalMs <= 0) return async () => undefined;
+  return repeatInBackground('keeping aggregates current', intervalMs, log, async (job) => {
+    const pass = await keepAggregates(store, registry, log, () => job.stopped);
+    if (pass.refreshed + pass.failed > 0) log.debug(pass, 'aggregates kept current');
+  });
+}
