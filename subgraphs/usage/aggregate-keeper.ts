@@ -2,7 +2,8 @@
 // customerUsage) finds an aggregate it can use as stored or fold forward, instead of reading every event itself.
 //
 // Ingestion, after storing events, inserts one refresh request per aggregate they count in (`_id` = aggregate id,
-// insert-only: a request already waiting takes the new events too). The keeper takes due requests, deletes each before
+// insert-only: a request already waiting takes the new events too). The keeper's own requests for later (the second
+// scan, shedding remembered ids) wait under `<aggregate id>#later`, so they never hold back new events. The keeper takes due requests, deletes each before
 // working — so events stored after that delete come with a request of their own — and brings the aggregate up to date
 // through aggregatesForRating, the code rating uses (under the aggregate's record lock). An aggregate not yet
 // foldable (its scan did not start SETTLE_MS after it was first stored, or it kept too many marked ids) gets a request
@@ -28,21 +29,21 @@ export const keeperEnabled = (): boolean => config().USAGE_AGGREGATE_KEEPER_MS >
  */
 export async function requestRefreshes(
   store: UsageStore,
-  events: Iterable<
-    Pick<AggregateRefreshDoc, 'subscriptionId' | 'usageTypeKey' | 'periodKey'> & { aggregateId: string }
-  >,
+  events: Iterable<Pick<AggregateRefreshDoc, 'aggregateId' | 'subscriptionId' | 'usageTypeKey' | 'periodKey'>>,
   correlationId: string,
-  dueAt = new Date(),
+  /** For the keeper's own request, due then; none: due now. */
+  later?: Date,
 ): Promise<void> {
   const docs = new Map<string, AggregateRefreshDoc>();
   for (const e of events)
     if (!docs.has(e.aggregateId))
       docs.set(e.aggregateId, {
-        _id: e.aggregateId,
+        _id: later ? `${e.aggregateId}#later` : e.aggregateId,
+        aggregateId: e.aggregateId,
         subscriptionId: e.subscriptionId,
         usageTypeKey: e.usageTypeKey,
         periodKey: e.periodKey,
-        dueAt,
+        dueAt: (later ?? new Date()).toISOString(),
         requestedAt: new Date(),
         correlationId,
       });
@@ -69,6 +70,14 @@ export function foldableFrom(a: UsageAggregateDoc): Date | null {
   return null;
 }
 
+/**
+ * When a fold can drop the marked event ids the aggregate still remembers (their marks then being older than its
+ * window, and deleted): until then every read folds them again — with 10,000-event batches, a second read per batch.
+ */
+export function sheddingFrom(a: UsageAggregateDoc): Date | null {
+  return a.countedMarkedEventIds?.length ? new Date(a.computedAt.getTime() + SETTLE_MS + 1_000) : null;
+}
+
 /** Whether a stored aggregate is one the keeper brings forward when its events change (it folds). */
 const keptByFolding = (a: UsageAggregateDoc) => Boolean(a.tally) && !a.fieldTotals && !a.carryOut;
 
@@ -87,7 +96,8 @@ export async function keepAggregates(
 ): Promise<KeeperPass> {
   const pass: KeeperPass = { refreshed: 0, deferred: 0, failed: 0 };
   const due = await store.refreshes
-    .find({ dueAt: { $lte: new Date() } })
+    .find({ dueAt: { $lte: new Date().toISOString() } })
+    .sort({ dueAt: 1, _id: 1 })
     .limit(KEEPER_PAGE)
     .toArray();
   for (const request of due) {
@@ -101,7 +111,7 @@ export async function keepAggregates(
       else pass.refreshed++;
     } catch (error) {
       pass.failed++;
-      log.warn({ err: error, aggregateId: request._id }, 'aggregate refresh failed; asked again in a minute');
+      log.warn({ err: error, aggregateId: request.aggregateId }, 'aggregate refresh failed; asked again in a minute');
       await requestRefreshes(store, [refreshKey(request)], request.correlationId, new Date(Date.now() + SETTLE_MS));
     }
   }
@@ -109,7 +119,7 @@ export async function keepAggregates(
 }
 
 const refreshKey = (r: AggregateRefreshDoc) => ({
-  aggregateId: r._id,
+  aggregateId: r.aggregateId,
   subscriptionId: r.subscriptionId,
   usageTypeKey: r.usageTypeKey,
   periodKey: r.periodKey,
@@ -120,7 +130,7 @@ async function refreshOne(
   registry: UsageTypeRegistry,
   request: AggregateRefreshDoc,
 ): Promise<'refreshed' | 'deferred'> {
-  const stored = await store.aggregates.findOne({ _id: request._id });
+  const stored = await store.aggregates.findOne({ _id: request.aggregateId });
   const notBefore = stored && foldableFrom(stored);
   // Still young: the scan due then counts these events too, so none is read now (a reader meanwhile recomputes).
   if (notBefore && notBefore.getTime() > Date.now()) {
@@ -136,7 +146,7 @@ async function refreshOne(
     [{ subscriptionId: request.subscriptionId, usageTypeKeys: [request.usageTypeKey] }],
     request.correlationId,
   );
-  const next = result && foldableFrom(result.aggregate);
+  const next = result && (foldableFrom(result.aggregate) ?? sheddingFrom(result.aggregate));
   if (next) await requestRefreshes(store, [refreshKey(request)], request.correlationId, next);
   return 'refreshed';
 }

@@ -170,12 +170,17 @@ export interface StaleMarkDoc {
  * one waits per aggregate; inserted by ingestion after storing events, deleted by the keeper before it works.
  */
 export interface AggregateRefreshDoc {
+  /** The aggregate's id; `<aggregate id>#later` for one the keeper scheduled itself. */
   _id: string;
+  aggregateId: string;
   subscriptionId: string;
   usageTypeKey: string;
   periodKey: string;
-  /** Not worked before then (an aggregate first stored less than SETTLE_MS ago waits for its second scan). */
-  dueAt: Date;
+  /**
+   * Not worked before then (an aggregate first stored less than SETTLE_MS ago waits for its second scan). ISO 8601
+   * text in UTC: it sorts as time does, and the embedded database pushes a range on text down to its index.
+   */
+  dueAt: string;
   requestedAt: Date;
   correlationId: string;
 }
@@ -189,7 +194,7 @@ export const indexes: IndexDeclaration[] = [
   // A period's aggregates in id order: lateUsage pages through them.
   { collection: 'usage_aggregates', keys: { periodKey: 1, _id: 1 } },
   { collection: 'stale_marks', keys: { aggregateId: 1 } },
-  // The keeper's due page: a range on dueAt.
+  // The keeper's due page, oldest first: a range on dueAt.
   { collection: 'aggregate_refreshes', keys: { dueAt: 1, _id: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
