@@ -185,6 +185,23 @@ export interface AggregateRefreshDoc {
   correlationId: string;
 }
 
+/**
+ * What rating (usageForRating) read of one aggregate: the state it priced. Inserted on every rating read, never updated;
+ * older ones of the aggregate are then removed. lateUsage counts the events stored beyond it (late-usage.ts).
+ */
+export interface RatingReadDoc {
+  _id: string;
+  aggregateId: string;
+  periodKey: string;
+  /** Events the aggregate counted as rating read it. */
+  eventCount: number;
+  /** The aggregate's computedAt and newest event receipt as rating read them (which state was priced). */
+  computedAt: Date;
+  lastReceivedAt: Date | null;
+  ratedAt: Date;
+  correlationId: string;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
   // Every index slows every insert (measured on FerretDB: five secondary indexes made 1,000-event inserts 3× slower,
@@ -194,6 +211,8 @@ export const indexes: IndexDeclaration[] = [
   // A period's aggregates in id order: lateUsage pages through them.
   { collection: 'usage_aggregates', keys: { periodKey: 1, _id: 1 } },
   { collection: 'stale_marks', keys: { aggregateId: 1 } },
+  // An aggregate's rating reads: lateUsage reads them per aggregate.
+  { collection: 'rating_reads', keys: { aggregateId: 1, _id: 1 } },
   // The keeper's due page, oldest first: a range on dueAt.
   { collection: 'aggregate_refreshes', keys: { dueAt: 1, _id: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
@@ -216,6 +235,7 @@ export interface UsageStore {
   aggregates: Collection<UsageAggregateDoc>;
   staleMarks: Collection<StaleMarkDoc>;
   refreshes: Collection<AggregateRefreshDoc>;
+  ratingReads: Collection<RatingReadDoc>;
 }
 
 export function usageStore(db: Db): UsageStore {
@@ -230,5 +250,6 @@ export function usageStore(db: Db): UsageStore {
     aggregates: db.collection<UsageAggregateDoc>('usage_aggregates'),
     staleMarks: db.collection<StaleMarkDoc>('stale_marks'),
     refreshes: db.collection<AggregateRefreshDoc>('aggregate_refreshes'),
+    ratingReads: db.collection<RatingReadDoc>('rating_reads'),
   };
 }

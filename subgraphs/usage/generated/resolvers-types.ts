@@ -245,12 +245,12 @@ export type IngestStatus =
   /** Invalid or conflicting: quarantined with every problem. */
   | 'REJECTED';
 
-/** An aggregate with events received after it was computed. */
+/** An aggregate with events received after rating read it (never rated: after it was computed). */
 export type LateUsage = {
   __typename?: 'LateUsage';
-  /** The aggregate as last computed. */
+  /** The aggregate as last computed (it may already count the late events; the rated charges do not). */
   aggregate: UsageAggregate;
-  /** Events received since: what re-rating would add. */
+  /** Events stored beyond what rating last read of the aggregate: what re-rating would add. */
   pendingEventCount: Scalars['Int']['output'];
 };
 
@@ -569,8 +569,10 @@ export type Query = {
    */
   customerUsage: CustomerUsage;
   /**
-   * Aggregates of a period that received events after they were last computed: what re-rating should pick up. A page
-   * covers `first` of the period's aggregates in id order and lists those with pending events, so it can hold fewer than
+   * Aggregates of a period that received events after rating last read them: what re-rating should pick up (bringing an
+   * aggregate up to date in the background, or reading it for customerUsage or aggregateUsage, does not clear them; only
+   * rating does). An aggregate rating never read counts the events received after it was last computed. A page covers
+   * `first` of the period's aggregates in id order and lists those with pending events, so it can hold fewer than
    * `first` rows (even none) while hasNextPage is true: follow endCursor to the end.
    */
   lateUsage: LateUsageConnection;
