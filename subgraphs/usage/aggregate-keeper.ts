@@ -59,12 +59,13 @@ export async function requestRefreshes(
 
 /**
  * When a stored aggregate can next be brought forward without reading all its events; null when it already can, or
- * never can (unique counts, time-weighted, carried and field-total aggregates are recomputed by their reader).
+ * never can (unique counts, time-weighted and carried aggregates are recomputed by their reader). Field totals rating
+ * asked for fold with the tally (foldForward), so such an aggregate is kept like any other.
  */
 export function foldableFrom(a: UsageAggregateDoc): Date | null {
   if (!a.firstComputedAt) return a.computedAt;
   if (!scannedAfterFirstStored(a)) return new Date(a.firstComputedAt.getTime() + SETTLE_MS);
-  if (!a.tally || a.fieldTotals || a.carryOut || a.lastEventAt === undefined) return null;
+  if (!a.tally || a.carryOut || a.lastEventAt === undefined) return null;
   // Too many marked events to remember: once those marks are older than a scan's window, the next scan keeps few.
   if (!a.countedMarkedEventIds) return new Date(a.computedAt.getTime() + SETTLE_MS);
   return null;
@@ -79,7 +80,7 @@ export function sheddingFrom(a: UsageAggregateDoc): Date | null {
 }
 
 /** Whether a stored aggregate is one the keeper brings forward when its events change (it folds). */
-const keptByFolding = (a: UsageAggregateDoc) => Boolean(a.tally) && !a.fieldTotals && !a.carryOut;
+const keptByFolding = (a: UsageAggregateDoc) => Boolean(a.tally) && !a.carryOut;
 
 export interface KeeperPass {
   refreshed: number;
