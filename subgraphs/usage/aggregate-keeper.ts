@@ -12,6 +12,8 @@ import type { MongoBulkWriteError } from 'mongodb';
 import { repeatInBackground } from '../../lib/background';
 import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
+import { isDuplicateKeyError } from '../../lib/mongo';
+import { retryDelayMs, type BackoffPolicy } from '../../lib/retry';
 import { aggregatesForRating } from './aggregate-usage';
 import { scannedAfterFirstStored, SETTLE_MS } from './freshness';
 import type { AggregateRefreshDoc, UsageAggregateDoc, UsageStore } from './store';
@@ -19,6 +21,11 @@ import type { UsageTypeRegistry } from './usage-type-registry';
 
 /** Refresh requests worked off per pass, at most. */
 export const KEEPER_PAGE = 50;
+
+/** A refresh that failed is asked for again after this backoff (a minute, doubling, at most an hour). */
+export const KEEPER_BACKOFF: BackoffPolicy = { baseDelayMs: SETTLE_MS, maxDelayMs: 3_600_000 };
+
+const laterId = (aggregateId: string) => `${aggregateId}#later`;
 
 /** Whether ingestion requests refreshes at all: only while some process keeps them (the setting is not 0). */
 export const keeperEnabled = (): boolean => config().USAGE_AGGREGATE_KEEPER_MS > 0;
@@ -38,7 +45,7 @@ export async function requestRefreshes(
   for (const e of events)
     if (!docs.has(e.aggregateId))
       docs.set(e.aggregateId, {
-        _id: later ? `${e.aggregateId}#later` : e.aggregateId,
+        _id: later ? laterId(e.aggregateId) : e.aggregateId,
         aggregateId: e.aggregateId,
         subscriptionId: e.subscriptionId,
         usageTypeKey: e.usageTypeKey,
@@ -88,7 +95,11 @@ export interface KeeperPass {
   failed: number;
 }
 
-/** One pass: the due requests (a bounded page), each deleted, then its aggregate brought up to date. */
+/**
+ * One pass: the due requests (a bounded page), each deleted, then its aggregate brought up to date. A refresh that
+ * fails (an aggregate too big to scan in time, an event it cannot read) backs off on its own and is logged once; the
+ * other requests of the pass go on, and new events for it wait for its backed-off request instead of retrying at once.
+ */
 export async function keepAggregates(
   store: UsageStore,
   registry: UsageTypeRegistry,
@@ -101,22 +112,63 @@ export async function keepAggregates(
     .sort({ dueAt: 1, _id: 1 })
     .limit(KEEPER_PAGE)
     .toArray();
+  const backingOff = await failingLater(store, due);
   for (const request of due) {
     if (stopped()) break;
-    // Deleted first: a request inserted from now on survives, and its events are stored before this work reads.
-    const { deletedCount } = await store.refreshes.deleteOne({ _id: request._id, dueAt: request.dueAt });
-    if (deletedCount === 0) continue; // another process took it
     try {
+      // Deleted first: a request inserted from now on survives, and its events are stored before this work reads.
+      const { deletedCount } = await store.refreshes.deleteOne({ _id: request._id, dueAt: request.dueAt });
+      if (deletedCount === 0) continue; // another process took it
+      // The failing aggregate's backed-off request reads every event stored by then, these too.
+      if (backingOff.has(request.aggregateId) && request._id === request.aggregateId) {
+        pass.deferred++;
+        continue;
+      }
       const outcome = await refreshOne(store, registry, request);
       if (outcome === 'deferred') pass.deferred++;
       else pass.refreshed++;
     } catch (error) {
       pass.failed++;
-      log.warn({ err: error, aggregateId: request.aggregateId }, 'aggregate refresh failed; asked again in a minute');
-      await requestRefreshes(store, [refreshKey(request)], request.correlationId, new Date(Date.now() + SETTLE_MS));
+      await backOff(store, log, request, error).catch((e: unknown) =>
+        log.error({ err: e, aggregateId: request.aggregateId }, 'aggregate refresh could not be asked for again'),
+      );
     }
   }
   return pass;
+}
+
+/** The aggregates of these requests whose own later request is a backed-off failure, not yet due. */
+async function failingLater(store: UsageStore, due: readonly AggregateRefreshDoc[]): Promise<Set<string>> {
+  const fresh = due.filter((r) => r._id === r.aggregateId);
+  if (fresh.length === 0) return new Set();
+  const later = await store.refreshes.find({ _id: { $in: fresh.map((r) => laterId(r.aggregateId)) } }).toArray();
+  const now = new Date().toISOString();
+  return new Set(later.filter((r) => (r.failures ?? 0) > 0 && r.dueAt > now).map((r) => r.aggregateId));
+}
+
+/** Asks for a failed refresh again after its backoff (the keeper's own later request, replacing one waiting). */
+async function backOff(store: UsageStore, log: Logger, request: AggregateRefreshDoc, error: unknown): Promise<void> {
+  const failures = (request.failures ?? 0) + 1;
+  const now = new Date();
+  const dueAt = new Date(now.getTime() + retryDelayMs(failures, KEEPER_BACKOFF));
+  // Once per failing aggregate: later failures of the same one would repeat it every backoff.
+  if (failures === 1)
+    log.warn(
+      { err: error, aggregateId: request.aggregateId, retryAt: dueAt.toISOString() },
+      'aggregate refresh failed; backing off (its readers still compute it themselves)',
+    );
+  else log.debug({ err: error, aggregateId: request.aggregateId, failures }, 'aggregate refresh failed again');
+  const doc: AggregateRefreshDoc = {
+    ...request,
+    _id: laterId(request.aggregateId),
+    dueAt: dueAt.toISOString(),
+    requestedAt: now,
+    failures,
+  };
+  // Two keepers failing at once both write about the same backoff: either one standing is right.
+  await store.refreshes.replaceOne({ _id: doc._id }, doc, { upsert: true }).catch((e: unknown) => {
+    if (!isDuplicateKeyError(e)) throw e;
+  });
 }
 
 const refreshKey = (r: AggregateRefreshDoc) => ({

@@ -183,6 +183,8 @@ export interface AggregateRefreshDoc {
   dueAt: string;
   requestedAt: Date;
   correlationId: string;
+  /** Refreshes of this aggregate that failed in a row: its backoff (absent when none failed). */
+  failures?: number;
 }
 
 /**
