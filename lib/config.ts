@@ -328,6 +328,13 @@ export const SETTINGS = {
     2_000,
   ),
   USAGE_RELEASE_MS: milliseconds(50, 3_600_000, 'How often held usage events are rechecked', 'workers', 5_000),
+  USAGE_AGGREGATE_KEEPER_MS: milliseconds(
+    0,
+    3_600_000,
+    'How often aggregates with new events are brought up to date in the background, so their first read is cheap; `0` turns the keeper off (ingestion then requests no refreshes)',
+    'workers',
+    1_000,
+  ),
   PRICING_RECHECK_MS: milliseconds(50, 3_600_000, 'How often held ratings are rechecked', 'workers', 10_000),
   CREDIT_EXPIRY_MS: milliseconds(
     50,

@@ -25,6 +25,8 @@ export default async function globalSetup(): Promise<void> {
       // A posting left SENDING by a killed sender is taken over after this (exactly once still: the ledger is asked).
       ERP_LEASE_MS: '10000',
       USAGE_RELEASE_MS: '300',
+      // Off: whether a second batch is late would depend on the keeper's timing. test/aggregate-keeper.test.ts runs one.
+      USAGE_AGGREGATE_KEEPER_MS: '0',
       PRICING_RECHECK_MS: '300',
       CREDIT_EXPIRY_MS: '500',
       // Billing runs in pages of 50, and a crashed runner's job resumed within seconds, so tests can watch both.

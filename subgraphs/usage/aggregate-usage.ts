@@ -121,13 +121,14 @@ export async function aggregatesForRating(
       });
       continue;
     }
-    // Metered results that merge are brought up to date by folding in only the events received since (foldForward).
-    const foldable =
-      options.persist !== false && boundaries.length === 0 && !withValues && fields.length === 0 && !carryIn;
+    // Metered results that merge are brought up to date by folding in only the events received since (foldForward),
+    // their field totals too when the stored aggregate keeps every one asked for.
+    const foldable = options.persist !== false && boundaries.length === 0 && !withValues && !carryIn;
     const fold = async () => {
       const current = foldable ? await store.aggregates.findOne({ _id: id }) : null;
-      const folded = current ? await foldForward(store, current, type, correlationId) : null;
-      return folded && { aggregate: folded, type, segments: [wholePeriod(folded, period)] };
+      if (!current || !fields.every((f) => f in (current.fieldTotals ?? {}))) return null;
+      const folded = await foldForward(store, current, type, correlationId);
+      return folded && { aggregate: folded, type, segments: [wholePeriod(folded, period, fields)] };
     };
     const compute = async () =>
       (await fold()) ??
@@ -151,14 +152,47 @@ export async function aggregatesForRating(
   return results;
 }
 
-const wholePeriod = (a: UsageAggregateDoc, period: BillingPeriod): UsageSegment => ({
+const wholePeriod = (a: UsageAggregateDoc, period: BillingPeriod, fields: readonly string[]): UsageSegment => ({
   from: period.start,
   to: period.end,
   quantity: a.quantity,
   eventCount: a.eventCount,
   values: null,
-  fieldTotals: null,
+  fieldTotals: fields.length ? fields.map((field) => ({ field, total: a.fieldTotals![field]! })) : null,
 });
+
+/** Events of one aggregate read per query, at most: each page is its own bounded read (maxTimeMS), whatever the size. */
+export const EVENT_PAGE = 5_000;
+
+/**
+ * Every event of an aggregate, in id order, read in keyset pages on {aggregateId, _id} (an index range of `pageSize`
+ * rows each): a million-event aggregate is many short reads, never one that outlasts the database time limit.
+ */
+export async function* eventsOf(
+  store: UsageStore,
+  aggregateId: string,
+  projection: Record<string, 1>,
+  pageSize = EVENT_PAGE,
+): AsyncGenerator<UsageEventDoc> {
+  for (let after: string | null = null; ;) {
+    const page: UsageEventDoc[] = await store.events
+      .find(after === null ? { aggregateId } : { aggregateId, _id: { $gt: after } }, { projection })
+      .sort({ _id: 1 })
+      .limit(pageSize)
+      .toArray();
+    yield* page;
+    if (page.length < pageSize) return;
+    after = page[page.length - 1]!._id;
+  }
+}
+
+/** Adds an event's data fields to running totals, as a scan sums them (numbers and numeric text; others count 0). */
+function addFields(totals: Map<string, Dec>, data: Record<string, unknown> | undefined) {
+  for (const [field, total] of totals) {
+    const v = data?.[field];
+    if (typeof v === 'string' || typeof v === 'number') totals.set(field, total.plus(String(v)));
+  }
+}
 
 /** Marked events a stored aggregate remembers having counted, at most: beyond that it is recomputed, not folded. */
 const MAX_COUNTED_MARKED = 20_000;
@@ -190,7 +224,7 @@ export async function foldForward(
 ): Promise<UsageAggregateDoc | null> {
   const spec = specOf(type);
   if (!tallies(spec) || !stored.tally || !stored.firstComputedAt || !stored.countedMarkedEventIds) return null;
-  if (stored.fieldTotals || stored.lastEventAt === undefined) return null;
+  if (stored.lastEventAt === undefined) return null;
   if (!scannedAfterFirstStored(stored)) return null;
   const readAt = new Date();
   const marks = await store.staleMarks
@@ -201,25 +235,35 @@ export async function foldForward(
   const counted = new Set(stored.countedMarkedEventIds);
   const pending = [...new Set(marks.flatMap((m) => m.eventIds!))].filter((id) => !counted.has(id));
   const tally = new UsageTally(spec.type, stored.tally);
+  // Field totals rating asked for (dynamic prices) are sums: they fold like the tally, so none is dropped or staled.
+  const totals = new Map(Object.entries(stored.fieldTotals ?? {}).map(([f, t]) => [f, new Dec(t)]));
   let { lastEventAt, lastReceivedAt } = stored;
   for (let i = 0; i < pending.length; i += 1_000) {
     const events = await store.events
-      .find({ _id: { $in: pending.slice(i, i + 1_000) } }, { projection: { ...eventProjection(type, false), late: 1 } })
+      .find(
+        { _id: { $in: pending.slice(i, i + 1_000) } },
+        { projection: { ...eventProjection(type, totals.size > 0), late: 1 } },
+      )
       .toArray();
     // An event that was not flagged late was stored before the last scan, which counted it.
     for (const e of events.filter((e) => e.aggregateId === stored._id && e.late)) {
       tally.add(e);
+      addFields(totals, e.data);
       counted.add(e._id);
       if (!lastEventAt || e.timestamp > lastEventAt) lastEventAt = e.timestamp;
       if (!lastReceivedAt || e.receivedAt > lastReceivedAt) lastReceivedAt = e.receivedAt;
     }
   }
   const result = tally.result();
-  const unchanged = stored.quantity === result.quantity && stored.eventCount === result.eventCount;
+  const unchanged =
+    stored.quantity === result.quantity &&
+    stored.eventCount === result.eventCount &&
+    [...totals].every(([f, t]) => stored.fieldTotals![f] === t.toFixed());
   const doc: UsageAggregateDoc = {
     ...stored,
     ...result,
     tally: tally.stored(),
+    ...(stored.fieldTotals ? { fieldTotals: Object.fromEntries([...totals].map(([f, t]) => [f, t.toFixed()])) } : {}),
     lastEventAt,
     lastReceivedAt,
     // Counts every event stored before the marks were read, so it stands as a scan started then would.
@@ -284,7 +328,10 @@ export async function computeAggregate(
   const scanStart = new Date();
   const period = split.period ?? parsePeriod(key.periodKey);
   const edges = [period.start, ...[...(split.boundaries ?? [])].sort((a, b) => a.getTime() - b.getTime()), period.end];
-  const fields = split.fieldTotals ?? [];
+  const existing = split.persist === false ? null : await store.aggregates.findOne({ _id: key._id });
+  // A recompute for another reader (customerUsage, the keeper) keeps summing the fields rating asked for before.
+  const asked = split.fieldTotals ?? [];
+  const fields = [...new Set([...asked, ...Object.keys(existing?.fieldTotals ?? {})])];
   const segments = edges.slice(0, -1).map((from, i) => ({
     from,
     to: edges[i + 1]!,
@@ -307,8 +354,7 @@ export async function computeAggregate(
   let lastEventAt: Date | null = null;
   const tally = tallies(spec) ? new UsageTally(spec.type) : null;
   const counted = new Set<string>();
-  const cursor = store.events.find({ aggregateId: key._id }, { projection: eventProjection(type, fields.length > 0) });
-  for await (const e of cursor) {
+  for await (const e of eventsOf(store, key._id, eventProjection(type, fields.length > 0))) {
     aggregator.add(forAggregation(type, e));
     tally?.add(e);
     counted.add(e._id);
@@ -328,7 +374,6 @@ export async function computeAggregate(
         fields.map((f, i) => [f, segments.reduce((sum, s) => sum.plus(s.totals[i]!), new Dec(0)).toFixed()]),
       )
     : undefined;
-  const existing = split.persist === false ? null : await store.aggregates.findOne({ _id: key._id });
   // Read after the scan: a mark written later is for events stored later, which this scan did not count.
   const marks =
     split.persist === false || !tally
@@ -340,7 +385,8 @@ export async function computeAggregate(
     existing &&
     existing.quantity === result.quantity &&
     existing.eventCount === result.eventCount &&
-    JSON.stringify(existing.groups) === JSON.stringify(result.groups);
+    JSON.stringify(existing.groups) === JSON.stringify(result.groups) &&
+    stableStringify(existing.fieldTotals ?? null) === stableStringify(periodTotals ?? null);
   // A recompute always refreshes computedAt: it is what tells later readers this result counted the events up to now.
   const doc: UsageAggregateDoc = {
     ...key,
@@ -376,7 +422,9 @@ export async function computeAggregate(
       quantity: windows[i]!.quantity,
       eventCount: windows[i]!.eventCount,
       values: s.values ? s.values.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1)).map((v) => v.value) : null,
-      fieldTotals: fields.length ? fields.map((field, k) => ({ field, total: s.totals[k]!.toFixed() })) : null,
+      fieldTotals: asked.length
+        ? asked.map((field) => ({ field, total: s.totals[fields.indexOf(field)]!.toFixed() }))
+        : null,
     })),
   };
 }
@@ -418,8 +466,8 @@ export async function carryInFor(
       end: p.end,
       carryIn: carry,
     });
-    const cursor = store.events.find({ aggregateId: ids[i]! }, { projection: eventProjection(type, false) });
-    for await (const e of cursor) aggregator.add(forAggregation(type, e));
+    for await (const e of eventsOf(store, ids[i]!, eventProjection(type, false)))
+      aggregator.add(forAggregation(type, e));
     carry = aggregator.carryOut();
   }
   return carry;

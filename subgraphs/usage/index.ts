@@ -7,13 +7,15 @@ import type { Logger } from '../../lib/logger';
 import { loadReferenced, loaderByField } from '../../lib/loaders';
 import { pageBy, pageById, withCount, type SortOrder } from '../../lib/pagination';
 import { parsePeriod } from '../../lib/period';
-import { aggregateUsage, aggregatesForRating } from './aggregate-usage';
+import { aggregateUsage } from './aggregate-usage';
+import { startAggregateKeeper } from './aggregate-keeper';
 import { customerUsage } from './customer-usage';
 import { usageSeries } from './usage-series';
 import { usageEventsPage } from './usage-events-page';
 import { aggregateId, eventId } from './enrichment';
 import { heldReason, ingestUsageEvents } from './ingest-usage-events';
 import { lateUsage } from './late-usage';
+import { usageForRating } from './usage-for-rating';
 import { changeLifecycle, registerUsageType } from './register-usage-type';
 import { releaseHeldEvents, startReleaseWorker } from './release-held-events';
 import { replayQuarantinedEvents, sentPayload } from './replay-quarantined-events';
@@ -83,7 +85,12 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
     aggregates: loaderByField(services.store.aggregates),
   }),
   routes: (app, services) => app.use('/events', eventsEndpoint(services.store, services.registry, services.log)),
-  startBackground: (s, log) => startReleaseWorker(s.store, log),
+  startBackground: (s, log) => {
+    const stops = [startReleaseWorker(s.store, log), startAggregateKeeper(s.store, s.registry, log)];
+    return async () => {
+      await Promise.all(stops.map((stop) => stop()));
+    };
+  },
   resolvers: {
     Query: {
       usageType: async (_, args, ctx) => {
@@ -159,16 +166,14 @@ export const usageSubgraph: SubgraphDefinition<Services, Context, Resolvers> = {
           ctx.correlationId,
         ),
       usageForRating: async (_, args, ctx) =>
-        (await aggregatesForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map(
-          (a) => ({
-            subscriptionId: a.aggregate.subscriptionId,
-            usageTypeKey: a.type.key,
-            productLine: a.type.productLine,
-            unit: a.type.unit,
-            aggregate: a.aggregate,
-            segments: a.segments,
-          }),
-        ),
+        (await usageForRating(ctx.store, ctx.registry, args.period, args.requests, ctx.correlationId)).map((a) => ({
+          subscriptionId: a.aggregate.subscriptionId,
+          usageTypeKey: a.type.key,
+          productLine: a.type.productLine,
+          unit: a.type.unit,
+          aggregate: a.aggregate,
+          segments: a.segments,
+        })),
       releaseHeldEvents: async (_, { exceptionId }, ctx) => {
         if (!(await ctx.store.exceptions.findOne({ _id: exceptionId })))
           throw notFound('usage exception', 'exceptionId', exceptionId);

@@ -8,6 +8,7 @@ import { periodOf } from '../../lib/period';
 import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
 import { flagLate, holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
 import { withinWriteBudget } from './freshness';
+import { keeperEnabled, requestRefreshes } from './aggregate-keeper';
 import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { Resolution, UsageTypeRegistry } from './usage-type-registry';
 import { countUsageEvents } from '../../lib/metrics';
@@ -232,6 +233,13 @@ export async function ingestUsageEvents(
     toStore.map((s) => s.doc),
     known,
   );
+  // Stored first, then asked for: the keeper deletes a request before it reads, so it finds these events.
+  if (keeperEnabled())
+    await requestRefreshes(
+      store,
+      toStore.filter((_, k) => stored[k] === 'STORED').map((s) => s.doc),
+      correlationId,
+    );
   toStore.forEach(({ i, doc }, k) => {
     const outcome = stored[k]!;
     if (outcome === 'CONFLICT') return conflict(i, doc);

@@ -5,6 +5,7 @@ import { repeatInBackground } from '../../lib/background';
 import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichment';
 import { flagLate, insertByIdentity, openExceptions, quarantine } from './event-writes';
 import { withinWriteBudget } from './freshness';
+import { keeperEnabled, requestRefreshes } from './aggregate-keeper';
 import type { HeldEventDoc, UsageExceptionDoc, UsageStore } from './store';
 import { announceHeldReleased, raiseHeldUsage } from './work-queue-exceptions';
 
@@ -64,6 +65,12 @@ async function releaseOne(
         store.events,
         ready.map((r) => r.doc),
       );
+      if (keeperEnabled())
+        await requestRefreshes(
+          store,
+          ready.filter((_, k) => outcomes[k] === 'STORED').map((r) => r.doc),
+          exception.correlationId,
+        );
       const conflicts = ready.filter((_, k) => outcomes[k] === 'CONFLICT').map((r) => r.h);
       await quarantine(
         store,

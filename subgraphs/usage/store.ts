@@ -165,6 +165,45 @@ export interface StaleMarkDoc {
   eventIds?: string[];
 }
 
+/**
+ * A request to bring one aggregate up to date in the background (aggregate-keeper.ts): `_id` is the aggregate's, so
+ * one waits per aggregate; inserted by ingestion after storing events, deleted by the keeper before it works.
+ */
+export interface AggregateRefreshDoc {
+  /** The aggregate's id; `<aggregate id>#later` for one the keeper scheduled itself. */
+  _id: string;
+  aggregateId: string;
+  subscriptionId: string;
+  usageTypeKey: string;
+  periodKey: string;
+  /**
+   * Not worked before then (an aggregate first stored less than SETTLE_MS ago waits for its second scan). ISO 8601
+   * text in UTC: it sorts as time does, and the embedded database pushes a range on text down to its index.
+   */
+  dueAt: string;
+  requestedAt: Date;
+  correlationId: string;
+  /** Refreshes of this aggregate that failed in a row: its backoff (absent when none failed). */
+  failures?: number;
+}
+
+/**
+ * What rating (usageForRating) read of one aggregate: the state it priced. Inserted on every rating read, never updated;
+ * older ones of the aggregate are then removed. lateUsage counts the events stored beyond it (late-usage.ts).
+ */
+export interface RatingReadDoc {
+  _id: string;
+  aggregateId: string;
+  periodKey: string;
+  /** Events the aggregate counted as rating read it. */
+  eventCount: number;
+  /** The aggregate's computedAt and newest event receipt as rating read them (which state was priced). */
+  computedAt: Date;
+  lastReceivedAt: Date | null;
+  ratedAt: Date;
+  correlationId: string;
+}
+
 export const indexes: IndexDeclaration[] = [
   { collection: 'usage_types', keys: { key: 1, major: -1, minor: -1 } },
   // Every index slows every insert (measured on FerretDB: five secondary indexes made 1,000-event inserts 3× slower,
@@ -174,6 +213,10 @@ export const indexes: IndexDeclaration[] = [
   // A period's aggregates in id order: lateUsage pages through them.
   { collection: 'usage_aggregates', keys: { periodKey: 1, _id: 1 } },
   { collection: 'stale_marks', keys: { aggregateId: 1 } },
+  // An aggregate's rating reads: lateUsage reads them per aggregate.
+  { collection: 'rating_reads', keys: { aggregateId: 1, _id: 1 } },
+  // The keeper's due page, oldest first: a range on dueAt.
+  { collection: 'aggregate_refreshes', keys: { dueAt: 1, _id: 1 } },
   { collection: 'held_events', keys: { exceptionId: 1, _id: 1 } },
   { collection: 'usage_exceptions', keys: { status: 1, _id: 1 } },
   { collection: 'quarantined_events', keys: { status: 1, _id: 1 } },
@@ -193,6 +236,8 @@ export interface UsageStore {
   quarantine: Collection<QuarantinedEventDoc>;
   aggregates: Collection<UsageAggregateDoc>;
   staleMarks: Collection<StaleMarkDoc>;
+  refreshes: Collection<AggregateRefreshDoc>;
+  ratingReads: Collection<RatingReadDoc>;
 }
 
 export function usageStore(db: Db): UsageStore {
@@ -206,5 +251,7 @@ export function usageStore(db: Db): UsageStore {
     quarantine: db.collection<QuarantinedEventDoc>('quarantined_events'),
     aggregates: db.collection<UsageAggregateDoc>('usage_aggregates'),
     staleMarks: db.collection<StaleMarkDoc>('stale_marks'),
+    refreshes: db.collection<AggregateRefreshDoc>('aggregate_refreshes'),
+    ratingReads: db.collection<RatingReadDoc>('rating_reads'),
   };
 }

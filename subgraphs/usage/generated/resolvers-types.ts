@@ -139,7 +139,11 @@ export type EventResult = {
   exceptionId?: Maybe<Scalars['ID']['output']>;
   /** Position of the event in the input, from 0. */
   index: Scalars['Int']['output'];
-  /** ACCEPTED after its period was aggregated (for rating, aggregateUsage or customerUsage). */
+  /**
+   * ACCEPTED after its period was aggregated (for rating, aggregateUsage or customerUsage, or by the background keeper
+   * once earlier events of the same subscription, usage type and period were stored — so usually every event after a
+   * period's first batch).
+   */
   late: Scalars['Boolean']['output'];
   /** Why it was rejected or held, one entry per problem in the order found; empty when accepted. */
   problems: Array<FieldProblem>;
@@ -241,12 +245,12 @@ export type IngestStatus =
   /** Invalid or conflicting: quarantined with every problem. */
   | 'REJECTED';
 
-/** An aggregate with events received after it was computed. */
+/** An aggregate with events received after rating read it (never rated: after it was computed). */
 export type LateUsage = {
   __typename?: 'LateUsage';
-  /** The aggregate as last computed. */
+  /** The aggregate as last computed (it may already count the late events; the rated charges do not). */
   aggregate: UsageAggregate;
-  /** Events received since: what re-rating would add. */
+  /** Events stored beyond what rating last read of the aggregate: what re-rating would add. */
   pendingEventCount: Scalars['Int']['output'];
 };
 
@@ -559,13 +563,16 @@ export type Query = {
   __typename?: 'Query';
   /**
    * A customer's usage so far in a period (the current one by default), per usage type. Read from the stored aggregates
-   * rating uses (stored on first use, then brought up to date with the events received since), so events arriving for
-   * the period afterwards are flagged late, as after aggregateUsage.
+   * rating uses (kept up to date in the background as events arrive, else stored on first use, then brought up to date
+   * with the events received since), so events arriving for the period afterwards are flagged late, as after
+   * aggregateUsage.
    */
   customerUsage: CustomerUsage;
   /**
-   * Aggregates of a period that received events after they were last computed: what re-rating should pick up. A page
-   * covers `first` of the period's aggregates in id order and lists those with pending events, so it can hold fewer than
+   * Aggregates of a period that received events after rating last read them: what re-rating should pick up (bringing an
+   * aggregate up to date in the background, or reading it for customerUsage or aggregateUsage, does not clear them; only
+   * rating does). An aggregate rating never read counts the events received after it was last computed. A page covers
+   * `first` of the period's aggregates in id order and lists those with pending events, so it can hold fewer than
    * `first` rows (even none) while hasNextPage is true: follow endCursor to the end.
    */
   lateUsage: LateUsageConnection;
@@ -847,7 +854,10 @@ export type UsageEvent = {
   eventId: Scalars['String']['output'];
   /** The event's id (derived from source and eventId). */
   id: Scalars['ID']['output'];
-  /** Arrived after its period was aggregated (for rating, aggregateUsage or customerUsage). */
+  /**
+   * Arrived after its period was aggregated (for rating, aggregateUsage or customerUsage, or by the background keeper
+   * once earlier events of the same subscription, usage type and period were stored).
+   */
   late: Scalars['Boolean']['output'];
   /** The billing period the timestamp falls in. */
   period: Period;

@@ -1,0 +1,422 @@
+// Issue 11: the aggregate keeper brings aggregates up to date in the background as events arrive, so customerUsage's
+// first read of a period folds in nothing or little instead of reading every event. The test system runs with the
+// keeper off (a second batch's `late` would otherwise depend on its timing); this file starts one more usage process
+// with it on, and sends its events there. A minute (SETTLE_MS) is let pass by moving the aggregate's first-stored time
+// back, as the other waits of this suite do, rather than waiting it out.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient, type Filter } from 'mongodb';
+import { spawnManaged, type ManagedProcess } from '../runtime/processes';
+import { nodeEntryArgs } from '../runtime/system';
+import { eventsOf } from '../subgraphs/usage/aggregate-usage';
+import { customerUsage } from '../subgraphs/usage/customer-usage';
+import { customerUsageFullRead } from '../subgraphs/usage/customer-usage-full-read';
+import { SETTLE_MS } from '../subgraphs/usage/freshness';
+import { usageStore, type UsageAggregateDoc, type UsageEventDoc, type UsageStore } from '../subgraphs/usage/store';
+import { UsageTypeRegistry } from '../subgraphs/usage/usage-type-registry';
+import { client, eventually, subgraphClient, unique } from './support';
+
+const g = client('aggregate-keeper-test');
+const u = unique('keep');
+const PERIOD = '2026-05';
+const TYPE = `${u}_calls`;
+const CUSTOMER = `${u}-acme`;
+const INGEST = `mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { accepted results { status late } } }`;
+const USAGE = `query($c: String!, $p: String) { customerUsage(customerKey: $c, period: $p) { usage { usageTypeKey quantity eventCount } } }`;
+
+const work = mkdtempSync(join(tmpdir(), 'usagegraph-keeper-'));
+let keeperProcess: ManagedProcess | undefined;
+let keeperUsage: ReturnType<typeof subgraphClient>;
+let mongo: MongoClient;
+let store: UsageStore;
+let registry: UsageTypeRegistry;
+let subscriptionId = '';
+
+let sequence = 0;
+const batch = (count: number) =>
+  Array.from({ length: count }, () => {
+    const i = sequence++;
+    return {
+      id: `k${i}`,
+      source: `keeper/${u}`,
+      type: TYPE,
+      customer: CUSTOMER,
+      timestamp: `2026-05-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00Z`,
+      data: { n: String(1 + (i % 7)), region: i % 2 ? 'eu' : 'us' },
+    };
+  });
+/** Ingested through the process that runs the keeper (it requests the refreshes). */
+const send = async (events: unknown[]) => (await keeperUsage.ok(INGEST, { e: events })).ingestUsageEvents;
+const aggregate = () => store.aggregates.findOne({ subscriptionId, usageTypeKey: TYPE, periodKey: PERIOD });
+const refreshOf = (id: string) => store.refreshes.findOne({ _id: `${id}#later` });
+/** No refresh waiting to be worked now (the keeper may have one scheduled for later). */
+const nothingDue = async (a: UsageAggregateDoc) => !(await store.refreshes.findOne({ _id: a._id }));
+
+beforeAll(async () => {
+  mongo = await MongoClient.connect(process.env.MONGODB_URI!);
+  store = usageStore(mongo.db(`${process.env.USAGEGRAPH_DB_PREFIX}_usage`));
+  registry = new UsageTypeRegistry(store);
+  // The test system's environment (database, secret, addresses), with the keeper on and its release worker idle.
+  const env: NodeJS.ProcessEnv = JSON.parse(readFileSync(process.env.USAGEGRAPH_TEST_SYSTEM_ENV_FILE!, 'utf8'));
+  const instanceId = `usage.keeper-${randomUUID()}`;
+  keeperProcess = spawnManaged('usage.keeper', process.execPath, nodeEntryArgs('subgraphs/usage/main'), {
+    env: {
+      ...env,
+      PORT: '0',
+      USAGEGRAPH_INSTANCE_ID: instanceId,
+      USAGEGRAPH_RUN_DIR: work,
+      USAGE_AGGREGATE_KEEPER_MS: '200',
+      USAGE_RELEASE_MS: '3600000',
+    },
+    logFile: join(work, 'usage.keeper.log'),
+  });
+  const report = join(work, 'instances', `${instanceId}.json`);
+  await eventually('the keeper process to listen', async () => existsSync(report), 120_000);
+  const url = `http://127.0.0.1:${(JSON.parse(readFileSync(report, 'utf8')) as { port: number }).port}/graphql`;
+  await eventually('the keeper process to be ready', async () => (await fetch(url.replace(/graphql$/, 'ready'))).ok);
+  keeperUsage = subgraphClient(url, 'aggregate-keeper-test');
+
+  await g.ok(`mutation($i: RegisterUsageTypeInput!) { registerUsageType(input: $i, activate: true) { id } }`, {
+    i: {
+      key: TYPE,
+      unit: 'call',
+      productLine: 'keeper-test',
+      fields: [
+        { name: 'n', type: 'DECIMAL' },
+        { name: 'region', type: 'STRING', allowedValues: ['eu', 'us'] },
+      ],
+      dimensions: ['region'],
+      aggregation: { type: 'SUM', field: 'n' },
+    },
+  });
+  const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, {
+    i: { key: `${u}-plan`, name: 'Keeper', currency: 'USD', charges: [{ usageTypeKey: TYPE, unitPrice: '0.01' }] },
+  });
+  await g.ok(
+    `mutation { upsertCustomer(input: { externalKey: "${CUSTOMER}", name: "Acme", currency: "USD" }) { id } }`,
+  );
+  const { createSubscription } = await g.ok(
+    `mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${CUSTOMER}", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`,
+    { p: createPricePlan.id },
+  );
+  subscriptionId = createSubscription.id;
+}, 180_000);
+
+afterAll(async () => {
+  await keeperProcess?.stop().catch(() => undefined);
+  await mongo?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+it('stores, rescans and folds a period’s aggregate in the background, so customerUsage reads no event list', async () => {
+  // The first batch finds no aggregate: not late. The keeper stores it without anyone reading it.
+  const first = await send(batch(30));
+  expect(first.results.filter((r: any) => r.status !== 'ACCEPTED' || r.late)).toEqual([]);
+  const stored = await eventually('the keeper to store the aggregate', async () => {
+    const a = await aggregate();
+    return a?.eventCount === 30 ? a : null;
+  });
+  // Its second scan is asked for when it can be trusted: SETTLE_MS after it was first stored.
+  const waiting = await eventually('the second scan to be asked for', () => refreshOf(stored._id));
+  expect(waiting.dueAt).toBe(new Date(stored.firstComputedAt!.getTime() + SETTLE_MS).toISOString());
+
+  // Later events are late (the aggregate exists) and wait for that scan: the keeper leaves the request for it as it is.
+  const second = await send(batch(10));
+  expect(second.results.filter((r: any) => r.status !== 'ACCEPTED' || !r.late)).toEqual([]);
+  await eventually(
+    'the keeper to take the batch’s request',
+    async () => !(await store.refreshes.findOne({ _id: stored._id })),
+  );
+  expect((await aggregate())!.eventCount).toBe(30);
+  expect((await refreshOf(stored._id))!.dueAt).toEqual(waiting.dueAt);
+
+  // A minute on: the aggregate was first stored SETTLE_MS ago, so its request is due and the keeper rescans it.
+  const firstStored = new Date(Date.now() - SETTLE_MS - 1_000);
+  await store.aggregates.updateOne({ _id: stored._id }, { $set: { firstComputedAt: firstStored } });
+  await store.refreshes.updateOne(
+    { _id: `${stored._id}#later` },
+    { $set: { dueAt: new Date(firstStored.getTime() + SETTLE_MS).toISOString() } },
+  );
+  const rescanned = await eventually('the keeper to rescan', async () => {
+    const a = await aggregate();
+    return a?.eventCount === 40 && (await nothingDue(a)) ? a : null;
+  });
+  expect(rescanned.computedAt.getTime()).toBeGreaterThanOrEqual(firstStored.getTime() + SETTLE_MS);
+
+  // From now on each batch is folded in by the keeper at once (the scheduled request does not hold it back).
+  await send(batch(15));
+  await eventually('the keeper to fold in the new events', async () => {
+    const a = await aggregate();
+    return a?.eventCount === 55 && (await nothingDue(a)) ? a : null;
+  });
+
+  // customerUsage through the gateway equals the full read of every event…
+  const { customerUsage: viaGateway } = await g.ok(USAGE, { c: CUSTOMER, p: PERIOD });
+  const full = await customerUsageFullRead(store, registry, CUSTOMER, PERIOD);
+  expect(viaGateway.usage).toEqual(
+    full.usage.map((x) => ({ usageTypeKey: x.usageTypeKey, quantity: x.quantity, eventCount: x.eventCount })),
+  );
+  expect(viaGateway.usage).toEqual([{ usageTypeKey: TYPE, quantity: String(expectedTotal()), eventCount: 55 }]);
+
+  // …and reads no aggregate's event list to get there (the same code, against the same database, reads watched).
+  const reads: Array<Filter<UsageEventDoc>> = [];
+  const events = Object.create(store.events) as UsageStore['events'];
+  events.find = ((filter: Filter<UsageEventDoc>, options?: object) => {
+    reads.push(filter);
+    return store.events.find(filter, options);
+  }) as UsageStore['events']['find'];
+  const watched = await customerUsage({ ...store, events }, registry, CUSTOMER, PERIOD, 'aggregate-keeper-test');
+  expect(watched.usage.map((x) => [x.quantity, x.eventCount])).toEqual([[String(expectedTotal()), 55]]);
+  expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
+});
+
+/** The sum of n over the events sent: 1 + (i mod 7) for each. */
+const expectedTotal = () => Array.from({ length: sequence }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0);
+
+/** A customer of its own on a plan that prices TYPE dynamically: each event's n is its price (field totals). */
+async function dynamicCustomer(name: string) {
+  const customer = `${u}-${name}`;
+  const { createPricePlan } = await g.ok(`mutation($i: CreatePricePlanInput!) { createPricePlan(input: $i) { id } }`, {
+    i: {
+      key: `${u}-${name}-plan`,
+      name: 'Keeper dynamic',
+      currency: 'USD',
+      charges: [{ usageTypeKey: TYPE, model: 'DYNAMIC', priceField: 'n' }],
+    },
+  });
+  await g.ok(
+    `mutation { upsertCustomer(input: { externalKey: "${customer}", name: "${name}", currency: "USD" }) { id } }`,
+  );
+  const { createSubscription } = await g.ok(
+    `mutation($p: ID!) { createSubscription(input: { customerExternalKey: "${customer}", pricePlanId: $p, startsAt: "2026-01-01T00:00:00Z" }) { id } }`,
+    { p: createPricePlan.id },
+  );
+  const prices: number[] = [];
+  let next = 0;
+  return {
+    customer,
+    subscriptionId: createSubscription.id as string,
+    /** Events with n (the price) 1 to 9 in turn, through the keeper's process. */
+    send: (count: number) =>
+      send(
+        Array.from({ length: count }, () => {
+          const i = next++;
+          prices.push(1 + (i % 9));
+          return {
+            id: `${name}${i}`,
+            source: `keeper/${u}`,
+            type: TYPE,
+            customer,
+            timestamp: `2026-05-${String(1 + (i % 28)).padStart(2, '0')}T11:00:00Z`,
+            data: { n: String(1 + (i % 9)), region: 'eu' },
+          };
+        }),
+      ),
+    total: () => prices.reduce((a, b) => a + b, 0),
+    aggregate: () =>
+      store.aggregates.findOne({ subscriptionId: createSubscription.id, usageTypeKey: TYPE, periodKey: PERIOD }),
+  };
+}
+
+const RATE = `mutation($s: ID!) { rateBillingPeriod(subscriptionId: $s, period: "${PERIOD}") { ratedCharges { usageTypeKey quantity amount { amount } } } }`;
+const rate = async (s: string) =>
+  (await g.ok(RATE, { s })).rateBillingPeriod.ratedCharges.map((c: any) => [c.usageTypeKey, c.amount.amount]);
+const LATE = `query($after: String) { lateUsage(period: "${PERIOD}", first: 500, after: $after) { nodes { pendingEventCount aggregate { id } } pageInfo { hasNextPage endCursor } } }`;
+/** What lateUsage says is pending for this aggregate (0 when it does not list it), over every page. */
+async function pendingFor(aggregateId: string): Promise<number> {
+  for (let after: string | null = null; ;) {
+    const { lateUsage }: any = await g.ok(LATE, { after });
+    const node = lateUsage.nodes.find((n: any) => n.aggregate.id === aggregateId);
+    if (node) return node.pendingEventCount;
+    if (!lateUsage.pageInfo.hasNextPage) return 0;
+    after = lateUsage.pageInfo.endCursor;
+  }
+}
+const RECONCILIATION = `query { reconciliation(period: "${PERIOD}") { customers { customerKey differences { reason count recordIds } } } }`;
+async function unratedLate(customer: string) {
+  const { reconciliation } = await g.ok(RECONCILIATION);
+  const mine = reconciliation.customers.find((c: any) => c.customerKey === customer);
+  return (mine?.differences ?? []).filter((d: any) => d.reason === 'UNRATED_LATE_USAGE');
+}
+/** As if the aggregate was first stored a minute ago and scanned since (foldable), with nothing scheduled for it. */
+async function settle(a: UsageAggregateDoc) {
+  await store.aggregates.updateOne(
+    { _id: a._id },
+    { $set: { firstComputedAt: new Date(a.computedAt.getTime() - SETTLE_MS - 1_000) } },
+  );
+  await store.refreshes.deleteMany({ _id: { $in: [a._id, `${a._id}#later`] } });
+}
+
+it('keeps late usage reported after the keeper folds it in, until rating reads it again, with the price totals folded too', async () => {
+  const c = await dynamicCustomer('late');
+  await c.send(20);
+  const kept = await eventually('the keeper to store the aggregate', async () => {
+    const a = await c.aggregate();
+    return a?.eventCount === 20 ? a : null;
+  });
+  await settle(kept);
+  // Rating asks for the price field's total: the aggregate is stored with it, and rating's read is recorded.
+  expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
+  const rated = (await c.aggregate())!;
+  expect(rated.fieldTotals).toEqual({ n: String(c.total()) });
+  expect(await pendingFor(rated._id)).toBe(0);
+
+  // Three events after rating: late. The keeper folds them in, price totals and all (it no longer leaves such an
+  // aggregate to its reader, nor drops its totals).
+  const late = await c.send(3);
+  expect(late.results.map((r: any) => [r.status, r.late])).toEqual(Array(3).fill(['ACCEPTED', true]));
+  const folded = await eventually('the keeper to fold in the late events', async () => {
+    const a = await c.aggregate();
+    return a?.eventCount === 23 && !(await store.refreshes.findOne({ _id: a._id })) ? a : null;
+  });
+  expect(folded.fieldTotals).toEqual({ n: String(c.total()) });
+  expect(folded.quantity).toBe(String(c.total()));
+  expect(folded.computedAt.getTime()).toBeGreaterThan(rated.computedAt.getTime());
+
+  // The aggregate is current, yet the charges are not: lateUsage and reconciliation still say so.
+  expect(await pendingFor(folded._id)).toBe(3);
+  expect(await unratedLate(c.customer)).toEqual([{ reason: 'UNRATED_LATE_USAGE', count: 3, recordIds: [folded._id] }]);
+  // Reading the usage (customerUsage folds, stores) clears nothing either.
+  await g.ok(USAGE, { c: c.customer, p: PERIOD });
+  expect(await pendingFor(folded._id)).toBe(3);
+
+  // Rating again prices them, from the folded totals; then nothing is late.
+  expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
+  expect(await pendingFor(folded._id)).toBe(0);
+  expect(await unratedLate(c.customer)).toEqual([]);
+  expect(await store.ratingReads.find({ aggregateId: folded._id }).toArray()).toMatchObject([{ eventCount: 23 }]);
+});
+
+it('keeps the price totals when the keeper rescans an aggregate rating stored them on', async () => {
+  const c = await dynamicCustomer('young');
+  await c.send(10);
+  const kept = await eventually('the keeper to store the aggregate', async () => {
+    const a = await c.aggregate();
+    return a?.eventCount === 10 ? a : null;
+  });
+  // Rated while young (first stored moments ago): recomputed with the price totals.
+  expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
+  const rated = (await c.aggregate())!;
+  expect(rated.fieldTotals).toEqual({ n: String(c.total()) });
+  expect(rated.firstComputedAt).toEqual(kept.firstComputedAt);
+  // A minute on, its last scan still not SETTLE_MS after it was first stored: new events make the keeper rescan it.
+  const firstStored = new Date(Date.now() - SETTLE_MS - 2_000);
+  await store.aggregates.updateOne(
+    { _id: rated._id },
+    { $set: { firstComputedAt: firstStored, computedAt: new Date(firstStored.getTime() + 1_000) } },
+  );
+  await store.refreshes.deleteMany({ _id: { $in: [rated._id, `${rated._id}#later`] } });
+  await c.send(5);
+  const rescanned = await eventually('the keeper to rescan', async () => {
+    const a = await c.aggregate();
+    return a?.eventCount === 15 && !(await store.refreshes.findOne({ _id: a._id })) ? a : null;
+  });
+  // The rescan sums the same field rating asked for: not dropped, not stale.
+  expect(rescanned.computedAt.getTime()).toBeGreaterThanOrEqual(firstStored.getTime() + SETTLE_MS);
+  expect(rescanned.fieldTotals).toEqual({ n: String(c.total()) });
+  expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
+});
+
+it('backs off a refresh that fails, logs it once, and keeps refreshing the others of the pass', async () => {
+  const c = await dynamicCustomer('backoff');
+  await c.send(4);
+  const good = await eventually('the keeper to store the aggregate', async () => {
+    const a = await c.aggregate();
+    return a?.eventCount === 4 ? a : null;
+  });
+  // One request the keeper cannot work (its usage type was never registered), due first, and one for a lost aggregate.
+  const bad = { aggregateId: `${u}-broken`, subscriptionId, usageTypeKey: `${u}_never`, periodKey: PERIOD };
+  await store.aggregates.deleteOne({ _id: good._id });
+  await store.refreshes.deleteMany({ _id: { $in: [good._id, `${good._id}#later`] } });
+  const due = (at: number) => new Date(at).toISOString();
+  await store.refreshes.insertMany([
+    { _id: bad.aggregateId, ...bad, dueAt: due(Date.now() - 2_000), requestedAt: new Date(), correlationId: 't' },
+    {
+      _id: good._id,
+      aggregateId: good._id,
+      subscriptionId: c.subscriptionId,
+      usageTypeKey: TYPE,
+      periodKey: PERIOD,
+      dueAt: due(Date.now() - 1_000),
+      requestedAt: new Date(),
+      correlationId: 't',
+    },
+  ]);
+  const restored = await eventually('the keeper to restore the other aggregate', c.aggregate);
+  expect(restored.eventCount).toBe(4);
+  const backedOff = await eventually('the failure to back off', () =>
+    store.refreshes.findOne({ _id: `${bad.aggregateId}#later` }),
+  );
+  expect(backedOff.failures).toBe(1);
+  const firstDelay = new Date(backedOff.dueAt).getTime() - backedOff.requestedAt.getTime();
+  expect(firstDelay).toBeGreaterThanOrEqual(0.8 * SETTLE_MS - 1);
+  expect(firstDelay).toBeLessThanOrEqual(1.2 * SETTLE_MS + 1);
+
+  // New events for it meanwhile wait for the backed-off request instead of failing again at once.
+  await store.refreshes.insertOne({
+    _id: bad.aggregateId,
+    ...bad,
+    dueAt: due(Date.now()),
+    requestedAt: new Date(),
+    correlationId: 't',
+  });
+  await eventually(
+    'the keeper to take the new request',
+    async () => !(await store.refreshes.findOne({ _id: bad.aggregateId })),
+  );
+  expect(await store.refreshes.findOne({ _id: `${bad.aggregateId}#later` })).toMatchObject({
+    failures: 1,
+    dueAt: backedOff.dueAt,
+  });
+
+  // Due again, it fails again: a longer wait, and no second warning.
+  await store.refreshes.updateOne({ _id: `${bad.aggregateId}#later` }, { $set: { dueAt: due(Date.now()) } });
+  const again = await eventually('the second failure', async () => {
+    const r = await store.refreshes.findOne({ _id: `${bad.aggregateId}#later` });
+    return r?.failures === 2 ? r : null;
+  });
+  expect(new Date(again.dueAt).getTime() - again.requestedAt.getTime()).toBeGreaterThanOrEqual(2 * 0.8 * SETTLE_MS - 1);
+  const warnings = () =>
+    readFileSync(keeperProcess!.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(bad.aggregateId) && l.includes('backing off'));
+  await eventually('the warning to reach the log', async () => warnings().length > 0);
+  await new Promise((r) => setTimeout(r, 500)); // a second warning, had there been one, is written by now
+  expect(warnings()).toHaveLength(1);
+  await store.refreshes.deleteOne({ _id: `${bad.aggregateId}#later` });
+});
+
+it('reads an aggregate’s events in keyset pages, each its own bounded query, so no scan outlasts the time limit', async () => {
+  const c = await dynamicCustomer('pages');
+  await c.send(23);
+  const a = await eventually('the keeper to store the aggregate', async () => {
+    const x = await c.aggregate();
+    return x?.eventCount === 23 ? x : null;
+  });
+  const reads: Array<{ filter: Filter<UsageEventDoc>; limit?: number }> = [];
+  const events = Object.create(store.events) as UsageStore['events'];
+  events.find = ((filter: Filter<UsageEventDoc>, options?: object) => {
+    const cursor = store.events.find(filter, options);
+    const read: { filter: Filter<UsageEventDoc>; limit?: number } = { filter };
+    reads.push(read);
+    const limit = cursor.limit.bind(cursor);
+    cursor.limit = (n: number) => ((read.limit = n), limit(n));
+    return cursor;
+  }) as UsageStore['events']['find'];
+  const ids: string[] = [];
+  for await (const e of eventsOf({ ...store, events }, a._id, { _id: 1 }, 10)) ids.push(e._id);
+  const all = await store.events
+    .find({ aggregateId: a._id }, { projection: { _id: 1 } })
+    .sort({ _id: 1 })
+    .toArray();
+  expect(ids).toEqual(all.map((e) => e._id));
+  // 23 events in pages of 10: three reads, each a range after the last id read.
+  expect(reads.map((r) => [Object.keys(r.filter), r.limit])).toEqual([
+    [['aggregateId'], 10],
+    [['aggregateId', '_id'], 10],
+    [['aggregateId', '_id'], 10],
+  ]);
+  expect(reads[2]!.filter._id).toEqual({ $gt: ids[19] });
+});
