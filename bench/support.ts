@@ -30,10 +30,20 @@ export async function freshSystem(
   for (const [name, url] of Object.entries(system.subgraphUrls))
     process.env[`SUBGRAPH_URL_${name.toUpperCase().replace(/-/g, '_')}`] = url;
   reloadConfig(); // this process now talks to the subgraphs of the system it started
+  // A benchmark stopped from outside (Ctrl-C, kill) stops the system it started: before, its ledger server, database
+  // and subgraphs kept running (and loading the machine) after the benchmark was gone.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`  [cleanup] ${signal}: stopping the benchmark's system`);
+    void system.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   return {
     system,
     credential,
     async cleanup() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       await system.stop();
       if (process.env.BENCH_KEEP === '1') console.error(`  [cleanup] kept ${dataDir}`);
       else rmSync(dataDir, { recursive: true, force: true });
