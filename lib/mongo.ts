@@ -55,6 +55,18 @@ export async function ensureIndexes(db: Db, declarations: readonly IndexDeclarat
   }
 }
 
+/**
+ * The write errors of an unordered insertMany when every one of them is a duplicate key (each with the index of the
+ * document refused); null when the error is anything else, which the caller rethrows.
+ */
+export function duplicateKeyWriteErrors(error: unknown): Array<{ index: number; code: number }> | null {
+  const writeErrors = (
+    error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
+  ).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return list.length === 0 || list.some((w) => w.code !== 11000) ? null : list;
+}
+
 export function isDuplicateKeyError(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === 11000;
 }

@@ -10,7 +10,7 @@
 // Within a process, callers of one key queue in a KeyedMutex first, so each process sends one claimant per key.
 import type { Collection } from 'mongodb';
 import { KeyedMutex } from './keyed-mutex';
-import { isDuplicateKeyError } from './mongo';
+import { duplicateKeyWriteErrors, isDuplicateKeyError } from './mongo';
 import { UserFacingError } from './errors';
 import { config } from './config';
 import type { Logger } from './logger';
@@ -138,11 +138,8 @@ export class RecordLocks {
       await this.claims.insertMany(wanted, { ordered: false });
       return wanted;
     } catch (error) {
-      const writeErrors = (
-        error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
-      ).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+      const list = duplicateKeyWriteErrors(error);
+      if (!list) throw error;
       // Another process inserted the same next claim first: it holds that key now.
       const taken = new Set(list.map((w) => w.index));
       return wanted.filter((_, i) => !taken.has(i));

@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import type { Collection, Document, OptionalUnlessRequiredId } from 'mongodb';
 import { config } from '../../lib/config';
 import { deterministicId } from '../../lib/ids';
+import { duplicateKeyWriteErrors } from '../../lib/mongo';
 import { UserFacingError, notFound } from '../../lib/errors';
 import { sumMoney } from '../../lib/money';
 import { querySubgraph } from '../../lib/subgraph-client';
@@ -285,11 +286,8 @@ async function insertNew<T extends Document & { _id: string }>(
   try {
     await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false });
   } catch (error) {
-    const writeErrors = (
-      error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
-    ).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+    const list = duplicateKeyWriteErrors(error);
+    if (!list) throw error;
     for (const w of list) taken.add(w.index);
   }
   return taken;
