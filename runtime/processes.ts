@@ -31,6 +31,8 @@ function privateDir(dir: string): void {
 interface RotatingLog {
   write(text: string): void;
   end(): Promise<void>;
+  /** Resolves once the first file is open (writes before it are buffered and land together). */
+  opened(): Promise<void>;
   /** The file written now (the folder until the first file is open). */
   readonly file: string;
 }
@@ -69,6 +71,7 @@ export function rotatingLog(
   );
   return {
     write: (text) => (stream ? stream.write(text) : pending.push(text)),
+    opened: () => ready.then(() => undefined),
     async end() {
       const s = await ready;
       if (!s || s.destroyed) return;
