@@ -72,6 +72,14 @@ export const SETTINGS = {
     group: 'database',
   }),
   USAGEGRAPH_DB_QUERY_TIME_LIMIT_MS: milliseconds(100, 600_000, 'maxTimeMS of every database read', 'database', 30_000),
+  USAGEGRAPH_DB_SLOW_QUERY_MS: optional({
+    schema: whole(1, 600_000),
+    accepted: 'whole milliseconds from 1 to 600000',
+    shown: 'off',
+    meaning:
+      'Log every database command that takes at least this long, with its shape (collection, filter fields and operators, sort, limit) and duration, never its values',
+    group: 'database',
+  }),
   USAGEGRAPH_QUERY_SHAPES_DIR: optional({
     schema: text,
     accepted: 'a folder path',

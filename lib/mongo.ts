@@ -9,7 +9,9 @@ import {
   type IndexSpecification,
 } from 'mongodb';
 import { currentRequestScope } from './correlation';
+import { createLogger } from './logger';
 import { recordQueryShapes } from './query-shapes';
+import { logSlowQueries } from './slow-queries';
 import { traceMongo, tracingEnabled } from './tracing';
 
 export interface IndexDeclaration {
@@ -31,13 +33,15 @@ export function databaseName(subgraph: string, prefix = config().USAGEGRAPH_DB_P
 export async function connectMongo(uri = mongoUri()): Promise<MongoClient> {
   // Command monitoring costs a little on every command: only while traces or query shapes are recorded.
   const shapesDir = config().USAGEGRAPH_QUERY_SHAPES_DIR;
+  const slowMs = config().USAGEGRAPH_DB_SLOW_QUERY_MS;
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: 10_000,
     appName: 'usagegraph',
-    monitorCommands: tracingEnabled() || shapesDir !== undefined,
+    monitorCommands: tracingEnabled() || shapesDir !== undefined || slowMs !== undefined,
   });
   traceMongo(client);
   if (shapesDir) recordQueryShapes(client, shapesDir, config().USAGEGRAPH_DB_PREFIX);
+  if (slowMs !== undefined) logSlowQueries(client, slowMs, createLogger('database'));
   await client.connect();
   return client;
 }
