@@ -151,6 +151,16 @@ export function queriesOf(commandName: string, command: Document): Query[] {
   }
 }
 
+/** What a query's plan depends on: its filter with values replaced by their kind, its sort, whether it is limited. */
+export function planShapeOf(query: Query): Pick<QueryShape, 'filter' | 'sort' | 'limited' | 'stages'> {
+  return {
+    filter: shapeOfFilter(query.filter),
+    ...(query.sort && Object.keys(query.sort).length > 0 ? { sort: query.sort } : {}),
+    limited: query.limited,
+    ...(query.stages ? { stages: query.stages } : {}),
+  };
+}
+
 /** Shapes recorded per process, at most this many (a generated filter shape would otherwise grow without end). */
 const MAX_SHAPES = 2_000;
 
@@ -171,10 +181,7 @@ export function recordQueryShapes(client: MongoClient, dir: string, databasePref
         command: event.commandName,
         database: event.databaseName,
         collection,
-        filter: shapeOfFilter(query.filter),
-        ...(query.sort && Object.keys(query.sort).length > 0 ? { sort: query.sort } : {}),
-        limited: query.limited,
-        ...(query.stages ? { stages: query.stages } : {}),
+        ...planShapeOf(query),
       };
       const key = JSON.stringify(shape);
       if (seen.has(key)) continue;

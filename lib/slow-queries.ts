@@ -3,7 +3,7 @@
 // be customer data. Off unless set; what platform engineers turn on to find the query that grows with the data.
 import type { CommandStartedEvent, Document, MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
-import { queriesOf, shapeOfFilter } from './query-shapes';
+import { planShapeOf, queriesOf } from './query-shapes';
 
 /** At most this many commands are remembered while they run (a command whose answer never comes is forgotten). */
 const MAX_OPEN = 10_000;
@@ -15,12 +15,7 @@ export function slowQueryFields(commandName: string, command: Document): Record<
   return {
     command: commandName,
     collection: typeof collection === 'string' ? collection : undefined,
-    queries: queriesOf(commandName, command).map((q) => ({
-      filter: shapeOfFilter(q.filter),
-      ...(q.sort && Object.keys(q.sort).length > 0 ? { sort: q.sort } : {}),
-      limited: q.limited,
-      ...(q.stages ? { stages: q.stages } : {}),
-    })),
+    queries: queriesOf(commandName, command).map(planShapeOf),
     ...(commandName === 'insert' && Array.isArray(command.documents) ? { documents: command.documents.length } : {}),
   };
 }
