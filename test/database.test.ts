@@ -410,3 +410,34 @@ describe('keyset pages on the embedded database', () => {
     }
   });
 });
+
+it('reads a batch of ids from the index that pins most of the filter, not from a shared period (200 ids among 2,000 rows of one period)', async () => {
+  const charges = db.collection<{ _id: string; subscriptionId: string; periodKey: string }>('charges');
+  await charges.createIndex({ subscriptionId: 1, periodKey: 1 });
+  await charges.createIndex({ periodKey: 1, _id: 1 });
+  const subscriptions = Array.from({ length: 500 }, (_, i) => `sub_${String(i).padStart(4, '0')}`);
+  await charges.insertMany(
+    subscriptions.flatMap((subscriptionId) =>
+      [1, 2, 3, 4].map((k) => ({ _id: `${subscriptionId}#${k}`, subscriptionId, periodKey: '2026-05' })),
+    ),
+  );
+  await charges.insertOne({ _id: 'other', subscriptionId: subscriptions[0], periodKey: '2026-04' });
+  const filter = { subscriptionId: { $in: subscriptions.slice(100, 300) }, periodKey: '2026-05' };
+  const found = await charges.find(filter).sort({ _id: 1 }).toArray();
+  expect(found.map((c) => c._id)).toEqual(
+    subscriptions.slice(100, 300).flatMap((s) => [1, 2, 3, 4].map((k) => `${s}#${k}`)),
+  );
+  if (await isFerretDb(db)) {
+    // Without a choice made for it, SQLite rated the period's equality cheaper than the $in and read all 2,000 rows.
+    const explained = await explainFind('charges', filter, {}, 0);
+    expect(explained.plan).toEqual(indexRange('_subscriptionId_1_periodKey_1'));
+    expect(explained.plan).not.toMatch(/periodKey_1__id_1/);
+    // A unique index pinned on every key still wins (the _id index), and a filter on one indexed key keeps its index.
+    expect((await explainFind('charges', { _id: { $in: ['x', 'y'] }, periodKey: '2026-05' }, {}, 0)).plan).toEqual(
+      indexRange('__id_'),
+    );
+    expect((await explainFind('charges', { periodKey: '2026-04' }, {}, 0)).plan).toEqual(
+      indexRange('_periodKey_1__id_1'),
+    );
+  }
+});

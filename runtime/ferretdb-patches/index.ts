@@ -46,6 +46,11 @@
 //    sorted by _id needs; with only {field: 1} SQLite sorts the whole group, with only _id it walks past other groups.
 // 5. Explain (FerretDB reports SQLite's plan) explains the statement a find runs and, like MongoDB's executionStats,
 //    runs it: queryPlanner.pushdown = {sql, page, rowsRead}, rowsRead being the documents the backend decoded.
+// 6. Index choice. SQLite has no statistics on these tables, so it takes an equality on any indexed key over an $in
+//    (which the array branch of 2 makes an OR): {subscriptionId: {$in: 200 ids}, periodKey: p} read every document
+//    of the period through {periodKey: 1, _id: 1}, so a billing run's pages grew with what it had written
+//    (measured on 120,000 rated charges: 4,811 ms a page, 395 ms with the $in alone). A scan now names the index
+//    whose leading keys the conditions pin most (INDEXED BY; see pdBestIndex), and leaves ties to SQLite.
 // The Go code is in pushdown.go beside this file; test/database.test.ts checks plans and answers.
 
 import { readFileSync } from 'node:fs';

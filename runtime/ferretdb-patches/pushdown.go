@@ -71,30 +71,44 @@ func pdScan(ctx context.Context, db *fsql.DB, meta *metadata.Collection, params 
 
 	var conds []string
 	var args []any
+	var pushed []pdCond
 
 	for _, c := range f.conds {
 		if c.bound != nil && (holes || !pdIndexed(meta, c.key)) {
 			continue
 		}
 
+		pushed = append(pushed, c)
 		conds = append(conds, c.sql(true))
 		args = append(args, c.args...)
 	}
 
-	q := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
+	from := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)
+
+	var rest string
 	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
+		rest += " WHERE " + strings.Join(conds, " AND ")
 	}
 
 	orderBy := prepareOrderByClause(params.Sort)
-	q += orderBy
+	rest += orderBy
 
 	if params.Limit != 0 {
-		q += ` LIMIT ?`
+		rest += ` LIMIT ?`
 		args = append(args, params.Limit)
 	}
 
+	q := from + rest
+	if index := pdBestIndex(meta, pushed); index != "" {
+		q = fmt.Sprintf("%s INDEXED BY %q%s", from, index, rest)
+	}
+
 	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil && q != from+rest && strings.Contains(err.Error(), "no query solution") {
+		q = from + rest // SQLite could not use that index after all: let it choose, as it always did
+		rows, err = db.QueryContext(ctx, q, args...)
+	}
+
 	if err != nil {
 		return nil, lazyerrors.Error(err)
 	}
@@ -103,6 +117,61 @@ func pdScan(ctx context.Context, db *fsql.DB, meta *metadata.Collection, params 
 		iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),
 		sql:  q, args: args, where: len(conds) > 0, sorted: orderBy != "", limited: params.Limit != 0,
 	}, nil
+}
+
+// pdBestIndex names the SQLite index that narrows the read most, or "" to leave the choice to SQLite. SQLite has no
+// statistics here, so it rates an equality on a low-cardinality key (periodKey, status) as cheaper than an $in of
+// ids, which the array branch makes an OR: {subscriptionId: {$in: 200 ids}, periodKey: p} then read every document
+// of the period through {periodKey: 1, _id: 1} instead of 800 through {subscriptionId: 1, periodKey: 1}. An index
+// scores one for each leading key the conditions pin (= or $in), a half for a range on the key after them, and wins
+// outright when unique and pinned on every key; a tie for the best score is left to SQLite.
+func pdBestIndex(meta *metadata.Collection, conds []pdCond) string {
+	best, bestScore, tied := "", 0.0, false
+
+	for _, index := range meta.Settings.Indexes {
+		score := 0.0
+		pinned := 0
+
+		for _, k := range index.Key {
+			op := ""
+
+			for _, c := range conds {
+				if c.key == k.Field && (op == "" || c.op == "=" || c.op == "IN") {
+					op = c.op
+				}
+			}
+
+			if op == "=" || op == "IN" {
+				score++
+				pinned++
+
+				continue
+			}
+
+			if op != "" {
+				score += 0.5
+			}
+
+			break
+		}
+
+		if index.Unique && pinned == len(index.Key) {
+			score += 100
+		}
+
+		switch {
+		case score > bestScore:
+			best, bestScore, tied = index.Name, score, false
+		case score == bestScore && score > 0:
+			tied = true
+		}
+	}
+
+	if best == "" || tied {
+		return ""
+	}
+
+	return meta.TableName + "_" + best
 }
 
 // pdPage answers a find with a limit by reading in _id order and stopping after `limit` matches, or nil when it
