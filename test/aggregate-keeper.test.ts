@@ -111,6 +111,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await keeperProcess?.stop().catch(() => undefined);
+  // What the keeper process warned about (a refresh that failed backs off a minute, beyond every wait here).
+  const log = join(work, 'usage.keeper.log');
+  const warnings = existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => /"level":(4|5|6)\d/.test(line))
+    : [];
+  if (warnings.length) console.warn(`the keeper process logged:\n${warnings.slice(0, 20).join('\n')}`);
   await mongo?.close();
   rmSync(work, { recursive: true, force: true });
 });
