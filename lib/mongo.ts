@@ -63,12 +63,19 @@ export async function ensureIndexes(db: Db, declarations: readonly IndexDeclarat
  * The write errors of an unordered insertMany when every one of them is a duplicate key (each with the index of the
  * document refused); null when the error is anything else, which the caller rethrows.
  */
-export function duplicateKeyWriteErrors(error: unknown): Array<{ index: number; code: number }> | null {
-  const writeErrors = (
-    error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
-  ).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+export function duplicateKeyWriteErrors(error: unknown): WriteErrorOf[] | null {
+  const list = writeErrorsOf(error);
   return list.length === 0 || list.some((w) => w.code !== 11000) ? null : list;
+}
+
+/** The position and code of each document an unordered insertMany refused (the driver gives one as an object). */
+export interface WriteErrorOf {
+  index: number;
+  code: number;
+}
+export function writeErrorsOf(error: unknown): WriteErrorOf[] {
+  const writeErrors = (error as { writeErrors?: WriteErrorOf[] | WriteErrorOf }).writeErrors;
+  return Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
 }
 
 export function isDuplicateKeyError(error: unknown): boolean {

@@ -7,7 +7,7 @@ import type { Collection, Db } from 'mongodb';
 import { repeatInBackground } from './background';
 import { currentCorrelationId, currentRequestScope, withCorrelationId } from './correlation';
 import type { Logger } from './logger';
-import { isDuplicateKeyError } from './mongo';
+import { duplicateKeyWriteErrors, isDuplicateKeyError } from './mongo';
 import { querySubgraph } from './subgraph-client';
 
 /** What the rest of the world may hear about: `invoice.finalized`, `posting.held`, `exception.raised`, … */
@@ -86,9 +86,7 @@ export class Outbox {
     try {
       await this.events.insertMany(docs, { ordered: false });
     } catch (error) {
-      const writeErrors = (error as { writeErrors?: Array<{ code: number }> | { code: number } }).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+      if (!duplicateKeyWriteErrors(error)) throw error;
     }
   }
 

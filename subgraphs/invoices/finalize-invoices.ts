@@ -9,6 +9,7 @@ import { config } from '../../lib/config';
 import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { parsePeriod } from '../../lib/period';
+import { duplicateKeyWriteErrors } from '../../lib/mongo';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
 import { finalizeInvoice, finalizedEvent, finalizedWith, numberSeriesOf } from './finalize-invoice';
 import { progressiveLockKey } from './progressive-invoices';
@@ -215,7 +216,7 @@ async function claimNumbers(
       await store.numbers.insertMany(wanted, { ordered: true });
       for (const c of wanted) claims.set(c.invoiceId, c);
     } catch (error) {
-      if (!isDuplicateKeyWriteError(error)) throw error;
+      if (!duplicateKeyWriteErrors(error)) throw error;
       collided = true;
     }
   }
@@ -231,8 +232,9 @@ async function insertAbsent(store: InvoicesStore, invoices: readonly InvoiceDoc[
     await store.invoices.insertMany([...invoices], { ordered: false });
     return [...invoices];
   } catch (error) {
-    if (!isDuplicateKeyWriteError(error)) throw error;
-    const taken = new Set(writeErrorsOf(error).map((w) => w.index));
+    const duplicates = duplicateKeyWriteErrors(error);
+    if (!duplicates) throw error;
+    const taken = new Set(duplicates.map((w) => w.index));
     return invoices.filter((_, i) => !taken.has(i));
   }
 }
@@ -254,15 +256,3 @@ async function announceAll(store: InvoicesStore, invoices: readonly InvoiceDoc[]
   await store.outbox.raiseMany(events);
   return [...invoices];
 }
-
-const writeErrorsOf = (error: unknown): Array<{ index: number; code: number }> => {
-  const writeErrors = (
-    error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
-  ).writeErrors;
-  return Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-};
-
-const isDuplicateKeyWriteError = (error: unknown): boolean => {
-  const list = writeErrorsOf(error);
-  return list.length > 0 && list.every((w) => w.code === 11000);
-};

@@ -2,7 +2,7 @@
 // subscription with the pure core, store what changed as new revisions, and record adjustments against invoices.
 // One subscription that fails never stops the others.
 import { contentHash, deterministicId } from '../../lib/ids';
-import { isDuplicateKeyError } from '../../lib/mongo';
+import { duplicateKeyWriteErrors } from '../../lib/mongo';
 import { sumMoney, zero, type Money, type RoundingMode } from '../../lib/money';
 import { parsePeriod, type BillingPeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
@@ -272,12 +272,9 @@ async function recordRevisions(
       try {
         await store.ratedCharges.insertMany(toInsert, { ordered: false });
       } catch (error) {
-        const writeErrors = (
-          error as { writeErrors?: Array<{ index: number; code: number }> | { index: number; code: number } }
-        ).writeErrors;
-        const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-        if (list.length === 0 || list.some((w) => w.code !== 11000) || !isDuplicateKeyError(error)) throw error;
-        for (const w of list) failed.add(w.index);
+        const duplicates = duplicateKeyWriteErrors(error);
+        if (!duplicates) throw error;
+        for (const w of duplicates) failed.add(w.index);
       }
     }
     toInsert.forEach((d, i) => !failed.has(i) && current.set(d.chargeKey, d));

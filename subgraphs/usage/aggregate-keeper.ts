@@ -8,11 +8,10 @@
 // through aggregatesForRating, the code rating uses (under the aggregate's record lock). An aggregate not yet
 // foldable (its scan did not start SETTLE_MS after it was first stored, or it kept too many marked ids) gets a request
 // due when it will be, so its second scan also happens here and not in a customer's request.
-import type { MongoBulkWriteError } from 'mongodb';
 import { repeatInBackground } from '../../lib/background';
 import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
-import { isDuplicateKeyError } from '../../lib/mongo';
+import { duplicateKeyWriteErrors, isDuplicateKeyError } from '../../lib/mongo';
 import { retryDelayMs, type BackoffPolicy } from '../../lib/retry';
 import { aggregatesForRating } from './aggregate-usage';
 import { scannedAfterFirstStored, SETTLE_MS } from './freshness';
@@ -58,9 +57,7 @@ export async function requestRefreshes(
   try {
     await store.refreshes.insertMany([...docs.values()], { ordered: false });
   } catch (error) {
-    const writeErrors = (error as MongoBulkWriteError).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
+    if (!duplicateKeyWriteErrors(error)) throw error;
   }
 }
 

@@ -1,6 +1,7 @@
 // Writing events, held events, exceptions and quarantine: inserts keyed by identity, so a replay never counts twice.
-import type { Collection, Document, MongoBulkWriteError } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 import { contentHash, deterministicId } from '../../lib/ids';
+import { duplicateKeyWriteErrors, writeErrorsOf } from '../../lib/mongo';
 import type { Problem } from '../../lib/errors';
 import type {
   HeldEventDoc,
@@ -52,10 +53,9 @@ export async function insertByIdentity<T extends Document & { _id: string; conte
       ordered: false,
     });
   } catch (error) {
-    const writeErrors = (error as MongoBulkWriteError).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((w) => w.code !== 11000)) throw error;
-    const raced = list.map((w) => fresh[w.index]!);
+    const duplicates = duplicateKeyWriteErrors(error);
+    if (!duplicates) throw error;
+    const raced = duplicates.map((w) => fresh[w.index]!);
     const stored = new Map(
       (
         await loose.find({ _id: { $in: raced.map((i) => docs[i]!._id) } }, { projection: { contentHash: 1 } }).toArray()
@@ -248,8 +248,7 @@ async function insertEntries(
   try {
     await store.quarantine.insertMany(docs, { ordered: false });
   } catch (error) {
-    const writeErrors = (error as MongoBulkWriteError).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    const list = writeErrorsOf(error);
     if (list.length === 0) throw error;
     for (const w of list) (w.code === 11000 ? outcome.existing : outcome.refused).push(docs[w.index]!._id);
     outcome.error = error;
