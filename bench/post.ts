@@ -138,15 +138,42 @@ async function main(): Promise<void> {
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
 
-    // The baseline: the same entries, straight to a fresh hledger-web, one PUT after another.
+    // The baseline: the same entries, straight to a fresh hledger-web, one PUT after another. Only the invoices' and
+    // notes' own entries: the system's background postings (revenue recognition of the fees billed in advance, each
+    // run a different number by the time it is read) are not documents of the path, and made one run's loop 402 long.
+    // The system's background postings go on after the path returns; the loop waits for them to stop (no new posting
+    // for 3 s, at most 90 s), or it would share the two cores with them (one run's loop took 78 ms a write, not 57).
+    const postedCount = async () => {
+      let count = 0;
+      let cursor: string | null = null;
+      do {
+        const page: any = await gql(
+          `query($after: String) { erpPostings(first: 500, after: $after) { nodes { postingKey } pageInfo { hasNextPage endCursor } } }`,
+          { after: cursor },
+        );
+        count += page.erpPostings.nodes.length;
+        cursor = page.erpPostings.pageInfo.hasNextPage ? page.erpPostings.pageInfo.endCursor : null;
+      } while (cursor);
+      return count;
+    };
+    const settleBy = performance.now() + 90_000;
+    for (let last = -1, count = await postedCount(); count !== last && performance.now() < settleBy;) {
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      [last, count] = [count, await postedCount()];
+    }
     const entries: Array<Record<string, unknown>> = [];
+    let otherPostings = 0;
     let after: string | null = null;
     do {
       const page: any = await gql(
         `query($after: String) { erpPostings(status: POSTED, first: 500, after: $after) { nodes { postingKey kind legalEntityCode correlationId entry { documentDate postingDate accountingPeriod requestedPeriod description currency lines { lineNo account side amount { amount currency } memo dimensions { name value } } } } pageInfo { hasNextPage endCursor } } }`,
         { after },
       );
-      for (const p of page.erpPostings.nodes)
+      for (const p of page.erpPostings.nodes) {
+        if (p.kind !== 'INVOICE' && p.kind !== 'CREDIT_NOTE') {
+          otherPostings++;
+          continue;
+        }
         entries.push(
           toHledgerJson({
             postingKey: p.postingKey,
@@ -156,6 +183,7 @@ async function main(): Promise<void> {
             entry: { ...p.entry, lines: p.entry.lines.map((l: any) => ({ ...l, invoiceLineIds: [] })) },
           }),
         );
+      }
       after = page.erpPostings.pageInfo.hasNextPage ? page.erpPostings.pageInfo.endCursor : null;
     } while (after);
     const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
@@ -187,7 +215,7 @@ async function main(): Promise<void> {
       `  path      ${fmt(rate(documents, pathMs), 1)} documents/s  (${fmt(documents)} documents in ${fmt(pathMs / 1000, 1)} s: ${INVOICES} invoices ${fmt(invoicesMs / 1000, 1)} s, ${notes} credit notes ${fmt(notesMs / 1000, 1)} s)`,
     );
     console.log(
-      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s)`,
+      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s; ${fmt(otherPostings)} background postings of the system left out)`,
     );
     console.log(
       `  ratio     ${fmt(pathMs / documents / (baselineMs / entries.length), 2)}× the direct loop per document (aim: ≤ 1.5)`,
