@@ -23,9 +23,15 @@ export async function releaseHeldEvents(store: UsageStore, log: Logger, only?: s
   if (open.length === 0) return [];
   const customers = await lookupCustomers([...new Set(open.map((e) => e.customerKey))]);
   const outcomes: ReleaseOutcome[] = [];
-  for (const exception of open) {
+  for (const listed of open) {
     outcomes.push(
-      await store.locks.run(`release:${exception._id}`, () => releaseOne(store, exception, customers, log)),
+      await store.locks.run(`release:${listed._id}`, async () => {
+        // Read again under the lock: another release (the worker, or finance's resolution) may have released its
+        // events and resolved it since the list was read. Acting on the old read resolved it a second time and told
+        // the queue "0 held events stored" over the "3 stored" of the release that did the work (a full CI run saw it).
+        const exception = (await store.exceptions.findOne({ _id: listed._id })) ?? listed;
+        return releaseOne(store, exception, customers, log);
+      }),
     );
   }
   return outcomes;
