@@ -4,12 +4,12 @@
 // baseline in the same run: the very same journal entries written straight to a fresh hledger-web's API by a plain
 // loop. Prints both rates, their ratio (aim: within 1.5×) and where the rest of the time goes.
 import { join } from 'node:path';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
-import { fmt, freshSystem } from './support';
+import { fmt, freshSystem, loggedLines, sumSteps } from './support';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
 const NOTES = Number(process.env.BENCH_NOTES ?? 50);
@@ -217,35 +217,20 @@ async function main(): Promise<void> {
     console.log(
       `  ledger look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms (once per batch on the path, not per document)`,
     );
-    // Each process logs to <logDir>/<name>/<name>.<n>.log (rolled by size).
-    const logFolder = join(system.logDir, 'erp-postings');
-    const timings = readdirSync(logFolder)
-      .map((f) => readFileSync(join(logFolder, f), 'utf8'))
-      .join('\n')
-      .split('\n')
-      .filter((l) => l.includes('"batch posting timings"') || l.includes('"batch waited for finalization"'))
-      .map((l) => JSON.parse(l) as { msg: string; documents?: number; ms: number | Record<string, number> });
-    const steps = new Map<string, number>();
-    let timedDocuments = 0;
-    let finalizeWait = 0;
-    for (const t of timings) {
-      if (typeof t.ms === 'number') finalizeWait += t.ms;
-      else {
-        timedDocuments += t.documents ?? 0;
-        for (const [step, v] of Object.entries(t.ms)) steps.set(step, (steps.get(step) ?? 0) + v);
-      }
-    }
+    const timings = loggedLines<{ documents?: number; ms: Record<string, number> }>(
+      system,
+      'erp-postings',
+      'batch posting timings',
+    );
+    const steps = sumSteps(timings);
+    const timedDocuments = timings.reduce((sum, t) => sum + (t.documents ?? 0), 0);
+    const finalizeWait = loggedLines<{ ms: number }>(system, 'erp-postings', 'batch waited for finalization').reduce(
+      (sum, t) => sum + t.ms,
+      0,
+    );
     const posting = [...steps.values()].reduce((a, b) => a + b, 0);
     // The invoices subgraph's own timings of finalizeInvoices (bulk pass steps, then anything finalized singly).
-    const invoicesFolder = join(system.logDir, 'invoices');
-    const finalization = new Map<string, number>();
-    for (const l of readdirSync(invoicesFolder)
-      .map((f) => readFileSync(join(invoicesFolder, f), 'utf8'))
-      .join('\n')
-      .split('\n')
-      .filter((line) => line.includes('"batch finalization timings"')))
-      for (const [step, v] of Object.entries((JSON.parse(l) as { ms: Record<string, number> }).ms))
-        finalization.set(step, (finalization.get(step) ?? 0) + v);
+    const finalization = sumSteps(loggedLines(system, 'invoices', 'batch finalization timings'));
     console.log(
       `  where it goes (erp-postings' own timings, ${fmt(timedDocuments)} documents in ${timings.length} log lines): waiting for finalization ${fmt(finalizeWait / 1000, 1)} s; posting ${fmt(posting / 1000, 1)} s = ${[...steps].map(([k, v]) => `${k} ${fmt(v / 1000, 2)} s`).join(', ')}`,
     );

@@ -7,7 +7,7 @@
 import { mustGraphql } from '../runtime/graph-client';
 import { querySubgraph } from '../lib/subgraph-client';
 import { SUBSCRIPTION_FIELDS, type SubscriptionView } from '../subgraphs/pricing/rating-run';
-import { fmt, freshSystem, peakRssMb } from './support';
+import { fmt, freshSystem, loggedLines, peakRssMb, sumSteps } from './support';
 import { BENCH_TYPES, createBenchPlans, runBillingRun, seedSubscriptions } from './billing-fixture';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
 
@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   console.log(
     `bench:rate — one period for ${fmt(SUBSCRIPTIONS)} subscriptions × ${BENCH_TYPES.length} usage types, aggregates already stored`,
   );
-  const { system, credential, cleanup } = await freshSystem('rate');
+  // The pricing subgraph logs each billing-run page's step timings, read back below to say where the time goes.
+  const { system, credential, cleanup } = await freshSystem('rate', { RATING_TIMINGS: '1' });
   try {
     for (const name of SUBGRAPH_NAMES) process.env[subgraphUrlEnv(name)] = system.subgraphUrls[name];
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
@@ -78,9 +79,15 @@ async function main(): Promise<void> {
     const tRate = performance.now();
     const run = await billingRun('billing run');
     const rateSeconds = (performance.now() - tRate) / 1000;
+    const pageTimings = () =>
+      loggedLines<{ subscriptions: number; ms: Record<string, number> }>(system, 'pricing', 'billing run page timings');
+    const firstRunPages = pageTimings();
     const tAgain = performance.now();
     const again = await billingRun('re-run');
     const againSeconds = (performance.now() - tAgain) / 1000;
+    const reRunPages = pageTimings().slice(firstRunPages.length);
+    const whereItGoes = (pages: typeof firstRunPages) =>
+      `${pages.length} pages: ${[...sumSteps(pages)].map(([step, ms]) => `${step} ${(ms / 1000).toFixed(1)} s`).join(', ')}`;
 
     console.log('');
     console.log(
@@ -95,12 +102,14 @@ async function main(): Promise<void> {
     console.log(
       `billing run: rate and store                ${fmt(run.subscriptions / rateSeconds).padStart(7)} subscriptions/s   (${rateSeconds.toFixed(1)} s)`,
     );
+    console.log(`  where it goes (pricing's own timings, ${whereItGoes(firstRunPages)})`);
     console.log(
       `ratio rating / read                         ${(rateSeconds / readSeconds).toFixed(2)}   (aims: ≤ 2, issue 11; ≤ 1.3, issue 13)`,
     );
     console.log(
       `re-run, nothing changed (no new revisions)  ${fmt(run.subscriptions / againSeconds).padStart(7)} subscriptions/s   (${againSeconds.toFixed(1)} s; total ${again.totals[0]?.amount} — same: ${again.totals[0]?.amount === run.totals[0]?.amount})`,
     );
+    console.log(`  where it goes (${whereItGoes(reRunPages)})`);
     const rss = system.processes
       .filter((p) => p.child.pid)
       .map((p) => `${p.name} ${peakRssMb(p.child.pid)} MB`)

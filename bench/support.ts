@@ -108,3 +108,20 @@ function processTree(root: number): number[] {
 
 /** CPU seconds used so far by these processes and everything they started. */
 export const treeCpu = (pids: number[]) => pids.flatMap(processTree).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+
+/** The JSON log lines a process of the system wrote with this message (its logs: <logDir>/<name>/<name>.<n>.log). */
+export function loggedLines<T>(system: RunningSystem, processName: string, msg: string): T[] {
+  const folder = join(system.logDir, processName);
+  return readdirSync(folder)
+    .sort((a, b) => Number(a.split('.').at(-2)) - Number(b.split('.').at(-2)))
+    .flatMap((f) => readFileSync(join(folder, f), 'utf8').split('\n'))
+    .filter((l) => l.includes(`"msg":${JSON.stringify(msg)}`))
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Adds up the `ms` step timings of timing log lines, per step. */
+export function sumSteps(lines: ReadonlyArray<{ ms: Record<string, number> }>): Map<string, number> {
+  const steps = new Map<string, number>();
+  for (const l of lines) for (const [step, v] of Object.entries(l.ms)) steps.set(step, (steps.get(step) ?? 0) + v);
+  return steps;
+}

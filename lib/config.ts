@@ -400,6 +400,12 @@ export const SETTINGS = {
       '1 makes each posting batch and each finalizeInvoices bulk pass log how long its steps took (warn level), for bench:post',
     group: 'erp',
   }),
+  RATING_TIMINGS: withDefault('0', {
+    schema: flag,
+    accepted: '0 or 1',
+    meaning: '1 makes each page of a billing run log how long its steps took (warn level), for bench:rate',
+    group: 'workers',
+  }),
   ERP_POLL_MS: milliseconds(50, 3_600_000, "The posting worker's poll", 'erp', 1_000),
   USAGEGRAPH_RECORD_LOCK_SWEEP_MS: milliseconds(
     1_000,

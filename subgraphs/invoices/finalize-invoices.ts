@@ -10,6 +10,7 @@ import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { parsePeriod } from '../../lib/period';
 import { duplicateKeyWriteErrors } from '../../lib/mongo';
+import { Laps } from '../../lib/laps';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
 import { finalizeInvoice, finalizedEvent, finalizedWith, numberSeriesOf } from './finalize-invoice';
 import { progressiveLockKey } from './progressive-invoices';
@@ -93,17 +94,6 @@ function failed(invoiceId: string, error: unknown, log: Logger): InvoiceFinaliza
     message: `invoice ${invoiceId} could not be finalized now; finalize it again`,
     expected: 'a retry',
   };
-}
-
-/** Milliseconds per step of the bulk pass, for the timings ERP_BATCH_TIMINGS asks for. */
-class Laps {
-  private last = performance.now();
-  readonly steps: Record<string, number> = {};
-  lap(step: string): void {
-    const now = performance.now();
-    this.steps[step] = Math.round(now - this.last);
-    this.last = now;
-  }
 }
 
 /**

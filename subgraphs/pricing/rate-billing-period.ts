@@ -1,6 +1,7 @@
 // Use cases: rate one subscription's period, or every subscription active in a period (a billing run).
 import { config } from '../../lib/config';
 import { UserFacingError, notFound } from '../../lib/errors';
+import { Laps } from '../../lib/laps';
 import type { Logger } from '../../lib/logger';
 import { sumMoney, type Money } from '../../lib/money';
 import { parsePeriod, type BillingPeriod } from '../../lib/period';
@@ -127,6 +128,7 @@ export async function rateBillingPeriodPage(
   correlationId: string,
   log: Logger,
 ): Promise<{ results: SubscriptionRating[]; next: string | null }> {
+  const laps = config().RATING_TIMINGS ? new Laps() : undefined;
   const page: {
     subscriptionsActiveIn: {
       nodes: SubscriptionView[];
@@ -137,8 +139,18 @@ export async function rateBillingPeriodPage(
     `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
     { p: period.key, first: BILLING_RUN_PAGE(), after },
   );
-  const results = await rateSubscriptions(store, period.key, page.subscriptionsActiveIn.nodes, correlationId, log);
+  laps?.lap('subscriptions');
+  const results = await rateSubscriptions(
+    store,
+    period.key,
+    page.subscriptionsActiveIn.nodes,
+    correlationId,
+    log,
+    laps,
+  );
   await alertsAfterRating(store, period.key, results, log);
+  laps?.lap('alerts');
+  if (laps) log.warn({ subscriptions: results.length, ms: laps.steps }, 'billing run page timings');
   const { hasNextPage, endCursor } = page.subscriptionsActiveIn.pageInfo;
   return { results, next: hasNextPage ? endCursor : null };
 }
