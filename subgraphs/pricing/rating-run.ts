@@ -2,6 +2,7 @@
 // subscription with the pure core, store what changed as new revisions, and record adjustments against invoices.
 // One subscription that fails never stops the others.
 import { contentHash, deterministicId } from '../../lib/ids';
+import type { Laps } from '../../lib/laps';
 import { duplicateKeyWriteErrors } from '../../lib/mongo';
 import { sumMoney, zero, type Money, type RoundingMode } from '../../lib/money';
 import { parsePeriod, type BillingPeriod } from '../../lib/period';
@@ -289,6 +290,29 @@ async function recordRevisions(
   return current;
 }
 
+/**
+ * Stores the charges of these subscriptions (rated without error) as new revisions where they changed; their lines
+ * not produced again are voided. Returns every line's current revision.
+ */
+async function storeCharges(
+  store: PricingStore,
+  period: BillingPeriod,
+  rated: readonly string[],
+  candidates: Candidate[],
+  correlationId: string,
+): Promise<Map<string, RatedChargeDoc>> {
+  if (rated.length === 0) return new Map();
+  const existing = await store.ratedCharges
+    .find({ subscriptionId: { $in: [...rated] }, periodKey: period.key })
+    .toArray();
+  const produced = new Set(candidates.map((c) => c.chargeKey));
+  const ratedNow = new Set(rated);
+  const voids = currentRevisions(existing)
+    .filter((d) => !d.voided && !produced.has(d.chargeKey) && ratedNow.has(d.subscriptionId))
+    .map(voidOf);
+  return recordRevisions(store, [...candidates, ...voids], existing, correlationId);
+}
+
 /** What pricing hands the invoices subgraph for a subscription: every line's latest revision, voided ones too. */
 export const chargeSnapshot = (d: RatedChargeDoc) => ({
   id: d._id,
@@ -354,6 +378,7 @@ export async function rateSubscriptions(
   subscriptions: SubscriptionView[],
   correlationId: string,
   log: Logger,
+  laps?: Laps,
 ): Promise<SubscriptionRating[]> {
   const period = parsePeriod(periodKey);
   const outcome = new Map<string, SubscriptionRating>();
@@ -385,6 +410,7 @@ export async function rateSubscriptions(
     ),
     store.policy.findOne({ _id: 'policy' }),
   ]);
+  laps?.lap('plans');
   const rateable: Array<{ view: SubscriptionView; sub: SubscriptionForRating }> = [];
   for (const view of subscriptions) {
     try {
@@ -419,42 +445,56 @@ export async function rateSubscriptions(
     }
   }
 
-  const { usage, failed } = await usageFor(
-    period,
-    rateable.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })),
-  );
-  const candidates: Candidate[] = [];
-  const linesBySubscription = new Map<string, Candidate[]>();
-  for (const { view, sub } of rateable) {
-    if (failed.has(view.id)) {
-      fail(view, failed.get(view.id));
-      continue;
+  laps?.lap('policy');
+  // A chunk at a time: while one chunk's charges are stored, the next chunk's usage is read and rated (the usage
+  // subgraph and the database work side by side). At most one store is in flight; a store that fails fails the call,
+  // as it did when the whole call was stored at once.
+  const current = new Map<string, RatedChargeDoc>();
+  let storing: Promise<unknown> = Promise.resolve(null);
+  const storeFailure = async () => {
+    const error = await storing;
+    if (error) throw error;
+  };
+  for (let i = 0; i < rateable.length; i += USAGE_CHUNK) {
+    const chunk = rateable.slice(i, i + USAGE_CHUNK);
+    const { usage, failed } = await usageFor(
+      period,
+      chunk.map(({ view, sub }) => ({ subscriptionId: view.id, ...usageNeeds(sub, period) })),
+    );
+    laps?.lap('usage');
+    const candidates: Candidate[] = [];
+    for (const { view, sub } of chunk) {
+      if (failed.has(view.id)) {
+        fail(view, failed.get(view.id));
+        continue;
+      }
+      try {
+        const lines = rateSubscriptionPeriod(sub, period, usage.get(view.id) ?? []);
+        candidates.push(...lines.map((l) => candidateOf(view, period, l, sub.rounding, sub.terms?.version ?? null)));
+      } catch (error) {
+        fail(view, error);
+      }
     }
-    try {
-      const lines = rateSubscriptionPeriod(sub, period, usage.get(view.id) ?? []);
-      const mine = lines.map((l) => candidateOf(view, period, l, sub.rounding, sub.terms?.version ?? null));
-      linesBySubscription.set(view.id, mine);
-      candidates.push(...mine);
-    } catch (error) {
-      fail(view, error);
-    }
+    laps?.lap('rate');
+    await storeFailure();
+    laps?.lap('waitForStore');
+    const rated = chunk.map(({ view }) => view.id).filter((id) => !outcome.has(id));
+    storing = storeCharges(store, period, rated, candidates, correlationId).then(
+      (stored) => {
+        for (const [key, doc] of stored) current.set(key, doc);
+        return null;
+      },
+      (error: unknown) => error,
+    );
   }
-
-  // What is stored already: revisions of these subscriptions for the period; lines not produced again are voided.
-  const rated = [...linesBySubscription.keys()];
-  const existing = rated.length
-    ? await store.ratedCharges.find({ subscriptionId: { $in: rated }, periodKey: period.key }).toArray()
-    : [];
-  const produced = new Set(candidates.map((c) => c.chargeKey));
-  const voids = currentRevisions(existing)
-    .filter((d) => !d.voided && !produced.has(d.chargeKey) && linesBySubscription.has(d.subscriptionId))
-    .map(voidOf);
-  const current = await recordRevisions(store, [...candidates, ...voids], existing, correlationId);
+  await storeFailure();
+  laps?.lap('waitForStore');
 
   const currentBySubscription = new Map<string, RatedChargeDoc[]>();
   for (const doc of current.values())
     currentBySubscription.set(doc.subscriptionId, [...(currentBySubscription.get(doc.subscriptionId) ?? []), doc]);
   const adjustments = await reconcileWithInvoices(period, currentBySubscription);
+  laps?.lap('reconcile');
 
   for (const { view, sub } of rateable) {
     if (outcome.has(view.id)) continue;
@@ -481,5 +521,6 @@ export async function rateSubscriptions(
         await releaseHeldPeriod(store, held._id, period.key, held.status === 'OPEN');
     }
   }
+  laps?.lap('release');
   return subscriptions.map((s) => outcome.get(s.id)!);
 }
