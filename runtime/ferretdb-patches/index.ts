@@ -232,6 +232,18 @@ export const FERRETDB_PATCHES: SourcePatch[] = [
     find: `type ExplainParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n`,
     replace: `type ExplainParams struct {\n	Filter *types.Document\n	Sort   *types.Document\n	Limit  int64\n${FIND_PARAMS}`,
   },
+  // 7: leak tracking only in debug builds.
+  ...['Track', 'Untrack'].map((fn) => ({
+    file: 'internal/util/resource/resource.go',
+    find: `func ${fn}(obj any, token *Token) {\n\tcheckArgs(obj, token)\n`,
+    replace: `func ${fn}(obj any, token *Token) {\n\tcheckArgs(obj, token)\n\n\t// usagegraph patch: leak tracking costs a stack walk and a finalizer per document; debug builds only.\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}\n`,
+  })),
+  // 8: a plain string value decodes without a JSON decoder of its own.
+  {
+    file: 'internal/handler/sjson/string.go',
+    find: `		panic("null data")\n	}\n`,
+    replace: `		panic("null data")\n	}\n\n	// usagegraph patch: printable ASCII without escapes is the bytes between the quotes; anything else below.\n	if n := len(data); n >= 2 && data[0] == '"' && data[n-1] == '"' {\n		plain := true\n\n		for _, c := range data[1 : n-1] {\n			if c < 0x20 || c >= 0x80 || c == '\\\\' || c == '"' {\n				plain = false\n				break\n			}\n		}\n\n		if plain {\n			*str = stringType(data[1 : n-1])\n			return nil\n		}\n	}\n`,
+  },
   {
     file: 'internal/handler/msg_find.go',
     find: LIMIT_PUSHDOWN,
