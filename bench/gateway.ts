@@ -3,7 +3,7 @@
 // percentiles, CPU-ms per request in the gateway and in the subgraphs + database, peak RSS, and the ratios to the bare
 // gateway. autocannon drives each engine with BENCH_CONNECTIONS (20) for BENCH_SECONDS (15) after a warm-up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { LINEAGE_QUERY, loadDemoData } from '../scripts/demo-data';
@@ -31,13 +31,25 @@ interface Engine {
 
 async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, logDir: string): Promise<Engine> {
   const port = await freePort();
+  let stopping = false;
   // BENCH_PROFILE=<folder>: the engines the benchmark starts write V8 CPU profiles there when they stop.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
+  // Hive Gateway logs every subgraph fetch aborted when autocannon stops; keep that out of the report, in a file.
+  const logFile = join(logDir, `${name.replace(/\W+/g, '-')}.log`);
+  const log = openSync(logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, script)], {
     cwd: ROOT,
     env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' },
-    // Hive Gateway logs every subgraph fetch aborted when autocannon stops; keep that out of the report.
-    stdio: ['ignore', 'ignore', openSync(join(logDir, `${name.replace(/\W+/g, '-')}.log`), 'a')],
+    stdio: ['ignore', log, log],
+  });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    // The system's folder goes when the run ends: say why the engine stopped now (its log's last lines).
+    const tail = readFileSync(logFile, 'utf8')
+      // eslint-disable-next-line no-control-regex -- the colour codes of Hive Gateway's log
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .slice(-1_500);
+    console.error(`  [engine] ${name} exited by itself (code ${code}, signal ${signal}); the end of its log:\n${tail}`);
   });
   const url = `http://127.0.0.1:${port}/graphql`;
   const deadline = Date.now() + 60_000;
@@ -60,6 +72,8 @@ async function startChild(name: string, script: string, env: NodeJS.ProcessEnv, 
     url,
     pid: child.pid!,
     stop: async () => {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },
@@ -76,6 +90,8 @@ interface Measurement {
   errors: number;
   gatewayCpuMs: number;
   subgraphCpuMs: number;
+  /** The subgraphs' and the database's CPU per request, each. */
+  perProcessCpuMs: Record<string, number>;
   peakRssMb: number | null;
 }
 
@@ -144,7 +160,9 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const backend = system.processes.filter((p) => p.name !== 'gateway' && p.child.pid).map((p) => p.child.pid!);
+    const backendProcesses = system.processes.filter((p) => p.name !== 'gateway' && p.child.pid);
+    /** CPU seconds so far of each subgraph and of the database, by process name. */
+    const cpuByProcess = () => new Map(backendProcesses.map((p) => [p.name, treeCpu([p.child.pid!])]));
 
     const results: Measurement[] = [];
     const skipped: string[] = [];
@@ -162,7 +180,10 @@ async function main(): Promise<void> {
           signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
         })
           .then((r) => r.json() as Promise<{ data?: unknown; errors?: unknown[] }>)
-          .catch((e: unknown) => ({ errors: [String(e)], data: undefined }));
+          .catch((e: unknown) => ({
+            errors: [`${String(e)} (${String((e as { cause?: unknown }).cause)})`],
+            data: undefined,
+          }));
         if (probe.errors?.length || !probe.data) {
           console.error(
             `  [skip] ${queryName} · ${engine.name} did not answer the probe within ${PROBE_TIMEOUT_MS / 1000} s: ${JSON.stringify(probe).slice(0, 400)}`,
@@ -172,14 +193,22 @@ async function main(): Promise<void> {
         }
         await drive(engine.url, body, credential, WARMUP_SECONDS);
         // Background work (webhook deliveries, outbox relays, the demo's postings) is measured idle and taken off.
-        const idleStart = treeCpu(backend);
+        const idleStart = cpuByProcess();
         await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-        const idleCpuPerSecond = (treeCpu(backend) - idleStart) / IDLE_SECONDS;
+        const idleEnd = cpuByProcess();
         const gatewayBefore = treeCpu([engine.pid]);
-        const backendBefore = treeCpu(backend);
+        const backendBefore = cpuByProcess();
         const started = performance.now();
         const run = await drive(engine.url, body, credential, SECONDS);
         const requests = run.requests.total || 1;
+        const seconds = (performance.now() - started) / 1000;
+        const backendAfter = cpuByProcess();
+        const perProcessCpuMs: Record<string, number> = {};
+        for (const [name, before] of backendBefore) {
+          const idlePerSecond = (idleEnd.get(name)! - idleStart.get(name)!) / IDLE_SECONDS;
+          perProcessCpuMs[name] =
+            (Math.max(0, backendAfter.get(name)! - before - idlePerSecond * seconds) * 1000) / requests;
+        }
         results.push({
           engine: engine.name,
           query: queryName,
@@ -189,10 +218,8 @@ async function main(): Promise<void> {
           p99: run.latency.p99,
           errors: run.errors + run.non2xx,
           gatewayCpuMs: ((treeCpu([engine.pid]) - gatewayBefore) * 1000) / requests,
-          subgraphCpuMs:
-            (Math.max(0, treeCpu(backend) - backendBefore - (idleCpuPerSecond * (performance.now() - started)) / 1000) *
-              1000) /
-            requests,
+          subgraphCpuMs: Object.values(perProcessCpuMs).reduce((a, b) => a + b, 0),
+          perProcessCpuMs,
           peakRssMb: peakRssMb(engine.pid),
         });
         const r = results.at(-1)!;
@@ -247,6 +274,18 @@ function report(results: Measurement[]): void {
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(line(header));
   for (const row of rows) console.log(line(row));
+  // Where the subgraphs' share goes, on the like-for-like engine (our gateway without deduplication, else ours).
+  for (const query of new Set(results.map((r) => r.query))) {
+    const r =
+      results.find((m) => m.query === query && m.engine === 'ours, no dedupe') ??
+      results.find((m) => m.query === query && m.engine === 'ours');
+    if (!r) continue;
+    const split = Object.entries(r.perProcessCpuMs)
+      .filter(([, ms]) => ms >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${fmt(ms, 2)}`);
+    console.log(`${query} (${r.engine}): subgraphs + db CPU-ms/request = ${split.join(', ')}`);
+  }
   console.log(
     'aims: lineage p95 ≤ 50 ms on the demo data; our gateway CPU per request ≤ 1.1× the bare Apollo Gateway. Hive Router itself (the Rust binary) is not run: it is not installed here (README: faster engines).',
   );
