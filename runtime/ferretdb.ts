@@ -14,7 +14,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { FERRETDB_PATCHES } from './ferretdb-patches';
+import { FERRETDB_PATCHES, LIBC_PATCH } from './ferretdb-patches';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -31,7 +31,10 @@ export function cacheDir(): string {
 }
 
 /** The patches are part of the build's identity: changing one builds a new binary beside the old. */
-const PATCH_ID = createHash('sha256').update(JSON.stringify(FERRETDB_PATCHES)).digest('hex').slice(0, 10);
+const PATCH_ID = createHash('sha256')
+  .update(JSON.stringify([FERRETDB_PATCHES, LIBC_PATCH]))
+  .digest('hex')
+  .slice(0, 10);
 
 export function ferretDbBinaryPath(): string {
   return join(cacheDir(), `ferretdb-${FERRETDB_VERSION}-${PATCH_ID}`, 'ferretdb');
@@ -108,6 +111,7 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
     chmodRecursive(work);
     writeFileSync(join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
     applyPatches(work);
+    await patchLibc(work);
     progress('  compiling (go build)…');
     await run('go', ['build', '-trimpath', '-o', `${binary}.tmp`, './cmd/ferretdb'], {
       cwd: work,
@@ -120,6 +124,34 @@ async function buildFerretDb(binary: string, progress: Progress): Promise<void> 
     clearInterval(heartbeat);
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Builds FerretDB against a copy of its libc module with LIBC_PATCH applied (point 8 in ferretdb-patches). */
+async function patchLibc(work: string): Promise<void> {
+  const { module, signature, fastPath, helperFile, helper } = LIBC_PATCH;
+  const version = new RegExp(`^\\s*${module.replace(/\./g, '\\.')} (v\\S+)`, 'm').exec(
+    readFileSync(join(work, 'go.mod'), 'utf8'),
+  )?.[1];
+  if (!version) throw new Error(`cannot patch FerretDB: its go.mod names no ${module}`);
+  const { stdout } = await run('go', ['mod', 'download', '-json', `${module}@${version}`], {
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  const copy = join(work, '_usagegraph', 'libc');
+  cpSync((JSON.parse(stdout) as { Dir: string }).Dir, copy, { recursive: true });
+  chmodRecursive(copy);
+  let patched = 0;
+  for (const file of readdirSync(copy).filter((f) => f.endsWith('.go'))) {
+    const text = readFileSync(join(copy, file), 'utf8');
+    if (!text.includes(signature)) continue;
+    writeFileSync(
+      join(copy, file),
+      text.replace(signature, () => signature + fastPath),
+    );
+    patched++;
+  }
+  if (patched === 0) throw new Error(`cannot patch FerretDB: ${module} ${version} has no memcmp of the expected form`);
+  writeFileSync(join(copy, helperFile), helper);
+  await run('go', ['mod', 'edit', `-replace=${module}=./_usagegraph/libc`], { cwd: work });
 }
 
 function chmodRecursive(dir: string): void {
