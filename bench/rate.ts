@@ -7,7 +7,7 @@
 import { mustGraphql } from '../runtime/graph-client';
 import { querySubgraph } from '../lib/subgraph-client';
 import { SUBSCRIPTION_FIELDS, type SubscriptionView } from '../subgraphs/pricing/rating-run';
-import { fmt, freshSystem, loggedLines, peakRssMb, sumSteps } from './support';
+import { fmt, freshSystem, loggedLines, peakRssMb, sumSteps, treeCpu } from './support';
 import { BENCH_TYPES, createBenchPlans, runBillingRun, seedSubscriptions } from './billing-fixture';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
 
@@ -32,6 +32,19 @@ async function main(): Promise<void> {
     console.error(`  [setup] seeded ${fmt(SUBSCRIPTIONS)} customers and subscriptions, ${fmt(aggregates)} aggregates`);
 
     // Baseline: the same reads the billing run makes — every subscription page, then its aggregates — and nothing else.
+    // CPU seconds of each process over a phase: which one the phase's time went to.
+    const running = system.processes.filter((p) => p.child.pid);
+    const cpuNow = () => new Map(running.map((p) => [p.name, treeCpu([p.child.pid!])]));
+    const cpuSince = (before: Map<string, number>) => {
+      const after = cpuNow();
+      return [...before]
+        .map(([name, s]) => [name, after.get(name)! - s] as const)
+        .filter(([, s]) => s >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, s]) => `${name} ${s.toFixed(1)}`)
+        .join(', ');
+    };
+    let cpu = cpuNow();
     const tRead = performance.now();
     let read = 0;
     let pagingMs = 0;
@@ -64,6 +77,7 @@ async function main(): Promise<void> {
       after = page.subscriptionsActiveIn.pageInfo.hasNextPage ? page.subscriptionsActiveIn.pageInfo.endCursor : null;
     } while (after);
     const readSeconds = (performance.now() - tRead) / 1000;
+    const readCpu = cpuSince(cpu);
 
     // The job's own progress (done / total, rate), every PROGRESS_EVERY_MS, as a finance user polling it would see it.
     const billingRun = (label: string) => {
@@ -76,9 +90,11 @@ async function main(): Promise<void> {
         );
       });
     };
+    cpu = cpuNow();
     const tRate = performance.now();
     const run = await billingRun('billing run');
     const rateSeconds = (performance.now() - tRate) / 1000;
+    const rateCpu = cpuSince(cpu);
     const pageTimings = () =>
       loggedLines<{ subscriptions: number; ms: Record<string, number> }>(system, 'pricing', 'billing run page timings');
     const firstRunPages = pageTimings();
@@ -102,6 +118,7 @@ async function main(): Promise<void> {
     console.log(
       `billing run: rate and store                ${fmt(run.subscriptions / rateSeconds).padStart(7)} subscriptions/s   (${rateSeconds.toFixed(1)} s)`,
     );
+    console.log(`  CPU s: read ${readCpu}; billing run ${rateCpu}`);
     console.log(`  where it goes (pricing's own timings, ${whereItGoes(firstRunPages)})`);
     console.log(
       `ratio rating / read                         ${(rateSeconds / readSeconds).toFixed(2)}   (aims: ≤ 2, issue 11; ≤ 1.3, issue 13)`,
