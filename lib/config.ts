@@ -80,6 +80,14 @@ export const SETTINGS = {
       'Log every database command that takes at least this long, with its shape (collection, filter fields and operators, sort, limit) and duration, never its values',
     group: 'database',
   }),
+  USAGEGRAPH_CPU_PROFILE_DIR: optional({
+    schema: text,
+    accepted: 'a folder path',
+    shown: 'off',
+    meaning:
+      "Profiling: every Node process the launcher starts writes a V8 CPU profile there when it stops (node --cpu-prof; open it in Chrome's DevTools)",
+    group: 'database',
+  }),
   USAGEGRAPH_QUERY_SHAPES_DIR: optional({
     schema: text,
     accepted: 'a folder path',

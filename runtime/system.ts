@@ -86,7 +86,11 @@ interface NodeServiceSpec {
 
 /** Node arguments to run an entry point: through tsx from the sources, or plain node on the compiled build. */
 export function nodeEntryArgs(entry: string): string[] {
-  return COMPILED ? [join(ROOT, `${entry}.js`)] : ['--import', 'tsx', join(ROOT, `${entry}.ts`)];
+  const profile = config().USAGEGRAPH_CPU_PROFILE_DIR;
+  return [
+    ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []),
+    ...(COMPILED ? [join(ROOT, `${entry}.js`)] : ['--import', 'tsx', join(ROOT, `${entry}.ts`)]),
+  ];
 }
 
 /** Why a service said it failed to start (its last fatal log line), to show beside the exit code. */
