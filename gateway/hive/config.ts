@@ -58,10 +58,13 @@ export function hiveGatewayConfig(options: HiveGatewayOptions = {}): HiveGateway
     plugins: () => [
       useAuthenticationAndCorrelation({ authenticator, graphqlEndpoint: GRAPHQL_ENDPOINT }),
       useRolePolicy({ reviewSchema }),
-      useSubgraphSigning({ subgraphUrls: urls.map(([, url]) => url) }),
+      useSubgraphSigning({
+        subgraphUrls: urls.map(([, url]) => url),
+        timeoutMs: options.timeoutMs ?? config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS,
+      }),
     ],
     graphqlEndpoint: GRAPHQL_ENDPOINT,
-    upstreamTimeout: options.timeoutMs ?? config().USAGEGRAPH_SUBGRAPH_TIMEOUT_MS,
+    // Subgraph timeouts: useSubgraphSigning (Hive's upstreamTimeout leaves a rejection unhandled).
     // A client that goes away cancels its subgraph requests, as with our gateway.
     upstreamCancellation: true,
     multipart: false,

@@ -136,8 +136,13 @@ export function useRolePolicy(options: { reviewSchema: GraphQLSchema }): HivePlu
 /**
  * Signs every request to a subgraph as subgraph-data-source.ts does: the caller's principal, the correlation id, and an
  * HMAC over method, path, time and the exact body bytes. Only the subgraphs' own addresses get a signature.
+ *
+ * It also ends each of those requests after `timeoutMs`. Hive Gateway's own `upstreamTimeout` is not used: when a
+ * subgraph executor answers without a promise (a request whose client had already gone), it leaves the promise its
+ * timer rejects unobserved, and that unhandled rejection stopped the process (every bench:gateway run, ~12 s after
+ * the lineage load ended).
  */
-export function useSubgraphSigning(options: { subgraphUrls: readonly string[] }): HivePlugin {
+export function useSubgraphSigning(options: { subgraphUrls: readonly string[]; timeoutMs: number }): HivePlugin {
   const origins = new Set(options.subgraphUrls.map((u) => new URL(u).origin));
   return {
     onFetch({ url, options: init, setOptions, context }) {
@@ -153,8 +158,10 @@ export function useSubgraphSigning(options: { subgraphUrls: readonly string[] })
         });
       }
       const headers = Object.fromEntries(new Headers(init.headers));
+      const timeout = AbortSignal.timeout(options.timeoutMs);
       setOptions({
         ...init,
+        signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
         headers: {
           ...headers,
           [CORRELATION_HEADER]: correlationId,

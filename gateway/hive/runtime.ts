@@ -34,7 +34,6 @@ export interface HiveGatewayConfig {
   transportEntries: Record<string, { location: string; options?: Record<string, unknown> }>;
   plugins(): HivePlugin[];
   graphqlEndpoint: string;
-  upstreamTimeout: number;
   upstreamCancellation: boolean;
   multipart: boolean;
   landingPage: boolean;
