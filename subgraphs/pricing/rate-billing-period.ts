@@ -120,6 +120,47 @@ export function tallyRatings(run: BillingRun, results: SubscriptionRating[]): Bi
   return run;
 }
 
+type SubscriptionPage = {
+  subscriptionsActiveIn: {
+    nodes: SubscriptionView[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
+};
+
+const readPage = (periodKey: string, first: number, after: string | null): Promise<SubscriptionPage> =>
+  querySubgraph(
+    'subscriptions',
+    `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
+    { p: periodKey, first, after },
+  );
+
+/** Pages read ahead while the page before them is rated, by period, size and cursor; kept at most a minute. */
+const readAhead = new Map<string, { at: number; page: Promise<SubscriptionPage | null> }>();
+const READ_AHEAD_MS = 60_000;
+
+/**
+ * A page of the period's subscriptions, and the next one read ahead while this one is rated (the subscriptions
+ * subgraph and the database answer it meanwhile). An optimisation of this process only: a page read ahead is read
+ * one page's rating earlier than it would have been, a snapshot like any page; one that failed, expired or was read
+ * by another process is simply read again.
+ */
+async function subscriptionPage(period: BillingPeriod, after: string | null): Promise<SubscriptionPage> {
+  const first = BILLING_RUN_PAGE();
+  const keyOf = (cursor: string | null) => `${period.key}\u0000${first}\u0000${cursor ?? ''}`;
+  const now = Date.now();
+  for (const [key, entry] of readAhead) if (now - entry.at > READ_AHEAD_MS) readAhead.delete(key);
+  const ahead = readAhead.get(keyOf(after));
+  readAhead.delete(keyOf(after));
+  const page = (ahead && (await ahead.page)) ?? (await readPage(period.key, first, after));
+  const { hasNextPage, endCursor } = page.subscriptionsActiveIn.pageInfo;
+  if (hasNextPage && endCursor)
+    readAhead.set(keyOf(endCursor), {
+      at: Date.now(),
+      page: readPage(period.key, first, endCursor).catch(() => null),
+    });
+  return page;
+}
+
 /** Rates one page of the subscriptions active in a period, after `after`; says where the next page starts. */
 export async function rateBillingPeriodPage(
   store: PricingStore,
@@ -129,16 +170,7 @@ export async function rateBillingPeriodPage(
   log: Logger,
 ): Promise<{ results: SubscriptionRating[]; next: string | null }> {
   const laps = config().RATING_TIMINGS ? new Laps() : undefined;
-  const page: {
-    subscriptionsActiveIn: {
-      nodes: SubscriptionView[];
-      pageInfo: { hasNextPage: boolean; endCursor: string | null };
-    };
-  } = await querySubgraph(
-    'subscriptions',
-    `query($p: String!, $first: Int!, $after: String) { subscriptionsActiveIn(period: $p, first: $first, after: $after) { nodes { ${SUBSCRIPTION_FIELDS} } pageInfo { hasNextPage endCursor } } }`,
-    { p: period.key, first: BILLING_RUN_PAGE(), after },
-  );
+  const page = await subscriptionPage(period, after);
   laps?.lap('subscriptions');
   const results = await rateSubscriptions(
     store,
