@@ -450,10 +450,10 @@ export async function rateSubscriptions(
   // subgraph and the database work side by side). At most one store is in flight; a store that fails fails the call,
   // as it did when the whole call was stored at once.
   const current = new Map<string, RatedChargeDoc>();
-  let storing: Promise<unknown> = Promise.resolve(null);
+  let storing: Promise<{ error: unknown } | null> = Promise.resolve(null);
   const storeFailure = async () => {
-    const error = await storing;
-    if (error) throw error;
+    const failed = await storing;
+    if (failed) throw failed.error;
   };
   for (let i = 0; i < rateable.length; i += USAGE_CHUNK) {
     const chunk = rateable.slice(i, i + USAGE_CHUNK);
@@ -484,7 +484,7 @@ export async function rateSubscriptions(
         for (const [key, doc] of stored) current.set(key, doc);
         return null;
       },
-      (error: unknown) => error,
+      (error: unknown) => ({ error }),
     );
   }
   await storeFailure();
