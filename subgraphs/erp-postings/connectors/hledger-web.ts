@@ -76,7 +76,8 @@ export class HledgerWebConnector implements ErpConnector {
    * reloads and appends within one tick of the kernel's coarse file clock, so the append's mtime can fall before that
    * read and the server keeps serving a journal without it until the next write (measured: the last of two quick
    * PUTs missing from GET /transactions). So the last write of a batch goes after a reload (the batch's own GET
-   * /transactions when it is the first write) and a pause of a few ticks.
+   * /transactions when it is the first write) and a pause of a few ticks; so does a single posting's write, after its
+   * look-up.
    */
   private async settleBeforeLastWrite(reload: boolean): Promise<void> {
     if (reload) await this.request('GET', '/accountnames');
@@ -107,6 +108,10 @@ export class HledgerWebConnector implements ErpConnector {
   private async postNow(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }> {
     const existing = await this.findDocument(posting.postingKey);
     if (existing) return { document: existing, alreadyInErp: true };
+    // That look-up reloaded the journal: a write within the same tick of the file clock would be missed by the
+    // server's next reload check (a revenue-recognition posting reported POSTED was absent from GET /transactions in
+    // one full CI run), as the batch path's last write already guards against.
+    await this.settleBeforeLastWrite(false);
     await this.request('PUT', '/add', toHledgerJson(posting));
     return {
       document: {
