@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { LINEAGE_QUERY, loadDemoData } from '../scripts/demo-data';
 import { freePort } from '../runtime/processes';
-import { fmt, freshSystem, peakRssMb, treeCpu } from './support';
+import { cpuByProcess, fmt, freshSystem, peakRssMb, treeCpu } from './support';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -160,9 +160,9 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const backendProcesses = system.processes.filter((p) => p.name !== 'gateway' && p.child.pid);
+    const backendProcesses = system.processes.filter((p) => p.name !== 'gateway');
     /** CPU seconds so far of each subgraph and of the database, by process name. */
-    const cpuByProcess = () => new Map(backendProcesses.map((p) => [p.name, treeCpu([p.child.pid!])]));
+    const backendCpu = () => cpuByProcess(backendProcesses);
 
     const results: Measurement[] = [];
     const skipped: string[] = [];
@@ -193,16 +193,16 @@ async function main(): Promise<void> {
         }
         await drive(engine.url, body, credential, WARMUP_SECONDS);
         // Background work (webhook deliveries, outbox relays, the demo's postings) is measured idle and taken off.
-        const idleStart = cpuByProcess();
+        const idleStart = backendCpu();
         await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-        const idleEnd = cpuByProcess();
+        const idleEnd = backendCpu();
         const gatewayBefore = treeCpu([engine.pid]);
-        const backendBefore = cpuByProcess();
+        const backendBefore = backendCpu();
         const started = performance.now();
         const run = await drive(engine.url, body, credential, SECONDS);
         const requests = run.requests.total || 1;
         const seconds = (performance.now() - started) / 1000;
-        const backendAfter = cpuByProcess();
+        const backendAfter = backendCpu();
         const perProcessCpuMs: Record<string, number> = {};
         for (const [name, before] of backendBefore) {
           const idlePerSecond = (idleEnd.get(name)! - idleStart.get(name)!) / IDLE_SECONDS;

@@ -7,7 +7,7 @@
 import { mustGraphql } from '../runtime/graph-client';
 import { querySubgraph } from '../lib/subgraph-client';
 import { SUBSCRIPTION_FIELDS, type SubscriptionView } from '../subgraphs/pricing/rating-run';
-import { fmt, freshSystem, loggedLines, peakRssMb, sumSteps, treeCpu } from './support';
+import { cpuByProcess, fmt, freshSystem, loggedLines, peakRssMb, sumSteps } from './support';
 import { BENCH_TYPES, createBenchPlans, runBillingRun, seedSubscriptions } from './billing-fixture';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
 
@@ -33,8 +33,7 @@ async function main(): Promise<void> {
 
     // Baseline: the same reads the billing run makes — every subscription page, then its aggregates — and nothing else.
     // CPU seconds of each process over a phase: which one the phase's time went to.
-    const running = system.processes.filter((p) => p.child.pid);
-    const cpuNow = () => new Map(running.map((p) => [p.name, treeCpu([p.child.pid!])]));
+    const cpuNow = () => cpuByProcess(system.processes);
     const cpuSince = (before: Map<string, number>) => {
       const after = cpuNow();
       return [...before]

@@ -109,6 +109,10 @@ function processTree(root: number): number[] {
 /** CPU seconds used so far by these processes and everything they started. */
 export const treeCpu = (pids: number[]) => pids.flatMap(processTree).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 
+/** CPU seconds used so far by each of these processes (with what it started), by name. */
+export const cpuByProcess = (processes: ReadonlyArray<{ name: string; child: { pid?: number } }>) =>
+  new Map(processes.filter((p) => p.child.pid).map((p) => [p.name, treeCpu([p.child.pid!])]));
+
 /** The JSON log lines a process of the system wrote with this message (its logs: <logDir>/<name>/<name>.<n>.log). */
 export function loggedLines<T>(system: RunningSystem, processName: string, msg: string): T[] {
   const folder = join(system.logDir, processName);

@@ -61,6 +61,7 @@ export interface SubscriptionRating {
   error: { code: string; message: string } | null;
 }
 
+/** Subscriptions per usage request, and per store of their charges. */
 const USAGE_CHUNK = 200;
 
 /** Every version of every plan these subscriptions are on, oldest first per plan key. */
@@ -115,8 +116,8 @@ const USAGE_QUERY =
   'mutation($p: String!, $r: [UsageForRatingRequest!]!) { usageForRating(period: $p, requests: $r) { subscriptionId usageTypeKey productLine unit aggregate { id } segments { from to quantity eventCount values fieldTotals { field total } } } }';
 
 /**
- * Usage of many subscriptions, in chunks. A chunk the usage subgraph refuses (e.g. a usage type it does not know) is
- * asked for again one subscription at a time, so only the subscription at fault fails.
+ * Usage of a chunk of subscriptions (at most USAGE_CHUNK) in one request. A chunk the usage subgraph refuses (e.g. a
+ * usage type it does not know) is asked for again one subscription at a time, so only the subscription at fault fails.
  */
 async function usageFor(
   period: BillingPeriod,
@@ -128,36 +129,30 @@ async function usageFor(
   const ask = async (chunk: UsageRequest[]) =>
     (await querySubgraph<{ usageForRating: UsageView[] }>('usage', USAGE_QUERY, { p: period.key, r: chunk }))
       .usageForRating;
-  for (let i = 0; i < wanted.length; i += USAGE_CHUNK) {
-    const chunk = wanted.slice(i, i + USAGE_CHUNK);
-    let views: UsageView[];
-    try {
-      views = await ask(chunk);
-    } catch (error) {
-      if (chunk.length === 1) {
-        failed.set(chunk[0]!.subscriptionId, error);
-        continue;
-      }
-      views = [];
-      for (const one of chunk) views.push(...(await ask([one]).catch((e) => (failed.set(one.subscriptionId, e), []))));
-    }
-    for (const u of views) {
-      const list = bySubscription.get(u.subscriptionId) ?? [];
-      for (const s of u.segments)
-        list.push({
-          usageTypeKey: u.usageTypeKey,
-          from: new Date(s.from),
-          to: new Date(s.to),
-          quantity: s.quantity,
-          eventCount: s.eventCount,
-          values: s.values,
-          fieldTotals: s.fieldTotals ? Object.fromEntries(s.fieldTotals.map((t) => [t.field, t.total])) : null,
-          aggregateId: u.aggregate.id,
-          productLine: u.productLine,
-          unit: u.unit,
-        });
-      bySubscription.set(u.subscriptionId, list);
-    }
+  let views: UsageView[] = [];
+  try {
+    if (wanted.length > 0) views = await ask(wanted);
+  } catch (error) {
+    if (wanted.length === 1) failed.set(wanted[0]!.subscriptionId, error);
+    else
+      for (const one of wanted) views.push(...(await ask([one]).catch((e) => (failed.set(one.subscriptionId, e), []))));
+  }
+  for (const u of views) {
+    const list = bySubscription.get(u.subscriptionId) ?? [];
+    for (const s of u.segments)
+      list.push({
+        usageTypeKey: u.usageTypeKey,
+        from: new Date(s.from),
+        to: new Date(s.to),
+        quantity: s.quantity,
+        eventCount: s.eventCount,
+        values: s.values,
+        fieldTotals: s.fieldTotals ? Object.fromEntries(s.fieldTotals.map((t) => [t.field, t.total])) : null,
+        aggregateId: u.aggregate.id,
+        productLine: u.productLine,
+        unit: u.unit,
+      });
+    bySubscription.set(u.subscriptionId, list);
   }
   return { usage: bySubscription, failed };
 }
