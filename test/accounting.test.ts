@@ -546,6 +546,63 @@ describe('revenue billed in advance', () => {
       field: 'month',
     });
   });
+  it("recognizes a month's portions together, each once, and waits for a deferral the ledger does not have yet", async () => {
+    const entity = await legalEntity('DEB');
+    const feeLine = `fee-${hex().toLowerCase()}`;
+    const fees = [
+      {
+        key: 'platform',
+        description: 'Platform fee',
+        amount: '62.00',
+        timing: 'IN_ADVANCE' as const,
+        productLine: feeLine,
+      },
+    ];
+    // Three customers billed for July with August's fee in advance; the third one's invoice is held (the ERP does not
+    // know its customer id), so its deferral is not in the ledger and its portion must wait.
+    const billed = [];
+    for (const name of ['batch_a', 'batch_b', 'batch_c'])
+      billed.push(await billedCustomer(name, entity.code, 100, { period: '2026-07', fees }));
+    for (const b of billed.slice(0, 2)) await posted((await post(b.invoiceId)).id);
+    await mapAccount('ERP_CUSTOMER_ID', billed[2]!.customerId, `NOPE-${hex()}`);
+    const held = await post(billed[2]!.invoiceId);
+    expect(held).toMatchObject({ status: 'HELD', lastError: { code: 'ERP_CUSTOMER_UNKNOWN' } });
+    const recognize = async () =>
+      (
+        await g.ok(
+          `mutation($e: String!) { recognizeRevenue(month: "2026-08", legalEntityCode: $e) { recognized waiting postings { ${POSTING} } } }`,
+          { e: entity.code },
+        )
+      ).recognizeRevenue;
+    const first = await recognize();
+    expect(first.waiting).toBe(1);
+    expect(first.postings).toHaveLength(2);
+
+    const known = `K-${hex()}`;
+    declareInLedger(`${entity.receivable}:${known}`);
+    await mapAccount('ERP_CUSTOMER_ID', billed[2]!.customerId, known);
+    await posted(held.id);
+    const second = await recognize();
+    expect(second.waiting).toBe(0);
+    expect(second.postings).toHaveLength(3);
+    expect(second.postings.map((p: any) => p.id)).toEqual(expect.arrayContaining(first.postings.map((p: any) => p.id)));
+    const again = await recognize();
+    expect(again.recognized).toBe(0);
+    expect(again.postings.map((p: any) => p.id)).toEqual(second.postings.map((p: any) => p.id));
+    for (const p of second.postings) {
+      const recognition = await posted(p.id);
+      expect(recognition.kind).toBe('REVENUE_RECOGNITION');
+      expect(recognition.journalEntry.lines.map((l: any) => [l.account, l.side, l.amount.amount])).toEqual([
+        [entity.deferred, 'DEBIT', '62.00'],
+        [`revenue:fees:${feeLine}`, 'CREDIT', '62.00'],
+      ]);
+      expect(await ledgerTransactions(recognition.postingKey)).toHaveLength(1);
+      await businessEvent('recognition.posted', recognition.id);
+    }
+    const balances = await ledgerBalances();
+    expect(balances.get(entity.deferred) ?? 0n).toBe(0n);
+    expect(balances.get(`revenue:fees:${feeLine}`)).toBe(-18600n);
+  });
 });
 
 describe('unbilled usage', () => {

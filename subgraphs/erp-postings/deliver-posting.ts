@@ -107,6 +107,42 @@ export async function deliverAndAwait(
 
 const EVENT_OF = { POSTED: 'posting.posted', HELD: 'posting.held', DEAD_LETTER: 'posting.dead_lettered' } as const;
 
+type DeliveryEvent = { id: string; type: string; subject: string; data: Record<string, unknown> };
+
+/**
+ * What a delivery's outcome tells downstream: posted, held or dead-lettered (ids per attempt, so a repeat of the same
+ * attempt tells once), and for a recognition its own recognition.posted. Shared by the single and the batch path.
+ */
+export function deliveryEvents(done: ErpPostingDoc): DeliveryEvent[] {
+  if (done.status !== 'POSTED' && done.status !== 'HELD' && done.status !== 'DEAD_LETTER') return [];
+  const type = EVENT_OF[done.status];
+  const data = {
+    postingId: done._id,
+    postingKey: done.postingKey,
+    kind: kindOf(done),
+    invoiceId: done.invoiceId,
+    noteId: done.noteId ?? null,
+    documentNumber: documentNumberOf(done),
+    invoiceNumber: done.invoiceNumber,
+    status: done.status,
+    erpDocument: done.erpDocument,
+    error: done.lastError,
+  };
+  const events: DeliveryEvent[] = [{ id: `${type}:${done._id}:${done.attempts}`, type, subject: done._id, data }];
+  if (done.status === 'POSTED' && kindOf(done) === 'REVENUE_RECOGNITION')
+    events.push({
+      id: `recognition.posted:${done._id}`,
+      type: 'recognition.posted',
+      subject: done._id,
+      data: {
+        ...data,
+        month: done.source?.kind === 'REVENUE_RECOGNITION' ? done.source.month : null,
+        entry: done.entry,
+      },
+    });
+  return events;
+}
+
 async function send(
   store: PostingsStore,
   connector: ErpConnector,
@@ -129,33 +165,7 @@ async function send(
       done = { ...done, openException: null };
     }
     // Told before it is written: should the write be cut short, the next delivery tells again under the same id.
-    if (done.status === 'POSTED' || done.status === 'HELD' || done.status === 'DEAD_LETTER') {
-      const type = EVENT_OF[done.status];
-      const data = {
-        postingId: done._id,
-        postingKey: done.postingKey,
-        kind: kindOf(done),
-        invoiceId: done.invoiceId,
-        noteId: done.noteId ?? null,
-        documentNumber: documentNumberOf(done),
-        invoiceNumber: done.invoiceNumber,
-        status: done.status,
-        erpDocument: done.erpDocument,
-        error: done.lastError,
-      };
-      await store.outbox.raise({ id: `${type}:${done._id}:${done.attempts}`, type, subject: done._id, data });
-      if (done.status === 'POSTED' && kindOf(done) === 'REVENUE_RECOGNITION')
-        await store.outbox.raise({
-          id: `recognition.posted:${done._id}`,
-          type: 'recognition.posted',
-          subject: done._id,
-          data: {
-            ...data,
-            month: done.source?.kind === 'REVENUE_RECOGNITION' ? done.source.month : null,
-            entry: done.entry,
-          },
-        });
-    }
+    await store.outbox.raiseMany(deliveryEvents(done));
     await store.postings.replaceOne({ _id: posting._id }, done);
     return done;
   };

@@ -14,9 +14,9 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import type { Logger } from '../../lib/logger';
 import type { ErpConnector, PostingForErp } from './connectors';
 import { accrualPostingKey, reverseAccrualOf } from './accruals';
-import { deliverAndAwait, deliverPosting, type DeliveryPolicy } from './deliver-posting';
+import { deliverAndAwait, deliverPosting, deliveryEvents, type DeliveryPolicy } from './deliver-posting';
 import { resolveException } from './exceptions';
-import type { BuildResult, DocumentForPosting } from './journal';
+import type { BuildResult, DocumentForPosting, RecognitionForPosting } from './journal';
 import { allMappings } from './mappings';
 import {
   INVOICE_FIELDS,
@@ -32,7 +32,7 @@ import {
   postingIdOf,
   type InvoiceView,
 } from './post-document';
-import { documentNumberOf, kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
+import { kindOf, type DeliveryClaimDoc, type ErpPostingDoc, type PostingsStore } from './store';
 
 /** Whether each batch logs how long its steps took (warn level, so a benchmark at LOG_LEVEL=warn sees it). */
 export const batchTimingsLogged = (): boolean => config().ERP_BATCH_TIMINGS;
@@ -60,19 +60,20 @@ export interface BatchPostingResult {
   expected: string | null;
 }
 
-/** A document ready to post, in the shape createPosting takes. */
-export interface PreparedDocument {
+/** A document (or a month's revenue recognition of one) ready to post, in the shape createPosting takes. */
+export type PreparedDocument = {
   postingKey: string;
-  kind: 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE';
   invoiceId: string;
   noteId: string | null;
   documentNumber: string;
   legalEntityCode: string;
   customerId: string;
-  source: DocumentForPosting;
-}
+} & (
+  | { kind: 'INVOICE' | 'CREDIT_NOTE' | 'DEBIT_NOTE'; source: DocumentForPosting }
+  | { kind: 'REVENUE_RECOGNITION'; source: RecognitionForPosting }
+);
 
-type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
+export type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
 
 const failure = (documentId: string, code: string, message: string, expected: string | null): BatchPostingResult => ({
   documentId,
@@ -577,25 +578,7 @@ export async function postPrepared(
           afterwards: `booked in the ledger as ${p.erpDocument?.documentId ?? p.postingKey}`,
         });
     }
-    await store.outbox.raiseMany(
-      posted.map((p) => ({
-        id: `posting.posted:${p._id}:${p.attempts}`,
-        type: 'posting.posted',
-        subject: p._id,
-        data: {
-          postingId: p._id,
-          postingKey: p.postingKey,
-          kind: kindOf(p),
-          invoiceId: p.invoiceId,
-          noteId: p.noteId ?? null,
-          documentNumber: documentNumberOf(p),
-          invoiceNumber: p.invoiceNumber,
-          status: p.status,
-          erpDocument: p.erpDocument,
-          error: null,
-        },
-      })),
-    );
+    await store.outbox.raiseMany(posted.flatMap(deliveryEvents));
     timer.lap('events');
     const writeResults = async () => {
       if (posted.length > 0)
@@ -658,8 +641,7 @@ async function reverseAccruals(
   log: Logger,
 ): Promise<void> {
   const invoices = prepared
-    .filter((p): p is Extract<Prepared, { doc: PreparedDocument }> => 'doc' in p && p.doc.kind === 'INVOICE')
-    .map((p) => p.doc.source);
+    .flatMap((p) => ('doc' in p && p.doc.kind === 'INVOICE' ? [p.doc.source] : []));
   if (invoices.length === 0) return;
   const accrued = await store.postings
     .find({ _id: { $in: invoices.map((i) => postingIdOf(accrualPostingKey(i.id))) } }, { projection: { _id: 1 } })
