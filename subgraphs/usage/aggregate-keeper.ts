@@ -2,19 +2,20 @@
 // customerUsage) finds an aggregate it can use as stored or fold forward, instead of reading every event itself.
 //
 // Ingestion, after storing events, inserts one refresh request per aggregate they count in (`_id` = aggregate id,
-// insert-only: a request already waiting takes the new events too). The keeper's own requests for later (the second
-// scan, shedding remembered ids) wait under `<aggregate id>#later`, so they never hold back new events. The keeper takes due requests, deletes each before
-// working — so events stored after that delete come with a request of their own — and brings the aggregate up to date
-// through aggregatesForRating, the code rating uses (under the aggregate's record lock). An aggregate not yet
-// foldable (its scan did not start SETTLE_MS after it was first stored, or it kept too many marked ids) gets a request
-// due when it will be, so its second scan also happens here and not in a customer's request.
+// insert-only: a request already waiting takes the new events too). The keeper's own requests for later (a rescan,
+// shedding remembered ids, a backed-off failure) wait under `<aggregate id>#later`, so they never hold back new
+// events. The keeper takes due requests, deletes each before working — so events stored after that delete come with a
+// request of their own — and brings the aggregate up to date through aggregatesForRating, the code rating uses (under
+// the aggregate's record lock): one scan when it is first stored, then folds of the events its marks name. An
+// aggregate not foldable (its scan had to remember too many marked ids) gets a request due when it will be, so that
+// rescan also happens here and not in a customer's request.
 import { repeatInBackground } from '../../lib/background';
 import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { duplicateKeyWriteErrors, isDuplicateKeyError } from '../../lib/mongo';
 import { retryDelayMs, type BackoffPolicy } from '../../lib/retry';
 import { aggregatesForRating } from './aggregate-usage';
-import { scannedAfterFirstStored, SETTLE_MS } from './freshness';
+import { SETTLE_MS } from './freshness';
 import type { AggregateRefreshDoc, UsageAggregateDoc, UsageStore } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
 
@@ -76,7 +77,6 @@ export async function requestRefreshes(
  */
 export function foldableFrom(a: UsageAggregateDoc): Date | null {
   if (!a.firstComputedAt) return a.computedAt;
-  if (!scannedAfterFirstStored(a)) return new Date(a.firstComputedAt.getTime() + SETTLE_MS);
   if (!a.tally || a.carryOut || a.lastEventAt === undefined) return null;
   // Too many marked events to remember: once those marks are older than a scan's window, the next scan keeps few.
   if (!a.countedMarkedEventIds) return new Date(a.computedAt.getTime() + SETTLE_MS);

@@ -7,7 +7,7 @@ import { Dec } from '../../lib/money';
 import { parsePeriod, periodOf, type BillingPeriod } from '../../lib/period';
 import { UsageAggregator, type AggregationSpec, type CarryState, type LevelState } from './aggregation';
 import { aggregateId, subscriptionStart } from './enrichment';
-import { clearSettledMarks, scannedAfterFirstStored, SETTLE_MS, trustedAggregates } from './freshness';
+import { clearSettledMarks, SETTLE_MS, trustedAggregates } from './freshness';
 import { tallies, UsageTally } from './usage-tally';
 import type { UsageAggregateDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
 import type { UsageTypeRegistry } from './usage-type-registry';
@@ -210,10 +210,10 @@ function countedMarked(
 
 /**
  * Brings a stored metered aggregate up to date by folding in only the events its stale marks name (read by id), not
- * by reading all its events again. Exact when (1) it was first stored SETTLE_MS before its last full scan, so every
- * event stored since that scan checked for it, was flagged late and marked stale before being stored (the write
- * budget, freshness.ts), and (2) every mark since names its events; the events it already counted are skipped by id.
- * Null when that does not hold, or for aggregations that do not merge: the caller recomputes from the events.
+ * by reading all its events again. Exact because every event is marked, naming it, before it is stored (within the
+ * write budget, freshness.ts): an event stored after the last scan or fold read its marks is named by a mark of its
+ * window, and the events of those marks that it already counted are skipped by id. Null when it cannot (too many
+ * counted ids to remember, or an aggregation that does not merge): the caller recomputes from the events.
  * Called under the aggregate's record lock, like a recompute; the stored result is replaced, never incremented.
  */
 export async function foldForward(
@@ -225,7 +225,6 @@ export async function foldForward(
   const spec = specOf(type);
   if (!tallies(spec) || !stored.tally || !stored.firstComputedAt || !stored.countedMarkedEventIds) return null;
   if (stored.lastEventAt === undefined) return null;
-  if (!scannedAfterFirstStored(stored)) return null;
   const readAt = new Date();
   const marks = await store.staleMarks
     .find({ aggregateId: stored._id, markedAt: { $gte: new Date(stored.computedAt.getTime() - SETTLE_MS) } })
@@ -242,11 +241,10 @@ export async function foldForward(
     const events = await store.events
       .find(
         { _id: { $in: pending.slice(i, i + 1_000) } },
-        { projection: { ...eventProjection(type, totals.size > 0), late: 1 } },
+        { projection: eventProjection(type, totals.size > 0) },
       )
       .toArray();
-    // An event that was not flagged late was stored before the last scan, which counted it.
-    for (const e of events.filter((e) => e.aggregateId === stored._id && e.late)) {
+    for (const e of events.filter((e) => e.aggregateId === stored._id)) {
       tally.add(e);
       addFields(totals, e.data);
       counted.add(e._id);

@@ -256,8 +256,18 @@ async function insertEntries(
   return outcome;
 }
 
-/** Flags events whose aggregate was already computed, and marks those aggregates stale — before the events are stored. */
-export async function flagLate(store: UsageStore, docs: UsageEventDoc[], at: Date): Promise<void> {
+/**
+ * Before the events are stored: flags those whose aggregate was already computed (`late`, what the sender is told),
+ * and marks every aggregate they count in — late or not — naming the events, so a stored aggregate is brought up to
+ * date from its marks alone (freshness.ts). An event already stored (`known`: a resend, a conflict) is not named: it
+ * will not be stored again, and a fold must not count the stored one a second time.
+ */
+export async function flagLate(
+  store: UsageStore,
+  docs: UsageEventDoc[],
+  at: Date,
+  known?: ReadonlyMap<string, string>,
+): Promise<void> {
   if (docs.length === 0) return;
   const aggregated = new Set(
     (
@@ -269,7 +279,7 @@ export async function flagLate(store: UsageStore, docs: UsageEventDoc[], at: Dat
   for (const d of docs) d.late = aggregated.has(d.aggregateId);
   await markStale(
     store,
-    docs.filter((d) => d.late),
+    docs.filter((d) => !known?.has(d._id)),
     at,
   );
 }

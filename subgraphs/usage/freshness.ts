@@ -1,10 +1,12 @@
-// When a stored aggregate can be trusted, and marking it stale when late events arrive.
+// When a stored aggregate can be trusted, and marking it stale when events arrive.
 //
-// The rule rests on one bound: an ingestion stores its events within WRITE_BUDGET_MS of checking which aggregates
-// exist (it gives up otherwise). So an aggregate computed more than SETTLE_MS ago, with no stale mark from that time
-// on, has counted every event that will ever be stored for it — except late ones, which mark it before they are stored.
-// That holds only for a scan that started SETTLE_MS after the aggregate was first stored: an ingestion that checked
-// just before it existed did not flag its events late, and may store them up to WRITE_BUDGET_MS later.
+// Every ingestion marks the aggregates its events count in, naming the events, before it stores them, and stores them
+// within WRITE_BUDGET_MS of the time the mark carries (it gives up otherwise). So a scan (or fold) that read the marks
+// from SETTLE_MS before it started has seen a mark for every event stored after it passed, and an aggregate computed
+// more than SETTLE_MS ago with no mark from that time on has counted every event stored for it. This holds from the
+// aggregate's first scan on: an ingestion that checked before the aggregate existed marked its events all the same
+// (before, only events whose aggregate existed were marked, so an aggregate was trusted or folded only after a second
+// full scan SETTLE_MS after it was first stored — every read in its first minute read all its events again).
 import { randomUUID } from 'node:crypto';
 import { UserFacingError } from '../../lib/errors';
 import type { UsageAggregateDoc, UsageStore } from './store';
@@ -24,8 +26,8 @@ export function withinWriteBudget(startedAt: Date): void {
 }
 
 /**
- * Before storing late events: their aggregates must be brought up to date before they are used again. A mark names
- * its events, so an aggregate can fold in just those (see foldForward in aggregate-usage.ts).
+ * Before storing events: their aggregates must be brought up to date before they are used again. A mark names its
+ * events, so an aggregate can fold in just those (see foldForward in aggregate-usage.ts).
  */
 export async function markStale(
   store: UsageStore,
@@ -44,15 +46,8 @@ export async function markStale(
 }
 
 /**
- * Whether the aggregate's last scan (or fold) started SETTLE_MS after it was first stored: every event an ingestion
- * stored without flagging it late (it checked before the aggregate existed) was stored by then and counted.
- */
-export const scannedAfterFirstStored = (a: Pick<UsageAggregateDoc, 'firstComputedAt' | 'computedAt'>): boolean =>
-  a.firstComputedAt !== undefined && a.firstComputedAt.getTime() <= a.computedAt.getTime() - SETTLE_MS;
-
-/**
- * The stored aggregates that can be used as they are; the rest (missing, recent, marked, or not yet scanned
- * SETTLE_MS after first being stored) need bringing up to date.
+ * The stored aggregates that can be used as they are; the rest (missing, recent or marked) need bringing up to date
+ * (a fold when they can).
  */
 export async function trustedAggregates(
   store: UsageStore,
@@ -71,7 +66,7 @@ export async function trustedAggregates(
   for (const a of stored) {
     const settled = a.computedAt.getTime() < now.getTime() - SETTLE_MS;
     const marked = (latestMark.get(a._id) ?? -Infinity) >= a.computedAt.getTime() - SETTLE_MS;
-    if (settled && !marked && scannedAfterFirstStored(a)) trusted.set(a._id, a);
+    if (settled && !marked) trusted.set(a._id, a);
   }
   return trusted;
 }

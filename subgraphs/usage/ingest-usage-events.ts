@@ -210,11 +210,12 @@ export async function ingestUsageEvents(
     }
   });
 
-  // 3. Late usage: its period was already aggregated for rating; its aggregate is marked stale before it is stored.
+  // 3. Late usage: its period was already aggregated; every aggregate the events count in is marked before they are stored.
   await flagLate(
     store,
     toStore.map((s) => s.doc),
     receivedAt,
+    known,
   );
   withinWriteBudget(receivedAt);
 

@@ -3,7 +3,7 @@ import { config } from '../../lib/config';
 import type { Logger } from '../../lib/logger';
 import { repeatInBackground } from '../../lib/background';
 import { attribute, exceptionId, lookupCustomers, storedEvent } from './enrichment';
-import { flagLate, insertByIdentity, openExceptions, quarantine } from './event-writes';
+import { flagLate, insertByIdentity, openExceptions, quarantine, storedHashes } from './event-writes';
 import { withinWriteBudget } from './freshness';
 import { keeperEnabled, requestRefreshes } from './aggregate-keeper';
 import type { HeldEventDoc, UsageExceptionDoc, UsageStore } from './store';
@@ -61,15 +61,21 @@ async function releaseOne(
         return a.ok ? [{ h, doc: storedEvent({ ...h, id: h._id }, a) }] : [];
       });
       const now = new Date();
+      const known = await storedHashes(
+        store.events,
+        ready.map((r) => r.doc._id),
+      );
       await flagLate(
         store,
         ready.map((r) => r.doc),
         now,
+        known,
       );
       withinWriteBudget(now);
       const outcomes = await insertByIdentity(
         store.events,
         ready.map((r) => r.doc),
+        known,
       );
       if (keeperEnabled())
         await requestRefreshes(

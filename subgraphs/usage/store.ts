@@ -177,7 +177,7 @@ export interface AggregateRefreshDoc {
   usageTypeKey: string;
   periodKey: string;
   /**
-   * Not worked before then (an aggregate first stored less than SETTLE_MS ago waits for its second scan). ISO 8601
+   * Not worked before then (ingestion's waits five keeper intervals; the keeper's own for a rescan or a backoff). ISO 8601
    * text in UTC: it sorts as time does, and the embedded database pushes a range on text down to its index.
    */
   dueAt: string;
