@@ -6,7 +6,7 @@ import { UserFacingError, fieldPath, zodProblems, type Problem } from '../../lib
 import { inspectUntrustedJson } from '../../lib/untrusted-json';
 import { periodOf } from '../../lib/period';
 import { attribute, eventId, exceptionId, lookupCustomers, storedEvent, type ValidatedEvent } from './enrichment';
-import { flagLate, holdEvents, insertByIdentity, quarantine, storedHashes } from './event-writes';
+import { flagLate, holdEvents, insertByIdentity, quarantine } from './event-writes';
 import { withinWriteBudget } from './freshness';
 import { keeperEnabled, requestRefreshes } from './aggregate-keeper';
 import type { HeldEventDoc, UsageEventDoc, UsageStore, UsageTypeDoc } from './store';
@@ -109,15 +109,19 @@ export async function ingestUsageEvents(
     results[i]!.problems.push(...problems);
   };
 
+  // Limits, unsafe keys and unstorable strings first (nothing below hashes, stores or logs a value that fails them),
+  // then the envelope: once per event, for steps 0 and 1.
+  const screened = rawEvents.map((raw, i) => {
+    if (options.rejectedUpfront?.has(i)) return null;
+    const unfit = inspectUntrustedJson(raw, `events[${i}]`);
+    return { unfit, parsed: unfit.length > 0 ? null : envelope.safeParse(raw) };
+  });
+
   // 0. Events already stored under their identity: an identical re-send is a DUPLICATE whatever the registry says now,
   // so it is checked against the version it was stored under, before any version is resolved for it.
   const alreadyStored = await storedIdentities(
     store,
-    rawEvents.flatMap((raw, i) => {
-      if (options.rejectedUpfront?.has(i) || inspectUntrustedJson(raw, `events[${i}]`).length > 0) return [];
-      const parsed = envelope.safeParse(raw);
-      return parsed.success ? [eventId(parsed.data.source, parsed.data.id)] : [];
-    }),
+    screened.flatMap((s) => (s?.parsed?.success ? [eventId(s.parsed.data.source, s.parsed.data.id)] : [])),
   );
   const replayOfStored = async (e: Envelope, i: number): Promise<boolean> => {
     const prior = alreadyStored.get(eventId(e.source, e.id));
@@ -157,13 +161,11 @@ export async function ingestUsageEvents(
         reject(i, upfront);
         return null;
       }
-      // Limits, unsafe keys and unstorable strings first: nothing below hashes, stores or logs a value that fails them.
-      const unfit = inspectUntrustedJson(raw, `events[${i}]`);
-      if (unfit.length > 0) {
+      const { unfit, parsed } = screened[i]!;
+      if (!parsed) {
         reject(i, unfit);
         return null;
       }
-      const parsed = envelope.safeParse(raw);
       if (!parsed.success) {
         // Every problem at once: a bad timestamp or id must not hide what is wrong in the data.
         reject(i, [...zodProblems(parsed.error, `events[${i}]`), ...(await dataProblems(raw, i))]);
@@ -182,11 +184,10 @@ export async function ingestUsageEvents(
   );
 
   // 2. Attribution: customer (by key or alias) and the subscription active when the usage happened, one call per batch.
-  // Which of them are already stored is read at the same time: both need only the validated events.
-  const [customers, known] = await Promise.all([
-    lookupCustomers([...new Set(validated.flatMap((v) => (v ? [v.customerKey] : [])))]),
-    storedHashes(store.events, [...new Set(validated.flatMap((v) => (v ? [v.id] : [])))]),
-  ]);
+  // Which of them are already stored is what step 0 read (every validated event's id was among its ids); one stored
+  // since by a concurrent sender fails on the unique _id when inserted and is settled the same way.
+  const customers = await lookupCustomers([...new Set(validated.flatMap((v) => (v ? [v.customerKey] : [])))]);
+  const known = new Map([...alreadyStored].map(([id, d]) => [id, d.contentHash]));
   const toStore: Array<{ i: number; doc: UsageEventDoc }> = [];
   const toHold: Array<{ i: number; doc: HeldEventDoc }> = [];
   validated.forEach((v, i) => {
