@@ -239,10 +239,7 @@ export async function foldForward(
   let { lastEventAt, lastReceivedAt } = stored;
   for (let i = 0; i < pending.length; i += 1_000) {
     const events = await store.events
-      .find(
-        { _id: { $in: pending.slice(i, i + 1_000) } },
-        { projection: eventProjection(type, totals.size > 0) },
-      )
+      .find({ _id: { $in: pending.slice(i, i + 1_000) } }, { projection: eventProjection(type, totals.size > 0) })
       .toArray();
     for (const e of events.filter((e) => e.aggregateId === stored._id)) {
       tally.add(e);
