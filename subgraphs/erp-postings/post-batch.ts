@@ -73,7 +73,8 @@ export type PreparedDocument = {
   | { kind: 'REVENUE_RECOGNITION'; source: RecognitionForPosting }
 );
 
-export type Prepared = { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
+export type Prepared =
+  { documentId: string; doc: PreparedDocument } | { documentId: string; error: BatchPostingResult };
 
 const failure = (documentId: string, code: string, message: string, expected: string | null): BatchPostingResult => ({
   documentId,
@@ -640,8 +641,7 @@ async function reverseAccruals(
   correlationId: string,
   log: Logger,
 ): Promise<void> {
-  const invoices = prepared
-    .flatMap((p) => ('doc' in p && p.doc.kind === 'INVOICE' ? [p.doc.source] : []));
+  const invoices = prepared.flatMap((p) => ('doc' in p && p.doc.kind === 'INVOICE' ? [p.doc.source] : []));
   if (invoices.length === 0) return;
   const accrued = await store.postings
     .find({ _id: { $in: invoices.map((i) => postingIdOf(accrualPostingKey(i.id))) } }, { projection: { _id: 1 } })
