@@ -441,3 +441,22 @@ it('reads a batch of ids from the index that pins most of the filter, not from a
     );
   }
 });
+
+it('applies an update command of 250 statements, and answers other queries meanwhile', async () => {
+  // FerretDB held every statement's query open until the command ended; with 100 pooled connections the 100th
+  // statement waited forever and every other query of the database ran into its time limit (patch 9).
+  const many = db.collection<{ _id: string; n: number; status?: string }>('many');
+  await many.insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: `m${String(i).padStart(3, '0')}`, n: i })));
+  const written = await many.bulkWrite(
+    Array.from({ length: 250 }, (_, i) => {
+      const _id = `m${String(i).padStart(3, '0')}`;
+      return { replaceOne: { filter: { _id }, replacement: { _id, n: i, status: 'POSTED' } } };
+    }),
+    { ordered: false, maxTimeMS: 30_000 } as object,
+  );
+  expect(written.modifiedCount).toBe(250);
+  const updated = await many.updateMany({ n: { $lt: 120 } }, { $set: { status: 'DONE' } }, { maxTimeMS: 30_000 });
+  expect(updated.modifiedCount).toBe(120);
+  expect(await many.countDocuments({ status: 'DONE' }, { maxTimeMS: 10_000 })).toBe(120);
+  expect(await many.countDocuments({ status: 'POSTED' }, { maxTimeMS: 10_000 })).toBe(130);
+});
