@@ -2,6 +2,7 @@
 // decreased go on one credit note and those that increased on one debit note. Which invoice correction a note is
 // (`${invoiceId}#${n}`) is an insert, so two issuers — in one process or several — never correct the same difference
 // twice; the number is then claimed from the note's own gapless series, and the note inserted once.
+import { mapConcurrently } from '../../lib/concurrency';
 import { Dec, fromMinorUnits, sumMoney, toMinorUnits, type Money } from '../../lib/money';
 import { deterministicId } from '../../lib/ids';
 import { UserFacingError } from '../../lib/errors';
@@ -321,28 +322,33 @@ async function requestPostings(notes: readonly NoteDoc[], log: Logger): Promise<
   }
 }
 
+/** Invoices whose notes are issued at the same time by one call. */
+const NOTE_CONCURRENCY = 4;
+
 /** One result per invoice, in input order; one that fails never stops the others. */
 export async function issueNotesForInvoices(
   store: InvoicesStore,
   invoiceIds: readonly string[],
   options: IssueOptions,
 ): Promise<NoteIssue[]> {
-  const results: NoteIssue[] = [];
-  for (const invoiceId of invoiceIds) {
+  // A few invoices at a time: each is a score of short reads and writes under its own lock, and note numbers are
+  // claimed by insert (a number taken meanwhile is retried with the next), so they stay gapless (bench:post: 50 notes
+  // took 4.8 s one after another).
+  const results = await mapConcurrently(invoiceIds, NOTE_CONCURRENCY, async (invoiceId): Promise<NoteIssue> => {
     try {
-      results.push(await issueForInvoice(store, invoiceId, { ...options, postLater: true }));
+      return await issueForInvoice(store, invoiceId, { ...options, postLater: true });
     } catch (error) {
       const e = error as { message?: string; extensions?: { code?: string } };
       options.log.warn({ err: error, invoiceId }, 'issuing notes failed for an invoice; the others go on');
-      results.push({
+      return {
         invoiceId,
         status: 'FAILED',
         notes: [],
         code: e.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
         message: e.extensions?.code ? (e.message ?? String(error)) : 'issuing the notes failed; see the logs',
-      });
+      };
     }
-  }
+  });
   await requestPostings(
     results.flatMap((r) => r.notes),
     options.log,
