@@ -6,7 +6,7 @@
 // recognition of the fees billed in advance (recognizeRevenue for their month), beside the loop writing the same
 // recognition entries after the others.
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
@@ -227,6 +227,7 @@ async function main(): Promise<void> {
       lookupMs = ms(tl) / 20;
     } finally {
       await baseline.stop();
+      if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
     }
 
     const rate = (n: number, t: number) => (n / t) * 1000;

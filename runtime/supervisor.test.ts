@@ -1,6 +1,6 @@
 // The supervisor against real child processes: a crash is restarted after a backoff and reported; a child that keeps
 // crashing is given up with the reason; intended stops are not restarts.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnManaged } from './processes';
@@ -10,6 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'usagegraph-supervisor-'));
 const policy = { maxCrashes: 3, windowMs: 10_000, baseDelayMs: 20, maxDelayMs: 100 };
 const child = (script: string) => async () =>
   spawnManaged('worker', process.execPath, ['-e', script], { logFile: join(dir, 'worker.log') });
+afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 3 }));
 
 it('restarts a child that was killed, says so, and keeps supervising the new one', async () => {
   const reports: string[] = [];

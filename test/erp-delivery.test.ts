@@ -1,7 +1,7 @@
 // Delivery to the ERP when things go wrong: the ledger down, retries exhausted, a closed period, a lost response.
 // This file runs its own erp-postings subgraph (own database, own ledger it can stop and start) beside the system.
 import { reloadConfig } from '../lib/config';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSubgraph, type RunningSubgraph } from '../lib/subgraph-server';
@@ -64,6 +64,7 @@ afterAll(async () => {
   await twin?.stop();
   await postings?.stop();
   await stopLedger();
+  if (process.env.USAGEGRAPH_KEEP_TEST_DATA !== '1') rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 it('retries a technical failure with backoff and posts once the ledger is back', async () => {

@@ -1,6 +1,6 @@
 // `npm start` as a newcomer meets it: it comes up, prints a lineage query that works, and Ctrl-C leaves nothing behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -89,8 +89,20 @@ const listening = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
+/** A data directory of its own for one launch; all are removed after the file (kept with USAGEGRAPH_KEEP_TEST_DATA=1). */
+const dataDirs: string[] = [];
+function newDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
+  dataDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  if (process.env.USAGEGRAPH_KEEP_TEST_DATA === '1') return;
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+});
+
 it('starts everything, prints a lineage query that returns the demo invoice, and stops cleanly on Ctrl-C', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
+  const dataDir = newDataDir();
   const app = launch(cleanEnv({ USAGEGRAPH_DATA_DIR: dataDir }));
   await waitFor(app, 'Press Ctrl-C to stop everything.');
   const out = app.output();
@@ -143,7 +155,7 @@ it('starts everything, prints a lineage query that returns the demo invoice, and
 }, 600_000);
 
 it('uses the MongoDB named by MONGODB_URI instead of starting the embedded one', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
+  const dataDir = newDataDir();
   // The suite's own database server stands in for "any MongoDB".
   const app = launch(
     cleanEnv({
@@ -190,7 +202,7 @@ it('runs two starts at once side by side, each on its own ports and its own subg
   });
   const env = (extra: NodeJS.ProcessEnv) =>
     cleanEnv({
-      USAGEGRAPH_DATA_DIR: mkdtempSync(join(tmpdir(), 'usagegraph-start-')),
+      USAGEGRAPH_DATA_DIR: newDataDir(),
       USAGEGRAPH_DEMO: 'off',
       ...extra,
     });
@@ -223,7 +235,7 @@ it('stops with the reason when the port PORT names is taken, leaving nothing run
   const squatter = net.createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   const port = (squatter.address() as net.AddressInfo).port;
-  const dataDir = mkdtempSync(join(tmpdir(), 'usagegraph-start-'));
+  const dataDir = newDataDir();
   try {
     const app = launch(cleanEnv({ USAGEGRAPH_DATA_DIR: dataDir, USAGEGRAPH_DEMO: 'off', PORT: String(port) }));
     expect(await app.exited).toBe(1);

@@ -2,7 +2,7 @@
 // process (against the suite's database, in databases of their own), so one exporter sees every span of one lineage
 // query. The spans cross real HTTP between them, carried by the W3C traceparent header.
 import { reloadConfig } from '../lib/config';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -41,11 +41,13 @@ let gateway: RunningGateway;
 let credential: string;
 let invoiceNumber: string;
 
+const ledgerDir = mkdtempSync(join(tmpdir(), 'usagegraph-trace-'));
+
 beforeAll(async () => {
   Object.assign(process.env, {
     LOG_LEVEL: 'warn',
     USAGEGRAPH_DB_PREFIX: `ugtrace_${randomBytes(3).toString('hex')}`,
-    ERP_JOURNAL_FILE: join(mkdtempSync(join(tmpdir(), 'usagegraph-trace-')), 'ledger.journal'),
+    ERP_JOURNAL_FILE: join(ledgerDir, 'ledger.journal'),
     ERP_POLL_MS: '200',
     USAGEGRAPH_OUTBOX_POLL_MS: '200',
   });
@@ -80,6 +82,7 @@ afterAll(async () => {
   for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
   Object.assign(process.env, savedEnv);
   reloadConfig();
+  if (process.env.USAGEGRAPH_KEEP_TEST_DATA !== '1') rmSync(ledgerDir, { recursive: true, force: true, maxRetries: 3 });
 });
 
 const attr = (s: ReadableSpan, name: string) => s.attributes[name];
