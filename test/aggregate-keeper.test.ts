@@ -52,6 +52,21 @@ const batch = (count: number) =>
 const send = async (events: unknown[]) => (await keeperUsage.ok(INGEST, { e: events })).ingestUsageEvents;
 const aggregate = () => store.aggregates.findOne({ subscriptionId, usageTypeKey: TYPE, periodKey: PERIOD });
 const refreshOf = (id: string) => store.refreshes.findOne({ _id: `${id}#later` });
+/**
+ * The store with its event reads recorded: every `find` on usage_events but an existence probe (a findOne of one _id
+ * with only `_id` projected, which asks whether a never-stored aggregate has any event at all — one index seek for
+ * each usage type the suite registered before this file ran); anything else recorded is a read of an event list.
+ */
+function watchEventReads(): { watchedStore: UsageStore; reads: Array<Filter<UsageEventDoc>> } {
+  const reads: Array<Filter<UsageEventDoc>> = [];
+  const events = Object.create(store.events) as UsageStore['events'];
+  events.find = ((filter: Filter<UsageEventDoc>, options?: { projection?: object }) => {
+    const probe = options?.projection && Object.keys(options.projection).join() === '_id';
+    if (!probe) reads.push(filter);
+    return store.events.find(filter, options);
+  }) as UsageStore['events']['find'];
+  return { watchedStore: { ...store, events }, reads };
+}
 /** No refresh waiting to be worked now (the keeper may have one scheduled for later). */
 const nothingDue = async (a: UsageAggregateDoc) => !(await store.refreshes.findOne({ _id: a._id }));
 
@@ -160,16 +175,8 @@ it('stores a period’s aggregate in the background and folds every later batch 
   expect(viaGateway.usage).toEqual([{ usageTypeKey: TYPE, quantity: String(expectedTotal()), eventCount: 55 }]);
 
   // …and reads no aggregate's event list to get there (the same code, against the same database, reads watched).
-  const reads: Array<Filter<UsageEventDoc>> = [];
-  const events = Object.create(store.events) as UsageStore['events'];
-  events.find = ((filter: Filter<UsageEventDoc>, options?: { projection?: object }) => {
-    // A findOne of one _id asks whether a never-stored aggregate has any event at all (one index seek for each usage
-    // type the suite registered before this file ran); anything else would be a read of an event list.
-    const probe = options?.projection && Object.keys(options.projection).join() === '_id';
-    if (!probe) reads.push(filter);
-    return store.events.find(filter, options);
-  }) as UsageStore['events']['find'];
-  const watched = await customerUsage({ ...store, events }, registry, CUSTOMER, PERIOD, 'aggregate-keeper-test');
+  const { watchedStore, reads } = watchEventReads();
+  const watched = await customerUsage(watchedStore, registry, CUSTOMER, PERIOD, 'aggregate-keeper-test');
   expect(watched.usage.map((x) => [x.quantity, x.eventCount])).toEqual([[String(expectedTotal()), 55]]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
 });
@@ -407,14 +414,8 @@ it('folds in events an ingestion stores after the first scan although it checked
   // …and only then are its events stored, well within the write budget.
   await store.events.insertMany(slow);
   // The next read, seconds after the aggregate was first stored, counts them from their marks: no event list read.
-  const reads: Array<Filter<UsageEventDoc>> = [];
-  const events = Object.create(store.events) as UsageStore['events'];
-  events.find = ((filter: Filter<UsageEventDoc>, options?: { projection?: object }) => {
-    const probe = options?.projection && Object.keys(options.projection).join() === '_id';
-    if (!probe) reads.push(filter);
-    return store.events.find(filter, options);
-  }) as UsageStore['events']['find'];
-  expect(await read({ ...store, events })).toEqual([4]);
+  const { watchedStore, reads } = watchEventReads();
+  expect(await read(watchedStore)).toEqual([4]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
   expect((await store.aggregates.findOne({ _id: id }))?.eventCount).toBe(4);
 });
