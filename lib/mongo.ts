@@ -6,7 +6,9 @@ import {
   type Collection,
   type CreateIndexesOptions,
   type Db,
+  type Document,
   type IndexSpecification,
+  type OptionalUnlessRequiredId,
 } from 'mongodb';
 import { currentRequestScope } from './correlation';
 import { createLogger } from './logger';
@@ -66,6 +68,26 @@ export async function ensureIndexes(db: Db, declarations: readonly IndexDeclarat
 export function duplicateKeyWriteErrors(error: unknown): WriteErrorOf[] | null {
   const list = writeErrorsOf(error);
   return list.length === 0 || list.some((w) => w.code !== 11000) ? null : list;
+}
+
+/**
+ * Inserts every document whose _id is not taken, in one unordered insertMany; returns the positions of those already
+ * there (written before, or by another process: an insert against a unique index is the one atomic step everywhere).
+ */
+export async function insertManyNew<T extends Document>(
+  collection: Collection<T>,
+  docs: readonly T[],
+): Promise<Set<number>> {
+  const taken = new Set<number>();
+  if (docs.length === 0) return taken;
+  try {
+    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false });
+  } catch (error) {
+    const list = duplicateKeyWriteErrors(error);
+    if (!list) throw error;
+    for (const w of list) taken.add(w.index);
+  }
+  return taken;
 }
 
 /** The position and code of each document an unordered insertMany refused (the driver gives one as an object). */

@@ -7,7 +7,7 @@ import type { Collection, Db } from 'mongodb';
 import { repeatInBackground } from './background';
 import { currentCorrelationId, currentRequestScope, withCorrelationId } from './correlation';
 import type { Logger } from './logger';
-import { duplicateKeyWriteErrors, isDuplicateKeyError } from './mongo';
+import { insertManyNew, isDuplicateKeyError } from './mongo';
 import { querySubgraph } from './subgraph-client';
 
 /** What the rest of the world may hear about: `invoice.finalized`, `posting.held`, `exception.raised`, … */
@@ -83,11 +83,7 @@ export class Outbox {
       correlationId: currentCorrelationId() ?? 'background',
       actor: scope?.subject && scope.subject !== 'anonymous' ? scope.subject : null,
     }));
-    try {
-      await this.events.insertMany(docs, { ordered: false });
-    } catch (error) {
-      if (!duplicateKeyWriteErrors(error)) throw error;
-    }
+    await insertManyNew(this.events, docs);
   }
 
   /** Hands what is waiting to the events subgraph, oldest first; returns how many were handed over. */

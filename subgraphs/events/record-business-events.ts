@@ -1,8 +1,8 @@
 // Use case: store business events raised by the subgraphs and queue one delivery per subscribed endpoint. Both are
-// inserts with deterministic ids, so a batch forwarded twice (a crash after storing, before the outbox was cleared)
-// stores and queues everything once.
+// inserts with deterministic ids (one insertMany each per batch), so a batch forwarded twice (a crash after storing,
+// before the outbox was cleared) stores and queues everything once.
 import { deterministicId } from '../../lib/ids';
-import { isDuplicateKeyError } from '../../lib/mongo';
+import { insertManyNew } from '../../lib/mongo';
 import type { BusinessEventDoc, EventsStore, WebhookDeliveryDoc } from './store';
 import { subscribes } from './webhook-endpoints';
 import { projectExceptionEvents } from './work-queue';
@@ -18,38 +18,30 @@ export interface BusinessEventInput {
   actor?: string | null;
 }
 
-const insertOnce = async (insert: () => Promise<unknown>) => {
-  try {
-    await insert();
-  } catch (error) {
-    if (!isDuplicateKeyError(error)) throw error;
-  }
-};
-
 export const deliveryId = (eventId: string, endpointId: string) => deterministicId('whd', eventId, endpointId);
 
+/** Every event of a forwarded batch in one insert, then every delivery it queues in another. */
 export async function recordBusinessEvents(store: EventsStore, events: BusinessEventInput[]): Promise<number> {
   const endpoints = await store.endpoints.find({ status: 'ACTIVE' }).toArray();
   const now = new Date();
-  const stored: BusinessEventDoc[] = [];
-  for (const e of events) {
-    const doc: BusinessEventDoc = {
-      _id: e.id,
-      type: e.type,
-      subject: e.subject,
-      source: e.source,
-      data: (e.data && typeof e.data === 'object' ? e.data : { value: e.data }) as Record<string, unknown>,
-      occurredAt: e.occurredAt,
-      correlationId: e.correlationId,
-      actor: e.actor ?? null,
-      recordedAt: now,
-    };
-    await insertOnce(() => store.events.insertOne(doc));
-    stored.push(doc);
-    for (const endpoint of endpoints.filter((x) => subscribes(x, e.type))) {
-      const delivery: WebhookDeliveryDoc = {
-        _id: deliveryId(e.id, endpoint._id),
-        eventId: e.id,
+  const stored: BusinessEventDoc[] = events.map((e) => ({
+    _id: e.id,
+    type: e.type,
+    subject: e.subject,
+    source: e.source,
+    data: (e.data && typeof e.data === 'object' ? e.data : { value: e.data }) as Record<string, unknown>,
+    occurredAt: e.occurredAt,
+    correlationId: e.correlationId,
+    actor: e.actor ?? null,
+    recordedAt: now,
+  }));
+  await insertManyNew(store.events, stored);
+  const deliveries = stored.flatMap((e) =>
+    endpoints
+      .filter((x) => subscribes(x, e.type))
+      .map((endpoint): WebhookDeliveryDoc => ({
+        _id: deliveryId(e._id, endpoint._id),
+        eventId: e._id,
         endpointId: endpoint._id,
         status: 'PENDING',
         attempts: 0,
@@ -58,10 +50,9 @@ export async function recordBusinessEvents(store: EventsStore, events: BusinessE
         history: [],
         createdAt: now,
         deliveredAt: null,
-      };
-      await insertOnce(() => store.deliveries.insertOne(delivery));
-    }
-  }
+      })),
+  );
+  await insertManyNew(store.deliveries, deliveries);
   // Exceptions feed the work queue; projecting again what was already projected changes nothing.
   await projectExceptionEvents(store, stored);
   return events.length;
