@@ -1,10 +1,10 @@
 import { finalizeChunks } from './post-batch';
 
 describe('finalizeChunks', () => {
-  it('starts the pipeline with a short chunk, then takes the rest in one, keeping every id once and in order', () => {
+  it('starts the pipeline with a short chunk, then goes on in chunks of 15, keeping every id once and in order', () => {
     const ids = Array.from({ length: 58 }, (_, i) => `inv_${i}`);
     const chunks = finalizeChunks(ids);
-    expect(chunks.map((c) => c.length)).toEqual([5, 53]);
+    expect(chunks.map((c) => c.length)).toEqual([5, 15, 15, 15, 8]);
     expect(chunks.flat()).toEqual(ids);
   });
 

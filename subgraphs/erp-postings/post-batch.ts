@@ -4,10 +4,9 @@
 // of the ordinary (a missing mapping, a closed period, an unknown ERP customer, a failed write, a posting another
 // process holds) goes down the single-document path, which holds and raises it exactly as today.
 import { GraphQLError } from 'graphql';
-import type { Collection, Document, OptionalUnlessRequiredId } from 'mongodb';
 import { config } from '../../lib/config';
 import { deterministicId } from '../../lib/ids';
-import { duplicateKeyWriteErrors } from '../../lib/mongo';
+import { insertManyNew } from '../../lib/mongo';
 import { UserFacingError, notFound } from '../../lib/errors';
 import { sumMoney } from '../../lib/money';
 import { querySubgraph } from '../../lib/subgraph-client';
@@ -278,23 +277,6 @@ export async function existingPostings(
   return new Map(found.map((p) => [p._id, p]));
 }
 
-/** Inserts each document unless its id is taken; returns the indexes that were taken (by another process or earlier). */
-async function insertNew<T extends Document & { _id: string }>(
-  collection: Collection<T>,
-  docs: readonly T[],
-): Promise<Set<number>> {
-  const taken = new Set<number>();
-  if (docs.length === 0) return taken;
-  try {
-    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: false });
-  } catch (error) {
-    const list = duplicateKeyWriteErrors(error);
-    if (!list) throw error;
-    for (const w of list) taken.add(w.index);
-  }
-  return taken;
-}
-
 const periodIdOf = (key: string, entity: string) => `${key}@${entity}`;
 
 /**
@@ -422,7 +404,7 @@ export async function postPrepared(
       releasedAt: null,
     };
   });
-  const lost = await insertNew(store.claims, claims);
+  const lost = await insertManyNew(store.claims, claims);
   const held = new Map<string, { documentId: string; doc: ErpPostingDoc; claim: DeliveryClaimDoc }>();
   claimable.forEach((c, i) => {
     if (lost.has(i))
@@ -440,7 +422,7 @@ export async function postPrepared(
   try {
     // The revenue schedules, then the postings, each one bulk insert; an id already there was built by another call.
     const claimedFresh = fresh.filter((f) => held.has(f.doc._id));
-    await insertNew(
+    await insertManyNew(
       store.schedule,
       claimedFresh.flatMap(({ doc, result }) =>
         result.portions.map((portion) => {
@@ -468,12 +450,14 @@ export async function postPrepared(
         }),
       ),
     );
-    const taken = await insertNew(
+    const taken = await insertManyNew(
       store.postings,
       claimedFresh.map((f) => f.doc),
     );
     // Built meanwhile by another call: ours is not the stored one, so the single path delivers what is stored.
     const raced = claimedFresh.filter((_, i) => taken.has(i));
+    // Stored by this call under its first claim: never sent, so the ledger needs no look-up for them.
+    const firstAttempts = new Set(claimedFresh.filter((_, i) => !taken.has(i)).map((f) => f.doc._id));
     if (raced.length > 0) {
       await release(raced.map((r) => r.doc._id));
       for (const r of raced) {
@@ -518,7 +502,7 @@ export async function postPrepared(
     }
 
     timer.lap('periods+customers');
-    // The ledger: one look-up of the codes it has, then the writes one at a time.
+    // The ledger: one look-up of the codes it has (unless every posting is new), then the writes one at a time.
     const toSend = [...held.values()];
     sent.inBatch = toSend.length;
     const outcomes = toSend.length
@@ -529,6 +513,7 @@ export async function postPrepared(
             entry: doc.entry!,
             legalEntityCode: doc.legalEntityCode ?? 'DEFAULT',
             kind: kindOf(doc),
+            firstAttempt: firstAttempts.has(doc._id),
           })),
         )
       : [];
@@ -661,16 +646,19 @@ async function reverseAccruals(
 
 /**
  * The first chunk is small: nothing overlaps its finalization, so the ledger starts writing after a few invoices. The
- * rest is finalized in one bulk pass (finalizeInvoices claims a series' numbers with one insert) while those are posted.
+ * rest goes in chunks of 15, each finalized (finalizeInvoices claims a series' numbers with one insert) and made ready
+ * while the one before is written to the ledger, so the ledger — the one part that cannot go faster — seldom waits.
  */
 const FIRST_FINALIZE_CHUNK = 5;
+const FINALIZE_CHUNK = 15;
+/** Chunks under way at once in finalizeAndPostInvoices. */
+const PIPELINE_DEPTH = 3;
 
-/** The invoice ids in pipeline chunks: a short first chunk, then the rest of the call. */
+/** The invoice ids in pipeline chunks: a short first chunk, then chunks of FINALIZE_CHUNK. */
 export function finalizeChunks(ids: readonly string[]): string[][] {
-  if (ids.length === 0) return [];
-  return ids.length <= FIRST_FINALIZE_CHUNK
-    ? [[...ids]]
-    : [ids.slice(0, FIRST_FINALIZE_CHUNK), ids.slice(FIRST_FINALIZE_CHUNK)];
+  const chunks = ids.length > 0 ? [ids.slice(0, FIRST_FINALIZE_CHUNK)] : [];
+  for (let i = FIRST_FINALIZE_CHUNK; i < ids.length; i += FINALIZE_CHUNK) chunks.push(ids.slice(i, i + FINALIZE_CHUNK));
+  return chunks;
 }
 
 interface Finalization {
@@ -681,7 +669,11 @@ interface Finalization {
   expected: string | null;
 }
 
-/** finalizeAndPostInvoices: finalizeInvoices in the invoices subgraph returns what the posting needs (one hop). */
+/**
+ * finalizeAndPostInvoices: finalizeInvoices in the invoices subgraph returns what the posting needs (one hop). A
+ * pipeline two chunks deep: while one chunk is written to the ledger, the next is finalized (another process) and
+ * built, claimed and stored here, its writes queued behind the first's; then the one after is finalized.
+ */
 export async function finalizeAndPostInvoices(
   store: PostingsStore,
   connector: ErpConnector,
@@ -692,56 +684,57 @@ export async function finalizeAndPostInvoices(
 ): Promise<BatchPostingResult[]> {
   assertBatchSize(invoiceIds, 'invoiceIds');
   const unique = [...new Set(invoiceIds)];
-  const chunks = finalizeChunks(unique);
   const finalize = (ids: string[]) =>
     querySubgraph<{ finalizeInvoices: Finalization[] }>(
       'invoices',
       `mutation($ids: [ID!]!) { finalizeInvoices(invoiceIds: $ids) { invoiceId code message expected invoice { ${INVOICE_FIELDS} } } }`,
       { ids },
     ).then((r) => r.finalizeInvoices);
-  const results: BatchPostingResult[] = [];
   /** Each chunk's results write, overlapping the next chunk's ledger writes; all awaited before answering. */
   const resultWrites: Array<Promise<void>> = [];
-  // Pipelined: two processes, two cores — finalizing the next chunk overlaps posting this one.
-  let next: Promise<Finalization[]> | null = chunks.length > 0 ? finalize(chunks[0]!) : null;
+  const post = async (finalized: Finalization[]): Promise<BatchPostingResult[]> => {
+    const existing = await existingPostings(
+      store,
+      finalized.filter((f) => f.invoice).map((f) => invoicePostingKey(f.invoiceId)),
+    );
+    const customers = await customersOf(
+      finalized
+        .filter((f) => f.invoice && !existing.has(postingIdOf(invoicePostingKey(f.invoiceId))))
+        .map((f) => f.invoice!.customer.id),
+    );
+    const prepared = finalized.map((f) =>
+      !f.invoice
+        ? {
+            documentId: f.invoiceId,
+            error: failure(f.invoiceId, f.code ?? 'FINALIZATION_FAILED', f.message ?? '', f.expected),
+          }
+        : existing.has(postingIdOf(invoicePostingKey(f.invoiceId)))
+          ? { documentId: f.invoiceId, postingKey: invoicePostingKey(f.invoiceId) }
+          : preparedInvoice(f.invoiceId, f.invoice, customers),
+    );
+    return postPrepared(store, connector, policy, prepared, existing, correlationId, log, resultWrites);
+  };
+  const posting: Array<Promise<BatchPostingResult[]>> = [];
   try {
-    for (let k = 0; k < chunks.length; k++) {
+    for (const [k, chunk] of finalizeChunks(unique).entries()) {
       const waited = performance.now();
-      const finalized = await next!;
+      const finalized = await finalize(chunk);
       if (batchTimingsLogged())
         log.warn(
-          { chunk: k, invoices: chunks[k]!.length, ms: Math.round(performance.now() - waited) },
+          { chunk: k, invoices: chunk.length, ms: Math.round(performance.now() - waited) },
           'batch waited for finalization',
         );
-      next = k + 1 < chunks.length ? finalize(chunks[k + 1]!) : null;
-      // Settled either way, so a failure of the next chunk is reported when it is awaited, never as unhandled.
-      next?.catch(() => undefined);
-      const existing = await existingPostings(
-        store,
-        finalized.filter((f) => f.invoice).map((f) => invoicePostingKey(f.invoiceId)),
-      );
-      const customers = await customersOf(
-        finalized
-          .filter((f) => f.invoice && !existing.has(postingIdOf(invoicePostingKey(f.invoiceId))))
-          .map((f) => f.invoice!.customer.id),
-      );
-      const prepared = finalized.map((f) =>
-        !f.invoice
-          ? {
-              documentId: f.invoiceId,
-              error: failure(f.invoiceId, f.code ?? 'FINALIZATION_FAILED', f.message ?? '', f.expected),
-            }
-          : existing.has(postingIdOf(invoicePostingKey(f.invoiceId)))
-            ? { documentId: f.invoiceId, postingKey: invoicePostingKey(f.invoiceId) }
-            : preparedInvoice(f.invoiceId, f.invoice, customers),
-      );
-      results.push(
-        ...(await postPrepared(store, connector, policy, prepared, existing, correlationId, log, resultWrites)),
-      );
+      posting.push(post(finalized));
+      // Settled either way, so a failure is reported when it is awaited below, never as unhandled.
+      posting.at(-1)!.catch(() => undefined);
+      // At most three chunks under way: the one being written and two made ready behind it (while the journal is
+      // short, the ledger writes a chunk faster than the next is finalized and made ready).
+      if (posting.length >= PIPELINE_DEPTH) await posting.at(-PIPELINE_DEPTH);
     }
   } finally {
-    // Every results write ends before the call answers, and a failed one fails the call.
+    // Every chunk's posting and results write ends before the call answers, and a failed one fails the call.
+    await Promise.allSettled(posting);
     await Promise.all(resultWrites);
   }
-  return inInputOrder(invoiceIds, results);
+  return inInputOrder(invoiceIds, (await Promise.all(posting)).flat());
 }

@@ -17,6 +17,12 @@ export interface PostingForErp {
   legalEntityCode?: string;
   /** What it books: picks the ERP's endpoint (journal entry, credit memo) where the ERP has several. */
   kind?: string;
+  /**
+   * Never sent before: its record was created by this very call, under the first claim on it (an insert against a
+   * unique id), so no earlier write's outcome is unknown and the ERP cannot hold it yet. postMany looks up only the
+   * others; a retry, a resend after a lost claim or a crash never carries it.
+   */
+  firstAttempt?: boolean;
 }
 
 /** What became of one posting of postMany. */
@@ -48,8 +54,9 @@ export interface ErpConnector {
   /** Looks the key up, then writes only when it is not there yet: one step, so a retry never posts twice. */
   post(posting: PostingForErp): Promise<{ document: ErpDocument; alreadyInErp: boolean }>;
   /**
-   * Posts several at once: the keys the ERP already has are looked up ONCE, then the rest are written one at a time.
-   * One result per posting, in order; a failed write is that posting's error and never stops the others.
+   * Posts several at once: the keys the ERP already has are looked up ONCE (none when every posting is a first
+   * attempt), then the rest are written one at a time. One result per posting, in order; a failed write is that
+   * posting's error and never stops the others.
    */
   postMany(postings: readonly PostingForErp[]): Promise<PostManyResult[]>;
   /** Whether the ERP knows a customer (here: its receivable sub-account); an unknown one is a business exception. */
