@@ -19,7 +19,7 @@ import { verifySignedRequest } from './internal-auth';
 import { excludedCategories, isPlatform, type Principal } from './principal';
 import { reviewOperation } from './authorization';
 import { Outbox } from './outbox';
-import { startSweepingRecordLocks, type RecordLockDoc } from './record-locks';
+import { recordLockIndexes, startSweepingRecordLocks, type RecordLockDoc } from './record-locks';
 import { UNLIMITED } from './operation-limits';
 import { createLogger, type Logger } from './logger';
 import { runUntilSignalled } from './lifecycle';
@@ -92,7 +92,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
   const ownsClient = !options.mongoClient;
   const client = options.mongoClient ?? (await connectMongo());
   const db = boundedDb(client.db(databaseName(definition.name)));
-  await ensureIndexes(db, definition.indexes);
+  await ensureIndexes(db, [...definition.indexes, ...recordLockIndexes]);
   const services = await definition.createServices(db, log);
   registerQueueDepths(definition.name, db);
 

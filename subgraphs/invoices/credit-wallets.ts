@@ -347,6 +347,48 @@ export async function applyPrepaidCredits(
 }
 
 /**
+ * applyPrepaidCredits for a batch of invoices, in order: two reads for the whole batch — credit already applied to
+ * any of them, and which of their wallets has a first movement (`<walletId>#1`; movements are never deleted) — so
+ * only invoices whose wallet holds something are applied one by one: in batch order within a wallet, wallets side by
+ * side. Before, finalizing 15 invoices read 30 times to find none had a wallet.
+ */
+export async function applyPrepaidCreditsToAll(
+  store: InvoicesStore,
+  invoices: readonly InvoiceDoc[],
+): Promise<Array<CreditMovementDoc | null>> {
+  const open = invoices.filter((i) => appliedTo.get(i) === undefined && i.status !== 'DRAFT' && i.finalizedAt);
+  const [done, wallets] = open.length
+    ? await Promise.all([
+        store.creditMovements.find({ key: { $in: open.map((i) => `consume:${i._id}`) } }).toArray(),
+        store.creditMovements
+          .find(
+            { _id: { $in: [...new Set(open.map((i) => `${walletIdOf(i.customerId, i.currency)}#1`))] } },
+            { projection: { walletId: 1 } },
+          )
+          .toArray(),
+      ])
+    : [[], []];
+  const doneBy = new Map(done.map((m) => [m.key, m]));
+  const withCredit = new Set(wallets.map((m) => m.walletId));
+  const byWallet = new Map<string, InvoiceDoc[]>();
+  for (const i of invoices) {
+    const found = doneBy.get(`consume:${i._id}`);
+    if (found && i.status === 'FINALIZED') appliedTo.set(i, found);
+    else if (i.status === 'FINALIZED' && i.finalizedAt && !withCredit.has(walletIdOf(i.customerId, i.currency)))
+      appliedTo.set(i, null);
+    const wallet = walletIdOf(i.customerId, i.currency);
+    byWallet.set(wallet, [...(byWallet.get(wallet) ?? []), i]);
+  }
+  const applied = new Map<InvoiceDoc, CreditMovementDoc | null>();
+  await Promise.all(
+    [...byWallet.values()].map(async (inWallet) => {
+      for (const invoice of inWallet) applied.set(invoice, await applyPrepaidCredits(store, invoice));
+    }),
+  );
+  return invoices.map((i) => applied.get(i)!);
+}
+
+/**
  * What was applied to a finalized invoice, kept with the very object it was applied to: finalization's answer resolves
  * prepaidCreditApplied and amountDue without reading it again (an invoice read afresh is a new object, and checks again).
  */

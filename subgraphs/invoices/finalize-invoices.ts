@@ -11,7 +11,7 @@ import type { Logger } from '../../lib/logger';
 import { parsePeriod } from '../../lib/period';
 import { duplicateKeyWriteErrors } from '../../lib/mongo';
 import { Laps } from '../../lib/laps';
-import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
+import { applyPrepaidCreditsToAll, creditAppliedOf } from './credit-wallets';
 import { finalizeInvoice, finalizedEvent, finalizedWith, numberSeriesOf } from './finalize-invoice';
 import { progressiveLockKey } from './progressive-invoices';
 import type { InvoiceDoc, InvoiceNumberDoc, InvoicesStore } from './store';
@@ -231,18 +231,9 @@ async function insertAbsent(store: InvoicesStore, invoices: readonly InvoiceDoc[
 
 /** Applies prepaid credit (in batch order within a wallet, wallets side by side), then raises every event at once. */
 async function announceAll(store: InvoicesStore, invoices: readonly InvoiceDoc[]): Promise<InvoiceDoc[]> {
-  const byWallet = new Map<string, InvoiceDoc[]>();
-  for (const i of invoices) {
-    const wallet = `${i.customerId}\u001f${i.currency}`;
-    byWallet.set(wallet, [...(byWallet.get(wallet) ?? []), i]);
-  }
-  const events: Array<ReturnType<typeof finalizedEvent>> = [];
-  await Promise.all(
-    [...byWallet.values()].map(async (inWallet) => {
-      for (const invoice of inWallet)
-        events.push(finalizedEvent(invoice, creditAppliedOf(invoice, await applyPrepaidCredits(store, invoice))));
-    }),
+  const applied = await applyPrepaidCreditsToAll(store, invoices);
+  await store.outbox.raiseMany(
+    invoices.map((invoice, i) => finalizedEvent(invoice, creditAppliedOf(invoice, applied[i]!))),
   );
-  await store.outbox.raiseMany(events);
   return [...invoices];
 }
