@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
-import { fmt, freshSystem, loggedLines, sumSteps } from './support';
+import { SETTLE_MS } from '../subgraphs/usage/freshness';
+import { cpuByProcess, fmt, freshSystem, loggedLines, sumSteps, treeCpu, waitForQuiet } from './support';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
 const NOTES = Number(process.env.BENCH_NOTES ?? 50);
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
       );
       subscriptions.push(...page.map((n) => r[`s${n}`].id as string));
     }
+    const ingestedAt = performance.now();
     await gql(`mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { accepted } }`, {
       e: ids.map((i) => ({
         id: `u${i}`,
@@ -97,7 +99,29 @@ async function main(): Promise<void> {
       `  [setup] ${fmt(INVOICES)} customers, subscriptions and drafts; rated ${run.rateBillingPeriodForAll.rated}`,
     );
 
+    // CPU seconds of each process over a phase: on two cores the ledger writes share the machine with the rest.
+    const cpuNow = () => cpuByProcess(system.processes);
+    const cpuSince = (before: Map<string, number>) => {
+      const after = cpuNow();
+      return [...before]
+        .map(([name, s]) => [name, after.get(name)! - s] as const)
+        .filter(([, s]) => s >= 0.05)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, s]) => `${name} ${s.toFixed(1)}`)
+        .join(', ');
+    };
+
+    // The setup's background work ends first: the aggregate keeper settles the usage just ingested a minute after it
+    // came (SETTLE_MS; at period close that is long past), and events are forwarded.
+    const settleLeft = ingestedAt + SETTLE_MS + 5_000 - performance.now();
+    if (settleLeft > 0) await new Promise((resolve) => setTimeout(resolve, settleLeft));
+    const quiet = await waitForQuiet(system);
+    console.error(
+      `  [setup] system quiet after ${fmt(quiet.waitedMs / 1000, 1)} s (${fmt(quiet.cores * 100, 0)} % of a core in its last second)`,
+    );
+
     // The path: a billing run finalizes and posts the invoices in batches (finalizeAndPostInvoices), one call after another.
+    let cpu = cpuNow();
     const tPath = performance.now();
     for (let i = 0; i < invoices.length; i += POST_BATCH) {
       const ids = invoices.slice(i, i + POST_BATCH);
@@ -109,6 +133,7 @@ async function main(): Promise<void> {
       if (bad) throw new Error(`invoice ${bad.documentId}: ${JSON.stringify(bad)}`);
     }
     const invoicesMs = ms(tPath);
+    const invoicesCpu = cpuSince(cpu);
 
     // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued
     // and posted in batches (issueNotes posts the notes of one call together with postNotes).
@@ -127,6 +152,8 @@ async function main(): Promise<void> {
           )
           .join('\n')} }`,
       );
+    await waitForQuiet(system);
+    cpu = cpuNow();
     const tNotes = performance.now();
     let notes = 0;
     const toCorrect = invoices.slice(0, NOTES);
@@ -142,6 +169,7 @@ async function main(): Promise<void> {
       }
     }
     const notesMs = ms(tNotes);
+    const notesCpu = cpuSince(cpu);
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
 
@@ -203,6 +231,8 @@ async function main(): Promise<void> {
     const recognitionEntries = recognitions.map(hledgerJson);
     const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
     const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
+    const baselineCpu = () => treeCpu([baseline.process.child.pid!]);
+    let ledgerCpuSeconds = 0;
     let baselineMs = 0;
     let recognitionBaselineMs = 0;
     let lookupMs = 0;
@@ -219,7 +249,9 @@ async function main(): Promise<void> {
         }
         return ms(t);
       };
+      const cpuBefore = baselineCpu();
       baselineMs = await putAll(entries);
+      ledgerCpuSeconds = baselineCpu() - cpuBefore;
       recognitionBaselineMs = await putAll(recognitionEntries);
       // What the path adds on the ledger side for each document: the look-up of its code before the write.
       const tl = performance.now();
@@ -236,7 +268,7 @@ async function main(): Promise<void> {
       `  path      ${fmt(rate(documents, pathMs), 1)} documents/s  (${fmt(documents)} documents in ${fmt(pathMs / 1000, 1)} s: ${INVOICES} invoices ${fmt(invoicesMs / 1000, 1)} s, ${notes} credit notes ${fmt(notesMs / 1000, 1)} s)`,
     );
     console.log(
-      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s${otherPostings ? `; ${fmt(otherPostings)} other postings of the system left out` : ''})`,
+      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s, its CPU ${ledgerCpuSeconds.toFixed(1)} s${otherPostings ? `; ${fmt(otherPostings)} other postings of the system left out` : ''})`,
     );
     console.log(
       `  ratio     ${fmt(pathMs / documents / (baselineMs / entries.length), 2)}× the direct loop per document (aim: ≤ 1.5)`,
@@ -247,6 +279,7 @@ async function main(): Promise<void> {
     console.log(
       `  ledger look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms (once per batch on the path, not per document)`,
     );
+    console.log(`  CPU seconds by process — invoices: ${invoicesCpu}; credit notes: ${notesCpu}`);
     const timings = loggedLines<{ documents?: number; ms: Record<string, number> }>(
       system,
       'erp-postings',

@@ -113,6 +113,26 @@ export const treeCpu = (pids: number[]) => pids.flatMap(processTree).reduce((sum
 export const cpuByProcess = (processes: ReadonlyArray<{ name: string; child: { pid?: number } }>) =>
   new Map(processes.filter((p) => p.child.pid).map((p) => [p.name, treeCpu([p.child.pid!])]));
 
+/**
+ * Waits until the system's processes together use under `idleCores` of a core over a second (at most `maxMs`), so the
+ * background work a setup leaves behind (aggregate folds, event forwarding) is not timed as the next phase's. Returns
+ * the cores they used over the last second and how long it waited.
+ */
+export async function waitForQuiet(
+  system: RunningSystem,
+  { idleCores = 0.05, maxMs = 60_000 } = {},
+): Promise<{ cores: number; waitedMs: number }> {
+  const started = performance.now();
+  const total = () => [...cpuByProcess(system.processes).values()].reduce((a, b) => a + b, 0);
+  for (;;) {
+    const before = total();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const cores = total() - before;
+    const waitedMs = performance.now() - started;
+    if (cores < idleCores || waitedMs >= maxMs) return { cores, waitedMs };
+  }
+}
+
 /** The JSON log lines a process of the system wrote with this message (its logs: <logDir>/<name>/<name>.<n>.log). */
 export function loggedLines<T>(system: RunningSystem, processName: string, msg: string): T[] {
   const folder = join(system.logDir, processName);
