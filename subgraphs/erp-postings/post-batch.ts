@@ -300,6 +300,12 @@ export async function postPrepared(
   /** The single-document path, for whatever the batch does not handle itself; it holds and raises as always. */
   const singly: Array<{ documentId: string; run: () => Promise<ErpPostingDoc | null> }> = [];
   const now = new Date();
+  /**
+   * When this call's claims run out. Postings it builds are due for the posting worker only then: a worker polling
+   * meanwhile would read and try to claim each one while it waits in this call's pipeline (five database calls a
+   * posting a second); after a crash the worker sends them once the claim is gone, as before.
+   */
+  const expiresAt = new Date(now.getTime() + policy.leaseMs);
 
   // Build what is new, with ONE read of the mapping table.
   const fresh: Array<{ documentId: string; doc: ErpPostingDoc; result: Extract<BuildResult, { ok: true }> }> = [];
@@ -337,7 +343,7 @@ export async function postPrepared(
         openException: null,
         status: 'PENDING',
         attempts: 0,
-        nextAttemptAt: now,
+        nextAttemptAt: expiresAt,
         lockedUntil: null,
         lastError: null,
         history: [],
@@ -392,7 +398,6 @@ export async function postPrepared(
   for (const c of candidates)
     if (latest.get(c.doc._id) === Number.POSITIVE_INFINITY)
       singly.push({ documentId: c.documentId, run: () => deliverAndAwait(store, connector, policy, c.doc._id, log) });
-  const expiresAt = new Date(now.getTime() + policy.leaseMs);
   const claims: DeliveryClaimDoc[] = claimable.map((c) => {
     const sequence = (latest.get(c.doc._id) ?? 0) + 1;
     return {
@@ -417,6 +422,15 @@ export async function postPrepared(
       await store.claims.updateMany({ _id: { $in: [...claimIds] } }, { $set: { releasedAt: new Date() } });
   };
   const release = (ids: readonly string[]) => releaseClaims(ids.map((id) => held.get(id)!.claim._id));
+  /** Postings this call hands to the single path: due now (the path delivers only a due posting), then released. */
+  const handBack = async (ids: readonly string[]) => {
+    if (ids.length === 0) return;
+    await store.postings.updateMany(
+      { _id: { $in: [...ids] }, status: 'PENDING' },
+      { $set: { nextAttemptAt: new Date() } },
+    );
+    await release(ids);
+  };
 
   const sent = { inBatch: 0 };
   try {
@@ -494,7 +508,7 @@ export async function postPrepared(
         (doc.erpCustomerAccount && !known.has(doc.erpCustomerAccount)),
     );
     if (aside.length > 0) {
-      await release(aside.map((a) => a.doc._id));
+      await handBack(aside.map((a) => a.doc._id));
       for (const a of aside) {
         held.delete(a.doc._id);
         singly.push({ documentId: a.documentId, run: () => deliverPosting(store, connector, policy, a.doc._id, log) });
@@ -546,7 +560,7 @@ export async function postPrepared(
     // A failed write: the claim goes back and the single path tries it, scheduling a retry or holding it as always.
     if (failed.length > 0) {
       log.warn({ postings: failed.map((f) => f.doc._id) }, 'batch posting: some ledger writes failed; sent singly');
-      await release(failed.map((f) => f.doc._id));
+      await handBack(failed.map((f) => f.doc._id));
       for (const f of failed) {
         held.delete(f.doc._id);
         singly.push({ documentId: f.documentId, run: () => deliverPosting(store, connector, policy, f.doc._id, log) });
@@ -566,10 +580,28 @@ export async function postPrepared(
     }
     await store.outbox.raiseMany(posted.flatMap(deliveryEvents));
     timer.lap('events');
+    // What changed, not the whole posting again (its source document and entry are most of its size).
     const writeResults = async () => {
       if (posted.length > 0)
         await store.postings.bulkWrite(
-          posted.map((p) => ({ replaceOne: { filter: { _id: p._id }, replacement: p } })),
+          posted.map((p) => ({
+            updateOne: {
+              filter: { _id: p._id },
+              update: {
+                $set: {
+                  status: p.status,
+                  attempts: p.attempts,
+                  erpDocument: p.erpDocument,
+                  postedAt: p.postedAt,
+                  lastError: null,
+                  nextAttemptAt: null,
+                  lockedUntil: null,
+                  openException: null,
+                },
+                $push: { history: p.history.at(-1)! },
+              },
+            },
+          })),
           { ordered: false },
         );
     };
@@ -594,6 +626,11 @@ export async function postPrepared(
       deferred.push(written);
     } else await writeResults();
     timer.lap('results');
+  } catch (error) {
+    // Left unsent by a failure of the batch itself: due again for the worker at once, rather than after the lease.
+    await handBack([...held.keys()]).catch(() => undefined);
+    held.clear();
+    throw error;
   } finally {
     await release([...held.keys()]);
   }
