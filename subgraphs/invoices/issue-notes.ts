@@ -326,7 +326,7 @@ async function requestPostings(notes: readonly NoteDoc[], log: Logger): Promise<
 }
 
 /** Invoices whose notes are issued at the same time by one call. */
-const NOTE_CONCURRENCY = 8;
+const NOTE_CONCURRENCY = 4;
 /** A batch's notes go to erp-postings in groups while the rest are issued: a small first group, then groups of 10. */
 const FIRST_NOTE_GROUP = 4;
 const NOTE_GROUP = 10;
