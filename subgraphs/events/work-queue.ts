@@ -140,16 +140,33 @@ export function applyResolution(existing: WorkItemDoc | null, event: BusinessEve
   };
 }
 
-/** Projects stored exception events into the queue. Idempotent: applying an event again changes nothing. */
+/**
+ * Projects stored exception events into the queue. Idempotent: applying an event again changes nothing. A forwarded
+ * batch takes every work item it touches at once (one lock read and insert, one read of the items, one write of those
+ * that changed), the events applied in order: before, each event took its own lock, read and write.
+ */
 export async function projectExceptionEvents(store: EventsStore, events: BusinessEventDoc[]): Promise<void> {
-  for (const event of events) {
-    if (event.type !== 'exception.raised' && event.type !== 'exception.resolved') continue;
-    await store.locks.run(`work:${event.subject}`, async () => {
-      const existing = await store.workItems.findOne({ _id: event.subject });
-      const next = event.type === 'exception.raised' ? applyRaise(existing, event) : applyResolution(existing, event);
-      if (next && next !== existing) await store.workItems.replaceOne({ _id: next._id }, next, { upsert: true });
-    });
-  }
+  const exceptions = events.filter((e) => e.type === 'exception.raised' || e.type === 'exception.resolved');
+  if (exceptions.length === 0) return;
+  const ids = [...new Set(exceptions.map((e) => e.subject))];
+  await store.locks.runAll(
+    ids.map((id) => `work:${id}`),
+    async () => {
+      const stored = new Map((await store.workItems.find({ _id: { $in: ids } }).toArray()).map((d) => [d._id, d]));
+      const items = new Map(stored);
+      for (const event of exceptions) {
+        const existing = items.get(event.subject) ?? null;
+        const next = event.type === 'exception.raised' ? applyRaise(existing, event) : applyResolution(existing, event);
+        if (next) items.set(event.subject, next);
+      }
+      const changed = [...items.values()].filter((item) => item !== stored.get(item._id));
+      if (changed.length > 0)
+        await store.workItems.bulkWrite(
+          changed.map((item) => ({ replaceOne: { filter: { _id: item._id }, replacement: item, upsert: true } })),
+          { ordered: false },
+        );
+    },
+  );
 }
 
 const assigneeInput = z.string().trim().min(1, 'name who works on it').max(200).nullable();

@@ -172,15 +172,12 @@ async function claimNoteNumber(store: InvoicesStore, slot: NoteSlotDoc, now: Dat
   }
 }
 
-/** The adjustments a note carries are ISSUED (callers hold the invoice's lock). */
+/** The adjustments a note carries are ISSUED, in one update (callers hold the invoice's lock). */
 async function markIssued(store: InvoicesStore, slot: NoteSlotDoc): Promise<void> {
-  const ids = slot.lines.map((l) => l.adjustmentId);
-  for (const a of await store.adjustments.find({ _id: { $in: ids }, status: 'OPEN' }).toArray()) {
-    await store.adjustments.replaceOne(
-      { _id: a._id },
-      { ...a, status: 'ISSUED', noteId: slot.noteId, updatedAt: new Date() },
-    );
-  }
+  await store.adjustments.updateMany(
+    { _id: { $in: slot.lines.map((l) => l.adjustmentId) }, status: 'OPEN' },
+    { $set: { status: 'ISSUED', noteId: slot.noteId, updatedAt: new Date() } },
+  );
 }
 
 /** Numbers and inserts the note a slot planned (idempotent: a slot completed twice is one note). */
