@@ -28,6 +28,18 @@ async function which(command: string): Promise<boolean> {
 }
 
 /** The broker's classpath: resolved by Maven once (a minute the first time), then read from the cache. */
+/**
+ * A cluster id as `StorageTool random-uuid` prints it (16 random bytes in base64url), without starting a JVM. Like
+ * Kafka's own Uuid.randomUuid(), one starting with '-' is drawn again: the storage tool's argument parser takes it for
+ * an option (`-t -RhFMZ2…`: "argument --cluster-id/-t: expected one argument", one CI run in 64).
+ */
+export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export async function ensureKafka(progress: Progress): Promise<string> {
   const dir = join(cacheDir(), `kafka-${KAFKA_VERSION}`);
   const classpathFile = join(dir, 'classpath.txt');
@@ -103,8 +115,7 @@ export async function startKafka(
   );
   const env = { ...process.env, KAFKA_HEAP_OPTS: '' };
   if (!existsSync(join(dataDir, 'data', 'meta.properties'))) {
-    // A cluster id is 16 random bytes in base64url (what `StorageTool random-uuid` prints), without starting a JVM.
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = kafkaClusterId();
     await run(
       'java',
       ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted'],
