@@ -12,7 +12,7 @@ import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { SETTLE_MS } from '../subgraphs/usage/freshness';
-import { cpuByProcess, fmt, freshSystem, loggedLines, sumSteps, treeCpu, waitForQuiet } from './support';
+import { cpuByProcess, cpuSinceText, fmt, freshSystem, loggedLines, sumSteps, treeCpu, waitForQuiet } from './support';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
 const NOTES = Number(process.env.BENCH_NOTES ?? 50);
@@ -105,15 +105,7 @@ async function main(): Promise<void> {
 
     // CPU seconds of each process over a phase: on two cores the ledger writes share the machine with the rest.
     const cpuNow = () => cpuByProcess(system.processes);
-    const cpuSince = (before: Map<string, number>) => {
-      const after = cpuNow();
-      return [...before]
-        .map(([name, s]) => [name, after.get(name)! - s] as const)
-        .filter(([, s]) => s >= 0.05)
-        .sort((a, b) => b[1] - a[1])
-        .map(([name, s]) => `${name} ${s.toFixed(1)}`)
-        .join(', ');
-    };
+    const cpuSince = (before: Map<string, number>) => cpuSinceText(system.processes, before);
 
     // The setup's background work ends first: the aggregate keeper settles the usage just ingested a minute after it
     // came (SETTLE_MS; at period close that is long past), and events are forwarded.

@@ -7,7 +7,7 @@
 import { mustGraphql } from '../runtime/graph-client';
 import { querySubgraph } from '../lib/subgraph-client';
 import { SUBSCRIPTION_FIELDS, type SubscriptionView } from '../subgraphs/pricing/rating-run';
-import { cpuByProcess, fmt, freshSystem, loggedLines, peakRssMb, sumSteps } from './support';
+import { cpuByProcess, cpuSinceText, fmt, freshSystem, loggedLines, peakRssMb, sumSteps } from './support';
 import { BENCH_TYPES, createBenchPlans, runBillingRun, seedSubscriptions } from './billing-fixture';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
 
@@ -34,15 +34,7 @@ async function main(): Promise<void> {
     // Baseline: the same reads the billing run makes — every subscription page, then its aggregates — and nothing else.
     // CPU seconds of each process over a phase: which one the phase's time went to.
     const cpuNow = () => cpuByProcess(system.processes);
-    const cpuSince = (before: Map<string, number>) => {
-      const after = cpuNow();
-      return [...before]
-        .map(([name, s]) => [name, after.get(name)! - s] as const)
-        .filter(([, s]) => s >= 0.05)
-        .sort((a, b) => b[1] - a[1])
-        .map(([name, s]) => `${name} ${s.toFixed(1)}`)
-        .join(', ');
-    };
+    const cpuSince = (before: Map<string, number>) => cpuSinceText(system.processes, before);
     let cpu = cpuNow();
     const tRead = performance.now();
     let read = 0;

@@ -133,6 +133,20 @@ export async function waitForQuiet(
   }
 }
 
+/** Each process's CPU seconds since `before` (a cpuByProcess reading), largest first, as `name 1.2, …` (≥ 0.05 s). */
+export function cpuSinceText(
+  processes: ReadonlyArray<{ name: string; child: { pid?: number } }>,
+  before: Map<string, number>,
+): string {
+  const after = cpuByProcess(processes);
+  return [...before]
+    .map(([name, s]) => [name, after.get(name)! - s] as const)
+    .filter(([, s]) => s >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${s.toFixed(1)}`)
+    .join(', ');
+}
+
 /** The JSON log lines a process of the system wrote with this message (its logs: <logDir>/<name>/<name>.<n>.log). */
 export function loggedLines<T>(system: RunningSystem, processName: string, msg: string): T[] {
   const folder = join(system.logDir, processName);

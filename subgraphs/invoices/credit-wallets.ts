@@ -372,11 +372,10 @@ export async function applyPrepaidCreditsToAll(
   const withCredit = new Set(wallets.map((m) => m.walletId));
   const byWallet = new Map<string, InvoiceDoc[]>();
   for (const i of invoices) {
+    const wallet = walletIdOf(i.customerId, i.currency);
     const found = doneBy.get(`consume:${i._id}`);
     if (found && i.status === 'FINALIZED') appliedTo.set(i, found);
-    else if (i.status === 'FINALIZED' && i.finalizedAt && !withCredit.has(walletIdOf(i.customerId, i.currency)))
-      appliedTo.set(i, null);
-    const wallet = walletIdOf(i.customerId, i.currency);
+    else if (i.status === 'FINALIZED' && i.finalizedAt && !withCredit.has(wallet)) appliedTo.set(i, null);
     byWallet.set(wallet, [...(byWallet.get(wallet) ?? []), i]);
   }
   const applied = new Map<InvoiceDoc, CreditMovementDoc | null>();
