@@ -139,7 +139,9 @@ function inCloudEventTerms(result: IngestResult): IngestResult {
 /** DATABASE_UNAVAILABLE when the usage database does not answer a bounded probe now; undefined when it does. */
 async function databaseDown(store: UsageStore): Promise<{ code: string; message: string } | undefined> {
   try {
-    await store.events.estimatedDocumentCount({ maxTimeMS: 2_000 });
+    // One row by _id, not a count: the embedded database counts by reading the whole table, which on a large events
+    // collection would outlast the bound and report a healthy database as down.
+    await store.events.findOne({}, { projection: { _id: 1 }, maxTimeMS: 2_000 });
     return undefined;
   } catch (probe) {
     return (
