@@ -20,3 +20,13 @@ export async function mapConcurrently<T, R>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/**
+ * The items in chunks for a pipeline: a short first chunk (nothing overlaps its work, so the stage after it starts
+ * early), then chunks of `size`.
+ */
+export function pipelineChunks<T>(items: readonly T[], first: number, size: number): T[][] {
+  const chunks = items.length > 0 ? [items.slice(0, first)] : [];
+  for (let i = first; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}

@@ -89,11 +89,16 @@ export function resolveException(
   revision: string | number,
   options: RaiseOptions = {},
 ): Promise<void> {
-  return outbox.raise({
+  return outbox.raise(resolvedEvent(e, revision, options));
+}
+
+/** The event resolveException raises, for callers that raise many at once (outbox.raiseMany). */
+export function resolvedEvent(e: ExceptionResolved, revision: string | number, options: RaiseOptions = {}) {
+  return {
     id: `exception.resolved:${e.exceptionId}:${revision}`,
     type: 'exception.resolved',
     subject: e.exceptionId,
     occurredAt: options.occurredAt,
-    data: { ...options.legacy, ...e },
-  });
+    data: { ...options.legacy, ...e } as Record<string, unknown>,
+  };
 }

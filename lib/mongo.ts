@@ -90,6 +90,21 @@ export async function insertManyNew<T extends Document>(
   return taken;
 }
 
+/**
+ * Inserts the documents in order, stopping at the first whose _id is taken; false when one was (those before it are in,
+ * the rest not).
+ */
+export async function insertedAll<T extends Document>(collection: Collection<T>, docs: readonly T[]): Promise<boolean> {
+  if (docs.length === 0) return true;
+  try {
+    await collection.insertMany(docs as unknown as Array<OptionalUnlessRequiredId<T>>, { ordered: true });
+    return true;
+  } catch (error) {
+    if (!duplicateKeyWriteErrors(error)) throw error;
+    return false;
+  }
+}
+
 /** The position and code of each document an unordered insertMany refused (the driver gives one as an object). */
 export interface WriteErrorOf {
   index: number;

@@ -258,6 +258,43 @@ describe('corrections after invoicing', () => {
     await businessEvent('note.issued', results.find((r: any) => r.notes.length > 0).notes[0].id);
   });
 
+  it('numbers the notes of overlapping batches issued at the same moment without gaps or repeats', async () => {
+    const entity = await legalEntity('NUMB');
+    const customers = await Promise.all(
+      Array.from({ length: 9 }, (_, n) =>
+        billedCustomer('numbatch', entity.code, 100 * (n + 1), { period: '2026-05' }),
+      ),
+    );
+    for (const b of customers) {
+      await sendCalls(b, 3, '2026-05-28T10:00:00Z');
+      await rate(b, '2026-05');
+    }
+    const ids = customers.map((b) => b.invoiceId);
+    // The same invoices in three batches at once, in different orders and cut differently, beside two single calls:
+    // each invoice's correction and each number is claimed by one of them.
+    const calls = await Promise.all([
+      issueNotes(ids),
+      issueNotes([...ids].reverse()),
+      issueNotes([ids[4]!, ids[0]!, ids[8]!, ids[2]!, ids[6]!]),
+      issueNotes([ids[3]!]),
+      issueNotes([ids[5]!]),
+    ]);
+    const issued = calls.flat().filter((r: any) => r.status === 'ISSUED');
+    expect(calls.flat().every((r: any) => r.status === 'ISSUED' || r.status === 'NOTHING_OPEN')).toBe(true);
+    expect(issued.map((r: any) => r.invoiceId).sort()).toEqual([...ids].sort());
+    const numbers = issued.flatMap((r: any) => r.notes.map((n: any) => n.number));
+    expect(numbers.sort()).toEqual(ids.map((_, n) => `${entity.code}-DN-2026-${String(n + 1).padStart(6, '0')}`));
+    for (const b of customers) {
+      const { invoice } = await g.ok(`query($id: ID!) { invoice(id: $id) { notes { total { amount } } } }`, {
+        id: b.invoiceId,
+      });
+      expect(invoice.notes).toEqual([{ total: { amount: '0.03' } }]);
+    }
+    // Each note posted once, whichever call issued it.
+    for (const r of issued) expect(r.notes[0].erpPostings).toHaveLength(1);
+    await Promise.all(issued.map((r: any) => posted(r.notes[0].erpPostings[0].id)));
+  });
+
   it('issues notes by the legal entity’s policy: on re-rating above a minimum, and at period close', async () => {
     const onRerating = await legalEntity('POL', { notePolicy: { issuing: 'ON_RERATING', minimumDifference: '1.00' } });
     const b = await billedCustomer('policy', onRerating.code, 100, { period: '2026-03' });

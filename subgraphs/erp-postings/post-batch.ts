@@ -5,6 +5,7 @@
 // process holds) goes down the single-document path, which holds and raises it exactly as today.
 import { GraphQLError } from 'graphql';
 import { config } from '../../lib/config';
+import { pipelineChunks } from '../../lib/concurrency';
 import { deterministicId } from '../../lib/ids';
 import { insertManyNew } from '../../lib/mongo';
 import { UserFacingError, notFound } from '../../lib/errors';
@@ -692,11 +693,8 @@ const FINALIZE_CHUNK = 15;
 const PIPELINE_DEPTH = 3;
 
 /** The invoice ids in pipeline chunks: a short first chunk, then chunks of FINALIZE_CHUNK. */
-export function finalizeChunks(ids: readonly string[]): string[][] {
-  const chunks = ids.length > 0 ? [ids.slice(0, FIRST_FINALIZE_CHUNK)] : [];
-  for (let i = FIRST_FINALIZE_CHUNK; i < ids.length; i += FINALIZE_CHUNK) chunks.push(ids.slice(i, i + FINALIZE_CHUNK));
-  return chunks;
-}
+export const finalizeChunks = (ids: readonly string[]): string[][] =>
+  pipelineChunks(ids, FIRST_FINALIZE_CHUNK, FINALIZE_CHUNK);
 
 interface Finalization {
   invoiceId: string;

@@ -7,6 +7,7 @@ import { isoDate, parsePeriod } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { applyPrepaidCredits, creditAppliedOf } from './credit-wallets';
 import { creditorReference } from './payment-reference';
+import { NumberSeries } from './number-series';
 import { latestProgressiveInvoice, progressiveLockKey } from './progressive-invoices';
 import { amountsOf, type InvoiceDoc, type InvoiceNumberDoc, type InvoicesStore } from './store';
 
@@ -89,29 +90,12 @@ export const numberSeriesOf = (invoice: InvoiceDoc, now: Date): string =>
   `${invoice.legalEntityCode}-${now.getUTCFullYear()}`;
 
 /** The invoice's own earlier claim if a previous attempt was cut short, else the next number in the series. */
-async function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date): Promise<InvoiceNumberDoc> {
-  const series = numberSeriesOf(invoice, now);
-  for (;;) {
-    const mine = await store.numbers.findOne({ invoiceId: invoice._id });
-    if (mine) return mine;
-    const [last] = await store.numbers.find({ series }).sort({ sequence: -1 }).limit(1).toArray();
-    const sequence = (last?.sequence ?? 0) + 1;
-    const claim: InvoiceNumberDoc = {
-      _id: `${series}:${sequence}`,
-      series,
-      sequence,
-      invoiceId: invoice._id,
-      claimedAt: now,
-    };
-    try {
-      await store.numbers.insertOne(claim);
-      return claim;
-    } catch (error) {
-      // Another invoice took this number, or a concurrent finalize of this invoice claimed one: look again.
-      if (!isDuplicateKeyError(error)) throw error;
-    }
-  }
+function claimNumber(store: InvoicesStore, invoice: InvoiceDoc, now: Date): Promise<InvoiceNumberDoc> {
+  return invoiceNumbers(store).claimOne(numberSeriesOf(invoice, now), invoice._id, now);
 }
+
+/** The invoices' gapless numbers, claimed by insert (number-series.ts). */
+export const invoiceNumbers = (store: InvoicesStore) => new NumberSeries(store.numbers, 'invoiceId');
 
 /** `invoice.finalized`, once per invoice (the event id is the invoice's), after its prepaid credit is applied. */
 async function announced(store: InvoicesStore, invoice: InvoiceDoc): Promise<InvoiceDoc> {

@@ -9,10 +9,10 @@ import { config } from '../../lib/config';
 import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import { parsePeriod } from '../../lib/period';
-import { duplicateKeyWriteErrors } from '../../lib/mongo';
+import { insertManyNew } from '../../lib/mongo';
 import { Laps } from '../../lib/laps';
 import { applyPrepaidCreditsToAll, creditAppliedOf } from './credit-wallets';
-import { finalizeInvoice, finalizedEvent, finalizedWith, numberSeriesOf } from './finalize-invoice';
+import { finalizeInvoice, finalizedEvent, finalizedWith, invoiceNumbers, numberSeriesOf } from './finalize-invoice';
 import { progressiveLockKey } from './progressive-invoices';
 import type { InvoiceDoc, InvoiceNumberDoc, InvoicesStore } from './store';
 
@@ -170,63 +170,23 @@ async function finalizeInBulk(
   });
 }
 
-/**
- * Every draft's number: its own earlier claim (a retry), else one of consecutive numbers after its series' last,
- * inserted in order. The first collision stops the insert, so no number is skipped; drafts left without a claim are for
- * the single path's one-at-a-time claim.
- */
-async function claimNumbers(
+/** Every draft's number, each series' claimed with one insert (NumberSeries.claimMany); drafts left out are for the
+ * single path's one-at-a-time claim. */
+function claimNumbers(
   store: InvoicesStore,
   drafts: readonly InvoiceDoc[],
   now: Date,
 ): Promise<Map<string, InvoiceNumberDoc>> {
-  const claims = new Map<string, InvoiceNumberDoc>();
-  if (drafts.length === 0) return claims;
-  const mine = () =>
-    store.numbers
-      .find({ invoiceId: { $in: drafts.map((d) => d._id) } })
-      .toArray()
-      .then((found) => found.forEach((c) => claims.set(c.invoiceId, c)));
-  await mine();
-  const bySeries = new Map<string, InvoiceDoc[]>();
-  for (const d of drafts)
-    if (!claims.has(d._id)) bySeries.set(numberSeriesOf(d, now), [...(bySeries.get(numberSeriesOf(d, now)) ?? []), d]);
-  let collided = false;
-  for (const [series, inSeries] of bySeries) {
-    const [last] = await store.numbers.find({ series }).sort({ sequence: -1 }).limit(1).toArray();
-    const next = (last?.sequence ?? 0) + 1;
-    const wanted: InvoiceNumberDoc[] = inSeries.map((d, i) => ({
-      _id: `${series}:${next + i}`,
-      series,
-      sequence: next + i,
-      invoiceId: d._id,
-      claimedAt: now,
-    }));
-    try {
-      await store.numbers.insertMany(wanted, { ordered: true });
-      for (const c of wanted) claims.set(c.invoiceId, c);
-    } catch (error) {
-      if (!duplicateKeyWriteErrors(error)) throw error;
-      collided = true;
-    }
-  }
-  // After a collision, what was inserted before it is read back rather than trusted from the error.
-  if (collided) await mine();
-  return claims;
+  return invoiceNumbers(store).claimMany(
+    drafts.map((d) => ({ owner: d._id, series: numberSeriesOf(d, now) })),
+    now,
+  );
 }
 
 /** Inserts the finalized invoices; returns those written by this call (an id already there was written by another). */
 async function insertAbsent(store: InvoicesStore, invoices: readonly InvoiceDoc[]): Promise<InvoiceDoc[]> {
-  if (invoices.length === 0) return [];
-  try {
-    await store.invoices.insertMany([...invoices], { ordered: false });
-    return [...invoices];
-  } catch (error) {
-    const duplicates = duplicateKeyWriteErrors(error);
-    if (!duplicates) throw error;
-    const taken = new Set(duplicates.map((w) => w.index));
-    return invoices.filter((_, i) => !taken.has(i));
-  }
+  const taken = await insertManyNew(store.invoices, invoices);
+  return invoices.filter((_, i) => !taken.has(i));
 }
 
 /** Applies prepaid credit (in batch order within a wallet, wallets side by side), then raises every event at once. */

@@ -1,17 +1,20 @@
 // Use case: issue credit and debit notes for the open adjustments of finalized invoices. Per invoice, the lines that
 // decreased go on one credit note and those that increased on one debit note. Which invoice correction a note is
 // (`${invoiceId}#${n}`) is an insert, so two issuers — in one process or several — never correct the same difference
-// twice; the number is then claimed from the note's own gapless series, and the note inserted once.
-import { mapConcurrently } from '../../lib/concurrency';
+// twice; the number is then claimed from the note's own gapless series, and the note inserted once. A call issues its
+// invoices in bulk, a chunk at a time (one read, one insert per step for the chunk), and posts each chunk's notes while
+// it issues the next; anything out of the ordinary goes one invoice at a time.
+import { mapConcurrently, pipelineChunks } from '../../lib/concurrency';
 import { Dec, fromMinorUnits, sumMoney, toMinorUnits, type Money } from '../../lib/money';
 import { deterministicId } from '../../lib/ids';
 import { UserFacingError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
-import { isDuplicateKeyError } from '../../lib/mongo';
+import { insertedAll, insertManyNew } from '../../lib/mongo';
 import { isoDate } from '../../lib/period';
 import { querySubgraph } from '../../lib/subgraph-client';
 import { correctionsOf, openDifferences } from './open-differences';
-import { settleAdjustmentException } from './work-queue-exceptions';
+import { NumberSeries } from './number-series';
+import { settleAdjustmentException, settleAdjustmentExceptions, type NoteAction } from './work-queue-exceptions';
 import { computeTax, type ApplicableRate } from './tax/compute';
 import type {
   AdjustmentDoc,
@@ -39,8 +42,6 @@ export interface IssueOptions {
   minimumDifference?: string;
   correlationId: string;
   log: Logger;
-  /** Set by a batch: the batch posts the notes, in groups (postNotes calls) as they are issued. */
-  postLater?: boolean;
 }
 
 const abs = (m: Money): Money => fromMinorUnits(toMinorUnits(m) < 0n ? -toMinorUnits(m) : toMinorUnits(m), m.currency);
@@ -148,93 +149,175 @@ async function planNote(
   };
 }
 
-/** The slot's own number if an earlier attempt claimed one, else the next in its series (credit and debit apart). */
-async function claimNoteNumber(store: InvoicesStore, slot: NoteSlotDoc, now: Date): Promise<NoteNumberDoc> {
-  const series = `${slot.legalEntityCode}-${slot.kind === 'CREDIT' ? 'CN' : 'DN'}-${now.getUTCFullYear()}`;
-  for (;;) {
-    const mine = await store.noteNumbers.findOne({ noteId: slot.noteId });
-    if (mine) return mine;
-    const [last] = await store.noteNumbers.find({ series }).sort({ sequence: -1 }).limit(1).toArray();
-    const sequence = (last?.sequence ?? 0) + 1;
-    try {
-      const claim: NoteNumberDoc = {
-        _id: `${series}:${sequence}`,
-        series,
-        sequence,
-        noteId: slot.noteId,
-        claimedAt: now,
-      };
-      await store.noteNumbers.insertOne(claim);
-      return claim;
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-    }
-  }
-}
+/** A note's number series: per legal entity, credit and debit apart, per year of issue. */
+const seriesOf = (slot: NoteSlotDoc, now: Date) =>
+  `${slot.legalEntityCode}-${slot.kind === 'CREDIT' ? 'CN' : 'DN'}-${now.getUTCFullYear()}`;
 
-/** The adjustments a note carries are ISSUED, in one update (callers hold the invoice's lock). */
-async function markIssued(store: InvoicesStore, slot: NoteSlotDoc): Promise<void> {
-  await store.adjustments.updateMany(
-    { _id: { $in: slot.lines.map((l) => l.adjustmentId) }, status: 'OPEN' },
-    { $set: { status: 'ISSUED', noteId: slot.noteId, updatedAt: new Date() } },
+/** The notes' gapless numbers, claimed by insert (number-series.ts). */
+const noteNumbers = (store: InvoicesStore) => new NumberSeries(store.noteNumbers, 'noteId');
+
+/** The adjustments each note carries are ISSUED, in one write (callers hold the invoices' locks). */
+async function markIssued(store: InvoicesStore, slots: readonly NoteSlotDoc[]): Promise<void> {
+  if (slots.length === 0) return;
+  const updatedAt = new Date();
+  await store.adjustments.bulkWrite(
+    slots.map((slot) => ({
+      updateMany: {
+        filter: { _id: { $in: slot.lines.map((l) => l.adjustmentId) }, status: 'OPEN' as const },
+        update: { $set: { status: 'ISSUED' as const, noteId: slot.noteId, updatedAt } },
+      },
+    })),
+    { ordered: false },
   );
 }
 
-/** Numbers and inserts the note a slot planned (idempotent: a slot completed twice is one note). */
-async function completeSlot(store: InvoicesStore, slot: NoteSlotDoc): Promise<{ note: NoteDoc; now: boolean }> {
-  const existing = await store.notes.findOne({ _id: slot.noteId });
-  if (existing) {
-    await markIssued(store, slot);
-    return { note: existing, now: false };
-  }
-  const claim = await claimNoteNumber(store, slot, new Date());
+/** The note a slot planned, under the number claimed for it. */
+function noteOf(slot: NoteSlotDoc, claim: NoteNumberDoc): NoteDoc {
   const { _id: _slot, noteId, plannedAt: _at, ...content } = slot;
-  const note: NoteDoc = {
+  return {
     ...content,
     _id: noteId,
     number: `${claim.series}-${String(claim.sequence).padStart(6, '0')}`,
     issueDate: isoDate(claim.claimedAt),
     issuedAt: claim.claimedAt,
   };
-  try {
-    await store.notes.insertOne(note);
-  } catch (error) {
-    if (!isDuplicateKeyError(error)) throw error;
-    return { note: (await store.notes.findOne({ _id: noteId }))!, now: false };
+}
+
+/** `note.issued`, once per note (the event id is the note's). */
+const issuedEvent = (note: NoteDoc) => ({
+  id: `note.issued:${note._id}`,
+  type: 'note.issued',
+  subject: note._id,
+  occurredAt: note.issuedAt,
+  data: {
+    noteId: note._id,
+    number: note.number,
+    kind: note.kind,
+    invoiceId: note.invoiceId,
+    invoiceNumber: note.invoiceNumber,
+    customerId: note.customerId,
+    legalEntityCode: note.legalEntityCode,
+    issueDate: note.issueDate,
+    subtotal: note.subtotal,
+    taxTotal: note.taxTotal,
+    total: note.total,
+    issuedBy: note.issuedBy,
+  },
+});
+
+/**
+ * Numbers and inserts the note a slot planned, raises its event and marks its adjustments ISSUED — in that order, so
+ * a note whose adjustments are still open is one an attempt left unfinished (a crash, a failed bulk pass): it is
+ * finished here (its event raised again: the event id makes that one event) and counts as issued now. A slot completed
+ * twice is one note.
+ */
+async function completeSlot(store: InvoicesStore, slot: NoteSlotDoc): Promise<{ note: NoteDoc; now: boolean }> {
+  const stored = await store.notes.findOne({ _id: slot.noteId });
+  let note: NoteDoc;
+  if (stored) {
+    const unfinished = await store.adjustments.countDocuments(
+      { _id: { $in: slot.lines.map((l) => l.adjustmentId) }, status: 'OPEN' },
+      { limit: 1 },
+    );
+    if (unfinished === 0) return { note: stored, now: false };
+    note = stored;
+  } else {
+    const issuedAt = new Date();
+    note = noteOf(slot, await noteNumbers(store).claimOne(seriesOf(slot, issuedAt), slot.noteId, issuedAt));
+    // Only under an expired lock could another issuer have written it meanwhile: then it finishes it.
+    if ((await insertManyNew(store.notes, [note])).size > 0)
+      return { note: (await store.notes.findOne({ _id: slot.noteId }))!, now: false };
   }
-  await markIssued(store, slot);
-  await store.outbox.raise({
-    id: `note.issued:${note._id}`,
-    type: 'note.issued',
-    subject: note._id,
-    occurredAt: note.issuedAt,
-    data: {
-      noteId: note._id,
-      number: note.number,
-      kind: note.kind,
-      invoiceId: note.invoiceId,
-      invoiceNumber: note.invoiceNumber,
-      customerId: note.customerId,
-      legalEntityCode: note.legalEntityCode,
-      issueDate: note.issueDate,
-      subtotal: note.subtotal,
-      taxTotal: note.taxTotal,
-      total: note.total,
-      issuedBy: note.issuedBy,
-    },
-  });
+  await store.outbox.raise(issuedEvent(note));
+  await markIssued(store, [slot]);
   return { note, now: true };
 }
 
+/**
+ * The differences of an invoice's open adjustments that no note planned so far carries (current − invoiced − corrected,
+ * recomputed against every slot, so a note never carries what another did), those under `minimum` either way left to
+ * wait.
+ */
+function dueDifferences(
+  invoice: InvoiceDoc,
+  open: readonly AdjustmentDoc[],
+  slots: readonly NoteSlotDoc[],
+  minimum: Dec,
+): Array<{ adjustment: AdjustmentDoc; difference: Money }> {
+  const corrections = correctionsOf(slots);
+  return open.flatMap((a) => {
+    const [d] = openDifferences(
+      a.invoiceLineId
+        ? [
+            {
+              lineKey: a.lineKey,
+              invoiceLineId: a.invoiceLineId,
+              ratedChargeId: a.invoicedRatedChargeId ?? '',
+              amount: a.invoiced,
+            },
+          ]
+        : [],
+      [{ lineKey: a.lineKey, ratedChargeId: a.currentRatedChargeId ?? 'void', voided: false, amount: a.current }],
+      corrections,
+      invoice.currency,
+    );
+    const difference = d!.difference;
+    return toMinorUnits(difference) !== 0n && new Dec(abs(difference).amount).gte(minimum)
+      ? [{ adjustment: a, difference }]
+      : [];
+  });
+}
+
+/** The slots of an invoice's next notes: the lines that decreased on a credit note, those that increased on a debit. */
+async function planNotes(
+  store: InvoicesStore,
+  invoice: InvoiceDoc,
+  due: ReadonlyArray<{ adjustment: AdjustmentDoc; difference: Money }>,
+  nextSequence: number,
+  options: IssueOptions,
+): Promise<NoteSlotDoc[]> {
+  const planned: NoteSlotDoc[] = [];
+  for (const [kind, group] of [
+    ['CREDIT', due.filter((d) => toMinorUnits(d.difference) < 0n)],
+    ['DEBIT', due.filter((d) => toMinorUnits(d.difference) > 0n)],
+  ] as const) {
+    if (group.length > 0) planned.push(await planNote(store, invoice, kind, nextSequence++, group, options));
+  }
+  return planned;
+}
+
+/** Why notes cannot be issued for this invoice, as its result; null when it is finalized. */
+function refusal(invoiceId: string, invoice: InvoiceDoc | null): NoteIssue | null {
+  if (invoice?.status === 'FINALIZED') return null;
+  const code = !invoice ? 'NOT_FOUND' : invoice.status === 'VOIDED' ? 'INVOICE_VOIDED' : 'INVOICE_NOT_FINALIZED';
+  const message = !invoice
+    ? `invoice "${invoiceId}" is not finalized or does not exist`
+    : `invoice ${invoiceId} is ${invoice.status}; notes correct finalized invoices`;
+  return { invoiceId, status: 'FAILED', notes: [], code, message };
+}
+
+const issuedResult = (invoiceId: string, notes: NoteDoc[]): NoteIssue => ({
+  invoiceId,
+  status: notes.length > 0 ? 'ISSUED' : 'NOTHING_OPEN',
+  notes,
+  code: null,
+  message: null,
+});
+
+/** What the work queue says resolved an invoice's item once its notes are issued. */
+function issuedAction(invoice: InvoiceDoc, notes: readonly NoteDoc[], options: IssueOptions): NoteAction {
+  const policy = options.issuedBy.startsWith('policy:');
+  return {
+    by: policy ? null : options.issuedBy,
+    detail: `${notes.map((n) => n.number).join(', ')} issued for invoice ${invoice.number}${policy ? ` by the note policy (${options.issuedBy.slice(7)})` : ''}`,
+  };
+}
+
+/** One invoice's notes, one step at a time under its lock: the path for whatever the bulk pass leaves out. */
 async function issueForInvoice(store: InvoicesStore, invoiceId: string, options: IssueOptions): Promise<NoteIssue> {
   const invoice = await store.invoices.findOne({ _id: invoiceId });
-  if (!invoice || invoice.status !== 'FINALIZED') {
-    const code = !invoice ? 'NOT_FOUND' : invoice.status === 'VOIDED' ? 'INVOICE_VOIDED' : 'INVOICE_NOT_FINALIZED';
-    const message = !invoice
-      ? `invoice "${invoiceId}" is not finalized or does not exist`
-      : `invoice ${invoiceId} is ${invoice.status}; notes correct finalized invoices`;
-    return { invoiceId, status: 'FAILED', notes: [], code, message };
-  }
+  const refused = refusal(invoiceId, invoice);
+  if (refused || !invoice) return refused!;
   const minimum = new Dec(options.minimumDifference ?? '0');
   const issued = await store.locks.run(invoiceId, async () => {
     const out: NoteDoc[] = [];
@@ -246,47 +329,11 @@ async function issueForInvoice(store: InvoicesStore, invoiceId: string, options:
         if (done.now) out.push(done.note);
       }
       const open = await store.adjustments.find({ invoiceId, status: 'OPEN' }).toArray();
-      // The difference is recomputed against every note planned so far, so a note never carries what another did.
-      const corrections = correctionsOf(slots);
-      const due = open.flatMap((a) => {
-        const [d] = openDifferences(
-          a.invoiceLineId
-            ? [
-                {
-                  lineKey: a.lineKey,
-                  invoiceLineId: a.invoiceLineId,
-                  ratedChargeId: a.invoicedRatedChargeId ?? '',
-                  amount: a.invoiced,
-                },
-              ]
-            : [],
-          [{ lineKey: a.lineKey, ratedChargeId: a.currentRatedChargeId ?? 'void', voided: false, amount: a.current }],
-          corrections,
-          invoice.currency,
-        );
-        const difference = d!.difference;
-        return toMinorUnits(difference) !== 0n && new Dec(abs(difference).amount).gte(minimum)
-          ? [{ adjustment: a, difference }]
-          : [];
-      });
+      const due = dueDifferences(invoice, open, slots, minimum);
       if (due.length === 0) return out;
-      const credit = due.filter((d) => toMinorUnits(d.difference) < 0n);
-      const debit = due.filter((d) => toMinorUnits(d.difference) > 0n);
-      let sequence = slots.length + 1;
-      const planned: NoteSlotDoc[] = [];
-      for (const [kind, group] of [
-        ['CREDIT', credit],
-        ['DEBIT', debit],
-      ] as const) {
-        if (group.length > 0) planned.push(await planNote(store, invoice, kind, sequence++, group, options));
-      }
-      try {
-        for (const slot of planned) await store.noteSlots.insertOne(slot);
-      } catch (error) {
-        // Another issuer took this correction of the invoice: read again and go on from what it planned.
-        if (!isDuplicateKeyError(error)) throw error;
-        continue;
-      }
+      const planned = await planNotes(store, invoice, due, slots.length + 1, options);
+      // Another issuer took this correction of the invoice: read again and go on from what it planned.
+      if (!(await insertedAll(store.noteSlots, planned))) continue;
       // Every difference read is on a note now; one recorded since is for the next issue (a round more would only
       // read the slots and adjustments again to find that out).
       for (const slot of planned) out.push((await completeSlot(store, slot)).note);
@@ -296,15 +343,104 @@ async function issueForInvoice(store: InvoicesStore, invoiceId: string, options:
       field: 'invoiceIds',
     });
   });
-  if (!options.postLater) await requestPostings(issued, options.log);
-  if (issued.length > 0) {
-    const policy = options.issuedBy.startsWith('policy:');
-    await settleAdjustmentException(store, invoiceId, options.log, {
-      by: policy ? null : options.issuedBy,
-      detail: `${issued.map((n) => n.number).join(', ')} issued for invoice ${invoice.number}${policy ? ` by the note policy (${options.issuedBy.slice(7)})` : ''}`,
-    });
+  if (issued.length > 0)
+    await settleAdjustmentException(store, invoiceId, options.log, issuedAction(invoice, issued, options));
+  return issuedResult(invoiceId, issued);
+}
+
+/**
+ * The ordinary case of a chunk of invoices, in bulk under all their locks: the invoices, slots and open adjustments
+ * read with `$in`, every correction claimed by one insert of its slots, each series' numbers by one ordered insert
+ * (number-series.ts), the notes written with one insert, their adjustments marked with one bulk write, the events raised
+ * together. Returns the results of the invoices it settled, and the notes it wrote for any it did not (an invoice
+ * whose correction or number another issuer took first). Whatever it leaves out — unknown or unfinalized ids too — is
+ * for issueForInvoice, which finishes any slot left planned.
+ */
+async function issueInBulk(
+  store: InvoicesStore,
+  ids: readonly string[],
+  options: IssueOptions,
+): Promise<{ results: NoteIssue[]; writtenFor: Map<string, NoteDoc[]> }> {
+  const results: NoteIssue[] = [];
+  const writtenFor = new Map<string, NoteDoc[]>();
+  const finalized = (
+    await store.invoices.find({ _id: { $in: [...ids] }, status: 'FINALIZED' }, { projection: { _id: 1 } }).toArray()
+  ).map((i) => i._id);
+  if (finalized.length === 0) return { results, writtenFor };
+  const minimum = new Dec(options.minimumDifference ?? '0');
+  const invoices = await store.locks.runAll(finalized, async () => {
+    // Read again under the locks: only now is what they say the state to act on.
+    const [invoices, slots, open] = await Promise.all([
+      store.invoices.find({ _id: { $in: finalized }, status: 'FINALIZED' }).toArray(),
+      store.noteSlots.find({ invoiceId: { $in: finalized } }).toArray(),
+      store.adjustments.find({ invoiceId: { $in: finalized }, status: 'OPEN' }).toArray(),
+    ]);
+    const stored = slots.length
+      ? new Set(
+          (
+            await store.notes.find({ _id: { $in: slots.map((s) => s.noteId) } }, { projection: { _id: 1 } }).toArray()
+          ).map((n) => n._id),
+        )
+      : new Set<string>();
+    // An invoice with a slot planned but not finished (a crash, another issuer) is the single path's: it finishes it.
+    // So is one with a note stored whose adjustments are still open (its completion was cut short).
+    const carried = new Set(slots.flatMap((s) => s.lines.map((l) => l.adjustmentId)));
+    const left = new Set([
+      ...slots.filter((s) => !stored.has(s.noteId)).map((s) => s.invoiceId),
+      ...open.filter((a) => carried.has(a._id)).map((a) => a.invoiceId),
+    ]);
+    const planned: NoteSlotDoc[] = [];
+    for (const invoice of invoices) {
+      if (left.has(invoice._id)) continue;
+      const own = slots.filter((s) => s.invoiceId === invoice._id);
+      const due = dueDifferences(
+        invoice,
+        open.filter((a) => a.invoiceId === invoice._id),
+        own,
+        minimum,
+      );
+      if (due.length === 0) results.push(issuedResult(invoice._id, []));
+      else planned.push(...(await planNotes(store, invoice, due, own.length + 1, options)));
+    }
+    // Each correction is claimed by inserting its slot, in order as the single path does. Another issuer's slot in the
+    // way (only under a lock that ran out) leaves every planned invoice to the single path, which finishes what went in.
+    if (!(await insertedAll(store.noteSlots, planned))) planned.forEach((s) => left.add(s.invoiceId));
+    const issuedAt = new Date();
+    const claims = await noteNumbers(store).claimMany(
+      planned.filter((s) => !left.has(s.invoiceId)).map((s) => ({ owner: s.noteId, series: seriesOf(s, issuedAt) })),
+      issuedAt,
+    );
+    planned.forEach((s) => claims.has(s.noteId) || left.add(s.invoiceId));
+    // Every slot that has a number becomes its note now, even of an invoice left to the single path (which would find
+    // the note stored and not report it): what this pass wrote, it reports.
+    const numbered = planned.filter((s) => claims.has(s.noteId));
+    const notes = numbered.map((s) => noteOf(s, claims.get(s.noteId)!));
+    const notesTaken = await insertManyNew(store.notes, notes);
+    const written = notes.filter((_, i) => !notesTaken.has(i));
+    notes.forEach((n, i) => notesTaken.has(i) && left.add(n.invoiceId));
+    // The events before the marks, as completeSlot does: a note whose adjustments are open is one to finish.
+    await store.outbox.raiseMany(written.map(issuedEvent));
+    await markIssued(
+      store,
+      numbered.filter((_, i) => !notesTaken.has(i)),
+    );
+    for (const note of written) writtenFor.set(note.invoiceId, [...(writtenFor.get(note.invoiceId) ?? []), note]);
+    return invoices.filter((i) => !left.has(i._id));
+  });
+  const issued = invoices.filter((i) => writtenFor.has(i._id));
+  for (const invoice of issued) {
+    results.push(issuedResult(invoice._id, writtenFor.get(invoice._id)!));
+    writtenFor.delete(invoice._id);
   }
-  return { invoiceId, status: issued.length > 0 ? 'ISSUED' : 'NOTHING_OPEN', notes: issued, code: null, message: null };
+  const byId = new Map(issued.map((i) => [i._id, i]));
+  // The notes are issued whatever the queue hears: a failure here must not make the caller issue them again.
+  await settleAdjustmentExceptions(
+    store,
+    issued.map((i) => i._id),
+    options.log,
+    (id) => issuedAction(byId.get(id)!, results.find((r) => r.invoiceId === id)!.notes, options),
+  ).catch((error) => options.log.warn({ err: error }, 'notes issued; telling the work queue failed'));
+  return { results, writtenFor };
 }
 
 /** Asks erp-postings to book the notes in one batch; a failure leaves them issued, and postNote books them later. */
@@ -322,9 +458,13 @@ async function requestPostings(notes: readonly NoteDoc[], log: Logger): Promise<
   }
 }
 
-/** Invoices whose notes are issued at the same time by one call. */
+/** Invoices the single path issues notes for at the same time (what the bulk pass left out). */
 const NOTE_CONCURRENCY = 4;
-/** A batch's notes go to erp-postings in groups while the rest are issued: a small first group, then groups of 10. */
+/**
+ * A call's invoices are issued in bulk in chunks: a small first one, so the ledger starts writing after a few notes, then
+ * chunks of 10, each issued while the notes of the one before are posted. Their notes go to erp-postings in the same
+ * groups.
+ */
 const FIRST_NOTE_GROUP = 4;
 const NOTE_GROUP = 10;
 
@@ -366,28 +506,40 @@ export async function issueNotesForInvoices(
   invoiceIds: readonly string[],
   options: IssueOptions,
 ): Promise<NoteIssue[]> {
-  // A few invoices at a time: each is a score of short reads and writes under its own lock, and note numbers are
-  // claimed by insert (a number taken meanwhile is retried with the next), so they stay gapless (bench:post: 50 notes
-  // took 4.8 s one after another). Their postings start with the first few notes, beside the issuing of the rest.
+  const outcomes = new Map<string, NoteIssue>();
+  const writtenFor = new Map<string, NoteDoc[]>();
   const posting = new NotesToPost(options.log);
-  const results = await mapConcurrently(invoiceIds, NOTE_CONCURRENCY, async (invoiceId): Promise<NoteIssue> => {
-    let result: NoteIssue;
+  for (const chunk of pipelineChunks([...new Set(invoiceIds)], FIRST_NOTE_GROUP, NOTE_GROUP)) {
     try {
-      result = await issueForInvoice(store, invoiceId, { ...options, postLater: true });
+      const bulk = await issueInBulk(store, chunk, options);
+      for (const r of bulk.results) outcomes.set(r.invoiceId, r);
+      for (const [id, notes] of bulk.writtenFor) writtenFor.set(id, notes);
+      await posting.add([...bulk.results.flatMap((r) => r.notes), ...[...bulk.writtenFor.values()].flat()]);
     } catch (error) {
-      const e = error as { message?: string; extensions?: { code?: string } };
-      options.log.warn({ err: error, invoiceId }, 'issuing notes failed for an invoice; the others go on');
-      return {
-        invoiceId,
-        status: 'FAILED',
-        notes: [],
-        code: e.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
-        message: e.extensions?.code ? (e.message ?? String(error)) : 'issuing the notes failed; see the logs',
-      };
+      // Nothing the bulk pass did is lost: the single path finishes each slot it planned and finds each note it wrote.
+      options.log.warn({ err: error }, 'issuing notes in bulk failed for a chunk; issuing them one invoice at a time');
     }
+  }
+  // A few invoices at a time: each is a score of short reads and writes under its own lock, and note numbers are
+  // claimed by insert (a number taken meanwhile is retried with the next), so they stay gapless.
+  const rest = [...new Set(invoiceIds)].filter((id) => !outcomes.has(id));
+  await mapConcurrently(rest, NOTE_CONCURRENCY, async (invoiceId) => {
+    const result = await issueForInvoice(store, invoiceId, options).catch(
+      (error: { message?: string; extensions?: { code?: string } }): NoteIssue => {
+        options.log.warn({ err: error, invoiceId }, 'issuing notes failed for an invoice; the others go on');
+        return {
+          invoiceId,
+          status: 'FAILED',
+          notes: [],
+          code: error.extensions?.code ?? 'INTERNAL_SERVER_ERROR',
+          message: error.extensions?.code ? (error.message ?? String(error)) : 'issuing the notes failed; see the logs',
+        };
+      },
+    );
     await posting.add(result.notes);
-    return result;
+    const earlier = writtenFor.get(invoiceId) ?? [];
+    outcomes.set(invoiceId, earlier.length > 0 ? issuedResult(invoiceId, [...earlier, ...result.notes]) : result);
   });
   await posting.finish();
-  return results;
+  return invoiceIds.map((id) => outcomes.get(id)!);
 }

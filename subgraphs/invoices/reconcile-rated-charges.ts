@@ -10,7 +10,7 @@ import { querySubgraph } from '../../lib/subgraph-client';
 import { describeCharge } from './invoice-lines';
 import { issueNotesForInvoices } from './issue-notes';
 import { correctionsOf, isZero, openDifferences } from './open-differences';
-import { settleAdjustmentException } from './work-queue-exceptions';
+import { settleAdjustmentExceptions } from './work-queue-exceptions';
 import type { AdjustmentDoc, InvoiceDoc, InvoiceLineKind, InvoicesStore, LineNowDoc } from './store';
 
 export interface ChargeSnapshot {
@@ -192,7 +192,12 @@ export async function reconcileRatedCharges(
     results.push({ subscriptionId: s.subscriptionId, openAdjustments: open, recorded });
   }
   // The queue hears of every open difference before a note policy may issue it, so the item shows who settled it.
-  for (const invoice of invoices) await settleAdjustmentException(store, invoice._id, log);
+  await settleAdjustmentExceptions(
+    store,
+    invoices.map((i) => i._id),
+    log,
+    () => null,
+  );
   const changed = invoices.filter((i) => results.some((r) => r.subscriptionId === i.subscriptionId && r.recorded > 0));
   if (changed.length > 0) await issueByPolicy(store, changed, 'ON_RERATING', correlationId, log);
   return results;

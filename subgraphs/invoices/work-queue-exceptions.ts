@@ -4,7 +4,7 @@
 // re-rating that brought the lines back to what was billed.
 import type { Logger } from '../../lib/logger';
 import { contentHash, deterministicId } from '../../lib/ids';
-import { raiseException, resolveException } from '../../lib/exceptions';
+import { raiseException, resolvedEvent } from '../../lib/exceptions';
 import { fromMinorUnits, toMinorUnits } from '../../lib/money';
 import { querySubgraph } from '../../lib/subgraph-client';
 import type { AdjustmentDoc, InvoicesStore } from './store';
@@ -43,47 +43,71 @@ const signed = (minor: bigint, currency: string) => {
  * Tells the queue where an invoice's adjustments stand: open ones raise (or refresh) its item with what they hold;
  * none open (but some recorded) resolves it, saying how. Idempotent: the same state is the same event.
  */
-export async function settleAdjustmentException(
+export function settleAdjustmentException(
   store: InvoicesStore,
   invoiceId: string,
   log: Logger,
   action: NoteAction | null = null,
 ): Promise<void> {
-  const all = await store.adjustments.find({ invoiceId }).toArray();
-  if (all.length === 0) return;
-  const open = all.filter((a) => a.status === 'OPEN');
-  const exceptionId = adjustmentExceptionId(invoiceId);
-  const first = all[0]!;
-  if (open.length > 0) {
-    await raiseOpen(store, exceptionId, first, open, log);
-    return;
-  }
-  const issued = all.filter((a) => a.status === 'ISSUED' && a.noteId);
-  const noteIds = [...new Set(issued.map((a) => a.noteId!))];
-  const notes = noteIds.length ? await store.notes.find({ _id: { $in: noteIds } }).toArray() : [];
-  const noteWords = notes
-    .sort((a, b) => a.number.localeCompare(b.number))
-    .map((n) => `${n.kind === 'CREDIT' ? 'credit' : 'debit'} note ${n.number} (${n.total.amount} ${n.total.currency})`);
-  await resolveException(
-    store.outbox,
-    {
-      exceptionId,
-      kind: 'ADJUSTMENT_AWAITING_NOTE',
-      resolution: action?.action ?? (noteWords.length ? 'NOTE_ISSUED' : 'NO_LONGER_DIFFERENT'),
-      detail:
-        action?.detail ??
-        (noteWords.length
-          ? `the notes were issued by policy for invoice ${first.invoiceNumber}`
-          : `a later re-rating brought invoice ${first.invoiceNumber}'s lines back to what it billed`),
-      afterwards: noteWords.length
-        ? `${noteWords.join(', ')} issued and sent to the ledger`
-        : action?.action === 'INVOICE_VOIDED'
-          ? 'no note needed: the replacement invoice bills the charges as they are'
-          : 'nothing to correct: no note needed',
-      resolvedBy: action?.by ?? null,
-    },
-    contentHash(all.map((a) => `${a._id}:${a.status}`).sort()),
+  return settleAdjustmentExceptions(store, [invoiceId], log, () => action);
+}
+
+/** settleAdjustmentException for many invoices: two reads for all, and every resolution raised at once. */
+export async function settleAdjustmentExceptions(
+  store: InvoicesStore,
+  invoiceIds: readonly string[],
+  log: Logger,
+  actionOf: (invoiceId: string) => NoteAction | null,
+): Promise<void> {
+  if (invoiceIds.length === 0) return;
+  const byInvoice = new Map<string, AdjustmentDoc[]>();
+  for (const a of await store.adjustments.find({ invoiceId: { $in: [...new Set(invoiceIds)] } }).toArray())
+    byInvoice.set(a.invoiceId, [...(byInvoice.get(a.invoiceId) ?? []), a]);
+  const noteIds = [
+    ...new Set([...byInvoice.values()].flat().flatMap((a) => (a.status === 'ISSUED' && a.noteId ? [a.noteId] : []))),
+  ];
+  const notes = new Map(
+    (noteIds.length ? await store.notes.find({ _id: { $in: noteIds } }).toArray() : []).map((n) => [n._id, n]),
   );
+  const resolved = [];
+  for (const [invoiceId, all] of byInvoice) {
+    const open = all.filter((a) => a.status === 'OPEN');
+    const exceptionId = adjustmentExceptionId(invoiceId);
+    const first = all[0]!;
+    if (open.length > 0) {
+      await raiseOpen(store, exceptionId, first, open, log);
+      continue;
+    }
+    const action = actionOf(invoiceId);
+    const noteWords = [...new Set(all.flatMap((a) => (a.status === 'ISSUED' && a.noteId ? [a.noteId] : [])))]
+      .flatMap((id) => notes.get(id) ?? [])
+      .sort((a, b) => a.number.localeCompare(b.number))
+      .map(
+        (n) => `${n.kind === 'CREDIT' ? 'credit' : 'debit'} note ${n.number} (${n.total.amount} ${n.total.currency})`,
+      );
+    resolved.push(
+      resolvedEvent(
+        {
+          exceptionId,
+          kind: 'ADJUSTMENT_AWAITING_NOTE',
+          resolution: action?.action ?? (noteWords.length ? 'NOTE_ISSUED' : 'NO_LONGER_DIFFERENT'),
+          detail:
+            action?.detail ??
+            (noteWords.length
+              ? `the notes were issued by policy for invoice ${first.invoiceNumber}`
+              : `a later re-rating brought invoice ${first.invoiceNumber}'s lines back to what it billed`),
+          afterwards: noteWords.length
+            ? `${noteWords.join(', ')} issued and sent to the ledger`
+            : action?.action === 'INVOICE_VOIDED'
+              ? 'no note needed: the replacement invoice bills the charges as they are'
+              : 'nothing to correct: no note needed',
+          resolvedBy: action?.by ?? null,
+        },
+        contentHash(all.map((a) => `${a._id}:${a.status}`).sort()),
+      ),
+    );
+  }
+  await store.outbox.raiseMany(resolved);
 }
 
 async function raiseOpen(
