@@ -12,7 +12,18 @@ import { mustGraphql } from '../runtime/graph-client';
 import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { SETTLE_MS } from '../subgraphs/usage/freshness';
-import { cpuByProcess, cpuSinceText, fmt, freshSystem, loggedLines, sumSteps, treeCpu, waitForQuiet } from './support';
+import {
+  cpuByProcess,
+  cpuSinceText,
+  fmt,
+  freshSystem,
+  loggedLines,
+  schedSeconds,
+  schedSinceText,
+  sumSteps,
+  treeCpu,
+  waitForQuiet,
+} from './support';
 
 const INVOICES = Number(process.env.BENCH_INVOICES ?? 300);
 const NOTES = Number(process.env.BENCH_NOTES ?? 50);
@@ -118,6 +129,9 @@ async function main(): Promise<void> {
 
     // The path: a billing run finalizes and posts the invoices in batches (finalizeAndPostInvoices), one call after another.
     let cpu = cpuNow();
+    // The ledger's threads: on a CPU, waiting for one (the two cores busy), or idle (waiting for the system's writes).
+    const ledgerPid = system.processes.find((p) => p.name === 'hledger-web')!.child.pid!;
+    let ledgerSched = schedSeconds(ledgerPid);
     const tPath = performance.now();
     for (let i = 0; i < invoices.length; i += POST_BATCH) {
       const ids = invoices.slice(i, i + POST_BATCH);
@@ -130,6 +144,7 @@ async function main(): Promise<void> {
     }
     const invoicesMs = ms(tPath);
     const invoicesCpu = cpuSince(cpu);
+    const invoicesLedger = schedSinceText(ledgerPid, ledgerSched, invoicesMs);
 
     // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued
     // and posted in batches (issueNotes posts the notes of one call together with postNotes).
@@ -150,6 +165,7 @@ async function main(): Promise<void> {
       );
     await waitForQuiet(system);
     cpu = cpuNow();
+    ledgerSched = schedSeconds(ledgerPid);
     const tNotes = performance.now();
     let notes = 0;
     const toCorrect = invoices.slice(0, NOTES);
@@ -166,6 +182,7 @@ async function main(): Promise<void> {
     }
     const notesMs = ms(tNotes);
     const notesCpu = cpuSince(cpu);
+    const notesLedger = schedSinceText(ledgerPid, ledgerSched, notesMs);
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
 
@@ -229,6 +246,7 @@ async function main(): Promise<void> {
     const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
     const baselineCpu = () => treeCpu([baseline.process.child.pid!]);
     let ledgerCpuSeconds = 0;
+    let baselineLedger = '';
     let baselineMs = 0;
     let recognitionBaselineMs = 0;
     let lookupMs = 0;
@@ -246,8 +264,10 @@ async function main(): Promise<void> {
         return ms(t);
       };
       const cpuBefore = baselineCpu();
+      const schedBefore = schedSeconds(baseline.process.child.pid!);
       baselineMs = await putAll(entries);
       ledgerCpuSeconds = baselineCpu() - cpuBefore;
+      baselineLedger = schedSinceText(baseline.process.child.pid!, schedBefore, baselineMs);
       recognitionBaselineMs = await putAll(recognitionEntries);
       // What the path adds on the ledger side for each document: the look-up of its code before the write.
       const tl = performance.now();
@@ -276,6 +296,9 @@ async function main(): Promise<void> {
       `  ledger look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms (once per batch on the path, not per document)`,
     );
     console.log(`  CPU seconds by process — invoices: ${invoicesCpu}; credit notes: ${notesCpu}`);
+    console.log(
+      `  the ledger's time — invoices: ${invoicesLedger}; credit notes: ${notesLedger}; the loop: ${baselineLedger}`,
+    );
     const timings = loggedLines<{ documents?: number; ms: Record<string, number> }>(
       system,
       'erp-postings',

@@ -85,6 +85,35 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Seconds a process's threads have spent on a CPU and runnable but waiting for one (the kernel's per-thread schedstat:
+ * run time and run-queue delay, nanoseconds). Over a phase, a server's wall time less both is time it sat idle, waiting
+ * for requests.
+ */
+export function schedSeconds(pid: number): { running: number; waiting: number } {
+  let running = 0;
+  let waiting = 0;
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ').map(Number);
+      running += run ?? 0;
+      waiting += wait ?? 0;
+    }
+  } catch {
+    // the process (or a thread) ended while we looked
+  }
+  return { running: running / 1e9, waiting: waiting / 1e9 };
+}
+
+/** How a server spent `wallMs` since `before` (a schedSeconds reading): `on a CPU x s, waiting for one y s, idle z s`. */
+export function schedSinceText(pid: number, before: { running: number; waiting: number }, wallMs: number): string {
+  const now = schedSeconds(pid);
+  const running = now.running - before.running;
+  const waiting = now.waiting - before.waiting;
+  const idle = Math.max(0, wallMs / 1000 - running - waiting);
+  return `on a CPU ${running.toFixed(1)} s, waiting for one ${waiting.toFixed(1)} s, idle ${idle.toFixed(1)} s`;
+}
+
 /** The process and everything it started (FerretDB's backend, a tsx loader): CPU is counted over the whole tree. */
 function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
