@@ -90,7 +90,6 @@ async function main(): Promise<void> {
       );
       subscriptions.push(...page.map((n) => r[`s${n}`].id as string));
     }
-    const ingestedAt = performance.now();
     await gql(`mutation($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { accepted } }`, {
       e: ids.map((i) => ({
         id: `u${i}`,
@@ -102,6 +101,10 @@ async function main(): Promise<void> {
       })),
     });
     const run = await gql(`mutation { rateBillingPeriodForAll(period: "${PERIOD}") { rated failed } }`);
+    // Rating computed the aggregates: the keeper comes back to each a minute later (SETTLE_MS) to drop the event marks
+    // it remembers. Timed from here, not from the ingestion: in one run that pass fell inside the path (the usage
+    // subgraph 1.6 CPU-seconds, FerretDB 2 more).
+    const ratedAt = performance.now();
     const invoices: string[] = [];
     for (let i = 0; i < INVOICES; i += BATCH) {
       const page = subscriptions.slice(i, i + BATCH);
@@ -118,9 +121,9 @@ async function main(): Promise<void> {
     const cpuNow = () => cpuByProcess(system.processes);
     const cpuSince = (before: Map<string, number>) => cpuSinceText(system.processes, before);
 
-    // The setup's background work ends first: the aggregate keeper settles the usage just ingested a minute after it
-    // came (SETTLE_MS; at period close that is long past), and events are forwarded.
-    const settleLeft = ingestedAt + SETTLE_MS + 5_000 - performance.now();
+    // The setup's background work ends first: the aggregate keeper settles the usage rated a minute after it was rated
+    // (SETTLE_MS; at period close that is long past), and events are forwarded.
+    const settleLeft = ratedAt + SETTLE_MS + 5_000 - performance.now();
     if (settleLeft > 0) await new Promise((resolve) => setTimeout(resolve, settleLeft));
     const quiet = await waitForQuiet(system);
     console.error(
