@@ -170,8 +170,10 @@ async function finalizeInBulk(
   });
 }
 
-/** Every draft's number, each series' claimed with one insert (NumberSeries.claimMany); drafts left out are for the
- * single path's one-at-a-time claim. */
+/**
+ * Every draft's number, each series' claimed with one insert (NumberSeries.claimMany); drafts left out are for the
+ * single path's one-at-a-time claim.
+ */
 function claimNumbers(
   store: InvoicesStore,
   drafts: readonly InvoiceDoc[],

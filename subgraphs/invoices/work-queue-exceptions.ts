@@ -52,6 +52,11 @@ export function settleAdjustmentException(
   return settleAdjustmentExceptions(store, [invoiceId], log, () => action);
 }
 
+/** The notes that carry these adjustments, each once. */
+const issuedNoteIds = (adjustments: readonly AdjustmentDoc[]): string[] => [
+  ...new Set(adjustments.flatMap((a) => (a.status === 'ISSUED' && a.noteId ? [a.noteId] : []))),
+];
+
 /** settleAdjustmentException for many invoices: two reads for all, and every resolution raised at once. */
 export async function settleAdjustmentExceptions(
   store: InvoicesStore,
@@ -63,9 +68,7 @@ export async function settleAdjustmentExceptions(
   const byInvoice = new Map<string, AdjustmentDoc[]>();
   for (const a of await store.adjustments.find({ invoiceId: { $in: [...new Set(invoiceIds)] } }).toArray())
     byInvoice.set(a.invoiceId, [...(byInvoice.get(a.invoiceId) ?? []), a]);
-  const noteIds = [
-    ...new Set([...byInvoice.values()].flat().flatMap((a) => (a.status === 'ISSUED' && a.noteId ? [a.noteId] : []))),
-  ];
+  const noteIds = issuedNoteIds([...byInvoice.values()].flat());
   const notes = new Map(
     (noteIds.length ? await store.notes.find({ _id: { $in: noteIds } }).toArray() : []).map((n) => [n._id, n]),
   );
@@ -79,7 +82,7 @@ export async function settleAdjustmentExceptions(
       continue;
     }
     const action = actionOf(invoiceId);
-    const noteWords = [...new Set(all.flatMap((a) => (a.status === 'ISSUED' && a.noteId ? [a.noteId] : [])))]
+    const noteWords = issuedNoteIds(all)
       .flatMap((id) => notes.get(id) ?? [])
       .sort((a, b) => a.number.localeCompare(b.number))
       .map(
