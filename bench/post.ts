@@ -19,9 +19,9 @@ import {
   freshSystem,
   loggedLines,
   schedSeconds,
-  schedSinceText,
+  schedSince,
+  schedText,
   sumSteps,
-  treeCpu,
   waitForQuiet,
 } from './support';
 
@@ -135,8 +135,6 @@ async function main(): Promise<void> {
     // The ledger's threads: on a CPU, waiting for one (the two cores busy), or idle (waiting for the system's writes).
     const ledgerPid = system.processes.find((p) => p.name === 'hledger-web')!.child.pid!;
     let ledgerSched = schedSeconds(ledgerPid);
-    const ledgerCpu = () => treeCpu([ledgerPid]);
-    let ledgerCpuAt = ledgerCpu();
     const tPath = performance.now();
     for (let i = 0; i < invoices.length; i += POST_BATCH) {
       const ids = invoices.slice(i, i + POST_BATCH);
@@ -149,8 +147,7 @@ async function main(): Promise<void> {
     }
     const invoicesMs = ms(tPath);
     const invoicesCpu = cpuSince(cpu);
-    const invoicesLedger = schedSinceText(ledgerPid, ledgerSched, invoicesMs);
-    let pathLedgerCpu = ledgerCpu() - ledgerCpuAt;
+    const invoicesLedger = schedSince(ledgerPid, ledgerSched, invoicesMs);
 
     // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued
     // and posted in batches (issueNotes posts the notes of one call together with postNotes).
@@ -172,7 +169,6 @@ async function main(): Promise<void> {
     await waitForQuiet(system);
     cpu = cpuNow();
     ledgerSched = schedSeconds(ledgerPid);
-    ledgerCpuAt = ledgerCpu();
     const tNotes = performance.now();
     let notes = 0;
     const toCorrect = invoices.slice(0, NOTES);
@@ -189,8 +185,8 @@ async function main(): Promise<void> {
     }
     const notesMs = ms(tNotes);
     const notesCpu = cpuSince(cpu);
-    const notesLedger = schedSinceText(ledgerPid, ledgerSched, notesMs);
-    pathLedgerCpu += ledgerCpu() - ledgerCpuAt;
+    const notesLedger = schedSince(ledgerPid, ledgerSched, notesMs);
+    const pathLedgerCpu = invoicesLedger.running + notesLedger.running;
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
 
@@ -252,9 +248,7 @@ async function main(): Promise<void> {
     const recognitionEntries = recognitions.map(hledgerJson);
     const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
     const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
-    const baselineCpu = () => treeCpu([baseline.process.child.pid!]);
-    let ledgerCpuSeconds = 0;
-    let baselineLedger = '';
+    let baselineLedger = { running: 0, waiting: 0, idle: 0 };
     let baselineMs = 0;
     let recognitionBaselineMs = 0;
     let lookupMs = 0;
@@ -271,11 +265,9 @@ async function main(): Promise<void> {
         }
         return ms(t);
       };
-      const cpuBefore = baselineCpu();
       const schedBefore = schedSeconds(baseline.process.child.pid!);
       baselineMs = await putAll(entries);
-      ledgerCpuSeconds = baselineCpu() - cpuBefore;
-      baselineLedger = schedSinceText(baseline.process.child.pid!, schedBefore, baselineMs);
+      baselineLedger = schedSince(baseline.process.child.pid!, schedBefore, baselineMs);
       recognitionBaselineMs = await putAll(recognitionEntries);
       // What the path adds on the ledger side for each document: the look-up of its code before the write.
       const tl = performance.now();
@@ -287,6 +279,7 @@ async function main(): Promise<void> {
     }
 
     const rate = (n: number, t: number) => (n / t) * 1000;
+    const ledgerCpuSeconds = baselineLedger.running;
     console.log('');
     console.log(
       `  path      ${fmt(rate(documents, pathMs), 1)} documents/s  (${fmt(documents)} documents in ${fmt(pathMs / 1000, 1)} s: ${INVOICES} invoices ${fmt(invoicesMs / 1000, 1)} s, ${notes} credit notes ${fmt(notesMs / 1000, 1)} s)`,
@@ -311,7 +304,7 @@ async function main(): Promise<void> {
     );
     console.log(`  CPU seconds by process — invoices: ${invoicesCpu}; credit notes: ${notesCpu}`);
     console.log(
-      `  the ledger's time — invoices: ${invoicesLedger}; credit notes: ${notesLedger}; the loop: ${baselineLedger}`,
+      `  the ledger's time — invoices: ${schedText(invoicesLedger)}; credit notes: ${schedText(notesLedger)}; the loop: ${schedText(baselineLedger)}`,
     );
     const timings = loggedLines<{ documents?: number; ms: Record<string, number> }>(
       system,

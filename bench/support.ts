@@ -105,14 +105,21 @@ export function schedSeconds(pid: number): { running: number; waiting: number } 
   return { running: running / 1e9, waiting: waiting / 1e9 };
 }
 
-/** How a server spent `wallMs` since `before` (a schedSeconds reading): `on a CPU x s, waiting for one y s, idle z s`. */
-export function schedSinceText(pid: number, before: { running: number; waiting: number }, wallMs: number): string {
+/** How a server spent `wallMs` since `before` (a schedSeconds reading), in seconds. */
+export function schedSince(
+  pid: number,
+  before: { running: number; waiting: number },
+  wallMs: number,
+): { running: number; waiting: number; idle: number } {
   const now = schedSeconds(pid);
   const running = now.running - before.running;
   const waiting = now.waiting - before.waiting;
-  const idle = Math.max(0, wallMs / 1000 - running - waiting);
-  return `on a CPU ${running.toFixed(1)} s, waiting for one ${waiting.toFixed(1)} s, idle ${idle.toFixed(1)} s`;
+  return { running, waiting, idle: Math.max(0, wallMs / 1000 - running - waiting) };
 }
+
+/** A schedSince span as `on a CPU x s, waiting for one y s, idle z s`. */
+export const schedText = (s: { running: number; waiting: number; idle: number }): string =>
+  `on a CPU ${s.running.toFixed(1)} s, waiting for one ${s.waiting.toFixed(1)} s, idle ${s.idle.toFixed(1)} s`;
 
 /** The process and everything it started (FerretDB's backend, a tsx loader): CPU is counted over the whole tree. */
 function processTree(root: number): number[] {

@@ -27,7 +27,6 @@ async function which(command: string): Promise<boolean> {
   }
 }
 
-/** The broker's classpath: resolved by Maven once (a minute the first time), then read from the cache. */
 /**
  * A cluster id as `StorageTool random-uuid` prints it (16 random bytes in base64url), without starting a JVM. Like
  * Kafka's own Uuid.randomUuid(), one starting with '-' is drawn again: the storage tool's argument parser takes it for
@@ -40,6 +39,7 @@ export function kafkaClusterId(random: (size: number) => Buffer = randomBytes): 
   }
 }
 
+/** The broker's classpath: resolved by Maven once (a minute the first time), then read from the cache. */
 export async function ensureKafka(progress: Progress): Promise<string> {
   const dir = join(cacheDir(), `kafka-${KAFKA_VERSION}`);
   const classpathFile = join(dir, 'classpath.txt');

@@ -368,7 +368,7 @@ async function issueInBulk(
   ).map((i) => i._id);
   if (finalized.length === 0) return { results, writtenFor };
   const minimum = new Dec(options.minimumDifference ?? '0');
-  const invoices = await store.locks.runAll(finalized, async () => {
+  const kept = await store.locks.runAll(finalized, async () => {
     // Read again under the locks: only now is what they say the state to act on.
     const [invoices, slots, open] = await Promise.all([
       store.invoices.find({ _id: { $in: finalized }, status: 'FINALIZED' }).toArray(),
@@ -427,19 +427,18 @@ async function issueInBulk(
     for (const note of written) writtenFor.set(note.invoiceId, [...(writtenFor.get(note.invoiceId) ?? []), note]);
     return invoices.filter((i) => !left.has(i._id));
   });
-  const issued = invoices.filter((i) => writtenFor.has(i._id));
-  for (const invoice of issued) {
-    results.push(issuedResult(invoice._id, writtenFor.get(invoice._id)!));
+  const actions = new Map<string, NoteAction>();
+  for (const invoice of kept) {
+    const notes = writtenFor.get(invoice._id);
+    if (!notes) continue;
+    results.push(issuedResult(invoice._id, notes));
+    actions.set(invoice._id, issuedAction(invoice, notes, options));
     writtenFor.delete(invoice._id);
   }
-  const byId = new Map(issued.map((i) => [i._id, i]));
   // The notes are issued whatever the queue hears: a failure here must not make the caller issue them again.
-  await settleAdjustmentExceptions(
-    store,
-    issued.map((i) => i._id),
-    options.log,
-    (id) => issuedAction(byId.get(id)!, results.find((r) => r.invoiceId === id)!.notes, options),
-  ).catch((error) => options.log.warn({ err: error }, 'notes issued; telling the work queue failed'));
+  await settleAdjustmentExceptions(store, [...actions.keys()], options.log, (id) => actions.get(id)!).catch((error) =>
+    options.log.warn({ err: error }, 'notes issued; telling the work queue failed'),
+  );
   return { results, writtenFor };
 }
 

@@ -196,7 +196,6 @@ export async function reconcileRatedCharges(
     store,
     invoices.map((i) => i._id),
     log,
-    () => null,
   );
   const changed = invoices.filter((i) => results.some((r) => r.subscriptionId === i.subscriptionId && r.recorded > 0));
   if (changed.length > 0) await issueByPolicy(store, changed, 'ON_RERATING', correlationId, log);

@@ -62,7 +62,7 @@ export async function settleAdjustmentExceptions(
   store: InvoicesStore,
   invoiceIds: readonly string[],
   log: Logger,
-  actionOf: (invoiceId: string) => NoteAction | null,
+  actionOf: (invoiceId: string) => NoteAction | null = () => null,
 ): Promise<void> {
   if (invoiceIds.length === 0) return;
   const byInvoice = new Map<string, AdjustmentDoc[]>();
