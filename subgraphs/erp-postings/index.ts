@@ -93,7 +93,9 @@ export const erpPostingsSubgraph: SubgraphDefinition<Services, Context, Resolver
   createServices: async (db, log) => {
     const store = postingsStore(db);
     await seedDefaultMappings(store);
-    return { store, connector: connectorFromEnvironment(), policy: deliveryPolicyFromEnvironment(), log };
+    // One key for the ledger: every erp-postings process of this system writes to the same one.
+    const connector = connectorFromEnvironment((work) => store.locks.run('ledger-writes', work));
+    return { store, connector, policy: deliveryPolicyFromEnvironment(), log };
   },
   createContext: (services, base) => ({
     ...base,

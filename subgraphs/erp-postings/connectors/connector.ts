@@ -80,13 +80,67 @@ export interface LedgerTransaction {
   }>;
 }
 
-/** Runs writes one after another: ledgers with a single-writer file lock (hledger) must not see two at once. */
+/**
+ * Runs `work` while this process alone, of all processes writing to the ledger, has the turn (lib/record-locks.ts:
+ * a claim inserted against a unique id). Rejects when the turn cannot be had.
+ */
+export type TakeTurn = <T>(work: () => Promise<T>) => Promise<T>;
+
+/** How long one process keeps the ledger while it has writes queued, before it lets another process have a turn. */
+const MAX_TURN_MS = 5_000;
+/** The pause after a turn given up with writes still queued: a process waiting for the ledger takes it meanwhile. */
+const YIELD_MS = 60;
+
+/**
+ * Runs writes one after another: ledgers with a single-writer file (hledger) must not see two at once. With `turn`,
+ * writes are also one at a time across processes: two erp-postings processes writing to one hledger-web left the
+ * later of two nearly simultaneous entries on file but missing from what the server answers (its reload check reads
+ * the coarse file clock; connectors/hledger-web.ts), until some later write — in a quiet system, never; and a
+ * journal file appended to by two processes could take the same posting twice. A turn is taken when the queue starts
+ * and kept while writes keep coming (two database calls per turn, not per write), for at most MAX_TURN_MS.
+ */
 export class SingleWriter {
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue: Array<{ write: () => Promise<void>; fail: (error: unknown) => void }> = [];
+  private draining = false;
+
+  constructor(private readonly turn?: TakeTurn) {}
 
   run<T>(write: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(write);
-    this.tail = result.catch(() => undefined);
-    return result;
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ write: () => write().then(resolve, reject), fail: reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const started = Date.now();
+        const writeQueued = async () => {
+          while (this.queue.length > 0 && Date.now() - started < MAX_TURN_MS) await this.queue.shift()!.write();
+        };
+        if (!this.turn) {
+          await writeQueued();
+          continue;
+        }
+        try {
+          await this.turn(writeQueued);
+        } catch (error) {
+          // No turn (another process kept the ledger past the wait, or the database is down): what waits fails as a
+          // technical error, which every caller retries.
+          const busy = new ErpError(
+            'TECHNICAL',
+            'ERP_BUSY',
+            `no turn at the ledger: ${(error as Error).message}`,
+            'retries by itself',
+          );
+          for (const queued of this.queue.splice(0)) queued.fail(busy);
+        }
+        if (this.queue.length > 0) await new Promise((resolve) => setTimeout(resolve, YIELD_MS));
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 }

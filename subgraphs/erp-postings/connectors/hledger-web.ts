@@ -1,7 +1,7 @@
 // hledger-web as the ERP: reads GET /transactions, writes PUT /add, one write at a time (it has a single-writer file lock).
 import { config } from '../../../lib/config';
 import type { ErpConnector, ErpDocument, LedgerTransaction, PostManyResult, PostingForErp } from './connector';
-import { ErpError, SingleWriter, asErpError } from './connector';
+import { ErpError, SingleWriter, asErpError, type TakeTurn } from './connector';
 import { toHledgerJson } from './hledger-format';
 
 const TIMEOUT_MS = (): number => config().HLEDGER_TIMEOUT_MS;
@@ -13,9 +13,15 @@ interface HledgerTransaction {
 
 export class HledgerWebConnector implements ErpConnector {
   readonly system = 'hledger-web';
-  private readonly writer = new SingleWriter();
+  private readonly writer: SingleWriter;
 
-  constructor(private readonly baseUrl: string) {}
+  /** `turn`: writes take turns with the other processes writing to this ledger (connector.ts, SingleWriter). */
+  constructor(
+    private readonly baseUrl: string,
+    turn?: TakeTurn,
+  ) {
+    this.writer = new SingleWriter(turn);
+  }
 
   get location(): string {
     return this.baseUrl;
@@ -83,7 +89,8 @@ export class HledgerWebConnector implements ErpConnector {
    * read and the server keeps serving a journal without it until the next write (measured: the last of two quick
    * PUTs missing from GET /transactions). So the last write of a batch goes after a reload (the batch's own GET
    * /transactions when it is the first write) and a pause of a few ticks; so does a single posting's write, after its
-   * look-up.
+   * look-up. That holds only while no other process writes in between: writes take turns across processes (the
+   * writer's `turn`), and a turn ends with such a last write.
    */
   private async settleBeforeLastWrite(reload: boolean): Promise<void> {
     if (reload) await this.request('GET', '/accountnames');

@@ -4,14 +4,20 @@ import { access, appendFile, mkdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname } from 'node:path';
 import type { ErpConnector, ErpDocument, LedgerTransaction, PostManyResult, PostingForErp } from './connector';
-import { ErpError, SingleWriter, asErpError } from './connector';
+import { ErpError, SingleWriter, asErpError, type TakeTurn } from './connector';
 import { toJournalText } from './hledger-format';
 
 export class JournalFileConnector implements ErpConnector {
   readonly system = 'hledger-journal-file';
-  private readonly writer = new SingleWriter();
+  private readonly writer: SingleWriter;
 
-  constructor(private readonly path: string) {}
+  /** `turn`: writes take turns with the other processes writing to this ledger (connector.ts, SingleWriter). */
+  constructor(
+    private readonly path: string,
+    turn?: TakeTurn,
+  ) {
+    this.writer = new SingleWriter(turn);
+  }
 
   get location(): string {
     return this.path;
