@@ -401,8 +401,11 @@ describe('a client that gives up', () => {
       () => 'answered',
       (e: Error) => e.name,
     );
+    // Working on it: a second of its CPU well above the rest (the query runs for minutes). On the shared machine the
+    // first seconds can find both cores taken by others (CI once saw 6 ticks/s in the first second), so up to 8 tries.
     await new Promise((r) => setTimeout(r, 500));
-    const busy = await rate(1_000);
+    let busy = 0;
+    for (let tries = 0; tries < 8 && busy - idle <= 40; tries++) busy = await rate(1_000);
     abort.abort();
     process.stderr.write(
       `[cancel] usage subgraph + database: ${idle.toFixed(0)} ticks/s at rest, ${busy.toFixed(0)} on the query\n`,
