@@ -2,9 +2,11 @@
 // ledger server through the gateway in batches (finalizeAndPostInvoices), then 50 credit notes issued and posted
 // (issueNotes, which posts a call's notes with postNotes) — documents/s end to end — beside a
 // baseline in the same run: the very same journal entries written straight to a fresh hledger-web's API by a plain
-// loop. Prints both rates, their ratio (aim: within 1.5×) and where the rest of the time goes. Then the revenue
-// recognition of the fees billed in advance (recognizeRevenue for their month), beside the loop writing the same
-// recognition entries after the others.
+// loop. The two alternate: after each call of the path, once the system is quiet, the loop writes that call's entries,
+// so both see the shared machine at the same speed (measured one after the other, minutes apart, the loop's ledger
+// needed 8.4–13.0 CPU-seconds for the same writes, and the ratio followed). Prints both rates, their ratio (aim:
+// within 1.5×), each call's own ratio and where the rest of the time goes. Then the revenue recognition of the fees
+// billed in advance (recognizeRevenue for their month), beside the loop writing the same recognition entries.
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,7 @@ import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-form
 import { SETTLE_MS } from '../subgraphs/usage/freshness';
 import {
   cpuByProcess,
-  cpuSinceText,
+  cpuText,
   fmt,
   freshSystem,
   loggedLines,
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
     USAGEGRAPH_SUBGRAPH_TIMEOUT_MS: '120000',
     REVENUE_RECOGNITION_POLL_MS: '86400000',
   });
+  let stopBaseline = async (): Promise<void> => undefined;
   try {
     const gql = <T = any>(q: string, v: Record<string, unknown> = {}) =>
       mustGraphql<T>(system.gatewayUrl, q, v, { correlationId: 'bench-post', credential });
@@ -119,7 +122,6 @@ async function main(): Promise<void> {
 
     // CPU seconds of each process over a phase: on two cores the ledger writes share the machine with the rest.
     const cpuNow = () => cpuByProcess(system.processes);
-    const cpuSince = (before: Map<string, number>) => cpuSinceText(system.processes, before);
 
     // The setup's background work ends first: the aggregate keeper settles the usage rated a minute after it was rated
     // (SETTLE_MS; at period close that is long past), and events are forwarded.
@@ -130,24 +132,114 @@ async function main(): Promise<void> {
       `  [setup] system quiet after ${fmt(quiet.waitedMs / 1000, 1)} s (${fmt(quiet.cores * 100, 0)} % of a core in its last second)`,
     );
 
-    // The path: a billing run finalizes and posts the invoices in batches (finalizeAndPostInvoices), one call after another.
-    let cpu = cpuNow();
+    // Every ERP posting of the system with the fields asked for, a page of 500 at a time.
+    const allPostings = async (fields: string, status = ''): Promise<any[]> => {
+      const nodes: any[] = [];
+      let after: string | null = null;
+      do {
+        const page: any = await gql(
+          `query($after: String) { erpPostings(${status ? `status: ${status}, ` : ''}first: 500, after: $after) { nodes { ${fields} } pageInfo { hasNextPage endCursor } } }`,
+          { after },
+        );
+        nodes.push(...page.erpPostings.nodes);
+        after = page.erpPostings.pageInfo.hasNextPage ? page.erpPostings.pageInfo.endCursor : null;
+      } while (after);
+      return nodes;
+    };
+    const hledgerJson = (p: any): Record<string, unknown> =>
+      toHledgerJson({
+        postingKey: p.postingKey,
+        correlationId: p.correlationId,
+        legalEntityCode: p.legalEntityCode,
+        kind: p.kind,
+        entry: { ...p.entry, lines: p.entry.lines.map((l: any) => ({ ...l, invoiceLineIds: [] })) },
+      });
+    const ENTRY_FIELDS =
+      'postingKey kind legalEntityCode correlationId entry { documentDate postingDate accountingPeriod requestedPeriod description currency lines { lineNo account side amount { amount currency } memo dimensions { name value } } }';
+
+    // The baseline's own fresh ledger, started now and idle until the loop's first turn.
+    const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
+    const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
+    const baselinePid = baseline.process.child.pid!;
+    stopBaseline = async () => {
+      stopBaseline = async () => undefined;
+      await baseline.stop();
+      if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+    };
+    const putAll = async (bodies: Array<Record<string, unknown>>) => {
+      const t = performance.now();
+      for (const body of bodies) {
+        const res = await fetch(`${baseline.url}/add`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        if (res.status !== 201) throw new Error(`baseline PUT answered ${res.status}`);
+      }
+      return ms(t);
+    };
+    /** Each call of the path beside the loop's turn that wrote the same entries right after it. */
+    const calls: Array<{ what: string; documents: number; pathMs: number; entries: number; loopMs: number }> = [];
+    const written = new Set<string>();
+    const baselineLedger = { running: 0, waiting: 0, idle: 0 };
+    let afterCalls = 0;
+    /** The loop's turn: once the system is quiet, the entries the path has posted since the last turn, timed. */
+    const loopTurn = async (what: string, documents: number, pathMs: number) => {
+      const before = cpuNow();
+      await waitForQuiet(system);
+      afterCalls += [...cpuByProcess(system.processes)].reduce((sum, [name, s]) => sum + s - before.get(name)!, 0);
+      const fresh = (await allPostings(ENTRY_FIELDS, 'POSTED')).filter(
+        (p) => (p.kind === 'INVOICE' || p.kind === 'CREDIT_NOTE') && !written.has(p.postingKey),
+      );
+      const sched = schedSeconds(baselinePid);
+      const loopMs = await putAll(fresh.map(hledgerJson));
+      const spent = schedSince(baselinePid, sched, loopMs);
+      baselineLedger.running += spent.running;
+      baselineLedger.waiting += spent.waiting;
+      baselineLedger.idle += spent.idle;
+      for (const p of fresh) written.add(p.postingKey);
+      calls.push({ what, documents, pathMs, entries: fresh.length, loopMs });
+    };
+
+    // The path: a billing run finalizes and posts the invoices in batches (finalizeAndPostInvoices), one call after
+    // another, each followed by the loop's turn.
     // The ledger's threads: on a CPU, waiting for one (the two cores busy), or idle (waiting for the system's writes).
     const ledgerPid = system.processes.find((p) => p.name === 'hledger-web')!.child.pid!;
-    let ledgerSched = schedSeconds(ledgerPid);
-    const tPath = performance.now();
+    const invoicesLedger = { running: 0, waiting: 0, idle: 0 };
+    const cpuTotals = new Map<string, number>();
+    /** Adds one call's CPU seconds per process and the ledger's spans to the phase's totals. */
+    const addCall = (
+      cpuBefore: Map<string, number>,
+      schedBefore: { running: number; waiting: number },
+      callMs: number,
+      ledger: { running: number; waiting: number; idle: number },
+    ) => {
+      for (const [name, s] of cpuByProcess(system.processes))
+        cpuTotals.set(name, (cpuTotals.get(name) ?? 0) + s - cpuBefore.get(name)!);
+      const spent = schedSince(ledgerPid, schedBefore, callMs);
+      ledger.running += spent.running;
+      ledger.waiting += spent.waiting;
+      ledger.idle += spent.idle;
+    };
+    let invoicesMs = 0;
     for (let i = 0; i < invoices.length; i += POST_BATCH) {
       const ids = invoices.slice(i, i + POST_BATCH);
+      const cpu = cpuNow();
+      const ledgerSched = schedSeconds(ledgerPid);
+      const t = performance.now();
       const { finalizeAndPostInvoices: results } = await gql(
         `mutation($ids: [ID!]!) { finalizeAndPostInvoices(invoiceIds: $ids) { documentId code message posting { status } } }`,
         { ids },
       );
+      const callMs = ms(t);
+      invoicesMs += callMs;
+      addCall(cpu, ledgerSched, callMs, invoicesLedger);
       const bad = results.find((r: any) => r.posting?.status !== 'POSTED');
       if (bad) throw new Error(`invoice ${bad.documentId}: ${JSON.stringify(bad)}`);
+      await loopTurn(`invoices ${i + 1}–${i + ids.length}`, ids.length, callMs);
     }
-    const invoicesMs = ms(tPath);
-    const invoicesCpu = cpuSince(cpu);
-    const invoicesLedger = schedSince(ledgerPid, ledgerSched, invoicesMs);
+    const invoicesCpu = cpuText(cpuTotals);
+    cpuTotals.clear();
 
     // Late corrections: a 10 % discount agreed for 50 customers, re-rated (not timed), then their credit notes issued
     // and posted in batches (issueNotes posts the notes of one call together with postNotes).
@@ -167,25 +259,30 @@ async function main(): Promise<void> {
           .join('\n')} }`,
       );
     await waitForQuiet(system);
-    cpu = cpuNow();
-    ledgerSched = schedSeconds(ledgerPid);
-    const tNotes = performance.now();
+    const notesLedger = { running: 0, waiting: 0, idle: 0 };
+    let notesMs = 0;
     let notes = 0;
     const toCorrect = invoices.slice(0, NOTES);
     for (let i = 0; i < toCorrect.length; i += POST_BATCH) {
+      const ids = toCorrect.slice(i, i + POST_BATCH);
+      const cpu = cpuNow();
+      const ledgerSched = schedSeconds(ledgerPid);
+      const t = performance.now();
       const { issueNotes } = await gql(
         `mutation($ids: [ID!]!) { issueNotes(invoiceIds: $ids) { invoiceId status notes { kind erpPostings { status } } } }`,
-        { ids: toCorrect.slice(i, i + POST_BATCH) },
+        { ids },
       );
+      const callMs = ms(t);
+      notesMs += callMs;
+      addCall(cpu, ledgerSched, callMs, notesLedger);
       for (const r of issueNotes) {
         if (r.status !== 'ISSUED' || r.notes[0].kind !== 'CREDIT' || r.notes[0].erpPostings[0]?.status !== 'POSTED')
           throw new Error(`credit note for ${r.invoiceId}: ${JSON.stringify(r)}`);
         notes++;
       }
+      await loopTurn(`credit notes ${i + 1}–${i + ids.length}`, ids.length, callMs);
     }
-    const notesMs = ms(tNotes);
-    const notesCpu = cpuSince(cpu);
-    const notesLedger = schedSince(ledgerPid, ledgerSched, notesMs);
+    const notesCpu = cpuText(cpuTotals);
     const pathLedgerCpu = invoicesLedger.running + notesLedger.running;
     const pathMs = invoicesMs + notesMs;
     const documents = INVOICES + notes;
@@ -203,80 +300,25 @@ async function main(): Promise<void> {
     if (recognizeRevenue.waiting > 0 || recognitionPosted !== recognizeRevenue.postings.length)
       throw new Error(`recognition of ${feeMonth}: ${JSON.stringify({ ...recognizeRevenue, postings: undefined })}`);
 
-    // Every ERP posting of the system with the fields asked for, a page of 500 at a time.
-    const allPostings = async (fields: string, status = ''): Promise<any[]> => {
-      const nodes: any[] = [];
-      let after: string | null = null;
-      do {
-        const page: any = await gql(
-          `query($after: String) { erpPostings(${status ? `status: ${status}, ` : ''}first: 500, after: $after) { nodes { ${fields} } pageInfo { hasNextPage endCursor } } }`,
-          { after },
-        );
-        nodes.push(...page.erpPostings.nodes);
-        after = page.erpPostings.pageInfo.hasNextPage ? page.erpPostings.pageInfo.endCursor : null;
-      } while (after);
-      return nodes;
-    };
-    // Any background posting of the system still going on (none is expected now that recognition waits): the loop
-    // waits for them to stop (no new posting for 3 s, at most 90 s), or it would share the two cores with them.
-    const settleBy = performance.now() + 90_000;
-    for (
-      let last = -1, count = (await allPostings('postingKey')).length;
-      count !== last && performance.now() < settleBy;
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
-      [last, count] = [count, (await allPostings('postingKey')).length];
-    }
-    // The baseline: the same entries, straight to a fresh hledger-web, one PUT after another: the invoices' and notes'
-    // own entries, timed, then the recognition entries, timed on their own.
-    const posted = await allPostings(
-      'postingKey kind legalEntityCode correlationId entry { documentDate postingDate accountingPeriod requestedPeriod description currency lines { lineNo account side amount { amount currency } memo dimensions { name value } } }',
-      'POSTED',
-    );
-    const own = posted.filter((p) => p.kind === 'INVOICE' || p.kind === 'CREDIT_NOTE');
-    const recognitions = posted.filter((p) => p.kind === 'REVENUE_RECOGNITION');
-    const otherPostings = posted.length - own.length - recognitions.length;
-    const hledgerJson = (p: any): Record<string, unknown> =>
-      toHledgerJson({
-        postingKey: p.postingKey,
-        correlationId: p.correlationId,
-        legalEntityCode: p.legalEntityCode,
-        kind: p.kind,
-        entry: { ...p.entry, lines: p.entry.lines.map((l: any) => ({ ...l, invoiceLineIds: [] })) },
-      });
-    const entries = own.map(hledgerJson);
-    const recognitionEntries = recognitions.map(hledgerJson);
-    const dir = mkdtempSync(join(tmpdir(), 'usagegraph-bench-baseline-'));
-    const baseline = await startHledgerWeb('hledger-web', join(dir, 'baseline.journal'), join(dir, 'hledger-web.log'));
-    let baselineLedger = { running: 0, waiting: 0, idle: 0 };
-    let baselineMs = 0;
+    // The loop's last turn: the recognition entries, once the system is quiet, then the cost of a look-up.
+    await waitForQuiet(system);
+    const recognitionEntries = (await allPostings(ENTRY_FIELDS, 'POSTED'))
+      .filter((p) => p.kind === 'REVENUE_RECOGNITION')
+      .map(hledgerJson);
     let recognitionBaselineMs = 0;
     let lookupMs = 0;
+    let otherPostings = 0;
     try {
-      const putAll = async (bodies: Array<Record<string, unknown>>) => {
-        const t = performance.now();
-        for (const body of bodies) {
-          const res = await fetch(`${baseline.url}/add`, {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(body),
-          });
-          if (res.status !== 201) throw new Error(`baseline PUT answered ${res.status}`);
-        }
-        return ms(t);
-      };
-      const schedBefore = schedSeconds(baseline.process.child.pid!);
-      baselineMs = await putAll(entries);
-      baselineLedger = schedSince(baseline.process.child.pid!, schedBefore, baselineMs);
       recognitionBaselineMs = await putAll(recognitionEntries);
-      // What the path adds on the ledger side for each document: the look-up of its code before the write.
       const tl = performance.now();
       for (let i = 0; i < 20; i++) await (await fetch(`${baseline.url}/transactions`)).arrayBuffer();
       lookupMs = ms(tl) / 20;
+      otherPostings = (await allPostings('postingKey')).length - written.size - recognitionEntries.length;
     } finally {
-      await baseline.stop();
-      if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+      await stopBaseline();
     }
+    const baselineMs = calls.reduce((sum, c) => sum + c.loopMs, 0);
+    const entries = calls.reduce((sum, c) => sum + c.entries, 0);
 
     const rate = (n: number, t: number) => (n / t) * 1000;
     const ledgerCpuSeconds = baselineLedger.running;
@@ -285,19 +327,24 @@ async function main(): Promise<void> {
       `  path      ${fmt(rate(documents, pathMs), 1)} documents/s  (${fmt(documents)} documents in ${fmt(pathMs / 1000, 1)} s: ${INVOICES} invoices ${fmt(invoicesMs / 1000, 1)} s, ${notes} credit notes ${fmt(notesMs / 1000, 1)} s)`,
     );
     console.log(
-      `  baseline  ${fmt(rate(entries.length, baselineMs), 1)} entries/s    (${fmt(entries.length)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s, its CPU ${ledgerCpuSeconds.toFixed(1)} s${otherPostings ? `; ${fmt(otherPostings)} other postings of the system left out` : ''})`,
+      `  baseline  ${fmt(rate(entries, baselineMs), 1)} entries/s    (${fmt(entries)} PUT /add to a fresh hledger-web in ${fmt(baselineMs / 1000, 1)} s, its CPU ${ledgerCpuSeconds.toFixed(1)} s${otherPostings ? `; ${fmt(otherPostings)} other postings of the system left out` : ''})`,
     );
     console.log(
-      `  ratio     ${fmt(pathMs / documents / (baselineMs / entries.length), 2)}× the direct loop per document (aim: ≤ 1.5)`,
+      `  ratio     ${fmt(pathMs / documents / (baselineMs / entries), 2)}× the direct loop per document (aim: ≤ 1.5)`,
     );
-    // The shared machine's speed drifts over minutes (the same 350 writes took the loop's ledger 8.4–13.0 CPU-seconds
-    // in six runs), so the ratio above moves with it. Wall time per second of the ledger's own CPU takes that out — but
-    // flatters the path a little, since sharing two cores also makes the ledger's own work slower there.
+    console.log(
+      `  by call   ${calls.map((c) => `${c.what} ${fmt(c.pathMs / 1000, 1)} s / ${fmt(c.loopMs / 1000, 1)} s = ${fmt(c.pathMs / c.documents / (c.loopMs / c.entries), 2)}×`).join(', ')} (each call, then the loop's turn right after it writing the same entries)`,
+    );
+    console.log(
+      `  between   the system's background work after the calls (events forwarded, …) before each loop turn: ${fmt(afterCalls, 1)} CPU-seconds, outside both timings`,
+    );
+    // Wall time per second of the ledger's own CPU: what the ratio would be if the ledger's work had cost the same in
+    // both — it flatters the path a little, since sharing two cores also makes the ledger's own work slower there.
     console.log(
       `  per ledger CPU-second: the path ${fmt(pathMs / 1000 / pathLedgerCpu, 2)} s, the loop ${fmt(baselineMs / 1000 / ledgerCpuSeconds, 2)} s: ${fmt(pathMs / pathLedgerCpu / (baselineMs / ledgerCpuSeconds), 2)}× (the ledger's CPU for the same writes: ${fmt(pathLedgerCpu, 1)} s on the path, ${fmt(ledgerCpuSeconds, 1)} s in the loop)`,
     );
     console.log(
-      `  recognition of ${feeMonth}: ${fmt(recognitionPosted)} entries in ${fmt(recognitionMs / 1000, 1)} s (${fmt(rate(recognitionPosted, recognitionMs), 1)}/s) by recognizeRevenue, the loop ${fmt(recognitionEntries.length)} in ${fmt(recognitionBaselineMs / 1000, 1)} s after the others: ${fmt(recognitionMs / recognitionPosted / (recognitionBaselineMs / recognitionEntries.length), 2)}× per entry`,
+      `  recognition of ${feeMonth}: ${fmt(recognitionPosted)} entries in ${fmt(recognitionMs / 1000, 1)} s (${fmt(rate(recognitionPosted, recognitionMs), 1)}/s) by recognizeRevenue, the loop ${fmt(recognitionEntries.length)} in ${fmt(recognitionBaselineMs / 1000, 1)} s: ${fmt(recognitionMs / recognitionPosted / (recognitionBaselineMs / recognitionEntries.length), 2)}× per entry`,
     );
     console.log(
       `  ledger look-up GET /transactions at the end ≈ ${fmt(lookupMs, 0)} ms (once per batch on the path, not per document)`,
@@ -327,6 +374,7 @@ async function main(): Promise<void> {
       `  finalization (invoices' own timings of finalizeInvoices): ${[...finalization].map(([k, v]) => `${k} ${fmt(v / 1000, 2)} s`).join(', ')}`,
     );
   } finally {
+    await stopBaseline();
     await cleanup();
   }
 }

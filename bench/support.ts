@@ -175,8 +175,12 @@ export function cpuSinceText(
   before: Map<string, number>,
 ): string {
   const after = cpuByProcess(processes);
-  return [...before]
-    .map(([name, s]) => [name, after.get(name)! - s] as const)
+  return cpuText(new Map([...before].map(([name, s]) => [name, after.get(name)! - s])));
+}
+
+/** CPU seconds by process, largest first, as `name 1.2, …` (≥ 0.05 s). */
+export function cpuText(seconds: Map<string, number>): string {
+  return [...seconds]
     .filter(([, s]) => s >= 0.05)
     .sort((a, b) => b[1] - a[1])
     .map(([name, s]) => `${name} ${s.toFixed(1)}`)
