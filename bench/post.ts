@@ -182,12 +182,13 @@ async function main(): Promise<void> {
     const calls: Array<{ what: string; documents: number; pathMs: number; entries: number; loopMs: number }> = [];
     const written = new Set<string>();
     const baselineLedger = { running: 0, waiting: 0, idle: 0 };
-    let afterCalls = 0;
+    const afterCalls = new Map<string, number>();
     /** The loop's turn: once the system is quiet, the entries the path has posted since the last turn, timed. */
     const loopTurn = async (what: string, documents: number, pathMs: number) => {
       const before = cpuNow();
       await waitForQuiet(system);
-      afterCalls += [...cpuByProcess(system.processes)].reduce((sum, [name, s]) => sum + s - before.get(name)!, 0);
+      for (const [name, s] of cpuByProcess(system.processes))
+        afterCalls.set(name, (afterCalls.get(name) ?? 0) + s - before.get(name)!);
       const fresh = (await allPostings(ENTRY_FIELDS, 'POSTED')).filter(
         (p) => (p.kind === 'INVOICE' || p.kind === 'CREDIT_NOTE') && !written.has(p.postingKey),
       );
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
       `  by call   ${calls.map((c) => `${c.what} ${fmt(c.pathMs / 1000, 1)} s / ${fmt(c.loopMs / 1000, 1)} s = ${fmt(c.pathMs / c.documents / (c.loopMs / c.entries), 2)}×`).join(', ')} (each call, then the loop's turn right after it writing the same entries)`,
     );
     console.log(
-      `  between   the system's background work after the calls (events forwarded, …) before each loop turn: ${fmt(afterCalls, 1)} CPU-seconds, outside both timings`,
+      `  between   the system's background work after the calls (events forwarded, …) before each loop turn, outside both timings: ${cpuText(afterCalls)} CPU-seconds`,
     );
     // Wall time per second of the ledger's own CPU: what the ratio would be if the ledger's work had cost the same in
     // both — it flatters the path a little, since sharing two cores also makes the ledger's own work slower there.

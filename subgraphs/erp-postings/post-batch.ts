@@ -750,10 +750,24 @@ export async function finalizeAndPostInvoices(
     return postPrepared(store, connector, policy, prepared, existing, correlationId, log, resultWrites);
   };
   const posting: Array<Promise<BatchPostingResult[]>> = [];
+  const chunks = finalizeChunks(unique);
+  /** Each chunk's finalization, started once the one before it is under way (see below). */
+  const finalizations: Array<Promise<Finalization[]>> = [];
+  const startFinalizing = (k: number) => {
+    if (k < chunks.length && !finalizations[k]) {
+      finalizations[k] = finalize(chunks[k]!);
+      // Settled either way, so a failure is reported when it is awaited, never as unhandled.
+      finalizations[k]!.catch(() => undefined);
+    }
+  };
   try {
-    for (const [k, chunk] of finalizeChunks(unique).entries()) {
+    startFinalizing(0);
+    for (const [k, chunk] of chunks.entries()) {
       const waited = performance.now();
-      const finalized = await finalize(chunk);
+      // Two finalizations at once: each is a handful of database round trips, mostly waiting, and while the journal
+      // is short the ledger writes a chunk faster than one finalization after another keeps up with.
+      startFinalizing(k + 1);
+      const finalized = await finalizations[k]!;
       if (batchTimingsLogged())
         log.warn(
           { chunk: k, invoices: chunk.length, ms: Math.round(performance.now() - waited) },
@@ -767,7 +781,9 @@ export async function finalizeAndPostInvoices(
       if (posting.length >= PIPELINE_DEPTH) await posting.at(-PIPELINE_DEPTH);
     }
   } finally {
-    // Every chunk's posting and results write ends before the call answers, and a failed one fails the call.
+    // Every chunk's finalization, posting and results write ends before the call answers, and a failed one fails the
+    // call (a chunk finalized after an earlier one failed is left finalized, for the next call or billing run to post).
+    await Promise.allSettled(finalizations);
     await Promise.allSettled(posting);
     await Promise.all(resultWrites);
   }

@@ -3,7 +3,15 @@
 // number, an owner never holds two, and — since every claim is the series' last + 1 — none is skipped. A claim made
 // before a crash is found again by its owner and used.
 import type { Collection, Filter } from 'mongodb';
+import { KeyedMutex } from '../../lib/keyed-mutex';
 import { insertedAll } from '../../lib/mongo';
+
+/**
+ * Claims of one series within this process go one at a time: two batches finalized at once (finalizeAndPostInvoices
+ * finalizes the next chunk while one is finalized) would otherwise read the same last number and one would collide
+ * and fall back to claiming one by one. An optimization only: the inserts are what keep numbers unique and gapless.
+ */
+const claiming = new KeyedMutex();
 
 export interface NumberClaim {
   _id: string;
@@ -24,10 +32,12 @@ export class NumberSeries<T extends NumberClaim> {
     for (;;) {
       const [mine] = await this.mine([owner]);
       if (mine) return mine;
-      const last = await this.last(series);
-      const claim = this.claim(series, last + 1, owner, now);
+      const claim = await this.inTurn(series, async () => {
+        const next = this.claim(series, (await this.last(series)) + 1, owner, now);
+        return (await insertedAll(this.claims, [next])) ? next : null;
+      });
       // Refused: another owner took this number, or a concurrent claim for this owner won. Look again.
-      if (await insertedAll(this.claims, [claim])) return claim;
+      if (claim) return claim;
     }
   }
 
@@ -48,15 +58,20 @@ export class NumberSeries<T extends NumberClaim> {
     for (const { owner, series } of owners)
       if (!claims.has(owner)) bySeries.set(series, [...(bySeries.get(series) ?? []), owner]);
     let collided = false;
-    for (const [series, inSeries] of bySeries) {
-      const next = (await this.last(series)) + 1;
-      const wanted = inSeries.map((owner, i) => this.claim(series, next + i, owner, now));
-      if (await insertedAll(this.claims, wanted))
-        for (const [i, claim] of wanted.entries()) claims.set(inSeries[i]!, claim);
-      else collided = true;
-    }
+    for (const [series, inSeries] of bySeries)
+      await this.inTurn(series, async () => {
+        const next = (await this.last(series)) + 1;
+        const wanted = inSeries.map((owner, i) => this.claim(series, next + i, owner, now));
+        if (await insertedAll(this.claims, wanted))
+          for (const [i, claim] of wanted.entries()) claims.set(inSeries[i]!, claim);
+        else collided = true;
+      });
     if (collided) await readMine();
     return claims;
+  }
+
+  private inTurn<R>(series: string, work: () => Promise<R>): Promise<R> {
+    return claiming.run(`${this.claims.collectionName}/${series}`, work);
   }
 
   private mine(owners: readonly string[]): Promise<T[]> {
