@@ -15,6 +15,7 @@ import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { SETTLE_MS } from '../subgraphs/usage/freshness';
 import {
+  addSpan,
   cpuByProcess,
   cpuText,
   fmt,
@@ -194,10 +195,7 @@ async function main(): Promise<void> {
       );
       const sched = schedSeconds(baselinePid);
       const loopMs = await putAll(fresh.map(hledgerJson));
-      const spent = schedSince(baselinePid, sched, loopMs);
-      baselineLedger.running += spent.running;
-      baselineLedger.waiting += spent.waiting;
-      baselineLedger.idle += spent.idle;
+      addSpan(baselineLedger, schedSince(baselinePid, sched, loopMs));
       for (const p of fresh) written.add(p.postingKey);
       calls.push({ what, documents, pathMs, entries: fresh.length, loopMs });
     };
@@ -217,10 +215,7 @@ async function main(): Promise<void> {
     ) => {
       for (const [name, s] of cpuByProcess(system.processes))
         cpuTotals.set(name, (cpuTotals.get(name) ?? 0) + s - cpuBefore.get(name)!);
-      const spent = schedSince(ledgerPid, schedBefore, callMs);
-      ledger.running += spent.running;
-      ledger.waiting += spent.waiting;
-      ledger.idle += spent.idle;
+      addSpan(ledger, schedSince(ledgerPid, schedBefore, callMs));
     };
     let invoicesMs = 0;
     for (let i = 0; i < invoices.length; i += POST_BATCH) {

@@ -117,6 +117,16 @@ export function schedSince(
   return { running, waiting, idle: Math.max(0, wallMs / 1000 - running - waiting) };
 }
 
+/** Adds a schedSince span to a running total of spans. */
+export function addSpan(
+  total: { running: number; waiting: number; idle: number },
+  span: { running: number; waiting: number; idle: number },
+): void {
+  total.running += span.running;
+  total.waiting += span.waiting;
+  total.idle += span.idle;
+}
+
 /** A schedSince span as `on a CPU x s, waiting for one y s, idle z s`. */
 export const schedText = (s: { running: number; waiting: number; idle: number }): string =>
   `on a CPU ${s.running.toFixed(1)} s, waiting for one ${s.waiting.toFixed(1)} s, idle ${s.idle.toFixed(1)} s`;

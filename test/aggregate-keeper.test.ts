@@ -68,6 +68,13 @@ function watchEventReads(): { watchedStore: UsageStore; reads: Array<Filter<Usag
   return { watchedStore: { ...store, events }, reads };
 }
 /** No refresh waiting to be worked now (the keeper may have one scheduled for later). */
+/**
+ * The keeper's work, polled every 200 ms, under the CI's load: up to 40 s (a clean-clone CI once saw the first
+ * aggregate not stored within 15 s, with nothing in the keeper's log) — still under the minute a failed refresh backs
+ * off, so a failure is not waited out.
+ */
+const keeperWait = <T>(what: string, check: () => Promise<T | undefined | null | false>) =>
+  eventually(what, check, 40_000);
 const nothingDue = async (a: UsageAggregateDoc) => !(await store.refreshes.findOne({ _id: a._id }));
 
 beforeAll(async () => {
@@ -143,7 +150,7 @@ it('stores a period’s aggregate in the background and folds every later batch 
   // The first batch finds no aggregate: not late. The keeper stores it without anyone reading it.
   const first = await send(batch(30));
   expect(first.results.filter((r: any) => r.status !== 'ACCEPTED' || r.late)).toEqual([]);
-  const stored = await eventually('the keeper to store the aggregate', async () => {
+  const stored = await keeperWait('the keeper to store the aggregate', async () => {
     const a = await aggregate();
     return a?.eventCount === 30 && (await nothingDue(a)) ? a : null;
   });
@@ -155,12 +162,12 @@ it('stores a period’s aggregate in the background and folds every later batch 
   // Later events are late (the aggregate exists); the keeper folds each batch in at once.
   const second = await send(batch(10));
   expect(second.results.filter((r: any) => r.status !== 'ACCEPTED' || !r.late)).toEqual([]);
-  await eventually('the keeper to fold in the batch', async () => {
+  await keeperWait('the keeper to fold in the batch', async () => {
     const a = await aggregate();
     return a?.eventCount === 40 && (await nothingDue(a)) ? a : null;
   });
   await send(batch(15));
-  const folded = await eventually('the keeper to fold in the next batch', async () => {
+  const folded = await keeperWait('the keeper to fold in the next batch', async () => {
     const a = await aggregate();
     return a?.eventCount === 55 && (await nothingDue(a)) ? a : null;
   });
@@ -179,7 +186,7 @@ it('stores a period’s aggregate in the background and folds every later batch 
   const watched = await customerUsage(watchedStore, registry, CUSTOMER, PERIOD, 'aggregate-keeper-test');
   expect(watched.usage.map((x) => [x.quantity, x.eventCount])).toEqual([[String(expectedTotal()), 55]]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
-});
+}, 150_000);
 
 /** The sum of n over the events sent: 1 + (i mod 7) for each. */
 const expectedTotal = () => Array.from({ length: sequence }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0);
@@ -252,7 +259,7 @@ async function unratedLate(customer: string) {
 it('keeps late usage reported after the keeper folds it in, until rating reads it again, with the price totals folded too', async () => {
   const c = await dynamicCustomer('late');
   await c.send(20);
-  const kept = await eventually('the keeper to store the aggregate', async () => {
+  const kept = await keeperWait('the keeper to store the aggregate', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 20 ? a : null;
   });
@@ -267,7 +274,7 @@ it('keeps late usage reported after the keeper folds it in, until rating reads i
   // aggregate to its reader, nor drops its totals).
   const late = await c.send(3);
   expect(late.results.map((r: any) => [r.status, r.late])).toEqual(Array(3).fill(['ACCEPTED', true]));
-  const folded = await eventually('the keeper to fold in the late events', async () => {
+  const folded = await keeperWait('the keeper to fold in the late events', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 23 && !(await store.refreshes.findOne({ _id: a._id })) ? a : null;
   });
@@ -287,12 +294,12 @@ it('keeps late usage reported after the keeper folds it in, until rating reads i
   expect(await pendingFor(folded._id)).toBe(0);
   expect(await unratedLate(c.customer)).toEqual([]);
   expect(await store.ratingReads.find({ aggregateId: folded._id }).toArray()).toMatchObject([{ eventCount: 23 }]);
-});
+}, 150_000);
 
 it('keeps the price totals when the keeper folds new events into an aggregate rating stored them on', async () => {
   const c = await dynamicCustomer('young');
   await c.send(10);
-  const kept = await eventually('the keeper to store the aggregate', async () => {
+  const kept = await keeperWait('the keeper to store the aggregate', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 10 ? a : null;
   });
@@ -303,19 +310,19 @@ it('keeps the price totals when the keeper folds new events into an aggregate ra
   expect(rated.firstComputedAt).toEqual(kept.firstComputedAt);
   // New events moments later: the keeper folds them in, the field rating asked for with them.
   await c.send(5);
-  const folded = await eventually('the keeper to fold the events in', async () => {
+  const folded = await keeperWait('the keeper to fold the events in', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 15 && !(await store.refreshes.findOne({ _id: a._id })) ? a : null;
   });
   expect(folded.computedAt.getTime()).toBeGreaterThan(rated.computedAt.getTime());
   expect(folded.fieldTotals).toEqual({ n: String(c.total()) });
   expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
-});
+}, 150_000);
 
 it('backs off a refresh that fails, logs it once, and keeps refreshing the others of the pass', async () => {
   const c = await dynamicCustomer('backoff');
   await c.send(4);
-  const good = await eventually('the keeper to store the aggregate', async () => {
+  const good = await keeperWait('the keeper to store the aggregate', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 4 ? a : null;
   });
@@ -337,7 +344,7 @@ it('backs off a refresh that fails, logs it once, and keeps refreshing the other
       correlationId: 't',
     },
   ]);
-  const restored = await eventually('the keeper to restore the other aggregate', c.aggregate);
+  const restored = await keeperWait('the keeper to restore the other aggregate', c.aggregate);
   expect(restored.eventCount).toBe(4);
   const backedOff = await eventually('the failure to back off', () =>
     store.refreshes.findOne({ _id: `${bad.aggregateId}#later` }),
@@ -379,7 +386,7 @@ it('backs off a refresh that fails, logs it once, and keeps refreshing the other
   await new Promise((r) => setTimeout(r, 500)); // a second warning, had there been one, is written by now
   expect(warnings()).toHaveLength(1);
   await store.refreshes.deleteOne({ _id: `${bad.aggregateId}#later` });
-});
+}, 150_000);
 
 it('folds in events an ingestion stores after the first scan although it checked before the aggregate existed', async () => {
   const c = await dynamicCustomer('race');
@@ -418,14 +425,14 @@ it('folds in events an ingestion stores after the first scan although it checked
   expect(await read(watchedStore)).toEqual([4]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
   expect((await store.aggregates.findOne({ _id: id }))?.eventCount).toBe(4);
-});
+}, 150_000);
 
 it('does not count a stored event again when it is sent again with other content, however long after', async () => {
   const c = await dynamicCustomer('resend');
   await c.send(3);
-  await eventually('the keeper to store the aggregate', async () => (await c.aggregate())?.eventCount === 3);
+  await keeperWait('the keeper to store the aggregate', async () => (await c.aggregate())?.eventCount === 3);
   await c.send(1); // late: its aggregate exists
-  const kept = await eventually('the keeper to fold it in', async () => {
+  const kept = await keeperWait('the keeper to fold it in', async () => {
     const a = await c.aggregate();
     return a?.eventCount === 4 && !(await store.refreshes.findOne({ _id: a._id })) ? a : null;
   });
@@ -449,12 +456,12 @@ it('does not count a stored event again when it is sent again with other content
   expect(again.results[0].status).not.toBe('ACCEPTED');
   const { customerUsage: usage } = await g.ok(USAGE, { c: c.customer, p: PERIOD });
   expect(usage.usage).toEqual([{ usageTypeKey: TYPE, quantity: String(c.total()), eventCount: 4 }]);
-});
+}, 150_000);
 
 it('reads an aggregate’s events in keyset pages, each its own bounded query, so no scan outlasts the time limit', async () => {
   const c = await dynamicCustomer('pages');
   await c.send(23);
-  const a = await eventually('the keeper to store the aggregate', async () => {
+  const a = await keeperWait('the keeper to store the aggregate', async () => {
     const x = await c.aggregate();
     return x?.eventCount === 23 ? x : null;
   });
@@ -482,4 +489,4 @@ it('reads an aggregate’s events in keyset pages, each its own bounded query, s
     [['aggregateId', '_id'], 10],
   ]);
   expect(reads[2]!.filter._id).toEqual({ $gt: ids[19] });
-});
+}, 150_000);
