@@ -15,6 +15,7 @@ import { startHledgerWeb } from '../runtime/hledger';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { SETTLE_MS } from '../subgraphs/usage/freshness';
 import {
+  addCpuSince,
   addSpan,
   cpuByProcess,
   cpuText,
@@ -188,8 +189,7 @@ async function main(): Promise<void> {
     const loopTurn = async (what: string, documents: number, pathMs: number) => {
       const before = cpuNow();
       await waitForQuiet(system);
-      for (const [name, s] of cpuByProcess(system.processes))
-        afterCalls.set(name, (afterCalls.get(name) ?? 0) + s - before.get(name)!);
+      addCpuSince(afterCalls, system.processes, before);
       const fresh = (await allPostings(ENTRY_FIELDS, 'POSTED')).filter(
         (p) => (p.kind === 'INVOICE' || p.kind === 'CREDIT_NOTE') && !written.has(p.postingKey),
       );
@@ -213,8 +213,7 @@ async function main(): Promise<void> {
       callMs: number,
       ledger: { running: number; waiting: number; idle: number },
     ) => {
-      for (const [name, s] of cpuByProcess(system.processes))
-        cpuTotals.set(name, (cpuTotals.get(name) ?? 0) + s - cpuBefore.get(name)!);
+      addCpuSince(cpuTotals, system.processes, cpuBefore);
       addSpan(ledger, schedSince(ledgerPid, schedBefore, callMs));
     };
     let invoicesMs = 0;

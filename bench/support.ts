@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { schedSeconds } from '../runtime/processes';
 import { startSystem, type RunningSystem } from '../runtime/system';
 import { reloadConfig } from '../lib/config';
 
@@ -69,6 +70,7 @@ export function peakRssMb(pid: number | undefined): number | null {
 }
 
 export { seededRandom as seeded } from '../runtime/seeded-random';
+export { schedSeconds };
 
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -83,26 +85,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-/**
- * Seconds a process's threads have spent on a CPU and runnable but waiting for one (the kernel's per-thread schedstat:
- * run time and run-queue delay, nanoseconds). Over a phase, a server's wall time less both is time it sat idle, waiting
- * for requests.
- */
-export function schedSeconds(pid: number): { running: number; waiting: number } {
-  let running = 0;
-  let waiting = 0;
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      const [run, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ').map(Number);
-      running += run ?? 0;
-      waiting += wait ?? 0;
-    }
-  } catch {
-    // the process (or a thread) ended while we looked
-  }
-  return { running: running / 1e9, waiting: waiting / 1e9 };
 }
 
 /** How a server spent `wallMs` since `before` (a schedSeconds reading), in seconds. */
@@ -186,6 +168,15 @@ export function cpuSinceText(
 ): string {
   const after = cpuByProcess(processes);
   return cpuText(new Map([...before].map(([name, s]) => [name, after.get(name)! - s])));
+}
+
+/** Adds each process's CPU seconds since `before` (a cpuByProcess reading) to `total`. */
+export function addCpuSince(
+  total: Map<string, number>,
+  processes: ReadonlyArray<{ name: string; child: { pid?: number } }>,
+  before: Map<string, number>,
+): void {
+  for (const [name, s] of cpuByProcess(processes)) total.set(name, (total.get(name) ?? 0) + s - before.get(name)!);
 }
 
 /** CPU seconds by process, largest first, as `name 1.2, …` (≥ 0.05 s). */
