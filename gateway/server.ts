@@ -188,7 +188,7 @@ export async function startGateway(options: {
     // When the client goes away, the subgraph calls made for it are cancelled (subgraph-data-source.ts).
     const cancelled = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) cancelled.abort(new Error('the client went away'));
+      if (!res.writableFinished) cancelled.abort(new DOMException('the client went away', 'AbortError'));
     });
     setRequestSignal(cancelled.signal);
     next();

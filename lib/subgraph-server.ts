@@ -121,12 +121,19 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
         async requestDidStart() {
           const started = performance.now();
           return {
-            async willSendResponse({ request, errors, operationName }) {
+            async willSendResponse({ request, errors, operationName, contextValue }) {
               const code = errors?.[0]?.extensions?.code;
               graphqlRequestDuration.observe(
                 {
                   operation: operationLabel(operationName ?? request.operationName),
-                  outcome: errors?.length ? (typeof code === 'string' ? code : 'ERROR') : 'ok',
+                  // A request whose caller went away ends in whatever its unfinished reads threw: it counts as cancelled.
+                  outcome: contextValue.signal.aborted
+                    ? 'REQUEST_CANCELLED'
+                    : errors?.length
+                      ? typeof code === 'string'
+                        ? code
+                        : 'ERROR'
+                      : 'ok',
                 },
                 (performance.now() - started) / 1000,
               );
@@ -218,7 +225,7 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
     // The caller gave up (timeout, client gone): tell the work in flight, so it stops instead of running on.
     const cancelled = new AbortController();
     res.on('close', () => {
-      if (!res.writableFinished) cancelled.abort(new Error('the caller went away'));
+      if (!res.writableFinished) cancelled.abort(new DOMException('the caller went away', 'AbortError'));
     });
     res.locals.signal = cancelled.signal;
     setRequestSignal(cancelled.signal);
