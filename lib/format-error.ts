@@ -31,15 +31,17 @@ export function formatErrorForClients(log: Logger) {
     level: 'error' | 'warn' = 'error',
     message = 'unexpected error',
   ) => {
-    const seen = (counts.get(key) ?? 0) + 1;
-    counts.set(key, seen);
+    // Counted apart by level: a response's cancelled reads (warnings) do not swell a count of bugs.
+    const counted = `${level}/${key}`;
+    const seen = (counts.get(counted) ?? 0) + 1;
+    counts.set(counted, seen);
     if (seen === 1)
       setImmediate(() => {
-        const total = counts.get(key) ?? 0;
-        counts.delete(key);
+        const total = counts.get(counted) ?? 0;
+        counts.delete(counted);
         if (total > LOGGED_ERRORS_PER_RESPONSE)
-          log.error(
-            { unexpectedErrors: total, logged: LOGGED_ERRORS_PER_RESPONSE },
+          log[level](
+            { [level === 'error' ? 'unexpectedErrors' : 'failures']: total, logged: LOGGED_ERRORS_PER_RESPONSE },
             'more failed entries in the same response; only the first were logged',
           );
       });
@@ -78,10 +80,12 @@ export function formatErrorForClients(log: Logger) {
 
 /** Failures that are not bugs: the database is down or slow, or the caller gave up. Each has a stable, retryable code. */
 export function knownFailure(error: unknown, depth = 0): { code: string; message: string } | undefined {
-  if (!(error instanceof Error)) return undefined;
-  if (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR') {
+  // An abort's reason is a DOMException (an Error in Node, though not always of the same realm): checked by name.
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  if (name === 'AbortError' || code === 'ABORT_ERR') {
     return { code: 'REQUEST_CANCELLED', message: 'the request was cancelled because the caller went away' };
   }
+  if (!(error instanceof Error)) return undefined;
   if (error instanceof MongoServerError && error.code === 50) {
     return {
       code: 'DATABASE_TIMEOUT',

@@ -62,4 +62,19 @@ describe('log lines', () => {
     expect(lines).toHaveLength(LOGGED_ERRORS_PER_RESPONSE + 1);
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ unexpectedErrors: 10_000 });
   });
+
+  it('count the failed reads of a cancelled request as warnings, not as unexpected errors', async () => {
+    const { log, lines } = capture();
+    const format = formatErrorForClients(log as never);
+    const gone = new DOMException('the caller went away', 'AbortError');
+    const formatted = withCorrelationId('cor-gone', () =>
+      Array.from({ length: 400 }, (_, i) => format({ message: 'x', path: ['list', i] }, gone)),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(formatted[399].extensions).toMatchObject({ code: 'REQUEST_CANCELLED', retryable: true });
+    expect(lines).toHaveLength(LOGGED_ERRORS_PER_RESPONSE + 1);
+    expect(lines.map((l) => JSON.parse(l).level)).toEqual([40, 40, 40, 40]);
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ failures: 400, logged: LOGGED_ERRORS_PER_RESPONSE });
+    expect(lines.join('\n')).not.toContain('unexpectedErrors');
+  });
 });
