@@ -49,6 +49,14 @@ export const workDuration = new client.Histogram({
   registers: [registry],
 });
 
+export const ledgerTurnWait = new client.Histogram({
+  name: 'usagegraph_ledger_turn_wait_seconds',
+  help: 'How long this erp-postings process waited for its turn at the ledger (writes take turns across processes), by outcome: taken, refused',
+  labelNames: ['outcome'],
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
 export const kafkaConsumerLag = new client.Gauge({
   name: 'usagegraph_kafka_consumer_lag',
   help: 'Messages in a partition not yet consumed by this consumer group (high watermark minus committed offset)',

@@ -215,6 +215,15 @@ it('leaves no entry unseen by the ledger server when two erp-postings processes 
   // entries written in pairs missing from GET /transactions). Each pair is checked before anything else is written.
   const invoices: Array<{ invoiceId: string }> = [];
   for (let i = 0; i < 12; i++) invoices.push(await finalizedInvoice(`erp_pair${i}`, 10 + i));
+  // Turns taken, as /metrics tells them (both servers of this file run in this process and share one registry).
+  const turnsTaken = async () => {
+    const text = await (await fetch(postings.url.replace(/graphql$/, 'metrics'))).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('usagegraph_ledger_turn_wait_seconds_count{') && l.includes('outcome="taken"'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  };
+  const turnsBefore = await turnsTaken();
   const unseen: string[] = [];
   for (let i = 0; i < invoices.length; i += 2) {
     const pair = await Promise.all(
@@ -230,6 +239,7 @@ it('leaves no entry unseen by the ledger server when two erp-postings processes 
       if ((await transactionsWithCode(postInvoice.postingKey)).length !== 1) unseen.push(postInvoice.postingKey);
   }
   expect(unseen).toEqual([]);
+  expect((await turnsTaken()) - turnsBefore).toBeGreaterThanOrEqual(6); // at least one turn per pair
 }, 120_000);
 
 it('explains a replay of a posting that is not stuck', async () => {

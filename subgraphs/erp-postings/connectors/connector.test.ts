@@ -1,4 +1,5 @@
 import { ErpError, SingleWriter, type TakeTurn } from './connector';
+import { ledgerTurnWait } from '../../../lib/metrics';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -63,5 +64,31 @@ describe('SingleWriter', () => {
     }
     refuse = false;
     expect(await writer.run(async () => 3)).toBe(3);
+  });
+
+  it('tells /metrics how long each turn was waited for, and how many were refused', async () => {
+    const counts = async () => {
+      const { values } = await ledgerTurnWait.get();
+      const count = (outcome: string) =>
+        values.find((v) => v.metricName?.endsWith('_count') && v.labels.outcome === outcome)?.value ?? 0;
+      const sum = values.find((v) => v.metricName?.endsWith('_sum') && v.labels.outcome === 'taken')?.value ?? 0;
+      return { taken: count('taken'), refused: count('refused'), sum };
+    };
+    const before = await counts();
+    let refuse = false;
+    const writer = new SingleWriter(async (work) => {
+      if (refuse) throw new Error('busy');
+      await pause(30); // another process had the turn
+      return work();
+    });
+    await Promise.all([writer.run(async () => 1), writer.run(async () => 2)]);
+    refuse = true;
+    await writer.run(async () => 3).catch(() => undefined);
+    const after = await counts();
+    expect({ taken: after.taken - before.taken, refused: after.refused - before.refused }).toEqual({
+      taken: 1,
+      refused: 1,
+    });
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(0.025);
   });
 });

@@ -1,5 +1,6 @@
 // The boundary to an ERP. hledger-web is the local one; NetSuite, SAP or Business Central would sit behind the same shape.
 import type { JournalEntry } from '../journal';
+import { ledgerTurnWait } from '../../../lib/metrics';
 
 export interface ErpDocument {
   system: string;
@@ -124,9 +125,16 @@ export class SingleWriter {
           await writeQueued();
           continue;
         }
+        let taken = false;
+        const waiting = ledgerTurnWait.startTimer();
         try {
-          await this.turn(writeQueued);
+          await this.turn(() => {
+            taken = true;
+            waiting({ outcome: 'taken' });
+            return writeQueued();
+          });
         } catch (error) {
+          if (!taken) waiting({ outcome: 'refused' });
           // No turn (another process kept the ledger past the wait, or the database is down): what waits fails as a
           // technical error, which every caller retries.
           const busy = new ErpError(
