@@ -4,7 +4,7 @@
 // its CSV; customer success finds no action that changes money; the explorer loads with no internet.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { client, clientAs, eventually, finalizedInvoice, keyFor, unique } from './support';
 import { billedCustomer, g as platform, ledgerTransactions, legalEntity, rate, sendCalls } from './accounting-support';
 
@@ -44,6 +44,20 @@ async function signedIn(role: 'finance' | 'customer-success', path = ''): Promis
     if (!r.url().startsWith(base()) && !r.url().startsWith('data:') && !r.url().startsWith('blob:'))
       outside.push(r.url());
   });
+  // What a failed wait would not say: graph calls that were slow or failed, and errors in the page.
+  page.on('requestfinished', (r) => {
+    const took = r.timing().responseEnd;
+    if (r.url().endsWith('/graphql') && took > 5_000)
+      process.stderr.write(
+        `[console] a graph call took ${(took / 1000).toFixed(1)} s: ${r.postData()?.slice(0, 80)}\n`,
+      );
+  });
+  page.on('requestfailed', (r) => {
+    // ERR_ABORTED: the page moved on or closed with the call in flight.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED')
+      process.stderr.write(`[console] ${r.url()} failed: ${r.failure()?.errorText}\n`);
+  });
+  page.on('pageerror', (e) => process.stderr.write(`[console] page error: ${e.message}\n`));
   await page.goto(`${base()}/console/`);
   await page.fill('input[name=credential]', keyFor(role));
   await page.click('button[type=submit]');
@@ -53,6 +67,23 @@ async function signedIn(role: 'finance' | 'customer-success', path = ''): Promis
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+/** Waits for `locator`; if it never shows, the error says what the page showed instead (an error box, an empty list). */
+async function shows(page: Page, locator: Locator, timeout?: number): Promise<void> {
+  try {
+    await locator.waitFor({ timeout });
+  } catch (error) {
+    const where = (await page.locator('main').count()) > 0 ? 'main' : 'body';
+    const text = await page
+      .locator(where)
+      .first()
+      .innerText({ timeout: 2_000 })
+      .catch((e: Error) => `(unreadable: ${e.message})`);
+    throw new Error(`${(error as Error).message}\nThe page (${page.url()}) showed:\n${text.slice(0, 1_500)}`, {
+      cause: error,
+    });
+  }
+}
 
 /** A usage type, a plan at 0.01 USD a call and a subscribed customer, as in the other tests. */
 async function billingSetup(prefix: string) {
@@ -118,7 +149,7 @@ it('resolves a held-usage exception by clicking, and the held events flow into a
 
   const page = await signedIn('finance', `#/queue?customer=${encodeURIComponent(unknownKey)}`);
   const row = page.locator(`tr[data-item-id="${exceptionId}"]`);
-  await row.waitFor();
+  await shows(page, row);
   await expect(row.textContent()).resolves.toContain('Unknown customer');
   await expect(row.textContent()).resolves.toContain('3 usage events');
   await row.click();
@@ -126,11 +157,11 @@ it('resolves a held-usage exception by clicking, and the held events flow into a
   await mapInput.fill(`${u}-c`);
   // What is typed survives a reload (and the queue's auto-refresh, which only replaces the data).
   await page.reload();
-  await page.locator('input[name=mapToCustomerKey]').waitFor();
+  await shows(page, page.locator('input[name=mapToCustomerKey]'));
   expect(await page.locator('input[name=mapToCustomerKey]').inputValue()).toBe(`${u}-c`);
   await shot(page, '1-work-queue-held-usage');
   await page.click('[data-testid=map-customer]');
-  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  await shows(page, page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }), 30_000);
   const resolution = await page.locator('[data-testid=work-item-resolution]').textContent();
   expect(resolution).toContain('MAPPED_TO_CUSTOMER');
   expect(resolution).toContain(`key:key_${keyFor('finance').slice(4, 12)}`);
@@ -147,7 +178,7 @@ it('resolves a held-usage exception by clicking, and the held events flow into a
   expect(generateInvoice.total.amount).toBe('6.00');
   await page.goto(`${base()}/console/#/invoice/${generateInvoice.id}`);
   const lines = page.locator('[data-testid=invoice-lines]');
-  await lines.waitFor();
+  await shows(page, lines);
   expect(await lines.textContent()).toContain('600 call');
   expect(await lines.textContent()).toContain('$6.00');
   await page.context().close();
@@ -180,7 +211,7 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
   const page = await signedIn('finance', `#/queue?kind=INVALID_USAGE&item=${entry.groupId}`);
   await page.locator('[data-testid=open-quarantine]').click();
   const card = page.locator(`[data-quarantine-id="${rejected.quarantineId}"]`);
-  await card.waitFor();
+  await shows(page, card);
   expect(await card.textContent()).toMatch(/data\.calls/);
   await card.locator('[data-testid=correct]').click();
   const editor = card.locator('textarea[name=correctedEvent]');
@@ -189,7 +220,7 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
   await editor.fill(JSON.stringify(event, null, 2));
   await shot(page, '3-quarantine-correction');
   await card.locator('[data-testid=replay-corrected]').click();
-  await page.locator('[role=status]', { hasText: 'Corrected: ACCEPTED' }).waitFor();
+  await shows(page, page.locator('[role=status]', { hasText: 'Corrected: ACCEPTED' }));
   await card.waitFor({ state: 'detached' }); // no longer open
   const { quarantinedEvent } = await clientAs('finance').ok(
     `query($id: ID!) { quarantinedEvent(id: $id) { status usageEventId } }`,
@@ -199,7 +230,7 @@ it('corrects a rejected event in the quarantine and replays it', async () => {
   expect(quarantinedEvent.usageEventId).toBeTruthy();
   // The exception resolves by itself once its only event went through.
   await page.goto(`${base()}/console/#/queue?status=RESOLVED&item=${entry.groupId}`);
-  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  await shows(page, page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }), 30_000);
   await page.context().close();
 }, 90_000);
 
@@ -224,14 +255,14 @@ it('traces an invoice line to its events and ERP document, and reconciles its pe
   await page.locator('[data-testid=invoices] a', { hasText: invoice.number }).click();
   await page.locator('[data-testid=line-lineage]').first().click();
   const lineage = page.locator('[data-testid=lineage]');
-  await lineage.waitFor();
+  await shows(page, lineage);
   expect(await page.locator('[data-testid=lineage-events]').textContent()).toContain('e1');
   expect(await page.locator('[data-testid=lineage-explanation]').textContent()).toMatch(/1,?234|1234/);
   expect(await page.locator('[data-testid=lineage-erp-document]').textContent()).toContain('hledger-web');
   await shot(page, '4-lineage');
 
   await page.goto(`${base()}/console/#/reconciliation?period=${period}&entity=${legalEntityCode}`);
-  await page.locator('[data-testid=reconciliation-status]', { hasText: 'Reconciled' }).waitFor({ timeout: 30_000 });
+  await shows(page, page.locator('[data-testid=reconciliation-status]', { hasText: 'Reconciled' }), 30_000);
   await shot(page, '5-reconciliation');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download-csv]')]);
   expect(download.suggestedFilename()).toBe(`reconciliation-${period}-${legalEntityCode}.csv`);
@@ -240,7 +271,7 @@ it('traces an invoice line to its events and ERP document, and reconciles its pe
   expect(csv).toContain(`${period},${legalEntityCode},`);
   expect(csv).toContain(',revenue:usage:api,api,USD,1234 call,1,12.34,12.34,12.34,12.34,,true');
   await page.locator('[data-testid=sign-off]').click();
-  await page.locator('[data-testid=reconciliation-status]', { hasText: 'Signed off by' }).waitFor();
+  await shows(page, page.locator('[data-testid=reconciliation-status]', { hasText: 'Signed off by' }));
   await page.context().close();
 }, 120_000);
 
@@ -263,13 +294,13 @@ it('resolves a missing account mapping by clicking: the held posting is built ag
 
   const page = await signedIn('finance', `#/queue?kind=ACCOUNT_MAPPING_MISSING&item=${held.exceptionId}`);
   const row = page.locator(`tr[data-item-id="${held.exceptionId}"]`);
-  await row.waitFor();
+  await shows(page, row);
   expect(await row.textContent()).toContain('Missing account mapping');
   expect(await row.textContent()).toContain('$4.20');
   await page.fill('input[name=mapping-RECEIVABLE_ACCOUNT]', entity.receivable);
   await shot(page, '8-work-queue-missing-mapping');
   await page.click('[data-testid=add-mapping]');
-  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  await shows(page, page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }), 30_000);
   const resolution = await page.locator('[data-testid=work-item-resolution]').textContent();
   expect(resolution).toContain('MAPPING_ADDED');
   expect(resolution).toContain(`RECEIVABLE_ACCOUNT "${entity.code}" → ${entity.receivable}`);
@@ -283,7 +314,7 @@ it('resolves a missing account mapping by clicking: the held posting is built ag
     30_000,
   );
   await page.goto(`${base()}/console/#/invoice/${invoice.invoiceId}`);
-  await page.locator('[data-testid=invoice-posting][data-posting-status=POSTED]').waitFor();
+  await shows(page, page.locator('[data-testid=invoice-posting][data-posting-status=POSTED]'));
   expect(await page.locator('[data-testid=invoice-posting]').textContent()).toContain('hledger-web');
   await page.context().close();
 }, 120_000);
@@ -314,17 +345,17 @@ it('issues the note an adjustment awaits from the queue, and the invoice shows i
   });
 
   const page = await signedIn('finance', `#/queue?kind=ADJUSTMENT_AWAITING_NOTE&item=${item.id}`);
-  await page.locator('[data-testid=work-item]').waitFor();
+  await shows(page, page.locator('[data-testid=work-item]'));
   expect(await page.locator('[data-testid=work-item]').textContent()).toContain(`invoice ${invoice.number}`);
   await page.click('[data-testid=issue-note]');
-  await page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }).waitFor({ timeout: 30_000 });
+  await shows(page, page.locator('[data-testid=work-item-status]', { hasText: 'Resolved' }), 30_000);
   const resolution = await page.locator('[data-testid=work-item-resolution]').textContent();
   expect(resolution).toContain('NOTE_ISSUED');
   expect(resolution).toContain(`credit note ${entity.code}-CN-2026-`);
 
   await page.goto(`${base()}/console/#/invoice/${b.invoiceId}`);
   const notes = page.locator('[data-testid=invoice-note]');
-  await notes.first().waitFor();
+  await shows(page, notes.first());
   const noteText = (await notes.allTextContents()).join('\n');
   expect(noteText).toMatch(new RegExp(`Credit note ${entity.code}-CN-2026-\\d{6}`));
   expect(noteText).toMatch(new RegExp(`Debit note ${entity.code}-DN-2026-\\d{6}`));
@@ -365,7 +396,7 @@ it('offers customer success no action that changes money', async () => {
     const items = page.locator('tr[data-item-id]');
     if (path === '#/queue' && (await items.count())) {
       await items.first().click();
-      await page.locator('[data-testid=work-item]').waitFor();
+      await shows(page, page.locator('[data-testid=work-item]'));
     }
     const buttons = await page.locator('main button, main a.button').allTextContents();
     expect({ path, actions: buttons.filter((b) => changing.test(b)) }).toEqual({ path, actions: [] });
@@ -381,11 +412,11 @@ it('serves a bundled GraphQL explorer that works with no internet, with the sign
   const res = await page.goto(`${base()}/graphql`, { waitUntil: 'networkidle' });
   expect(page.url()).toBe(`${base()}/explorer`);
   expect(res?.headers()['content-security-policy']).toContain("default-src 'self'");
-  await page.locator('.graphiql-container').waitFor();
+  await shows(page, page.locator('.graphiql-container'));
   // The editors fill in after the page renders: a click before the query (or the header with the credential) is in
   // them runs nothing or runs unauthenticated (seen once in a full clean-clone run). As a person would, wait for the
   // query, run it, and run it again if no answer came.
-  await page.locator('.graphiql-query-editor').getByText('viewer').first().waitFor();
+  await shows(page, page.locator('.graphiql-query-editor').getByText('viewer').first());
   // The answer names the signed-in key's owner: the explorer sent the person's own credential.
   const answer = page.getByText('"test finance"').first();
   for (let attempt = 1; ; attempt++) {

@@ -24,9 +24,12 @@ export function useGraph<T = any>(
   const [loading, setLoading] = useState(true);
   const key = JSON.stringify(variables);
   const latest = useRef(0);
+  /** When the oldest load still in flight started (0: none). */
+  const inFlightSince = useRef(0);
   const reload = useCallback(async () => {
     if (variables === null) return;
     const call = ++latest.current;
+    if (!inFlightSince.current) inFlightSince.current = Date.now();
     setLoading(true);
     try {
       const result = await graph<T>(name, variables);
@@ -37,13 +40,22 @@ export function useGraph<T = any>(
     } catch (e) {
       if (call === latest.current) setError(e instanceof GraphError ? e : new GraphError(String(e), 'ERROR'));
     } finally {
-      if (call === latest.current) setLoading(false);
+      if (call === latest.current) {
+        setLoading(false);
+        inFlightSince.current = 0;
+      }
     }
   }, [name, key]);
   useEffect(() => {
     void reload();
     if (!refreshMs) return;
-    const timer = setInterval(() => document.visibilityState === 'visible' && void reload(), refreshMs);
+    // A refresh waits for the load in flight (up to a minute): one that superseded it would, on a server slower than
+    // refreshMs, throw away every answer and never show one. A reload after an action still supersedes it.
+    const patience = Math.max(60_000, 4 * refreshMs);
+    const timer = setInterval(() => {
+      const waiting = inFlightSince.current && Date.now() - inFlightSince.current < patience;
+      if (document.visibilityState === 'visible' && !waiting) void reload();
+    }, refreshMs);
     return () => clearInterval(timer);
   }, [reload, refreshMs]);
   return { data, error, loading, reload };
