@@ -2,7 +2,6 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { schedSeconds } from '../runtime/processes';
 import { startSystem, type RunningSystem } from '../runtime/system';
 import { reloadConfig } from '../lib/config';
 
@@ -70,7 +69,6 @@ export function peakRssMb(pid: number | undefined): number | null {
 }
 
 export { seededRandom as seeded } from '../runtime/seeded-random';
-export { schedSeconds };
 
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -85,6 +83,32 @@ function cpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Seconds a process's threads have spent on a CPU and runnable but waiting for one (the kernel's per-thread schedstat:
+ * run time and run-queue delay, nanoseconds). Over a phase, a server's wall time less both is time it sat idle, waiting
+ * for requests.
+ */
+export function schedSeconds(pid: number): { running: number; waiting: number } {
+  let running = 0;
+  let waiting = 0;
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // the process ended
+  }
+  for (const task of tasks) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ').map(Number);
+      running += run ?? 0;
+      waiting += wait ?? 0;
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return { running: running / 1e9, waiting: waiting / 1e9 };
 }
 
 /** How a server spent `wallMs` since `before` (a schedSeconds reading), in seconds. */

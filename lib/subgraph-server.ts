@@ -123,17 +123,12 @@ export async function startSubgraph<S, C extends BaseContext, R extends object>(
           return {
             async willSendResponse({ request, errors, operationName, contextValue }) {
               const code = errors?.[0]?.extensions?.code;
+              const outcome = errors?.length ? (typeof code === 'string' ? code : 'ERROR') : 'ok';
               graphqlRequestDuration.observe(
                 {
                   operation: operationLabel(operationName ?? request.operationName),
                   // A request whose caller went away ends in whatever its unfinished reads threw: it counts as cancelled.
-                  outcome: contextValue.signal.aborted
-                    ? 'REQUEST_CANCELLED'
-                    : errors?.length
-                      ? typeof code === 'string'
-                        ? code
-                        : 'ERROR'
-                      : 'ok',
+                  outcome: contextValue.signal.aborted ? 'REQUEST_CANCELLED' : outcome,
                 },
                 (performance.now() - started) / 1000,
               );

@@ -251,29 +251,3 @@ export class ProcessRegistry {
     rmSync(this.file, { force: true });
   }
 }
-
-/**
- * Seconds a process's threads have spent on a CPU and runnable but waiting for one (the kernel's per-thread schedstat:
- * run time and run-queue delay, nanoseconds). Over a phase, a server's wall time less both is time it sat idle, waiting
- * for requests.
- */
-export function schedSeconds(pid: number): { running: number; waiting: number } {
-  let running = 0;
-  let waiting = 0;
-  let tasks: string[] = [];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    // the process ended
-  }
-  for (const task of tasks) {
-    try {
-      const [run, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ').map(Number);
-      running += run ?? 0;
-      waiting += wait ?? 0;
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return { running: running / 1e9, waiting: waiting / 1e9 };
-}

@@ -67,14 +67,15 @@ function watchEventReads(): { watchedStore: UsageStore; reads: Array<Filter<Usag
   }) as UsageStore['events']['find'];
   return { watchedStore: { ...store, events }, reads };
 }
-/** No refresh waiting to be worked now (the keeper may have one scheduled for later). */
 /**
- * The keeper's work, polled every 200 ms, under the CI's load: up to 40 s (a clean-clone CI once saw the first
- * aggregate not stored within 15 s, with nothing in the keeper's log) — still under the minute a failed refresh backs
- * off, so a failure is not waited out.
+ * Waits for the keeper's work up to 40 s, for the CI's load (a clean-clone CI once saw the first aggregate not stored
+ * within 15 s, with nothing in the keeper's log) — still under the minute a failed refresh backs off, so a failure is
+ * not waited out. Each test may take 150 s.
  */
+jest.setTimeout(150_000);
 const keeperWait = <T>(what: string, check: () => Promise<T | undefined | null | false>) =>
   eventually(what, check, 40_000);
+/** No refresh waiting to be worked now (the keeper may have one scheduled for later). */
 const nothingDue = async (a: UsageAggregateDoc) => !(await store.refreshes.findOne({ _id: a._id }));
 
 beforeAll(async () => {
@@ -186,7 +187,7 @@ it('stores a period’s aggregate in the background and folds every later batch 
   const watched = await customerUsage(watchedStore, registry, CUSTOMER, PERIOD, 'aggregate-keeper-test');
   expect(watched.usage.map((x) => [x.quantity, x.eventCount])).toEqual([[String(expectedTotal()), 55]]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
-}, 150_000);
+});
 
 /** The sum of n over the events sent: 1 + (i mod 7) for each. */
 const expectedTotal = () => Array.from({ length: sequence }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0);
@@ -294,7 +295,7 @@ it('keeps late usage reported after the keeper folds it in, until rating reads i
   expect(await pendingFor(folded._id)).toBe(0);
   expect(await unratedLate(c.customer)).toEqual([]);
   expect(await store.ratingReads.find({ aggregateId: folded._id }).toArray()).toMatchObject([{ eventCount: 23 }]);
-}, 150_000);
+});
 
 it('keeps the price totals when the keeper folds new events into an aggregate rating stored them on', async () => {
   const c = await dynamicCustomer('young');
@@ -317,7 +318,7 @@ it('keeps the price totals when the keeper folds new events into an aggregate ra
   expect(folded.computedAt.getTime()).toBeGreaterThan(rated.computedAt.getTime());
   expect(folded.fieldTotals).toEqual({ n: String(c.total()) });
   expect(await rate(c.subscriptionId)).toEqual([[TYPE, c.total().toFixed(2)]]);
-}, 150_000);
+});
 
 it('backs off a refresh that fails, logs it once, and keeps refreshing the others of the pass', async () => {
   const c = await dynamicCustomer('backoff');
@@ -386,7 +387,7 @@ it('backs off a refresh that fails, logs it once, and keeps refreshing the other
   await new Promise((r) => setTimeout(r, 500)); // a second warning, had there been one, is written by now
   expect(warnings()).toHaveLength(1);
   await store.refreshes.deleteOne({ _id: `${bad.aggregateId}#later` });
-}, 150_000);
+});
 
 it('folds in events an ingestion stores after the first scan although it checked before the aggregate existed', async () => {
   const c = await dynamicCustomer('race');
@@ -425,7 +426,7 @@ it('folds in events an ingestion stores after the first scan although it checked
   expect(await read(watchedStore)).toEqual([4]);
   expect(reads.filter((f) => 'aggregateId' in f)).toEqual([]);
   expect((await store.aggregates.findOne({ _id: id }))?.eventCount).toBe(4);
-}, 150_000);
+});
 
 it('does not count a stored event again when it is sent again with other content, however long after', async () => {
   const c = await dynamicCustomer('resend');
@@ -456,7 +457,7 @@ it('does not count a stored event again when it is sent again with other content
   expect(again.results[0].status).not.toBe('ACCEPTED');
   const { customerUsage: usage } = await g.ok(USAGE, { c: c.customer, p: PERIOD });
   expect(usage.usage).toEqual([{ usageTypeKey: TYPE, quantity: String(c.total()), eventCount: 4 }]);
-}, 150_000);
+});
 
 it('reads an aggregate’s events in keyset pages, each its own bounded query, so no scan outlasts the time limit', async () => {
   const c = await dynamicCustomer('pages');
@@ -489,4 +490,4 @@ it('reads an aggregate’s events in keyset pages, each its own bounded query, s
     [['aggregateId', '_id'], 10],
   ]);
   expect(reads[2]!.filter._id).toEqual({ $gt: ids[19] });
-}, 150_000);
+});

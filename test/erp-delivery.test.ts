@@ -10,7 +10,7 @@ import { invoicePostingKey } from '../subgraphs/erp-postings/post-document';
 import { toHledgerJson } from '../subgraphs/erp-postings/connectors/hledger-format';
 import { startHledgerWeb, type RunningLedger } from '../runtime/hledger';
 import { freePort } from '../runtime/processes';
-import { eventually, finalizedInvoice, subgraphClient } from './support';
+import { eventually, finalizedInvoice, metricValue, metricsText, subgraphClient } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'usagegraph-erp-'));
 let ledgerPort: number;
@@ -216,13 +216,9 @@ it('leaves no entry unseen by the ledger server when two erp-postings processes 
   const invoices: Array<{ invoiceId: string }> = [];
   for (let i = 0; i < 12; i++) invoices.push(await finalizedInvoice(`erp_pair${i}`, 10 + i));
   // Turns taken, as /metrics tells them (both servers of this file run in this process and share one registry).
-  const turnsTaken = async () => {
-    const text = await (await fetch(postings.url.replace(/graphql$/, 'metrics'))).text();
-    const line = text
-      .split('\n')
-      .find((l) => l.startsWith('usagegraph_ledger_turn_wait_seconds_count{') && l.includes('outcome="taken"'));
-    return Number(line?.split(' ').at(-1) ?? 0);
-  };
+  const turnsTaken = async () =>
+    metricValue(await metricsText(postings.url), 'usagegraph_ledger_turn_wait_seconds_count', { outcome: 'taken' }) ??
+    0;
   const turnsBefore = await turnsTaken();
   const unseen: string[] = [];
   for (let i = 0; i < invoices.length; i += 2) {

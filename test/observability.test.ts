@@ -3,28 +3,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SUBGRAPH_NAMES, subgraphUrlEnv } from '../lib/topology';
-import { client, gatewayUrl, unique } from './support';
-
-const metricsOf = async (graphqlUrl: string) => {
-  const res = await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'));
-  expect(res.status).toBe(200);
-  return res.text();
-};
-/** The value of a series with these labels (in any order), or undefined when the text has none. */
-const value = (text: string, name: string, labels: Record<string, string>) => {
-  const line = text.split('\n').find((l) => {
-    const m = /^([a-z_:]+)\{(.*)\} \S+$/.exec(l);
-    return m?.[1] === name && Object.entries(labels).every(([k, v]) => m[2]!.split(',').includes(`${k}="${v}"`));
-  });
-  return line ? Number(line.split(' ').pop()) : undefined;
-};
+import { client, gatewayUrl, metricValue, metricsText, unique } from './support';
 
 it('serves Prometheus metrics on the gateway and every subgraph: requests, events, queues, the process', async () => {
-  const gateway = await metricsOf(gatewayUrl());
-  expect(value(gateway, 'process_cpu_seconds_total', { service: 'gateway' })).toBeGreaterThan(0);
-  expect(value(gateway, 'nodejs_eventloop_lag_seconds', { service: 'gateway' })).toBeGreaterThanOrEqual(0);
+  const gateway = await metricsText(gatewayUrl());
+  expect(metricValue(gateway, 'process_cpu_seconds_total', { service: 'gateway' })).toBeGreaterThan(0);
+  expect(metricValue(gateway, 'nodejs_eventloop_lag_seconds', { service: 'gateway' })).toBeGreaterThanOrEqual(0);
   for (const name of SUBGRAPH_NAMES) {
-    const text = await metricsOf(process.env[subgraphUrlEnv(name)]!);
+    const text = await metricsText(process.env[subgraphUrlEnv(name)]!);
     expect(text).toContain(`process_resident_memory_bytes{service="${name}"}`);
   }
 
@@ -32,8 +18,9 @@ it('serves Prometheus metrics on the gateway and every subgraph: requests, event
   await client().ok(
     `mutation ObservedRegistration { registerUsageType(input: { key: "${key}", unit: "call", productLine: "obs", fields: [{ name: "calls", type: INTEGER }], aggregation: { type: SUM, field: "calls" } }, activate: true) { key } }`,
   );
-  const before = await metricsOf(process.env.SUBGRAPH_URL_USAGE!);
-  const held = (t: string) => value(t, 'usagegraph_usage_events_total', { outcome: 'held', service: 'usage' }) ?? 0;
+  const before = await metricsText(process.env.SUBGRAPH_URL_USAGE!);
+  const held = (t: string) =>
+    metricValue(t, 'usagegraph_usage_events_total', { outcome: 'held', service: 'usage' }) ?? 0;
   const event = (id: string) => ({
     id,
     source: 'obs/test',
@@ -45,22 +32,22 @@ it('serves Prometheus metrics on the gateway and every subgraph: requests, event
   await client().ok(`mutation ObservedIngestion($e: [UsageEventInput!]!) { ingestUsageEvents(events: $e) { held } }`, {
     e: [event(unique('e')), event(unique('e'))],
   });
-  const after = await metricsOf(process.env.SUBGRAPH_URL_USAGE!);
+  const after = await metricsText(process.env.SUBGRAPH_URL_USAGE!);
   expect(held(after) - held(before)).toBe(2);
   // The gateway names the operations it sends a subgraph after the client's: <operation>__<subgraph>__<n>.
   expect(
-    value(after, 'usagegraph_graphql_request_duration_seconds_count', {
+    metricValue(after, 'usagegraph_graphql_request_duration_seconds_count', {
       service: 'usage',
       operation: 'ObservedIngestion__usage__0',
       outcome: 'ok',
     }),
   ).toBeGreaterThanOrEqual(1);
-  expect(value(after, 'usagegraph_held_usage_events', { service: 'usage' })).toBeGreaterThanOrEqual(2);
-  expect(value(after, 'usagegraph_open_usage_exceptions', { service: 'usage' })).toBeGreaterThanOrEqual(1);
+  expect(metricValue(after, 'usagegraph_held_usage_events', { service: 'usage' })).toBeGreaterThanOrEqual(2);
+  expect(metricValue(after, 'usagegraph_open_usage_exceptions', { service: 'usage' })).toBeGreaterThanOrEqual(1);
 
-  const gatewayAfter = await metricsOf(gatewayUrl());
+  const gatewayAfter = await metricsText(gatewayUrl());
   expect(
-    value(gatewayAfter, 'usagegraph_graphql_request_duration_seconds_bucket', {
+    metricValue(gatewayAfter, 'usagegraph_graphql_request_duration_seconds_bucket', {
       service: 'gateway',
       operation: 'ObservedIngestion',
       outcome: 'ok',
@@ -68,7 +55,10 @@ it('serves Prometheus metrics on the gateway and every subgraph: requests, event
     }),
   ).toBeGreaterThanOrEqual(1);
   const queue = async (subgraph: string, name: string, labels: Record<string, string>) =>
-    value(await metricsOf(process.env[subgraphUrlEnv(subgraph as never)]!), name, { service: subgraph, ...labels });
+    metricValue(await metricsText(process.env[subgraphUrlEnv(subgraph as never)]!), name, {
+      service: subgraph,
+      ...labels,
+    });
   expect(await queue('erp-postings', 'usagegraph_erp_postings', { status: 'DEAD_LETTER' })).toBeGreaterThanOrEqual(0);
   expect(await queue('pricing', 'usagegraph_open_pricing_exceptions', {})).toBeGreaterThanOrEqual(0);
   expect(await queue('events', 'usagegraph_webhook_deliveries', { status: 'PENDING' })).toBeGreaterThanOrEqual(0);

@@ -13,7 +13,7 @@ import { spawnManaged, type ManagedProcess } from '../runtime/processes';
 import { nodeEntryArgs } from '../runtime/system';
 import { graphql } from '../runtime/graph-client';
 import { SUBGRAPH_NAMES, subgraphUrlEnv, type SubgraphName } from '../lib/topology';
-import { eventually, keyFor, unique } from './support';
+import { eventually, keyFor, metricValue, metricsText, unique } from './support';
 import { billedCustomer, ledgerTransactions, legalEntity } from './accounting-support';
 
 const work = mkdtempSync(join(tmpdir(), 'usagegraph-replicas-'));
@@ -70,13 +70,8 @@ async function ok<T = any>(query: string, variables: Record<string, unknown> = {
 }
 
 /** GraphQL requests a process has answered, from its own Prometheus metrics. */
-async function answered(url: string): Promise<number> {
-  const text = await (await fetch(url.replace(/graphql$/, 'metrics'))).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('usagegraph_graphql_request_duration_seconds_count'))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
+const answered = async (url: string): Promise<number> =>
+  metricValue(await metricsText(url), 'usagegraph_graphql_request_duration_seconds_count') ?? 0;
 
 it('stores each event once when three senders send the same events through both processes at once', async () => {
   const b = await billedCustomer('rep_ingest', 'DEFAULT', 1, { finalize: false });

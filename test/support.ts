@@ -178,6 +178,28 @@ export async function finalizedInvoice(
   };
 }
 
+/** A process's Prometheus metrics (/metrics beside its /graphql). */
+export async function metricsText(graphqlUrl: string): Promise<string> {
+  const res = await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'));
+  if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
+  return res.text();
+}
+
+/**
+ * The sum of the series `name` whose labels include `labels` (in any order), or undefined when the text has none:
+ * with every label given, the one series' value.
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    const given = (m[2] ?? '').split(',');
+    if (Object.entries(labels).every(([k, v]) => given.includes(`${k}="${v}"`))) sum = (sum ?? 0) + Number(m[3]);
+  }
+  return sum;
+}
+
 /** Polls until `check` returns a value, or fails after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
